@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/version"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error {
+	*s = append(*s, v)
+	return nil
+}
+
+func (m *Main) runVersion(_ context.Context, args []string) error {
+	fs := m.flags("version", "version")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "ppsync", version.String())
+	return nil
+}
+
+func (m *Main) runEmulator(ctx context.Context, args []string) error {
+	fs := m.flags("emulator", "emulator [--listen ADDR] [--api-key KEY]... [flags]")
+	listen := fs.String("listen", "127.0.0.1:8787", "address to serve on")
+	var keys stringList
+	fs.Var(&keys, "api-key", "accepted API key (repeatable; default pp_test_local)")
+	credits := fs.Int("credits", 1000, "starting credit balance")
+	procTime := fs.Duration("processing-time", 300*time.Millisecond, "processing time per page")
+	workers := fs.Int("workers", 32, "documents processed at once")
+	window := fs.Duration("rate-window", time.Minute, "length of one rate-limit window (150 requests and 20 submissions per window)")
+	failRate := fs.Float64("fail-rate", 0, "fraction of API requests answered 500")
+	latency := fs.Duration("latency", 0, "delay added before every API answer")
+	cutRate := fs.Float64("cut-rate", 0, "fraction of accepted submissions whose connection is cut after charging")
+	dropRate := fs.Float64("webhook-drop-rate", 0, "fraction of webhook deliveries lost")
+	hookDelay := fs.Duration("webhook-delay", 0, "delay before each webhook delivery")
+	seed := fs.Uint64("seed", 0, "seed for injected faults (0: random)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	for name, v := range map[string]float64{"--fail-rate": *failRate, "--cut-rate": *cutRate, "--webhook-drop-rate": *dropRate} {
+		if v < 0 || v > 1 {
+			return fmt.Errorf("emulator %s %v: must be between 0 and 1", name, v)
+		}
+	}
+	if *credits < 0 {
+		return fmt.Errorf("emulator --credits %d: must be 0 or more", *credits)
+	}
+	log := slog.New(slog.NewTextHandler(m.Stderr, nil))
+	startCredits := *credits
+	if startCredits == 0 {
+		startCredits = emulator.NoCredits
+	}
+	emu := emulator.New(emulator.Options{
+		APIKeys: keys, Credits: startCredits, ProcessingTime: *procTime, Workers: *workers, RateWindow: *window,
+		FailRate: *failRate, Latency: *latency, CutRate: *cutRate, WebhookDropRate: *dropRate,
+		WebhookDelay: *hookDelay, Seed: *seed, Logger: log,
+	})
+	defer emu.Close()
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("emulator --listen %s: %w (is another emulator running? pick another port)", *listen, err)
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(m.Stdout, "listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("emulator: %w", err)
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("emulator shutdown: %w", err)
+	}
+	fmt.Fprintln(m.Stdout, "emulator stopped")
+	return nil
+}
