@@ -48,18 +48,25 @@ func perWindow(n int, window time.Duration) rate.Limit {
 // wait blocks until a request may be sent. Submissions take the scarce
 // submission token first, then a global one.
 func (l *limits) wait(ctx context.Context, submission bool) error {
+	// rate.Limiter.Wait fails at once when the wait would pass the context's
+	// deadline; a caller's deadline is about the whole call, not about
+	// pacing, so wait on a context that is only ever cancelled.
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
 	if submission {
 		if err := l.waitGate(ctx, true); err != nil {
 			return err
 		}
-		if err := l.submit.Wait(ctx); err != nil {
+		if err := l.submit.Wait(wctx); err != nil {
 			return ctxErr(ctx, err)
 		}
 	}
 	if err := l.waitGate(ctx, submission); err != nil {
 		return err
 	}
-	if err := l.global.Wait(ctx); err != nil {
+	if err := l.global.Wait(wctx); err != nil {
 		return ctxErr(ctx, err)
 	}
 	return l.waitGate(ctx, submission)
