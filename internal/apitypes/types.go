@@ -153,9 +153,35 @@ type Extraction struct {
 	CreditsRemaining *int             `json:"credits_remaining,omitempty"`
 	CreatedAt        string           `json:"created_at,omitempty"`
 	UpdatedAt        string           `json:"updated_at,omitempty"`
-	CompletedAt      *string          `json:"completed_at,omitempty"`
+	CompletedAt      *string          `json:"completed_at"`
 	DocumentSummary  *DocumentSummary `json:"document_summary,omitempty"`
 	Documents        []Document       `json:"documents,omitempty"`
+}
+
+// SubmittedDocument is a document in the 202 answer to a submission.
+type SubmittedDocument struct {
+	DocumentID  string `json:"document_id"`
+	Filename    string `json:"filename"`
+	PageCount   int    `json:"page_count"`
+	CreditsUsed int    `json:"credits_used"`
+	Status      string `json:"status"`
+}
+
+// Submitted is the `extraction` of the 202 answer to POST /v1/extractions.
+type Submitted struct {
+	ExtractionID     string              `json:"extraction_id"`
+	ParserID         string              `json:"parser_id"`
+	Status           string              `json:"status"`
+	FileCount        int                 `json:"file_count"`
+	PageCount        int                 `json:"page_count"`
+	CreditsUsed      int                 `json:"credits_used"`
+	CreditsRemaining int                 `json:"credits_remaining"`
+	Documents        []SubmittedDocument `json:"documents"`
+}
+
+// SubmittedEnvelope wraps Submitted.
+type SubmittedEnvelope struct {
+	Extraction Submitted `json:"extraction"`
 }
 
 // ExtractionEnvelope wraps Extraction.

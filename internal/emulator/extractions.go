@@ -147,17 +147,16 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 	e.stats.ExtractionsCreated++
 	e.stats.DocumentsCreated += len(j.docs)
 	e.stats.PagesCharged += pages
-	remaining := e.credits
-	out := apitypes.Extraction{
+	out := apitypes.Submitted{
 		ExtractionID: j.ExtractionID, ParserID: j.ParserID, Status: j.Status, FileCount: j.FileCount,
-		PageCount: j.PageCount, CreditsUsed: j.CreditsUsed, CreditsRemaining: &remaining,
+		PageCount: j.PageCount, CreditsUsed: j.CreditsUsed, CreditsRemaining: e.credits,
 	}
 	for _, d := range j.docs {
-		out.Documents = append(out.Documents, apitypes.Document{
+		out.Documents = append(out.Documents, apitypes.SubmittedDocument{
 			DocumentID: d.DocumentID, Filename: d.Filename, PageCount: d.PageCount, CreditsUsed: d.CreditsUsed, Status: d.Status,
 		})
 	}
-	body, _ := json.Marshal(apitypes.ExtractionEnvelope{Extraction: out})
+	body, _ := json.Marshal(apitypes.SubmittedEnvelope{Extraction: out})
 	if entry != nil {
 		entry.body = body
 		entry.jobID = j.ExtractionID
@@ -364,9 +363,6 @@ func (j *job) view(mode string) apitypes.Extraction {
 	if mode != "results" {
 		x.ParserName = j.ParserName
 		x.UpdatedAt = ts(j.updated)
-	}
-	if x.CompletedAt == nil {
-		x.CompletedAt = nil
 	}
 	switch mode {
 	case "list":
