@@ -45,6 +45,8 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
+		{"run", "watch the inboxes of a config file and process every PDF dropped there", (*Main).runDaemon},
+		{"demo", "try ppsync with no key and no network: an in-process emulator and sample invoices", (*Main).runDemo},
 		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator},
 		{"version", "print the version", (*Main).runVersion},
 		{"help", "show this help, or a command's help", (*Main).runHelp},

@@ -277,9 +277,8 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 		if err != nil {
 			// Network error, timeout, or the upload body failed.
 			lastErr = fmt.Errorf("%s: %w", op, err)
-			var fc *FileChangedError
-			if errors.As(err, &fc) {
-				return nil, fc
+			if isSourceProblem(err) {
+				return nil, err
 			}
 			retryable = r.retry
 			wait = backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax)
@@ -306,6 +305,14 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 			return nil, fmt.Errorf("%s: %w (last error: %v)", op, err, lastErr)
 		}
 	}
+}
+
+// isSourceProblem reports an upload aborted because of the local file: never
+// retried by the client, the caller decides.
+func isSourceProblem(err error) bool {
+	var fc *FileChangedError
+	var se *SourceError
+	return errors.As(err, &fc) || errors.As(err, &se)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -398,8 +405,12 @@ func (c *Client) attempt(ctx context.Context, r request) (*response, error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var fc *FileChangedError
-		if errors.As(err, &fc) {
+		var se *SourceError
+		switch {
+		case errors.As(err, &fc):
 			return nil, fc
+		case errors.As(err, &se):
+			return nil, se
 		}
 		return nil, err
 	}

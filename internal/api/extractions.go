@@ -53,6 +53,20 @@ func short(s string) string {
 	return s
 }
 
+// SourceError says an upload's content could not be read (the file was
+// deleted or became unreadable after it was queued). The request was
+// aborted before it completed; nothing was sent in full.
+type SourceError struct {
+	Name string
+	Err  error
+}
+
+func (e *SourceError) Error() string {
+	return fmt.Sprintf("cannot read %q for upload: %v", e.Name, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
 // Submission is the answer to POST /v1/extractions.
 type Submission struct {
 	Extraction apitypes.Extraction
@@ -132,7 +146,7 @@ func writeFile(mw *multipart.Writer, f Upload) error {
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return fmt.Errorf("open %q for upload: %w", f.Name, err)
+		return &SourceError{Name: f.Name, Err: err}
 	}
 	defer rc.Close()
 	var hasher hash.Hash
@@ -142,7 +156,7 @@ func writeFile(mw *multipart.Writer, f Upload) error {
 		w = io.MultiWriter(part, hasher)
 	}
 	if _, err := io.Copy(w, rc); err != nil {
-		return fmt.Errorf("read %q for upload: %w", f.Name, err)
+		return &SourceError{Name: f.Name, Err: err}
 	}
 	if hasher != nil {
 		if got := hex.EncodeToString(hasher.Sum(nil)); got != f.SHA256 {

@@ -125,6 +125,24 @@ type Document struct {
 	ErrorMessage     *string         `json:"error_message"`
 	CreatedAt        string          `json:"created_at,omitempty"`
 	UpdatedAt        string          `json:"updated_at,omitempty"`
+
+	raw json.RawMessage
+}
+
+// Raw returns the document exactly as the API sent it (nil for a Document
+// built in code), so callers keep fields this build does not know.
+func (d Document) Raw() json.RawMessage { return d.raw }
+
+// UnmarshalJSON decodes the document and keeps its raw bytes.
+func (d *Document) UnmarshalJSON(b []byte) error {
+	type plain Document
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*d = Document(p)
+	d.raw = append(json.RawMessage(nil), b...)
+	return nil
 }
 
 // DocumentEnvelope wraps Document.

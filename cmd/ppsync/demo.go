@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+const demoKey = "pp_test_demo"
+
+func (m *Main) runDemo(ctx context.Context, args []string) error {
+	fs := m.flags("demo", "demo [--dir DIR] [--once]")
+	dir := fs.String("dir", "", "folder for the demo (default: a new temporary folder)")
+	once := fs.Bool("once", false, "process the sample invoices, print their results and exit instead of watching")
+	verbose := fs.Bool("v", false, "show ppsync's own log lines")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	root := *dir
+	if root == "" {
+		var err error
+		if root, err = os.MkdirTemp("", "ppsync-demo-"); err != nil {
+			return fmt.Errorf("demo: cannot create a folder: %w", err)
+		}
+	}
+	root, _ = filepath.Abs(root)
+	inbox := filepath.Join(root, "inbox")
+	if err := os.MkdirAll(inbox, 0o755); err != nil {
+		return fmt.Errorf("demo: cannot create %s: %w", inbox, err)
+	}
+
+	// The emulator, in-process on a loopback port.
+	emu := emulator.New(emulator.Options{APIKeys: []string{demoKey}, Credits: 500, ProcessingTime: 200 * time.Millisecond,
+		TempDir: root})
+	defer emu.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("demo: cannot listen on loopback: %w", err)
+	}
+	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+
+	names, err := writeSamples(inbox)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "ppsync demo\n  inbox:    %s\n  emulator: http://%s (an in-process PerfectParser API, 500 credits)\n  samples:  %s\n\n",
+		inbox, ln.Addr(), strings.Join(names, ", "))
+
+	cfg, err := config.Parse(filepath.Join(root, "demo.toml"), fmt.Appendf(nil, `
+[api]
+base_url = "http://%s"
+api_key = "%s"
+[state]
+path = "state.db"
+[[inbox]]
+path = "inbox"
+parser_id = "prs_invoice"
+settle = "500ms"
+incomplete_after = "5s"
+rescan_interval = "5s"
+[upload]
+batch_window = "500ms"
+[poll]
+interval = "1s"
+`, ln.Addr(), demoKey))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	level := slog.LevelError
+	if *verbose {
+		level = slog.LevelInfo
+	}
+	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	ready := make(chan struct{})
+	go func() {
+		select {
+		case <-ready:
+			if !*once {
+				fmt.Fprintf(m.Stdout, "Watching %s: drop more PDFs there (Ctrl-C to stop).\n\n", inbox)
+			}
+		case <-ctx.Done():
+		}
+	}()
+	sum, err := daemon.Run(ctx, daemon.Options{
+		Config: cfg, APIKey: demoKey, Once: *once, Logger: log, Ready: ready,
+		OnFinished: func(f state.File, doc json.RawMessage) { m.printResult(inbox, f, doc) },
+	})
+	if err != nil {
+		return &exitError{code: exitCantRun, err: err}
+	}
+	st := emu.Stats()
+	fmt.Fprintf(m.Stdout, "\n%d done, %d failed, %d refused before upload. The API was called %d times; %d pages charged, %d credits left.\n",
+		sum.Done, sum.Failed, sum.Invalid, st.RequestsTotal, st.PagesCharged, st.CreditsAvailable)
+	fmt.Fprintf(m.Stdout, "Results are beside the PDFs in %s\n", inbox)
+	return nil
+}
+
+// writeSamples puts a few invoices in the inbox: distinct ones, one copy of
+// the same content under another name (submitted once), and one broken file.
+func writeSamples(inbox string) ([]string, error) {
+	var names []string
+	var first []byte
+	for i, pages := range []int{1, 2, 1, 3} {
+		inv := samples.Generate(2026, i+1, pages)
+		b, err := inv.PDF()
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
+			first = b
+		}
+		name := fmt.Sprintf("invoice-%s.pdf", strings.ToLower(strings.Fields(inv.Vendor)[0]))
+		if err := os.WriteFile(filepath.Join(inbox, name), b, 0o644); err != nil {
+			return nil, fmt.Errorf("demo: writing %s: %w", name, err)
+		}
+		names = append(names, name)
+	}
+	extra := map[string][]byte{
+		"copy of first invoice.pdf": first,                                 // same content: charged once
+		"broken-scan.pdf":           []byte("%PDF-1.4\nthis scan was cut"), // no %%EOF: refused locally
+	}
+	for name, b := range extra {
+		if err := os.WriteFile(filepath.Join(inbox, name), b, 0o644); err != nil {
+			return nil, fmt.Errorf("demo: writing %s: %w", name, err)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (m *Main) printResult(inbox string, f state.File, doc json.RawMessage) {
+	rel, err := filepath.Rel(inbox, f.Path)
+	if err != nil {
+		rel = f.Path
+	}
+	if f.State != state.FileDone {
+		fmt.Fprintf(m.Stdout, "✗ %s: %s\n", rel, f.Reason)
+		return
+	}
+	var d struct {
+		Data map[string]any `json:"extracted_data"`
+	}
+	if err := json.Unmarshal(doc, &d); err != nil || d.Data == nil {
+		fmt.Fprintf(m.Stdout, "✓ %s → %s\n", rel, filepath.Base(f.Result))
+		return
+	}
+	var parts []string
+	for _, k := range []string{"invoice_number", "vendor_name", "invoice_date", "total_amount", "currency"} {
+		if v, ok := d.Data[k]; ok && v != nil {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+		}
+	}
+	if items, ok := d.Data["line_items"].([]any); ok {
+		parts = append(parts, fmt.Sprintf("line_items=%d", len(items)))
+	}
+	fmt.Fprintf(m.Stdout, "✓ %s → %s: %s\n", rel, filepath.Base(f.Result), strings.Join(parts, " "))
+}

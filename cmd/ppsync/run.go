@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/daemon"
+)
+
+func newLogger(w io.Writer, l config.Log) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(l.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if l.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadConfig reads the config and prints its warnings.
+func (m *Main) loadConfig(path string, log *slog.Logger) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	for _, w := range cfg.Warnings {
+		if log != nil {
+			log.Warn(w)
+		} else {
+			fmt.Fprintln(m.Stderr, "warning:", w)
+		}
+	}
+	if w := cfg.KeyFileWarning(); w != "" {
+		fmt.Fprintln(m.Stderr, "warning:", w)
+	}
+	return cfg, nil
+}
+
+func (m *Main) runDaemon(ctx context.Context, args []string) error {
+	fs := m.flags("run", "run -c FILE [--once]")
+	cfgPath := fs.String("c", "", "config file (required)")
+	fs.StringVar(cfgPath, "config", "", "config file (same as -c)")
+	once := fs.Bool("once", false, "process what is in the inboxes now, wait for every result, then exit (0 all done, 1 some failed, 2 could not run)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fs.Usage()
+		return fmt.Errorf("run: -c FILE is required (start from config.example.toml)")
+	}
+	cfg, err := m.loadConfig(*cfgPath, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(m.Stderr, cfg.Log)
+	key, err := cfg.ResolveAPIKey(m.Getenv)
+	if err != nil {
+		return err
+	}
+	sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: key, Once: *once, Logger: log})
+	if err != nil {
+		return &exitError{code: exitCantRun, err: err}
+	}
+	if !*once {
+		log.Info("ppsync stopped", "done", sum.Done, "failed", sum.Failed+sum.Invalid, "waiting", sum.Waiting)
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "%d done, %d failed, %d refused before upload, %d waiting, %d deleted\n",
+		sum.Done, sum.Failed, sum.Invalid, sum.Waiting, sum.Gone)
+	if !sum.OK() {
+		for _, p := range sum.Problems {
+			fmt.Fprintln(m.Stdout, "  "+p)
+		}
+		return &exitError{code: exitFailed, err: errors.New(plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
+	}
+	return nil
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(what, "s"))
+}

@@ -1,0 +1,263 @@
+// Package daemon wires the stages together: watchers → uploader → API →
+// poller → result files, around one state store and one API client.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/uploader"
+	"github.com/ppsync/ppsync/internal/version"
+	"github.com/ppsync/ppsync/internal/watcher"
+)
+
+// Options configures a run.
+type Options struct {
+	Config *config.Config
+	APIKey string
+	// Once processes what is in the inboxes now, waits for every result and returns.
+	Once   bool
+	Logger *slog.Logger
+	// Transport overrides the HTTP transport (tests).
+	Transport http.RoundTripper
+	// OnFinished is called after each file's result or error file is written.
+	OnFinished func(f state.File, doc json.RawMessage)
+	// Ready is closed once every stage is running (tests, demo).
+	Ready chan<- struct{}
+}
+
+// ErrCannotRun wraps failures that stop a run before or while it works:
+// a locked or damaged state, a refused key, an unreachable API in --once.
+var ErrCannotRun = errors.New("cannot run")
+
+// Summary counts the files of the configured inboxes by state after a run.
+type Summary struct {
+	Done, Failed, Invalid, Gone, Waiting int
+	// Problems lists files that did not end with a result, with the reason.
+	Problems []string
+}
+
+// OK reports that every file ended with a result.
+func (s Summary) OK() bool { return s.Failed+s.Invalid+s.Waiting == 0 }
+
+// Run runs the pipeline until ctx ends (or, with Once, until done).
+func Run(ctx context.Context, o Options) (Summary, error) {
+	cfg := o.Config
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	st, err := state.Open(cfg.State.Path, time.Second)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	defer st.Close()
+
+	client, err := api.New(api.Options{
+		BaseURL: cfg.API.BaseURL, APIKey: o.APIKey, UserAgent: version.UserAgent(),
+		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow,
+		RateWindow: cfg.API.RateWindow.Duration, RequestTimeout: cfg.API.RequestTimeout.Duration,
+		Transport: o.Transport, Logger: log.With("component", "api"),
+	})
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
+	for i, in := range cfg.Inboxes {
+		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Logger: log.With("component", "watcher")})
+	}
+	pol := poller.New(poller.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Interval: cfg.Poll.Interval.Duration,
+		Logger: log, OnFinished: o.OnFinished})
+	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Upload: cfg.Upload,
+		Tracker: pol, Finisher: pol, Watcher: forgetter(watchers), Logger: log, Once: o.Once, OnFinished: o.OnFinished})
+	if err := pol.Recover(); err != nil {
+		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
+	if err := up.Recover(); err != nil {
+		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
+	if err := reconcileMissing(st, cfg, log); err != nil {
+		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
+
+	pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
+	me, err := up.Preflight(pre)
+	cancelPre()
+	switch {
+	case api.IsUnauthorized(err):
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case err != nil && o.Once:
+		return Summary{}, fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
+	case err != nil:
+		log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+	default:
+		log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
+			"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
+	}
+
+	events := make(chan watcher.Event, 256)
+	var stages sync.WaitGroup
+	stages.Add(2)
+	go func() { defer stages.Done(); up.Run(ctx, events) }()
+	go func() { defer stages.Done(); pol.Run(ctx) }()
+	var ws sync.WaitGroup
+	for _, w := range watchers {
+		ws.Add(1)
+		go func() {
+			defer ws.Done()
+			if err := w.Run(ctx, events); err != nil {
+				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
+			}
+		}()
+	}
+	watchersDone := make(chan struct{})
+	go func() {
+		ws.Wait()
+		close(watchersDone)
+		if o.Once {
+			close(events) // every file found at start-up has been reported
+		}
+	}()
+	if o.Ready != nil {
+		close(o.Ready)
+	}
+
+	var runErr error
+	if o.Once {
+		runErr = waitOnce(ctx, up, pol, watchersDone, log)
+	} else {
+		select {
+		case <-ctx.Done():
+		case err := <-up.Fatal():
+			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
+		}
+	}
+	cancel()
+	<-watchersDone
+	stages.Wait()
+	sum, err := summarize(st, cfg)
+	if err != nil && runErr == nil {
+		runErr = err
+	}
+	return sum, runErr
+}
+
+// waitOnce returns when every file found at start-up has a final state, or
+// only files waiting for credits remain.
+func waitOnce(ctx context.Context, up *uploader.Uploader, pol *poller.Poller, watchersDone <-chan struct{}, log *slog.Logger) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-up.Fatal():
+			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case <-t.C:
+		}
+		select {
+		case <-watchersDone:
+		default:
+			continue
+		}
+		idle, stuck := up.Idle()
+		if stuck && pol.Idle() {
+			log.Warn("stopping with files still waiting for credits; add credits and run again")
+			return nil
+		}
+		if idle && pol.Idle() {
+			return nil
+		}
+	}
+}
+
+type forgetter []*watcher.Watcher
+
+func (f forgetter) Forget(inbox int, path string) {
+	if inbox >= 0 && inbox < len(f) {
+		f[inbox].Forget(path)
+	}
+}
+
+// reconcileMissing marks files deleted while ppsync was down as gone, when
+// their inbox is reachable (an unreachable share is not an empty one).
+func reconcileMissing(st *state.Store, cfg *config.Config, log *slog.Logger) error {
+	reachable := map[string]bool{}
+	for _, in := range cfg.Inboxes {
+		if s, err := os.Stat(in.Path); err == nil && s.IsDir() {
+			reachable[in.Path] = true
+		}
+	}
+	var gone []state.File
+	err := st.View(func(tx *state.Tx) error {
+		return tx.Files(func(f state.File) error {
+			if f.State != state.FileQueued && f.State != state.FileDuplicate || !reachable[f.Inbox] {
+				return nil
+			}
+			if _, err := os.Lstat(f.Path); errors.Is(err, os.ErrNotExist) {
+				gone = append(gone, f)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(gone) == 0 {
+		return err
+	}
+	return st.Update(func(tx *state.Tx) error {
+		for _, f := range gone {
+			f.State, f.Reason, f.Updated = state.FileGone, "deleted from the inbox while ppsync was stopped", time.Now()
+			log.Warn("file deleted while ppsync was stopped", "file", f.Path)
+			if err := tx.PutFile(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
+	inboxes := map[string]bool{}
+	for _, in := range cfg.Inboxes {
+		inboxes[in.Path] = true
+	}
+	var s Summary
+	err := st.View(func(tx *state.Tx) error {
+		return tx.Files(func(f state.File) error {
+			if !inboxes[f.Inbox] {
+				return nil
+			}
+			switch f.State {
+			case state.FileDone:
+				s.Done++
+			case state.FileFailed:
+				s.Failed++
+				s.Problems = append(s.Problems, fmt.Sprintf("%s: %s: %s", f.Path, f.Code, f.Reason))
+			case state.FileInvalid:
+				s.Invalid++
+				s.Problems = append(s.Problems, fmt.Sprintf("%s: %s: %s", f.Path, f.Code, f.Reason))
+			case state.FileGone:
+				s.Gone++
+			default:
+				s.Waiting++
+				s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State))
+			}
+			return nil
+		})
+	})
+	return s, err
+}

@@ -1,0 +1,198 @@
+// Package results writes result and error files beside the source file:
+// temp name in the same folder, fsync, rename, so a reader never sees a
+// half-written result. Where a result goes is decided from the local file's
+// path only, never from anything the API said.
+package results
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Suffixes of the files ppsync writes beside a source file.
+const (
+	ResultSuffix = ".json"
+	ErrorSuffix  = ".error.json"
+	tempMarker   = ".ppsync-"
+	tempSuffix   = ".tmp"
+)
+
+// ResultPath is where the result of file goes.
+func ResultPath(file string) string { return file + ResultSuffix }
+
+// ErrorPath is where the error of file goes.
+func ErrorPath(file string) string { return file + ErrorSuffix }
+
+// IsOwnOutput reports whether a file name is one ppsync writes (a result,
+// an error file or a temp file), which the watcher must ignore.
+func IsOwnOutput(name string) bool {
+	base := strings.ToLower(filepath.Base(name))
+	return strings.HasSuffix(base, ResultSuffix) ||
+		strings.HasPrefix(base, ".") && strings.Contains(base, tempMarker) && strings.HasSuffix(base, tempSuffix)
+}
+
+// Source describes the local file a result belongs to.
+type Source struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Result is the content of <file>.json.
+type Result struct {
+	Document json.RawMessage `json:"document"`
+	Source   Source          `json:"source"`
+	// DuplicateOf names the file whose submission produced this document,
+	// when this file had the same content and was not submitted again.
+	DuplicateOf string `json:"duplicate_of,omitempty"`
+	WrittenAt   string `json:"written_at"`
+}
+
+// ErrorBody is the error object of <file>.error.json.
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ErrorFile is the content of <file>.error.json.
+type ErrorFile struct {
+	Error     ErrorBody `json:"error"`
+	Source    Source    `json:"source"`
+	WrittenAt string    `json:"written_at"`
+}
+
+// WriteResult writes <file>.json and removes a stale <file>.error.json.
+func WriteResult(file string, doc json.RawMessage, src Source, duplicateOf string) (string, error) {
+	if len(doc) == 0 {
+		doc = json.RawMessage(`null`)
+	}
+	b, err := json.MarshalIndent(Result{Document: doc, Source: src, DuplicateOf: duplicateOf, WrittenAt: now()}, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode result for %s: %w", file, err)
+	}
+	out := ResultPath(file)
+	if err := WriteAtomic(out, append(b, '\n')); err != nil {
+		return "", err
+	}
+	removeStale(ErrorPath(file))
+	return out, nil
+}
+
+// WriteError writes <file>.error.json and removes a stale <file>.json.
+func WriteError(file, code, message string, src Source) (string, error) {
+	b, err := json.MarshalIndent(ErrorFile{Error: ErrorBody{Code: code, Message: message}, Source: src, WrittenAt: now()}, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("encode error file for %s: %w", file, err)
+	}
+	out := ErrorPath(file)
+	if err := WriteAtomic(out, append(b, '\n')); err != nil {
+		return "", err
+	}
+	removeStale(ResultPath(file))
+	return out, nil
+}
+
+// ReadResultSource returns the source recorded in an existing <file>.json,
+// so a lost state file never leads to paying again for a finished file.
+func ReadResultSource(file string) (Source, bool) {
+	b, err := os.ReadFile(ResultPath(file))
+	if err != nil {
+		return Source{}, false
+	}
+	var r Result
+	if json.Unmarshal(b, &r) != nil || r.Source.SHA256 == "" || len(r.Document) == 0 || string(r.Document) == "null" {
+		return Source{}, false
+	}
+	return r.Source, true
+}
+
+// removeStale deletes an outdated result or error file. Failing to is not
+// fatal: the fresh file is in place.
+func removeStale(path string) { _ = os.Remove(path) }
+
+func now() string { return time.Now().UTC().Format(time.RFC3339) }
+
+// WriteAtomic writes data to path via a temp file in the same folder,
+// fsync and rename, then fsyncs the folder.
+func WriteAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	tmp := filepath.Join(dir, "."+filepath.Base(path)+tempMarker+hex.EncodeToString(rnd[:])+tempSuffix)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("write %s: %w (is the folder writable for the ppsync user?)", path, err)
+	}
+	_, werr := f.Write(data)
+	serr := f.Sync()
+	cerr := f.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w (disk full?)", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	syncDir(dir)
+	return nil
+}
+
+func syncDir(dir string) {
+	if runtime.GOOS == "windows" {
+		return // directories cannot be opened for sync on Windows
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// Move moves file and its result/error file from inboxRoot into destRoot,
+// keeping the path relative to the inbox. An existing file of the same name
+// is never overwritten: a counter is added. It returns the new file path.
+func Move(file, inboxRoot, destRoot string) (string, error) {
+	rel, err := filepath.Rel(inboxRoot, file)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = filepath.Base(file)
+	}
+	dest := filepath.Join(destRoot, rel)
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return "", fmt.Errorf("move %s: %w", file, err)
+	}
+	dest = freeName(dest)
+	if err := os.Rename(file, dest); err != nil {
+		return "", fmt.Errorf("move %s to %s: %w", file, dest, err)
+	}
+	for _, suffix := range []string{ResultSuffix, ErrorSuffix} {
+		if _, err := os.Stat(file + suffix); err == nil {
+			if err := os.Rename(file+suffix, dest+suffix); err != nil {
+				return dest, fmt.Errorf("move %s: %w", file+suffix, err)
+			}
+		}
+	}
+	syncDir(filepath.Dir(dest))
+	return dest, nil
+}
+
+func freeName(p string) string {
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		return p
+	}
+	ext := filepath.Ext(p)
+	stem := strings.TrimSuffix(p, ext)
+	for i := 1; ; i++ {
+		c := fmt.Sprintf("%s (%d)%s", stem, i, ext)
+		if _, err := os.Lstat(c); errors.Is(err, os.ErrNotExist) {
+			return c
+		}
+	}
+}

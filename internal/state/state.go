@@ -1,0 +1,295 @@
+// Package state is ppsync's bbolt store: files, documents, batches (the
+// write-ahead intents of submissions) and metadata, under a schema version.
+// Transactions are short and never span network calls: callers read, close
+// the transaction, talk to the API, then record the outcome in a new one.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the layout this build writes.
+const SchemaVersion = 1
+
+var (
+	bucketMeta    = []byte("meta")
+	bucketFiles   = []byte("files")
+	bucketDocs    = []byte("docs")
+	bucketBatches = []byte("batches")
+	keySchema     = []byte("schema_version")
+)
+
+// ErrLocked means another process holds the state file.
+var ErrLocked = errors.New("state file is locked")
+
+// File states.
+const (
+	FileQueued    = "queued"    // hashed and valid, waiting for its document's result
+	FileDone      = "done"      // <file>.json written
+	FileFailed    = "failed"    // <file>.error.json written (the API failed it)
+	FileInvalid   = "invalid"   // <file>.error.json written (refused locally, never uploaded)
+	FileGone      = "gone"      // deleted before its result could be written
+	FileDuplicate = "duplicate" // same content as another file: shares its document
+)
+
+// Document states.
+const (
+	DocQueued    = "queued"    // waiting to be batched
+	DocBatched   = "batched"   // in a batch intent, maybe sent
+	DocSubmitted = "submitted" // accepted by the API; waiting for the result
+	DocDone      = "done"      // result stored
+	DocFailed    = "failed"    // the API (or local validation of the batch) failed it
+)
+
+// File is one file in an inbox, keyed by absolute path.
+type File struct {
+	Path      string    `json:"path"`
+	Inbox     string    `json:"inbox"`
+	ParserID  string    `json:"parser_id"`
+	Size      int64     `json:"size"`
+	ModTime   int64     `json:"mtime"` // unix nanoseconds
+	SHA256    string    `json:"sha256,omitempty"`
+	Pages     int       `json:"pages,omitempty"`
+	State     string    `json:"state"`
+	Code      string    `json:"code,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Result    string    `json:"result,omitempty"` // path of the written .json / .error.json
+	FirstSeen time.Time `json:"first_seen"`
+	Updated   time.Time `json:"updated"`
+}
+
+// DocKey is a document's identity: the parser and the content hash.
+func DocKey(parserID, sha string) string { return parserID + ":" + sha }
+
+// Doc is one distinct content submitted (or to submit) to one parser.
+type Doc struct {
+	Key          string          `json:"key"`
+	ParserID     string          `json:"parser_id"`
+	SHA256       string          `json:"sha256"`
+	Size         int64           `json:"size"`
+	Pages        int             `json:"pages"`
+	State        string          `json:"state"`
+	Files        []string        `json:"files"` // paths waiting for this document's result
+	Batch        string          `json:"batch,omitempty"`
+	ExtractionID string          `json:"extraction_id,omitempty"`
+	DocumentID   string          `json:"document_id,omitempty"`
+	SubmittedAt  time.Time       `json:"submitted_at,omitzero"`
+	Result       json.RawMessage `json:"result,omitempty"` // the API's document object
+	Code         string          `json:"code,omitempty"`
+	Message      string          `json:"message,omitempty"`
+	Updated      time.Time       `json:"updated"`
+}
+
+// Batch is a submission intent, committed before the request is sent and
+// kept until its outcome is recorded. Its key is the Idempotency-Key.
+type Batch struct {
+	Key      string    `json:"key"`
+	ParserID string    `json:"parser_id"`
+	Docs     []string  `json:"docs"`  // document keys, in send order
+	Paths    []string  `json:"paths"` // the file sent for each document
+	Names    []string  `json:"names"` // the filename sent for each document
+	Pages    int       `json:"pages"`
+	Bytes    int64     `json:"bytes"`
+	Created  time.Time `json:"created"`
+	Attempts int       `json:"attempts"`
+}
+
+// Store is the open state file.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+// Open opens (creating if needed, mode 0600) the state file. A second
+// process gets an error wrapping ErrLocked within timeout.
+func Open(path string, timeout time.Duration) (s *Store, err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("state %s: cannot create its folder: %w", path, err)
+	}
+	defer func() {
+		// bbolt panics on some kinds of damage; turn that into an error that
+		// names the file and the way out.
+		if r := recover(); r != nil {
+			s, err = nil, damaged(path, fmt.Errorf("%v", r))
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("another ppsync is using %s (a service and a console run at the same time?): stop it first: %w", path, ErrLocked)
+		}
+		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrChecksum) || errors.Is(err, bolt.ErrVersionMismatch) {
+			return nil, damaged(path, err)
+		}
+		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	s = &Store{db: db, path: path}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func damaged(path string, err error) error {
+	return fmt.Errorf("state file %s is damaged (%v): stop ppsync, move the file aside (e.g. to %s.broken) and start again; "+
+		"files that already have a .json result are recognised and not submitted twice", path, err, path)
+}
+
+func (s *Store) migrate() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		v := 0
+		if b := meta.Get(keySchema); b != nil {
+			v, err = strconv.Atoi(string(b))
+			if err != nil {
+				return damaged(s.path, fmt.Errorf("schema version %q", b))
+			}
+		}
+		if v > SchemaVersion {
+			return fmt.Errorf("state file %s has schema version %d, newer than this ppsync understands (%d): upgrade ppsync", s.path, v, SchemaVersion)
+		}
+		// Migrations from older versions run here, one step at a time.
+		for v < SchemaVersion {
+			if err := migrations[v](tx); err != nil {
+				return fmt.Errorf("state %s: migrating schema %d to %d: %w", s.path, v, v+1, err)
+			}
+			v++
+		}
+		return meta.Put(keySchema, []byte(strconv.Itoa(v)))
+	})
+}
+
+// migrations[n] upgrades a store from schema n to n+1.
+var migrations = []func(*bolt.Tx) error{
+	0: func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketFiles, bucketDocs, bucketBatches} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+// Path returns the state file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Schema returns the stored schema version.
+func (s *Store) Schema() (int, error) {
+	var v int
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema)))
+		return err
+	})
+	return v, err
+}
+
+// Check runs bbolt's consistency check.
+func (s *Store) Check() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return damaged(s.path, err)
+		}
+		return nil
+	})
+}
+
+// Tx is a read or read-write transaction.
+type Tx struct{ tx *bolt.Tx }
+
+// Update runs fn in a read-write transaction.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+}
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+}
+
+func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
+	var v T
+	b := tx.Bucket(bucket).Get([]byte(key))
+	if b == nil {
+		return v, false, nil
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return v, false, fmt.Errorf("state record %s/%s: %w", bucket, key, err)
+	}
+	return v, true, nil
+}
+
+func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put([]byte(key), b)
+}
+
+func each[T any](tx *bolt.Tx, bucket []byte, fn func(T) error) error {
+	return tx.Bucket(bucket).ForEach(func(k, b []byte) error {
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return fmt.Errorf("state record %s/%s: %w", bucket, k, err)
+		}
+		return fn(v)
+	})
+}
+
+// File reads a file record.
+func (t *Tx) File(path string) (File, bool, error) { return get[File](t.tx, bucketFiles, path) }
+
+// PutFile writes a file record.
+func (t *Tx) PutFile(f File) error { return put(t.tx, bucketFiles, f.Path, f) }
+
+// DeleteFile removes a file record.
+func (t *Tx) DeleteFile(path string) error { return t.tx.Bucket(bucketFiles).Delete([]byte(path)) }
+
+// Files calls fn for every file record.
+func (t *Tx) Files(fn func(File) error) error { return each(t.tx, bucketFiles, fn) }
+
+// Doc reads a document record.
+func (t *Tx) Doc(key string) (Doc, bool, error) { return get[Doc](t.tx, bucketDocs, key) }
+
+// PutDoc writes a document record.
+func (t *Tx) PutDoc(d Doc) error { return put(t.tx, bucketDocs, d.Key, d) }
+
+// Docs calls fn for every document record.
+func (t *Tx) Docs(fn func(Doc) error) error { return each(t.tx, bucketDocs, fn) }
+
+// Batch reads a batch intent.
+func (t *Tx) Batch(key string) (Batch, bool, error) { return get[Batch](t.tx, bucketBatches, key) }
+
+// PutBatch writes a batch intent.
+func (t *Tx) PutBatch(b Batch) error { return put(t.tx, bucketBatches, b.Key, b) }
+
+// DeleteBatch removes a batch intent.
+func (t *Tx) DeleteBatch(key string) error { return t.tx.Bucket(bucketBatches).Delete([]byte(key)) }
+
+// Batches calls fn for every batch intent.
+func (t *Tx) Batches(fn func(Batch) error) error { return each(t.tx, bucketBatches, fn) }
+
+// Meta reads a metadata value ("" if absent).
+func (t *Tx) Meta(key string) string { return string(t.tx.Bucket(bucketMeta).Get([]byte(key))) }
+
+// PutMeta writes a metadata value.
+func (t *Tx) PutMeta(key, value string) error {
+	return t.tx.Bucket(bucketMeta).Put([]byte(key), []byte(value))
+}

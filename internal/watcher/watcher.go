@@ -1,0 +1,569 @@
+// Package watcher decides which files in an inbox are ready: fsnotify
+// events as hints, a scan at start-up and a periodic rescan as the truth,
+// then a settle period (size and mtime unchanged) and a %%EOF check. It
+// never hashes, uploads or opens the state.
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/pdfcheck"
+	"github.com/ppsync/ppsync/internal/results"
+)
+
+// Kind says what happened to a file.
+type Kind int
+
+// Event kinds.
+const (
+	Ready      Kind = iota // settled and complete: process it
+	Incomplete             // unchanged for incomplete_after but still empty or without %%EOF
+	Gone                   // a file reported earlier disappeared
+)
+
+func (k Kind) String() string {
+	return [...]string{"ready", "incomplete", "gone"}[k]
+}
+
+// Event is one file's news.
+type Event struct {
+	Kind    Kind
+	Inbox   int
+	Path    string
+	Size    int64
+	ModTime time.Time
+	Reason  string // for Incomplete
+}
+
+// Status is an inbox's health, for logs and `ppsync status`.
+type Status struct {
+	Path      string    `json:"path"`
+	Mode      string    `json:"mode"` // events+rescan, poll, once
+	Healthy   bool      `json:"healthy"`
+	Error     string    `json:"error,omitempty"`
+	LastScan  time.Time `json:"last_scan,omitzero"`
+	Settling  int       `json:"settling"`
+	Tracked   int       `json:"tracked"`
+	Rescans   int       `json:"rescans"`
+	Overflows int       `json:"overflows"`
+}
+
+// Options configures one inbox's watcher.
+type Options struct {
+	Index int
+	Inbox config.Inbox
+	// Once scans once, settles what it found, reports it and returns.
+	Once   bool
+	Logger *slog.Logger
+}
+
+// Watcher watches one inbox.
+type Watcher struct {
+	o   Options
+	in  config.Inbox
+	log *slog.Logger
+
+	mu     sync.Mutex
+	status Status
+	forget []string // paths to report again (guarded by mu)
+
+	fsw        *fsnotify.Watcher
+	cands      map[string]*cand
+	emitted    map[string]stamp
+	announced  map[string]bool // paths an event named since the last scan
+	scans      int
+	warnedMiss bool
+	rescan     time.Duration
+}
+
+type stamp struct {
+	size  int64
+	mtime time.Time
+}
+
+type cand struct {
+	stamp
+	stableSince time.Time
+}
+
+// New builds a watcher for one inbox.
+func New(o Options) *Watcher {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Watcher{
+		o:         o,
+		in:        o.Inbox,
+		log:       o.Logger.With("inbox", o.Inbox.Path),
+		cands:     map[string]*cand{},
+		emitted:   map[string]stamp{},
+		announced: map[string]bool{},
+		rescan:    o.Inbox.RescanInterval.Duration,
+	}
+	w.status = Status{Path: o.Inbox.Path, Healthy: true}
+	return w
+}
+
+// Status returns a snapshot of the inbox's health.
+func (w *Watcher) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+func (w *Watcher) setStatus(f func(*Status)) {
+	w.mu.Lock()
+	f(&w.status)
+	w.status.Settling = len(w.cands)
+	w.status.Tracked = len(w.emitted)
+	w.mu.Unlock()
+}
+
+// Forget makes the watcher report path again at the next scan even if it
+// has not changed (used to send a failed file through again).
+func (w *Watcher) Forget(path string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// emitted is only touched by Run's goroutine; hand the request over.
+	w.forget = append(w.forget, path)
+}
+
+func (w *Watcher) applyForget() {
+	w.mu.Lock()
+	paths := w.forget
+	w.forget = nil
+	w.mu.Unlock()
+	for _, p := range paths {
+		delete(w.emitted, p)
+		if w.matches(p) {
+			w.observe(p)
+		}
+	}
+}
+
+// Run watches until ctx ends (or, with Once, until every file found at
+// start-up was reported). Events go to out.
+func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
+	mode := w.in.Watch
+	if w.o.Once {
+		mode = "once"
+	}
+	if mode == config.WatchAuto || mode == config.WatchEvents {
+		if err := w.startEvents(); err != nil {
+			if mode == config.WatchEvents {
+				w.log.Error("cannot watch for file events; falling back to rescanning", "error", err, "rescan_interval", w.rescan)
+			} else {
+				w.log.Warn("file events unavailable; finding files by rescanning", "error", err, "rescan_interval", w.rescan)
+			}
+			mode = config.WatchPoll
+		} else {
+			defer w.fsw.Close()
+			mode = "events+rescan"
+		}
+	}
+	w.setStatus(func(s *Status) { s.Mode = mode })
+	w.log.Info("watching inbox", "mode", mode, "parser_id", w.in.ParserID, "recursive", w.in.Recursive,
+		"settle", w.in.Settle.Duration, "rescan_interval", w.rescan)
+
+	if err := w.scan(ctx, out); err != nil {
+		if w.o.Once {
+			return err
+		}
+	}
+	tick := clamp(w.in.Settle.Duration/4, 25*time.Millisecond, time.Second)
+	settle := time.NewTicker(tick)
+	defer settle.Stop()
+	rescan := time.NewTimer(w.rescan)
+	defer rescan.Stop()
+	var evc chan fsnotify.Event
+	var errc chan error
+	if w.fsw != nil {
+		evc, errc = w.fsw.Events, w.fsw.Errors
+	}
+	for {
+		if w.o.Once && len(w.cands) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-evc:
+			if !ok {
+				evc = nil
+				continue
+			}
+			w.onEvent(ctx, ev, out)
+		case err, ok := <-errc:
+			if !ok {
+				errc = nil
+				continue
+			}
+			w.onWatchError(ctx, err, out)
+		case <-settle.C:
+			w.applyForget()
+			w.check(ctx, out)
+		case <-rescan.C:
+			if w.o.Once {
+				continue
+			}
+			_ = w.scan(ctx, out)
+			rescan.Reset(w.rescan)
+		}
+	}
+}
+
+func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
+
+func (w *Watcher) startEvents() error {
+	fsw, err := fsnotify.NewWatcher()
+	if err != nil {
+		return watchErr(err)
+	}
+	w.fsw = fsw
+	if err := w.addTree(w.in.Path); err != nil {
+		fsw.Close()
+		w.fsw = nil
+		return err
+	}
+	return nil
+}
+
+func (w *Watcher) addTree(root string) error {
+	if err := w.fsw.Add(root); err != nil {
+		return watchErr(err)
+	}
+	if !w.in.Recursive {
+		return nil
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root || !d.IsDir() {
+			return nil
+		}
+		if w.skipDir(p, d.Name()) {
+			return filepath.SkipDir
+		}
+		if err := w.fsw.Add(p); err != nil {
+			return watchErr(err)
+		}
+		return nil
+	})
+}
+
+// watchErr turns the kernel's watch-limit errors into advice.
+func watchErr(err error) error {
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return fmt.Errorf("%w: the inotify watch limit is reached; raise it with sysctl fs.inotify.max_user_watches=524288 (and max_user_instances), or set watch = \"poll\"", err)
+	case errors.Is(err, syscall.EMFILE):
+		return fmt.Errorf("%w: too many open files; raise the limit (systemd LimitNOFILE=65536) or set watch = \"poll\"", err)
+	}
+	return err
+}
+
+func (w *Watcher) onWatchError(ctx context.Context, err error, out chan<- Event) {
+	if errors.Is(err, fsnotify.ErrEventOverflow) {
+		w.setStatus(func(s *Status) { s.Overflows++ })
+		w.log.Warn("file event queue overflowed (a burst of files); rescanning so nothing is missed", "error", err)
+	} else {
+		w.log.Warn("file watcher error; rescanning", "error", watchErr(err))
+	}
+	_ = w.scan(ctx, out)
+}
+
+func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Event) {
+	if ev.Has(fsnotify.Chmod) && !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
+		return // Spotlight, antivirus and backup tools touch modes constantly
+	}
+	p := ev.Name
+	w.announced[p] = true
+	if ev.Has(fsnotify.Create) && w.in.Recursive {
+		if st, err := os.Lstat(p); err == nil && st.IsDir() && !w.skipDir(p, st.Name()) {
+			// Watch the new folder first, then scan it: files created in
+			// between produce no event.
+			if err := w.addTree(p); err != nil {
+				w.log.Warn("cannot watch new subfolder; it is still rescanned", "folder", p, "error", err)
+			}
+			_ = w.scanTree(ctx, p, out, false)
+			return
+		}
+	}
+	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+			w.vanished(ctx, p, out)
+			return
+		}
+	}
+	if !w.matches(p) {
+		return
+	}
+	w.observe(p)
+}
+
+// observe stats p and (re)starts its settle period if it is new or changed.
+func (w *Watcher) observe(p string) {
+	st, err := os.Lstat(p)
+	if err != nil || !st.Mode().IsRegular() {
+		return // symlinks are never followed
+	}
+	s := stamp{st.Size(), st.ModTime()}
+	if e, ok := w.emitted[p]; ok && e == s {
+		return
+	}
+	if c, ok := w.cands[p]; ok {
+		if c.stamp != s {
+			c.stamp, c.stableSince = s, time.Now()
+		}
+		return
+	}
+	w.cands[p] = &cand{stamp: s, stableSince: time.Now()}
+	w.setStatus(func(*Status) {})
+}
+
+func (w *Watcher) vanished(ctx context.Context, p string, out chan<- Event) {
+	delete(w.cands, p)
+	if _, ok := w.emitted[p]; ok {
+		delete(w.emitted, p)
+		w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: p})
+	}
+	if w.in.Recursive {
+		// A removed folder takes its files with it.
+		prefix := p + string(filepath.Separator)
+		for q := range w.emitted {
+			if strings.HasPrefix(q, prefix) {
+				delete(w.emitted, q)
+				w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: q})
+			}
+		}
+		for q := range w.cands {
+			if strings.HasPrefix(q, prefix) {
+				delete(w.cands, q)
+			}
+		}
+	}
+	w.setStatus(func(*Status) {})
+}
+
+// check promotes settled candidates.
+func (w *Watcher) check(ctx context.Context, out chan<- Event) {
+	now := time.Now()
+	for p, c := range w.cands {
+		st, err := os.Lstat(p)
+		if err != nil || !st.Mode().IsRegular() {
+			delete(w.cands, p)
+			continue
+		}
+		s := stamp{st.Size(), st.ModTime()}
+		if s != c.stamp {
+			c.stamp, c.stableSince = s, now
+			continue
+		}
+		if now.Sub(c.stableSince) < w.in.Settle.Duration {
+			continue
+		}
+		reason := w.incomplete(p, s.size)
+		if reason == "" {
+			delete(w.cands, p)
+			w.emitted[p] = s
+			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: s.mtime})
+			continue
+		}
+		if w.o.Once || now.Sub(c.stableSince) >= w.in.IncompleteAfter.Duration {
+			delete(w.cands, p)
+			w.emitted[p] = s
+			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: s.mtime, Reason: reason})
+		}
+	}
+	w.setStatus(func(*Status) {})
+}
+
+// incomplete says why a settled file is not finished yet ("" if it is).
+func (w *Watcher) incomplete(p string, size int64) string {
+	if size == 0 {
+		return fmt.Sprintf("the file is still empty after %s: a scanner or copy that never finished writing it? Drop a complete copy again", w.waited())
+	}
+	if !strings.EqualFold(filepath.Ext(p), ".pdf") {
+		return ""
+	}
+	ok, err := pdfcheck.HasEOF(p)
+	if err != nil {
+		return "" // let the uploader report the read error
+	}
+	if !ok {
+		return fmt.Sprintf("the PDF has had no %%%%EOF trailer for %s: the copy or scan was interrupted; drop a complete copy again", w.waited())
+	}
+	return ""
+}
+
+func (w *Watcher) waited() time.Duration {
+	if w.o.Once {
+		return w.in.Settle.Duration
+	}
+	return w.in.IncompleteAfter.Duration
+}
+
+func (w *Watcher) send(ctx context.Context, out chan<- Event, ev Event) {
+	select {
+	case out <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// scan walks the inbox: new and changed files become candidates, reported
+// files that disappeared are Gone. An unreachable inbox is an error state:
+// nothing known about it is forgotten.
+func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
+	w.drainEvents(ctx, out)
+	err := w.scanTree(ctx, w.in.Path, out, true)
+	w.scans++
+	clear(w.announced)
+	if err != nil {
+		was := w.Status().Healthy
+		w.setStatus(func(s *Status) { s.Healthy, s.Error = false, err.Error() })
+		if was {
+			w.log.Error("inbox is unreachable; keeping what is known about it and retrying", "error", err, "retry_in", w.rescan)
+		}
+		return err
+	}
+	was := w.Status()
+	w.setStatus(func(s *Status) {
+		s.Healthy, s.Error, s.LastScan = true, "", time.Now()
+		s.Rescans++
+	})
+	if !was.Healthy {
+		w.log.Info("inbox is reachable again")
+		if w.fsw != nil {
+			if err := w.addTree(w.in.Path); err != nil {
+				w.log.Warn("cannot re-watch inbox; relying on rescans", "error", err)
+			}
+		}
+	}
+	return nil
+}
+
+// drainEvents handles queued events first, so a scan never mistakes a file
+// whose event is still in the queue for one the events missed.
+func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
+	if w.fsw == nil {
+		return
+	}
+	for {
+		select {
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return
+			}
+			w.onEvent(ctx, ev, out)
+		default:
+			return
+		}
+	}
+}
+
+func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
+	st, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("inbox %s: %w", root, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("inbox %s is not a folder", root)
+	}
+	seen := map[string]bool{}
+	var missed []string
+	walkErr := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			w.log.Warn("cannot read inside inbox; skipping", "path", p, "error", err)
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if d.IsDir() {
+			if p != root && (!w.in.Recursive || w.skipDir(p, d.Name())) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 || !d.Type().IsRegular() || !w.matches(p) {
+			return nil
+		}
+		seen[p] = true
+		if _, known := w.emitted[p]; !known {
+			if _, settling := w.cands[p]; !settling && full && w.fsw != nil && w.scans > 0 && !w.announced[p] {
+				missed = append(missed, p)
+			}
+		}
+		w.observe(p)
+		return nil
+	})
+	if walkErr != nil {
+		return fmt.Errorf("inbox %s: %w", root, walkErr)
+	}
+	if full {
+		for p := range w.emitted {
+			if !seen[p] {
+				if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+					w.vanished(ctx, p, out)
+				}
+			}
+		}
+		if len(missed) > 0 && !w.warnedMiss && w.in.Watch == config.WatchAuto {
+			w.warnedMiss = true
+			fast := min(w.rescan, 10*time.Second)
+			w.log.Warn("files appeared without a change event: this inbox looks like a network share that sends no events. "+
+				"ppsync finds them by rescanning; set watch = \"poll\" and rescan_interval = \"10s\" for this inbox to make that explicit",
+				"example", missed[0], "missed", len(missed), "rescanning_every", fast)
+			w.rescan = fast
+			w.setStatus(func(s *Status) { s.Mode = "poll (no events seen)" })
+		}
+	}
+	return nil
+}
+
+func (w *Watcher) skipDir(p, name string) bool {
+	if strings.HasPrefix(name, ".") {
+		return true
+	}
+	return p == w.in.ProcessedDir || p == w.in.FailedDir
+}
+
+// matches applies own-output, include and exclude rules to a base name,
+// case-insensitively.
+func (w *Watcher) matches(p string) bool {
+	name := filepath.Base(p)
+	if results.IsOwnOutput(name) {
+		return false
+	}
+	return Match(name, w.in.Include, w.in.Exclude)
+}
+
+// Match reports whether name is included and not excluded (globs, case-insensitive).
+func Match(name string, include, exclude []string) bool {
+	n := strings.ToLower(name)
+	for _, g := range exclude {
+		if ok, _ := filepath.Match(strings.ToLower(g), n); ok {
+			return false
+		}
+	}
+	for _, g := range include {
+		if ok, _ := filepath.Match(strings.ToLower(g), n); ok {
+			return true
+		}
+	}
+	return false
+}
