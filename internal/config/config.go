@@ -169,7 +169,11 @@ func Parse(file string, data []byte) (*Config, error) {
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, &Error{File: file, Line: pe.Position.Line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}
+			line := pe.Position.Line
+			if strings.Contains(pe.Message, `'\n'`) && line > 1 {
+				line-- // the parser counts the newline that ended the bad line as the next line
+			}
+			return nil, &Error{File: file, Line: line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}
 		}
 		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ") +
 			" (check the value's type: strings in quotes, durations like \"30s\", numbers bare)"}

@@ -53,9 +53,11 @@ type Info struct {
 // (the spec allows trailing junk; 1 KiB is what readers tolerate).
 const tailSize = 1024
 
-// HasEOF reports whether the file at path ends with a %%EOF marker in its
-// last KiB: the cheap completeness check the watcher uses.
-func HasEOF(path string) (bool, error) {
+// Incomplete reports whether a file that looks like a PDF (it has a %PDF-
+// header) still lacks the %%EOF marker in its last KiB: the cheap
+// completeness check the watcher uses. A file that is not a PDF at all is
+// not "incomplete": Inspect refuses it.
+func Incomplete(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, err
@@ -65,12 +67,19 @@ func HasEOF(path string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	off := max(st.Size()-tailSize, 0)
-	buf := make([]byte, st.Size()-off)
-	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+	head := make([]byte, min(st.Size(), tailSize))
+	if _, err := io.ReadFull(f, head); err != nil {
 		return false, err
 	}
-	return bytes.Contains(buf, []byte("%%EOF")), nil
+	if !bytes.Contains(head, []byte("%PDF-")) {
+		return false, nil
+	}
+	off := max(st.Size()-tailSize, 0)
+	tail := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	return !bytes.Contains(tail, []byte("%%EOF")), nil
 }
 
 // Inspect hashes and validates the PDF at path. A *Problem error means the

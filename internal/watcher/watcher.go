@@ -397,11 +397,11 @@ func (w *Watcher) incomplete(p string, size int64) string {
 	if !strings.EqualFold(filepath.Ext(p), ".pdf") {
 		return ""
 	}
-	ok, err := pdfcheck.HasEOF(p)
+	incomplete, err := pdfcheck.Incomplete(p)
 	if err != nil {
 		return "" // let the uploader report the read error
 	}
-	if !ok {
+	if incomplete {
 		return fmt.Sprintf("the PDF has had no %%%%EOF trailer for %s: the copy or scan was interrupted; drop a complete copy again", w.waited())
 	}
 	return ""
