@@ -663,3 +663,33 @@ func TestWrongKeyAndLockedState(t *testing.T) {
 		t.Fatalf("second instance: %v", err)
 	}
 }
+
+func TestResultWriteFailureIsRetriedNothingLost(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	p := filepath.Join(e.inbox, "blocked.pdf")
+	blocker := filepath.Join(results.ResultPath(p), "x")
+	if err := os.MkdirAll(blocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, p, pdf(t, 1, 1))
+	stop := e.start(cfg)
+	e.waitFor("the write error to be logged", 20*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "cannot write the result file")
+	})
+	if err := os.RemoveAll(results.ResultPath(p)); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the result after the folder was cleared", 20*time.Second, func() bool {
+		st, err := os.Stat(results.ResultPath(p))
+		return err == nil && st.Mode().IsRegular()
+	})
+	sum := stop()
+	if invoiceNumber(t, readResult(t, p)) != "INV-2026-00001" || sum.Done != 1 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if st := e.emu.Stats(); st.DocumentsCreated != 1 {
+		t.Errorf("documents_created = %d: a write failure must not resubmit", st.DocumentsCreated)
+	}
+	noTempFiles(t, e.root)
+}

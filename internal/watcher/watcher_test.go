@@ -1,0 +1,291 @@
+package watcher_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/watcher"
+)
+
+func inbox(t *testing.T, mutate func(*config.Inbox)) config.Inbox {
+	t.Helper()
+	in := config.Inbox{
+		Path: t.TempDir(), ParserID: "prs", Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
+		Settle: config.D(150 * time.Millisecond), IncompleteAfter: config.D(time.Second),
+		RescanInterval: config.D(300 * time.Millisecond), Watch: config.WatchAuto,
+	}
+	if mutate != nil {
+		mutate(&in)
+	}
+	return in
+}
+
+type run struct {
+	t      *testing.T
+	w      *watcher.Watcher
+	events chan watcher.Event
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func start(t *testing.T, in config.Inbox, once bool) *run {
+	t.Helper()
+	w := watcher.New(watcher.Options{Inbox: in, Once: once})
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{t: t, w: w, events: make(chan watcher.Event, 100), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- w.Run(ctx, r.events) }()
+	t.Cleanup(func() { cancel(); <-r.done })
+	return r
+}
+
+func (r *run) next(timeout time.Duration) (watcher.Event, bool) {
+	select {
+	case ev := <-r.events:
+		return ev, true
+	case <-time.After(timeout):
+		return watcher.Event{}, false
+	}
+}
+
+func (r *run) expect(kind watcher.Kind, path string) watcher.Event {
+	r.t.Helper()
+	ev, ok := r.next(5 * time.Second)
+	if !ok {
+		r.t.Fatalf("no event, want %s %s", kind, path)
+	}
+	if ev.Kind != kind || ev.Path != path {
+		r.t.Fatalf("event %s %s, want %s %s", ev.Kind, ev.Path, kind, path)
+	}
+	return ev
+}
+
+func (r *run) quiet(d time.Duration) {
+	r.t.Helper()
+	if ev, ok := r.next(d); ok {
+		r.t.Fatalf("unexpected event %s %s", ev.Kind, ev.Path)
+	}
+}
+
+func pdf(t *testing.T) []byte {
+	t.Helper()
+	b, err := samples.Generate(1, 1, 1).PDF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func write(t *testing.T, p string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartupScanSettlesAndFiltersOnce(t *testing.T) {
+	for _, mode := range []string{config.WatchAuto, config.WatchPoll} {
+		t.Run(mode, func(t *testing.T) {
+			in := inbox(t, func(i *config.Inbox) { i.Watch = mode })
+			good := filepath.Join(in.Path, "Invoice.PDF")
+			write(t, good, pdf(t))
+			for _, name := range []string{"Invoice.PDF.json", "x.pdf.error.json", ".Invoice.PDF.json.ppsync-ab12.tmp",
+				"~$draft.pdf", ".hidden.pdf", "scan.pdf.part", "dl.pdf.crdownload", "notes.txt"} {
+				write(t, filepath.Join(in.Path, name), pdf(t))
+			}
+			started := time.Now()
+			r := start(t, in, false)
+			ev := r.expect(watcher.Ready, good)
+			if time.Since(started) < in.Settle.Duration {
+				t.Errorf("start-up file reported before it settled")
+			}
+			if ev.Size != int64(len(pdf(t))) {
+				t.Errorf("size = %d", ev.Size)
+			}
+			r.quiet(800 * time.Millisecond) // rescans do not report it again
+			// Dropped while running.
+			later := filepath.Join(in.Path, "later.pdf")
+			write(t, later, pdf(t))
+			r.expect(watcher.Ready, later)
+			// Deleted.
+			if err := os.Remove(later); err != nil {
+				t.Fatal(err)
+			}
+			r.expect(watcher.Gone, later)
+			if s := r.w.Status(); !s.Healthy || s.Mode == "" {
+				t.Errorf("status = %+v", s)
+			}
+		})
+	}
+}
+
+func TestGrowingFileIsReportedOnceComplete(t *testing.T) {
+	in := inbox(t, nil)
+	r := start(t, in, false)
+	p := filepath.Join(in.Path, "slow.pdf")
+	full := pdf(t)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := len(full) / 6
+	for i := 0; i < len(full); i += step {
+		_, _ = f.Write(full[i:min(i+step, len(full))])
+		time.Sleep(100 * time.Millisecond)
+		if ev, ok := r.next(0); ok {
+			t.Fatalf("reported while still being written: %s at %d bytes", ev.Kind, ev.Size)
+		}
+	}
+	f.Close()
+	ev := r.expect(watcher.Ready, p)
+	if ev.Size != int64(len(full)) {
+		t.Fatalf("reported at %d bytes, want %d", ev.Size, len(full))
+	}
+}
+
+func TestIncompleteAndEmptyFilesWaitThenReport(t *testing.T) {
+	in := inbox(t, nil)
+	half := filepath.Join(in.Path, "half.pdf")
+	write(t, half, pdf(t)[:500])
+	empty := filepath.Join(in.Path, "empty.pdf")
+	write(t, empty, nil)
+	r := start(t, in, false)
+	r.quiet(in.IncompleteAfter.Duration / 2)
+	got := map[string]watcher.Event{}
+	for range 2 {
+		ev, ok := r.next(3 * time.Second)
+		if !ok {
+			t.Fatal("incomplete files never reported")
+		}
+		got[ev.Path] = ev
+	}
+	for _, p := range []string{half, empty} {
+		if ev := got[p]; ev.Kind != watcher.Incomplete || ev.Reason == "" {
+			t.Errorf("%s: %+v", p, ev)
+		}
+	}
+	// Finishing the file starts a new life.
+	write(t, half, pdf(t))
+	r.expect(watcher.Ready, half)
+}
+
+func TestOnceReportsIncompleteAtOnceAndReturns(t *testing.T) {
+	in := inbox(t, nil)
+	write(t, filepath.Join(in.Path, "ok.pdf"), pdf(t))
+	write(t, filepath.Join(in.Path, "cut.pdf"), pdf(t)[:400])
+	r := start(t, in, true)
+	kinds := map[watcher.Kind]int{}
+	for range 2 {
+		ev, ok := r.next(3 * time.Second)
+		if !ok {
+			t.Fatal("missing event")
+		}
+		kinds[ev.Kind]++
+	}
+	if kinds[watcher.Ready] != 1 || kinds[watcher.Incomplete] != 1 {
+		t.Fatalf("events = %v", kinds)
+	}
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.done <- nil
+	case <-time.After(3 * time.Second):
+		t.Fatal("once mode did not return")
+	}
+}
+
+func TestRecursiveWatchesNewSubfolders(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.Recursive = true; i.RescanInterval = config.D(time.Hour) })
+	r := start(t, in, false)
+	time.Sleep(100 * time.Millisecond)
+	p := filepath.Join(in.Path, "2026", "11", "deep.pdf")
+	write(t, p, pdf(t))
+	r.expect(watcher.Ready, p) // found through events alone: the rescan is an hour away
+	q := filepath.Join(in.Path, "2026", "11", "second.pdf")
+	write(t, q, pdf(t))
+	r.expect(watcher.Ready, q)
+}
+
+func TestUnreachableInboxIsAnErrorNotEmpty(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.Watch = config.WatchPoll })
+	p := filepath.Join(in.Path, "a.pdf")
+	write(t, p, pdf(t))
+	r := start(t, in, false)
+	r.expect(watcher.Ready, p)
+	away := in.Path + ".away"
+	if err := os.Rename(in.Path, away); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.w.Status().Healthy {
+		if time.Now().After(deadline) {
+			t.Fatal("unreachable inbox still healthy")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := r.w.Status(); s.Error == "" {
+		t.Errorf("status = %+v", s)
+	}
+	r.quiet(700 * time.Millisecond) // no Gone: a share that blinked is not empty
+	if err := os.Rename(away, in.Path); err != nil {
+		t.Fatal(err)
+	}
+	for !r.w.Status().Healthy {
+		if time.Now().After(deadline.Add(5 * time.Second)) {
+			t.Fatal("inbox never recovered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.quiet(500 * time.Millisecond) // the unchanged file is not reported again
+}
+
+func TestSymlinksAreNotFollowed(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.Recursive = true })
+	outside := t.TempDir()
+	write(t, filepath.Join(outside, "secret.pdf"), pdf(t))
+	if err := os.Symlink(filepath.Join(outside, "secret.pdf"), filepath.Join(in.Path, "link.pdf")); err != nil {
+		t.Skip("SKIPPED: symlinks not supported here:", err)
+	}
+	if err := os.Symlink(outside, filepath.Join(in.Path, "linkdir")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(in.Path, filepath.Join(in.Path, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	real := filepath.Join(in.Path, "real.pdf")
+	write(t, real, pdf(t))
+	r := start(t, in, false)
+	r.expect(watcher.Ready, real)
+	r.quiet(600 * time.Millisecond)
+}
+
+func TestForgetReportsAgain(t *testing.T) {
+	in := inbox(t, nil)
+	p := filepath.Join(in.Path, "a.pdf")
+	write(t, p, pdf(t))
+	r := start(t, in, false)
+	r.expect(watcher.Ready, p)
+	r.w.Forget(p)
+	r.expect(watcher.Ready, p)
+}
+
+func TestMatch(t *testing.T) {
+	ex := config.DefaultExclude()
+	for name, want := range map[string]bool{
+		"a.pdf": true, "A.PDF": true, "scan 01.Pdf": true, "a.pdf.json": false, "~$a.pdf": false,
+		".a.pdf": false, "a.pdf.part": false, "a.pdf.tmp": false, "a.txt": false, "thumbs.db": false,
+	} {
+		if got := watcher.Match(name, []string{"*.pdf"}, ex); got != want {
+			t.Errorf("Match(%q) = %v", name, got)
+		}
+	}
+}
