@@ -160,7 +160,9 @@ func TestEmulatorCommandServesAndStops(t *testing.T) {
 	m := &Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	go func() { done <- m.Run(ctx, []string{"emulator", "--listen", addr, "--api-key", "k1", "--credits", "0"}) }()
+	go func() {
+		done <- m.Run(ctx, []string{"emulator", "--listen", addr, "--api-key", "k1", "--credits", "0"})
+	}()
 	deadline := time.Now().Add(5 * time.Second)
 	for !strings.Contains(out.String(), "listening on http://"+addr) {
 		if time.Now().After(deadline) {
