@@ -693,3 +693,76 @@ func TestResultWriteFailureIsRetriedNothingLost(t *testing.T) {
 	}
 	noTempFiles(t, e.root)
 }
+
+// A file that passes local checks but the API refuses (here: over the
+// server's size limit) is isolated by splitting; the others go through.
+func TestRefusedBatchIsSplitToIsolateTheBadFile(t *testing.T) {
+	small := pdf(t, 1, 1)
+	big := pdf(t, 9, 12)
+	e := newEnv(t, emulator.Options{MaxFileSize: int64(len(small)+len(big)) / 2})
+	cfg := e.config("")
+	var files []string
+	for i := range 7 {
+		p := filepath.Join(e.inbox, fmt.Sprintf("f%d.pdf", i))
+		b := pdf(t, i, 1)
+		if i == 4 {
+			b = big
+		}
+		write(t, p, b)
+		files = append(files, p)
+	}
+	sum, err := e.once(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range files {
+		if i == 4 {
+			if ef := readError(t, p); ef.Error.Code != "INVALID_PAYLOAD" {
+				t.Errorf("bad file error = %+v", ef.Error)
+			}
+			continue
+		}
+		if !exists(results.ResultPath(p)) {
+			t.Errorf("%s: no result", p)
+		}
+	}
+	st := e.emu.Stats()
+	if st.DocumentsCreated != 6 || st.PagesCharged != 6 {
+		t.Errorf("stats = %+v", st)
+	}
+	if st.Requests["POST /v1/extractions"] < 3 {
+		t.Errorf("submissions = %d, want the batch split", st.Requests["POST /v1/extractions"])
+	}
+	if sum.Done != 6 || sum.Failed != 1 {
+		t.Errorf("summary = %+v", sum)
+	}
+}
+
+// A server whose limits are far tighter than the client believes answers
+// a storm of 429s: everything still completes, once.
+func TestRateLimitStormLosesNothing(t *testing.T) {
+	e := newEnv(t, emulator.Options{RequestsPerWindow: 12, SubmissionsPerWindow: 2})
+	cfg := e.config("")
+	cfg.Upload.MaxBatchFiles = 2
+	var files []string
+	for i := range 10 {
+		p := filepath.Join(e.inbox, fmt.Sprintf("r%d.pdf", i))
+		write(t, p, pdf(t, i, 1))
+		files = append(files, p)
+	}
+	if _, err := e.once(cfg); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range files {
+		if !exists(results.ResultPath(p)) {
+			t.Errorf("%s: no result", p)
+		}
+	}
+	st := e.emu.Stats()
+	if st.RateLimited == 0 {
+		t.Error("no 429 was provoked")
+	}
+	if st.DocumentsCreated != 10 {
+		t.Errorf("documents_created = %d", st.DocumentsCreated)
+	}
+}

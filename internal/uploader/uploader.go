@@ -704,7 +704,7 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 		u.split(ctx, b, err)
 		done()
 	case errors.As(err, &fc), errors.As(err, &se):
-		changed := b.Paths[0]
+		var changed string
 		if fc != nil {
 			changed = pathByName(b, fc.Name)
 		} else {
