@@ -87,6 +87,8 @@ type Watcher struct {
 	scans      int
 	warnedMiss bool
 	rescan     time.Duration
+	// deaf drops every fsnotify event (tests: a share that sends none).
+	deaf bool
 }
 
 type stamp struct {
@@ -205,7 +207,9 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 				evc = nil
 				continue
 			}
-			w.onEvent(ctx, ev, out)
+			if !w.deaf {
+				w.onEvent(ctx, ev, out)
+			}
 		case err, ok := <-errc:
 			if !ok {
 				errc = nil
@@ -465,7 +469,9 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 			if !ok {
 				return
 			}
-			w.onEvent(ctx, ev, out)
+			if !w.deaf {
+				w.onEvent(ctx, ev, out)
+			}
 		default:
 			return
 		}

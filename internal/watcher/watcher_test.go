@@ -2,8 +2,11 @@ package watcher_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -288,4 +291,57 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q) = %v", name, got)
 		}
 	}
+}
+
+func TestAutoModeNoticesMissingEventsAndSaysSo(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.RescanInterval = config.D(400 * time.Millisecond) })
+	var logs syncBuf
+	w := watcher.NewDeaf(watcher.Options{Inbox: in, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan watcher.Event, 10)
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx, events); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // after the start-up scan
+	p := filepath.Join(in.Path, "from-another-pc.pdf")
+	write(t, p, pdf(t))
+	select {
+	case ev := <-events:
+		if ev.Path != p {
+			t.Fatalf("event for %s", ev.Path)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the rescan did not find the file")
+	}
+	out := logs.String()
+	if !strings.Contains(out, "without a change event") || !strings.Contains(out, `watch = \"poll\"`) {
+		t.Fatalf("no warning with the fix in the log:\n%s", out)
+	}
+	if s := w.Status(); !strings.Contains(s.Mode, "poll") {
+		t.Errorf("status mode = %q", s.Mode)
+	}
+	// Said once, not at every rescan.
+	q := filepath.Join(in.Path, "second.pdf")
+	write(t, q, pdf(t))
+	<-events
+	if n := strings.Count(logs.String(), "without a change event"); n != 1 {
+		t.Errorf("warning logged %d times", n)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
