@@ -78,6 +78,8 @@ rescan_interval = "5s"
 batch_window = "500ms"
 [poll]
 interval = "1s"
+[admin]
+listen = "off"
 `, ln.Addr(), demoKey))
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -51,6 +52,10 @@ func TestHelpVersionAndUsage(t *testing.T) {
 }
 
 func setup(t *testing.T, files map[string][]byte) (cfgPath string, emu *emulator.Emulator) {
+	return setupWith(t, files, "off", "prs_invoice")
+}
+
+func setupWith(t *testing.T, files map[string][]byte, adminListen, parser string) (cfgPath string, emu *emulator.Emulator) {
 	t.Helper()
 	emu = emulator.New(emulator.Options{APIKeys: []string{"pp_test_cli"}, ProcessingTime: 5 * time.Millisecond,
 		RateWindow: time.Second, TempDir: t.TempDir()})
@@ -75,11 +80,13 @@ rate_window = "1s"
 batch_window = "50ms"
 [poll]
 interval = "100ms"
+[admin]
+listen = %q
 [[inbox]]
 path = "inbox"
-parser_id = "prs_invoice"
+parser_id = %q
 settle = "100ms"
-`, srv.URL)
+`, srv.URL, adminListen, parser)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -211,4 +218,166 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func TestStatusRetryAndMetrics(t *testing.T) {
+	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
+	addr := freeAddr(t)
+	failing, err := func() ([]byte, error) {
+		inv := samples.Generate(5, 9, 1)
+		inv.Extra = []string{emulator.FailMarker}
+		return inv.PDF()
+	}()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, emu := setupWith(t, map[string][]byte{"ok.pdf": invoice(t, 1), "junk.pdf": []byte("junk"), "unlucky.pdf": failing}, addr, "prs_invoice")
+	if code, out, errOut := run(t, env, "run", "-c", cfg, "--once"); code != 1 {
+		t.Fatalf("first run: %d\n%s\n%s", code, out, errOut)
+	}
+
+	// Not running: the state file answers.
+	code, out, errOut := run(t, env, "status", "-c", cfg, "--json")
+	if code != 0 {
+		t.Fatalf("status: %d %s", code, errOut)
+	}
+	var rep struct {
+		Daemon  struct{ Running bool } `json:"daemon"`
+		Service string                 `json:"service"`
+		Inboxes []struct {
+			Files      map[string]int `json:"files"`
+			LastErrors []struct {
+				Path, Code string
+			} `json:"last_errors"`
+		} `json:"inboxes"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, out)
+	}
+	f := rep.Inboxes[0].Files
+	if rep.Daemon.Running || f["done"] != 1 || f["failed"] != 1 || f["refused"] != 1 || len(rep.Inboxes[0].LastErrors) != 2 || rep.Service == "" {
+		t.Fatalf("status = %s", out)
+	}
+	if code, out, _ := run(t, env, "status", "-c", cfg); code != 0 || !strings.Contains(out, "not running") || !strings.Contains(out, "last problems") {
+		t.Fatalf("status text: %d\n%s", code, out)
+	}
+
+	// Retry while stopped: marked for the next run.
+	code, out, _ = run(t, env, "retry", "-c", cfg, "--failed")
+	if code != 0 || strings.Count(out, "retry: ") != 2 || !strings.Contains(out, "when ppsync next runs") {
+		t.Fatalf("retry: %d\n%s", code, out)
+	}
+	created := emu.Stats().DocumentsCreated
+
+	// Running: status, metrics and retry go through the admin endpoint.
+	var logs syncWriter
+	m := &Main{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- m.Run(ctx, []string{"run", "-c", cfg}) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("daemon exit %d: %s", code, logs.String())
+		}
+	}()
+	waitHTTP(t, "http://"+addr+"/healthz")
+	deadline := time.Now().Add(20 * time.Second)
+	for emu.Stats().DocumentsCreated == created { // the retried failing document is sent again
+		if time.Now().After(deadline) {
+			t.Fatalf("retried file never resubmitted: %s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	code, out, _ = run(t, env, "status", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "is running") || !strings.Contains(out, "healthy") || !strings.Contains(out, "credits:") {
+		t.Fatalf("status while running: %d\n%s", code, out)
+	}
+	metrics := get(t, "http://"+addr+"/metrics")
+	for _, want := range []string{`ppsync_files{inbox="`, `state="done"} 1`, `ppsync_api_requests_total{code="202",route="POST /v1/extractions"}`,
+		"ppsync_credits_available", "ppsync_queue_depth", "ppsync_result_write_errors_total 0", "ppsync_watcher_rescans_total", "ppsync_api_rate_limited_total 0"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	junk := filepath.Join(filepath.Dir(cfg), "inbox", "junk.pdf")
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		code, out, _ = run(t, env, "retry", "-c", cfg, junk)
+		if code == 0 && strings.Contains(out, "sent through again now") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retry while running: %d\n%s", code, out)
+		}
+		time.Sleep(100 * time.Millisecond) // junk.pdf is being refused again after the first retry
+	}
+	if code, _, errOut := run(t, env, "retry", "-c", cfg, filepath.Join(filepath.Dir(cfg), "inbox", "ok.pdf")); code != 1 || !strings.Contains(errOut, "not retried") {
+		t.Fatalf("retry of a done file: %d %s", code, errOut)
+	}
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never answered 200 (%v)", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	_, _ = b.ReadFrom(resp.Body)
+	return b.String()
+}
+
+func TestCheck(t *testing.T) {
+	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
+	cfg, _ := setup(t, nil)
+	code, out, _ := run(t, env, "check", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "all checks passed") || !strings.Contains(out, "1000 available") ||
+		!strings.Contains(out, `"Invoice Parser"`) || !strings.Contains(out, "readable, writable") || !strings.Contains(out, "schema 1") {
+		t.Fatalf("good config: %d\n%s", code, out)
+	}
+	cfg2, _ := setupWith(t, nil, "off", "prs_unconfigured")
+	code, out, _ = run(t, env, "check", "-c", cfg2)
+	if code != 1 || !strings.Contains(out, "PROBLEM  parser prs_unconfigured") || !strings.Contains(out, "detect-fields") {
+		t.Fatalf("unconfigured parser: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, map[string]string{"TEST_PP_KEY": "pp_live_nope_0000"}, "check", "-c", cfg)
+	if code != 1 || !strings.Contains(out, "UNAUTHORIZED") || strings.Contains(out, "pp_live_nope_0000") {
+		t.Fatalf("bad key: %d\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.toml")
+	_ = os.WriteFile(bad, []byte("[[inbox]]\npath = \"nowhere\"\nparser_id = \"p\"\n"), 0o600)
+	code, out, _ = run(t, env, "check", "-c", bad)
+	if code != 1 || !strings.Contains(out, "does not exist") {
+		t.Fatalf("bad config: %d\n%s", code, out)
+	}
 }

@@ -49,19 +49,18 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *cfgPath == "" {
-		fs.Usage()
-		return fmt.Errorf("run: -c FILE is required (start from config.example.toml)")
-	}
-	cfg, err := m.loadConfig(*cfgPath, nil)
+	cfg, err := m.requireConfig(fs, *cfgPath)
 	if err != nil {
 		return err
 	}
-	log := newLogger(m.Stderr, cfg.Log)
 	key, err := cfg.ResolveAPIKey(m.Getenv)
 	if err != nil {
 		return err
 	}
+	if underServiceManager() && !*once {
+		return m.runService(cfg, key)
+	}
+	log := newLogger(m.Stderr, cfg.Log)
 	sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: key, Once: *once, Logger: log})
 	if err != nil {
 		return &exitError{code: exitCantRun, err: err}

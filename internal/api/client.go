@@ -69,8 +69,26 @@ type Counter struct {
 	mu        sync.Mutex
 	byRoute   map[string]int
 	byStatus  map[int]int
+	byBoth    map[RouteStatus]int
 	throttled int
 	listeners []func(route string, status int)
+}
+
+// RouteStatus is a "METHOD /route" and an HTTP status.
+type RouteStatus struct {
+	Route  string
+	Status int
+}
+
+// ByRouteStatus returns the count of answers per route and status.
+func (c *Counter) ByRouteStatus() map[RouteStatus]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[RouteStatus]int, len(c.byBoth))
+	for k, v := range c.byBoth {
+		out[k] = v
+	}
+	return out
 }
 
 // OnResponse registers f to be called after every answered attempt.
@@ -84,6 +102,7 @@ func (c *Counter) add(route string, status int) {
 	c.mu.Lock()
 	c.byRoute[route]++
 	c.byStatus[status]++
+	c.byBoth[RouteStatus{route, status}]++
 	if status == http.StatusTooManyRequests {
 		c.throttled++
 	}
@@ -172,6 +191,7 @@ func New(o Options) (*Client, error) {
 		counter: &Counter{
 			byRoute:  map[string]int{},
 			byStatus: map[int]int{},
+			byBoth:   map[RouteStatus]int{},
 		},
 	}
 	c.http = &http.Client{

@@ -29,6 +29,7 @@ type Config struct {
 	Upload  Upload  `toml:"upload"`
 	Poll    Poll    `toml:"poll"`
 	Log     Log     `toml:"log"`
+	Admin   Admin   `toml:"admin"`
 
 	// File is the absolute path the config was read from.
 	File string `toml:"-"`
@@ -82,6 +83,15 @@ type Upload struct {
 type Poll struct {
 	Interval Duration `toml:"interval"`
 }
+
+// Admin is [admin]: the local admin endpoint (/healthz, /status, /metrics).
+type Admin struct {
+	// Listen is host:port; "off" disables the endpoint.
+	Listen string `toml:"listen"`
+}
+
+// DefaultAdminListen is the admin endpoint's default address.
+const DefaultAdminListen = "127.0.0.1:9847"
 
 // Log is [log].
 type Log struct {
@@ -344,6 +354,20 @@ func (v *validator) run() {
 		v.fail("log.format", "%q: use text or json", c.Log.Format)
 	}
 
+	// [admin]
+	switch c.Admin.Listen {
+	case "":
+		c.Admin.Listen = DefaultAdminListen
+	case "off":
+	default:
+		host, port, err := net.SplitHostPort(c.Admin.Listen)
+		if err != nil || port == "" {
+			v.fail("admin.listen", "%q is not host:port (e.g. %q), or \"off\"", c.Admin.Listen, DefaultAdminListen)
+		} else if !isLoopback(host) {
+			v.warn("admin.listen", "%s is reachable from other machines: the endpoint has no authentication (POST /retry spends credits); prefer a loopback address", c.Admin.Listen)
+		}
+	}
+
 	// [[inbox]]
 	if len(c.Inboxes) == 0 {
 		v.fail("inbox", "no [[inbox]] configured: add one with path and parser_id")
@@ -601,7 +625,7 @@ var known = []string{
 	"inbox.path", "inbox.parser_id", "inbox.recursive", "inbox.include", "inbox.exclude", "inbox.settle",
 	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
 	"inbox.failed_dir", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
-	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format",
+	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
 }
 
 func suggest(key string) string {

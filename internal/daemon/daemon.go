@@ -110,6 +110,17 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
 	}
 
+	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, watchers: watchers, client: client,
+		started: time.Now(), log: log}
+	if cfg.Admin.Listen != "off" {
+		stopAdmin, err := serveAdmin(ctx, cfg.Admin.Listen, live, log)
+		if err != nil {
+			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
+		} else {
+			defer stopAdmin()
+		}
+	}
+
 	events := make(chan watcher.Event, 256)
 	var stages sync.WaitGroup
 	stages.Add(2)

@@ -90,6 +90,8 @@ credit_recheck = "200ms"
 interval = "100ms"
 [log]
 level = "debug"
+[admin]
+listen = "off"
 [[inbox]]
 path = "inbox"
 parser_id = "prs_invoice"

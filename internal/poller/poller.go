@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
@@ -50,7 +51,12 @@ type Poller struct {
 	lastPoll time.Time
 	lastErr  string
 	kick     chan struct{}
+	// writeErrors counts result files that could not be written.
+	writeErrors atomic.Int64
 }
+
+// WriteErrors returns how many result writes failed since start.
+func (p *Poller) WriteErrors() int64 { return p.writeErrors.Load() }
 
 type job struct {
 	id        string
@@ -431,6 +437,7 @@ func (p *Poller) FinishDoc(_ context.Context, key string) {
 		}
 		if werr != nil {
 			allOK = false
+			p.writeErrors.Add(1)
 			p.log.Error("cannot write the result file; retrying at the next poll (nothing is lost: the result is kept in the state)", "file", f.Path, "error", werr)
 			continue
 		}

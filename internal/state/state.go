@@ -86,7 +86,20 @@ type Doc struct {
 	Result       json.RawMessage `json:"result,omitempty"` // the API's document object
 	Code         string          `json:"code,omitempty"`
 	Message      string          `json:"message,omitempty"`
-	Updated      time.Time       `json:"updated"`
+	// Retry asks for a failed document to be sent again when its file is
+	// next seen; Retries counts how often that happened (it is part of the
+	// idempotency key, so a retry is not answered with the failed job).
+	Retry   bool      `json:"retry,omitempty"`
+	Retries int       `json:"retries,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// KeyPart is what a document contributes to its batch's idempotency key.
+func (d Doc) KeyPart() string {
+	if d.Retries == 0 {
+		return d.SHA256
+	}
+	return d.SHA256 + "#retry-" + strconv.Itoa(d.Retries)
 }
 
 // Batch is a submission intent, committed before the request is sent and

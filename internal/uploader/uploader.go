@@ -313,6 +313,10 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in config.Inbox)
 		if !ok {
 			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued}
 			fresh = true
+		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
+			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
+				State: state.DocQueued, Retries: d.Retries + 1}
+			fresh = true
 		}
 		if !slices.Contains(d.Files, ev.Path) {
 			d.Files = append(d.Files, ev.Path)
@@ -570,7 +574,8 @@ func (u *Uploader) form() (state.Batch, bool) {
 }
 
 // IdempotencyKey derives a batch's key from what it sends: the parser and
-// the sorted content hashes. The same content always gets the same key.
+// the sorted content hashes (with a retry generation for documents sent
+// again on request). The same content always gets the same key.
 func IdempotencyKey(parserID string, shas []string) string {
 	s := slices.Clone(shas)
 	sort.Strings(s)
@@ -600,7 +605,7 @@ func (u *Uploader) commitIntent(parser string, take []queued) (state.Batch, erro
 			b.Names = append(b.Names, filepath.Base(d.Files[0]))
 			b.Pages += d.Pages
 			b.Bytes += d.Size
-			shas = append(shas, d.SHA256)
+			shas = append(shas, d.KeyPart())
 		}
 		if len(b.Docs) == 0 {
 			return nil
@@ -919,7 +924,7 @@ func (u *Uploader) split(ctx context.Context, b state.Batch, cause error) {
 				if err != nil {
 					return err
 				}
-				shas = append(shas, d.SHA256)
+				shas = append(shas, d.KeyPart())
 				halves[i].Pages += d.Pages
 				halves[i].Bytes += d.Size
 			}
@@ -987,4 +992,50 @@ func (u *Uploader) failBatch(ctx context.Context, b state.Batch, cause error) {
 	for _, k := range b.Docs {
 		u.o.Finisher.FinishDoc(ctx, k)
 	}
+}
+
+// MarkRetry prepares files to be sent through again: the named paths, or
+// with failed every file that failed or was refused. Their records are
+// forgotten (so they are inspected afresh) and their failed documents are
+// flagged to be resubmitted under a new key. It returns the paths marked.
+func MarkRetry(st *state.Store, paths []string, failed bool) ([]string, error) {
+	want := map[string]bool{}
+	for _, p := range paths {
+		want[p] = true
+	}
+	var marked []string
+	err := st.Update(func(tx *state.Tx) error {
+		var recs []state.File
+		if err := tx.Files(func(f state.File) error {
+			if want[f.Path] || failed && (f.State == state.FileFailed || f.State == state.FileInvalid) {
+				recs = append(recs, f)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, f := range recs {
+			if f.State != state.FileFailed && f.State != state.FileInvalid {
+				continue // done, queued or in flight: nothing to retry
+			}
+			if f.SHA256 != "" {
+				key := state.DocKey(f.ParserID, f.SHA256)
+				if d, ok, err := tx.Doc(key); err != nil {
+					return err
+				} else if ok && d.State == state.DocFailed {
+					d.Retry, d.Updated = true, time.Now()
+					if err := tx.PutDoc(d); err != nil {
+						return err
+					}
+				}
+			}
+			if err := tx.DeleteFile(f.Path); err != nil {
+				return err
+			}
+			marked = append(marked, f.Path)
+		}
+		return nil
+	})
+	sort.Strings(marked)
+	return marked, err
 }

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	ks "github.com/kardianos/service"
+	"gopkg.in/natefinch/lumberjack.v2"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/fsinfo"
+)
+
+// underServiceManager reports a Windows service start, which must talk to
+// the Service Control Manager. systemd and launchd run `ppsync run` as a
+// plain process that stops on SIGTERM, so they need nothing special.
+func underServiceManager() bool {
+	return runtime.GOOS == "windows" && !ks.Interactive()
+}
+
+// program adapts the daemon to kardianos: Start returns at once, Stop
+// cancels and waits for in-flight writes to finish.
+type program struct {
+	opts   daemon.Options
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (p *program) Start(ks.Service) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel, p.done = cancel, make(chan error, 1)
+	go func() {
+		_, err := daemon.Run(ctx, p.opts)
+		p.done <- err
+	}()
+	return nil
+}
+
+func (p *program) Stop(ks.Service) error {
+	p.cancel()
+	select {
+	case err := <-p.done:
+		return err
+	case <-time.After(25 * time.Second): // inside Windows' default stop budget
+		return fmt.Errorf("ppsync did not stop within 25 s")
+	}
+}
+
+// runService runs the daemon under the Windows Service Control Manager,
+// logging to a rotating file and warnings and errors to the Event Log.
+func (m *Main) runService(cfg *config.Config, key string) error {
+	for _, in := range cfg.Inboxes {
+		if fsinfo.IsMappedDrive(in.Path) {
+			return fmt.Errorf("inbox %s is on a mapped drive letter, which a Windows service cannot see: use its UNC path (\\\\server\\share\\folder) in %s", in.Path, cfg.File)
+		}
+	}
+	logDir := filepath.Join(filepath.Dir(defaultConfigPath("windows", m.Getenv)), "logs")
+	file := &lumberjack.Logger{Filename: filepath.Join(logDir, "ppsync.log"), MaxSize: 10, MaxBackups: 5, MaxAge: 30}
+	defer file.Close()
+	prg := &program{}
+	s, err := newService(cfg, "", prg)
+	if err != nil {
+		return err
+	}
+	sysLog, err := s.Logger(nil)
+	if err != nil {
+		sysLog = nil
+	}
+	prg.opts = daemon.Options{Config: cfg, APIKey: key, Logger: slog.New(&teeHandler{base: newLogger(file, cfg.Log).Handler(), sys: sysLog})}
+	return s.Run()
+}
+
+// teeHandler sends every record to base, and warnings and errors also to
+// the system log (the Windows Event Log).
+type teeHandler struct {
+	base slog.Handler
+	sys  ks.Logger
+}
+
+func (h *teeHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.base.Enabled(ctx, l) }
+
+func (h *teeHandler) Handle(ctx context.Context, r slog.Record) error {
+	err := h.base.Handle(ctx, r)
+	if h.sys != nil && r.Level >= slog.LevelWarn {
+		msg := r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			msg += fmt.Sprintf(" %s=%v", a.Key, a.Value)
+			return true
+		})
+		if r.Level >= slog.LevelError {
+			_ = h.sys.Error(msg)
+		} else {
+			_ = h.sys.Warning(msg)
+		}
+	}
+	return err
+}
+
+func (h *teeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return &teeHandler{base: h.base.WithAttrs(as), sys: h.sys}
+}
+
+func (h *teeHandler) WithGroup(g string) slog.Handler {
+	return &teeHandler{base: h.base.WithGroup(g), sys: h.sys}
+}

@@ -1,0 +1,156 @@
+// Package admin serves the daemon's local admin endpoint: /healthz,
+// /status (the JSON of `ppsync status --json`), /metrics for Prometheus,
+// and POST /retry for `ppsync retry` while the daemon runs.
+package admin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/report"
+)
+
+// Source is the running daemon, as the admin endpoint sees it.
+type Source interface {
+	Report() (report.Report, error)
+	Retry(paths []string, failed bool) ([]string, error)
+	APICounter() *api.Counter
+}
+
+// RetryRequest is the body of POST /retry.
+type RetryRequest struct {
+	Paths  []string `json:"paths"`
+	Failed bool     `json:"failed"`
+}
+
+// RetryAnswer is its answer.
+type RetryAnswer struct {
+	Retried []string `json:"retried"`
+}
+
+// Handler builds the admin routes.
+func Handler(src Source) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&collector{src: src})
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := src.Report()
+		if err != nil {
+			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		var bad []string
+		for _, in := range rep.Inboxes {
+			if in.Healthy != nil && !*in.Healthy {
+				bad = append(bad, fmt.Sprintf("inbox %s: %s", in.Path, in.Error))
+			}
+		}
+		if len(bad) > 0 {
+			http.Error(w, "unhealthy: "+strings.Join(bad, "; "), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		rep, err := src.Report()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(rep)
+	})
+	mux.HandleFunc("POST /retry", func(w http.ResponseWriter, r *http.Request) {
+		var in RetryRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
+			http.Error(w, `body must be {"paths": [...], "failed": bool}`, http.StatusBadRequest)
+			return
+		}
+		done, err := src.Retry(in.Paths, in.Failed)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(RetryAnswer{Retried: done})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}
+
+// collector turns the live report and counters into metrics at scrape time.
+type collector struct{ src Source }
+
+var (
+	descFiles       = prometheus.NewDesc("ppsync_files", "Files by inbox and state.", []string{"inbox", "state"}, nil)
+	descRequests    = prometheus.NewDesc("ppsync_api_requests_total", "PerfectParser API answers by route and HTTP status.", []string{"route", "code"}, nil)
+	descThrottled   = prometheus.NewDesc("ppsync_api_rate_limited_total", "429 answers from the API.", nil, nil)
+	descCredits     = prometheus.NewDesc("ppsync_credits_available", "Credit balance last reported by the API.", nil, nil)
+	descWaiting     = prometheus.NewDesc("ppsync_waiting_for_credits", "1 while submissions wait for credits.", nil, nil)
+	descQueue       = prometheus.NewDesc("ppsync_queue_depth", "Documents waiting to be submitted.", nil, nil)
+	descJobs        = prometheus.NewDesc("ppsync_jobs_in_flight", "Submitted jobs waiting for results.", nil, nil)
+	descWriteErrors = prometheus.NewDesc("ppsync_result_write_errors_total", "Result files that could not be written (retried).", nil, nil)
+	descRescans     = prometheus.NewDesc("ppsync_watcher_rescans_total", "Full rescans of an inbox.", []string{"inbox"}, nil)
+	descOverflows   = prometheus.NewDesc("ppsync_watcher_overflows_total", "File event queue overflows (each triggers a rescan).", []string{"inbox"}, nil)
+	descHealthy     = prometheus.NewDesc("ppsync_inbox_healthy", "1 when the inbox is reachable.", []string{"inbox"}, nil)
+	descLastPoll    = prometheus.NewDesc("ppsync_last_poll_timestamp_seconds", "Time of the last successful poll for results.", nil, nil)
+)
+
+func (c *collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descFiles, descRequests, descThrottled, descCredits, descWaiting, descQueue,
+		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll} {
+		ch <- d
+	}
+}
+
+func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	counts := c.src.APICounter().ByRouteStatus()
+	throttled := 0
+	for k, v := range counts {
+		ch <- prometheus.MustNewConstMetric(descRequests, prometheus.CounterValue, float64(v), k.Route, fmt.Sprint(k.Status))
+		if k.Status == http.StatusTooManyRequests {
+			throttled += v
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(throttled))
+	rep, err := c.src.Report()
+	if err != nil {
+		return
+	}
+	for _, in := range rep.Inboxes {
+		for _, s := range report.States {
+			ch <- prometheus.MustNewConstMetric(descFiles, prometheus.GaugeValue, float64(in.Files[s]), in.Path, s)
+		}
+		ch <- prometheus.MustNewConstMetric(descRescans, prometheus.CounterValue, float64(in.Rescans), in.Path)
+		ch <- prometheus.MustNewConstMetric(descOverflows, prometheus.CounterValue, float64(in.Overflows), in.Path)
+		healthy := 1.0
+		if in.Healthy != nil && !*in.Healthy {
+			healthy = 0
+		}
+		ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, in.Path)
+	}
+	if rep.CreditsAvailable != nil {
+		ch <- prometheus.MustNewConstMetric(descCredits, prometheus.GaugeValue, float64(*rep.CreditsAvailable))
+	}
+	waiting := 0.0
+	if rep.WaitingForCredits {
+		waiting = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descWaiting, prometheus.GaugeValue, waiting)
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(rep.QueueDepth))
+	ch <- prometheus.MustNewConstMetric(descJobs, prometheus.GaugeValue, float64(rep.JobsInFlight))
+	ch <- prometheus.MustNewConstMetric(descWriteErrors, prometheus.CounterValue, float64(rep.ResultWriteErrors))
+	if !rep.LastPoll.IsZero() {
+		ch <- prometheus.MustNewConstMetric(descLastPoll, prometheus.GaugeValue, float64(rep.LastPoll.UnixNano())/1e9)
+	}
+}

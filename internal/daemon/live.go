@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/admin"
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/uploader"
+	"github.com/ppsync/ppsync/internal/version"
+	"github.com/ppsync/ppsync/internal/watcher"
+)
+
+// liveSource answers the admin endpoint from the running stages.
+type liveSource struct {
+	cfg      *config.Config
+	st       *state.Store
+	up       *uploader.Uploader
+	pol      *poller.Poller
+	watchers []*watcher.Watcher
+	client   *api.Client
+	started  time.Time
+	log      *slog.Logger
+}
+
+func (l *liveSource) Report() (report.Report, error) {
+	credits, known, waiting := l.up.Credits()
+	r, err := report.FromState(l.st, l.cfg, waiting)
+	if err != nil {
+		return r, err
+	}
+	r.Daemon = report.Daemon{Running: true, PID: os.Getpid(), Version: version.String(), Started: l.started}
+	if known {
+		r.CreditsAvailable = &credits
+	}
+	r.LastPoll, r.LastPollError = l.pol.LastPoll()
+	r.JobsInFlight, _ = l.pol.InFlight()
+	r.ResultWriteErrors = l.pol.WriteErrors()
+	for i, w := range l.watchers {
+		s := w.Status()
+		healthy := s.Healthy
+		in := &r.Inboxes[i]
+		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan
+		in.Settling, in.Rescans, in.Overflows = s.Settling, s.Rescans, s.Overflows
+		if s.Mode != "" {
+			in.Watch = s.Mode
+		}
+	}
+	return r, nil
+}
+
+func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
+	abs := make([]string, 0, len(paths))
+	for _, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, err
+		}
+		abs = append(abs, a)
+	}
+	marked, err := uploader.MarkRetry(l.st, abs, failed)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range marked {
+		for i, in := range l.cfg.Inboxes {
+			if strings.HasPrefix(p, in.Path+string(filepath.Separator)) {
+				l.watchers[i].Forget(p)
+			}
+		}
+	}
+	if len(marked) > 0 {
+		l.log.Info("files sent through again on request", "files", len(marked))
+	}
+	return marked, nil
+}
+
+func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
+
+// serveAdmin starts the admin endpoint; the returned func stops it.
+func serveAdmin(ctx context.Context, addr string, src admin.Source, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w (set [admin] listen to a free port, or \"off\")", addr, err)
+	}
+	srv := &http.Server{Handler: admin.Handler(src), ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin endpoint stopped", "error", err)
+		}
+	}()
+	log.Info("admin endpoint listening", "url", "http://"+ln.Addr().String(), "paths", "/healthz /status /metrics")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
+}

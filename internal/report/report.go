@@ -1,0 +1,149 @@
+// Package report builds the status of a ppsync installation: files by state
+// per inbox, the last errors, credits, the last poll. The daemon serves it
+// live; `ppsync status` reads it from the state file when no daemon runs.
+package report
+
+import (
+	"sort"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// Report is the JSON of `ppsync status --json` and of /status.
+type Report struct {
+	Daemon            Daemon    `json:"daemon"`
+	Service           string    `json:"service,omitempty"`
+	CreditsAvailable  *int      `json:"credits_available,omitempty"`
+	WaitingForCredits bool      `json:"waiting_for_credits"`
+	LastPoll          time.Time `json:"last_poll,omitzero"`
+	LastPollError     string    `json:"last_poll_error,omitempty"`
+	JobsInFlight      int       `json:"jobs_in_flight"`
+	QueueDepth        int       `json:"queue_depth"`
+	ResultWriteErrors int64     `json:"result_write_errors"`
+	State             StateInfo `json:"state"`
+	Inboxes           []Inbox   `json:"inboxes"`
+}
+
+// Daemon says whether a daemon answered, and which.
+type Daemon struct {
+	Running bool      `json:"running"`
+	PID     int       `json:"pid,omitempty"`
+	Version string    `json:"version,omitempty"`
+	Started time.Time `json:"started,omitzero"`
+}
+
+// StateInfo describes the state file.
+type StateInfo struct {
+	Path   string `json:"path"`
+	Schema int    `json:"schema"`
+}
+
+// Inbox is one inbox's picture.
+type Inbox struct {
+	Path      string         `json:"path"`
+	ParserID  string         `json:"parser_id"`
+	Watch     string         `json:"watch"`
+	Healthy   *bool          `json:"healthy,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	LastScan  time.Time      `json:"last_scan,omitzero"`
+	Settling  int            `json:"settling"`
+	Rescans   int            `json:"rescans"`
+	Overflows int            `json:"overflows"`
+	Files     map[string]int `json:"files"`
+	// LastErrors are the most recent files without a result, newest first.
+	LastErrors []FileError `json:"last_errors"`
+}
+
+// FileError is a file that did not get a result.
+type FileError struct {
+	Path   string    `json:"path"`
+	State  string    `json:"state"`
+	Code   string    `json:"code,omitempty"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// File states as the report counts them.
+const (
+	Queued         = "queued"
+	WaitingCredits = "waiting_for_credits"
+	InFlight       = "in_flight"
+	Done           = "done"
+	Failed         = "failed"
+	Invalid        = "refused"
+	Gone           = "deleted"
+)
+
+// States lists every counted state, in display order.
+var States = []string{Queued, WaitingCredits, InFlight, Done, Failed, Invalid, Gone}
+
+const maxErrors = 10
+
+// FromState counts the files of cfg's inboxes in the state. waitingCredits
+// tells whether queued files are held back by the balance (known live only).
+func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report, error) {
+	r := Report{WaitingForCredits: waitingCredits, State: StateInfo{Path: st.Path()}}
+	r.State.Schema, _ = st.Schema()
+	idx := map[string]int{}
+	for i, in := range cfg.Inboxes {
+		idx[in.Path] = i
+		files := map[string]int{}
+		for _, s := range States {
+			files[s] = 0
+		}
+		r.Inboxes = append(r.Inboxes, Inbox{Path: in.Path, ParserID: in.ParserID, Watch: in.Watch, Files: files, LastErrors: []FileError{}})
+	}
+	err := st.View(func(tx *state.Tx) error {
+		queued := map[string]bool{}
+		if err := tx.Docs(func(d state.Doc) error {
+			if d.State == state.DocQueued {
+				queued[d.Key] = true
+				r.QueueDepth++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Files(func(f state.File) error {
+			i, ok := idx[f.Inbox]
+			if !ok {
+				return nil
+			}
+			in := &r.Inboxes[i]
+			var s string
+			switch f.State {
+			case state.FileDone:
+				s = Done
+			case state.FileFailed:
+				s = Failed
+			case state.FileInvalid:
+				s = Invalid
+			case state.FileGone:
+				s = Gone
+			default:
+				s = InFlight
+				if queued[state.DocKey(f.ParserID, f.SHA256)] {
+					s = Queued
+					if waitingCredits {
+						s = WaitingCredits
+					}
+				}
+			}
+			in.Files[s]++
+			if s == Failed || s == Invalid || s == Gone {
+				in.LastErrors = append(in.LastErrors, FileError{Path: f.Path, State: s, Code: f.Code, Reason: f.Reason, At: f.Updated})
+			}
+			return nil
+		})
+	})
+	for i := range r.Inboxes {
+		errs := r.Inboxes[i].LastErrors
+		sort.Slice(errs, func(a, b int) bool { return errs[a].At.After(errs[b].At) })
+		if len(errs) > maxErrors {
+			r.Inboxes[i].LastErrors = errs[:maxErrors]
+		}
+	}
+	return r, err
+}
