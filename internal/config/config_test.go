@@ -219,3 +219,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPackagedConfigLoads(t *testing.T) {
+	b, err := os.ReadFile("../../packaging/config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	text := strings.NewReplacer("/srv/ppsync/inbox", filepath.Join(dir, "inbox"),
+		"/var/lib/ppsync/state.db", filepath.Join(dir, "state.db")).Replace(string(b))
+	if err := os.MkdirAll(filepath.Join(dir, "inbox"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Parse(filepath.Join(dir, "config.toml"), []byte(text)); err != nil {
+		t.Fatalf("packaging/config.toml does not load:\n%v", err)
+	}
+}
