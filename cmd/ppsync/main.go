@@ -50,6 +50,7 @@ func (m *Main) commands() []command {
 		{"check", "check a config: key, credits, parsers, inboxes, state (exit 1 with fixes when something is wrong)", (*Main).runCheck},
 		{"status", "show what ppsync is doing: files by state per inbox, last errors, credits", (*Main).runStatus},
 		{"retry", "send failed files through again", (*Main).runRetry},
+		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook},
 		{"install", "install ppsync as a service (systemd, Windows service, launchd)", (*Main).runInstall},
 		{"uninstall", "remove the service", m.serviceControl("uninstall")},
 		{"start", "start the service", m.serviceControl("start")},

@@ -25,6 +25,7 @@ import (
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
+	"github.com/ppsync/ppsync/internal/webhook"
 )
 
 // adminURL is where a running daemon of cfg answers ("" when disabled).
@@ -46,6 +47,10 @@ var errNoDaemon = errors.New("no daemon answered")
 
 // askDaemon calls the running daemon's admin endpoint.
 func askDaemon(ctx context.Context, cfg *config.Config, method, path string, body, out any) error {
+	return askDaemonWithin(ctx, 3*time.Second, cfg, method, path, body, out)
+}
+
+func askDaemonWithin(ctx context.Context, timeout time.Duration, cfg *config.Config, method, path string, body, out any) error {
 	base := adminURL(cfg)
 	if base == "" {
 		return errNoDaemon
@@ -55,7 +60,7 @@ func askDaemon(ctx context.Context, cfg *config.Config, method, path string, bod
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
@@ -301,6 +306,9 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 		checkInbox(in, add)
 	}
 	checkState(cfg, add)
+	if cfg.Webhook.Enabled {
+		m.checkWebhook(ctx, cfg, client, add)
+	}
 	return m.printChecks(rows)
 }
 
@@ -438,4 +446,105 @@ func (m *Main) printChecks(rows []checkRow) error {
 	sort.Strings(fixes)
 	fmt.Fprintln(m.Stdout, strings.Join(fixes, "\n"))
 	return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(bad, "problem"))}
+}
+
+// checkWebhook asks a running daemon for a test delivery, or else reports
+// the stored registration as the API sees it.
+func (m *Main) checkWebhook(ctx context.Context, cfg *config.Config, client *api.Client, add func(bool, string, string, string)) {
+	what := "webhook " + cfg.Webhook.PublicURL
+	var ans admin.WebhookTestAnswer
+	err := askDaemonWithin(ctx, 30*time.Second, cfg, http.MethodPost, "/webhook/test", nil, &ans)
+	if err == nil {
+		add(ans.OK, what, "test delivery: "+ans.Message, "make public_url reach the receiver at webhook.listen (reverse proxy, tunnel, TLS)")
+		return
+	}
+	if !errors.Is(err, errNoDaemon) {
+		add(false, what, err.Error(), "")
+		return
+	}
+	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
+	if err != nil {
+		add(false, what, "cannot read the registration: "+err.Error(), "")
+		return
+	}
+	reg, ok, err := webhook.Load(st)
+	st.Close()
+	switch {
+	case err != nil:
+		add(false, what, err.Error(), "")
+	case !ok:
+		add(true, what, "not registered yet: ppsync registers it at start and sends a test delivery", "")
+	case client == nil:
+		add(false, what, "registered as "+reg.WebhookID+", but the API cannot be asked without a key", "")
+	default:
+		wh, err := client.Webhook(ctx, reg.WebhookID)
+		switch {
+		case api.IsNotFound(err):
+			add(false, what, "the stored subscription "+reg.WebhookID+" no longer exists at the API", "start ppsync: it registers a new one")
+		case err != nil:
+			add(false, what, err.Error(), "")
+		default:
+			res := fmt.Sprintf("registered as %s, active %v, %d recent deliveries; ppsync is not running, so no test delivery was sent", wh.WebhookID, wh.IsActive, len(wh.Deliveries))
+			add(wh.IsActive, what, res, "start ppsync, then run check again to test a delivery")
+		}
+	}
+}
+
+func (m *Main) runWebhook(ctx context.Context, args []string) error {
+	if len(args) == 0 || (args[0] != "remove" && args[0] != "test") {
+		fmt.Fprintln(m.Stderr, "Usage: ppsync webhook remove -c FILE   delete the subscription at the API (ppsync stopped)")
+		fmt.Fprintln(m.Stderr, "       ppsync webhook test -c FILE     ask the running daemon for a test delivery")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return flag.ErrHelp
+		}
+		return errUsage
+	}
+	sub := args[0]
+	fs := m.flags("webhook "+sub, "webhook "+sub+" -c FILE")
+	cfgPath := fs.String("c", "", "config file")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	cfg, err := m.requireConfig(fs, *cfgPath)
+	if err != nil {
+		return err
+	}
+	if sub == "test" {
+		var ans admin.WebhookTestAnswer
+		if err := askDaemonWithin(ctx, 30*time.Second, cfg, http.MethodPost, "/webhook/test", nil, &ans); err != nil {
+			return fmt.Errorf("webhook test: %w (start ppsync first)", err)
+		}
+		if !ans.OK {
+			return &exitError{code: exitFailed, err: errors.New("webhook test: " + ans.Message)}
+		}
+		fmt.Fprintln(m.Stdout, ans.Message)
+		return nil
+	}
+	key, err := cfg.ResolveAPIKey(m.Getenv)
+	if err != nil {
+		return err
+	}
+	client, err := api.New(api.Options{BaseURL: cfg.API.BaseURL, APIKey: key, UserAgent: version.UserAgent(),
+		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow, RateWindow: cfg.API.RateWindow.Duration})
+	if err != nil {
+		return err
+	}
+	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
+	if errors.Is(err, state.ErrLocked) {
+		return fmt.Errorf("ppsync is running and holds %s: stop it first (or turn webhooks off in the config and restart: it then deletes the subscription itself)", cfg.State.Path)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id, err := webhook.Remove(ctx, client, st)
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		fmt.Fprintln(m.Stdout, "no webhook is registered")
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "deleted webhook %s\n", id)
+	return nil
 }

@@ -4,6 +4,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -22,6 +23,13 @@ type Source interface {
 	Report() (report.Report, error)
 	Retry(paths []string, failed bool) ([]string, error)
 	APICounter() *api.Counter
+	WebhookTest(ctx context.Context) (string, error)
+}
+
+// WebhookTestAnswer is the answer of POST /webhook/test.
+type WebhookTestAnswer struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
 }
 
 // RetryRequest is the body of POST /retry.
@@ -83,6 +91,15 @@ func Handler(src Source) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(RetryAnswer{Retried: done})
+	})
+	mux.HandleFunc("POST /webhook/test", func(w http.ResponseWriter, r *http.Request) {
+		msg, err := src.WebhookTest(r.Context())
+		ans := WebhookTestAnswer{OK: err == nil, Message: msg}
+		if err != nil {
+			ans.Message = err.Error()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return mux

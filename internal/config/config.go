@@ -30,6 +30,7 @@ type Config struct {
 	Poll    Poll    `toml:"poll"`
 	Log     Log     `toml:"log"`
 	Admin   Admin   `toml:"admin"`
+	Webhook Webhook `toml:"webhook"`
 
 	// File is the absolute path the config was read from.
 	File string `toml:"-"`
@@ -88,6 +89,24 @@ type Poll struct {
 type Admin struct {
 	// Listen is host:port; "off" disables the endpoint.
 	Listen string `toml:"listen"`
+}
+
+// Webhook is [webhook]: results pushed by the API instead of polled.
+type Webhook struct {
+	Enabled bool `toml:"enabled"`
+	// Listen is the receiver's address (behind a reverse proxy or tunnel).
+	Listen string `toml:"listen"`
+	// PublicURL is what the API calls; its path is the one served.
+	PublicURL string   `toml:"public_url"`
+	Events    []string `toml:"events"`
+	// Secret is an optional static token the API sends back as X-Webhook-Secret.
+	Secret  string `toml:"secret"`
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// PollInterval is the safety-net polling while webhooks are on.
+	PollInterval Duration `toml:"poll_interval"`
+	// MaxBody caps a delivery's size.
+	MaxBody Size `toml:"max_body"`
 }
 
 // DefaultAdminListen is the admin endpoint's default address.
@@ -368,6 +387,9 @@ func (v *validator) run() {
 		}
 	}
 
+	// [webhook]
+	v.webhook()
+
 	// [[inbox]]
 	if len(c.Inboxes) == 0 {
 		v.fail("inbox", "no [[inbox]] configured: add one with path and parser_id")
@@ -448,6 +470,60 @@ func (v *validator) inbox(i int) {
 		in.FailedDir = v.abs(in.FailedDir)
 	default:
 		v.fail(k("after"), "%q: use \"keep\" or \"move\"", in.After)
+	}
+}
+
+func (v *validator) webhook() {
+	w := &v.c.Webhook
+	if w.Listen == "" {
+		w.Listen = "127.0.0.1:8788"
+	}
+	if len(w.Events) == 0 {
+		w.Events = []string{"extraction.document_completed"}
+	}
+	v.duration("webhook.poll_interval", &w.PollInterval, 5*time.Minute, 0)
+	if !w.MaxBody.set {
+		w.MaxBody.Bytes = 64 << 10
+	}
+	if !w.Enabled {
+		return
+	}
+	if _, _, err := net.SplitHostPort(w.Listen); err != nil {
+		v.fail("webhook.listen", "%q is not host:port (e.g. \"127.0.0.1:8788\" behind a reverse proxy)", w.Listen)
+	}
+	u, err := url.Parse(w.PublicURL)
+	switch {
+	case w.PublicURL == "":
+		v.fail("webhook.public_url", "required with enabled = true: the https:// address where the API reaches the receiver (reverse proxy or tunnel)")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		v.fail("webhook.public_url", "%q is not an http(s) URL", w.PublicURL)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		v.fail("webhook.public_url", "the API only calls https:// URLs (plain http:// is for a loopback emulator): put TLS in front of the receiver")
+	}
+	for _, e := range w.Events {
+		if e != "extraction.document_completed" && e != "extraction.job_completed" {
+			v.fail("webhook.events", "%q: use \"extraction.document_completed\" and/or \"extraction.job_completed\"", e)
+		}
+	}
+	if w.Secret != "" && len(w.Secret) < 8 {
+		v.fail("webhook.secret", "must be at least 8 characters (the API's minimum)")
+	}
+	if (w.TLSCert == "") != (w.TLSKey == "") {
+		v.fail("webhook.tls_cert", "set both tls_cert and tls_key, or neither")
+	}
+	for _, f := range []struct{ key, path string }{{"webhook.tls_cert", w.TLSCert}, {"webhook.tls_key", w.TLSKey}} {
+		if f.path == "" {
+			continue
+		}
+		p := v.abs(f.path)
+		if _, err := os.Stat(p); err != nil {
+			v.fail(f.key, "cannot read %s: %v", p, errors.Unwrap(err))
+		}
+		if f.key == "webhook.tls_cert" {
+			w.TLSCert = p
+		} else {
+			w.TLSKey = p
+		}
 	}
 }
 
@@ -626,6 +702,8 @@ var known = []string{
 	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
 	"inbox.failed_dir", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
 	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
+	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",
+	"webhook.tls_key", "webhook.poll_interval", "webhook.max_body",
 }
 
 func suggest(key string) string {

@@ -82,7 +82,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Logger: log.With("component", "watcher")})
 	}
 	pol := poller.New(poller.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Interval: cfg.Poll.Interval.Duration,
-		Logger: log, OnFinished: o.OnFinished})
+		Logger: log, OnFinished: o.OnFinished, NudgeWindow: cfg.API.RateWindow.Duration,
+		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
 	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Upload: cfg.Upload,
 		Tracker: pol, Finisher: pol, Watcher: forgetter(watchers), Logger: log, Once: o.Once, OnFinished: o.OnFinished})
 	if err := pol.Recover(); err != nil {
@@ -112,6 +113,16 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, watchers: watchers, client: client,
 		started: time.Now(), log: log}
+	if cfg.Webhook.Enabled {
+		hook, err := startWebhook(ctx, cfg, client, st, pol, log)
+		if err != nil {
+			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+		}
+		defer hook.stop()
+		live.hook = hook
+	} else {
+		removeStaleWebhook(ctx, client, st, log)
+	}
 	if cfg.Admin.Listen != "off" {
 		stopAdmin, err := serveAdmin(ctx, cfg.Admin.Listen, live, log)
 		if err != nil {

@@ -33,6 +33,15 @@ type liveSource struct {
 	client   *api.Client
 	started  time.Time
 	log      *slog.Logger
+	hook     *hookState
+}
+
+// WebhookTest sends a test delivery and waits for it (admin endpoint, check).
+func (l *liveSource) WebhookTest(ctx context.Context) (string, error) {
+	if l.hook == nil {
+		return "", errors.New("webhooks are not enabled in the config")
+	}
+	return l.hook.test(ctx)
 }
 
 func (l *liveSource) Report() (report.Report, error) {
@@ -48,6 +57,9 @@ func (l *liveSource) Report() (report.Report, error) {
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	r.JobsInFlight, _ = l.pol.InFlight()
 	r.ResultWriteErrors = l.pol.WriteErrors()
+	if l.hook != nil {
+		r.Webhook = l.hook.report()
+	}
 	for i, w := range l.watchers {
 		s := w.Status()
 		healthy := s.Healthy

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/config"
@@ -37,6 +39,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// OnFinished is called after a file's result or error file is written.
 	OnFinished func(f state.File, doc json.RawMessage)
+	// NudgeBudget is how many webhook-driven reads may be made per
+	// NudgeWindow (defaults: 70 % of what 150 requests less 20 submissions
+	// leave, per minute).
+	NudgeBudget int
+	NudgeWindow time.Duration
 }
 
 // Poller is the result stage.
@@ -53,6 +60,17 @@ type Poller struct {
 	kick     chan struct{}
 	// writeErrors counts result files that could not be written.
 	writeErrors atomic.Int64
+
+	// Webhook nudges, coalesced per job.
+	nudges    map[string]*nudge
+	nudgeKick chan struct{}
+	nudgeLim  *rate.Limiter
+}
+
+type nudge struct {
+	docs    map[string]bool
+	jobDone bool
+	first   time.Time
 }
 
 // WriteErrors returns how many result writes failed since start.
@@ -75,8 +93,121 @@ func New(o Options) *Poller {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.NudgeWindow <= 0 {
+		o.NudgeWindow = time.Minute
+	}
+	if o.NudgeBudget <= 0 {
+		o.NudgeBudget = (150 - 20) * 7 / 10
+	}
 	return &Poller{o: o, log: o.Logger.With("component", "poller"), st: o.Store,
-		jobs: map[string]*job{}, pending: map[string]bool{}, kick: make(chan struct{}, 1)}
+		jobs: map[string]*job{}, pending: map[string]bool{}, kick: make(chan struct{}, 1),
+		nudges: map[string]*nudge{}, nudgeKick: make(chan struct{}, 1),
+		nudgeLim: rate.NewLimiter(rate.Limit(float64(o.NudgeBudget-3)/o.NudgeWindow.Seconds()), 3)}
+}
+
+// Nudge records a webhook's news: a document of a job (or the whole job)
+// finished. Nudges are coalesced per job and served by RunNudges.
+func (p *Poller) Nudge(extractionID, documentID string, jobDone bool) {
+	p.mu.Lock()
+	n := p.nudges[extractionID]
+	if n == nil {
+		n = &nudge{docs: map[string]bool{}, first: time.Now()}
+		p.nudges[extractionID] = n
+	}
+	if documentID != "" {
+		n.docs[documentID] = true
+	}
+	n.jobDone = n.jobDone || jobDone
+	p.mu.Unlock()
+	select {
+	case p.nudgeKick <- struct{}{}:
+	default:
+	}
+}
+
+// RunNudges turns webhook news into reads: per job, one document read for a
+// lone document, else one results read for everything that finished;
+// within its own budget so a burst of events never crowds out submissions.
+func (p *Poller) RunNudges(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.nudgeKick:
+			// Let events of the same job gather for one tick.
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		case <-t.C:
+		}
+		for {
+			id, n, ok := p.nextNudge()
+			if !ok {
+				break
+			}
+			if err := p.nudgeLim.Wait(ctx); err != nil {
+				return
+			}
+			p.serveNudge(ctx, id, n)
+		}
+	}
+}
+
+// nextNudge takes the oldest nudge for a job the poller tracks; nudges for
+// jobs not tracked yet (the webhook beat the submission answer) wait, and
+// are dropped after a minute (the safety-net poll covers them).
+func (p *Poller) nextNudge() (string, *nudge, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var best string
+	for id, n := range p.nudges {
+		if _, tracked := p.jobs[id]; !tracked {
+			if time.Since(n.first) > time.Minute {
+				delete(p.nudges, id)
+			}
+			continue
+		}
+		if best == "" || n.first.Before(p.nudges[best].first) {
+			best = id
+		}
+	}
+	if best == "" {
+		return "", nil, false
+	}
+	n := p.nudges[best]
+	delete(p.nudges, best)
+	return best, n, true
+}
+
+func (p *Poller) serveNudge(ctx context.Context, id string, n *nudge) {
+	p.mu.Lock()
+	j := p.jobs[id]
+	unfinished := 0
+	if j != nil {
+		unfinished = len(j.docs) - len(j.finished)
+	}
+	p.mu.Unlock()
+	if j == nil || unfinished == 0 {
+		return
+	}
+	if len(n.docs) == 1 && !n.jobDone && unfinished > 1 {
+		for docID := range n.docs {
+			d, err := p.o.API.Document(ctx, id, docID)
+			if err != nil {
+				p.log.Warn("cannot fetch a document a webhook announced; polling will", "extraction_id", id, "document_id", docID, "error", err)
+				return
+			}
+			if docTerminal(d.Status) {
+				p.finishFromAPI(ctx, j, d)
+			}
+		}
+		return
+	}
+	p.fetch(ctx, id)
 }
 
 // Recover loads jobs in flight and results still to write from the state.
@@ -147,19 +278,38 @@ func (p *Poller) LastPoll() (time.Time, string) {
 // Run polls every interval until ctx ends. Nothing is called while nothing
 // is in flight.
 func (p *Poller) Run(ctx context.Context) {
-	t := time.NewTicker(p.o.Interval)
-	defer t.Stop()
 	for {
 		p.writePending(ctx)
 		if n, _ := p.InFlight(); n > 0 {
 			p.poll(ctx)
 		}
+		t := time.NewTimer(p.interval())
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 		case <-p.kick:
+			t.Stop()
 		}
+	}
+}
+
+func (p *Poller) interval() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.o.Interval
+}
+
+// SetInterval changes the polling interval (webhook mode slows it down to a
+// safety net) and polls once now.
+func (p *Poller) SetInterval(d time.Duration) {
+	p.mu.Lock()
+	p.o.Interval = d
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
 	}
 }
 

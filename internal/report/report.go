@@ -23,7 +23,20 @@ type Report struct {
 	QueueDepth        int       `json:"queue_depth"`
 	ResultWriteErrors int64     `json:"result_write_errors"`
 	State             StateInfo `json:"state"`
+	Webhook           *Webhook  `json:"webhook,omitempty"`
 	Inboxes           []Inbox   `json:"inboxes"`
+}
+
+// Webhook is the webhook receiver's picture.
+type Webhook struct {
+	WebhookID string `json:"webhook_id,omitempty"`
+	URL       string `json:"url"`
+	Listen    string `json:"listen"`
+	Verified  int64  `json:"deliveries_verified"`
+	Rejected  int64  `json:"deliveries_rejected"`
+	Dropped   int64  `json:"deliveries_dropped"`
+	LastTest  string `json:"last_test,omitempty"`
+	Error     string `json:"error,omitempty"`
 }
 
 // Daemon says whether a daemon answered, and which.

@@ -1,0 +1,143 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/webhook"
+)
+
+// hookState is the running webhook receiver and its registration.
+type hookState struct {
+	cfg    config.Webhook
+	recv   *webhook.Receiver
+	client *api.Client
+	srv    *http.Server
+	addr   string
+
+	mu       sync.Mutex
+	reg      webhook.Registration
+	err      string
+	lastTest string
+}
+
+// startWebhook starts the receiver, registers the subscription (or reuses
+// the stored one), slows polling down to the safety net and checks a test
+// delivery in the background. A registration failure falls back to polling.
+func startWebhook(ctx context.Context, cfg *config.Config, client *api.Client, st *state.Store, pol *poller.Poller, log *slog.Logger) (*hookState, error) {
+	wc := cfg.Webhook
+	u, _ := url.Parse(wc.PublicURL)
+	recv := webhook.NewReceiver(webhook.ReceiverOptions{Path: u.Path, Static: wc.Secret, MaxBody: wc.MaxBody.Bytes, Logger: log})
+	ln, err := net.Listen("tcp", wc.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("%s: webhook.listen %s: %w (pick a free port)", cfg.File, wc.Listen, err)
+	}
+	h := &hookState{cfg: wc, recv: recv, client: client, addr: ln.Addr().String(),
+		srv: &http.Server{Handler: recv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}}
+	go func() {
+		var err error
+		if wc.TLSCert != "" {
+			err = h.srv.ServeTLS(ln, wc.TLSCert, wc.TLSKey)
+		} else {
+			err = h.srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("webhook receiver stopped", "error", err)
+		}
+	}()
+	log.Info("webhook receiver listening", "listen", h.addr, "public_url", wc.PublicURL, "tls", wc.TLSCert != "")
+
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	reg, err := webhook.Ensure(rctx, client, st, wc.PublicURL, wc.Events, wc.Secret, log)
+	cancel()
+	if err != nil {
+		h.err = err.Error()
+		log.Error("webhook not registered; results are found by polling instead", "error", err, "poll_interval", cfg.Poll.Interval.Duration)
+		return h, nil
+	}
+	h.reg = reg
+	recv.SetSecret(reg.SigningSecret)
+	pol.SetInterval(wc.PollInterval.Duration)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-recv.Events():
+				pol.Nudge(ev.ExtractionID, ev.DocumentID, ev.Event == apitypes.EventJobCompleted)
+			}
+		}
+	}()
+	go pol.RunNudges(ctx, 100*time.Millisecond)
+	go func() {
+		msg, err := h.test(ctx)
+		if err != nil {
+			log.Warn("webhook test delivery failed; polling every "+wc.PollInterval.String()+" still finds every result", "error", err)
+		} else {
+			log.Info(msg)
+		}
+	}()
+	return h, nil
+}
+
+// test asks for a test delivery and waits for it at the receiver.
+func (h *hookState) test(ctx context.Context) (string, error) {
+	h.mu.Lock()
+	id := h.reg.WebhookID
+	h.mu.Unlock()
+	if id == "" {
+		return "", fmt.Errorf("the webhook is not registered: %s", h.err)
+	}
+	err := webhook.SendTest(ctx, h.client, id, h.recv, 15*time.Second)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.lastTest = "failed: " + err.Error()
+		return "", err
+	}
+	h.lastTest = "arrived and verified at " + time.Now().Format(time.RFC3339)
+	return "webhook test delivery arrived and verified", nil
+}
+
+func (h *hookState) report() *report.Webhook {
+	v, r, d := h.recv.Counts()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return &report.Webhook{WebhookID: h.reg.WebhookID, URL: h.cfg.PublicURL, Listen: h.addr, Verified: v, Rejected: r,
+		Dropped: d, LastTest: h.lastTest, Error: h.err}
+}
+
+func (h *hookState) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = h.srv.Shutdown(ctx)
+}
+
+// removeStaleWebhook deletes a subscription left from when webhooks were
+// on, so the API stops calling a receiver that no longer listens.
+func removeStaleWebhook(ctx context.Context, client *api.Client, st *state.Store, log *slog.Logger) {
+	reg, ok, err := webhook.Load(st)
+	if err != nil || !ok {
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if id, err := webhook.Remove(rctx, client, st); err != nil {
+		log.Warn("webhooks are off but the old subscription could not be deleted; run 'ppsync webhook remove'", "webhook_id", reg.WebhookID, "error", err)
+	} else {
+		log.Info("webhooks are off: deleted the subscription", "webhook_id", id)
+	}
+}
