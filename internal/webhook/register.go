@@ -155,4 +155,3 @@ func sameEvents(a, b []string) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
-
