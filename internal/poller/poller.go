@@ -58,6 +58,7 @@ type Poller struct {
 	lastPoll time.Time
 	lastErr  string
 	kick     chan struct{}
+	resched  chan struct{}
 	// writeErrors counts result files that could not be written.
 	writeErrors atomic.Int64
 
@@ -100,7 +101,7 @@ func New(o Options) *Poller {
 		o.NudgeBudget = (150 - 20) * 7 / 10
 	}
 	return &Poller{o: o, log: o.Logger.With("component", "poller"), st: o.Store,
-		jobs: map[string]*job{}, pending: map[string]bool{}, kick: make(chan struct{}, 1),
+		jobs: map[string]*job{}, pending: map[string]bool{}, kick: make(chan struct{}, 1), resched: make(chan struct{}, 1),
 		nudges: map[string]*nudge{}, nudgeKick: make(chan struct{}, 1),
 		nudgeLim: rate.NewLimiter(rate.Limit(float64(o.NudgeBudget-3)/o.NudgeWindow.Seconds()), 3)}
 }
@@ -249,6 +250,10 @@ func (p *Poller) Track(extractionID string, docKeys map[string]string) {
 		j.docs[id] = k
 	}
 	p.mu.Unlock()
+	select { // reschedule: this job has early polls of its own
+	case p.resched <- struct{}{}:
+	default:
+	}
 }
 
 // InFlight returns the jobs and documents waiting for results.
@@ -278,19 +283,25 @@ func (p *Poller) LastPoll() (time.Time, string) {
 // Run polls every interval until ctx ends. Nothing is called while nothing
 // is in flight.
 func (p *Poller) Run(ctx context.Context) {
+	pollNow := true
 	for {
 		p.writePending(ctx)
-		if n, _ := p.InFlight(); n > 0 {
+		if n, _ := p.InFlight(); n > 0 && pollNow {
 			p.poll(ctx)
 		}
-		t := time.NewTimer(p.interval())
+		t := time.NewTimer(p.nextWait())
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
+			pollNow = true
 		case <-p.kick:
 			t.Stop()
+			pollNow = true
+		case <-p.resched:
+			t.Stop()
+			pollNow = false
 		}
 	}
 }
@@ -299,6 +310,30 @@ func (p *Poller) interval() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.o.Interval
+}
+
+// earlyPolls are the ages of a fresh job at which it is looked for before
+// the regular interval takes over: short jobs finish within a second or
+// two, and waiting a whole interval would add that to every result.
+var earlyPolls = []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second}
+
+// nextWait is the time until the next poll: the interval, or sooner when a
+// job submitted moments ago reaches one of its early-poll ages.
+func (p *Poller) nextWait() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wait := p.o.Interval
+	now := time.Now()
+	for _, j := range p.jobs {
+		age := now.Sub(j.submitted)
+		for _, at := range earlyPolls {
+			if at > age && at < p.o.Interval {
+				wait = min(wait, at-age)
+				break
+			}
+		}
+	}
+	return max(wait, 50*time.Millisecond)
 }
 
 // SetInterval changes the polling interval (webhook mode slows it down to a

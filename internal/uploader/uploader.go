@@ -83,6 +83,7 @@ type Uploader struct {
 
 	mu          sync.Mutex
 	queue       map[string][]queued // per parser, FIFO
+	lastQueued  time.Time           // when the newest document was queued
 	credits     int
 	creditsOK   bool // credits is a known value
 	reserved    int  // pages of batches in flight
@@ -339,6 +340,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in config.Inbox)
 	case fresh:
 		u.mu.Lock()
 		u.queue[in.ParserID] = append(u.queue[in.ParserID], queued{key: key, pages: info.Pages, size: info.Size, at: now})
+		u.lastQueued = time.Now()
 		u.mu.Unlock()
 		u.log.Debug("queued", "file", ev.Path, "pages", info.Pages, "sha256", info.SHA256[:12])
 	case finished:
@@ -479,6 +481,12 @@ func (u *Uploader) sendLoop(ctx context.Context) {
 
 func clampDur(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
 
+// quietPeriod is how long the queue must stay unchanged before a partial
+// batch goes: an eighth of the batch window, between 50 and 300 ms.
+func quietPeriod(window time.Duration) time.Duration {
+	return clampDur(window/8, 50*time.Millisecond, 300*time.Millisecond)
+}
+
 // refreshCredits rechecks the balance while submissions wait for credits.
 func (u *Uploader) refreshCredits(ctx context.Context) {
 	u.mu.Lock()
@@ -510,12 +518,16 @@ func (u *Uploader) form() (state.Batch, bool) {
 		return state.Batch{}, false
 	}
 	flushAll := u.o.Once && u.intakeDone.Load() && u.intakeBusy.Load() == 0
+	// A batch goes when it is full, when its oldest file has waited the
+	// batch window, or when no file has joined the queue for a moment
+	// (a lone file is not held back waiting for company).
+	quiet := time.Since(u.lastQueued) >= quietPeriod(u.o.Upload.BatchWindow.Duration) && u.intakeBusy.Load() == 0
 	var parser string
 	for p, q := range u.queue {
 		if len(q) == 0 {
 			continue
 		}
-		if len(q) >= u.o.Upload.MaxBatchFiles || time.Since(q[0].at) >= u.o.Upload.BatchWindow.Duration || flushAll {
+		if len(q) >= u.o.Upload.MaxBatchFiles || time.Since(q[0].at) >= u.o.Upload.BatchWindow.Duration || flushAll || quiet {
 			parser = p
 			break
 		}
