@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -525,11 +526,11 @@ func TestWebhookEndpointsAndDelivery(t *testing.T) {
 		body        []byte
 	}
 	deliveries := make(chan got, 16)
-	fails := 1
+	var fails atomic.Int32
+	fails.Store(1)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		if fails > 0 { // first attempt fails: the emulator must retry
-			fails--
+		if fails.Add(-1) >= 0 { // the first attempt fails: the emulator must retry
 			w.WriteHeader(503)
 			return
 		}
@@ -570,9 +571,16 @@ func TestWebhookEndpointsAndDelivery(t *testing.T) {
 			t.Fatalf("deliveries seen: %v", seen)
 		}
 	}
-	g := h.get("/v1/webhooks/" + id)
-	if ds, _ := g.obj("webhook")["deliveries"].([]any); len(ds) < 3 {
-		t.Errorf("delivery log (want a failed attempt and two successes): %s", g.raw)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g := h.get("/v1/webhooks/" + id)
+		if ds, _ := g.obj("webhook")["deliveries"].([]any); len(ds) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivery log (want a failed attempt and two successes): %s", g.raw)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if p := h.postJSON("PATCH", "/v1/webhooks/"+id, `{"is_active":false}`); p.status != 200 || p.obj("webhook")["is_active"] != false {
 		t.Errorf("patch: %s", p.raw)

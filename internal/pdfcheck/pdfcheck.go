@@ -123,7 +123,7 @@ func Inspect(path string, maxSize int64) (Info, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return Info{}, err
 		}
-		n64, err := io.Copy(h, f)
+		n64, err := hashInto(h, f)
 		if err != nil {
 			return Info{}, err
 		}
@@ -158,6 +158,30 @@ func Inspect(path string, maxSize int64) (Info, error) {
 		return Info{SHA256: sum, Size: size}, &Problem{CodePageCount, "the PDF's pages cannot be counted, so it is damaged: re-export or re-scan it (" + msg + ")"}
 	}
 	return Info{SHA256: sum, Size: size, Pages: pages}, nil
+}
+
+// hashBuf is the read size for hashing large files (1 MiB reads keep the
+// syscall count low; the hash itself dominates).
+const hashBuf = 1 << 20
+
+func hashInto(h io.Writer, r io.Reader) (int64, error) {
+	return io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, hashBuf))
+}
+
+// HashFile returns the hex sha256 and size of a file, the way Inspect
+// hashes large files.
+func HashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := hashInto(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 func countPages(rs io.ReadSeeker) (n int, err error) {

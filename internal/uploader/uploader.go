@@ -207,6 +207,13 @@ func (u *Uploader) Idle() (idle, stuck bool) {
 	return false, u.waitCredits
 }
 
+// IntakeClosed tells the uploader no more files are coming (what closing
+// the events channel of Run does).
+func (u *Uploader) IntakeClosed() {
+	u.intakeDone.Store(true)
+	u.wake()
+}
+
 // Fatal delivers an error that should stop the run (the key was refused).
 func (u *Uploader) Fatal() <-chan error { return u.fatal }
 
@@ -448,7 +455,7 @@ func (u *Uploader) gone(path string) error {
 // --- batching and sending ----------------------------------------------------
 
 func (u *Uploader) sendLoop(ctx context.Context) {
-	tick := time.NewTicker(clampDur(u.o.Upload.BatchWindow.Duration/4, 20*time.Millisecond, time.Second))
+	tick := time.NewTicker(clampDur(u.o.Upload.BatchWindow.Duration/10, 20*time.Millisecond, 100*time.Millisecond))
 	defer tick.Stop()
 	// Interrupted submissions go first, with their original keys.
 	u.mu.Lock()
