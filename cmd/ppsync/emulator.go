@@ -46,11 +46,17 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	cutRate := fs.Float64("cut-rate", 0, "fraction of accepted submissions whose connection is cut after charging")
 	dropRate := fs.Float64("webhook-drop-rate", 0, "fraction of webhook deliveries lost")
 	hookDelay := fs.Duration("webhook-delay", 0, "delay before each webhook delivery")
+	garble := fs.Float64("garble-rate", 0, "fraction of successful answers sent as malformed JSON (after the work is done)")
+	slowRate := fs.Float64("slow-rate", 0, "fraction of API requests held --slow-delay before any work")
+	slowDelay := fs.Duration("slow-delay", 0, "delay for --slow-rate requests (set it above the client's timeout)")
+	requests := fs.Int("requests-per-window", 150, "requests allowed per window (lower it for 429 storms)")
+	submissions := fs.Int("submissions-per-window", 20, "submissions allowed per window")
 	seed := fs.Uint64("seed", 0, "seed for injected faults (0: random)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	for name, v := range map[string]float64{"--fail-rate": *failRate, "--cut-rate": *cutRate, "--webhook-drop-rate": *dropRate} {
+	for name, v := range map[string]float64{"--fail-rate": *failRate, "--cut-rate": *cutRate, "--webhook-drop-rate": *dropRate,
+		"--garble-rate": *garble, "--slow-rate": *slowRate} {
 		if v < 0 || v > 1 {
 			return fmt.Errorf("emulator %s %v: must be between 0 and 1", name, v)
 		}
@@ -66,7 +72,8 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	emu := emulator.New(emulator.Options{
 		APIKeys: keys, Credits: startCredits, ProcessingTime: *procTime, Workers: *workers, RateWindow: *window,
 		FailRate: *failRate, Latency: *latency, CutRate: *cutRate, WebhookDropRate: *dropRate,
-		WebhookDelay: *hookDelay, Seed: *seed, Logger: log,
+		WebhookDelay: *hookDelay, Seed: *seed, Logger: log, GarbleRate: *garble, SlowRate: *slowRate, SlowDelay: *slowDelay,
+		RequestsPerWindow: *requests, SubmissionsPerWindow: *submissions,
 	})
 	defer emu.Close()
 	ln, err := net.Listen("tcp", *listen)

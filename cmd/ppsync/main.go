@@ -51,6 +51,7 @@ func (m *Main) commands() []command {
 		{"status", "show what ppsync is doing: files by state per inbox, last errors, credits", (*Main).runStatus},
 		{"retry", "send failed files through again", (*Main).runRetry},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook},
+		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState},
 		{"install", "install ppsync as a service (systemd, Windows service, launchd)", (*Main).runInstall},
 		{"uninstall", "remove the service", m.serviceControl("uninstall")},
 		{"start", "start the service", m.serviceControl("start")},

@@ -381,3 +381,46 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("bad config: %d\n%s", code, out)
 	}
 }
+
+func TestDamagedStateRebuildPaysNothingTwice(t *testing.T) {
+	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
+	cfg, emu := setup(t, map[string][]byte{"a.pdf": invoice(t, 1), "b.pdf": invoice(t, 2), "c.pdf": invoice(t, 3), "bad.pdf": []byte("nope")})
+	if code, out, errOut := run(t, env, "run", "-c", cfg, "--once"); code != 1 {
+		t.Fatalf("first run: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, _ := run(t, env, "state", "check", "-c", cfg); code != 0 || !strings.Contains(out, "consistent") {
+		t.Fatalf("state check on a good file: %d %s", code, out)
+	}
+	submissions := emu.Stats().Requests["POST /v1/extractions"]
+	statePath := filepath.Join(filepath.Dir(cfg), "ppsync-state.db")
+	b, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 8192 && i < len(b); i++ { // wipe both meta pages (bbolt survives losing one)
+		b[i] = 0xAB
+	}
+	if err := os.WriteFile(statePath, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, env, "run", "-c", cfg, "--once")
+	if code != 2 || !strings.Contains(errOut, statePath) || !strings.Contains(errOut, "ppsync state rebuild") {
+		t.Fatalf("damaged state: %d %q", code, errOut)
+	}
+	if code, _, errOut := run(t, env, "state", "check", "-c", cfg); code != 1 || !strings.Contains(errOut, "damaged") {
+		t.Fatalf("state check on a damaged file: %d %q", code, errOut)
+	}
+	code, out, _ := run(t, env, "state", "rebuild", "-c", cfg)
+	if code != 0 || !strings.Contains(out, "3 files with results, 1 with error files") {
+		t.Fatalf("rebuild: %d\n%s", code, out)
+	}
+	if matches, _ := filepath.Glob(statePath + ".broken-*"); len(matches) != 1 {
+		t.Fatalf("old state not kept aside: %v", matches)
+	}
+	if code, out, _ := run(t, env, "run", "-c", cfg, "--once"); code != 1 || !strings.Contains(out, "3 done") {
+		t.Fatalf("after rebuild: %d\n%s", code, out)
+	}
+	if got := emu.Stats().Requests["POST /v1/extractions"]; got != submissions {
+		t.Fatalf("rebuild led to %d new submissions", got-submissions)
+	}
+}

@@ -15,7 +15,9 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
@@ -64,6 +66,23 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer st.Close()
 
+	// The inbox leases keep a second ppsync (here or on another machine
+	// sharing the folder) from processing the same files.
+	holder := lease.Me(cfg.State.Path)
+	var leases []*lease.Lease
+	defer func() {
+		for _, l := range leases {
+			l.Release()
+		}
+	}()
+	for _, in := range cfg.Inboxes {
+		l, err := lease.Acquire(in.Path, holder, leaseTTL, 150*time.Millisecond)
+		if err != nil {
+			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+		}
+		leases = append(leases, l)
+	}
+
 	client, err := api.New(api.Options{
 		BaseURL: cfg.API.BaseURL, APIKey: o.APIKey, UserAgent: version.UserAgent(),
 		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow,
@@ -91,6 +110,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	if err := up.Recover(); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
+	for _, in := range cfg.Inboxes {
+		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
+			log.Info("removed temp files left by an interrupted run", "inbox", in.Path, "files", n)
+		}
 	}
 	if err := reconcileMissing(st, cfg, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
@@ -159,13 +183,18 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		close(o.Ready)
 	}
 
+	leaseLost := make(chan error, 1)
+	go renewLeases(ctx, leases, leaseLost)
+
 	var runErr error
 	if o.Once {
-		runErr = waitOnce(ctx, up, pol, watchersDone, log)
+		runErr = waitOnce(ctx, up, pol, watchersDone, leaseLost, log)
 	} else {
 		select {
 		case <-ctx.Done():
 		case err := <-up.Fatal():
+			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case err := <-leaseLost:
 			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
 		}
 	}
@@ -181,7 +210,28 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 // waitOnce returns when every file found at start-up has a final state, or
 // only files waiting for credits remain.
-func waitOnce(ctx context.Context, up *uploader.Uploader, pol *poller.Poller, watchersDone <-chan struct{}, log *slog.Logger) error {
+// leaseTTL is how long a lease lives without renewal; it is renewed every third of it.
+const leaseTTL = 30 * time.Second
+
+func renewLeases(ctx context.Context, leases []*lease.Lease, lost chan<- error) {
+	t := time.NewTicker(leaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, l := range leases {
+			if err := l.Renew(); err != nil {
+				lost <- err
+				return
+			}
+		}
+	}
+}
+
+func waitOnce(ctx context.Context, up *uploader.Uploader, pol *poller.Poller, watchersDone <-chan struct{}, leaseLost <-chan error, log *slog.Logger) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -189,6 +239,8 @@ func waitOnce(ctx context.Context, up *uploader.Uploader, pol *poller.Poller, wa
 		case <-ctx.Done():
 			return nil
 		case err := <-up.Fatal():
+			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case err := <-leaseLost:
 			return fmt.Errorf("%w: %w", ErrCannotRun, err)
 		case <-t.C:
 		}

@@ -486,7 +486,7 @@ func TestCreditsRunOutThenTopUpResumes(t *testing.T) {
 }
 
 func TestFaultStormLosesNothing(t *testing.T) {
-	e := newEnv(t, emulator.Options{FailRate: 0.3, CutRate: 0.3, Seed: 11})
+	e := newEnv(t, emulator.Options{FailRate: 0.3, CutRate: 0.5, Seed: 11})
 	cfg := e.config("")
 	var files []string
 	for i := range 12 {
@@ -494,8 +494,8 @@ func TestFaultStormLosesNothing(t *testing.T) {
 		write(t, p, pdf(t, i, 1))
 		files = append(files, p)
 	}
-	// Separate submissions make more chances for faults.
-	cfg.Upload.MaxBatchFiles = 3
+	// One file per submission: twelve chances for a cut connection.
+	cfg.Upload.MaxBatchFiles = 1
 	sum, err := e.once(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -509,8 +509,8 @@ func TestFaultStormLosesNothing(t *testing.T) {
 	if st.DocumentsCreated != 12 || st.PagesCharged != 12 {
 		t.Errorf("documents_created=%d pages_charged=%d, want 12 (charged once each)", st.DocumentsCreated, st.PagesCharged)
 	}
-	if st.Responses["500"] == 0 {
-		t.Error("no fault was injected")
+	if inj := e.emu.Injected(); inj.Failed == 0 || inj.Cut == 0 {
+		t.Errorf("faults injected: %+v, want 500s and cut connections", inj)
 	}
 	if sum.Done != 12 {
 		t.Errorf("summary = %+v", sum)
@@ -768,5 +768,73 @@ func TestRateLimitStormLosesNothing(t *testing.T) {
 	}
 	if st.DocumentsCreated != 10 || st.PagesCharged != 10 {
 		t.Errorf("documents_created = %d, pages_charged = %d", st.DocumentsCreated, st.PagesCharged)
+	}
+}
+
+// Two daemons on one inbox (different state files): the second refuses and
+// names the holder; nothing is charged twice.
+func TestSecondDaemonOnSameInboxRefuses(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	for i := range 5 {
+		write(t, filepath.Join(e.inbox, fmt.Sprintf("s%d.pdf", i)), pdf(t, i, 1))
+	}
+	stop := e.start(cfg)
+	other := *cfg
+	other.State.Path = filepath.Join(e.root, "other-state.db")
+	_, err := e.once(&other)
+	if !errors.Is(err, daemon.ErrCannotRun) || !strings.Contains(err.Error(), "is being processed by ppsync on host") ||
+		!strings.Contains(err.Error(), cfg.State.Path) {
+		t.Fatalf("second daemon: %v", err)
+	}
+	e.waitFor("the first daemon's results", 20*time.Second, func() bool {
+		for i := range 5 {
+			if !exists(results.ResultPath(filepath.Join(e.inbox, fmt.Sprintf("s%d.pdf", i)))) {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	if st := e.emu.Stats(); st.DocumentsCreated != 5 {
+		t.Errorf("documents_created = %d", st.DocumentsCreated)
+	}
+	// Once the first stopped, its lease is gone and the other may run.
+	if _, err := e.once(&other); err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+}
+
+// Malformed JSON answers (after a charge) and answers slower than the
+// client's timeout: every file ends with its result, charged once.
+func TestGarbledAndSlowAnswersChargeOnce(t *testing.T) {
+	e := newEnv(t, emulator.Options{GarbleRate: 0.25, SlowRate: 0.2, SlowDelay: 1500 * time.Millisecond, Seed: 3})
+	cfg := e.config("")
+	cfg.API.RequestTimeout = config.D(500 * time.Millisecond)
+	cfg.Upload.MaxBatchFiles = 3
+	var files []string
+	for i := range 12 {
+		p := filepath.Join(e.inbox, fmt.Sprintf("g%02d.pdf", i))
+		write(t, p, pdf(t, i, 2))
+		files = append(files, p)
+	}
+	sum, err := e.once(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range files {
+		if r := readResult(t, p); invoiceNumber(t, r) == "" {
+			t.Errorf("%s: empty result", p)
+		}
+	}
+	st := e.emu.Stats()
+	if st.DocumentsCreated != 12 || st.PagesCharged != 24 {
+		t.Errorf("documents_created=%d pages_charged=%d, want 12 and 24", st.DocumentsCreated, st.PagesCharged)
+	}
+	if sum.Done != 12 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if inj := e.emu.Injected(); inj.Garbled == 0 || inj.Slow == 0 {
+		t.Errorf("faults injected: %+v, want garbled and slow answers", inj)
 	}
 }

@@ -87,6 +87,9 @@ func TestWebhookDeliversAndPollingCatchesDrops(t *testing.T) {
 	if st.DocumentsCreated != 20 {
 		t.Errorf("documents_created = %d", st.DocumentsCreated)
 	}
+	if inj := e.emu.Injected(); inj.WebhooksDropped == 0 {
+		t.Error("no delivery was dropped")
+	}
 	if !strings.Contains(e.logs.String(), "webhook test delivery arrived and verified") {
 		t.Errorf("test delivery not verified:\n%s", tail(e.logs.String(), 3000))
 	}

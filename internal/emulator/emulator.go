@@ -43,6 +43,13 @@ type Options struct {
 	// CutRate is the fraction of accepted submissions whose connection is
 	// cut after the job was created and charged, before the answer is sent.
 	CutRate float64
+	// GarbleRate is the fraction of successful answers whose JSON body is cut
+	// in half after the work was done (a submission is then charged).
+	GarbleRate float64
+	// SlowRate is the fraction of API requests held SlowDelay before any work
+	// (to outlast a client's timeout).
+	SlowRate  float64
+	SlowDelay time.Duration
 	// WebhookDropRate is the fraction of webhook deliveries silently lost.
 	WebhookDropRate float64
 	// WebhookDelay is added before each webhook delivery.
@@ -87,6 +94,26 @@ type Emulator struct {
 	stats       Stats
 	queue       []*doc
 	queueCond   *sync.Cond
+	injected    Injected
+}
+
+// Injected counts the faults the emulator injected (not part of the stats
+// endpoint, whose fields are fixed).
+type Injected struct {
+	Failed, Cut, Garbled, Slow, WebhooksDropped int
+}
+
+// Injected returns the faults injected so far.
+func (e *Emulator) Injected() Injected {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.injected
+}
+
+func (e *Emulator) count(f func(*Injected)) {
+	e.mu.Lock()
+	f(&e.injected)
+	e.mu.Unlock()
 }
 
 // Stats is GET /_emulator/stats.
@@ -371,8 +398,13 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.stats.Responses[fmt.Sprint(sw.status)]++
 		e.mu.Unlock()
 	}()
-	if e.opts.Latency > 0 {
-		t := time.NewTimer(e.opts.Latency)
+	delay := e.opts.Latency
+	if e.opts.SlowRate > 0 && e.chance(e.opts.SlowRate) {
+		delay += e.opts.SlowDelay
+		e.count(func(i *Injected) { i.Slow++ })
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
 		case <-r.Context().Done():
@@ -390,6 +422,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e.opts.FailRate > 0 && e.chance(e.opts.FailRate) {
+		e.count(func(i *Injected) { i.Failed++ })
 		writeErr(sw, http.StatusInternalServerError, "INTERNAL_ERROR", "Injected failure (emulator --fail-rate).")
 		return
 	}
@@ -397,7 +430,44 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeErr(sw, http.StatusNotFound, apitypes.CodeResourceNotFound, "No such endpoint: "+r.Method+" "+r.URL.Path)
 		return
 	}
+	if e.opts.GarbleRate > 0 && e.chance(e.opts.GarbleRate) {
+		e.count(func(i *Injected) { i.Garbled++ })
+		g := &garbleWriter{statusWriter: sw}
+		e.mux.ServeHTTP(g, r)
+		g.finish()
+		return
+	}
 	e.mux.ServeHTTP(sw, r)
+}
+
+// garbleWriter holds the answer and, for a success, sends half its body:
+// the malformed JSON a broken proxy or a cut stream produces.
+type garbleWriter struct {
+	*statusWriter
+	code int
+	buf  []byte
+}
+
+func (g *garbleWriter) WriteHeader(code int) { g.code = code }
+
+func (g *garbleWriter) Write(b []byte) (int, error) {
+	if g.code == 0 {
+		g.code = http.StatusOK
+	}
+	g.buf = append(g.buf, b...)
+	return len(b), nil
+}
+
+func (g *garbleWriter) finish() {
+	if g.code == 0 {
+		g.code = http.StatusOK
+	}
+	body := g.buf
+	if g.code >= 200 && g.code < 300 && len(body) > 2 {
+		body = body[:len(body)/2]
+	}
+	g.statusWriter.WriteHeader(g.code)
+	_, _ = g.statusWriter.Write(body)
 }
 
 func (e *Emulator) keyOK(k string) bool {

@@ -164,6 +164,9 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 	e.queue = append(e.queue, j.docs...)
 	e.queueCond.Broadcast()
 	cut := e.opts.CutRate > 0 && e.rng.Float64() < e.opts.CutRate
+	if cut {
+		e.injected.Cut++
+	}
 	e.mu.Unlock()
 
 	if cut {

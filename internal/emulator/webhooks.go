@@ -248,6 +248,7 @@ func (e *Emulator) deliver(d delivery) {
 			return
 		}
 		if e.opts.WebhookDropRate > 0 && e.chance(e.opts.WebhookDropRate) {
+			e.count(func(i *Injected) { i.WebhooksDropped++ })
 			e.record(d, 0, 0, "dropped (emulator --webhook-drop-rate)")
 			return
 		}

@@ -196,3 +196,31 @@ func freeName(p string) string {
 		}
 	}
 }
+
+// CleanTemp removes temp files a killed ppsync left in dir (and below it when
+// recursive). Call it before anything writes results.
+func CleanTemp(dir string, recursive bool) (int, error) {
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			if p == dir {
+				return err
+			}
+			return nil
+		}
+		if d.IsDir() {
+			if p != dir && !recursive {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := d.Name()
+		if strings.HasPrefix(name, ".") && strings.Contains(name, tempMarker) && strings.HasSuffix(name, tempSuffix) {
+			if os.Remove(p) == nil {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}

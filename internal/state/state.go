@@ -28,6 +28,9 @@ var (
 	keySchema     = []byte("schema_version")
 )
 
+// ErrDamaged means the state file cannot be read.
+var ErrDamaged = errors.New("state file damaged")
+
 // ErrLocked means another process holds the state file.
 var ErrLocked = errors.New("state file is locked")
 
@@ -154,8 +157,8 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 }
 
 func damaged(path string, err error) error {
-	return fmt.Errorf("state file %s is damaged (%v): stop ppsync, move the file aside (e.g. to %s.broken) and start again; "+
-		"files that already have a .json result are recognised and not submitted twice", path, err, path)
+	return fmt.Errorf("state file %s is damaged (%v): stop ppsync and run 'ppsync state rebuild -c CONFIG' "+
+		"(it moves the file aside and rebuilds from the result files in the inboxes, so finished files are not submitted twice): %w", path, err, ErrDamaged)
 }
 
 func (s *Store) migrate() error {
@@ -214,11 +217,26 @@ func (s *Store) Schema() (int, error) {
 	return v, err
 }
 
-// Check runs bbolt's consistency check.
-func (s *Store) Check() error {
+// Check runs bbolt's consistency check and decodes every record.
+func (s *Store) Check() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(s.path, fmt.Errorf("%v", r))
+		}
+	}()
 	return s.db.View(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return damaged(s.path, err)
+		}
+		t := &Tx{tx}
+		for _, f := range []func() error{
+			func() error { return t.Files(func(File) error { return nil }) },
+			func() error { return t.Docs(func(Doc) error { return nil }) },
+			func() error { return t.Batches(func(Batch) error { return nil }) },
+		} {
+			if err := f(); err != nil {
+				return damaged(s.path, err)
+			}
 		}
 		return nil
 	})
