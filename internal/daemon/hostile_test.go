@@ -1,0 +1,117 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/results"
+)
+
+// hostileTransport rewrites every filename in API answers to a path that
+// climbs out of the inbox.
+type hostileTransport struct{}
+
+var filenameRe = regexp.MustCompile(`"filename":"[^"]*"`)
+
+func (hostileTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	b = filenameRe.ReplaceAll(b, []byte(`"filename":"../../../escaped/evil.pdf"`))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+func TestServerFilenamesNeverBecomePaths(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	var files []string
+	for i := range 4 {
+		p := filepath.Join(e.inbox, "f"+string(rune('a'+i))+".pdf")
+		write(t, p, pdf(t, i, 1))
+		files = append(files, p)
+	}
+	o := e.options(cfg, true)
+	o.Transport = hostileTransport{}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := daemon.Run(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range files {
+		r := readResult(t, p)
+		if r.Source.Path != p {
+			t.Errorf("%s: result names %s", p, r.Source.Path)
+		}
+	}
+	var stray []string
+	_ = filepath.WalkDir(filepath.Dir(e.root), func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(p, "escaped") || err == nil && strings.Contains(d.Name(), "evil") {
+			stray = append(stray, p)
+		}
+		return nil
+	})
+	if len(stray) > 0 {
+		t.Fatalf("a server filename became a path: %v", stray)
+	}
+}
+
+// The API key never appears in a log line (any level) or an error, through
+// a refused key, 5xx storms, cut connections and garbled answers.
+func TestAPIKeyNeverLogged(t *testing.T) {
+	secret := "pp_live_SECRET_ab12cd34ef56"
+	e := newEnv(t, emulator.Options{FailRate: 0.3, CutRate: 0.3, GarbleRate: 0.2, Seed: 9})
+	e.emu.Close()
+	// A server that knows the secret key, with faults.
+	emu := emulator.New(emulator.Options{APIKeys: []string{secret}, FailRate: 0.3, CutRate: 0.3, GarbleRate: 0.2, Seed: 9,
+		RateWindow: time.Second, ProcessingTime: 5 * time.Millisecond, TempDir: t.TempDir()})
+	defer emu.Close()
+	e.srv.Config.Handler = emu
+	cfg := e.config("")
+	for i := range 6 {
+		write(t, filepath.Join(e.inbox, "k"+string(rune('a'+i))+".pdf"), pdf(t, i, 1))
+	}
+	write(t, filepath.Join(e.inbox, "bad.pdf"), []byte("x"))
+	var logs bytes.Buffer
+	o := daemon.Options{Config: cfg, APIKey: secret, Once: true,
+		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sum, err := daemon.Run(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// And with the wrong key.
+	o.APIKey = secret + "_wrong"
+	_, err2 := daemon.Run(ctx, o)
+	all := logs.String() + sum.Problems[0] + err2.Error()
+	for _, k := range []string{secret, "SECRET_ab12"} {
+		if strings.Contains(all, k) {
+			t.Fatalf("the key appears in logs or errors")
+		}
+	}
+	if !strings.Contains(logs.String(), `"level":"DEBUG"`) || sum.Done != 6 {
+		t.Fatalf("the run did not exercise the debug log: done=%d", sum.Done)
+	}
+	for _, p := range []string{results.ResultPath(filepath.Join(e.inbox, "ka.pdf"))} {
+		if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(secret)) {
+			t.Fatal("the key appears in a result file")
+		}
+	}
+}
