@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -491,21 +492,10 @@ func (m *Main) checkWebhook(ctx context.Context, cfg *config.Config, client *api
 }
 
 func (m *Main) runWebhook(ctx context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "remove" && args[0] != "test") {
-		fmt.Fprintln(m.Stderr, "Usage: ppsync webhook remove -c FILE   delete the subscription at the API (ppsync stopped)")
-		fmt.Fprintln(m.Stderr, "       ppsync webhook test -c FILE     ask the running daemon for a test delivery")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return flag.ErrHelp
-		}
-		return errUsage
-	}
-	sub := args[0]
-	fs := m.flags("webhook "+sub, "webhook "+sub+" -c FILE")
-	cfgPath := fs.String("c", "", "config file")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	cfg, err := m.requireConfig(fs, *cfgPath)
+	sub, cfg, err := m.subcommand("webhook", args, [][2]string{
+		{"remove", "delete the subscription at the API (ppsync stopped)"},
+		{"test", "ask the running daemon for a test delivery"},
+	})
 	if err != nil {
 		return err
 	}
@@ -547,4 +537,31 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "deleted webhook %s\n", id)
 	return nil
+}
+
+// subcommand parses "GROUP SUB -c FILE" and loads the config. subs lists
+// each sub-command with its one-line help.
+func (m *Main) subcommand(group string, args []string, subs [][2]string) (string, *config.Config, error) {
+	known := len(args) > 0 && slices.ContainsFunc(subs, func(s [2]string) bool { return s[0] == args[0] })
+	if !known {
+		for i, s := range subs {
+			lead := "Usage:"
+			if i > 0 {
+				lead = "      "
+			}
+			fmt.Fprintf(m.Stderr, "%s ppsync %s %s -c FILE   %s\n", lead, group, s[0], s[1])
+		}
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return "", nil, flag.ErrHelp
+		}
+		return "", nil, errUsage
+	}
+	sub := args[0]
+	fs := m.flags(group+" "+sub, group+" "+sub+" -c FILE")
+	cfgPath := fs.String("c", "", "config file")
+	if err := parse(fs, args[1:]); err != nil {
+		return "", nil, err
+	}
+	cfg, err := m.requireConfig(fs, *cfgPath)
+	return sub, cfg, err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -19,21 +18,10 @@ import (
 )
 
 func (m *Main) runState(_ context.Context, args []string) error {
-	if len(args) == 0 || (args[0] != "check" && args[0] != "rebuild") {
-		fmt.Fprintln(m.Stderr, "Usage: ppsync state check -c FILE     check the state file (ppsync stopped)")
-		fmt.Fprintln(m.Stderr, "       ppsync state rebuild -c FILE   move a damaged state aside and rebuild it from the inboxes' result files")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return flag.ErrHelp
-		}
-		return errUsage
-	}
-	sub := args[0]
-	fs := m.flags("state "+sub, "state "+sub+" -c FILE")
-	cfgPath := fs.String("c", "", "config file")
-	if err := parse(fs, args[1:]); err != nil {
-		return err
-	}
-	cfg, err := m.requireConfig(fs, *cfgPath)
+	sub, cfg, err := m.subcommand("state", args, [][2]string{
+		{"check", "check the state file (ppsync stopped)"},
+		{"rebuild", "move a damaged state aside and rebuild it from the inboxes' result files"},
+	})
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,11 @@ func newEnv(t *testing.T, o emulator.Options) *env {
 // config builds a fast config; extra is appended inside the first [[inbox]]
 // (or after it when it starts with a table header).
 func (e *env) config(extra string) *config.Config {
+	return e.configWith("", extra)
+}
+
+// configWith adds tables (before the inbox) to the fast config.
+func (e *env) configWith(tables, extra string) *config.Config {
 	e.t.Helper()
 	text := fmt.Sprintf(`
 [api]
@@ -92,6 +97,7 @@ interval = "100ms"
 level = "debug"
 [admin]
 listen = "off"
+%s
 [[inbox]]
 path = "inbox"
 parser_id = "prs_invoice"
@@ -99,7 +105,7 @@ settle = "150ms"
 incomplete_after = "2s"
 rescan_interval = "300ms"
 %s
-`, e.srv.URL, key, extra)
+`, e.srv.URL, key, tables, extra)
 	cfg, err := config.Parse(filepath.Join(e.root, "ppsync.toml"), []byte(text))
 	if err != nil {
 		e.t.Fatal(err)

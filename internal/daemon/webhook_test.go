@@ -30,37 +30,14 @@ func freePort(t *testing.T) string {
 func (e *env) webhookConfig(pollInterval string) *config.Config {
 	e.t.Helper()
 	addr := freePort(e.t)
-	cfg := e.config("")
-	text := fmt.Sprintf(`
-[api]
-base_url = %q
-api_key = %q
-rate_window = "1s"
-[state]
-path = "state/ppsync.db"
-[upload]
-batch_window = "100ms"
-[poll]
-interval = "100ms"
-[admin]
-listen = "off"
-[webhook]
+	return e.configWith(fmt.Sprintf(`[webhook]
 enabled = true
 listen = %q
 public_url = "http://%s/hooks/pp"
 events = ["extraction.document_completed", "extraction.job_completed"]
 secret = "static-secret-123"
 poll_interval = %q
-[[inbox]]
-path = "inbox"
-parser_id = "prs_invoice"
-settle = "150ms"
-`, e.srv.URL, key, addr, addr, pollInterval)
-	cfg, err := config.Parse(cfg.File, []byte(text))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return cfg
+`, addr, addr, pollInterval), "")
 }
 
 func TestWebhookDeliversAndPollingCatchesDrops(t *testing.T) {
