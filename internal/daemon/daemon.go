@@ -104,7 +104,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		Logger: log, OnFinished: o.OnFinished, NudgeWindow: cfg.API.RateWindow.Duration,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
 	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Upload: cfg.Upload,
-		Tracker: pol, Finisher: pol, Watcher: forgetter(watchers), Logger: log, Once: o.Once, OnFinished: o.OnFinished})
+		Tracker: pol, Finisher: pol, Watcher: forgetter(watchers), Logger: log, Once: o.Once, OnFinished: o.OnFinished,
+		Settling: func() int {
+			n := 0
+			for _, w := range watchers {
+				n += w.Status().Settling
+			}
+			return n
+		}})
 	if err := pol.Recover(); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}

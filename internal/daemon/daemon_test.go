@@ -844,3 +844,40 @@ func TestGarbledAndSlowAnswersChargeOnce(t *testing.T) {
 		t.Errorf("faults injected: %+v, want garbled and slow answers", inj)
 	}
 }
+
+// Thousands of tiny files at once, and a name at the file-system limit.
+func TestThousandsOfFilesAndLongNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIPPED in -short mode: 2,000 files")
+	}
+	e := newEnv(t, emulator.Options{Workers: 64, Credits: 5000})
+	cfg := e.config(`recursive = true`)
+	cfg.Upload.BatchWindow = config.D(2 * time.Second) // the default: hashing 50 files takes longer than the tests' 100 ms
+	const n = 2000
+	base := pdf(t, 1, 1)
+	for i := range n {
+		// Distinct content: a trailing comment after %%EOF changes the hash only.
+		b := append(append([]byte{}, base...), []byte(fmt.Sprintf("%% %d\n", i))...)
+		write(t, filepath.Join(e.inbox, fmt.Sprintf("d%02d", i%40), fmt.Sprintf("tiny-%04d.pdf", i)), b)
+	}
+	long := filepath.Join(e.inbox, strings.Repeat("Rechnung-lang-", 17)+"ende.pdf") // 246 bytes
+	write(t, long, pdf(t, 2, 1))
+	sum, err := e.once(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != n+1 || !sum.OK() {
+		t.Fatalf("done %d, failed %d, refused %d, waiting %d (of %d)", sum.Done, sum.Failed, sum.Invalid, sum.Waiting, n+1)
+	}
+	if !exists(results.ResultPath(long)) {
+		t.Error("the long name got no result")
+	}
+	st := e.emu.Stats()
+	if st.DocumentsCreated != n+1 || st.RateLimited != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	// 41 full batches would do; a flood must not leak into many partial ones.
+	if subs := st.Requests["POST /v1/extractions"]; subs > (n+1)/50*5/4 {
+		t.Errorf("%d submissions for %d files: batches not filled", subs, n+1)
+	}
+}

@@ -126,7 +126,9 @@ func WriteAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
-	tmp := filepath.Join(dir, "."+filepath.Base(path)+tempMarker+hex.EncodeToString(rnd[:])+tempSuffix)
+	// A short, fixed-length temp name: one built from the file's own name
+	// would break the 255-byte name limit for long names.
+	tmp := filepath.Join(dir, tempMarker+hex.EncodeToString(rnd[:])+tempSuffix)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("write %s: %w (is the folder writable for the ppsync user?)", path, err)

@@ -70,6 +70,9 @@ type Options struct {
 	Senders int
 	// OnFinished is called after a file refused locally gets its error file.
 	OnFinished func(f state.File, doc json.RawMessage)
+	// Settling reports how many files the watchers are still settling: a
+	// partial batch does not go for a quiet moment while more are coming.
+	Settling func() int
 }
 
 // ErrUnauthorized is returned by Run when the API refuses the key.
@@ -94,6 +97,7 @@ type Uploader struct {
 	sending     int
 	intakeBusy  atomic.Int64
 	intakeDone  atomic.Bool
+	backlog     atomic.Int64 // events waiting in the intake channel
 	fatal       chan error
 	kick        chan struct{}
 	sem         chan struct{}
@@ -239,6 +243,7 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 			}
 			u.intakeBusy.Add(1)
 			u.handle(ctx, ev)
+			u.backlog.Store(int64(len(events)))
 			u.intakeBusy.Add(-1)
 			if len(events) == 0 {
 				u.wake()
@@ -528,7 +533,8 @@ func (u *Uploader) form() (state.Batch, bool) {
 	// A batch goes when it is full, when its oldest file has waited the
 	// batch window, or when no file has joined the queue for a moment
 	// (a lone file is not held back waiting for company).
-	quiet := time.Since(u.lastQueued) >= quietPeriod(u.o.Upload.BatchWindow.Duration) && u.intakeBusy.Load() == 0
+	quiet := time.Since(u.lastQueued) >= quietPeriod(u.o.Upload.BatchWindow.Duration) && u.intakeBusy.Load() == 0 &&
+		u.backlog.Load() == 0 && (u.o.Settling == nil || u.o.Settling() == 0)
 	var parser string
 	for p, q := range u.queue {
 		if len(q) == 0 {
