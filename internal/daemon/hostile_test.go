@@ -115,3 +115,49 @@ func TestAPIKeyNeverLogged(t *testing.T) {
 		}
 	}
 }
+
+// replaceDuringUpload swaps the file's content on disk just as the first
+// submission starts streaming it.
+type replaceDuringUpload struct {
+	path string
+	with []byte
+	done bool
+}
+
+func (r *replaceDuringUpload) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/v1/extractions") && !r.done {
+		r.done = true
+		if err := os.WriteFile(r.path, r.with, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// The bytes sent must be the bytes hashed: a file replaced during its
+// upload aborts the request uncharged, then starts a new life.
+func TestFileReplacedDuringUpload(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	p := filepath.Join(e.inbox, "scan.pdf")
+	write(t, p, pdf(t, 1, 1))
+	replacement := pdf(t, 2, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := e.options(cfg, false)
+	o.Transport = &replaceDuringUpload{path: p, with: replacement}
+	done := make(chan struct{})
+	go func() { _, _ = daemon.Run(ctx, o); close(done) }()
+	e.waitFor("the replaced file's result", 20*time.Second, func() bool {
+		b, err := os.ReadFile(results.ResultPath(p))
+		return err == nil && bytes.Contains(b, []byte("INV-2026-00002"))
+	})
+	cancel()
+	<-done
+	if st := e.emu.Stats(); st.DocumentsCreated != 1 || st.PagesCharged != 1 {
+		t.Fatalf("documents_created=%d pages_charged=%d: the aborted upload was charged", st.DocumentsCreated, st.PagesCharged)
+	}
+	if !strings.Contains(e.logs.String(), "changed or vanished while it was being sent") {
+		t.Error("the abort was not logged")
+	}
+}

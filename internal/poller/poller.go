@@ -306,12 +306,6 @@ func (p *Poller) Run(ctx context.Context) {
 	}
 }
 
-func (p *Poller) interval() time.Duration {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.o.Interval
-}
-
 // earlyPolls are the ages of a fresh job at which it is looked for before
 // the regular interval takes over: short jobs finish within a second or
 // two, and waiting a whole interval would add that to every result.
