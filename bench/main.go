@@ -1,3 +1,5 @@
+//go:build !windows
+
 // Command bench measures ppsync against the emulator with the documented
 // limits on a shortened rate window, beside a baseline that follows the
 // docs' polling workflow file by file:
