@@ -176,8 +176,8 @@ func (e *Emulator) intn(n int) int {
 // quirkWriter holds an answer so the body quirks can rewrite it: shuffle the
 // documents, add unknown fields, or replace it with a proxy's 504.
 type quirkWriter struct {
-	next     http.ResponseWriter
-	e        *Emulator
+	next    http.ResponseWriter
+	e       *Emulator
 	replace int // a proxy status that replaces the answer; 0 keeps it
 	code    int
 	buf     bytes.Buffer
