@@ -30,10 +30,10 @@ type env struct {
 func newEnv(t *testing.T, qs ...emulator.Quirk) *env {
 	t.Helper()
 	emu := emulator.New(emulator.Options{APIKeys: []string{"k"}, RateWindow: time.Second, ProcessingTime: time.Millisecond,
-		TempDir: t.TempDir(), Quirks: qs})
+		TempDir: t.TempDir(), Quirks: qs, Seed: 7})
 	srv := httptest.NewServer(emu)
 	t.Cleanup(func() { srv.Close(); emu.Close() })
-	c, err := api.New(api.Options{BaseURL: srv.URL, APIKey: "k", RateWindow: time.Second})
+	c, err := api.New(api.Options{BaseURL: srv.URL, APIKey: "k", RateWindow: time.Second, BackoffBase: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestEnsureRemovesOrphans(t *testing.T) {
 // Under each webhook quirk the receiver takes the deliveries and the test
 // round trip succeeds.
 func TestWebhookQuirks(t *testing.T) {
-	for _, q := range []emulator.Quirk{"", emulator.QuirkNestedWebhook, emulator.QuirkEmptyTest, emulator.QuirkExtraFields} {
+	for _, q := range []emulator.Quirk{"", emulator.QuirkNestedWebhook, emulator.QuirkEmptyTest, emulator.QuirkExtraFields, emulator.QuirkProxy5xx} {
 		t.Run(string(q), func(t *testing.T) {
 			var qs []emulator.Quirk
 			if q != "" {
@@ -230,7 +230,7 @@ func TestWebhookQuirks(t *testing.T) {
 			if err := os.WriteFile(p, pdf, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			sub, err := e.c.Submit(ctx, "prs_invoice", "", []api.Upload{{Name: "a.pdf", Open: func() (io.ReadCloser, error) { return os.Open(p) }}})
+			sub, err := e.c.Submit(ctx, "prs_invoice", "key-"+string(q), []api.Upload{{Name: "a.pdf", Open: func() (io.ReadCloser, error) { return os.Open(p) }}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,6 +244,9 @@ func TestWebhookQuirks(t *testing.T) {
 					t.Fatalf("events received: %+v", got)
 				}
 			}
+			if q == emulator.QuirkProxy5xx && e.emu.Injected().ProxyErrors == 0 {
+				t.Error("no proxy error was injected: pick another seed")
+			}
 			doc := got[apitypes.EventDocumentCompleted]
 			if doc.ExtractionID != sub.Extraction.ExtractionID || doc.DocumentID != sub.Extraction.Documents[0].DocumentID {
 				t.Errorf("document event %+v, want %s/%s", doc, sub.Extraction.ExtractionID, sub.Extraction.Documents[0].DocumentID)
@@ -252,5 +255,46 @@ func TestWebhookQuirks(t *testing.T) {
 				t.Errorf("job event %+v", job)
 			}
 		})
+	}
+}
+
+// lostCreate is an API behind a proxy that loses the answer to the first
+// create after the subscription was made.
+type lostCreate struct {
+	*api.Client
+	lost int
+}
+
+func (l *lostCreate) CreateWebhook(ctx context.Context, in apitypes.WebhookCreate) (apitypes.Webhook, error) {
+	wh, err := l.Client.CreateWebhook(ctx, in)
+	if err == nil && l.lost > 0 {
+		l.lost--
+		return apitypes.Webhook{}, &api.Error{Op: "POST /v1/webhooks", StatusCode: 504, Code: "HTTP_504"}
+	}
+	return wh, err
+}
+
+// A create whose answer is lost is tried again, and the subscription made
+// behind the lost answer is removed: exactly one remains, and its signing
+// secret is the one stored.
+func TestEnsureRetriesLostCreate(t *testing.T) {
+	for _, tc := range []struct {
+		lost int
+		ok   bool
+	}{{1, true}, {2, true}, {3, false}} {
+		e := newEnv(t)
+		st := openStore(t)
+		c := &lostCreate{Client: e.c, lost: tc.lost}
+		reg, err := webhook.Ensure(context.Background(), c, st, "http://127.0.0.1:9/hook", []string{apitypes.EventJobCompleted}, "", e.log)
+		if (err == nil) != tc.ok {
+			t.Fatalf("%d lost answers: %+v %v", tc.lost, reg, err)
+		}
+		ids := e.hookIDs(t)
+		if tc.ok && (len(ids) != 1 || ids[0] != reg.WebhookID) {
+			t.Errorf("%d lost answers: subscriptions %v, want only %s", tc.lost, ids, reg.WebhookID)
+		}
+		if !tc.ok && !strings.Contains(err.Error(), "HTTP 504") {
+			t.Errorf("%d lost answers: %v", tc.lost, err)
+		}
 	}
 }

@@ -103,12 +103,9 @@ func Ensure(ctx context.Context, c Client, st *state.Store, url string, events [
 			return reg, removeOrphans(ctx, c, url, reg.WebhookID, log)
 		}
 	}
-	if err := removeOrphans(ctx, c, url, "", log); err != nil {
-		return reg, err
-	}
-	wh, err := c.CreateWebhook(ctx, apitypes.WebhookCreate{URL: url, Events: events, Secret: static})
+	wh, err := create(ctx, c, url, events, static, log)
 	if err != nil {
-		return reg, fmt.Errorf("register webhook for %s: %w", url, err)
+		return reg, err
 	}
 	if wh.SigningSecret == "" {
 		return reg, errors.New("the API created the webhook but returned no signing_secret; deliveries cannot be verified")
@@ -120,6 +117,35 @@ func Ensure(ctx context.Context, c Client, st *state.Store, url string, events [
 	}
 	log.Info("webhook registered", "webhook_id", wh.WebhookID, "url", url, "events", events)
 	return reg, nil
+}
+
+// createAttempts bounds create: an answer lost to a proxy or the network
+// may hide a subscription that was made; the orphan sweep before the next
+// attempt deletes it, so a retry never leaves two.
+const createAttempts = 3
+
+func create(ctx context.Context, c Client, url string, events []string, static string, log *slog.Logger) (apitypes.Webhook, error) {
+	for attempt := 1; ; attempt++ {
+		if err := removeOrphans(ctx, c, url, "", log); err != nil {
+			return apitypes.Webhook{}, err
+		}
+		wh, err := c.CreateWebhook(ctx, apitypes.WebhookCreate{URL: url, Events: events, Secret: static})
+		if err == nil {
+			return wh, nil
+		}
+		var ae *api.Error
+		if attempt == createAttempts || ctx.Err() != nil || errors.As(err, &ae) && !api.IsRetryableStatus(ae.StatusCode) {
+			return wh, fmt.Errorf("register webhook for %s: %w", url, err)
+		}
+		log.Warn("registering the webhook failed; trying again", "url", url, "attempt", attempt, "error", err)
+		t := time.NewTimer(time.Duration(attempt) * 200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return wh, fmt.Errorf("register webhook for %s: %w", url, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // reuse brings the stored subscription up to date. It reports false when
