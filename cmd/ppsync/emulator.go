@@ -51,9 +51,19 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	slowDelay := fs.Duration("slow-delay", 0, "delay for --slow-rate requests (set it above the client's timeout)")
 	requests := fs.Int("requests-per-window", 150, "requests allowed per window (lower it for 429 storms)")
 	submissions := fs.Int("submissions-per-window", 20, "submissions allowed per window")
-	seed := fs.Uint64("seed", 0, "seed for injected faults (0: random)")
+	seed := fs.Uint64("seed", 0, "seed for injected faults and quirks (0: random)")
+	quirkList := fs.String("quirks", "", "comma-separated alternative readings of the docs to play, or all: "+
+		"shuffle, extra-fields, proxy-5xx, cache-errors, retry-after, reset-ms, no-chunked, proxy-413, status-200, nested-webhook, empty-test")
+	proxyMax := fs.Int64("proxy-max-body", emulator.DefaultProxyMaxBody, "request body limit in bytes of the proxy-413 quirk")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	quirks, err := emulator.ParseQuirks(*quirkList)
+	if err != nil {
+		return fmt.Errorf("emulator --quirks %q: %w", *quirkList, err)
+	}
+	if *proxyMax <= 0 {
+		return fmt.Errorf("emulator --proxy-max-body %d: must be a positive number of bytes", *proxyMax)
 	}
 	for name, v := range map[string]float64{"--fail-rate": *failRate, "--cut-rate": *cutRate, "--webhook-drop-rate": *dropRate,
 		"--garble-rate": *garble, "--slow-rate": *slowRate} {
@@ -73,7 +83,7 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 		APIKeys: keys, Credits: startCredits, ProcessingTime: *procTime, Workers: *workers, RateWindow: *window,
 		FailRate: *failRate, Latency: *latency, CutRate: *cutRate, WebhookDropRate: *dropRate,
 		WebhookDelay: *hookDelay, Seed: *seed, Logger: log, GarbleRate: *garble, SlowRate: *slowRate, SlowDelay: *slowDelay,
-		RequestsPerWindow: *requests, SubmissionsPerWindow: *submissions,
+		RequestsPerWindow: *requests, SubmissionsPerWindow: *submissions, Quirks: quirks, ProxyMaxBody: *proxyMax,
 	})
 	defer emu.Close()
 	ln, err := net.Listen("tcp", *listen)
@@ -82,6 +92,9 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Fprintf(m.Stdout, "listening on http://%s\n", ln.Addr())
+	if len(quirks) > 0 {
+		fmt.Fprintf(m.Stdout, "quirks: %v\n", quirks)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -413,6 +413,9 @@ func (c *Client) attempt(ctx context.Context, r request) (*response, error) {
 		}
 		return nil, err
 	}
+	if sb, ok := body.(interface{ ContentLength() int64 }); ok {
+		req.ContentLength = sb.ContentLength() // streamed, yet not chunked
+	}
 	req.Header.Set(apitypes.HeaderAPIKey, c.key)
 	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set("Accept", "application/json")

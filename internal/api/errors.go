@@ -22,6 +22,9 @@ type Error struct {
 	Code string
 	// Message is the API's human message, or a summary of a non-JSON body.
 	Message string
+	// fromProxy marks a non-JSON answer: a proxy or gateway in front of the
+	// API spoke, not the API.
+	fromProxy bool
 }
 
 func (e *Error) Error() string {
@@ -42,10 +45,68 @@ func (e *Error) hint() string {
 		return " (check the inbox's parser_id against your parsers in the dashboard)"
 	case e.Code == apitypes.CodeParserNotConfigured:
 		return " (the parser has no schema yet: add fields or run detect-fields in the dashboard)"
+	case e.StatusCode == http.StatusRequestEntityTooLarge:
+		return " (the request is over a size limit, likely of a proxy in front of the API; ppsync sends the files in smaller requests)"
+	case e.StatusCode == http.StatusLengthRequired:
+		return " (a proxy in front of the API refuses uploads without Content-Length)"
+	case e.StatusCode >= 500 && e.fromProxy:
+		return " (answered by a proxy or gateway in front of the API, not by the API itself; ppsync retries)"
 	case e.StatusCode >= 500:
 		return " (a server-side problem; ppsync retries)"
 	}
 	return ""
+}
+
+// IsRetryableStatus reports an HTTP status after which the same request may
+// succeed later: 408, 425, 429 and the 5xx answers other than 501 and 505.
+// Whether a retry is safe (nothing charged twice) is the caller's question:
+// a submission is only repeated under the same Idempotency-Key.
+func IsRetryableStatus(status int) bool {
+	switch status {
+	case http.StatusRequestTimeout, http.StatusTooEarly, http.StatusTooManyRequests:
+		return true
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported:
+		return false
+	}
+	return status >= 500 && status <= 599
+}
+
+// IsRetryable reports an *Error whose status IsRetryableStatus.
+func IsRetryable(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && IsRetryableStatus(e.StatusCode)
+}
+
+// IsTooLarge reports a 413: the request was over a size limit of the API or
+// of a proxy in front of it (often an HTML page). Splitting the batch into
+// smaller requests is the remedy; repeating it is not.
+func IsTooLarge(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.StatusCode == http.StatusRequestEntityTooLarge ||
+		e.Code == "PAYLOAD_TOO_LARGE" || e.Code == "REQUEST_TOO_LARGE")
+}
+
+// IsRequestLevel reports a 400 about the request itself (a missing
+// parser_id, a malformed body, too many files): no file of the batch is to
+// blame, so splitting it cannot help and repeating it cannot either; fail
+// the batch once with the API's message. The per-file codes
+// (UNSUPPORTED_FILE_TYPE, PAGE_COUNT_FAILED) and the parser problems
+// (PARSER_NOT_FOUND, PARSER_NOT_CONFIGURED) are not request-level.
+//
+// A bare INVALID_PAYLOAD is request-level here and also IsBadFile (the API
+// gives it to a file over its size limit, which ppsync never sends): check
+// IsRequestLevel first.
+func IsRequestLevel(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) || e.StatusCode != http.StatusBadRequest || e.fromProxy {
+		return false
+	}
+	switch e.Code {
+	case apitypes.CodeUnsupportedFileType, apitypes.CodePageCountFailed,
+		apitypes.CodeParserNotFound, apitypes.CodeParserNotConfigured:
+		return false
+	}
+	return true
 }
 
 // Temporary reports whether repeating the same request later may succeed.
@@ -93,8 +154,9 @@ func IsParserNotConfigured(err error) bool { return hasCode(err, apitypes.CodePa
 // IsParserProblem reports an answer that no retry of the same parser id can fix.
 func IsParserProblem(err error) bool { return IsParserNotFound(err) || IsParserNotConfigured(err) }
 
-// IsBadFile reports an answer that blames the uploaded content: the batch
-// holds at least one file the API refuses.
+// IsBadFile reports an answer that may blame the uploaded content: the
+// batch holds at least one file the API refuses. It includes a bare 400
+// INVALID_PAYLOAD, which IsRequestLevel also reports: check that first.
 func IsBadFile(err error) bool {
 	if hasCode(err, apitypes.CodeUnsupportedFileType, apitypes.CodePageCountFailed) {
 		return true
@@ -143,6 +205,7 @@ func decodeError(op string, status int, contentType string, body []byte) *Error 
 		}
 	} else if len(body) > 0 {
 		e.Message = summarise(contentType, body)
+		e.fromProxy = true
 	}
 	if e.Code == "" {
 		e.Code = codeForStatus(status)

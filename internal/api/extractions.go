@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"iter"
 	"mime/multipart"
 	"net/http"
@@ -32,6 +33,10 @@ type Upload struct {
 	// streamed differ (the file changed after it was hashed), the request is
 	// aborted before it completes and the call returns *FileChangedError.
 	SHA256 string
+	// Size is the content's length in bytes; 0 takes it from the opened
+	// content when that is a regular file (*os.File). With every size known
+	// the request carries Content-Length, else it is sent chunked.
+	Size int64
 }
 
 // FileChangedError says an upload's content no longer matches its hash.
@@ -111,23 +116,116 @@ func (c *Client) Submit(ctx context.Context, parserID, idempotencyKey string, fi
 	}, nil
 }
 
-// multipartBody streams the form through a pipe: memory stays flat whatever
-// the file sizes.
-func multipartBody(parserID string, files []Upload) (io.ReadCloser, string, error) {
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		pw.CloseWithError(writeForm(mw, parserID, files))
-	}()
-	return pr, mw.FormDataContentType(), nil
+// sizedBody is a request body whose length is known before the first byte
+// is sent; the client sends it with Content-Length instead of chunked.
+type sizedBody struct {
+	io.ReadCloser
+	n int64
 }
 
-func writeForm(mw *multipart.Writer, parserID string, files []Upload) error {
+// ContentLength is the exact number of bytes the body yields.
+func (b *sizedBody) ContentLength() int64 { return b.n }
+
+// source is one opened upload and its size (-1: unknown).
+type source struct {
+	rc   io.ReadCloser
+	size int64
+}
+
+// multipartBody streams the form through a pipe: memory stays flat whatever
+// the file sizes. Every file is opened first, so the request's length is
+// computed from the multipart framing and the file sizes before the first
+// byte is sent (gateways that refuse chunked bodies accept it); a file whose
+// size is unknown makes the body chunked.
+func multipartBody(parserID string, files []Upload) (io.ReadCloser, string, error) {
+	srcs := make([]source, 0, len(files))
+	known := true
+	for _, f := range files {
+		rc, err := f.Open()
+		if err != nil {
+			closeSources(srcs)
+			return nil, "", &SourceError{Name: f.Name, Err: err}
+		}
+		src := source{rc: rc, size: sizeOf(f, rc)}
+		known = known && src.size >= 0
+		srcs = append(srcs, src)
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	var n int64
+	if known {
+		var err error
+		if n, err = formLength(mw.Boundary(), parserID, files, srcs); err != nil {
+			closeSources(srcs)
+			return nil, "", err
+		}
+	}
+	go func() {
+		err := writeForm(mw, parserID, files, srcs)
+		closeSources(srcs)
+		pw.CloseWithError(err)
+	}()
+	if !known {
+		return pr, mw.FormDataContentType(), nil
+	}
+	return &sizedBody{ReadCloser: pr, n: n}, mw.FormDataContentType(), nil
+}
+
+func closeSources(srcs []source) {
+	for _, s := range srcs {
+		s.rc.Close()
+	}
+}
+
+// sizeOf is the upload's declared size, else the opened file's, else -1.
+func sizeOf(f Upload, rc io.ReadCloser) int64 {
+	if f.Size > 0 {
+		return f.Size
+	}
+	if st, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return -1
+}
+
+// countWriter counts bytes.
+type countWriter struct{ n int64 }
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	c.n += int64(len(b))
+	return len(b), nil
+}
+
+// formLength is the byte length of the form writeForm produces.
+func formLength(boundary, parserID string, files []Upload, srcs []source) (int64, error) {
+	var cw countWriter
+	mw := multipart.NewWriter(&cw)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return 0, err
+	}
+	if err := mw.WriteField("parser_id", parserID); err != nil {
+		return 0, err
+	}
+	for i, f := range files {
+		if _, err := mw.CreatePart(partHeader(f)); err != nil {
+			return 0, err
+		}
+		cw.n += srcs[i].size
+	}
+	if err := mw.Close(); err != nil {
+		return 0, err
+	}
+	return cw.n, nil
+}
+
+func writeForm(mw *multipart.Writer, parserID string, files []Upload, srcs []source) error {
 	if err := mw.WriteField("parser_id", parserID); err != nil {
 		return err
 	}
-	for _, f := range files {
-		if err := writeFile(mw, f); err != nil {
+	for i, f := range files {
+		if err := writeFile(mw, f, srcs[i]); err != nil {
 			return err
 		}
 	}
@@ -136,27 +234,56 @@ func writeForm(mw *multipart.Writer, parserID string, files []Upload) error {
 
 var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
 
-func writeFile(mw *multipart.Writer, f Upload) error {
+func partHeader(f Upload) textproto.MIMEHeader {
 	h := make(textproto.MIMEHeader)
 	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files"; filename="%s"`, quoteEscaper.Replace(f.Name)))
 	h.Set("Content-Type", contentTypeFor(f.Name))
-	part, err := mw.CreatePart(h)
+	return h
+}
+
+// writeFile streams one file. With a known size exactly that many bytes are
+// sent; a file that grew or shrank since, or whose bytes differ from its
+// SHA256, aborts the request before it completes.
+func writeFile(mw *multipart.Writer, f Upload, src source) error {
+	part, err := mw.CreatePart(partHeader(f))
 	if err != nil {
 		return err
 	}
-	rc, err := f.Open()
-	if err != nil {
-		return &SourceError{Name: f.Name, Err: err}
-	}
-	defer rc.Close()
 	var hasher hash.Hash
 	var w io.Writer = part
 	if f.SHA256 != "" {
 		hasher = sha256.New()
 		w = io.MultiWriter(part, hasher)
 	}
-	if _, err := io.Copy(w, rc); err != nil {
-		return &SourceError{Name: f.Name, Err: err}
+	changed := func(total int64) error {
+		if hasher != nil {
+			return &FileChangedError{Name: f.Name, Want: f.SHA256, Got: hex.EncodeToString(hasher.Sum(nil))}
+		}
+		return &SourceError{Name: f.Name, Err: fmt.Errorf("its size changed from %d to %d bytes while it was being sent", src.size, total)}
+	}
+	if src.size < 0 {
+		if _, err := io.Copy(w, src.rc); err != nil {
+			return &SourceError{Name: f.Name, Err: err}
+		}
+	} else {
+		n, err := io.CopyN(w, src.rc, src.size)
+		switch {
+		case errors.Is(err, io.EOF):
+			return changed(n)
+		case err != nil:
+			return &SourceError{Name: f.Name, Err: err}
+		}
+		var rest io.Writer = io.Discard
+		if hasher != nil {
+			rest = hasher
+		}
+		extra, err := io.Copy(rest, src.rc)
+		if err != nil {
+			return &SourceError{Name: f.Name, Err: err}
+		}
+		if extra > 0 {
+			return changed(n + extra)
+		}
 	}
 	if hasher != nil {
 		if got := hex.EncodeToString(hasher.Sum(nil)); got != f.SHA256 {

@@ -15,6 +15,9 @@ func FuzzDecodeError(f *testing.F) {
 	f.Add(502, "text/html", []byte(`<html><title>502 Bad Gateway</title></html>`))
 	f.Add(400, "", []byte(`{"error":"UNSUPPORTED_FILE_TYPE"}`))
 	f.Add(404, "application/json", []byte(`{"code":"PARSER_NOT_FOUND"}`))
+	f.Add(413, "text/html", []byte("<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body><center><h1>413 Request Entity Too Large</h1></center><hr><center>nginx</center></body></html>"))
+	f.Add(504, "text/html", []byte(`<html><head><title>504 Gateway Time-out</title></head></html>`))
+	f.Add(411, "text/html", []byte(`<html><head><title>411 Length Required</title></head></html>`))
 	f.Fuzz(func(t *testing.T, status int, ctype string, body []byte) {
 		if status < 100 || status > 999 {
 			return
@@ -25,6 +28,12 @@ func FuzzDecodeError(f *testing.F) {
 		}
 		if msg := e.Error(); !strings.Contains(msg, "GET /v1/me") {
 			t.Fatalf("error %q does not name the call", msg)
+		}
+		if status == 413 && !IsTooLarge(e) {
+			t.Fatalf("a 413 is not IsTooLarge: %+v", e)
+		}
+		if IsRequestLevel(e) && (status != 400 || IsParserProblem(e)) {
+			t.Fatalf("IsRequestLevel(%+v)", e)
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -69,10 +70,17 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
 
 // TestWebhook calls POST /v1/webhooks/:id/test, which sends a synthetic
 // extraction.job_completed delivery with "test": true. The answer body is
-// not documented; it is returned raw.
+// not documented: any 2xx counts, with or without a body (a 204, say), and
+// the body is returned raw (nil when empty). Retried like a read: a second
+// test delivery is harmless.
 func (c *Client) TestWebhook(ctx context.Context, id string) (json.RawMessage, error) {
-	var out json.RawMessage
-	_, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/webhooks/" + url.PathEscape(id) + "/test",
-		route: "POST /v1/webhooks/:id/test"}, &out)
-	return out, err
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/webhooks/" + url.PathEscape(id) + "/test",
+		route: "POST /v1/webhooks/:id/test", retry: true}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(bytes.TrimSpace(resp.body)) == 0 {
+		return nil, nil
+	}
+	return json.RawMessage(resp.body), nil
 }

@@ -63,6 +63,12 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Quirks are the alternative readings of the docs to play (see
+	// quirks.go); none by default. New panics on a value that is not one of
+	// AllQuirks: use ParseQuirks for user input.
+	Quirks []Quirk
+	// ProxyMaxBody is the request body limit of QuirkProxy413 [8 MiB].
+	ProxyMaxBody int64
 }
 
 // NoCredits as Options.Credits starts the account with an empty balance.
@@ -71,6 +77,7 @@ const NoCredits = -1
 // Emulator is the in-memory server. It is an http.Handler.
 type Emulator struct {
 	opts    Options
+	quirks  quirkSet
 	log     *slog.Logger
 	mux     *http.ServeMux
 	routeOf map[string]string // mux pattern -> "METHOD /route"
@@ -101,6 +108,9 @@ type Emulator struct {
 // endpoint, whose fields are fixed).
 type Injected struct {
 	Failed, Cut, Garbled, Slow, WebhooksDropped int
+	// ProxyErrors counts QuirkProxy5xx answers; CachedErrors counts error
+	// answers replayed under QuirkCacheErrors.
+	ProxyErrors, CachedErrors int
 }
 
 // Injected returns the faults injected so far.
@@ -140,6 +150,9 @@ type idemEntry struct {
 	created time.Time
 	body    []byte // the original 202 answer; nil while in progress or after failure
 	jobID   string
+	// errStatus and errBody are a cached error answer (QuirkCacheErrors).
+	errStatus int
+	errBody   []byte
 }
 
 type parser struct {
@@ -195,6 +208,13 @@ func New(o Options) *Emulator {
 	if o.TempDir == "" {
 		o.TempDir = os.TempDir()
 	}
+	if o.ProxyMaxBody <= 0 {
+		o.ProxyMaxBody = DefaultProxyMaxBody
+	}
+	quirks, err := newQuirkSet(o.Quirks)
+	if err != nil {
+		panic(err)
+	}
 	seed := o.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
@@ -202,6 +222,7 @@ func New(o Options) *Emulator {
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &Emulator{
 		opts:     o,
+		quirks:   quirks,
 		log:      o.Logger,
 		ctx:      ctx,
 		stop:     cancel,
@@ -413,6 +434,24 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	var next http.ResponseWriter = sw
+	if e.bodyQuirks() {
+		q := &quirkWriter{next: sw, e: e}
+		defer q.finish()
+		next = q
+	}
+	ok, after504 := e.proxyGate(sw, r, route == "POST /v1/extractions")
+	if !ok {
+		return
+	}
+	if after504 {
+		next.(*quirkWriter).replace = http.StatusGatewayTimeout
+	}
+	e.serveAPI(next, r, pattern, route)
+}
+
+// serveAPI is the API behind any proxy: key, limits, faults, handler.
+func (e *Emulator) serveAPI(sw http.ResponseWriter, r *http.Request, pattern, route string) {
 	key := r.Header.Get(apitypes.HeaderAPIKey)
 	if !e.keyOK(key) {
 		writeErr(sw, http.StatusUnauthorized, apitypes.CodeUnauthorized, "Invalid or missing API key.")
@@ -432,7 +471,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if e.opts.GarbleRate > 0 && e.chance(e.opts.GarbleRate) {
 		e.count(func(i *Injected) { i.Garbled++ })
-		g := &garbleWriter{statusWriter: sw}
+		g := &garbleWriter{next: sw}
 		e.mux.ServeHTTP(g, r)
 		g.finish()
 		return
@@ -443,10 +482,15 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // garbleWriter holds the answer and, for a success, sends half its body:
 // the malformed JSON a broken proxy or a cut stream produces.
 type garbleWriter struct {
-	*statusWriter
+	next http.ResponseWriter
 	code int
 	buf  []byte
 }
+
+func (g *garbleWriter) Header() http.Header { return g.next.Header() }
+
+// Unwrap lets the cut-connection fault reach the connection.
+func (g *garbleWriter) Unwrap() http.ResponseWriter { return g.next }
 
 func (g *garbleWriter) WriteHeader(code int) { g.code = code }
 
@@ -466,8 +510,8 @@ func (g *garbleWriter) finish() {
 	if g.code >= 200 && g.code < 300 && len(body) > 2 {
 		body = body[:len(body)/2]
 	}
-	g.statusWriter.WriteHeader(g.code)
-	_, _ = g.statusWriter.Write(body)
+	g.next.WriteHeader(g.code)
+	_, _ = g.next.Write(body)
 }
 
 func (e *Emulator) keyOK(k string) bool {
@@ -523,7 +567,15 @@ func (e *Emulator) admit(w http.ResponseWriter, key string, submission bool) boo
 	h.Set(apitypes.HeaderRateLimit, fmt.Sprint(limit))
 	h.Set(apitypes.HeaderRateRemaining, fmt.Sprint(max(limit-used, 0)))
 	// Unix seconds, rounded up so a client never wakes before the reset.
-	h.Set(apitypes.HeaderRateReset, fmt.Sprint((reset.UnixNano()+int64(time.Second)-1)/int64(time.Second)))
+	resetSecs := (reset.UnixNano() + int64(time.Second) - 1) / int64(time.Second)
+	switch {
+	case !ok && e.quirk(QuirkRetryAfter):
+		h.Set("Retry-After", fmt.Sprint(max(resetSecs-now.Unix(), 1)))
+	case e.quirk(QuirkResetMillis):
+		h.Set(apitypes.HeaderRateReset, fmt.Sprint(reset.UnixMilli()))
+	default:
+		h.Set(apitypes.HeaderRateReset, fmt.Sprint(resetSecs))
+	}
 	if !ok {
 		msg := "More than 150 requests per minute."
 		if submission {

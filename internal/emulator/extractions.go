@@ -30,6 +30,10 @@ type upload struct {
 func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 	idemKey := r.Header.Get(apitypes.HeaderIdempotencyKey)
 	var entry *idemEntry
+	// cache is set once the whole request was read: only then may an error
+	// answer be cached (QuirkCacheErrors), as a request that never fully
+	// arrived was never processed.
+	var cache *errCapture
 	if idemKey != "" {
 		scoped := key + "\x00" + idemKey
 		for {
@@ -58,19 +62,31 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 				e.stats.IdempotentReplays++
 				e.mu.Unlock()
 				w.Header().Set(apitypes.HeaderIdempotentReplayed, "true")
-				writeRaw(w, http.StatusAccepted, ent.body)
+				writeRaw(w, e.submitted(), ent.body)
+				return
+			}
+			if ent.errBody != nil {
+				_, _ = io.Copy(io.Discard, r.Body)
+				e.count(func(i *Injected) { i.CachedErrors++ })
+				w.Header().Set(apitypes.HeaderIdempotentReplayed, "true")
+				writeRaw(w, ent.errStatus, ent.errBody)
 				return
 			}
 			// The first attempt failed: errors are not cached; try again.
 		}
+		if e.quirk(QuirkCacheErrors) {
+			cache = &errCapture{ResponseWriter: w}
+			w = cache
+		}
 		defer func() {
-			if entry.body == nil {
-				e.mu.Lock()
-				if e.idem[scoped] == entry {
-					delete(e.idem, scoped)
-				}
-				e.mu.Unlock()
+			e.mu.Lock()
+			if entry.body == nil && cache != nil && cache.ready && cache.status >= 400 {
+				entry.errStatus, entry.errBody = cache.status, cache.body
 			}
+			if entry.body == nil && entry.errBody == nil && e.idem[scoped] == entry {
+				delete(e.idem, scoped)
+			}
+			e.mu.Unlock()
 			close(entry.done)
 		}()
 	}
@@ -84,6 +100,9 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 	if code != "" {
 		writeErr(w, status, code, msg)
 		return
+	}
+	if cache != nil {
+		cache.ready = true
 	}
 	e.mu.Lock()
 	p, ok := e.parsers[parserID]
@@ -176,8 +195,45 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 			return
 		}
 	}
-	writeRaw(w, http.StatusAccepted, body)
+	writeRaw(w, e.submitted(), body)
 }
+
+// submitted is the status of an accepted submission: 202, or 200 under
+// QuirkStatus200.
+func (e *Emulator) submitted() int {
+	if e.quirk(QuirkStatus200) {
+		return http.StatusOK
+	}
+	return http.StatusAccepted
+}
+
+// errCapture keeps a copy of the error answer it passes on.
+type errCapture struct {
+	http.ResponseWriter
+	ready  bool
+	status int
+	body   []byte
+}
+
+func (c *errCapture) WriteHeader(code int) {
+	if c.status == 0 {
+		c.status = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *errCapture) Write(b []byte) (int, error) {
+	if c.status == 0 {
+		c.status = http.StatusOK
+	}
+	if c.status >= 400 {
+		c.body = append(c.body, b...)
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets the cut-connection fault reach the connection.
+func (c *errCapture) Unwrap() http.ResponseWriter { return c.ResponseWriter }
 
 // readUploads streams the multipart body to temporary files.
 func (e *Emulator) readUploads(r *http.Request) (parserID string, ups []upload, status int, code, msg string) {

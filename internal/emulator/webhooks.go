@@ -149,8 +149,13 @@ func (e *Emulator) getWebhook(w http.ResponseWriter, r *http.Request, _ string) 
 
 func (e *Emulator) patchWebhook(w http.ResponseWriter, r *http.Request, _ string) {
 	var in apitypes.WebhookUpdate
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
-		writeErr(w, http.StatusBadRequest, apitypes.CodeInvalidPayload, "Malformed JSON body.")
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	// The docs list url, events and is_active for PATCH; anything else (a
+	// new secret, say) is refused rather than silently ignored.
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeErr(w, http.StatusBadRequest, apitypes.CodeInvalidPayload,
+			"Malformed JSON body or a field PATCH does not accept (use url, events, is_active): "+err.Error())
 		return
 	}
 	msg := ""
@@ -205,6 +210,10 @@ func (e *Emulator) testWebhook(w http.ResponseWriter, r *http.Request, _ string)
 	}}
 	e.mu.Unlock()
 	e.deliver(d)
+	if e.quirk(QuirkEmptyTest) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"test": map[string]any{"webhook_id": h.WebhookID, "event_id": d.payload.EventID, "queued": true}})
 }
 
@@ -252,7 +261,7 @@ func (e *Emulator) deliver(d delivery) {
 			e.record(d, 0, 0, "dropped (emulator --webhook-drop-rate)")
 			return
 		}
-		body, _ := json.Marshal(d.payload)
+		body := e.payloadBody(d.payload)
 		e.mu.Lock()
 		target, static, signing := d.hook.URL, d.hook.secret, d.hook.signingSecret
 		e.mu.Unlock()
@@ -273,6 +282,18 @@ func (e *Emulator) deliver(d delivery) {
 			wait *= 2
 		}
 	}()
+}
+
+// payloadBody encodes a delivery: flat by default, ids under "data" with
+// QuirkNestedWebhook.
+func (e *Emulator) payloadBody(p apitypes.WebhookPayload) []byte {
+	if e.quirk(QuirkNestedWebhook) {
+		b, _ := json.Marshal(nestedPayload{EventID: p.EventID, Event: p.Event, CreatedAt: p.CreatedAt, Test: p.Test,
+			Data: nestedData{ExtractionID: p.ExtractionID, ParserID: p.ParserID, Status: p.Status, DocumentID: p.DocumentID}})
+		return b
+	}
+	b, _ := json.Marshal(p)
+	return b
 }
 
 func (e *Emulator) post(target, static, signing string, body []byte) (int, error) {
