@@ -1,6 +1,13 @@
 // Package admin serves the daemon's local admin endpoint: /healthz,
-// /status (the JSON of `ppsync status --json`), /metrics for Prometheus,
-// and POST /retry for `ppsync retry` while the daemon runs.
+// /identity (which config and state the daemon serves), /status (the JSON
+// of `ppsync status --json`), /metrics for Prometheus, and POST /retry and
+// POST /webhook/test; and holds the client the CLI talks to it with.
+//
+// The endpoint has no authentication, so it guards against the browser:
+// requests naming a foreign Host (DNS rebinding) are refused, and every
+// POST needs Content-Type: application/json and no foreign Origin (a web
+// page cannot send such a request without a CORS preflight, which is
+// never granted).
 package admin
 
 import (
@@ -43,8 +50,8 @@ type RetryAnswer struct {
 	Retried []string `json:"retried"`
 }
 
-// Handler builds the admin routes.
-func Handler(src Source) http.Handler {
+// Handler builds the admin routes, guarded as o says.
+func Handler(src Source, o Options) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{src: src})
@@ -67,12 +74,17 @@ func Handler(src Source) http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /identity", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(o.Identity)
+	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		rep, err := src.Report()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		rep.Daemon.Config, rep.Daemon.InstanceID = o.Identity.Config, o.Identity.InstanceID
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -102,7 +114,7 @@ func Handler(src Source) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return guard(o, mux)
 }
 
 // collector turns the live report and counters into metrics at scrape time.
