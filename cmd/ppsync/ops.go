@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -159,13 +160,10 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	fs := m.flags("retry", "retry -c FILE [--failed] [PATH ...]")
 	cfgPath := fs.String("c", "", "config file (required)")
 	failed := fs.Bool("failed", false, "send every failed or refused file through again")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	paths, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	paths := fs.Args()
 	if !*failed && len(paths) == 0 {
 		fs.Usage()
 		return errors.New("retry: name files, or use --failed")
@@ -186,12 +184,7 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	}
 	running := err == nil
 	if errors.Is(err, admin.ErrNoDaemon) {
-		st, oerr := openStateIdle(cfg, true)
-		if oerr != nil {
-			return oerr
-		}
-		ans.Retried, err = uploader.MarkRetry(st, paths, *failed)
-		st.Close()
+		ans.Retried, err = retryIdle(cfg, paths, *failed)
 	}
 	if err != nil {
 		return err
@@ -217,6 +210,20 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 		return &exitError{code: exitFailed, err: fmt.Errorf("not retried (not known as failed or refused): %s", strings.Join(missing, ", "))}
 	}
 	return nil
+}
+
+// retryIdle marks files for the next run in the state of a stopped
+// daemon; a state not created yet holds nothing to retry.
+func retryIdle(cfg *config.Config, paths []string, failed bool) ([]string, error) {
+	if _, err := os.Stat(cfg.State.Path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := openStateIdle(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return uploader.MarkRetry(st, paths, failed)
 }
 
 func containsString(list []string, s string) bool {
@@ -316,6 +323,11 @@ func (m *Main) subcommand(group string, args []string, subs [][2]string) (string
 			fmt.Fprintf(m.Stderr, "%s ppsync %s %s -c FILE   %s\n", lead, group, s[0], s[1])
 		}
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			for _, c := range m.commands() {
+				if c.name == group {
+					fmt.Fprintf(m.Stderr, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
+				}
+			}
 			return "", nil, flag.ErrHelp
 		}
 		return "", nil, errUsage
