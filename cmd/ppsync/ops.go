@@ -128,6 +128,13 @@ func printStatus(w io.Writer, r report.Report) {
 			}
 		}
 		fmt.Fprintf(w, "\ninbox %s (parser %s, watch %s%s)\n", in.Path, in.ParserID, in.Watch, health)
+		if in.Settling > 0 {
+			fmt.Fprintf(w, "  %s still being written", plural(in.Settling, "file"))
+			if in.Incomplete > 0 {
+				fmt.Fprintf(w, " (%d empty or without %%%%EOF: an interrupted copy or scan?)", in.Incomplete)
+			}
+			fmt.Fprintln(w)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		var heads, vals []string
 		for _, s := range report.States {

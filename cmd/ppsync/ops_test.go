@@ -55,7 +55,7 @@ func TestTwoConfigsWithDefaultAdminSettingsNeverActOnEachOther(t *testing.T) {
 		t.Fatalf("status -c b: %d %s", code, errOut)
 	}
 	var rep struct {
-		Daemon  struct{ Running bool } `json:"daemon"`
+		Daemon  struct{ Running bool }  `json:"daemon"`
 		Inboxes []struct{ Path string } `json:"inboxes"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/version"
 )
 
 // Source is the running daemon, as the admin endpoint sees it.
@@ -133,16 +135,20 @@ var (
 	descOverflows   = prometheus.NewDesc("ppsync_watcher_overflows_total", "File event queue overflows (each triggers a rescan).", []string{"inbox"}, nil)
 	descHealthy     = prometheus.NewDesc("ppsync_inbox_healthy", "1 when the inbox is reachable.", []string{"inbox"}, nil)
 	descLastPoll    = prometheus.NewDesc("ppsync_last_poll_timestamp_seconds", "Time of the last successful poll for results.", nil, nil)
+	descSettling    = prometheus.NewDesc("ppsync_files_settling", "Files seen but not ready yet (still being written).", []string{"inbox"}, nil)
+	descIncomplete  = prometheus.NewDesc("ppsync_files_incomplete", "Settling files still empty or without %%EOF.", []string{"inbox"}, nil)
+	descBuild       = prometheus.NewDesc("ppsync_build_info", "Always 1; the labels say which ppsync runs.", []string{"version", "goversion"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFiles, descRequests, descThrottled, descCredits, descWaiting, descQueue,
-		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll} {
+		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll, descSettling, descIncomplete, descBuild} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, version.String(), runtime.Version())
 	counts := c.src.APICounter().ByRouteStatus()
 	throttled := 0
 	for k, v := range counts {
@@ -162,6 +168,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descRescans, prometheus.CounterValue, float64(in.Rescans), in.Path)
 		ch <- prometheus.MustNewConstMetric(descOverflows, prometheus.CounterValue, float64(in.Overflows), in.Path)
+		ch <- prometheus.MustNewConstMetric(descSettling, prometheus.GaugeValue, float64(in.Settling), in.Path)
+		ch <- prometheus.MustNewConstMetric(descIncomplete, prometheus.GaugeValue, float64(in.Incomplete), in.Path)
 		healthy := 1.0
 		if in.Healthy != nil && !*in.Healthy {
 			healthy = 0

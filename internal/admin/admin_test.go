@@ -26,7 +26,8 @@ type fake struct {
 }
 
 func (f *fake) Report() (report.Report, error) {
-	return report.Report{Daemon: report.Daemon{Running: true}, State: report.StateInfo{Path: "x"}}, nil
+	return report.Report{Daemon: report.Daemon{Running: true}, State: report.StateInfo{Path: "x"},
+		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}}}, nil
 }
 func (f *fake) Retry(paths []string, failed bool) ([]string, error) {
 	f.mu.Lock()
@@ -193,5 +194,19 @@ func TestServerHasTimeouts(t *testing.T) {
 	srv := admin.NewServer(&fake{}, admin.Options{Listen: "127.0.0.1:1"})
 	if srv.ReadTimeout <= 0 || srv.ReadHeaderTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
 		t.Fatalf("timeouts not all set: read %v, header %v, write %v, idle %v", srv.ReadTimeout, srv.ReadHeaderTimeout, srv.WriteTimeout, srv.IdleTimeout)
+	}
+}
+
+func TestMetricsShowBuildAndSettlingFiles(t *testing.T) {
+	addr := freeAddr(t)
+	serve(t, testConfig(t, t.TempDir(), addr), &fake{})
+	code, body := send(t, "GET", "http://"+addr+"/metrics", nil, "")
+	if code != http.StatusOK {
+		t.Fatalf("metrics: HTTP %d", code)
+	}
+	for _, want := range []string{`ppsync_build_info{goversion="go`, `ppsync_files_settling{inbox="/in"} 3`, `ppsync_files_incomplete{inbox="/in"} 1`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

@@ -61,7 +61,7 @@ func (l *liveSource) Report() (report.Report, error) {
 		healthy := s.Healthy
 		in := &r.Inboxes[i]
 		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan
-		in.Settling, in.Rescans, in.Overflows = s.Settling, s.Rescans, s.Overflows
+		in.Settling, in.Incomplete, in.Rescans, in.Overflows = s.Settling, s.Incomplete, s.Rescans, s.Overflows
 		if s.Mode != "" {
 			in.Watch = s.Mode
 		}

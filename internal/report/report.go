@@ -58,16 +58,18 @@ type StateInfo struct {
 
 // Inbox is one inbox's picture.
 type Inbox struct {
-	Path      string         `json:"path"`
-	ParserID  string         `json:"parser_id"`
-	Watch     string         `json:"watch"`
-	Healthy   *bool          `json:"healthy,omitempty"`
-	Error     string         `json:"error,omitempty"`
-	LastScan  time.Time      `json:"last_scan,omitzero"`
-	Settling  int            `json:"settling"`
-	Rescans   int            `json:"rescans"`
-	Overflows int            `json:"overflows"`
-	Files     map[string]int `json:"files"`
+	Path     string    `json:"path"`
+	ParserID string    `json:"parser_id"`
+	Watch    string    `json:"watch"`
+	Healthy  *bool     `json:"healthy,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	LastScan time.Time `json:"last_scan,omitzero"`
+	Settling int       `json:"settling"`
+	// Incomplete are settling files still empty or without %%EOF.
+	Incomplete int            `json:"incomplete"`
+	Rescans    int            `json:"rescans"`
+	Overflows  int            `json:"overflows"`
+	Files      map[string]int `json:"files"`
 	// LastErrors are the most recent files without a result, newest first.
 	LastErrors []FileError `json:"last_errors"`
 }

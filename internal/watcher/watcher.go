@@ -49,15 +49,18 @@ type Event struct {
 
 // Status is an inbox's health, for logs and `ppsync status`.
 type Status struct {
-	Path      string    `json:"path"`
-	Mode      string    `json:"mode"` // events+rescan, poll, once
-	Healthy   bool      `json:"healthy"`
-	Error     string    `json:"error,omitempty"`
-	LastScan  time.Time `json:"last_scan,omitzero"`
-	Settling  int       `json:"settling"`
-	Tracked   int       `json:"tracked"`
-	Rescans   int       `json:"rescans"`
-	Overflows int       `json:"overflows"`
+	Path     string    `json:"path"`
+	Mode     string    `json:"mode"` // events+rescan, poll, once
+	Healthy  bool      `json:"healthy"`
+	Error    string    `json:"error,omitempty"`
+	LastScan time.Time `json:"last_scan,omitzero"`
+	Settling int       `json:"settling"`
+	// Incomplete counts the settling files that stopped changing but are
+	// still empty or without %%EOF (waiting for incomplete_after).
+	Incomplete int `json:"incomplete"`
+	Tracked    int `json:"tracked"`
+	Rescans    int `json:"rescans"`
+	Overflows  int `json:"overflows"`
 }
 
 // Options configures one inbox's watcher.
@@ -366,6 +369,7 @@ func (w *Watcher) vanished(ctx context.Context, p string, out chan<- Event) {
 // check promotes settled candidates.
 func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 	now := time.Now()
+	waiting := 0
 	for p, c := range w.cands {
 		st, err := os.Lstat(p)
 		if err != nil || !st.Mode().IsRegular() {
@@ -391,9 +395,11 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 			delete(w.cands, p)
 			w.emitted[p] = s
 			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: s.mtime, Reason: reason})
+			continue
 		}
+		waiting++
 	}
-	w.setStatus(func(*Status) {})
+	w.setStatus(func(st *Status) { st.Incomplete = waiting })
 }
 
 // incomplete says why a settled file is not finished yet ("" if it is).

@@ -163,6 +163,9 @@ func TestIncompleteAndEmptyFilesWaitThenReport(t *testing.T) {
 	write(t, empty, nil)
 	r := start(t, in, false)
 	r.quiet(in.IncompleteAfter.Duration / 2)
+	if st := r.w.Status(); st.Settling != 2 || st.Incomplete != 2 {
+		t.Errorf("while waiting for %%%%EOF: settling %d, incomplete %d; want 2 and 2", st.Settling, st.Incomplete)
+	}
 	got := map[string]watcher.Event{}
 	for range 2 {
 		ev, ok := r.next(3 * time.Second)
