@@ -60,7 +60,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printStatus(m.Stdout, rep)
+	printStatus(m.Stdout, rep, cfg.Admin.Listen)
 	return nil
 }
 
@@ -89,13 +89,16 @@ func daemonStatus(ctx context.Context, cfg *config.Config) (report.Report, error
 	return report.FromState(st, cfg, false)
 }
 
-func printStatus(w io.Writer, r report.Report) {
+func printStatus(w io.Writer, r report.Report, adminListen string) {
 	if r.Daemon.Running {
 		fmt.Fprintf(w, "ppsync %s is running (pid %d, up %s)\n", r.Daemon.Version, r.Daemon.PID, time.Since(r.Daemon.Started).Round(time.Second))
 	} else {
 		fmt.Fprintln(w, "ppsync is not running (figures below are from the state file)")
 	}
 	fmt.Fprintf(w, "service:   %s\n", r.Service)
+	if adminListen != "off" {
+		fmt.Fprintf(w, "admin:     http://%s ([admin] listen)\n", adminListen)
+	}
 	if r.CreditsAvailable != nil {
 		fmt.Fprintf(w, "credits:   %d", *r.CreditsAvailable)
 		if r.WaitingForCredits {
