@@ -20,19 +20,29 @@ import (
 // An excluded folder is pruned with everything below it.
 type Filter struct {
 	root             string
-	include, exclude []string
+	include, exclude []pattern
 	skip             []string // processed_dir, failed_dir
+}
+
+// pattern is a lower-cased glob; literal ones are compared as strings.
+type pattern struct {
+	glob    string
+	path    bool // contains '/': matched against the relative path
+	literal bool // no glob syntax
+}
+
+func compile(globs []string) []pattern {
+	ps := make([]pattern, 0, len(globs))
+	for _, g := range globs {
+		g = strings.ToLower(g)
+		ps = append(ps, pattern{glob: g, path: strings.Contains(g, "/"), literal: !strings.ContainsAny(g, `*?[{\`)})
+	}
+	return ps
 }
 
 // NewFilter builds the filter of one inbox.
 func NewFilter(in config.Inbox) *Filter {
-	f := &Filter{root: filepath.Clean(in.Path)}
-	for _, p := range in.Include {
-		f.include = append(f.include, strings.ToLower(p))
-	}
-	for _, p := range in.Exclude {
-		f.exclude = append(f.exclude, strings.ToLower(p))
-	}
+	f := &Filter{root: filepath.Clean(in.Path), include: compile(in.Include), exclude: compile(in.Exclude)}
 	for _, d := range []string{in.ProcessedDir, in.FailedDir} {
 		if d != "" {
 			f.skip = append(f.skip, filepath.Clean(d))
@@ -53,14 +63,20 @@ func (f *Filter) rel(p string) (string, bool) {
 
 // matchAny reports whether rel (or its last element, for patterns without
 // '/') matches one of patterns.
-func matchAny(patterns []string, rel string) bool {
+func matchAny(patterns []pattern, rel string) bool {
 	name := rel[strings.LastIndex(rel, "/")+1:]
-	for _, g := range patterns {
+	for _, p := range patterns {
 		target := name
-		if strings.Contains(g, "/") {
+		if p.path {
 			target = rel
 		}
-		if ok, _ := doublestar.Match(g, target); ok {
+		if p.literal {
+			if p.glob == target {
+				return true
+			}
+			continue
+		}
+		if ok, _ := doublestar.Match(p.glob, target); ok {
 			return true
 		}
 	}
