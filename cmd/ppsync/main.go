@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -41,25 +42,41 @@ type command struct {
 	name    string
 	summary string
 	run     func(m *Main, ctx context.Context, args []string) error
+	// help is the longer text of 'ppsync help NAME', after the summary.
+	help string
 }
 
 func (m *Main) commands() []command {
 	return []command{
-		{"run", "watch the inboxes of a config file and process every PDF dropped there", (*Main).runDaemon},
-		{"demo", "try ppsync with no key and no network: an in-process emulator and sample invoices", (*Main).runDemo},
-		{"check", "check a config: key, credits, parsers, inboxes, state (exit 1 with fixes when something is wrong)", (*Main).runCheck},
-		{"status", "show what ppsync is doing: files by state per inbox, last errors, credits", (*Main).runStatus},
-		{"retry", "send failed files through again", (*Main).runRetry},
-		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook},
-		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState},
-		{"install", "install ppsync as a service (systemd, Windows service, launchd)", (*Main).runInstall},
-		{"uninstall", "remove the service", m.serviceControl("uninstall")},
-		{"start", "start the service", m.serviceControl("start")},
-		{"stop", "stop the service", m.serviceControl("stop")},
-		{"restart", "restart the service", m.serviceControl("restart")},
-		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator},
-		{"version", "print the version", (*Main).runVersion},
-		{"help", "show this help, or a command's help", (*Main).runHelp},
+		{"run", "watch the inboxes of a config file and process every PDF dropped there", (*Main).runDaemon,
+			"Runs in the foreground until Ctrl-C (or, with --once, until every file found now has a result).\n" +
+				"Exit codes with --once: 0 all done, 1 some files failed (their .error.json says why), 2 could not run."},
+		{"demo", "try ppsync with no key and no network: an in-process emulator and sample invoices", (*Main).runDemo, ""},
+		{"check", "check a config: key, credits, parsers, inboxes, state (exit 1 with fixes when something is wrong)", (*Main).runCheck,
+			"Finds the API key as the service does (the environment, then the env file beside the config or [api] env_file).\n" +
+				"It only reads: the state file is opened read-only and never created, so running it as root is safe."},
+		{"status", "show what ppsync is doing: files by state per inbox, last errors, credits", (*Main).runStatus,
+			"Asks the running daemon of this config (its admin endpoint), or reads the state file when none runs.\n" +
+				"It refuses a daemon that serves another config."},
+		{"retry", "send failed files through again", (*Main).runRetry,
+			"Name the files, or use --failed for every failed or refused file. Each file sent again is charged again."},
+		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
+		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState, ""},
+		{"install", "install ppsync as a service (systemd, Windows service, launchd)", (*Main).runInstall, ""},
+		{"uninstall", "remove the service", m.serviceControl("uninstall"),
+			"Stops and removes the service installed by 'ppsync install'. The config, the state and the results stay.\n" +
+				"Run it as root (Administrator on Windows)."},
+		{"start", "start the service", m.serviceControl("start"),
+			"Asks the service manager (systemd, the Windows service manager, launchd) to start the installed service.\n" +
+				"Run it as root (Administrator on Windows); 'ppsync status' then shows whether it runs."},
+		{"stop", "stop the service", m.serviceControl("stop"),
+			"Asks the service manager to stop the installed service. Files in flight are finished at the next start;\n" +
+				"nothing is submitted twice. Run it as root (Administrator on Windows)."},
+		{"restart", "restart the service", m.serviceControl("restart"),
+			"Stops and starts the installed service, e.g. after editing the config. Run it as root (Administrator on Windows)."},
+		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, ""},
+		{"version", "print the version", (*Main).runVersion, ""},
+		{"help", "show this help, or a command's help", (*Main).runHelp, ""},
 	}
 }
 
@@ -135,30 +152,69 @@ func (m *Main) report(err error) int {
 
 var errUsage = errors.New("usage")
 
-// flags builds a FlagSet whose --help prints the command's summary.
+// flags builds a FlagSet whose --help prints the command's usage, its
+// summary and help, and its flags.
 func (m *Main) flags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ppsync %s\n\n", usage)
-		fs.PrintDefaults()
+		for _, c := range m.commands() {
+			if c.name == strings.Fields(name)[0] {
+				fmt.Fprintln(fs.Output(), strings.ToUpper(c.summary[:1])+c.summary[1:]+".")
+				if c.help != "" {
+					fmt.Fprintln(fs.Output(), c.help)
+				}
+				fmt.Fprintln(fs.Output())
+			}
+		}
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintln(fs.Output(), "Flags:")
+			fs.PrintDefaults()
+		}
 	}
 	return fs
 }
 
+// parse parses flags anywhere on the line ("retry a.pdf -c x.toml") and
+// refuses positional arguments.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	rest, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+	if len(rest) > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(rest, " "))
 		fs.Usage()
 		return errUsage
 	}
 	return nil
+}
+
+// parseArgs parses flags wherever they stand and returns the positional
+// arguments in order; everything after "--" is positional.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	if i := slices.Index(args, "--"); i >= 0 {
+		args, tail = args[:i], args[i+1:]
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, errUsage
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return append(pos, tail...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }
 
 func (m *Main) runHelp(_ context.Context, args []string) error {

@@ -1,90 +1,35 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/diagnose"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
-	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
-// adminURL is where a running daemon of cfg answers ("" when disabled).
-func adminURL(cfg *config.Config) string {
-	if cfg.Admin.Listen == "off" {
-		return ""
+// openStateIdle opens the state when no daemon holds it (read-only
+// unless write is set; only a write creates it).
+func openStateIdle(cfg *config.Config, write bool) (*state.Store, error) {
+	open := state.OpenReadOnly
+	if write {
+		open = state.Open
 	}
-	host, port, err := net.SplitHostPort(cfg.Admin.Listen)
-	if err != nil {
-		return ""
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port)
-}
-
-var errNoDaemon = errors.New("no daemon answered")
-
-// askDaemon calls the running daemon's admin endpoint.
-func askDaemon(ctx context.Context, cfg *config.Config, method, path string, body, out any) error {
-	return askDaemonWithin(ctx, 3*time.Second, cfg, method, path, body, out)
-}
-
-func askDaemonWithin(ctx context.Context, timeout time.Duration, cfg *config.Config, method, path string, body, out any) error {
-	base := adminURL(cfg)
-	if base == "" {
-		return errNoDaemon
-	}
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errNoDaemon, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("admin endpoint %s%s: HTTP %d: %s", base, path, resp.StatusCode, strings.TrimSpace(string(b)))
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%w: %s%s did not answer like ppsync (%v)", errNoDaemon, base, path, err)
-	}
-	return nil
-}
-
-// openStateIdle opens the state when no daemon holds it.
-func openStateIdle(cfg *config.Config) (*state.Store, error) {
-	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
+	st, err := open(cfg.State.Path, 300*time.Millisecond)
 	if errors.Is(err, state.ErrLocked) {
 		return nil, fmt.Errorf("a running ppsync holds %s, but its admin endpoint (%s) did not answer: check [admin] listen in %s",
 			cfg.State.Path, cfg.Admin.Listen, cfg.File)
@@ -103,16 +48,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	var rep report.Report
-	err = askDaemon(ctx, cfg, http.MethodGet, "/status", nil, &rep)
-	if errors.Is(err, errNoDaemon) {
-		st, oerr := openStateIdle(cfg)
-		if oerr != nil {
-			return oerr
-		}
-		rep, err = report.FromState(st, cfg, false)
-		st.Close()
-	}
+	rep, err := daemonStatus(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -122,61 +58,33 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	printStatus(m.Stdout, rep)
+	rep.WriteText(m.Stdout, cfg.Admin.Listen)
 	return nil
 }
 
-func printStatus(w io.Writer, r report.Report) {
-	if r.Daemon.Running {
-		fmt.Fprintf(w, "ppsync %s is running (pid %d, up %s)\n", r.Daemon.Version, r.Daemon.PID, time.Since(r.Daemon.Started).Round(time.Second))
-	} else {
-		fmt.Fprintln(w, "ppsync is not running (figures below are from the state file)")
-	}
-	fmt.Fprintf(w, "service:   %s\n", r.Service)
-	if r.CreditsAvailable != nil {
-		fmt.Fprintf(w, "credits:   %d", *r.CreditsAvailable)
-		if r.WaitingForCredits {
-			fmt.Fprint(w, " (submissions are WAITING for credits: buy more in the PerfectParser dashboard)")
-		}
-		fmt.Fprintln(w)
-	}
-	if r.Daemon.Running {
-		last := "never"
-		if !r.LastPoll.IsZero() {
-			last = time.Since(r.LastPoll).Round(time.Second).String() + " ago"
-		}
-		fmt.Fprintf(w, "last poll: %s", last)
-		if r.LastPollError != "" {
-			fmt.Fprintf(w, " (last error: %s)", r.LastPollError)
-		}
-		fmt.Fprintf(w, "; %d jobs in flight, %d documents queued\n", r.JobsInFlight, r.QueueDepth)
-	}
-	fmt.Fprintf(w, "state:     %s (schema %d)\n", r.State.Path, r.State.Schema)
-	for _, in := range r.Inboxes {
-		health := ""
-		if in.Healthy != nil {
-			health = ", healthy"
-			if !*in.Healthy {
-				health = ", UNREACHABLE: " + in.Error
-			}
-		}
-		fmt.Fprintf(w, "\ninbox %s (parser %s, watch %s%s)\n", in.Path, in.ParserID, in.Watch, health)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		var heads, vals []string
-		for _, s := range report.States {
-			heads = append(heads, strings.ReplaceAll(s, "_", " "))
-			vals = append(vals, fmt.Sprint(in.Files[s]))
-		}
-		fmt.Fprintln(tw, "  "+strings.Join(heads, "\t"))
-		fmt.Fprintln(tw, "  "+strings.Join(vals, "\t"))
-		tw.Flush()
-		if len(in.LastErrors) > 0 {
-			fmt.Fprintln(w, "  last problems:")
-			for _, e := range in.LastErrors {
-				fmt.Fprintf(w, "    %s  %s: %s %s\n", e.At.Local().Format("2006-01-02 15:04"), e.Path, e.Code, e.Reason)
-			}
+// daemonStatus asks the config's daemon, or reads the state file when
+// none runs.
+func daemonStatus(ctx context.Context, cfg *config.Config) (report.Report, error) {
+	err := admin.ErrNoDaemon
+	if c := admin.NewClient(cfg); c != nil {
+		var rep report.Report
+		if rep, err = c.Status(ctx); err == nil {
+			return rep, nil
 		}
 	}
+	if !errors.Is(err, admin.ErrNoDaemon) {
+		return report.Report{}, err
+	}
+	st, err := openStateIdle(cfg, false)
+	if errors.Is(err, state.ErrNotCreated) {
+		rep, _ := report.FromState(nil, cfg, false)
+		return rep, nil
+	}
+	if err != nil {
+		return report.Report{}, err
+	}
+	defer st.Close()
+	return report.FromState(st, cfg, false)
 }
 
 // requireConfig loads -c, else the platform's default config.
@@ -193,13 +101,10 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	fs := m.flags("retry", "retry -c FILE [--failed] [PATH ...]")
 	cfgPath := fs.String("c", "", "config file (required)")
 	failed := fs.Bool("failed", false, "send every failed or refused file through again")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	paths, err := parseArgs(fs, args)
+	if err != nil {
+		return err
 	}
-	paths := fs.Args()
 	if !*failed && len(paths) == 0 {
 		fs.Usage()
 		return errors.New("retry: name files, or use --failed")
@@ -214,15 +119,13 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 		}
 	}
 	var ans admin.RetryAnswer
-	err = askDaemon(ctx, cfg, http.MethodPost, "/retry", admin.RetryRequest{Paths: paths, Failed: *failed}, &ans)
+	err = admin.ErrNoDaemon
+	if c := admin.NewClient(cfg); c != nil {
+		ans, err = c.Retry(ctx, admin.RetryRequest{Paths: paths, Failed: *failed})
+	}
 	running := err == nil
-	if errors.Is(err, errNoDaemon) {
-		st, oerr := openStateIdle(cfg)
-		if oerr != nil {
-			return oerr
-		}
-		ans.Retried, err = uploader.MarkRetry(st, paths, *failed)
-		st.Close()
+	if errors.Is(err, admin.ErrNoDaemon) {
+		ans.Retried, err = retryIdle(cfg, paths, *failed)
 	}
 	if err != nil {
 		return err
@@ -250,6 +153,20 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	return nil
 }
 
+// retryIdle marks files for the next run in the state of a stopped
+// daemon; a state not created yet holds nothing to retry.
+func retryIdle(cfg *config.Config, paths []string, failed bool) ([]string, error) {
+	if _, err := os.Stat(cfg.State.Path); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := openStateIdle(cfg, true)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return uploader.MarkRetry(st, paths, failed)
+}
+
 func containsString(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
@@ -260,11 +177,6 @@ func containsString(list []string, s string) bool {
 }
 
 // --- check -------------------------------------------------------------------
-
-type checkRow struct {
-	what, result, fix string
-	ok                bool
-}
 
 func (m *Main) runCheck(ctx context.Context, args []string) error {
 	fs := m.flags("check", "check -c FILE")
@@ -277,218 +189,12 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 		fs.Usage()
 		return err
 	}
-	var rows []checkRow
-	add := func(ok bool, what, result, fix string) { rows = append(rows, checkRow{what, result, fix, ok}) }
-	cfg, err := config.Load(path)
-	if err != nil {
-		add(false, "config "+path, err.Error(), "fix the lines named above (config.example.toml documents every key)")
-		return m.printChecks(rows)
+	res := diagnose.Run(ctx, path, diagnose.Options{Getenv: m.Getenv})
+	res.Write(m.Stdout)
+	if n := res.Problems(); n > 0 {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(n, "problem"))}
 	}
-	add(true, "config "+cfg.File, "valid", "")
-	for _, w := range cfg.Warnings {
-		add(true, "config warning", w, "")
-	}
-	if w := cfg.KeyFileWarning(); w != "" {
-		add(false, "api key file", w, "chmod 600 the key file")
-	}
-	key, err := cfg.ResolveAPIKey(m.Getenv)
-	var client *api.Client
-	if err != nil {
-		add(false, "api key", err.Error(), "set the key as the config says")
-	} else if client, err = api.New(api.Options{BaseURL: cfg.API.BaseURL, APIKey: key, UserAgent: version.UserAgent(),
-		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow,
-		RateWindow: cfg.API.RateWindow.Duration, MaxRetries: 2, RequestTimeout: 15 * time.Second}); err != nil {
-		add(false, "api", err.Error(), "fix [api] base_url")
-	}
-	if client != nil {
-		m.checkAPI(ctx, client, cfg, add)
-	}
-	for _, in := range cfg.Inboxes {
-		checkInbox(in, add)
-	}
-	checkState(cfg, add)
-	if cfg.Webhook.Enabled {
-		m.checkWebhook(ctx, cfg, client, add)
-	}
-	return m.printChecks(rows)
-}
-
-func (m *Main) checkAPI(ctx context.Context, c *api.Client, cfg *config.Config, add func(bool, string, string, string)) {
-	me, err := c.Me(ctx)
-	if err != nil {
-		fix := "check the network and base_url"
-		if api.IsUnauthorized(err) {
-			fix = "use a valid key from the PerfectParser dashboard (Integrations → API Keys)"
-		}
-		add(false, "api "+cfg.API.BaseURL, err.Error(), fix)
-		return
-	}
-	add(true, "api key", fmt.Sprintf("accepted: key %q of %s", me.KeyName, me.Email), "")
-	if me.KeyExpiresAt != nil {
-		add(true, "api key expiry", "expires "+*me.KeyExpiresAt, "")
-	}
-	cr, err := c.Credits(ctx)
-	if err != nil {
-		add(false, "credits", err.Error(), "")
-	} else {
-		var packs []string
-		for _, p := range cr.Purchases {
-			exp := "no expiry"
-			if p.ExpiresAt != nil {
-				exp = "expires " + (*p.ExpiresAt)[:min(10, len(*p.ExpiresAt))]
-			}
-			packs = append(packs, fmt.Sprintf("%s: %d of %d left, %s", p.Plan, p.Remaining, p.Credits, exp))
-		}
-		res := fmt.Sprintf("%d available", cr.Available)
-		if len(packs) > 0 {
-			res += " (" + strings.Join(packs, "; ") + ")"
-		}
-		add(cr.Available > 0, "credits", res, "buy credits in the PerfectParser dashboard; ppsync waits for them meanwhile")
-	}
-	seen := map[string]bool{}
-	for _, in := range cfg.Inboxes {
-		if seen[in.ParserID] {
-			continue
-		}
-		seen[in.ParserID] = true
-		p, err := c.Parser(ctx, in.ParserID)
-		switch {
-		case api.IsParserNotFound(err) || api.IsNotFound(err):
-			add(false, "parser "+in.ParserID, "not found on this account", "fix parser_id of inbox "+in.Path)
-		case err != nil:
-			add(false, "parser "+in.ParserID, err.Error(), "")
-		case len(p.Schema) == 0 || string(p.Schema) == "{}" || string(p.Schema) == "null":
-			add(false, "parser "+in.ParserID, fmt.Sprintf("%q has no schema yet (PARSER_NOT_CONFIGURED)", p.Name), "add fields or run detect-fields in the dashboard")
-		default:
-			add(true, "parser "+in.ParserID, fmt.Sprintf("%q, %d fields", p.Name, len(p.Fields)), "")
-		}
-	}
-}
-
-func checkInbox(in config.Inbox, add func(bool, string, string, string)) {
-	what := "inbox " + in.Path
-	entries, err := os.ReadDir(in.Path)
-	if err != nil {
-		add(false, what, "not readable: "+err.Error(), "grant the ppsync user read access (and on Windows, use a UNC path for shares)")
-		return
-	}
-	probe, err := os.CreateTemp(in.Path, ".ppsync-check-*.tmp")
-	if err != nil {
-		add(false, what, "not writable: "+err.Error(), "grant the ppsync user write access: results are written beside the files")
-		return
-	}
-	probe.Close()
-	os.Remove(probe.Name())
-	info, err := fsinfo.Of(in.Path)
-	kind := info.Kind
-	if err != nil {
-		kind = "unknown filesystem"
-	}
-	res := fmt.Sprintf("readable, writable, %d entries, %s, watch %s", len(entries), kind, in.Watch)
-	if info.Network && in.Watch != config.WatchPoll {
-		add(false, what, res+": a network share sends no change events for files written by other machines",
-			`set watch = "poll" and rescan_interval = "10s" for this inbox`)
-		return
-	}
-	if fsinfo.IsMappedDrive(in.Path) {
-		add(false, what, res+": a mapped drive letter is invisible to a Windows service", `use the UNC path (\\server\share\folder)`)
-		return
-	}
-	add(true, what, res, "")
-}
-
-func checkState(cfg *config.Config, add func(bool, string, string, string)) {
-	what := "state " + cfg.State.Path
-	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
-	if errors.Is(err, state.ErrLocked) {
-		add(true, what, "in use by a running ppsync (fine while the service runs)", "")
-		return
-	}
-	if err != nil {
-		add(false, what, err.Error(), "see the message; 'ppsync state check' tells more")
-		return
-	}
-	defer st.Close()
-	v, _ := st.Schema()
-	if err := st.Check(); err != nil {
-		add(false, what, err.Error(), "")
-		return
-	}
-	if info, err := fsinfo.Of(filepath.Dir(cfg.State.Path)); err == nil && info.Network {
-		add(false, what, "on a network filesystem ("+info.Kind+"): its locking and fsync cannot be trusted", "put [state] path on a local disk")
-		return
-	}
-	add(true, what, fmt.Sprintf("writable, schema %d, consistent", v), "")
-}
-
-func (m *Main) printChecks(rows []checkRow) error {
-	tw := tabwriter.NewWriter(m.Stdout, 0, 0, 2, ' ', 0)
-	bad := 0
-	for _, r := range rows {
-		mark := "ok"
-		if !r.ok {
-			mark = "PROBLEM"
-			bad++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, r.what, r.result)
-	}
-	tw.Flush()
-	if bad == 0 {
-		fmt.Fprintln(m.Stdout, "\nall checks passed")
-		return nil
-	}
-	fmt.Fprintln(m.Stdout, "\nhow to fix:")
-	var fixes []string
-	for _, r := range rows {
-		if !r.ok && r.fix != "" {
-			fixes = append(fixes, fmt.Sprintf("  - %s: %s", r.what, r.fix))
-		}
-	}
-	sort.Strings(fixes)
-	fmt.Fprintln(m.Stdout, strings.Join(fixes, "\n"))
-	return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(bad, "problem"))}
-}
-
-// checkWebhook asks a running daemon for a test delivery, or else reports
-// the stored registration as the API sees it.
-func (m *Main) checkWebhook(ctx context.Context, cfg *config.Config, client *api.Client, add func(bool, string, string, string)) {
-	what := "webhook " + cfg.Webhook.PublicURL
-	var ans admin.WebhookTestAnswer
-	err := askDaemonWithin(ctx, 30*time.Second, cfg, http.MethodPost, "/webhook/test", nil, &ans)
-	if err == nil {
-		add(ans.OK, what, "test delivery: "+ans.Message, "make public_url reach the receiver at webhook.listen (reverse proxy, tunnel, TLS)")
-		return
-	}
-	if !errors.Is(err, errNoDaemon) {
-		add(false, what, err.Error(), "")
-		return
-	}
-	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
-	if err != nil {
-		add(false, what, "cannot read the registration: "+err.Error(), "")
-		return
-	}
-	reg, ok, err := webhook.Load(st)
-	st.Close()
-	switch {
-	case err != nil:
-		add(false, what, err.Error(), "")
-	case !ok:
-		add(true, what, "not registered yet: ppsync registers it at start and sends a test delivery", "")
-	case client == nil:
-		add(false, what, "registered as "+reg.WebhookID+", but the API cannot be asked without a key", "")
-	default:
-		wh, err := client.Webhook(ctx, reg.WebhookID)
-		switch {
-		case api.IsNotFound(err):
-			add(false, what, "the stored subscription "+reg.WebhookID+" no longer exists at the API", "start ppsync: it registers a new one")
-		case err != nil:
-			add(false, what, err.Error(), "")
-		default:
-			res := fmt.Sprintf("registered as %s, active %v, %d recent deliveries; ppsync is not running, so no test delivery was sent", wh.WebhookID, wh.IsActive, len(wh.Deliveries))
-			add(wh.IsActive, what, res, "start ppsync, then run check again to test a delivery")
-		}
-	}
+	return nil
 }
 
 func (m *Main) runWebhook(ctx context.Context, args []string) error {
@@ -500,9 +206,16 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 		return err
 	}
 	if sub == "test" {
-		var ans admin.WebhookTestAnswer
-		if err := askDaemonWithin(ctx, 30*time.Second, cfg, http.MethodPost, "/webhook/test", nil, &ans); err != nil {
+		c := admin.NewClient(cfg)
+		if c == nil {
+			return fmt.Errorf("webhook test: [admin] listen is \"off\" in %s: the test needs the running daemon's admin endpoint", cfg.File)
+		}
+		ans, err := c.WebhookTest(ctx)
+		if errors.Is(err, admin.ErrNoDaemon) {
 			return fmt.Errorf("webhook test: %w (start ppsync first)", err)
+		}
+		if err != nil {
+			return fmt.Errorf("webhook test: %w", err)
 		}
 		if !ans.OK {
 			return &exitError{code: exitFailed, err: errors.New("webhook test: " + ans.Message)}
@@ -514,8 +227,7 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := api.New(api.Options{BaseURL: cfg.API.BaseURL, APIKey: key, UserAgent: version.UserAgent(),
-		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow, RateWindow: cfg.API.RateWindow.Duration})
+	client, err := apiconf.New(cfg, key)
 	if err != nil {
 		return err
 	}
@@ -552,6 +264,11 @@ func (m *Main) subcommand(group string, args []string, subs [][2]string) (string
 			fmt.Fprintf(m.Stderr, "%s ppsync %s %s -c FILE   %s\n", lead, group, s[0], s[1])
 		}
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			for _, c := range m.commands() {
+				if c.name == group {
+					fmt.Fprintf(m.Stderr, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
+				}
+			}
 			return "", nil, flag.ErrHelp
 		}
 		return "", nil, errUsage

@@ -12,31 +12,42 @@ import (
 	"github.com/ppsync/ppsync/internal/daemon"
 )
 
+// newLogger builds the logger [log] asks for. Durations are written as
+// strings ("1.5s") in both formats.
 func newLogger(w io.Writer, l config.Log) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(l.Level))
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
 	if l.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// loadConfig reads the config and prints its warnings.
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}
+
+// loadConfig reads the config; its warnings go to log, or, without one,
+// to stderr as "warning:" lines.
 func (m *Main) loadConfig(path string, log *slog.Logger) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	for _, w := range cfg.Warnings {
+	warnings := cfg.Warnings
+	if w := cfg.KeyFileWarning(); w != "" {
+		warnings = append(warnings, w)
+	}
+	for _, w := range warnings {
 		if log != nil {
 			log.Warn(w)
 		} else {
 			fmt.Fprintln(m.Stderr, "warning:", w)
 		}
-	}
-	if w := cfg.KeyFileWarning(); w != "" {
-		fmt.Fprintln(m.Stderr, "warning:", w)
 	}
 	return cfg, nil
 }
@@ -49,20 +60,41 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := m.requireConfig(fs, *cfgPath)
+	path, err := m.configOrDefault(*cfgPath)
 	if err != nil {
+		fs.Usage()
 		return err
+	}
+	// The config says how to log, so it is read before anything is
+	// logged; its warnings then go through the logger (JSON from the first line).
+	cfg, err := config.Load(path)
+	if err != nil {
+		return fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	log := newLogger(m.Stderr, cfg.Log)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	if w := cfg.KeyFileWarning(); w != "" {
+		log.Warn(w)
 	}
 	key, err := cfg.ResolveAPIKey(m.Getenv)
 	if err != nil {
+		if cfg.Log.Format == "json" {
+			log.Error("cannot run", "error", err)
+			return &exitError{code: exitCantRun}
+		}
 		return err
 	}
 	if underServiceManager() && !*once {
 		return m.runService(cfg, key)
 	}
-	log := newLogger(m.Stderr, cfg.Log)
 	sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: key, Once: *once, Logger: log})
 	if err != nil {
+		if cfg.Log.Format == "json" {
+			log.Error("cannot run", "error", err)
+			return &exitError{code: exitCantRun}
+		}
 		return &exitError{code: exitCantRun, err: err}
 	}
 	if !*once {

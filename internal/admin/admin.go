@@ -1,6 +1,13 @@
 // Package admin serves the daemon's local admin endpoint: /healthz,
-// /status (the JSON of `ppsync status --json`), /metrics for Prometheus,
-// and POST /retry for `ppsync retry` while the daemon runs.
+// /identity (which config and state the daemon serves), /status (the JSON
+// of `ppsync status --json`), /metrics for Prometheus, and POST /retry and
+// POST /webhook/test; and holds the client the CLI talks to it with.
+//
+// The endpoint has no authentication, so it guards against the browser:
+// requests naming a foreign Host (DNS rebinding) are refused, and every
+// POST needs Content-Type: application/json and no foreign Origin (a web
+// page cannot send such a request without a CORS preflight, which is
+// never granted).
 package admin
 
 import (
@@ -8,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,6 +24,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/version"
 )
 
 // Source is the running daemon, as the admin endpoint sees it.
@@ -43,8 +52,8 @@ type RetryAnswer struct {
 	Retried []string `json:"retried"`
 }
 
-// Handler builds the admin routes.
-func Handler(src Source) http.Handler {
+// Handler builds the admin routes, guarded as o says.
+func Handler(src Source, o Options) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{src: src})
@@ -67,12 +76,17 @@ func Handler(src Source) http.Handler {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /identity", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(o.Identity)
+	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		rep, err := src.Report()
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
+		rep.Daemon.Config, rep.Daemon.InstanceID = o.Identity.Config, o.Identity.InstanceID
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -102,7 +116,7 @@ func Handler(src Source) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return mux
+	return guard(o, mux)
 }
 
 // collector turns the live report and counters into metrics at scrape time.
@@ -121,16 +135,20 @@ var (
 	descOverflows   = prometheus.NewDesc("ppsync_watcher_overflows_total", "File event queue overflows (each triggers a rescan).", []string{"inbox"}, nil)
 	descHealthy     = prometheus.NewDesc("ppsync_inbox_healthy", "1 when the inbox is reachable.", []string{"inbox"}, nil)
 	descLastPoll    = prometheus.NewDesc("ppsync_last_poll_timestamp_seconds", "Time of the last successful poll for results.", nil, nil)
+	descSettling    = prometheus.NewDesc("ppsync_files_settling", "Files seen but not ready yet (still being written).", []string{"inbox"}, nil)
+	descIncomplete  = prometheus.NewDesc("ppsync_files_incomplete", "Settling files still empty or without %%EOF.", []string{"inbox"}, nil)
+	descBuild       = prometheus.NewDesc("ppsync_build_info", "Always 1; the labels say which ppsync runs.", []string{"version", "goversion"}, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFiles, descRequests, descThrottled, descCredits, descWaiting, descQueue,
-		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll} {
+		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll, descSettling, descIncomplete, descBuild} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, version.String(), runtime.Version())
 	counts := c.src.APICounter().ByRouteStatus()
 	throttled := 0
 	for k, v := range counts {
@@ -150,6 +168,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descRescans, prometheus.CounterValue, float64(in.Rescans), in.Path)
 		ch <- prometheus.MustNewConstMetric(descOverflows, prometheus.CounterValue, float64(in.Overflows), in.Path)
+		ch <- prometheus.MustNewConstMetric(descSettling, prometheus.GaugeValue, float64(in.Settling), in.Path)
+		ch <- prometheus.MustNewConstMetric(descIncomplete, prometheus.GaugeValue, float64(in.Incomplete), in.Path)
 		healthy := 1.0
 		if in.Healthy != nil && !*in.Healthy {
 			healthy = 0

@@ -48,6 +48,9 @@ type API struct {
 	SubmissionsPerWindow int      `toml:"submissions_per_window"`
 	RateWindow           Duration `toml:"rate_window"`
 	RequestTimeout       Duration `toml:"request_timeout"`
+	// EnvFile is a KEY=VALUE file read for api_key_env when the variable is
+	// not set (the file systemd's EnvironmentFile= reads for the service).
+	EnvFile string `toml:"env_file"`
 }
 
 // State is [state].
@@ -87,8 +90,12 @@ type Poll struct {
 
 // Admin is [admin]: the local admin endpoint (/healthz, /status, /metrics).
 type Admin struct {
-	// Listen is host:port; "off" disables the endpoint.
+	// Listen is host:port; "off" disables the endpoint. The default is a
+	// loopback port derived from the state path (AdminListenFor).
 	Listen string `toml:"listen"`
+	// Hosts are extra names accepted in the Host header of admin requests
+	// (besides the listen address and localhost at its port).
+	Hosts []string `toml:"hosts"`
 }
 
 // Webhook is [webhook]: results pushed by the API instead of polled.
@@ -108,9 +115,6 @@ type Webhook struct {
 	// MaxBody caps a delivery's size.
 	MaxBody Size `toml:"max_body"`
 }
-
-// DefaultAdminListen is the admin endpoint's default address.
-const DefaultAdminListen = "127.0.0.1:9847"
 
 // Log is [log].
 type Log struct {
@@ -132,14 +136,34 @@ const (
 	DefaultStateName = "ppsync-state.db"
 )
 
-// DefaultExclude covers editor, scanner and download temp files and OS clutter.
+// defaultExclude covers editor, scanner and download temp files and OS clutter.
 var defaultExclude = []string{
 	".*", "~$*", "~*.tmp", "*.tmp", "*.temp", "*.part", "*.partial", "*.filepart", "*.crdownload",
 	"*.download", "*.swp", "thumbs.db", "desktop.ini", "*.json",
 }
 
-// DefaultExclude returns a copy of the default exclude patterns.
-func DefaultExclude() []string { return slices.Clone(defaultExclude) }
+// systemExclude are the trash, snapshot and metadata folders (and files)
+// of NAS systems and operating systems. They are pruned in every inbox,
+// also when exclude is set.
+var systemExclude = []string{
+	// Synology
+	"#recycle", "#snapshot", "@eaDir", "@tmp", "@SynoResource", "@SynoEAStream",
+	// QNAP
+	"@Recycle", "@Recently-Snapshot", ".@__thumb", ".@__qini", "@__thumb",
+	// Windows
+	"$RECYCLE.BIN", "System Volume Information", "Thumbs.db", "desktop.ini",
+	// macOS
+	".DS_Store", ".AppleDouble", ".AppleDB", ".TemporaryItems", ".Spotlight-V100", ".fseventsd", ".Trashes",
+	// NetApp and other filers, Linux desktops
+	".snapshot", "~snapshot", ".zfs", ".Trash-*", ".Trash",
+}
+
+// DefaultExclude returns a copy of the default exclude patterns (those of
+// temp files, then SystemExclude).
+func DefaultExclude() []string { return append(slices.Clone(defaultExclude), systemExclude...) }
+
+// SystemExclude returns the NAS and OS folders pruned in every inbox.
+func SystemExclude() []string { return slices.Clone(systemExclude) }
 
 // Error is a problem in the config file, with the line when known.
 type Error struct {
@@ -330,6 +354,7 @@ func (v *validator) run() {
 	}
 	v.duration("api.rate_window", &c.API.RateWindow, time.Minute, time.Minute)
 	v.duration("api.request_timeout", &c.API.RequestTimeout, 30*time.Second, 0)
+	v.envFile()
 
 	// [state]
 	if c.State.Path == "" {
@@ -376,16 +401,18 @@ func (v *validator) run() {
 	// [admin]
 	switch c.Admin.Listen {
 	case "":
-		c.Admin.Listen = DefaultAdminListen
+		c.Admin.Listen = AdminListenFor(c.State.Path)
 	case "off":
 	default:
 		host, port, err := net.SplitHostPort(c.Admin.Listen)
 		if err != nil || port == "" {
-			v.fail("admin.listen", "%q is not host:port (e.g. %q), or \"off\"", c.Admin.Listen, DefaultAdminListen)
+			v.fail("admin.listen", "%q is not host:port (e.g. \"127.0.0.1:9847\"), or \"off\"", c.Admin.Listen)
 		} else if !isLoopback(host) {
 			v.warn("admin.listen", "%s is reachable from other machines: the endpoint has no authentication (POST /retry spends credits); prefer a loopback address", c.Admin.Listen)
 		}
 	}
+
+	v.adminHosts()
 
 	// [webhook]
 	v.webhook()
@@ -429,14 +456,11 @@ func (v *validator) inbox(i int) {
 	if in.Exclude == nil {
 		in.Exclude = DefaultExclude()
 	}
-	for _, list := range []struct {
-		key string
-		ps  []string
-	}{{"include", in.Include}, {"exclude", in.Exclude}} {
-		for _, p := range list.ps {
-			if _, err := filepath.Match(strings.ToLower(p), "x"); err != nil || strings.ContainsAny(p, `/\`) {
-				v.fail(k(list.key), "%q is not a file-name glob (use * and ?, no folders; these are globs, not regular expressions)", p)
-			}
+	v.globs(k("include"), in.Include)
+	v.globs(k("exclude"), in.Exclude)
+	for _, p := range systemExclude {
+		if !slices.ContainsFunc(in.Exclude, func(e string) bool { return strings.EqualFold(e, p) }) {
+			in.Exclude = append(in.Exclude, p)
 		}
 	}
 	v.duration(k("settle"), &in.Settle, 2*time.Second, time.Second)
@@ -609,21 +633,33 @@ func (c *Config) ResolveAPIKey(getenv func(string) string) (string, error) {
 			name = DefaultAPIKeyEnv
 		}
 		k := strings.TrimSpace(getenv(name))
-		if k == "" {
-			return "", fmt.Errorf("%s: api.api_key_env: environment variable %s is not set: export it, or set api_key_file in [api]", c.File, name)
+		if k != "" {
+			return k, nil
 		}
-		return k, nil
+		if c.API.EnvFile == "" {
+			return "", fmt.Errorf("%s: api.api_key_env: environment variable %s is not set: export it, put %s=... in a file \"env\" beside the config (mode 0600), or set api_key_file in [api]", c.File, name, name)
+		}
+		v, found, err := envFromFile(c.API.EnvFile, name)
+		switch {
+		case errors.Is(err, os.ErrPermission):
+			return "", fmt.Errorf("%s: api.env_file: %s is not set in the environment and %s cannot be read by this user: run the command as root (with sudo), as the service reads it through systemd", c.File, name, c.API.EnvFile)
+		case err != nil:
+			return "", fmt.Errorf("%s: api.env_file: reading %s: %w", c.File, c.API.EnvFile, err)
+		case !found || strings.TrimSpace(v) == "":
+			return "", fmt.Errorf("%s: api.api_key_env: %s is set neither in the environment nor in %s: add the line %s=<key from the PerfectParser dashboard> to that file", c.File, name, c.API.EnvFile, name)
+		}
+		return strings.TrimSpace(v), nil
 	}
 }
 
-// KeyFileWarning reports an api_key_file readable by others (unix only).
+// KeyFileWarning reports an api_key_file or env_file readable by others
+// (unix only).
 func (c *Config) KeyFileWarning() string {
-	if c.API.APIKeyFile == "" || runtime.GOOS == "windows" {
-		return ""
+	if w := secretFileWarning("api_key_file", c.API.APIKeyFile); w != "" {
+		return w
 	}
-	st, err := os.Stat(c.API.APIKeyFile)
-	if err == nil && st.Mode().Perm()&0o077 != 0 {
-		return fmt.Sprintf("api_key_file %s is readable by other users (mode %o): run chmod 600 %s", c.API.APIKeyFile, st.Mode().Perm(), c.API.APIKeyFile)
+	if c.API.APIKeyFile == "" && c.API.APIKey == "" {
+		return secretFileWarning("env_file", c.API.EnvFile)
 	}
 	return ""
 }
@@ -702,6 +738,7 @@ var known = []string{
 	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
 	"inbox.failed_dir", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
 	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
+	"admin.hosts", "api.env_file",
 	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",
 	"webhook.tls_key", "webhook.poll_interval", "webhook.max_body",
 }

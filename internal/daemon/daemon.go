@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/lease"
@@ -155,7 +156,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		removeStaleWebhook(ctx, client, st, log)
 	}
 	if cfg.Admin.Listen != "off" {
-		stopAdmin, err := serveAdmin(ctx, cfg.Admin.Listen, live, log)
+		stopAdmin, err := admin.Serve(ctx, live, admin.OptionsFor(cfg), log)
 		if err != nil {
 			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
 		} else {

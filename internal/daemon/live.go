@@ -3,16 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/poller"
@@ -65,7 +61,7 @@ func (l *liveSource) Report() (report.Report, error) {
 		healthy := s.Healthy
 		in := &r.Inboxes[i]
 		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan
-		in.Settling, in.Rescans, in.Overflows = s.Settling, s.Rescans, s.Overflows
+		in.Settling, in.Incomplete, in.Rescans, in.Overflows = s.Settling, s.Incomplete, s.Rescans, s.Overflows
 		if s.Mode != "" {
 			in.Watch = s.Mode
 		}
@@ -100,23 +96,3 @@ func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
 }
 
 func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
-
-// serveAdmin starts the admin endpoint; the returned func stops it.
-func serveAdmin(ctx context.Context, addr string, src admin.Source, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w (set [admin] listen to a free port, or \"off\")", addr, err)
-	}
-	srv := &http.Server{Handler: admin.Handler(src), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("admin endpoint stopped", "error", err)
-		}
-	}()
-	log.Info("admin endpoint listening", "url", "http://"+ln.Addr().String(), "paths", "/healthz /status /metrics")
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
-}

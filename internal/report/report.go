@@ -45,6 +45,9 @@ type Daemon struct {
 	PID     int       `json:"pid,omitempty"`
 	Version string    `json:"version,omitempty"`
 	Started time.Time `json:"started,omitzero"`
+	// Config and InstanceID identify the daemon that answered.
+	Config     string `json:"config,omitempty"`
+	InstanceID string `json:"instance_id,omitempty"`
 }
 
 // StateInfo describes the state file.
@@ -55,16 +58,18 @@ type StateInfo struct {
 
 // Inbox is one inbox's picture.
 type Inbox struct {
-	Path      string         `json:"path"`
-	ParserID  string         `json:"parser_id"`
-	Watch     string         `json:"watch"`
-	Healthy   *bool          `json:"healthy,omitempty"`
-	Error     string         `json:"error,omitempty"`
-	LastScan  time.Time      `json:"last_scan,omitzero"`
-	Settling  int            `json:"settling"`
-	Rescans   int            `json:"rescans"`
-	Overflows int            `json:"overflows"`
-	Files     map[string]int `json:"files"`
+	Path     string    `json:"path"`
+	ParserID string    `json:"parser_id"`
+	Watch    string    `json:"watch"`
+	Healthy  *bool     `json:"healthy,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	LastScan time.Time `json:"last_scan,omitzero"`
+	Settling int       `json:"settling"`
+	// Incomplete are settling files still empty or without %%EOF.
+	Incomplete int            `json:"incomplete"`
+	Rescans    int            `json:"rescans"`
+	Overflows  int            `json:"overflows"`
+	Files      map[string]int `json:"files"`
 	// LastErrors are the most recent files without a result, newest first.
 	LastErrors []FileError `json:"last_errors"`
 }
@@ -96,9 +101,13 @@ const maxErrors = 10
 
 // FromState counts the files of cfg's inboxes in the state. waitingCredits
 // tells whether queued files are held back by the balance (known live only).
+// A nil st is a state file not created yet: every count is zero.
 func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report, error) {
-	r := Report{WaitingForCredits: waitingCredits, State: StateInfo{Path: st.Path()}}
-	r.State.Schema, _ = st.Schema()
+	r := Report{WaitingForCredits: waitingCredits, State: StateInfo{Path: cfg.State.Path}}
+	if st != nil {
+		r.State.Path = st.Path()
+		r.State.Schema, _ = st.Schema()
+	}
 	idx := map[string]int{}
 	for i, in := range cfg.Inboxes {
 		idx[in.Path] = i
@@ -107,6 +116,9 @@ func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report
 			files[s] = 0
 		}
 		r.Inboxes = append(r.Inboxes, Inbox{Path: in.Path, ParserID: in.ParserID, Watch: in.Watch, Files: files, LastErrors: []FileError{}})
+	}
+	if st == nil {
+		return r, nil
 	}
 	err := st.View(func(tx *state.Tx) error {
 		queued := map[string]bool{}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/pdfcheck"
-	"github.com/ppsync/ppsync/internal/results"
 )
 
 // Kind says what happened to a file.
@@ -50,15 +49,18 @@ type Event struct {
 
 // Status is an inbox's health, for logs and `ppsync status`.
 type Status struct {
-	Path      string    `json:"path"`
-	Mode      string    `json:"mode"` // events+rescan, poll, once
-	Healthy   bool      `json:"healthy"`
-	Error     string    `json:"error,omitempty"`
-	LastScan  time.Time `json:"last_scan,omitzero"`
-	Settling  int       `json:"settling"`
-	Tracked   int       `json:"tracked"`
-	Rescans   int       `json:"rescans"`
-	Overflows int       `json:"overflows"`
+	Path     string    `json:"path"`
+	Mode     string    `json:"mode"` // events+rescan, poll, once
+	Healthy  bool      `json:"healthy"`
+	Error    string    `json:"error,omitempty"`
+	LastScan time.Time `json:"last_scan,omitzero"`
+	Settling int       `json:"settling"`
+	// Incomplete counts the settling files that stopped changing but are
+	// still empty or without %%EOF (waiting for incomplete_after).
+	Incomplete int `json:"incomplete"`
+	Tracked    int `json:"tracked"`
+	Rescans    int `json:"rescans"`
+	Overflows  int `json:"overflows"`
 }
 
 // Options configures one inbox's watcher.
@@ -72,9 +74,10 @@ type Options struct {
 
 // Watcher watches one inbox.
 type Watcher struct {
-	o   Options
-	in  config.Inbox
-	log *slog.Logger
+	o      Options
+	in     config.Inbox
+	filter *Filter
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	status Status
@@ -109,6 +112,7 @@ func New(o Options) *Watcher {
 	w := &Watcher{
 		o:         o,
 		in:        o.Inbox,
+		filter:    NewFilter(o.Inbox),
 		log:       o.Logger.With("inbox", o.Inbox.Path),
 		cands:     map[string]*cand{},
 		emitted:   map[string]stamp{},
@@ -258,7 +262,7 @@ func (w *Watcher) addTree(root string) error {
 		if err != nil || p == root || !d.IsDir() {
 			return nil
 		}
-		if w.skipDir(p, d.Name()) {
+		if w.skipDir(p) {
 			return filepath.SkipDir
 		}
 		if err := w.fsw.Add(p); err != nil {
@@ -296,7 +300,7 @@ func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Eve
 	p := ev.Name
 	w.announced[p] = true
 	if ev.Has(fsnotify.Create) && w.in.Recursive {
-		if st, err := os.Lstat(p); err == nil && st.IsDir() && !w.skipDir(p, st.Name()) {
+		if st, err := os.Lstat(p); err == nil && st.IsDir() && !w.skipDir(p) {
 			// Watch the new folder first, then scan it: files created in
 			// between produce no event.
 			if err := w.addTree(p); err != nil {
@@ -365,6 +369,7 @@ func (w *Watcher) vanished(ctx context.Context, p string, out chan<- Event) {
 // check promotes settled candidates.
 func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 	now := time.Now()
+	waiting := 0
 	for p, c := range w.cands {
 		st, err := os.Lstat(p)
 		if err != nil || !st.Mode().IsRegular() {
@@ -390,9 +395,11 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 			delete(w.cands, p)
 			w.emitted[p] = s
 			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: s.mtime, Reason: reason})
+			continue
 		}
+		waiting++
 	}
-	w.setStatus(func(*Status) {})
+	w.setStatus(func(st *Status) { st.Incomplete = waiting })
 }
 
 // incomplete says why a settled file is not finished yet ("" if it is).
@@ -481,33 +488,11 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 }
 
 func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
-	st, err := os.Stat(root)
-	if err != nil {
-		return fmt.Errorf("inbox %s: %w", root, err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("inbox %s is not a folder", root)
-	}
 	seen := map[string]bool{}
 	var missed []string
-	walkErr := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	walkErr := walk(ctx, w.in, w.filter, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if p == root {
-				return err
-			}
 			w.log.Warn("cannot read inside inbox; skipping", "path", p, "error", err)
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if d.IsDir() {
-			if p != root && (!w.in.Recursive || w.skipDir(p, d.Name())) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 || !d.Type().IsRegular() || !w.matches(p) {
 			return nil
 		}
 		seen[p] = true
@@ -520,7 +505,7 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		return nil
 	})
 	if walkErr != nil {
-		return fmt.Errorf("inbox %s: %w", root, walkErr)
+		return walkErr
 	}
 	if full {
 		for p := range w.emitted {
@@ -543,35 +528,10 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 	return nil
 }
 
-func (w *Watcher) skipDir(p, name string) bool {
-	if strings.HasPrefix(name, ".") {
-		return true
-	}
-	return p == w.in.ProcessedDir || p == w.in.FailedDir
-}
+func (w *Watcher) skipDir(p string) bool { return w.filter.SkipDir(p) }
 
-// matches applies own-output, include and exclude rules to a base name,
-// case-insensitively.
+// matches reports whether p, named by an event or a retry, is one of the
+// inbox's documents.
 func (w *Watcher) matches(p string) bool {
-	name := filepath.Base(p)
-	if results.IsOwnOutput(name) {
-		return false
-	}
-	return Match(name, w.in.Include, w.in.Exclude)
-}
-
-// Match reports whether name is included and not excluded (globs, case-insensitive).
-func Match(name string, include, exclude []string) bool {
-	n := strings.ToLower(name)
-	for _, g := range exclude {
-		if ok, _ := filepath.Match(strings.ToLower(g), n); ok {
-			return false
-		}
-	}
-	for _, g := range include {
-		if ok, _ := filepath.Match(strings.ToLower(g), n); ok {
-			return true
-		}
-	}
-	return false
+	return w.filter.File(p) && !w.filter.Inside(p)
 }

@@ -2,9 +2,11 @@ package watcher_test
 
 import (
 	"context"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -161,6 +163,9 @@ func TestIncompleteAndEmptyFilesWaitThenReport(t *testing.T) {
 	write(t, empty, nil)
 	r := start(t, in, false)
 	r.quiet(in.IncompleteAfter.Duration / 2)
+	if st := r.w.Status(); st.Settling != 2 || st.Incomplete != 2 {
+		t.Errorf("while waiting for %%%%EOF: settling %d, incomplete %d; want 2 and 2", st.Settling, st.Incomplete)
+	}
 	got := map[string]watcher.Event{}
 	for range 2 {
 		ev, ok := r.next(3 * time.Second)
@@ -281,15 +286,115 @@ func TestForgetReportsAgain(t *testing.T) {
 	r.expect(watcher.Ready, p)
 }
 
-func TestMatch(t *testing.T) {
-	ex := config.DefaultExclude()
-	for name, want := range map[string]bool{
+func TestFilterFiles(t *testing.T) {
+	root := t.TempDir()
+	in := config.Inbox{Path: root, Include: []string{"*.pdf", "scans/**/*.tif"}, Exclude: append(config.DefaultExclude(), "drafts/**", "**/old/*.pdf")}
+	f := watcher.NewFilter(in)
+	for rel, want := range map[string]bool{
 		"a.pdf": true, "A.PDF": true, "scan 01.Pdf": true, "a.pdf.json": false, "~$a.pdf": false,
 		".a.pdf": false, "a.pdf.part": false, "a.pdf.tmp": false, "a.txt": false, "thumbs.db": false,
+		"sub/a.pdf": true, "scans/x/y.tif": true, "y.tif": false, "drafts/a.pdf": false,
+		"x/old/a.pdf": false, "old/a.pdf": false, "x/older/a.pdf": true,
 	} {
-		if got := watcher.Match(name, []string{"*.pdf"}, ex); got != want {
-			t.Errorf("Match(%q) = %v", name, got)
+		if got := f.File(filepath.Join(root, filepath.FromSlash(rel))); got != want {
+			t.Errorf("File(%q) = %v, want %v", rel, got, want)
 		}
+	}
+}
+
+func TestFilterPrunesFolders(t *testing.T) {
+	root := t.TempDir()
+	in := config.Inbox{Path: root, Include: []string{"*.pdf"}, Exclude: append(config.DefaultExclude(), "archive/**", "Private"),
+		ProcessedDir: filepath.Join(root, "done")}
+	f := watcher.NewFilter(in)
+	for rel, want := range map[string]bool{
+		"#recycle": true, "a/#RECYCLE": true, "@eaDir": true, "$RECYCLE.BIN": true, "System Volume Information": true,
+		".snapshot": true, "~snapshot": true, ".Trash-1000": true, "@Recently-Snapshot": true, ".hidden": true,
+		"archive": true, "x/archive": false, "private": true, "x/Private": true, "done": true, "invoices": false, "2024/03": false,
+	} {
+		if got := f.SkipDir(filepath.Join(root, filepath.FromSlash(rel))); got != want {
+			t.Errorf("SkipDir(%q) = %v, want %v", rel, got, want)
+		}
+	}
+	if !f.Inside(filepath.Join(root, "#recycle", "deep", "a.pdf")) || f.Inside(filepath.Join(root, "ok", "a.pdf")) {
+		t.Error("Inside does not see the pruned folder above a path")
+	}
+}
+
+// nasTree writes a recursive inbox with the trash, snapshot and metadata
+// folders of NAS and desktop systems, each holding a valid PDF, and returns
+// the two real documents.
+func nasTree(t *testing.T, root string) []string {
+	t.Helper()
+	junk := []string{"#recycle/deleted.pdf", "#recycle/sub/old.pdf", "@eaDir/a.pdf/SYNOPDF_THUMB.pdf", "@Recycle/b.pdf",
+		"@Recently-Snapshot/GMT+01_2024/c.pdf", ".@__thumb/d.pdf", "$RECYCLE.BIN/S-1-5-21/e.pdf",
+		"System Volume Information/f.pdf", ".snapshot/hourly.0/g.pdf", "~snapshot/h.pdf", ".Trash-1000/files/i.pdf",
+		".AppleDouble/j.pdf", ".TemporaryItems/k.pdf", "dept/#recycle/l.pdf", "dept/@eaDir/m.pdf", ".hidden/a.pdf"}
+	real := []string{"invoice.pdf", "dept/2024/march.pdf"}
+	for _, rel := range append(junk, real...) {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, pdf(t), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	for _, rel := range real {
+		want = append(want, filepath.Join(root, filepath.FromSlash(rel)))
+	}
+	slices.Sort(want)
+	return want
+}
+
+func TestWalkSkipsNASFoldersAndHiddenFolders(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.Recursive = true })
+	want := nasTree(t, in.Path)
+	var got []string
+	err := watcher.Walk(context.Background(), in, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			t.Errorf("walk %s: %v", p, err)
+			return nil
+		}
+		got = append(got, p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("Walk found %q, want only %q", got, want)
+	}
+	if err := watcher.Walk(context.Background(), inbox(t, func(i *config.Inbox) { i.Path = filepath.Join(i.Path, "gone") }),
+		func(string, fs.DirEntry, error) error { return nil }); err == nil {
+		t.Fatal("walking a missing inbox is not an error")
+	}
+}
+
+func TestRecursiveInboxReportsNoNASFolderFiles(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.Recursive = true })
+	want := nasTree(t, in.Path)
+	r := start(t, in, true)
+	var got []string
+	for {
+		ev, ok := r.next(5 * time.Second)
+		if !ok {
+			break
+		}
+		got = append(got, ev.Path)
+		if len(got) == len(want) {
+			// Anything after the two documents is a file the filters should have pruned.
+			if ev, ok := r.next(500 * time.Millisecond); ok {
+				got = append(got, ev.Path)
+			}
+			break
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Fatalf("reported %q, want only %q", got, want)
 	}
 }
 

@@ -1,0 +1,167 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/report"
+)
+
+// ErrNoDaemon means no daemon answered at the config's admin address.
+var ErrNoDaemon = errors.New("no daemon answered")
+
+// WrongDaemonError is a daemon that answered for another config.
+type WrongDaemonError struct {
+	Addr      string
+	Got, Want Identity
+}
+
+func (e *WrongDaemonError) Error() string {
+	return fmt.Sprintf("the daemon at %s serves %s (state %s), not %s (state %s): "+
+		"give each config its own [admin] listen (or leave it unset: the default port follows [state] path), then restart that daemon",
+		e.Addr, e.Got.Config, e.Got.State, e.Want.Config, e.Want.State)
+}
+
+// Client talks to the daemon of one config, and only to it: every call
+// first checks that the daemon at the admin address serves this config's
+// state, and every request names that state.
+type Client struct {
+	addr     string
+	want     Identity
+	http     *http.Client
+	verified bool
+}
+
+// NewClient returns the client for cfg's daemon; nil when [admin] listen
+// is "off".
+func NewClient(cfg *config.Config) *Client {
+	addr := dialAddr(cfg.Admin.Listen)
+	if addr == "" {
+		return nil
+	}
+	return &Client{addr: addr, want: Identity{Config: cfg.File, State: cfg.State.Path}, http: &http.Client{}}
+}
+
+// Addr is the address the client calls.
+func (c *Client) Addr() string { return c.addr }
+
+// dialAddr is where a daemon listening on listen answers ("" when off).
+func dialAddr(listen string) string {
+	if listen == "off" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Status returns the daemon's report.
+func (c *Client) Status(ctx context.Context) (report.Report, error) {
+	var rep report.Report
+	err := c.call(ctx, 3*time.Second, http.MethodGet, "/status", nil, &rep)
+	return rep, err
+}
+
+// Retry asks the daemon to send files through again.
+func (c *Client) Retry(ctx context.Context, req RetryRequest) (RetryAnswer, error) {
+	var ans RetryAnswer
+	err := c.call(ctx, 10*time.Second, http.MethodPost, "/retry", req, &ans)
+	return ans, err
+}
+
+// WebhookTest asks the daemon for a test delivery (waits up to 30 s).
+func (c *Client) WebhookTest(ctx context.Context) (WebhookTestAnswer, error) {
+	var ans WebhookTestAnswer
+	err := c.call(ctx, 35*time.Second, http.MethodPost, "/webhook/test", struct{}{}, &ans)
+	return ans, err
+}
+
+// Identity asks the daemon which config it serves and checks it is ours.
+func (c *Client) Identity(ctx context.Context) (Identity, error) {
+	var id Identity
+	if err := c.do(ctx, 3*time.Second, http.MethodGet, "/identity", nil, &id); err != nil {
+		return id, err
+	}
+	if !c.ours(id) {
+		return id, &WrongDaemonError{Addr: c.addr, Got: id, Want: c.want}
+	}
+	c.verified = true
+	return id, nil
+}
+
+func (c *Client) ours(id Identity) bool {
+	if filepath.Clean(id.State) != filepath.Clean(c.want.State) {
+		return false
+	}
+	if id.Config == c.want.Config {
+		return true
+	}
+	a, err1 := os.Stat(id.Config)
+	b, err2 := os.Stat(c.want.Config)
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
+}
+
+func (c *Client) call(ctx context.Context, timeout time.Duration, method, path string, body, out any) error {
+	if !c.verified {
+		if _, err := c.Identity(ctx); err != nil {
+			return err
+		}
+	}
+	return c.do(ctx, timeout, method, path, body, out)
+}
+
+func (c *Client) do(ctx context.Context, timeout time.Duration, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("admin %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	url := "http://" + c.addr + path
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return fmt.Errorf("admin %s %s: %w", method, path, err)
+	}
+	if path != "/identity" {
+		req.Header.Set(StateHeader, c.want.State)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v", ErrNoDaemon, c.addr, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if resp.StatusCode == http.StatusNotFound && path == "/identity" {
+		return fmt.Errorf("%w: %s answers, but not like this ppsync (no /identity): another program or an older ppsync holds the port; set [admin] listen", ErrNoDaemon, c.addr)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("admin endpoint %s: HTTP %d: %s", url, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%w: %s did not answer like ppsync (%v)", ErrNoDaemon, url, err)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Server timeouts: a slow or idle client cannot hold the endpoint. A
+// webhook test waits up to 30 s for its delivery, hence the write timeout.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 60 * time.Second
+)
+
+// NewServer returns the endpoint's HTTP server with its timeouts set.
+func NewServer(src Source, o Options) *http.Server {
+	return &http.Server{Handler: Handler(src, o), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+}
+
+// Serve listens on o.Listen and serves the endpoint until the returned
+// stop function is called (it waits up to 2 s for requests in progress).
+func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("admin endpoint: listen %s: %w (set [admin] listen to a free port, or \"off\")", o.Listen, err)
+	}
+	if _, port, _ := net.SplitHostPort(o.Listen); port == "0" {
+		o.Listen = ln.Addr().String()
+	}
+	srv := NewServer(src, o)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin endpoint stopped", "error", err)
+		}
+	}()
+	log.Info("admin endpoint listening", "url", "http://"+ln.Addr().String(), "paths", "/healthz /identity /status /metrics")
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-done
+	}, nil
+}

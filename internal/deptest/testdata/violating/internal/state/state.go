@@ -1,0 +1,4 @@
+// Package state breaks its rule through a helper.
+package state
+
+import _ "example.com/violating/internal/api"

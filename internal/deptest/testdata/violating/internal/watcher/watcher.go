@@ -1,0 +1,4 @@
+// Package watcher keeps its rule.
+package watcher
+
+import _ "strings"

@@ -1,0 +1,293 @@
+// Package diagnose is the engine behind `ppsync check`: it checks a config
+// the way the service will use it (key, credits, parsers, inboxes, state,
+// webhook) and says, for each problem, how to fix it. It only reads: the
+// state is opened read-only and never created, so a check run as root
+// leaves nothing the service user cannot use.
+package diagnose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/admin"
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/apiconf"
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/webhook"
+)
+
+// Check is one line of the result.
+type Check struct {
+	OK     bool
+	What   string
+	Result string
+	Fix    string
+}
+
+// Result is every check, in the order they ran.
+type Result struct {
+	Checks []Check
+}
+
+func (r *Result) add(ok bool, what, result, fix string) {
+	r.Checks = append(r.Checks, Check{OK: ok, What: what, Result: result, Fix: fix})
+}
+
+// Problems counts the failed checks.
+func (r Result) Problems() int {
+	n := 0
+	for _, c := range r.Checks {
+		if !c.OK {
+			n++
+		}
+	}
+	return n
+}
+
+// Options says how to run the checks.
+type Options struct {
+	// Getenv finds the API key variable (os.Getenv in production).
+	Getenv func(string) string
+	// Transport overrides the API client's transport (tests).
+	Transport http.RoundTripper
+}
+
+// Run checks the config at path.
+func Run(ctx context.Context, path string, o Options) Result {
+	var r Result
+	cfg, err := config.Load(path)
+	if err != nil {
+		r.add(false, "config "+path, err.Error(), "fix the lines named above (config.example.toml documents every key)")
+		return r
+	}
+	r.add(true, "config "+cfg.File, "valid", "")
+	for _, w := range cfg.Warnings {
+		r.add(true, "config warning", w, "")
+	}
+	if w := cfg.KeyFileWarning(); w != "" {
+		r.add(false, "api key file", w, "chmod 600 the file")
+	}
+	var client *api.Client
+	key, err := cfg.ResolveAPIKey(o.Getenv)
+	if err != nil {
+		r.add(false, "api key", err.Error(), "set the key as the config says")
+	} else if client, err = apiconf.New(cfg, key, func(a *api.Options) {
+		a.MaxRetries = 2
+		a.Transport = o.Transport
+	}); err != nil {
+		r.add(false, "api", err.Error(), "fix [api] base_url")
+	}
+	if client != nil {
+		checkAPI(ctx, &r, client, cfg)
+	}
+	for _, in := range cfg.Inboxes {
+		checkInbox(&r, in)
+	}
+	checkState(&r, cfg)
+	if cfg.Webhook.Enabled {
+		checkWebhook(ctx, &r, cfg, client)
+	}
+	return r
+}
+
+func checkAPI(ctx context.Context, r *Result, c *api.Client, cfg *config.Config) {
+	me, err := c.Me(ctx)
+	if err != nil {
+		fix := "check the network and base_url"
+		if api.IsUnauthorized(err) {
+			fix = "use a valid key from the PerfectParser dashboard (Integrations → API Keys)"
+		}
+		r.add(false, "api "+cfg.API.BaseURL, err.Error(), fix)
+		return
+	}
+	r.add(true, "api key", fmt.Sprintf("accepted: key %q of %s", me.KeyName, me.Email), "")
+	if me.KeyExpiresAt != nil {
+		r.add(true, "api key expiry", "expires "+*me.KeyExpiresAt, "")
+	}
+	cr, err := c.Credits(ctx)
+	if err != nil {
+		r.add(false, "credits", err.Error(), "")
+	} else {
+		var packs []string
+		for _, p := range cr.Purchases {
+			exp := "no expiry"
+			if p.ExpiresAt != nil {
+				exp = "expires " + (*p.ExpiresAt)[:min(10, len(*p.ExpiresAt))]
+			}
+			packs = append(packs, fmt.Sprintf("%s: %d of %d left, %s", p.Plan, p.Remaining, p.Credits, exp))
+		}
+		res := fmt.Sprintf("%d available", cr.Available)
+		if len(packs) > 0 {
+			res += " (" + strings.Join(packs, "; ") + ")"
+		}
+		r.add(cr.Available > 0, "credits", res, "buy credits in the PerfectParser dashboard; ppsync waits for them meanwhile")
+	}
+	seen := map[string]bool{}
+	for _, in := range cfg.Inboxes {
+		if seen[in.ParserID] {
+			continue
+		}
+		seen[in.ParserID] = true
+		p, err := c.Parser(ctx, in.ParserID)
+		switch {
+		case api.IsParserNotFound(err) || api.IsNotFound(err):
+			r.add(false, "parser "+in.ParserID, "not found on this account", "fix parser_id of inbox "+in.Path)
+		case err != nil:
+			r.add(false, "parser "+in.ParserID, err.Error(), "")
+		case len(p.Schema) == 0 || string(p.Schema) == "{}" || string(p.Schema) == "null":
+			r.add(false, "parser "+in.ParserID, fmt.Sprintf("%q has no schema yet (PARSER_NOT_CONFIGURED)", p.Name), "add fields or run detect-fields in the dashboard")
+		default:
+			r.add(true, "parser "+in.ParserID, fmt.Sprintf("%q, %d fields", p.Name, len(p.Fields)), "")
+		}
+	}
+}
+
+func checkInbox(r *Result, in config.Inbox) {
+	what := "inbox " + in.Path
+	entries, err := os.ReadDir(in.Path)
+	if err != nil {
+		r.add(false, what, "not readable: "+err.Error(), "grant the ppsync user read access (and on Windows, use a UNC path for shares)")
+		return
+	}
+	probe, err := os.CreateTemp(in.Path, ".ppsync-check-*.tmp")
+	if err != nil {
+		r.add(false, what, "not writable: "+err.Error(), "grant the ppsync user write access: results are written beside the files")
+		return
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	info, err := fsinfo.Of(in.Path)
+	kind := info.Kind
+	if err != nil {
+		kind = "unknown filesystem"
+	}
+	res := fmt.Sprintf("readable, writable, %d entries, %s, watch %s", len(entries), kind, in.Watch)
+	if info.Network && in.Watch != config.WatchPoll {
+		r.add(false, what, res+": a network share sends no change events for files written by other machines",
+			`set watch = "poll" and rescan_interval = "10s" for this inbox`)
+		return
+	}
+	if fsinfo.IsMappedDrive(in.Path) {
+		r.add(false, what, res+": a mapped drive letter is invisible to a Windows service", `use the UNC path (\\server\share\folder)`)
+		return
+	}
+	r.add(true, what, res, "")
+}
+
+// checkState opens the state read-only: it never creates the file (a
+// check run as root would leave a file the service user cannot open).
+func checkState(r *Result, cfg *config.Config) {
+	what := "state " + cfg.State.Path
+	if info, err := fsinfo.Of(filepath.Dir(cfg.State.Path)); err == nil && info.Network {
+		r.add(false, what, "on a network filesystem ("+info.Kind+"): its locking and fsync cannot be trusted", "put [state] path on a local disk")
+		return
+	}
+	st, err := state.OpenReadOnly(cfg.State.Path, 300*time.Millisecond)
+	switch {
+	case errors.Is(err, state.ErrNotCreated):
+		r.add(true, what, "not created yet; the service creates it when it first starts", "")
+		return
+	case errors.Is(err, state.ErrLocked):
+		r.add(true, what, "in use by a running ppsync (fine while the service runs)", "")
+		return
+	case errors.Is(err, os.ErrPermission):
+		r.add(true, what, "exists, but this user cannot read it (fine when the service user owns it)", "")
+		return
+	case err != nil:
+		r.add(false, what, err.Error(), "see the message; 'ppsync state check' tells more")
+		return
+	}
+	defer st.Close()
+	v, _ := st.Schema()
+	if err := st.Check(); err != nil {
+		r.add(false, what, err.Error(), "")
+		return
+	}
+	r.add(true, what, fmt.Sprintf("schema %d, consistent", v), "")
+}
+
+// checkWebhook asks the running daemon for a test delivery, or else
+// reports the stored registration as the API sees it.
+func checkWebhook(ctx context.Context, r *Result, cfg *config.Config, client *api.Client) {
+	what := "webhook " + cfg.Webhook.PublicURL
+	err := admin.ErrNoDaemon
+	if ac := admin.NewClient(cfg); ac != nil {
+		var ans admin.WebhookTestAnswer
+		ans, err = ac.WebhookTest(ctx)
+		if err == nil {
+			r.add(ans.OK, what, "test delivery: "+ans.Message, "make public_url reach the receiver at webhook.listen (reverse proxy, tunnel, TLS)")
+			return
+		}
+	}
+	if !errors.Is(err, admin.ErrNoDaemon) {
+		r.add(false, what, err.Error(), "")
+		return
+	}
+	st, err := state.OpenReadOnly(cfg.State.Path, 300*time.Millisecond)
+	if errors.Is(err, state.ErrNotCreated) {
+		r.add(true, what, "not registered yet: ppsync registers it at start and sends a test delivery", "")
+		return
+	}
+	if err != nil {
+		r.add(false, what, "cannot read the registration: "+err.Error(), "")
+		return
+	}
+	reg, ok, err := webhook.Load(st)
+	st.Close()
+	switch {
+	case err != nil:
+		r.add(false, what, err.Error(), "")
+	case !ok:
+		r.add(true, what, "not registered yet: ppsync registers it at start and sends a test delivery", "")
+	case client == nil:
+		r.add(false, what, "registered as "+reg.WebhookID+", but the API cannot be asked without a key", "")
+	default:
+		wh, err := client.Webhook(ctx, reg.WebhookID)
+		switch {
+		case api.IsNotFound(err):
+			r.add(false, what, "the stored subscription "+reg.WebhookID+" no longer exists at the API", "start ppsync: it registers a new one")
+		case err != nil:
+			r.add(false, what, err.Error(), "")
+		default:
+			res := fmt.Sprintf("registered as %s, active %v, %d recent deliveries; ppsync is not running, so no test delivery was sent", wh.WebhookID, wh.IsActive, len(wh.Deliveries))
+			r.add(wh.IsActive, what, res, "start ppsync, then run check again to test a delivery")
+		}
+	}
+}
+
+// Write prints the checks as a table, then the fixes of the problems.
+func (r Result) Write(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range r.Checks {
+		mark := "ok"
+		if !c.OK {
+			mark = "PROBLEM"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", mark, c.What, c.Result)
+	}
+	tw.Flush()
+	if r.Problems() == 0 {
+		fmt.Fprintln(w, "\nall checks passed")
+		return
+	}
+	fmt.Fprintln(w, "\nhow to fix:")
+	var fixes []string
+	for _, c := range r.Checks {
+		if !c.OK && c.Fix != "" {
+			fixes = append(fixes, fmt.Sprintf("  - %s: %s", c.What, c.Fix))
+		}
+	}
+	sort.Strings(fixes)
+	fmt.Fprintln(w, strings.Join(fixes, "\n"))
+}

@@ -1,0 +1,133 @@
+// Package rebuild recreates a lost or damaged state file from what is on
+// disk: every file of an inbox that has a result file (or an error file)
+// matching its contents is recorded as done (or failed), so nothing
+// finished is submitted again. It finds the files with the watcher's own
+// walker, so it sees exactly the files the daemon would.
+package rebuild
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/pdfcheck"
+	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/watcher"
+)
+
+// Result says what a rebuild did.
+type Result struct {
+	// Aside is where the old state file was moved ("" when there was none).
+	Aside string
+	// Done and Failed count the files recorded with a result or error file.
+	Done, Failed int
+	// Unreadable lists paths below the inboxes that could not be read.
+	Unreadable []string
+}
+
+// ErrRunning means a running ppsync holds the state file.
+var ErrRunning = errors.New("ppsync is running")
+
+// Run moves cfg's state file aside (when it exists) and rebuilds it from
+// the inboxes' result and error files. now names the moved file.
+func Run(ctx context.Context, cfg *config.Config, now time.Time) (Result, error) {
+	path := cfg.State.Path
+	var res Result
+	if _, err := os.Stat(path); err == nil {
+		st, err := state.Open(path, 300*time.Millisecond)
+		if errors.Is(err, state.ErrLocked) {
+			return res, fmt.Errorf("rebuild %s: %w and holds it: stop it first", path, ErrRunning)
+		}
+		if err == nil {
+			st.Close()
+		}
+		res.Aside = fmt.Sprintf("%s.broken-%s", path, now.Format("20060102-150405"))
+		if err := os.Rename(path, res.Aside); err != nil {
+			return res, fmt.Errorf("rebuild: move %s aside: %w", path, err)
+		}
+	}
+	st, err := state.Open(path, time.Second)
+	if err != nil {
+		return res, fmt.Errorf("rebuild: %w", err)
+	}
+	defer st.Close()
+	for _, in := range cfg.Inboxes {
+		err := watcher.Walk(ctx, in, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				res.Unreadable = append(res.Unreadable, p)
+				return nil
+			}
+			info, err := d.Info()
+			if err != nil {
+				res.Unreadable = append(res.Unreadable, p)
+				return nil
+			}
+			kind, err := record(st, in, p, info, now)
+			switch kind {
+			case state.FileDone:
+				res.Done++
+			case state.FileFailed:
+				res.Failed++
+			}
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("rebuild from inbox %s: %w", in.Path, err)
+		}
+	}
+	return res, nil
+}
+
+// record stores p as done or failed when its result or error file belongs
+// to its current contents, and returns the state it recorded ("" if none).
+func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now time.Time) (string, error) {
+	rec := state.File{Path: p, Inbox: in.Path, ParserID: in.ParserID, Size: info.Size(), ModTime: info.ModTime().UnixNano(),
+		FirstSeen: now, Updated: now}
+	if r, ok := readResult(p); ok {
+		sum, _, err := pdfcheck.HashFile(p)
+		if err != nil || sum != r.Source.SHA256 {
+			return "", nil // changed since: the next run processes it
+		}
+		rec.SHA256, rec.State, rec.Result = sum, state.FileDone, results.ResultPath(p)
+		doc := state.Doc{Key: state.DocKey(in.ParserID, sum), ParserID: in.ParserID, SHA256: sum, Size: info.Size(),
+			State: state.DocDone, Files: []string{p}, Result: r.Document, Updated: now}
+		return state.FileDone, st.Update(func(tx *state.Tx) error {
+			if old, ok, _ := tx.Doc(doc.Key); ok {
+				doc.Files = append(old.Files, p)
+			}
+			return errors.Join(tx.PutDoc(doc), tx.PutFile(rec))
+		})
+	}
+	b, err := os.ReadFile(results.ErrorPath(p))
+	if err != nil {
+		return "", nil
+	}
+	var ef results.ErrorFile
+	if json.Unmarshal(b, &ef) != nil || ef.Error.Code == "" {
+		return "", nil
+	}
+	sum, _, _ := pdfcheck.HashFile(p)
+	if ef.Source.SHA256 != "" && sum != ef.Source.SHA256 {
+		return "", nil
+	}
+	rec.SHA256, rec.State, rec.Code, rec.Reason, rec.Result = sum, state.FileFailed, ef.Error.Code, ef.Error.Message, results.ErrorPath(p)
+	return state.FileFailed, st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) })
+}
+
+func readResult(p string) (results.Result, bool) {
+	b, err := os.ReadFile(results.ResultPath(p))
+	if err != nil {
+		return results.Result{}, false
+	}
+	var r results.Result
+	if json.Unmarshal(b, &r) != nil || r.Source.SHA256 == "" {
+		return results.Result{}, false
+	}
+	return r, true
+}
