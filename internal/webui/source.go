@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
@@ -71,6 +72,8 @@ type Row struct {
 	Cost   int    `json:"cost"`
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
+
+	key string // lower-case name, for sorting
 }
 
 // Page is one page of the list.
@@ -129,9 +132,15 @@ type InboxInfo struct {
 }
 
 // StoreSource reads files from the state store for the configured inboxes.
+// The list of files is derived once per state version (every write moves
+// it), so polling pages cost a scan only when something changed.
 type StoreSource struct {
 	st      *state.Store
 	inboxes []InboxInfo
+
+	mu      sync.Mutex
+	version uint64
+	rows    []Row // every tracked file, in key order; shared, never modified
 }
 
 // NewStoreSource reads st for the inboxes of cfg.
@@ -187,42 +196,29 @@ func cost(f state.File) int {
 
 func rowOf(f state.File, st string) Row {
 	return Row{Path: f.Path, Name: filepath.Base(f.Path), Inbox: f.Inbox, State: st, When: f.Updated,
-		Pages: f.Pages, Cost: cost(f), Code: f.Code, Reason: f.Reason}
+		Pages: f.Pages, Cost: cost(f), Code: f.Code, Reason: f.Reason, key: strings.ToLower(filepath.Base(f.Path))}
 }
 
 // Files returns one page of files matching q, sorted.
 func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
-	search := strings.ToLower(strings.TrimSpace(q.Search))
-	var p Page
-	rows := []Row{}
-	err := s.st.View(func(tx *state.Tx) error {
-		return tx.Files(func(f state.File) error {
-			if !s.known(f.Inbox) {
-				return nil
-			}
-			p.Tracked++
-			if p.Tracked%1024 == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if q.Inbox != "" && f.Inbox != q.Inbox {
-				return nil
-			}
-			if search != "" && !strings.Contains(strings.ToLower(f.Path), search) {
-				return nil
-			}
-			st, err := stateOf(tx, f)
-			if err != nil {
-				return err
-			}
-			if q.State != "" && st != q.State && !(q.State == report.WaitingCredits && st == report.Queued) {
-				return nil
-			}
-			rows = append(rows, rowOf(f, st))
-			return nil
-		})
-	})
+	all, err := s.all(ctx)
 	if err != nil {
-		return Page{}, fmt.Errorf("list files in %s: %w", s.st.Path(), err)
+		return Page{}, err
+	}
+	search := strings.ToLower(strings.TrimSpace(q.Search))
+	p := Page{Tracked: len(all)}
+	rows := []Row{}
+	for _, r := range all {
+		if q.Inbox != "" && r.Inbox != q.Inbox {
+			continue
+		}
+		if search != "" && !strings.Contains(strings.ToLower(r.Path), search) {
+			continue
+		}
+		if q.State != "" && r.State != q.State && !(q.State == report.WaitingCredits && r.State == report.Queued) {
+			continue
+		}
+		rows = append(rows, r)
 	}
 	sortRows(rows, q.Sort)
 	p.Total = len(rows)
@@ -233,6 +229,41 @@ func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
 	}
 	p.Rows = rows[off:end]
 	return p, nil
+}
+
+// all returns a row for every tracked file, rebuilt when the state changed.
+func (s *StoreSource) all(ctx context.Context) ([]Row, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.st.View(func(tx *state.Tx) error {
+		if s.rows != nil && tx.Version() == s.version {
+			return nil
+		}
+		rows := make([]Row, 0, len(s.rows))
+		err := tx.Files(func(f state.File) error {
+			if !s.known(f.Inbox) {
+				return nil
+			}
+			if len(rows)%1024 == 1023 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			st, err := stateOf(tx, f)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, rowOf(f, st))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		s.rows, s.version = rows, tx.Version()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list files in %s: %w", s.st.Path(), err)
+	}
+	return s.rows, nil
 }
 
 func sortRows(rows []Row, by string) {
@@ -256,7 +287,7 @@ func sortRows(rows []Row, by string) {
 	slices.SortStableFunc(rows, func(a, b Row) int {
 		c := f(a, b)
 		if c == 0 {
-			c = cmp.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+			c = cmp.Compare(a.key, b.key)
 		}
 		if c == 0 {
 			c = cmp.Compare(a.Path, b.Path)
