@@ -198,6 +198,12 @@ func TestScreenshots(t *testing.T) {
 		t.Skip("screenshots are only regenerated with -update")
 	}
 	f := newFixture(t)
+	// Paths as an office would have them (nothing is written to them).
+	for i, name := range []string{"invoices", "receipts"} {
+		p := filepath.Join(string(filepath.Separator), "srv", "scans", name)
+		f.inboxes[i], f.cfg.Inboxes[i].Path = p, p
+	}
+	f.reader = NewStoreSource(f.st, f.cfg.Inboxes)
 	now := time.Now()
 	var mu sync.Mutex
 	clock := now.Add(-23 * time.Hour)

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"net/http/httptest"
@@ -41,6 +42,7 @@ func (l *fakeLive) Report() (report.Report, error) {
 	credits := 480
 	r.CreditsAvailable = &credits
 	r.Daemon.Running = true
+	r.LastPoll = time.Now().Add(-3 * time.Second)
 	for i := range r.Inboxes {
 		ok := true
 		r.Inboxes[i].Healthy = &ok
@@ -111,7 +113,7 @@ var sampleDoc = json.RawMessage(`{"document_id":"doc_1","filename":"x.pdf","stat
 func (f *fixture) add(tb testing.TB, i int, name, st string, pages int, at time.Time) string {
 	tb.Helper()
 	path := filepath.Join(f.inboxes[i], name)
-	sha := fmt.Sprintf("%064x", len(path)*7919+int(at.UnixNano()%1e9))
+	sha := fmt.Sprintf("%x", sha256.Sum256([]byte(path))) // distinct content per file
 	parser := f.cfg.Inboxes[i].ParserID
 	rec := state.File{Path: path, Inbox: f.inboxes[i], ParserID: parser, Size: int64(pages) * 1000, ModTime: at.UnixNano(),
 		SHA256: sha, Pages: pages, State: st, FirstSeen: at.Add(-time.Minute), Updated: at}

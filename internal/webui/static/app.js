@@ -19,7 +19,7 @@
       else if (k === "text") el.textContent = v;
       else el.setAttribute(k, v === true ? "" : v);
     }
-    for (const k of kids.flat()) {
+    for (const k of kids.flat(Infinity)) {
       if (k === null || k === undefined || k === false) continue;
       el.append(k instanceof Node ? k : document.createTextNode(String(k)));
     }
@@ -121,7 +121,7 @@
     let forecast = "burn rate known after 30 minutes";
     if (a && a.burn_per_day != null) {
       forecast = fmt.n(Math.round(a.burn_per_day)) + " a day";
-      forecast += a.runs_out_in_days != null ? " · runs out in about " + daysText(a.runs_out_in_days) : " · nothing spent lately";
+      forecast += a.burn_per_day > 0 && credits != null ? " · runs out in about " + daysText(credits / a.burn_per_day) : " · nothing spent lately";
     }
     cards.push(h("div", { class: "card stat" },
       h("h2", {}, "Credits left"),
@@ -179,7 +179,7 @@
   }
 
   function chart(hours) {
-    const W = 720, H = 180, L = 36, B = 24, T = 10;
+    const W = 1000, H = 220, L = 36, B = 26, T = 10;
     const max = Math.max(1, ...hours.map((x) => x.docs));
     const step = (W - L) / hours.length, bw = Math.max(2, step - 4);
     const nice = max <= 4 ? max : Math.ceil(max / 4) * 4;
@@ -195,8 +195,10 @@
       const bx = L + i * step + 2;
       svg.append(h("rect", { x: bx, y: y(x.docs), width: bw, height: Math.max(0, H - B - y(x.docs)), rx: 2, class: "bar" },
         h("title", {}, d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) + ": " + x.docs + " documents, " + x.pages + " pages")));
-      if (i % 4 === 3 || i === hours.length - 1) {
-        svg.append(h("text", { x: bx + bw / 2, y: H - 6, class: "axis", "text-anchor": "middle" }, d.toLocaleTimeString([], { hour: "2-digit" })));
+      const last = i === hours.length - 1;
+      if ((hours.length - 1 - i) % 4 === 0) {
+        svg.append(h("text", { x: last ? W : bx + bw / 2, y: H - 6, class: "axis", "text-anchor": last ? "end" : "middle" },
+          last ? "now" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })));
       }
     });
     return svg;
