@@ -89,6 +89,19 @@ type Poll struct {
 type Admin struct {
 	// Listen is host:port; "off" disables the endpoint.
 	Listen string `toml:"listen"`
+
+	// The status page (internal/webui) and the endpoint's protection.
+	// Upload enables the page's "drop here" area.
+	Upload bool `toml:"upload"`
+	// UploadMaxSize caps one uploaded file.
+	UploadMaxSize Size `toml:"upload_max_size"`
+	// AuthPasswordHash is a bcrypt hash of the admin password.
+	AuthPasswordHash string `toml:"auth_password_hash"`
+	// AuthTokenFile holds a bearer token (first line).
+	AuthTokenFile string `toml:"auth_token_file"`
+	// TLSCert and TLSKey serve the endpoint over HTTPS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
 }
 
 // Webhook is [webhook]: results pushed by the API instead of polled.
@@ -386,6 +399,8 @@ func (v *validator) run() {
 			v.warn("admin.listen", "%s is reachable from other machines: the endpoint has no authentication (POST /retry spends credits); prefer a loopback address", c.Admin.Listen)
 		}
 	}
+
+	v.adminWeb()
 
 	// [webhook]
 	v.webhook()
@@ -704,6 +719,7 @@ var known = []string{
 	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
 	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",
 	"webhook.tls_key", "webhook.poll_interval", "webhook.max_body",
+	"admin.upload", "admin.upload_max_size", "admin.auth_password_hash", "admin.auth_token_file", "admin.tls_cert", "admin.tls_key",
 }
 
 func suggest(key string) string {
