@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ppsync/ppsync/internal/config"
 )
 
 func TestIsLoopback(t *testing.T) {
@@ -188,4 +190,29 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+func TestFromConfig(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := selfSigned(t, dir)
+	tokFile := filepath.Join(dir, "token")
+	if err := writeFile(tokFile, "0123456789abcdef0123\n"); err != nil {
+		t.Fatal(err)
+	}
+	a := config.Admin{Listen: "0.0.0.0:9847", Upload: true, AuthTokenFile: tokFile, TLSCert: cert, TLSKey: key}
+	a.UploadMaxSize.Bytes = 1 << 20
+	sec, tc, up, err := FromConfig(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec.Token != "0123456789abcdef0123" || !sec.TLS || !sec.AuthRequired() || tc == nil || !up.Enabled || up.MaxBytes != 1<<20 {
+		t.Fatalf("sec %+v tls %v upload %+v", sec, tc != nil, up)
+	}
+	sec, tc, _, err = FromConfig(config.Admin{Listen: "127.0.0.1:9847"})
+	if err != nil || tc != nil || sec.AuthRequired() {
+		t.Fatalf("loopback default: sec %+v tls %v err %v; want no auth, no TLS", sec, tc != nil, err)
+	}
+	if _, _, _, err := FromConfig(config.Admin{AuthTokenFile: filepath.Join(dir, "missing")}); err == nil {
+		t.Fatal("a missing token file was accepted")
+	}
 }
