@@ -73,7 +73,7 @@
   const ui = {
     view: "overview", overview: null,
     q: { q: "", inbox: "", state: "", sort: "-when", offset: 0, limit: 50 },
-    filePath: "", fileSig: "", filesSig: "", busy: false,
+    overviewAt: 0, filePath: "", fileSig: "", filesSig: "", busy: false,
   };
 
   // ---- routing
@@ -402,11 +402,16 @@
     if (ui.busy) return;
     ui.busy = true;
     try {
-      const ov = await getJSON("overview");
-      ui.overview = ov;
-      setupUpload(ov);
-      fillInboxFilter(ov.inboxes);
-      if (ui.view === "overview") renderOverview(ov);
+      // The overview costs a full status report: fetch it every second only
+      // while it is shown, and every 10 s otherwise (for the menu).
+      if (ui.view === "overview" || !ui.overview || Date.now() - ui.overviewAt > 10000) {
+        const ov = await getJSON("overview");
+        ui.overview = ov;
+        ui.overviewAt = Date.now();
+        setupUpload(ov);
+        fillInboxFilter(ov.inboxes);
+        if (ui.view === "overview") renderOverview(ov);
+      }
       if (ui.view === "files") renderFiles(await getJSON(filesQuery()));
       if (ui.view === "file" && ui.filePath) renderFile(await getJSON("file?path=" + encodeURIComponent(ui.filePath)));
       $("live").textContent = "Live · updated " + new Date().toLocaleTimeString();
