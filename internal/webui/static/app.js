@@ -292,7 +292,9 @@
     const doc = f.document;
     const data = doc && doc.extracted_data;
     if (!data || typeof data !== "object") {
-      card.append(h("p", { class: "muted" }, f.state === "done" ? "The result has no extracted fields." : "No data yet."));
+      const why = { done: "The result has no extracted fields.", failed: "No data: the file failed (see above).",
+        refused: "No data: the file was not sent (see above).", deleted: "No data: the file was deleted." };
+      card.append(h("p", { class: "muted" }, why[f.state] || "No data yet: the result appears here when it is written."));
       if (f.result_path) card.append(h("p", {}, raw));
       return card;
     }
