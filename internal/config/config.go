@@ -96,6 +96,19 @@ type Admin struct {
 	// Hosts are extra names accepted in the Host header of admin requests
 	// (besides the listen address and localhost at its port).
 	Hosts []string `toml:"hosts"`
+
+	// The status page (internal/webui) and the endpoint's protection.
+	// Upload enables the page's "drop here" area.
+	Upload bool `toml:"upload"`
+	// UploadMaxSize caps one uploaded file.
+	UploadMaxSize Size `toml:"upload_max_size"`
+	// AuthPasswordHash is a bcrypt hash of the admin password.
+	AuthPasswordHash string `toml:"auth_password_hash"`
+	// AuthTokenFile holds a bearer token (first line).
+	AuthTokenFile string `toml:"auth_token_file"`
+	// TLSCert and TLSKey serve the endpoint over HTTPS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
 }
 
 // Webhook is [webhook]: results pushed by the API instead of polled.
@@ -407,12 +420,13 @@ func (v *validator) run() {
 		host, port, err := net.SplitHostPort(c.Admin.Listen)
 		if err != nil || port == "" {
 			v.fail("admin.listen", "%q is not host:port (e.g. \"127.0.0.1:9847\"), or \"off\"", c.Admin.Listen)
-		} else if !isLoopback(host) {
-			v.warn("admin.listen", "%s is reachable from other machines: the endpoint has no authentication (POST /retry spends credits); prefer a loopback address", c.Admin.Listen)
+		} else if !isLoopback(host) && c.Admin.AuthPasswordHash == "" && c.Admin.AuthTokenFile == "" {
+			v.fail("admin.listen", "%s is reachable from other machines, and the endpoint can spend credits (retry): set admin.auth_password_hash or admin.auth_token_file (and tls_cert/tls_key), or listen on a loopback address and use an SSH tunnel", c.Admin.Listen)
 		}
 	}
 
 	v.adminHosts()
+	v.adminWeb()
 
 	// [webhook]
 	v.webhook()
@@ -741,6 +755,7 @@ var known = []string{
 	"admin.hosts", "api.env_file",
 	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",
 	"webhook.tls_key", "webhook.poll_interval", "webhook.max_body",
+	"admin.upload", "admin.upload_max_size", "admin.auth_password_hash", "admin.auth_token_file", "admin.tls_cert", "admin.tls_key",
 }
 
 func suggest(key string) string {

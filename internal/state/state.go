@@ -325,3 +325,7 @@ func (t *Tx) Meta(key string) string { return string(t.tx.Bucket(bucketMeta).Get
 func (t *Tx) PutMeta(key, value string) error {
 	return t.tx.Bucket(bucketMeta).Put([]byte(key), []byte(value))
 }
+
+// Version identifies the store's content as of this transaction: it changes
+// with every committed write, so readers can cache what they derived from it.
+func (t *Tx) Version() uint64 { return uint64(t.tx.ID()) }

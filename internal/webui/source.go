@@ -1,0 +1,454 @@
+package webui
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// ErrNotFound means no file with that path is tracked.
+var ErrNotFound = errors.New("file not tracked")
+
+// Reader is the read side of the page: what the state file knows.
+// *StoreSource implements it.
+type Reader interface {
+	Files(ctx context.Context, q Query) (Page, error)
+	File(ctx context.Context, path string) (FileDetail, error)
+	// Result is the content of the file's result or error file.
+	Result(ctx context.Context, path string) ([]byte, error)
+	// Estimate says what sending paths through again would cost.
+	Estimate(ctx context.Context, paths []string) (Estimate, error)
+	Inboxes() []InboxInfo
+}
+
+// Live is what only the running daemon knows or does. Its Report and Retry
+// are the admin endpoint's (the same data as `ppsync status --json`).
+type Live interface {
+	Report() (report.Report, error)
+	// Retry sends failed or refused files through again.
+	Retry(paths []string, failed bool) ([]string, error)
+}
+
+// Reprocessor is implemented by a Live that can also send finished files
+// through again (a new submission, charged again). Without it the page
+// offers no "process again" button.
+type Reprocessor interface {
+	Reprocess(paths []string) ([]string, error)
+}
+
+// Query selects a page of files.
+type Query struct {
+	Search string // case-insensitive substring of the path
+	Inbox  string // inbox path, "" for all
+	State  string // a report state ("failed", "queued", ...), "" for all
+	Sort   string // name, inbox, state, when, pages (a leading "-" reverses)
+	Offset int
+	Limit  int
+}
+
+// Row is one file in the list.
+type Row struct {
+	Path  string    `json:"path"`
+	Name  string    `json:"name"`
+	Inbox string    `json:"inbox"`
+	State string    `json:"state"`
+	When  time.Time `json:"when"`
+	Pages int       `json:"pages"`
+	// Cost is the credits the file's submission was charged (1 page = 1
+	// credit); 0 when it was refused locally or never sent.
+	Cost   int    `json:"cost"`
+	Code   string `json:"code,omitempty"`
+	Reason string `json:"reason,omitempty"`
+
+	key string // lower-case name, for sorting
+}
+
+// Page is one page of the list.
+type Page struct {
+	Rows  []Row `json:"rows"`
+	Total int   `json:"total"` // matching rows, all pages
+	// Tracked is every file the state knows, before filtering.
+	Tracked int `json:"tracked"`
+}
+
+// Event is one step of a file's life.
+type Event struct {
+	At     time.Time `json:"at,omitzero"`
+	What   string    `json:"what"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// FileDetail is one file's page.
+type FileDetail struct {
+	Row
+	Size           int64   `json:"size"`
+	SHA256         string  `json:"sha256,omitempty"`
+	ParserID       string  `json:"parser_id"`
+	IdempotencyKey string  `json:"idempotency_key,omitempty"`
+	ExtractionID   string  `json:"extraction_id,omitempty"`
+	DocumentID     string  `json:"document_id,omitempty"`
+	Retries        int     `json:"retries,omitempty"`
+	ResultPath     string  `json:"result_path,omitempty"`
+	Life           []Event `json:"life"`
+	// Document is the API's document object (fields in extracted_data).
+	Document json.RawMessage `json:"document,omitempty"`
+	Fix      *Fix            `json:"fix,omitempty"`
+}
+
+// Fix explains a failure in plain words.
+type Fix struct {
+	Problem string `json:"problem"`
+	Action  string `json:"action"`
+	// Retry tells whether sending the same file again can help.
+	Retry bool `json:"retry"`
+}
+
+// Estimate is what an action would send and cost.
+type Estimate struct {
+	Files []string `json:"files"` // the paths the action applies to
+	Pages int      `json:"pages"` // credits it will cost (1 page = 1 credit)
+	// Unknown counts files whose pages are not known yet (never counted).
+	Unknown int `json:"unknown"`
+}
+
+// InboxInfo is an inbox, for filters and the upload target.
+type InboxInfo struct {
+	Path     string `json:"path"`
+	ParserID string `json:"parser_id"`
+	Name     string `json:"name"`
+}
+
+// StoreSource reads files from the state store for the configured inboxes.
+// The list of files is derived once per state version (every write moves
+// it), so polling pages cost a scan only when something changed.
+type StoreSource struct {
+	st      *state.Store
+	inboxes []InboxInfo
+
+	mu      sync.Mutex
+	version uint64
+	rows    []Row // every tracked file, in key order; shared, never modified
+}
+
+// NewStoreSource reads st for the inboxes of cfg.
+func NewStoreSource(st *state.Store, inboxes []config.Inbox) *StoreSource {
+	s := &StoreSource{st: st}
+	for _, in := range inboxes {
+		s.inboxes = append(s.inboxes, InboxInfo{Path: in.Path, ParserID: in.ParserID, Name: filepath.Base(in.Path)})
+	}
+	return s
+}
+
+// Inboxes lists the configured inboxes.
+func (s *StoreSource) Inboxes() []InboxInfo { return slices.Clone(s.inboxes) }
+
+func (s *StoreSource) known(inbox string) bool {
+	return slices.ContainsFunc(s.inboxes, func(i InboxInfo) bool { return i.Path == inbox })
+}
+
+// stateOf maps a record to the state the report counts it under (queued
+// files waiting for credits are counted as queued here: only the live
+// report knows about credits).
+func stateOf(tx *state.Tx, f state.File) (string, error) {
+	switch f.State {
+	case state.FileDone:
+		return report.Done, nil
+	case state.FileFailed:
+		return report.Failed, nil
+	case state.FileInvalid:
+		return report.Invalid, nil
+	case state.FileGone:
+		return report.Gone, nil
+	}
+	if f.SHA256 == "" {
+		return report.InFlight, nil
+	}
+	d, ok, err := tx.Doc(state.DocKey(f.ParserID, f.SHA256))
+	if err != nil {
+		return "", err
+	}
+	if ok && d.State == state.DocQueued {
+		return report.Queued, nil
+	}
+	return report.InFlight, nil
+}
+
+func cost(f state.File) int {
+	switch f.State {
+	case state.FileInvalid, state.FileGone:
+		return 0
+	}
+	return f.Pages
+}
+
+func rowOf(f state.File, st string) Row {
+	return Row{Path: f.Path, Name: filepath.Base(f.Path), Inbox: f.Inbox, State: st, When: f.Updated,
+		Pages: f.Pages, Cost: cost(f), Code: f.Code, Reason: f.Reason, key: strings.ToLower(filepath.Base(f.Path))}
+}
+
+// Files returns one page of files matching q, sorted.
+func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
+	all, err := s.all(ctx)
+	if err != nil {
+		return Page{}, err
+	}
+	search := strings.ToLower(strings.TrimSpace(q.Search))
+	p := Page{Tracked: len(all)}
+	rows := []Row{}
+	for _, r := range all {
+		if q.Inbox != "" && r.Inbox != q.Inbox {
+			continue
+		}
+		if search != "" && !strings.Contains(strings.ToLower(r.Path), search) {
+			continue
+		}
+		if q.State != "" && r.State != q.State && !(q.State == report.WaitingCredits && r.State == report.Queued) {
+			continue
+		}
+		rows = append(rows, r)
+	}
+	sortRows(rows, q.Sort)
+	p.Total = len(rows)
+	off := min(max(q.Offset, 0), len(rows))
+	end := len(rows)
+	if q.Limit > 0 {
+		end = min(off+q.Limit, len(rows))
+	}
+	p.Rows = rows[off:end]
+	return p, nil
+}
+
+// all returns a row for every tracked file, rebuilt when the state changed.
+func (s *StoreSource) all(ctx context.Context) ([]Row, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.st.View(func(tx *state.Tx) error {
+		if s.rows != nil && tx.Version() == s.version {
+			return nil
+		}
+		rows := make([]Row, 0, len(s.rows))
+		err := tx.Files(func(f state.File) error {
+			if !s.known(f.Inbox) {
+				return nil
+			}
+			if len(rows)%1024 == 1023 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			st, err := stateOf(tx, f)
+			if err != nil {
+				return err
+			}
+			rows = append(rows, rowOf(f, st))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		s.rows, s.version = rows, tx.Version()
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list files in %s: %w", s.st.Path(), err)
+	}
+	return s.rows, nil
+}
+
+func sortRows(rows []Row, by string) {
+	desc := strings.HasPrefix(by, "-")
+	by = strings.TrimPrefix(by, "-")
+	var f func(a, b Row) int
+	switch by {
+	case "inbox":
+		f = func(a, b Row) int { return cmp.Compare(a.Inbox, b.Inbox) }
+	case "state":
+		f = func(a, b Row) int { return cmp.Compare(a.State, b.State) }
+	case "pages":
+		f = func(a, b Row) int { return cmp.Compare(a.Pages, b.Pages) }
+	case "cost":
+		f = func(a, b Row) int { return cmp.Compare(a.Cost, b.Cost) }
+	case "when":
+		f = func(a, b Row) int { return a.When.Compare(b.When) }
+	default:
+		f = func(a, b Row) int { return 0 }
+	}
+	slices.SortStableFunc(rows, func(a, b Row) int {
+		c := f(a, b)
+		if c == 0 {
+			c = cmp.Compare(a.key, b.key)
+		}
+		if c == 0 {
+			c = cmp.Compare(a.Path, b.Path)
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
+}
+
+// File returns one file's life and data.
+func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error) {
+	var fd FileDetail
+	err := s.st.View(func(tx *state.Tx) error {
+		f, ok, err := tx.File(path)
+		if err != nil {
+			return err
+		}
+		if !ok || !s.known(f.Inbox) {
+			return ErrNotFound
+		}
+		st, err := stateOf(tx, f)
+		if err != nil {
+			return err
+		}
+		fd = FileDetail{Row: rowOf(f, st), Size: f.Size, SHA256: f.SHA256, ParserID: f.ParserID, ResultPath: f.Result}
+		fd.Life = append(fd.Life, Event{At: f.FirstSeen, What: "seen", Detail: "found in the inbox"})
+		if f.ModTime != 0 {
+			fd.Life = append(fd.Life, Event{At: time.Unix(0, f.ModTime), What: "last modified", Detail: fmt.Sprintf("%d bytes", f.Size)})
+		}
+		if f.SHA256 != "" {
+			fd.Life = append(fd.Life, Event{What: "settled and checked", Detail: pagesText(f.Pages) + ", sha256 " + f.SHA256[:min(12, len(f.SHA256))] + "…"})
+			d, ok, err := tx.Doc(state.DocKey(f.ParserID, f.SHA256))
+			if err != nil {
+				return err
+			}
+			if ok {
+				fd.IdempotencyKey, fd.ExtractionID, fd.DocumentID, fd.Retries = d.Batch, d.ExtractionID, d.DocumentID, d.Retries
+				if !d.SubmittedAt.IsZero() || d.Batch != "" {
+					fd.Life = append(fd.Life, Event{At: d.SubmittedAt, What: "submitted",
+						Detail: join(labeled("idempotency key", d.Batch), labeled("job", d.ExtractionID), labeled("document", d.DocumentID))})
+				} else if d.State == state.DocQueued {
+					fd.Life = append(fd.Life, Event{At: d.Updated, What: "queued", Detail: "waiting to be sent"})
+				}
+				if len(d.Result) > 0 {
+					fd.Document = d.Result
+				}
+			}
+		}
+		switch f.State {
+		case state.FileDone:
+			fd.Life = append(fd.Life, Event{At: f.Updated, What: "result written", Detail: f.Result})
+		case state.FileFailed, state.FileInvalid:
+			fd.Life = append(fd.Life, Event{At: f.Updated, What: st, Detail: join(f.Code, f.Reason)})
+			fix := fixFor(f.Code, f.Reason, f.State == state.FileInvalid)
+			fd.Fix = &fix
+		case state.FileGone:
+			fd.Life = append(fd.Life, Event{At: f.Updated, What: "deleted", Detail: "the file was removed before its result was written"})
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return fd, fmt.Errorf("%s: %w", path, ErrNotFound)
+	}
+	if err != nil {
+		return fd, fmt.Errorf("read %s from %s: %w", path, s.st.Path(), err)
+	}
+	return fd, nil
+}
+
+func join(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " · ")
+}
+
+func labeled(label, v string) string {
+	if v == "" {
+		return ""
+	}
+	return label + " " + v
+}
+
+func pagesText(n int) string {
+	if n == 1 {
+		return "1 page"
+	}
+	return fmt.Sprintf("%d pages", n)
+}
+
+// Result returns the file's result (or error) file as written beside it.
+// The path read is the one the state recorded for the file, never one
+// taken from the request.
+func (s *StoreSource) Result(ctx context.Context, path string) ([]byte, error) {
+	var f state.File
+	var doc json.RawMessage
+	err := s.st.View(func(tx *state.Tx) error {
+		var ok bool
+		var err error
+		f, ok, err = tx.File(path)
+		if err != nil {
+			return err
+		}
+		if !ok || !s.known(f.Inbox) {
+			return ErrNotFound
+		}
+		if f.SHA256 != "" {
+			if d, ok, err := tx.Doc(state.DocKey(f.ParserID, f.SHA256)); err == nil && ok {
+				doc = d.Result
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("result of %s: %w", path, err)
+	}
+	if f.Result != "" {
+		b, err := os.ReadFile(f.Result)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("read result file %s: %w", f.Result, err)
+		}
+	}
+	if len(doc) > 0 {
+		// The result file was moved or deleted; the state still holds the
+		// document, in the same shape as the result file.
+		return json.MarshalIndent(results.Result{Document: doc, Source: results.Source{Path: f.Path, SHA256: f.SHA256, Size: f.Size}}, "", "  ")
+	}
+	return nil, fmt.Errorf("result of %s: no result yet: %w", path, ErrNotFound)
+}
+
+// Estimate returns the tracked files among paths and the pages they have.
+func (s *StoreSource) Estimate(ctx context.Context, paths []string) (Estimate, error) {
+	e := Estimate{Files: []string{}}
+	err := s.st.View(func(tx *state.Tx) error {
+		for _, p := range paths {
+			f, ok, err := tx.File(p)
+			if err != nil {
+				return err
+			}
+			if !ok || !s.known(f.Inbox) {
+				continue
+			}
+			e.Files = append(e.Files, f.Path)
+			if f.Pages > 0 {
+				e.Pages += f.Pages
+			} else {
+				e.Unknown++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Estimate{}, fmt.Errorf("estimate cost of %d files: %w", len(paths), err)
+	}
+	return e, nil
+}

@@ -1,0 +1,299 @@
+// Package webui is the status page served by the admin endpoint at "/": an
+// overview of every inbox, a searchable list of files, each file's life and
+// extracted data, retry buttons for failures, and an optional upload area.
+// The page is one embedded HTML, CSS and JavaScript bundle (no CDN, no
+// build step); it reads JSON from /ui/api/ and polls it every second.
+package webui
+
+import (
+	"embed"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/activity"
+	"github.com/ppsync/ppsync/internal/report"
+)
+
+//go:embed static
+var static embed.FS
+
+// Options configure the page.
+type Options struct {
+	Reader Reader
+	Live   Live
+	// Activity feeds the charts; nil leaves them out.
+	Activity *activity.Recorder
+	Upload   Upload
+	Log      *slog.Logger
+}
+
+// Upload configures the "drop here" area.
+type Upload struct {
+	Enabled bool
+	// MaxBytes caps one upload (0 means DefaultUploadMax).
+	MaxBytes int64
+	// Extensions are the accepted file name endings, such as ".pdf"
+	// (nil means just ".pdf").
+	Extensions []string
+}
+
+// DefaultUploadMax is the upload cap when none is set.
+const DefaultUploadMax = 50 << 20
+
+// Paths of the page and its data.
+const (
+	apiPrefix  = "/ui/api/"
+	maxPerPage = 500
+)
+
+type server struct {
+	o   Options
+	log *slog.Logger
+}
+
+// New builds the page's handler. Mount it at "/" of the admin endpoint: it
+// answers "/" (the page), "/ui/static/" and "/ui/api/".
+func New(o Options) http.Handler {
+	if o.Upload.MaxBytes <= 0 {
+		o.Upload.MaxBytes = DefaultUploadMax
+	}
+	if len(o.Upload.Extensions) == 0 {
+		o.Upload.Extensions = []string{".pdf"}
+	}
+	for i, e := range o.Upload.Extensions {
+		e = strings.ToLower(e)
+		if !strings.HasPrefix(e, ".") {
+			e = "." + e
+		}
+		o.Upload.Extensions[i] = e
+	}
+	s := &server{o: o, log: o.Log}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	sub, _ := fs.Sub(static, "static")
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+		http.ServeFileFS(w, r, sub, "index.html")
+	})
+	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(sub)))
+	mux.HandleFunc("GET "+apiPrefix+"overview", s.overview)
+	mux.HandleFunc("GET "+apiPrefix+"files", s.files)
+	mux.HandleFunc("GET "+apiPrefix+"file", s.file)
+	mux.HandleFunc("GET "+apiPrefix+"raw", s.raw)
+	mux.HandleFunc("POST "+apiPrefix+"estimate", s.estimate)
+	mux.HandleFunc("POST "+apiPrefix+"retry", s.act(false))
+	mux.HandleFunc("POST "+apiPrefix+"reprocess", s.act(true))
+	mux.HandleFunc("POST "+apiPrefix+"upload", s.upload)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fail answers an error as JSON {"error": msg}, which the page shows.
+func fail(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// Overview is the answer of /ui/api/overview.
+type Overview struct {
+	Now       time.Time          `json:"now"`
+	Report    report.Report      `json:"report"`
+	Activity  *activity.Snapshot `json:"activity,omitempty"`
+	Inboxes   []InboxInfo        `json:"inboxes"`
+	Upload    *UploadInfo        `json:"upload,omitempty"`
+	Reprocess bool               `json:"reprocess"`
+}
+
+// UploadInfo tells the page what it may upload.
+type UploadInfo struct {
+	MaxBytes   int64    `json:"max_bytes"`
+	Extensions []string `json:"extensions"`
+}
+
+func (s *server) overview(w http.ResponseWriter, r *http.Request) {
+	rep, err := s.o.Live.Report()
+	if err != nil {
+		fail(w, http.StatusInternalServerError, "status: "+err.Error())
+		return
+	}
+	ov := Overview{Now: time.Now(), Report: rep, Inboxes: s.o.Reader.Inboxes()}
+	if s.o.Activity != nil {
+		snap := s.o.Activity.Snapshot()
+		ov.Activity = &snap
+	}
+	if s.o.Upload.Enabled {
+		ov.Upload = &UploadInfo{MaxBytes: s.o.Upload.MaxBytes, Extensions: s.o.Upload.Extensions}
+	}
+	_, ov.Reprocess = s.o.Live.(Reprocessor)
+	writeJSON(w, ov)
+}
+
+func (s *server) files(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q := Query{Search: v.Get("q"), Inbox: v.Get("inbox"), State: v.Get("state"), Sort: v.Get("sort"), Limit: 50}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"offset", &q.Offset}, {"limit", &q.Limit}} {
+		if s := v.Get(p.name); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				fail(w, http.StatusBadRequest, p.name+" must be a number of 0 or more")
+				return
+			}
+			*p.dst = n
+		}
+	}
+	q.Limit = min(max(q.Limit, 1), maxPerPage)
+	page, err := s.o.Reader.Files(r.Context(), q)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, page)
+}
+
+func (s *server) file(w http.ResponseWriter, r *http.Request) {
+	fd, err := s.o.Reader.File(r.Context(), r.URL.Query().Get("path"))
+	if errors.Is(err, ErrNotFound) {
+		fail(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, fd)
+}
+
+func (s *server) raw(w http.ResponseWriter, r *http.Request) {
+	b, err := s.o.Reader.Result(r.Context(), r.URL.Query().Get("path"))
+	if errors.Is(err, ErrNotFound) {
+		fail(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	_, _ = w.Write(b)
+}
+
+// ActionRequest is the body of estimate, retry and reprocess.
+type ActionRequest struct {
+	Paths []string `json:"paths"`
+	// Action is "retry" or "reprocess" (estimate only).
+	Action string `json:"action,omitempty"`
+}
+
+// ActionAnswer is the answer of retry and reprocess.
+type ActionAnswer struct {
+	Done []string `json:"done"`
+}
+
+func readAction(w http.ResponseWriter, r *http.Request) (ActionRequest, bool) {
+	var a ActionRequest
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&a); err != nil || len(a.Paths) == 0 {
+		fail(w, http.StatusBadRequest, `the body must be {"paths": ["..."]} with at least one path`)
+		return a, false
+	}
+	return a, true
+}
+
+// eligible tells whether a file in state st can be sent again by action.
+func eligible(st string, reprocess bool) bool {
+	if reprocess {
+		return st == report.Done || st == report.Failed || st == report.Invalid
+	}
+	return st == report.Failed || st == report.Invalid
+}
+
+// EstimateAnswer says what an action will do before it is done.
+type EstimateAnswer struct {
+	Estimate
+	Action string `json:"action"`
+	// Skipped are paths the action does not apply to, with why.
+	Skipped map[string]string `json:"skipped"`
+}
+
+func (s *server) estimate(w http.ResponseWriter, r *http.Request) {
+	a, ok := readAction(w, r)
+	if !ok {
+		return
+	}
+	reprocess := a.Action == "reprocess"
+	if !reprocess && a.Action != "retry" {
+		fail(w, http.StatusBadRequest, `action must be "retry" or "reprocess"`)
+		return
+	}
+	ans := EstimateAnswer{Action: a.Action, Skipped: map[string]string{}}
+	var keep []string
+	for _, p := range a.Paths {
+		fd, err := s.o.Reader.File(r.Context(), p)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			ans.Skipped[p] = "not tracked"
+		case err != nil:
+			fail(w, http.StatusInternalServerError, err.Error())
+			return
+		case !eligible(fd.State, reprocess):
+			ans.Skipped[p] = "it is " + fd.State
+		default:
+			keep = append(keep, p)
+		}
+	}
+	e, err := s.o.Reader.Estimate(r.Context(), keep)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	ans.Estimate = e
+	writeJSON(w, ans)
+}
+
+func (s *server) act(reprocess bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		a, ok := readAction(w, r)
+		if !ok {
+			return
+		}
+		var done []string
+		var err error
+		if reprocess {
+			rp, ok := s.o.Live.(Reprocessor)
+			if !ok {
+				fail(w, http.StatusNotImplemented, "this ppsync cannot process finished files again")
+				return
+			}
+			done, err = rp.Reprocess(a.Paths)
+		} else {
+			done, err = s.o.Live.Retry(a.Paths, false)
+		}
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		if done == nil {
+			done = []string{}
+		}
+		s.log.Info("files sent through again from the status page", "files", len(done), "reprocess", reprocess, "remote", r.RemoteAddr)
+		writeJSON(w, ActionAnswer{Done: done})
+	}
+}
