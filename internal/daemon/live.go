@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
@@ -29,6 +31,7 @@ type liveSource struct {
 	st       *state.Store
 	up       *uploader.Uploader
 	pol      *poller.Poller
+	fin      *finish.Finisher
 	watchers []*watcher.Watcher
 	client   *api.Client
 	started  time.Time
@@ -56,7 +59,7 @@ func (l *liveSource) Report() (report.Report, error) {
 	}
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	r.JobsInFlight, _ = l.pol.InFlight()
-	r.ResultWriteErrors = l.pol.WriteErrors()
+	r.ResultWriteErrors = l.fin.WriteErrors()
 	if l.hook != nil {
 		r.Webhook = l.hook.report()
 	}
@@ -87,11 +90,7 @@ func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
 		return nil, err
 	}
 	for _, p := range marked {
-		for i, in := range l.cfg.Inboxes {
-			if strings.HasPrefix(p, in.Path+string(filepath.Separator)) {
-				l.watchers[i].Forget(p)
-			}
-		}
+		l.fin.Forget(p)
 	}
 	if len(marked) > 0 {
 		l.log.Info("files sent through again on request", "files", len(marked))
@@ -101,22 +100,28 @@ func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
 
 func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
 
-// serveAdmin starts the admin endpoint; the returned func stops it.
-func serveAdmin(ctx context.Context, addr string, src admin.Source, log *slog.Logger) (func(), error) {
+// serveAdmin starts the admin endpoint in g; it stops when ctx ends.
+func serveAdmin(ctx context.Context, g *errgroup.Group, addr string, src admin.Source, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen %s: %w (set [admin] listen to a free port, or \"off\")", addr, err)
+		return fmt.Errorf("listen %s: %w (set [admin] listen to a free port, or \"off\")", addr, err)
 	}
 	srv := &http.Server{Handler: admin.Handler(src), ReadHeaderTimeout: 5 * time.Second}
-	go func() {
+	g.Go(func() error {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("admin endpoint stopped", "error", err)
 		}
-	}()
+		return nil
+	})
+	g.Go(func() error { shutdownAt(ctx, srv); return nil })
 	log.Info("admin endpoint listening", "url", "http://"+ln.Addr().String(), "paths", "/healthz /status /metrics")
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}, nil
+	return nil
+}
+
+// shutdownAt shuts srv down once ctx ends, giving requests two seconds.
+func shutdownAt(ctx context.Context, srv *http.Server) {
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
 }

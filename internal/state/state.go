@@ -75,14 +75,19 @@ func DocKey(parserID, sha string) string { return parserID + ":" + sha }
 
 // Doc is one distinct content submitted (or to submit) to one parser.
 type Doc struct {
-	Key          string          `json:"key"`
-	ParserID     string          `json:"parser_id"`
-	SHA256       string          `json:"sha256"`
-	Size         int64           `json:"size"`
-	Pages        int             `json:"pages"`
-	State        string          `json:"state"`
-	Files        []string        `json:"files"` // paths waiting for this document's result
-	Batch        string          `json:"batch,omitempty"`
+	Key      string   `json:"key"`
+	ParserID string   `json:"parser_id"`
+	SHA256   string   `json:"sha256"`
+	Size     int64    `json:"size"`
+	Pages    int      `json:"pages"`
+	State    string   `json:"state"`
+	Files    []string `json:"files"` // paths waiting for this document's result
+	Batch    string   `json:"batch,omitempty"`
+	// UploadName is the filename the document was sent under; the API's
+	// answer names it, and a result is written only when the names agree.
+	UploadName string `json:"upload_name,omitempty"`
+	// Unmatched counts submission answers that did not name this document.
+	Unmatched    int             `json:"unmatched,omitempty"`
 	ExtractionID string          `json:"extraction_id,omitempty"`
 	DocumentID   string          `json:"document_id,omitempty"`
 	SubmittedAt  time.Time       `json:"submitted_at,omitzero"`
