@@ -55,8 +55,8 @@ func (f *fakeFinisher) Failed(_ context.Context, keys []string, code, _ string) 
 	return nil
 }
 func (f *fakeFinisher) Refused(context.Context, state.File, string, string) error { return nil }
-func (f *fakeFinisher) AlreadyDone(state.File) (bool, error)                    { return false, nil }
-func (f *fakeFinisher) Forget(string)                                           {}
+func (f *fakeFinisher) AlreadyDone(state.File) (bool, error)                      { return false, nil }
+func (f *fakeFinisher) Forget(string)                                             {}
 
 type fakeTracker struct{ docs map[string]string }
 
