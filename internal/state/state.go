@@ -86,6 +86,10 @@ type Doc struct {
 	// UploadName is the filename the document was sent under; the API's
 	// answer names it, and a result is written only when the names agree.
 	UploadName string `json:"upload_name,omitempty"`
+	// KeyGen counts submissions of this document the API refused without
+	// charging (402); it is part of the idempotency key, so a resend after
+	// a top-up is not answered with a cached refusal.
+	KeyGen int `json:"key_gen,omitempty"`
 	// Unmatched counts submission answers that did not name this document.
 	Unmatched    int             `json:"unmatched,omitempty"`
 	ExtractionID string          `json:"extraction_id,omitempty"`
@@ -104,10 +108,14 @@ type Doc struct {
 
 // KeyPart is what a document contributes to its batch's idempotency key.
 func (d Doc) KeyPart() string {
-	if d.Retries == 0 {
-		return d.SHA256
+	part := d.SHA256
+	if d.Retries > 0 {
+		part += "#retry-" + strconv.Itoa(d.Retries)
 	}
-	return d.SHA256 + "#retry-" + strconv.Itoa(d.Retries)
+	if d.KeyGen > 0 {
+		part += "#gen-" + strconv.Itoa(d.KeyGen)
+	}
+	return part
 }
 
 // Batch is a submission intent, committed before the request is sent and

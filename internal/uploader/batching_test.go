@@ -138,7 +138,7 @@ func TestHalvesKeepEveryFileOnce(t *testing.T) {
 			b.Paths = append(b.Paths, fmt.Sprint("/in/", i, ".pdf"))
 			b.Names = append(b.Names, fmt.Sprint(i, ".pdf"))
 		}
-		hs := halves(b)
+		hs := halves(b, nil)
 		if len(hs) != 2 || len(hs[0].Docs) == 0 || len(hs[1].Docs) == 0 {
 			t.Fatalf("n=%d: halves %v", n, hs)
 		}
@@ -156,6 +156,24 @@ func TestHalvesKeepEveryFileOnce(t *testing.T) {
 		}
 		if !reflect.DeepEqual(all, b.Docs) {
 			t.Errorf("n=%d: halves hold %v, want %v", n, all, b.Docs)
+		}
+	}
+}
+
+func TestHalvesBySize(t *testing.T) {
+	b := state.Batch{Docs: []string{"a", "b", "c", "d"}, Paths: []string{"a", "b", "c", "d"}, Names: []string{"a", "b", "c", "d"}}
+	for _, tt := range []struct {
+		sizes []int64
+		first int
+	}{
+		{[]int64{10, 10, 10, 10}, 2},
+		{[]int64{100, 1, 1, 1}, 1},
+		{[]int64{1, 1, 1, 100}, 3},
+		{[]int64{1, 1, 100, 1}, 3},
+	} {
+		hs := halves(b, tt.sizes)
+		if len(hs[0].Docs) != tt.first || len(hs[0].Docs)+len(hs[1].Docs) != 4 {
+			t.Errorf("sizes %v: first half %v, want %d files", tt.sizes, hs[0].Docs, tt.first)
 		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
@@ -80,8 +82,8 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 		remaining := u.recordSubmitted(ctx, b, sub, replay)
 		u.end(b, func(c *credits, pages int) { c.settle(pages, remaining) })
 	case api.IsInsufficientCredits(err):
-		u.log.Warn("the API says credits are too low for this batch; it waits and resumes by itself", "files", len(b.Docs), "pages", b.Pages)
-		u.dissolve(b, "")
+		u.log.Warn("the API says credits are too low for this batch; it waits and resumes by itself under a new idempotency key", "files", len(b.Docs), "pages", b.Pages)
+		u.dissolve(b, "", true)
 		u.end(b, func(c *credits, pages int) { c.exhausted(pages, time.Now()) })
 	case api.IsUnauthorized(err):
 		u.log.Error("the API refused the key; submissions are paused", "error", err)
@@ -93,8 +95,17 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 	case api.IsParserProblem(err):
 		u.failBatch(ctx, b, err)
 		u.end(b, (*credits).release)
+	case tooLarge(err):
+		u.log.Warn("the request was refused as too large; splitting the batch by size", "files", len(b.Docs), "bytes", b.Bytes, "error", err)
+		u.split(ctx, b, err, true)
+		u.end(b, (*credits).release)
+	case api.IsBadFile(err) && requestLevel(err, b):
+		u.log.Error("the API refused the request itself, not a file in it; failing the batch once with its message (not splitting)",
+			"files", len(b.Docs), "error", err)
+		u.failBatch(ctx, b, err)
+		u.end(b, (*credits).release)
 	case api.IsBadFile(err):
-		u.split(ctx, b, err)
+		u.split(ctx, b, err, false)
 		u.end(b, (*credits).release)
 	case errors.As(err, &fc), errors.As(err, &se):
 		var changed string
@@ -105,12 +116,55 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 		}
 		u.log.Warn("a file changed or vanished while it was being sent; the upload was aborted before it completed and nothing was charged",
 			"file", changed, "error", err)
-		u.dissolve(b, changed)
+		u.dissolve(b, changed, false)
 		u.end(b, (*credits).release)
+	case unexpected4xx(err) && b.Attempts >= maxUnexpectedAttempts:
+		u.log.Error("the API keeps refusing this batch with an unexpected answer; giving up, each file gets an error file with the API's code and message",
+			"files", len(b.Docs), "attempts", b.Attempts, "error", err)
+		u.failBatch(ctx, b, err)
+		u.end(b, (*credits).release)
+	case unexpected4xx(err):
+		u.log.Warn("the API refused this batch with an unexpected answer; trying again with the same idempotency key",
+			"files", len(b.Docs), "attempt", b.Attempts, "of", maxUnexpectedAttempts, "error", err)
+		u.retryLater(ctx, b)
 	default:
 		u.log.Warn("submission failed; it will be retried with the same idempotency key", "files", len(b.Docs), "error", err)
 		u.retryLater(ctx, b)
 	}
+}
+
+// maxUnexpectedAttempts bounds how often a batch is sent while the API
+// answers it with an unexpected 4xx (409, 411, 422, an unknown code).
+const maxUnexpectedAttempts = 3
+
+// tooLarge reports a 413: the request body was too large for the API or a
+// proxy before it.
+func tooLarge(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae) && ae.StatusCode == http.StatusRequestEntityTooLarge
+}
+
+// requestLevel reports an INVALID_PAYLOAD answer that names none of the
+// batch's files: the request itself was refused (a missing parser_id, a
+// malformed body), and splitting the batch would only repeat it.
+func requestLevel(err error, b state.Batch) bool {
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Code != apitypes.CodeInvalidPayload {
+		return false
+	}
+	for _, n := range b.Names {
+		if strings.Contains(ae.Message, n) {
+			return false
+		}
+	}
+	return true
+}
+
+// unexpected4xx reports a client error the submission has no specific
+// path for; 408 and 429 are temporary and retried like outages.
+func unexpected4xx(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae) && ae.StatusCode >= 400 && ae.StatusCode < 500 && !ae.Temporary()
 }
 
 func (u *Uploader) registered(b state.Batch) bool {

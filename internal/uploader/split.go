@@ -13,7 +13,9 @@ import (
 // dissolve deletes an intent the server refused without charging, and puts
 // its documents back in the queue. changed names a file that changed or
 // vanished: it leaves its document, which is dropped if no file remains.
-func (u *Uploader) dissolve(b state.Batch, changed string) {
+// newKey moves the documents to a new key generation, so an API that caches
+// error answers under the Idempotency-Key does not replay the refusal.
+func (u *Uploader) dissolve(b state.Batch, changed string, newKey bool) {
 	var back []string
 	err := u.st.Update(func(tx *state.Tx) error {
 		for _, k := range b.Docs {
@@ -25,6 +27,9 @@ func (u *Uploader) dissolve(b state.Batch, changed string) {
 				d.Files = slices.DeleteFunc(d.Files, func(p string) bool { return p == changed })
 			}
 			d.Batch, d.Updated = "", time.Now()
+			if newKey {
+				d.KeyGen++
+			}
 			if len(d.Files) == 0 {
 				d.State, d.Code, d.Message = state.DocFailed, "GONE", "every file with this content changed or was deleted before it was sent"
 			} else {
@@ -47,9 +52,24 @@ func (u *Uploader) dissolve(b state.Batch, changed string) {
 	u.requeue(b.ParserID, back)
 }
 
-// halves splits a batch in two new batches (keys are set when recorded).
-func halves(b state.Batch) []state.Batch {
+// halves splits a batch in two new batches (keys are set when recorded):
+// by count, or, given each document's size, where the bytes divide.
+func halves(b state.Batch, sizes []int64) []state.Batch {
 	mid := len(b.Docs) / 2
+	if len(sizes) == len(b.Docs) {
+		var total, acc int64
+		for _, s := range sizes {
+			total += s
+		}
+		mid = 1
+		for i := 0; i < len(sizes)-1; i++ {
+			acc += sizes[i]
+			mid = i + 1
+			if acc*2 >= total {
+				break
+			}
+		}
+	}
 	return []state.Batch{sub(b, 0, mid), sub(b, mid, len(b.Docs))}
 }
 
@@ -59,18 +79,32 @@ func sub(b state.Batch, i, j int) state.Batch {
 }
 
 // split isolates the file(s) the API refuses: halves are submitted as new
-// batches (new content, new key) until a single bad file remains, which fails.
-func (u *Uploader) split(ctx context.Context, b state.Batch, cause error) {
+// batches (new content, new key) until a single bad file remains, which
+// fails. bySize halves by bytes instead of by count (a 413).
+func (u *Uploader) split(ctx context.Context, b state.Batch, cause error, bySize bool) {
 	if len(b.Docs) == 1 {
 		u.failBatch(ctx, b, cause)
 		return
 	}
-	u.log.Warn("the API refused a batch because of a file in it; splitting it to find that file", "files", len(b.Docs), "error", cause)
-	hs := halves(b)
+	if !bySize {
+		u.log.Warn("the API refused a batch because of a file in it; splitting it to find that file", "files", len(b.Docs), "error", cause)
+	}
+	var hs []state.Batch
 	err := u.st.Update(func(tx *state.Tx) error {
 		if err := tx.DeleteBatch(b.Key); err != nil {
 			return err
 		}
+		var sizes []int64
+		if bySize {
+			for _, k := range b.Docs {
+				d, _, err := tx.Doc(k)
+				if err != nil {
+					return err
+				}
+				sizes = append(sizes, d.Size)
+			}
+		}
+		hs = halves(b, sizes)
 		for i := range hs {
 			var shas []string
 			for _, k := range hs[i].Docs {
