@@ -157,6 +157,7 @@ func (u *Uploader) form() (state.Batch, bool) {
 		u.credits.release(pages)
 		u.sending--
 		u.mu.Unlock()
+		u.wake()
 		return state.Batch{}, false
 	}
 	if err != nil {
