@@ -385,7 +385,11 @@ func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
 				s.Gone++
 			default:
 				s.Waiting++
-				s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State))
+				if f.Reason != "" {
+					s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s): %s: %s", f.Path, f.State, f.Code, f.Reason))
+				} else {
+					s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State))
+				}
 			}
 			return nil
 		})

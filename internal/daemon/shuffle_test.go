@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -152,4 +153,50 @@ func runWith(t *testing.T, o daemon.Options) (daemon.Summary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	return daemon.Run(ctx, o)
+}
+
+// pageCountTransport makes every page count in answers to reads wrong.
+type pageCountTransport struct{}
+
+var pageCountRe = regexp.MustCompile(`"page_count":\s*\d+`)
+
+func (pageCountTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || r.Method != http.MethodGet {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = pageCountRe.ReplaceAll(b, []byte(`"page_count":99`))
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A document whose page count disagrees with the file is never written as
+// its result: the file keeps waiting with the reason, and the run says so.
+func TestResultThatDoesNotMatchItsFileIsNotWritten(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	p := filepath.Join(e.inbox, "two-pages.pdf")
+	write(t, p, pdf(t, 1, 2))
+	o := e.options(cfg, true)
+	o.Transport = pageCountTransport{}
+	sum, err := runWith(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exists(results.ResultPath(p)) || exists(results.ErrorPath(p)) {
+		t.Error("an output was written for a document that does not match its file")
+	}
+	if sum.OK() || sum.Waiting != 1 || len(sum.Problems) != 1 || !strings.Contains(sum.Problems[0], "RESULT_MISMATCH") {
+		t.Errorf("summary = %+v", sum)
+	}
+	if !strings.Contains(e.logs.String(), "does not match the file") {
+		t.Error("the mismatch is not in the log")
+	}
 }
