@@ -48,8 +48,15 @@ const (
 	HeaderWebhookSecret      = "X-Webhook-Secret"
 )
 
-// MaxFilesPerSubmission is the documented cap on files in one POST /v1/extractions.
-const MaxFilesPerSubmission = 50
+// The documented limits of the API.
+const (
+	// MaxFilesPerSubmission is the cap on files in one POST /v1/extractions.
+	MaxFilesPerSubmission = 50
+	// MaxRequestsPerWindow is the cap on requests of any kind per rate window (a minute).
+	MaxRequestsPerWindow = 150
+	// MaxSubmissionsPerWindow is the cap on POST /v1/extractions per rate window.
+	MaxSubmissionsPerWindow = 20
+)
 
 // ErrorEnvelope is the error body the emulator sends: {"error": {"code", "message"}}.
 type ErrorEnvelope struct {

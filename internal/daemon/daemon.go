@@ -1,5 +1,5 @@
 // Package daemon wires the stages together: watchers → uploader → API →
-// poller → result files, around one state store and one API client.
+// poller → finish, around one state store and one API client.
 package daemon
 
 import (
@@ -13,9 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/results"
@@ -54,7 +57,9 @@ type Summary struct {
 // OK reports that every file ended with a result.
 func (s Summary) OK() bool { return s.Failed+s.Invalid+s.Waiting == 0 }
 
-// Run runs the pipeline until ctx ends (or, with Once, until done).
+// Run runs the pipeline until ctx ends (or, with Once, until done). Every
+// goroutine it starts belongs to one group, joined before the leases are
+// released and the state store is closed.
 func Run(ctx context.Context, o Options) (Summary, error) {
 	cfg := o.Config
 	log := o.Logger
@@ -94,18 +99,29 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
 
+	// One lifetime: every goroutine below joins g, and g is joined (after
+	// ctx is cancelled) before the leases are released and the store closed.
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	var g errgroup.Group
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
 
 	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
 	for i, in := range cfg.Inboxes {
 		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Logger: log.With("component", "watcher")})
 	}
-	pol := poller.New(poller.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Interval: cfg.Poll.Interval.Duration,
-		Logger: log, OnFinished: o.OnFinished, NudgeWindow: cfg.API.RateWindow.Duration,
+	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
+		Sink: sink(o.OnFinished), Logger: log})
+	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
+		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
-	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: cfg.Inboxes, Upload: cfg.Upload,
-		Tracker: pol, Finisher: pol, Watcher: forgetter(watchers), Logger: log, Once: o.Once, OnFinished: o.OnFinished,
+	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
+		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,
+		BatchWindow: cfg.Upload.BatchWindow.Duration, MaxBatchFiles: cfg.Upload.MaxBatchFiles,
+		MaxBatchBytes: cfg.Upload.MaxBatchBytes.Bytes, MaxFileSize: cfg.Upload.MaxFileSize.Bytes,
+		CreditRecheck: cfg.Upload.CreditRecheck.Duration,
 		Settling: func() int {
 			n := 0
 			for _, w := range watchers {
@@ -113,11 +129,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			}
 			return n
 		}})
-	if err := pol.Recover(); err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-	}
-	if err := up.Recover(); err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	for _, rec := range []func() error{fin.Recover, pol.Recover, up.Recover} {
+		if err := rec(); err != nil {
+			return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+		}
 	}
 	for _, in := range cfg.Inboxes {
 		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
@@ -143,14 +158,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
 	}
 
-	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, watchers: watchers, client: client,
+	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
 		started: time.Now(), log: log}
 	if cfg.Webhook.Enabled {
-		hook, err := startWebhook(ctx, cfg, client, st, pol, log)
+		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log)
 		if err != nil {
 			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 		}
-		defer hook.stop()
 		live.hook = hook
 	} else {
 		removeStaleWebhook(ctx, client, st, log)
@@ -160,43 +174,44 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		if err != nil {
 			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
 		} else {
-			defer stopAdmin()
+			g.Go(func() error { <-ctx.Done(); stopAdmin(); return nil })
 		}
 	}
 
 	events := make(chan watcher.Event, 256)
-	var stages sync.WaitGroup
-	stages.Add(2)
-	go func() { defer stages.Done(); up.Run(ctx, events) }()
-	go func() { defer stages.Done(); pol.Run(ctx) }()
+	g.Go(func() error { up.Run(ctx, events); return nil })
+	g.Go(func() error { pol.Run(ctx); return nil })
+	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
 	var ws sync.WaitGroup
 	for _, w := range watchers {
 		ws.Add(1)
-		go func() {
+		g.Go(func() error {
 			defer ws.Done()
 			if err := w.Run(ctx, events); err != nil {
 				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
 			}
-		}()
+			return nil
+		})
 	}
 	watchersDone := make(chan struct{})
-	go func() {
+	g.Go(func() error {
 		ws.Wait()
 		close(watchersDone)
 		if o.Once {
 			close(events) // every file found at start-up has been reported
 		}
-	}()
+		return nil
+	})
 	if o.Ready != nil {
 		close(o.Ready)
 	}
 
 	leaseLost := make(chan error, 1)
-	go renewLeases(ctx, leases, leaseLost)
+	g.Go(func() error { renewLeases(ctx, leases, leaseLost); return nil })
 
 	var runErr error
 	if o.Once {
-		runErr = waitOnce(ctx, up, pol, watchersDone, leaseLost, log)
+		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin}, watchersDone, leaseLost, log)
 	} else {
 		select {
 		case <-ctx.Done():
@@ -207,8 +222,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 	cancel()
-	<-watchersDone
-	stages.Wait()
+	_ = g.Wait()
 	sum, err := summarize(st, cfg)
 	if err != nil && runErr == nil {
 		runErr = err
@@ -216,8 +230,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	return sum, runErr
 }
 
-// waitOnce returns when every file found at start-up has a final state, or
-// only files waiting for credits remain.
 // leaseTTL is how long a lease lives without renewal; it is renewed every third of it.
 const leaseTTL = 30 * time.Second
 
@@ -239,33 +251,74 @@ func renewLeases(ctx context.Context, leases []*lease.Lease, lost chan<- error) 
 	}
 }
 
-func waitOnce(ctx context.Context, up *uploader.Uploader, pol *poller.Poller, watchersDone <-chan struct{}, leaseLost <-chan error, log *slog.Logger) error {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
+// stages are what waitOnce watches.
+type stages struct {
+	up  *uploader.Uploader
+	pol *poller.Poller
+	fin *finish.Finisher
+}
+
+// waitOnce returns when every file found at start-up has a final state, or
+// only files waiting for credits remain. It wakes on the stages' change
+// signals, never on a timer.
+func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, leaseLost <-chan error, log *slog.Logger) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-s.up.Fatal():
+		return fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case err := <-leaseLost:
+		return fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case <-watchersDone:
+	}
 	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-up.Fatal():
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case err := <-leaseLost:
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case <-t.C:
-		}
-		select {
-		case <-watchersDone:
-		default:
-			continue
-		}
-		idle, stuck := up.Idle()
-		if stuck && pol.Idle() {
+		// Take the signals before looking, so a change in between wakes us.
+		upC, polC, finC := s.up.Changed(), s.pol.Changed(), s.fin.Changed()
+		idle, stuck := s.up.Idle()
+		rest := s.pol.Idle() && s.fin.Idle()
+		if stuck && rest {
 			log.Warn("stopping with files still waiting for credits; add credits and run again")
 			return nil
 		}
-		if idle && pol.Idle() {
+		if idle && rest {
 			return nil
 		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-s.up.Fatal():
+			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case err := <-leaseLost:
+			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case <-upC:
+		case <-polC:
+		case <-finC:
+		}
 	}
+}
+
+func finishInboxes(ins []config.Inbox) []finish.Inbox {
+	out := make([]finish.Inbox, len(ins))
+	for i, in := range ins {
+		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir}
+	}
+	return out
+}
+
+func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
+	out := make([]uploader.Inbox, len(ins))
+	for i, in := range ins {
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID}
+	}
+	return out
+}
+
+// sink adapts Options.OnFinished to the finish stage's Sink.
+func sink(fn func(f state.File, doc json.RawMessage)) finish.Sink {
+	if fn == nil {
+		return nil
+	}
+	return finish.SinkFunc(func(_ context.Context, w finish.Written) { fn(w.File, w.Document) })
 }
 
 type forgetter []*watcher.Watcher
@@ -336,7 +389,11 @@ func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
 				s.Gone++
 			default:
 				s.Waiting++
-				s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State))
+				if f.Reason != "" {
+					s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s): %s: %s", f.Path, f.State, f.Code, f.Reason))
+				} else {
+					s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State))
+				}
 			}
 			return nil
 		})

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/config"
@@ -37,7 +39,7 @@ type hookState struct {
 // startWebhook starts the receiver, registers the subscription (or reuses
 // the stored one), slows polling down to the safety net and checks a test
 // delivery in the background. A registration failure falls back to polling.
-func startWebhook(ctx context.Context, cfg *config.Config, client *api.Client, st *state.Store, pol *poller.Poller, log *slog.Logger) (*hookState, error) {
+func startWebhook(ctx context.Context, g *errgroup.Group, cfg *config.Config, client *api.Client, st *state.Store, pol *poller.Poller, log *slog.Logger) (*hookState, error) {
 	wc := cfg.Webhook
 	u, _ := url.Parse(wc.PublicURL)
 	recv := webhook.NewReceiver(webhook.ReceiverOptions{Path: u.Path, Static: wc.Secret, MaxBody: wc.MaxBody.Bytes, Logger: log})
@@ -47,7 +49,7 @@ func startWebhook(ctx context.Context, cfg *config.Config, client *api.Client, s
 	}
 	h := &hookState{cfg: wc, recv: recv, client: client, addr: ln.Addr().String(),
 		srv: &http.Server{Handler: recv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second}}
-	go func() {
+	g.Go(func() error {
 		var err error
 		if wc.TLSCert != "" {
 			err = h.srv.ServeTLS(ln, wc.TLSCert, wc.TLSKey)
@@ -57,7 +59,9 @@ func startWebhook(ctx context.Context, cfg *config.Config, client *api.Client, s
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("webhook receiver stopped", "error", err)
 		}
-	}()
+		return nil
+	})
+	g.Go(func() error { shutdownAt(ctx, h.srv); return nil })
 	log.Info("webhook receiver listening", "listen", h.addr, "public_url", wc.PublicURL, "tls", wc.TLSCert != "")
 
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -71,25 +75,28 @@ func startWebhook(ctx context.Context, cfg *config.Config, client *api.Client, s
 	h.reg = reg
 	recv.SetSecret(reg.SigningSecret)
 	pol.SetInterval(wc.PollInterval.Duration)
-	go func() {
+	g.Go(func() error {
 		for {
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case ev := <-recv.Events():
 				pol.Nudge(ev.ExtractionID, ev.DocumentID, ev.Event == apitypes.EventJobCompleted)
 			}
 		}
-	}()
-	go pol.RunNudges(ctx, 100*time.Millisecond)
-	go func() {
+	})
+	g.Go(func() error { pol.RunNudges(ctx, 100*time.Millisecond); return nil })
+	g.Go(func() error {
 		msg, err := h.test(ctx)
-		if err != nil {
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
 			log.Warn("webhook test delivery failed; polling every "+wc.PollInterval.String()+" still finds every result", "error", err)
-		} else {
+		default:
 			log.Info(msg)
 		}
-	}()
+		return nil
+	})
 	return h, nil
 }
 
@@ -120,12 +127,6 @@ func (h *hookState) report() *report.Webhook {
 		Dropped: d, LastTest: h.lastTest, Error: h.err}
 }
 
-func (h *hookState) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = h.srv.Shutdown(ctx)
-}
-
 // removeStaleWebhook deletes a subscription left from when webhooks were
 // on, so the API stops calling a receiver that no longer listens.
 func removeStaleWebhook(ctx context.Context, client *api.Client, st *state.Store, log *slog.Logger) {
@@ -140,4 +141,12 @@ func removeStaleWebhook(ctx context.Context, client *api.Client, st *state.Store
 	} else {
 		log.Info("webhooks are off: deleted the subscription", "webhook_id", id)
 	}
+}
+
+// shutdownAt shuts srv down once ctx ends, giving requests two seconds.
+func shutdownAt(ctx context.Context, srv *http.Server) {
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
 }

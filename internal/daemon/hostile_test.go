@@ -19,7 +19,7 @@ import (
 )
 
 // hostileTransport rewrites every filename in API answers to a path that
-// climbs out of the inbox.
+// climbs out of the inbox: no file can be matched to such a document.
 type hostileTransport struct{}
 
 var filenameRe = regexp.MustCompile(`"filename":"[^"]*"`)
@@ -51,14 +51,24 @@ func TestServerFilenamesNeverBecomePaths(t *testing.T) {
 	o.Transport = hostileTransport{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := daemon.Run(ctx, o); err != nil {
+	sum, err := daemon.Run(ctx, o)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if sum.Failed != len(files) {
+		t.Errorf("summary %+v: want every file failed (no answer names it)", sum)
+	}
 	for _, p := range files {
-		r := readResult(t, p)
-		if r.Source.Path != p {
-			t.Errorf("%s: result names %s", p, r.Source.Path)
+		if exists(results.ResultPath(p)) {
+			t.Errorf("%s: a result was matched to a document that does not name it", p)
 		}
+		ef := readError(t, p)
+		if ef.Error.Code != "NOT_IN_ANSWER" || ef.Source.Path != p {
+			t.Errorf("%s: error file %+v", p, ef)
+		}
+	}
+	if n := e.emu.Stats().DocumentsCreated; n != len(files) {
+		t.Errorf("charged %d documents, want %d (the batch sent again must be answered from the idempotency cache)", n, len(files))
 	}
 	var stray []string
 	_ = filepath.WalkDir(filepath.Dir(e.root), func(p string, d os.DirEntry, err error) error {

@@ -6,11 +6,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
@@ -25,6 +25,7 @@ type liveSource struct {
 	st       *state.Store
 	up       *uploader.Uploader
 	pol      *poller.Poller
+	fin      *finish.Finisher
 	watchers []*watcher.Watcher
 	client   *api.Client
 	started  time.Time
@@ -52,7 +53,7 @@ func (l *liveSource) Report() (report.Report, error) {
 	}
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	r.JobsInFlight, _ = l.pol.InFlight()
-	r.ResultWriteErrors = l.pol.WriteErrors()
+	r.ResultWriteErrors = l.fin.WriteErrors()
 	if l.hook != nil {
 		r.Webhook = l.hook.report()
 	}
@@ -83,11 +84,7 @@ func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
 		return nil, err
 	}
 	for _, p := range marked {
-		for i, in := range l.cfg.Inboxes {
-			if strings.HasPrefix(p, in.Path+string(filepath.Separator)) {
-				l.watchers[i].Forget(p)
-			}
-		}
+		l.fin.Forget(p)
 	}
 	if len(marked) > 0 {
 		l.log.Info("files sent through again on request", "files", len(marked))

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,11 +36,17 @@ type Holder struct {
 // ErrHeld means another ppsync holds the inbox.
 var ErrHeld = errors.New("inbox held by another ppsync")
 
+// ErrReleased means the lease was released and cannot be renewed.
+var ErrReleased = errors.New("lease already released")
+
 // Lease is a held inbox lease.
 type Lease struct {
 	path string
 	me   Holder
 	ttl  time.Duration
+
+	mu       sync.Mutex
+	released bool
 }
 
 // Me describes this process.
@@ -123,16 +130,29 @@ func (l *Lease) write() error {
 	return results.WriteAtomic(l.path, append(b, '\n'))
 }
 
-// Renew refreshes the lease; it fails with ErrHeld if another ppsync took it.
+// Renew refreshes the lease; it fails with ErrHeld if another ppsync took
+// it, and with ErrReleased after Release (the file is never re-created).
 func (l *Lease) Renew() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return fmt.Errorf("renew the lease of %s: %w", filepath.Dir(l.path), ErrReleased)
+	}
 	if h, ok := read(l.path); ok && h.ID != l.me.ID {
 		return held(filepath.Dir(l.path), h, l.ttl)
 	}
 	return l.write()
 }
 
-// Release removes the lease if it is still ours.
+// Release removes the lease if it is still ours. It is safe to call more
+// than once and concurrently with Renew.
 func (l *Lease) Release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.released {
+		return
+	}
+	l.released = true
 	if h, ok := read(l.path); ok && h.ID == l.me.ID {
 		_ = os.Remove(l.path)
 	}

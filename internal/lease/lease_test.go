@@ -106,3 +106,46 @@ func TestRenewDetectsTakeover(t *testing.T) {
 		t.Fatalf("renew after takeover: %v", err)
 	}
 }
+
+// A renewal racing with shutdown must not bring a released lease back: the
+// next ppsync would find a lease of a process that is gone.
+func TestRenewAfterReleaseDoesNotRecreateTheLease(t *testing.T) {
+	dir := t.TempDir()
+	l, err := lease.Acquire(dir, lease.Me("/s.db"), time.Minute, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Release()
+	if err := l.Renew(); !errors.Is(err, lease.ErrReleased) {
+		t.Errorf("Renew after Release: %v, want ErrReleased", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, lease.FileName)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lease file after Release and Renew: %v, want it gone", err)
+	}
+	l.Release() // a second Release is harmless
+}
+
+// Renew and Release from two goroutines (the renewal loop and shutdown)
+// always end with no lease file.
+func TestConcurrentRenewAndReleaseEndsReleased(t *testing.T) {
+	for range 20 {
+		dir := t.TempDir()
+		l, err := lease.Acquire(dir, lease.Me("/s.db"), time.Minute, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				_ = l.Renew()
+			}
+		}()
+		go func() { defer wg.Done(); l.Release() }()
+		wg.Wait()
+		if _, err := os.Stat(filepath.Join(dir, lease.FileName)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("lease file left after Release: %v", err)
+		}
+	}
+}

@@ -1,24 +1,22 @@
-// Package poller takes submitted documents to done: one list call per tick
-// finds every job in flight that changed, then one results call per changed
-// job fetches what finished, and the result files are written beside the
-// local files. It never submits.
+// Package poller takes submitted documents to finished: one list call per
+// tick finds every job in flight that changed, then one results call per
+// changed job fetches what finished, and each finished document is handed
+// to the finish stage. It never submits and never writes files.
 package poller
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
-	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -30,15 +28,21 @@ type API interface {
 	Document(ctx context.Context, extractionID, documentID string) (apitypes.Document, error)
 }
 
+// Finisher ends the lives of the files of finished documents (the finish stage).
+type Finisher interface {
+	// Done hands over a document the API finished (completed or failed).
+	Done(ctx context.Context, key string, doc apitypes.Document) error
+	// Failed fails documents that will never get a result.
+	Failed(ctx context.Context, keys []string, code, msg string) error
+}
+
 // Options wires a Poller.
 type Options struct {
 	Store    *state.Store
 	API      API
-	Inboxes  []config.Inbox
+	Finisher Finisher
 	Interval time.Duration
 	Logger   *slog.Logger
-	// OnFinished is called after a file's result or error file is written.
-	OnFinished func(f state.File, doc json.RawMessage)
 	// NudgeBudget is how many webhook-driven reads may be made per
 	// NudgeWindow (defaults: 70 % of what 150 requests less 20 submissions
 	// leave, per minute).
@@ -54,13 +58,11 @@ type Poller struct {
 
 	mu       sync.Mutex
 	jobs     map[string]*job
-	pending  map[string]bool // doc keys finished whose files still need writing
 	lastPoll time.Time
 	lastErr  string
 	kick     chan struct{}
 	resched  chan struct{}
-	// writeErrors counts result files that could not be written.
-	writeErrors atomic.Int64
+	changed  chan struct{} // closed and replaced at every change of the jobs
 
 	// Webhook nudges, coalesced per job.
 	nudges    map[string]*nudge
@@ -73,9 +75,6 @@ type nudge struct {
 	jobDone bool
 	first   time.Time
 }
-
-// WriteErrors returns how many result writes failed since start.
-func (p *Poller) WriteErrors() int64 { return p.writeErrors.Load() }
 
 type job struct {
 	id        string
@@ -98,10 +97,10 @@ func New(o Options) *Poller {
 		o.NudgeWindow = time.Minute
 	}
 	if o.NudgeBudget <= 0 {
-		o.NudgeBudget = (150 - 20) * 7 / 10
+		o.NudgeBudget = (apitypes.MaxRequestsPerWindow - apitypes.MaxSubmissionsPerWindow) * 7 / 10
 	}
-	return &Poller{o: o, log: o.Logger.With("component", "poller"), st: o.Store,
-		jobs: map[string]*job{}, pending: map[string]bool{}, kick: make(chan struct{}, 1), resched: make(chan struct{}, 1),
+	return &Poller{o: o, log: o.Logger.With("component", "poller"), st: o.Store, changed: make(chan struct{}),
+		jobs: map[string]*job{}, kick: make(chan struct{}, 1), resched: make(chan struct{}, 1),
 		nudges: map[string]*nudge{}, nudgeKick: make(chan struct{}, 1),
 		nudgeLim: rate.NewLimiter(rate.Limit(float64(o.NudgeBudget-3)/o.NudgeWindow.Seconds()), 3)}
 }
@@ -211,12 +210,14 @@ func (p *Poller) serveNudge(ctx context.Context, id string, n *nudge) {
 	p.fetch(ctx, id)
 }
 
-// Recover loads jobs in flight and results still to write from the state.
+// Recover loads the jobs in flight from the state.
 func (p *Poller) Recover() error {
+	defer p.jobsChanged()
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	return p.st.View(func(tx *state.Tx) error {
 		return tx.Docs(func(d state.Doc) error {
-			switch d.State {
-			case state.DocSubmitted:
+			if d.State == state.DocSubmitted {
 				j := p.jobs[d.ExtractionID]
 				if j == nil {
 					j = &job{id: d.ExtractionID, docs: map[string]string{}, finished: map[string]bool{}, submitted: d.SubmittedAt}
@@ -225,12 +226,6 @@ func (p *Poller) Recover() error {
 				j.docs[d.DocumentID] = d.Key
 				if d.SubmittedAt.Before(j.submitted) {
 					j.submitted = d.SubmittedAt
-				}
-			case state.DocDone, state.DocFailed:
-				for _, f := range d.Files {
-					if rec, ok, _ := tx.File(f); ok && (rec.State == state.FileQueued || rec.State == state.FileDuplicate) {
-						p.pending[d.Key] = true
-					}
 				}
 			}
 			return nil
@@ -250,6 +245,7 @@ func (p *Poller) Track(extractionID string, docKeys map[string]string) {
 		j.docs[id] = k
 	}
 	p.mu.Unlock()
+	p.jobsChanged()
 	select { // reschedule: this job has early polls of its own
 	case p.resched <- struct{}{}:
 	default:
@@ -266,11 +262,27 @@ func (p *Poller) InFlight() (jobs, docs int) {
 	return len(p.jobs), docs
 }
 
-// Idle reports that no job is in flight and no result waits to be written.
+// Idle reports that no job is in flight.
 func (p *Poller) Idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return len(p.jobs) == 0 && len(p.pending) == 0
+	return len(p.jobs) == 0
+}
+
+// Changed returns a channel closed at the next change of the jobs in
+// flight (take it before calling Idle, so no change is missed).
+func (p *Poller) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+// jobsChanged tells watchers of Changed.
+func (p *Poller) jobsChanged() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	close(p.changed)
+	p.changed = make(chan struct{})
 }
 
 // LastPoll returns the time of the last successful poll and the last error.
@@ -285,7 +297,6 @@ func (p *Poller) LastPoll() (time.Time, string) {
 func (p *Poller) Run(ctx context.Context) {
 	pollNow := true
 	for {
-		p.writePending(ctx)
 		if n, _ := p.InFlight(); n > 0 && pollNow {
 			p.poll(ctx)
 		}
@@ -503,31 +514,9 @@ func (p *Poller) finishFromAPI(ctx context.Context, j *job, d apitypes.Document)
 	if !ok || already {
 		return
 	}
-	raw := d.Raw()
-	if raw == nil {
-		raw, _ = json.Marshal(d)
-	}
-	err := p.st.Update(func(tx *state.Tx) error {
-		rec, ok, err := tx.Doc(key)
-		if err != nil || !ok {
-			return err
-		}
-		if rec.State != state.DocDone && rec.State != state.DocFailed {
-			rec.Result, rec.Updated = raw, time.Now()
-			if d.Status == apitypes.StatusCompleted {
-				rec.State = state.DocDone
-			} else {
-				rec.State, rec.Code = state.DocFailed, "EXTRACTION_FAILED"
-				rec.Message = "PerfectParser could not extract this document"
-				if d.ErrorMessage != nil && *d.ErrorMessage != "" {
-					rec.Message += ": " + *d.ErrorMessage
-				}
-				rec.Message += " (the credits stay charged; ppsync does not resend it by itself: check the file, then run 'ppsync retry' on it if you want to)"
-			}
-		}
-		return tx.PutDoc(rec)
-	})
-	if err != nil {
+	// A document that does not match its file is not fetched again: the
+	// file carries the reason, and the next start checks it once more.
+	if err := p.o.Finisher.Done(ctx, key, d); err != nil && !errors.Is(err, finish.ErrMismatch) {
 		p.log.Error("cannot record a finished document; it is fetched again at the next poll", "document_id", d.DocumentID, "error", err)
 		return
 	}
@@ -536,9 +525,8 @@ func (p *Poller) finishFromAPI(ctx context.Context, j *job, d apitypes.Document)
 	if len(j.finished) == len(j.docs) {
 		delete(p.jobs, j.id)
 	}
-	p.pending[key] = true
 	p.mu.Unlock()
-	p.FinishDoc(ctx, key)
+	p.jobsChanged()
 }
 
 func (p *Poller) failJob(ctx context.Context, id, code, msg string) {
@@ -546,123 +534,17 @@ func (p *Poller) failJob(ctx context.Context, id, code, msg string) {
 	j := p.jobs[id]
 	delete(p.jobs, id)
 	p.mu.Unlock()
+	p.jobsChanged()
 	if j == nil {
 		return
 	}
+	var keys []string
 	for docID, key := range j.docs {
-		if j.finished[docID] {
-			continue
+		if !j.finished[docID] {
+			keys = append(keys, key)
 		}
-		_ = p.st.Update(func(tx *state.Tx) error {
-			d, ok, err := tx.Doc(key)
-			if err != nil || !ok {
-				return err
-			}
-			d.State, d.Code, d.Message, d.Updated = state.DocFailed, code, msg, time.Now()
-			return tx.PutDoc(d)
-		})
-		p.FinishDoc(ctx, key)
 	}
-}
-
-func (p *Poller) writePending(ctx context.Context) {
-	p.mu.Lock()
-	keys := make([]string, 0, len(p.pending))
-	for k := range p.pending {
-		keys = append(keys, k)
-	}
-	p.mu.Unlock()
-	for _, k := range keys {
-		p.FinishDoc(ctx, k)
-	}
-}
-
-// FinishDoc writes the result (or error) file of every file waiting on a
-// finished document, then marks each file done; "done" is recorded only
-// after the rename. A failed write is retried at the next tick.
-func (p *Poller) FinishDoc(_ context.Context, key string) {
-	var d state.Doc
-	var files []state.File
-	err := p.st.View(func(tx *state.Tx) error {
-		var ok bool
-		var err error
-		d, ok, err = tx.Doc(key)
-		if err != nil || !ok {
-			return err
-		}
-		for _, path := range d.Files {
-			if f, ok, _ := tx.File(path); ok && (f.State == state.FileQueued || f.State == state.FileDuplicate) && f.SHA256 == d.SHA256 {
-				files = append(files, f)
-			}
-		}
-		return nil
-	})
-	if err != nil || (d.State != state.DocDone && d.State != state.DocFailed) {
-		return
-	}
-	allOK := true
-	for _, f := range files {
-		src := results.Source{Path: f.Path, SHA256: f.SHA256, Size: f.Size}
-		var out string
-		var werr error
-		if d.State == state.DocDone {
-			dup := ""
-			if len(d.Files) > 0 && d.Files[0] != f.Path {
-				dup = d.Files[0]
-			}
-			out, werr = results.WriteResult(f.Path, d.Result, src, dup)
-		} else {
-			out, werr = results.WriteError(f.Path, d.Code, d.Message, src)
-		}
-		if werr != nil {
-			allOK = false
-			p.writeErrors.Add(1)
-			p.log.Error("cannot write the result file; retrying at the next poll (nothing is lost: the result is kept in the state)", "file", f.Path, "error", werr)
-			continue
-		}
-		f.Result, f.Updated = out, time.Now()
-		if d.State == state.DocDone {
-			f.State = state.FileDone
-		} else {
-			f.State, f.Code, f.Reason = state.FileFailed, d.Code, d.Message
-		}
-		if err := p.st.Update(func(tx *state.Tx) error { return tx.PutFile(f) }); err != nil {
-			allOK = false
-			p.log.Error("result written but not recorded; it is written again at the next poll", "file", f.Path, "error", err)
-			continue
-		}
-		if d.State == state.DocDone {
-			p.log.Info("result written", "file", f.Path, "result", out)
-		} else {
-			p.log.Warn("document failed; error file written", "file", f.Path, "code", d.Code, "reason", d.Message)
-		}
-		if p.o.OnFinished != nil {
-			p.o.OnFinished(f, d.Result)
-		}
-		p.moveOut(f, d.State == state.DocDone)
-	}
-	if allOK {
-		p.mu.Lock()
-		delete(p.pending, key)
-		p.mu.Unlock()
-	}
-}
-
-func (p *Poller) moveOut(f state.File, ok bool) {
-	for _, in := range p.o.Inboxes {
-		if in.Path != f.Inbox || in.After != "move" {
-			continue
-		}
-		dest := in.FailedDir
-		if ok {
-			dest = in.ProcessedDir
-		}
-		moved, err := results.Move(f.Path, in.Path, dest)
-		if err != nil {
-			p.log.Warn("cannot move a finished file out of the inbox; it stays where it is", "file", f.Path, "error", err)
-			continue
-		}
-		p.log.Debug("moved", "file", f.Path, "to", moved)
-		_ = p.st.Update(func(tx *state.Tx) error { return tx.DeleteFile(f.Path) })
+	if err := p.o.Finisher.Failed(ctx, keys, code, msg); err != nil {
+		p.log.Error("cannot record the failed documents of a job the API no longer knows; they are looked for again at the next start", "extraction_id", id, "error", err)
 	}
 }

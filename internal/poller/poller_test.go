@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
@@ -29,14 +30,14 @@ func (f *fakeAPI) Results(_ context.Context, id string) (apitypes.Extraction, er
 	f.resultReads.Add(1)
 	var x apitypes.Extraction
 	_ = json.Unmarshal([]byte(`{"extraction_id":"`+id+`","status":"completed","documents":[
-		{"document_id":"d1","status":"completed","extracted_data":{"n":1}},
-		{"document_id":"d2","status":"completed","extracted_data":{"n":2}}]}`), &x)
+		{"document_id":"d1","filename":"d1.pdf","status":"completed","extracted_data":{"n":1}},
+		{"document_id":"d2","filename":"d2.pdf","status":"completed","extracted_data":{"n":2}}]}`), &x)
 	return x, nil
 }
 func (f *fakeAPI) Document(_ context.Context, _, doc string) (apitypes.Document, error) {
 	f.docReads.Add(1)
 	var d apitypes.Document
-	_ = json.Unmarshal([]byte(`{"document_id":"`+doc+`","status":"completed","extracted_data":{"n":0}}`), &d)
+	_ = json.Unmarshal([]byte(`{"document_id":"`+doc+`","filename":"`+doc+`.pdf","status":"completed","extracted_data":{"n":0}}`), &d)
 	return d, nil
 }
 
@@ -66,7 +67,8 @@ func TestNudgesOutOfOrderAndCoalesced(t *testing.T) {
 		})
 	}
 	fa := &fakeAPI{}
-	p := poller.New(poller.Options{Store: st, API: fa, Interval: time.Hour, NudgeBudget: 100, NudgeWindow: time.Second})
+	fin := finish.New(finish.Options{Store: st, Inboxes: []finish.Inbox{{Path: dir}}})
+	p := poller.New(poller.Options{Store: st, API: fa, Finisher: fin, Interval: time.Hour, NudgeBudget: 100, NudgeWindow: time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.RunNudges(ctx, 20*time.Millisecond)
@@ -95,7 +97,10 @@ func TestNudgesOutOfOrderAndCoalesced(t *testing.T) {
 	if r, d := fa.resultReads.Load(), fa.docReads.Load(); r != 1 || d != 0 {
 		t.Errorf("results reads %d, document reads %d: want one coalesced results read", r, d)
 	}
-	if !p.Idle() {
-		t.Error("poller not idle after every document finished")
+	for !p.Idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("poller not idle after every document finished")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -71,39 +71,52 @@ type ErrorFile struct {
 
 // WriteResult writes <file>.json and removes a stale <file>.error.json.
 func WriteResult(file string, doc json.RawMessage, src Source, duplicateOf string) (string, error) {
-	if len(doc) == 0 {
-		doc = json.RawMessage(`null`)
-	}
-	b, err := json.MarshalIndent(Result{Document: doc, Source: src, DuplicateOf: duplicateOf, WrittenAt: now()}, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("encode result for %s: %w", file, err)
-	}
 	out := ResultPath(file)
-	if err := WriteAtomic(out, append(b, '\n')); err != nil {
+	if err := WriteResultAt(out, doc, src, duplicateOf); err != nil {
 		return "", err
 	}
 	removeStale(ErrorPath(file))
 	return out, nil
 }
 
+// WriteResultAt writes a result file for src at out, atomically.
+func WriteResultAt(out string, doc json.RawMessage, src Source, duplicateOf string) error {
+	if len(doc) == 0 {
+		doc = json.RawMessage(`null`)
+	}
+	b, err := json.MarshalIndent(Result{Document: doc, Source: src, DuplicateOf: duplicateOf, WrittenAt: now()}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode result for %s: %w", src.Path, err)
+	}
+	return WriteAtomic(out, append(b, '\n'))
+}
+
 // WriteError writes <file>.error.json and removes a stale <file>.json.
 func WriteError(file, code, message string, src Source) (string, error) {
-	b, err := json.MarshalIndent(ErrorFile{Error: ErrorBody{Code: code, Message: message}, Source: src, WrittenAt: now()}, "", "  ")
-	if err != nil {
-		return "", fmt.Errorf("encode error file for %s: %w", file, err)
-	}
 	out := ErrorPath(file)
-	if err := WriteAtomic(out, append(b, '\n')); err != nil {
+	if err := WriteErrorAt(out, code, message, src); err != nil {
 		return "", err
 	}
 	removeStale(ResultPath(file))
 	return out, nil
 }
 
+// WriteErrorAt writes an error file for src at out, atomically.
+func WriteErrorAt(out, code, message string, src Source) error {
+	b, err := json.MarshalIndent(ErrorFile{Error: ErrorBody{Code: code, Message: message}, Source: src, WrittenAt: now()}, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode error file for %s: %w", src.Path, err)
+	}
+	return WriteAtomic(out, append(b, '\n'))
+}
+
 // ReadResultSource returns the source recorded in an existing <file>.json,
 // so a lost state file never leads to paying again for a finished file.
-func ReadResultSource(file string) (Source, bool) {
-	b, err := os.ReadFile(ResultPath(file))
+func ReadResultSource(file string) (Source, bool) { return ReadSourceAt(ResultPath(file)) }
+
+// ReadSourceAt returns the source recorded in the result file at out.
+func ReadSourceAt(out string) (Source, bool) {
+	b, err := os.ReadFile(out)
 	if err != nil {
 		return Source{}, false
 	}

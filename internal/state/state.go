@@ -75,14 +75,23 @@ func DocKey(parserID, sha string) string { return parserID + ":" + sha }
 
 // Doc is one distinct content submitted (or to submit) to one parser.
 type Doc struct {
-	Key          string          `json:"key"`
-	ParserID     string          `json:"parser_id"`
-	SHA256       string          `json:"sha256"`
-	Size         int64           `json:"size"`
-	Pages        int             `json:"pages"`
-	State        string          `json:"state"`
-	Files        []string        `json:"files"` // paths waiting for this document's result
-	Batch        string          `json:"batch,omitempty"`
+	Key      string   `json:"key"`
+	ParserID string   `json:"parser_id"`
+	SHA256   string   `json:"sha256"`
+	Size     int64    `json:"size"`
+	Pages    int      `json:"pages"`
+	State    string   `json:"state"`
+	Files    []string `json:"files"` // paths waiting for this document's result
+	Batch    string   `json:"batch,omitempty"`
+	// UploadName is the filename the document was sent under; the API's
+	// answer names it, and a result is written only when the names agree.
+	UploadName string `json:"upload_name,omitempty"`
+	// KeyGen counts submissions of this document the API refused without
+	// charging (402); it is part of the idempotency key, so a resend after
+	// a top-up is not answered with a cached refusal.
+	KeyGen int `json:"key_gen,omitempty"`
+	// Unmatched counts submission answers that did not name this document.
+	Unmatched    int             `json:"unmatched,omitempty"`
 	ExtractionID string          `json:"extraction_id,omitempty"`
 	DocumentID   string          `json:"document_id,omitempty"`
 	SubmittedAt  time.Time       `json:"submitted_at,omitzero"`
@@ -99,10 +108,14 @@ type Doc struct {
 
 // KeyPart is what a document contributes to its batch's idempotency key.
 func (d Doc) KeyPart() string {
-	if d.Retries == 0 {
-		return d.SHA256
+	part := d.SHA256
+	if d.Retries > 0 {
+		part += "#retry-" + strconv.Itoa(d.Retries)
 	}
-	return d.SHA256 + "#retry-" + strconv.Itoa(d.Retries)
+	if d.KeyGen > 0 {
+		part += "#gen-" + strconv.Itoa(d.KeyGen)
+	}
+	return part
 }
 
 // Batch is a submission intent, committed before the request is sent and

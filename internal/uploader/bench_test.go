@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 )
@@ -44,8 +43,8 @@ func BenchmarkFormBatches5000(b *testing.B) {
 		}); err != nil {
 			b.Fatal(err)
 		}
-		u := uploader.New(uploader.Options{Store: st, Upload: config.Upload{MaxBatchFiles: 50,
-			MaxBatchBytes: mustSize("256MiB"), BatchWindow: config.D(0), CreditRecheck: config.D(time.Minute)}, Once: true})
+		u := uploader.New(uploader.Options{Store: st, MaxBatchFiles: 50, MaxBatchBytes: 256 << 20,
+			CreditRecheck: time.Minute, Once: true})
 		if err := u.Recover(); err != nil {
 			b.Fatal(err)
 		}
@@ -58,12 +57,4 @@ func BenchmarkFormBatches5000(b *testing.B) {
 		st.Close()
 		b.StartTimer()
 	}
-}
-
-func mustSize(s string) config.Size {
-	var z config.Size
-	if err := z.UnmarshalTOML(s); err != nil {
-		panic(err)
-	}
-	return z
 }

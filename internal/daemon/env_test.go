@@ -1,0 +1,248 @@
+package daemon_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/samples"
+)
+
+const key = "pp_test_e2e_key_0123456789"
+
+type env struct {
+	t     *testing.T
+	emu   *emulator.Emulator
+	srv   *httptest.Server
+	root  string
+	inbox string
+	logs  *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newEnv(t *testing.T, o emulator.Options) *env {
+	t.Helper()
+	o.APIKeys = []string{key}
+	if o.ProcessingTime == 0 {
+		o.ProcessingTime = 5 * time.Millisecond
+	}
+	o.RateWindow = time.Second
+	o.TempDir = t.TempDir()
+	emu := emulator.New(o)
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() { srv.Close(); emu.Close() })
+	root := t.TempDir()
+	inbox := filepath.Join(root, "inbox")
+	if err := os.Mkdir(inbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, emu: emu, srv: srv, root: root, inbox: inbox, logs: &syncBuffer{}}
+}
+
+// config builds a fast config; extra is appended inside the first [[inbox]]
+// (or after it when it starts with a table header).
+func (e *env) config(extra string) *config.Config {
+	return e.configWith("", extra)
+}
+
+// configWith adds tables (before the inbox) to the fast config.
+func (e *env) configWith(tables, extra string) *config.Config {
+	e.t.Helper()
+	text := fmt.Sprintf(`
+[api]
+base_url = %q
+api_key = %q
+rate_window = "1s"
+[state]
+path = "state/ppsync.db"
+[upload]
+batch_window = "100ms"
+credit_recheck = "200ms"
+[poll]
+interval = "100ms"
+[log]
+level = "debug"
+[admin]
+listen = "off"
+%s
+[[inbox]]
+path = "inbox"
+parser_id = "prs_invoice"
+settle = "150ms"
+incomplete_after = "2s"
+rescan_interval = "300ms"
+%s
+`, e.srv.URL, key, tables, extra)
+	cfg, err := config.Parse(filepath.Join(e.root, "ppsync.toml"), []byte(text))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cfg
+}
+
+func (e *env) options(cfg *config.Config, once bool) daemon.Options {
+	return daemon.Options{Config: cfg, APIKey: key, Once: once,
+		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+}
+
+// start runs the daemon in the background; the returned stop waits for it.
+func (e *env) start(cfg *config.Config) (stop func() daemon.Summary) {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan daemon.Summary, 1)
+	ready := make(chan struct{})
+	o := e.options(cfg, false)
+	o.Ready = ready
+	go func() {
+		s, err := daemon.Run(ctx, o)
+		if err != nil {
+			e.t.Errorf("daemon: %v", err)
+		}
+		done <- s
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		e.t.Fatal("daemon did not start")
+	}
+	return func() daemon.Summary {
+		cancel()
+		select {
+		case s := <-done:
+			return s
+		case <-time.After(20 * time.Second):
+			e.t.Fatal("daemon did not stop")
+			return daemon.Summary{}
+		}
+	}
+}
+
+func (e *env) once(cfg *config.Config) (daemon.Summary, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return daemon.Run(ctx, e.options(cfg, true))
+}
+
+func pdf(t *testing.T, n, pages int, extra ...string) []byte {
+	t.Helper()
+	inv := samples.Generate(7, n, pages)
+	inv.Extra = extra
+	b, err := inv.PDF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func write(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readResult(t *testing.T, file string) results.Result {
+	t.Helper()
+	b, err := os.ReadFile(results.ResultPath(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r results.Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", results.ResultPath(file), err)
+	}
+	return r
+}
+
+func readError(t *testing.T, file string) results.ErrorFile {
+	t.Helper()
+	b, err := os.ReadFile(results.ErrorPath(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r results.ErrorFile
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s: %v", results.ErrorPath(file), err)
+	}
+	return r
+}
+
+// waitFor polls until cond holds or the deadline passes.
+func (e *env) waitFor(what string, d time.Duration, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out waiting for %s\nlogs:\n%s", what, tail(e.logs.String(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func invoiceNumber(t *testing.T, r results.Result) string {
+	t.Helper()
+	var d struct {
+		Data struct {
+			InvoiceNumber string `json:"invoice_number"`
+		} `json:"extracted_data"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(r.Document, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.Data.InvoiceNumber
+}
+
+func noTempFiles(t *testing.T, root string) {
+	t.Helper()
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".ppsync-") {
+			t.Errorf("temp file left behind: %s", p)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,482 @@
+// Package finish owns the end of every file's life: it writes the result or
+// error file (temp name, fsync, rename), records the file as done, failed or
+// invalid only after the rename, moves finished files out of the inbox when
+// after = "move", and tells the watcher to forget them. The uploader and the
+// poller hand it outcomes; it never calls the API.
+//
+// Two places are meant to be extended: every output path comes from
+// Finisher.outputs, and every written output is reported to the Sink.
+package finish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// Forgetter lets finish ask a watcher to report a path again.
+type Forgetter interface {
+	Forget(inbox int, path string)
+}
+
+// Written describes a result or error file that is in place and recorded.
+type Written struct {
+	Inbox    string          // root of the inbox the file belongs to
+	File     state.File      // the file's record, as finished
+	Output   string          // path of the result or error file
+	Document json.RawMessage // the API's document object; nil for an error file
+}
+
+// Sink is told about every result or error file once it is written and
+// recorded (a ledger, the demo's printer, metrics).
+type Sink interface {
+	Written(ctx context.Context, w Written)
+}
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(ctx context.Context, w Written)
+
+// Written calls f.
+func (f SinkFunc) Written(ctx context.Context, w Written) { f(ctx, w) }
+
+// Inbox is what finish needs to know of an inbox.
+type Inbox struct {
+	Path string
+	// Move moves finished files out of the inbox: done ones to
+	// ProcessedDir, failed and refused ones to FailedDir.
+	Move         bool
+	ProcessedDir string
+	FailedDir    string
+}
+
+// Options wires a Finisher.
+type Options struct {
+	Store   *state.Store
+	Inboxes []Inbox
+	Watcher Forgetter // may be nil
+	Sink    Sink      // may be nil
+	Logger  *slog.Logger
+}
+
+// ErrMismatch means an API document does not belong to the file it was
+// mapped to: its filename or page count disagrees.
+var ErrMismatch = errors.New("the API's document does not match the file")
+
+// Finisher is the finish stage.
+type Finisher struct {
+	o   Options
+	log *slog.Logger
+	st  *state.Store
+
+	mu      sync.Mutex
+	pending map[string]bool // doc keys finished whose files still need writing
+	changed chan struct{}   // closed and replaced when pending changes
+	// writeErrors counts result files that could not be written.
+	writeErrors atomic.Int64
+}
+
+// New builds a Finisher.
+func New(o Options) *Finisher {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, changed: make(chan struct{})}
+}
+
+// outputs is where the result and the error file of file (in inbox) go.
+// Every output path ppsync writes, reads back or removes comes from here.
+func (f *Finisher) outputs(_ string, file string) (result, errFile string) {
+	return results.ResultPath(file), results.ErrorPath(file)
+}
+
+// InboxOf returns the index of the inbox that holds path.
+func (f *Finisher) InboxOf(path string) (int, bool) {
+	best, bestLen := -1, -1
+	for i, in := range f.o.Inboxes {
+		if within(path, in.Path) && len(in.Path) > bestLen {
+			best, bestLen = i, len(in.Path)
+		}
+	}
+	return best, best >= 0
+}
+
+func within(p, dir string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// Forget asks the watcher of path's inbox to report it again.
+func (f *Finisher) Forget(path string) {
+	if f.o.Watcher == nil {
+		return
+	}
+	if i, ok := f.InboxOf(path); ok {
+		f.o.Watcher.Forget(i, path)
+	}
+}
+
+// WriteErrors returns how many result writes failed since start.
+func (f *Finisher) WriteErrors() int64 { return f.writeErrors.Load() }
+
+// Idle reports that no finished document waits for its files to be written.
+func (f *Finisher) Idle() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.pending) == 0
+}
+
+// Changed returns a channel closed at the next change of what is pending
+// (take it before calling Idle, so no change is missed).
+func (f *Finisher) Changed() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.changed
+}
+
+func (f *Finisher) setPending(key string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if on == f.pending[key] {
+		return
+	}
+	if on {
+		f.pending[key] = true
+	} else {
+		delete(f.pending, key)
+	}
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// Recover finds finished documents whose files were not all written when
+// ppsync stopped.
+func (f *Finisher) Recover() error {
+	var keys []string
+	err := f.st.View(func(tx *state.Tx) error {
+		return tx.Docs(func(d state.Doc) error {
+			if d.State != state.DocDone && d.State != state.DocFailed {
+				return nil
+			}
+			for _, p := range d.Files {
+				if rec, ok, _ := tx.File(p); ok && waiting(rec) {
+					keys = append(keys, d.Key)
+					break
+				}
+			}
+			return nil
+		})
+	})
+	for _, k := range keys {
+		f.setPending(k, true)
+	}
+	return err
+}
+
+// Run writes pending files every interval until ctx ends.
+func (f *Finisher) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		f.RetryPending(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RetryPending writes the files of every finished document still pending.
+func (f *Finisher) RetryPending(ctx context.Context) {
+	f.mu.Lock()
+	keys := make([]string, 0, len(f.pending))
+	for k := range f.pending {
+		keys = append(keys, k)
+	}
+	f.mu.Unlock()
+	for _, k := range keys {
+		if ctx.Err() != nil {
+			return
+		}
+		f.Finish(ctx, k)
+	}
+}
+
+func waiting(rec state.File) bool {
+	return rec.State == state.FileQueued || rec.State == state.FileDuplicate
+}
+
+// Done records what the API said of a finished document (completed or
+// failed) and writes the result or error file of every file waiting on it.
+// The document's filename (and page count, when both sides know it) must
+// match what was uploaded; if not, nothing is written, the files carry the
+// reason, and the error wraps ErrMismatch.
+func (f *Finisher) Done(ctx context.Context, key string, doc apitypes.Document) error {
+	raw := doc.Raw()
+	if raw == nil {
+		var err error
+		if raw, err = json.Marshal(doc); err != nil {
+			return fmt.Errorf("encode document %s: %w", doc.DocumentID, err)
+		}
+	}
+	var mismatch string
+	err := f.st.Update(func(tx *state.Tx) error {
+		d, ok, err := tx.Doc(key)
+		if err != nil || !ok {
+			return err
+		}
+		if d.State == state.DocDone || d.State == state.DocFailed {
+			return nil
+		}
+		if mismatch = check(d, doc); mismatch != "" {
+			return markFiles(tx, d, "RESULT_MISMATCH", mismatch)
+		}
+		d.Result, d.Updated = raw, time.Now()
+		if doc.Status == apitypes.StatusCompleted {
+			d.State = state.DocDone
+		} else {
+			d.State, d.Code = state.DocFailed, "EXTRACTION_FAILED"
+			d.Message = "PerfectParser could not extract this document"
+			if doc.ErrorMessage != nil && *doc.ErrorMessage != "" {
+				d.Message += ": " + *doc.ErrorMessage
+			}
+			d.Message += " (the credits stay charged; ppsync does not resend it by itself: check the file, then run 'ppsync retry' on it if you want to)"
+		}
+		return tx.PutDoc(d)
+	})
+	if err != nil {
+		return fmt.Errorf("record finished document %s: %w", doc.DocumentID, err)
+	}
+	if mismatch != "" {
+		f.log.Error("the API's document does not match the file it was sent for; no result written (check the API, then run 'ppsync retry' on the file)",
+			"document_id", doc.DocumentID, "reason", mismatch)
+		return fmt.Errorf("document %s: %s: %w", doc.DocumentID, mismatch, ErrMismatch)
+	}
+	f.setPending(key, true)
+	f.Finish(ctx, key)
+	return nil
+}
+
+// check compares an API document with the document record it was mapped
+// to; it returns why they differ, or "".
+func check(d state.Doc, doc apitypes.Document) string {
+	name := d.UploadName
+	if name == "" && len(d.Files) > 0 {
+		name = filepath.Base(d.Files[0])
+	}
+	if doc.Filename != name {
+		return fmt.Sprintf("the API returned document %s named %q for the file uploaded as %q", doc.DocumentID, doc.Filename, name)
+	}
+	if doc.Status == apitypes.StatusCompleted && d.Pages > 0 && doc.PageCount > 0 && doc.PageCount != d.Pages {
+		return fmt.Sprintf("the API returned document %s with %d pages for %q, which has %d", doc.DocumentID, doc.PageCount, name, d.Pages)
+	}
+	return ""
+}
+
+// markFiles gives every file waiting on d a reason, without finishing it.
+func markFiles(tx *state.Tx, d state.Doc, code, reason string) error {
+	for _, p := range d.Files {
+		rec, ok, err := tx.File(p)
+		if err != nil {
+			return err
+		}
+		if !ok || !waiting(rec) {
+			continue
+		}
+		rec.Code, rec.Reason, rec.Updated = code, reason, time.Now()
+		if err := tx.PutFile(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Failed fails documents that never got a result (the API refused their
+// batch, or forgot their job) and writes their error files.
+func (f *Finisher) Failed(ctx context.Context, keys []string, code, msg string) error {
+	var done []string
+	err := f.st.Update(func(tx *state.Tx) error {
+		for _, k := range keys {
+			d, ok, err := tx.Doc(k)
+			if err != nil {
+				return err
+			}
+			if !ok || d.State == state.DocDone || d.State == state.DocFailed {
+				continue
+			}
+			d.State, d.Code, d.Message, d.Batch, d.Updated = state.DocFailed, code, msg, "", time.Now()
+			if err := tx.PutDoc(d); err != nil {
+				return err
+			}
+			done = append(done, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record %d failed documents: %w", len(keys), err)
+	}
+	for _, k := range done {
+		f.setPending(k, true)
+		f.Finish(ctx, k)
+	}
+	return nil
+}
+
+// Finish writes the result (or error) file of every file waiting on a
+// finished document, then records each file done or failed; the record
+// changes only after the rename. A failed write stays pending and is
+// retried by Run.
+func (f *Finisher) Finish(ctx context.Context, key string) {
+	var d state.Doc
+	var files []state.File
+	err := f.st.View(func(tx *state.Tx) error {
+		var ok bool
+		var err error
+		d, ok, err = tx.Doc(key)
+		if err != nil || !ok {
+			return err
+		}
+		for _, p := range d.Files {
+			if rec, ok, _ := tx.File(p); ok && waiting(rec) && rec.SHA256 == d.SHA256 {
+				files = append(files, rec)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		f.log.Error("cannot read a finished document; retrying", "document", key, "error", err)
+		f.setPending(key, true)
+		return
+	}
+	if d.State != state.DocDone && d.State != state.DocFailed {
+		f.setPending(key, false)
+		return
+	}
+	allOK := true
+	for _, rec := range files {
+		if !f.finishFile(ctx, d, rec) {
+			allOK = false
+		}
+	}
+	f.setPending(key, !allOK)
+}
+
+func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) bool {
+	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
+	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
+	var out, stale string
+	var werr error
+	if d.State == state.DocDone {
+		dup := ""
+		if len(d.Files) > 0 && d.Files[0] != rec.Path {
+			dup = d.Files[0]
+		}
+		out, stale, werr = resPath, errPath, results.WriteResultAt(resPath, d.Result, src, dup)
+	} else {
+		out, stale, werr = errPath, resPath, results.WriteErrorAt(errPath, d.Code, d.Message, src)
+	}
+	if werr != nil {
+		f.writeErrors.Add(1)
+		f.log.Error("cannot write the result file; retrying (nothing is lost: the result is kept in the state)", "file", rec.Path, "error", werr)
+		return false
+	}
+	removeStale(stale)
+	rec.Result, rec.Updated = out, time.Now()
+	if d.State == state.DocDone {
+		rec.State, rec.Code, rec.Reason = state.FileDone, "", ""
+	} else {
+		rec.State, rec.Code, rec.Reason = state.FileFailed, d.Code, d.Message
+	}
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		f.log.Error("result written but not recorded; it is written again", "file", rec.Path, "error", err)
+		return false
+	}
+	if d.State == state.DocDone {
+		f.log.Info("result written", "file", rec.Path, "result", out)
+	} else {
+		f.log.Warn("document failed; error file written", "file", rec.Path, "code", d.Code, "reason", d.Message)
+	}
+	f.after(ctx, rec, out, d.Result, d.State == state.DocDone)
+	return true
+}
+
+// Refused writes the error file of a file refused before upload (never
+// sent, no credits spent) and records it invalid.
+func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string) error {
+	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
+	if err := results.WriteErrorAt(errPath, code, msg, results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}); err != nil {
+		return fmt.Errorf("refuse %s: %w", rec.Path, err)
+	}
+	removeStale(resPath)
+	rec.State, rec.Code, rec.Reason, rec.Result, rec.Updated = state.FileInvalid, code, msg, errPath, time.Now()
+	if rec.FirstSeen.IsZero() {
+		rec.FirstSeen = rec.Updated
+	}
+	f.log.Warn("file refused before upload (no credits spent); see its error file", "file", rec.Path, "code", code, "reason", msg)
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		return fmt.Errorf("record refused file %s: %w", rec.Path, err)
+	}
+	f.after(ctx, rec, errPath, nil, false)
+	return nil
+}
+
+// AlreadyDone recognises a result already on disk for exactly rec's content
+// (the state was lost or rebuilt) and records the file done, so it is not
+// paid for again.
+func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
+	resPath, _ := f.outputs(rec.Inbox, rec.Path)
+	src, ok := results.ReadSourceAt(resPath)
+	if !ok || src.SHA256 != rec.SHA256 {
+		return false, nil
+	}
+	rec.State, rec.Result, rec.Updated = state.FileDone, resPath, time.Now()
+	f.log.Info("result already on disk for this content; not submitting again", "file", rec.Path)
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		return false, fmt.Errorf("record %s done: %w", rec.Path, err)
+	}
+	return true, nil
+}
+
+// after runs what follows a recorded output: the sink, then the move.
+func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc json.RawMessage, ok bool) {
+	if f.o.Sink != nil {
+		f.o.Sink.Written(ctx, Written{Inbox: rec.Inbox, File: rec, Output: out, Document: doc})
+	}
+	i, found := f.InboxOf(rec.Path)
+	if !found || !f.o.Inboxes[i].Move {
+		return
+	}
+	in := f.o.Inboxes[i]
+	dest := in.FailedDir
+	if ok {
+		dest = in.ProcessedDir
+	}
+	moved, err := results.Move(rec.Path, in.Path, dest)
+	if err != nil {
+		f.log.Warn("cannot move a finished file out of the inbox; it stays where it is", "file", rec.Path, "error", err)
+		return
+	}
+	f.log.Debug("moved", "file", rec.Path, "to", moved)
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.DeleteFile(rec.Path) }); err != nil {
+		f.log.Warn("moved a finished file but cannot forget its record", "file", rec.Path, "error", err)
+	}
+	if f.o.Watcher != nil {
+		f.o.Watcher.Forget(i, rec.Path)
+	}
+}
+
+// removeStale deletes an outdated result or error file; failing to is not
+// fatal, the fresh file is in place.
+func removeStale(path string) { _ = os.Remove(path) }

@@ -1,0 +1,186 @@
+package poller
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/finish"
+)
+
+// scriptedAPI serves one job whose documents are given as JSON.
+type scriptedAPI struct {
+	mu        sync.Mutex
+	status    string
+	docs      string // JSON array of the results' documents
+	resultErr error
+	docReads  []string
+	results   int
+}
+
+func (s *scriptedAPI) ListExtractions(context.Context, api.ListOptions, string) (apitypes.ExtractionList, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var l apitypes.ExtractionList
+	l.Extractions = []apitypes.Extraction{{ExtractionID: "ext_1", Status: s.status}}
+	return l, nil
+}
+
+func (s *scriptedAPI) Extraction(context.Context, string) (apitypes.Extraction, error) {
+	return apitypes.Extraction{Status: s.status}, nil
+}
+
+func (s *scriptedAPI) Results(_ context.Context, id string) (apitypes.Extraction, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.results++
+	if s.resultErr != nil {
+		return apitypes.Extraction{}, s.resultErr
+	}
+	var x apitypes.Extraction
+	err := json.Unmarshal([]byte(fmt.Sprintf(`{"extraction_id":%q,"status":%q,"documents":%s}`, id, s.status, s.docs)), &x)
+	return x, err
+}
+
+func (s *scriptedAPI) Document(_ context.Context, _, doc string) (apitypes.Document, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docReads = append(s.docReads, doc)
+	var d apitypes.Document
+	err := json.Unmarshal([]byte(`{"document_id":"`+doc+`","filename":"`+doc+`.pdf","status":"completed"}`), &d)
+	return d, err
+}
+
+// recorder is a Finisher that records what it is handed.
+type recorder struct {
+	mu     sync.Mutex
+	done   map[string]string // key -> document id
+	failed map[string]string // key -> code
+	errFor map[string]error  // key -> error Done returns
+}
+
+func (r *recorder) Done(_ context.Context, key string, d apitypes.Document) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.errFor[key]; err != nil {
+		return err
+	}
+	r.done[key] = d.DocumentID
+	return nil
+}
+
+func (r *recorder) Failed(_ context.Context, keys []string, code, _ string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range keys {
+		r.failed[k] = code
+	}
+	return nil
+}
+
+func newPoller(a API) (*Poller, *recorder) {
+	r := &recorder{done: map[string]string{}, failed: map[string]string{}, errFor: map[string]error{}}
+	p := New(Options{API: a, Finisher: r, Interval: time.Second})
+	p.Track("ext_1", map[string]string{"d1": "k1", "d2": "k2", "d3": "k3"})
+	return p, r
+}
+
+func TestPollHandsOnlyFinishedDocuments(t *testing.T) {
+	a := &scriptedAPI{status: apitypes.StatusProcessing, docs: `[
+		{"document_id":"d1","filename":"d1.pdf","status":"completed"},
+		{"document_id":"d2","filename":"d2.pdf","status":"failed"},
+		{"document_id":"d3","filename":"d3.pdf","status":"processing"}]`}
+	p, r := newPoller(a)
+	p.poll(context.Background())
+	if len(r.done) != 2 || r.done["k1"] != "d1" || r.done["k2"] != "d2" {
+		t.Errorf("handed %v, want d1 and d2", r.done)
+	}
+	if p.Idle() {
+		t.Error("idle with a document still processing")
+	}
+	// The rest finishes: only it is handed on, and the job is done.
+	a.mu.Lock()
+	a.status = apitypes.StatusCompleted
+	a.docs = `[{"document_id":"d3","filename":"d3.pdf","status":"completed"},{"document_id":"d1","filename":"d1.pdf","status":"completed"}]`
+	a.mu.Unlock()
+	r.done = map[string]string{}
+	p.poll(context.Background())
+	if len(r.done) != 1 || r.done["k3"] != "d3" {
+		t.Errorf("handed %v, want only d3", r.done)
+	}
+	if !p.Idle() {
+		t.Error("not idle after every document finished")
+	}
+}
+
+// A finished job whose results leave a document out: that document is read
+// on its own.
+func TestFinishedJobMissingADocumentIsAskedFor(t *testing.T) {
+	a := &scriptedAPI{status: apitypes.StatusCompleted, docs: `[
+		{"document_id":"d1","filename":"d1.pdf","status":"completed"},
+		{"document_id":"d2","filename":"d2.pdf","status":"completed"}]`}
+	p, r := newPoller(a)
+	p.poll(context.Background())
+	if len(a.docReads) != 1 || a.docReads[0] != "d3" || r.done["k3"] != "d3" {
+		t.Errorf("document reads %v, handed %v", a.docReads, r.done)
+	}
+}
+
+func TestUnknownJobFailsItsDocuments(t *testing.T) {
+	a := &scriptedAPI{status: apitypes.StatusCompleted, resultErr: &api.Error{StatusCode: http.StatusNotFound, Code: apitypes.CodeResourceNotFound}}
+	p, r := newPoller(a)
+	p.poll(context.Background())
+	if len(r.failed) != 3 || r.failed["k1"] != "RESOURCE_NOT_FOUND" {
+		t.Errorf("failed %v", r.failed)
+	}
+	if !p.Idle() {
+		t.Error("a forgotten job is still polled")
+	}
+}
+
+// A document finish refuses as a mismatch is not fetched again; one it
+// could not record is.
+func TestMismatchIsNotRefetchedARecordErrorIs(t *testing.T) {
+	a := &scriptedAPI{status: apitypes.StatusCompleted, docs: `[
+		{"document_id":"d1","filename":"d1.pdf","status":"completed"},
+		{"document_id":"d2","filename":"d2.pdf","status":"completed"},
+		{"document_id":"d3","filename":"d3.pdf","status":"completed"}]`}
+	p, r := newPoller(a)
+	r.errFor["k1"] = fmt.Errorf("document d1: %w", finish.ErrMismatch)
+	r.errFor["k2"] = errors.New("disk full")
+	p.poll(context.Background())
+	if p.Idle() {
+		t.Fatal("idle although d2 could not be recorded")
+	}
+	r.mu.Lock()
+	delete(r.errFor, "k2")
+	r.mu.Unlock()
+	p.poll(context.Background())
+	if _, ok := r.done["k1"]; ok || r.done["k2"] != "d2" || !p.Idle() {
+		t.Errorf("handed %v, idle %v: want d2 recorded at the second poll, d1 left alone", r.done, p.Idle())
+	}
+}
+
+func TestNextWaitPollsFreshJobsEarly(t *testing.T) {
+	p := New(Options{Interval: 10 * time.Second, Finisher: &recorder{}})
+	if w := p.nextWait(); w != 10*time.Second {
+		t.Errorf("no jobs: wait %v, want the interval", w)
+	}
+	p.Track("ext_1", map[string]string{"d": "k"})
+	if w := p.nextWait(); w > 500*time.Millisecond || w < 50*time.Millisecond {
+		t.Errorf("fresh job: wait %v, want the first early poll", w)
+	}
+	p.mu.Lock()
+	p.jobs["ext_1"].submitted = time.Now().Add(-time.Minute)
+	p.mu.Unlock()
+	if w := p.nextWait(); w != 10*time.Second {
+		t.Errorf("old job: wait %v, want the interval", w)
+	}
+}

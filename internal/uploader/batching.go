@@ -1,0 +1,252 @@
+package uploader
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+func (u *Uploader) sendLoop(ctx context.Context) {
+	tick := time.NewTicker(clampDur(u.o.BatchWindow/10, 20*time.Millisecond, 100*time.Millisecond))
+	defer tick.Stop()
+	// Interrupted submissions go first, with their original keys.
+	u.mu.Lock()
+	replay := slices.Clone(u.intents)
+	for _, b := range replay {
+		u.sending++
+		u.credits.reserve(b.Pages)
+	}
+	u.mu.Unlock()
+	for _, b := range replay {
+		u.launch(ctx, b)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-u.kick:
+		case <-tick.C:
+		}
+		u.refreshCredits(ctx)
+		for {
+			b, ok := u.form()
+			if !ok {
+				break
+			}
+			u.launch(ctx, b)
+		}
+	}
+}
+
+func clampDur(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
+
+// quietPeriod is how long the queue must stay unchanged before a partial
+// batch goes: an eighth of the batch window, between 50 and 300 ms.
+func quietPeriod(window time.Duration) time.Duration {
+	return clampDur(window/8, 50*time.Millisecond, 300*time.Millisecond)
+}
+
+// refreshCredits rechecks the balance while submissions wait for credits.
+func (u *Uploader) refreshCredits(ctx context.Context) {
+	u.mu.Lock()
+	due := u.credits.recheckDue(time.Now(), u.o.CreditRecheck)
+	u.mu.Unlock()
+	if !due {
+		return
+	}
+	me, err := u.o.API.Me(ctx)
+	if err != nil {
+		u.log.Warn("cannot check the credit balance; trying again later", "error", err, "retry_in", u.o.CreditRecheck)
+		return
+	}
+	u.mu.Lock()
+	u.credits.observe(me.CreditsAvailable, time.Now())
+	u.mu.Unlock()
+	u.log.Debug("credit balance", "credits", me.CreditsAvailable)
+}
+
+// pick chooses the documents of a parser's queue that go in the next
+// batch: in queue order, at most maxFiles, at most maxBytes (a lone larger
+// file goes alone), within the credits, and never two under the same
+// upload name (a later one waits for the next batch). rest keeps the
+// others in order.
+func pick(q []queued, maxFiles int, maxBytes int64, c *credits) (take, rest []queued, pages int) {
+	names := map[string]bool{}
+	var size int64
+	for i, d := range q {
+		if len(take) == maxFiles || len(take) > 0 && size+d.size > maxBytes || !c.fits(pages, d.pages) {
+			rest = append(rest, q[i:]...)
+			break
+		}
+		if names[d.name] {
+			rest = append(rest, d)
+			continue
+		}
+		names[d.name] = true
+		take = append(take, d)
+		pages += d.pages
+		size += d.size
+	}
+	return take, rest, pages
+}
+
+// form takes queued documents of one parser into a batch intent, committed
+// to the state before anything is sent.
+func (u *Uploader) form() (state.Batch, bool) {
+	u.mu.Lock()
+	if time.Now().Before(u.paused) {
+		u.mu.Unlock()
+		return state.Batch{}, false
+	}
+	flushAll := u.o.Once && u.intakeDone.Load() && u.intakeBusy.Load() == 0
+	// A batch goes when it is full, when its oldest file has waited the
+	// batch window, or when no file has joined the queue for a moment
+	// (a lone file is not held back waiting for company).
+	quiet := time.Since(u.lastQueued) >= quietPeriod(u.o.BatchWindow) && u.intakeBusy.Load() == 0 &&
+		u.backlog.Load() == 0 && (u.o.Settling == nil || u.o.Settling() == 0)
+	var parser string
+	for p, q := range u.queue {
+		if len(q) == 0 {
+			continue
+		}
+		if len(q) >= u.o.MaxBatchFiles || time.Since(q[0].at) >= u.o.BatchWindow || flushAll || quiet {
+			parser = p
+			break
+		}
+	}
+	if parser == "" {
+		u.mu.Unlock()
+		return state.Batch{}, false
+	}
+	q := u.queue[parser]
+	take, rest, pages := pick(q, u.o.MaxBatchFiles, u.o.MaxBatchBytes, &u.credits)
+	if len(take) == 0 {
+		if !u.credits.waiting {
+			u.credits.waiting = true
+			u.log.Warn("not enough credits: submissions wait and resume by themselves when credits are added",
+				"credits", u.credits.balance, "needed_for_next_file", q[0].pages, "recheck_every", u.o.CreditRecheck)
+			defer u.wake()
+		}
+		u.mu.Unlock()
+		return state.Batch{}, false
+	}
+	if u.credits.waiting {
+		u.credits.waiting = false
+		u.log.Info("credits available again; resuming submissions", "credits", u.credits.balance)
+	}
+	u.queue[parser] = rest
+	u.credits.reserve(pages)
+	u.sending++
+	u.mu.Unlock()
+
+	b, left, err := u.commitIntent(parser, take)
+	if len(left) > 0 {
+		u.requeue(parser, left)
+	}
+	if errors.Is(err, errNothingQueued) {
+		u.mu.Lock()
+		u.credits.release(pages)
+		u.sending--
+		u.mu.Unlock()
+		u.wake()
+		return state.Batch{}, false
+	}
+	if err != nil {
+		u.log.Error("cannot record a submission intent; not sending", "error", err)
+		u.mu.Lock()
+		u.queue[parser] = append(take, u.queue[parser]...)
+		u.credits.release(pages)
+		u.sending--
+		u.paused = time.Now().Add(u.o.CreditRecheck)
+		u.mu.Unlock()
+		return state.Batch{}, false
+	}
+	if b.Pages != pages {
+		u.mu.Lock()
+		u.credits.release(pages - b.Pages)
+		u.mu.Unlock()
+	}
+	return b, true
+}
+
+// IdempotencyKey derives a batch's key from what it sends: the parser and
+// the sorted content hashes (with a retry generation for documents sent
+// again on request). The same content always gets the same key.
+func IdempotencyKey(parserID string, shas []string) string {
+	s := slices.Clone(shas)
+	sort.Strings(s)
+	h := sha256.New()
+	io.WriteString(h, parserID)
+	for _, x := range s {
+		io.WriteString(h, "\n"+x)
+	}
+	return "ppsync-" + hex.EncodeToString(h.Sum(nil))
+}
+
+// errNothingQueued means every document taken for a batch left the queue
+// in the state meanwhile (its files changed or vanished).
+var errNothingQueued = errors.New("no document of the batch is still queued")
+
+// commitIntent records the batch intent of take. Documents no longer
+// queued are left out; a document whose upload name is already in the
+// batch (the state changed since it was queued) is returned in left to be
+// queued again.
+func (u *Uploader) commitIntent(parser string, take []queued) (state.Batch, []string, error) {
+	b := state.Batch{ParserID: parser, Created: time.Now()}
+	var left []string
+	err := u.st.Update(func(tx *state.Tx) error {
+		var shas []string
+		b.Docs, b.Paths, b.Names, b.Pages, b.Bytes, left = nil, nil, nil, 0, 0, nil
+		names := map[string]bool{}
+		var docs []state.Doc
+		for _, q := range take {
+			d, ok, err := tx.Doc(q.key)
+			if err != nil {
+				return err
+			}
+			if !ok || d.State != state.DocQueued || len(d.Files) == 0 {
+				continue
+			}
+			name := filepath.Base(d.Files[0])
+			if names[name] {
+				left = append(left, d.Key)
+				continue
+			}
+			names[name] = true
+			b.Docs = append(b.Docs, d.Key)
+			b.Paths = append(b.Paths, d.Files[0])
+			b.Names = append(b.Names, name)
+			b.Pages += d.Pages
+			b.Bytes += d.Size
+			shas = append(shas, d.KeyPart())
+			docs = append(docs, d)
+		}
+		if len(b.Docs) == 0 {
+			return nil
+		}
+		b.Key = IdempotencyKey(parser, shas)
+		for i, d := range docs {
+			d.State, d.Batch, d.UploadName, d.Updated = state.DocBatched, b.Key, b.Names[i], time.Now()
+			if err := tx.PutDoc(d); err != nil {
+				return err
+			}
+		}
+		return tx.PutBatch(b)
+	})
+	if err != nil {
+		return b, nil, fmt.Errorf("commit batch intent of %d files: %w", len(take), err)
+	}
+	if len(b.Docs) == 0 {
+		return b, left, errNothingQueued
+	}
+	return b, left, nil
+}

@@ -1,0 +1,206 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/pdfcheck"
+	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/watcher"
+)
+
+// queued is a document waiting in the queue of its parser.
+type queued struct {
+	key   string
+	name  string // the name it is uploaded under
+	pages int
+	size  int64
+	at    time.Time
+}
+
+// uploadName is the filename a document is sent under: the base name of
+// its first file.
+func uploadName(d state.Doc) string {
+	if len(d.Files) == 0 {
+		return ""
+	}
+	return filepath.Base(d.Files[0])
+}
+
+func queuedDoc(d state.Doc, at time.Time) queued {
+	return queued{key: d.Key, name: uploadName(d), pages: d.Pages, size: d.Size, at: at}
+}
+
+func (u *Uploader) handle(ctx context.Context, ev watcher.Event) {
+	in := u.o.Inboxes[ev.Inbox]
+	var err error
+	switch ev.Kind {
+	case watcher.Ready:
+		err = u.ready(ctx, ev, in)
+	case watcher.Incomplete:
+		f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: ev.ModTime.UnixNano()}
+		err = u.o.Finisher.Refused(ctx, f, "INCOMPLETE_FILE", ev.Reason)
+	case watcher.Gone:
+		err = u.gone(ev.Path)
+	}
+	if err != nil {
+		u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", ev.Path, "error", err)
+		u.o.Finisher.Forget(ev.Path)
+	}
+}
+
+func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error {
+	mtime := ev.ModTime.UnixNano()
+	var rec state.File
+	var known bool
+	if err := u.st.View(func(tx *state.Tx) error {
+		var err error
+		rec, known, err = tx.File(ev.Path)
+		return err
+	}); err != nil {
+		return fmt.Errorf("read the record of %s: %w", ev.Path, err)
+	}
+	if known && rec.Size == ev.Size && rec.ModTime == mtime && rec.ParserID == in.ParserID && rec.State != state.FileGone {
+		return nil // unchanged since it was handled: never rehash
+	}
+	now := time.Now()
+	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now}
+	if known {
+		f.FirstSeen = rec.FirstSeen
+		if err := u.detach(rec); err != nil {
+			return err
+		}
+	}
+	info, err := pdfcheck.Inspect(ev.Path, u.o.MaxFileSize)
+	var p *pdfcheck.Problem
+	switch {
+	case errors.As(err, &p):
+		f.SHA256, f.Size = info.SHA256, info.Size
+		return u.o.Finisher.Refused(ctx, f, p.Code, p.Message)
+	case errors.Is(err, os.ErrNotExist):
+		return nil // deleted while settling: the watcher reports it gone
+	case err != nil:
+		return fmt.Errorf("read %s: %w", ev.Path, err)
+	}
+	f.SHA256, f.Pages, f.Size = info.SHA256, info.Pages, info.Size
+	key := state.DocKey(in.ParserID, info.SHA256)
+
+	// A result already on disk for this exact content (the state was lost or
+	// rebuilt): recognise it rather than pay again.
+	if done, err := u.o.Finisher.AlreadyDone(f); err != nil || done {
+		return err
+	}
+
+	var finished, fresh bool
+	var doc state.Doc
+	err = u.st.Update(func(tx *state.Tx) error {
+		d, ok, err := tx.Doc(key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued}
+			fresh = true
+		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
+			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
+				State: state.DocQueued, Retries: d.Retries + 1}
+			fresh = true
+		}
+		if !slices.Contains(d.Files, ev.Path) {
+			d.Files = append(d.Files, ev.Path)
+		}
+		d.Updated = now
+		f.State = state.FileQueued
+		if !fresh && len(d.Files) > 1 {
+			f.State = state.FileDuplicate
+		}
+		finished = d.State == state.DocDone || d.State == state.DocFailed
+		doc = d
+		if err := tx.PutDoc(d); err != nil {
+			return err
+		}
+		return tx.PutFile(f)
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", ev.Path, err)
+	}
+	switch {
+	case fresh:
+		u.mu.Lock()
+		u.queue[in.ParserID] = append(u.queue[in.ParserID], queuedDoc(doc, now))
+		u.lastQueued = time.Now()
+		u.mu.Unlock()
+		u.log.Debug("queued", "file", ev.Path, "pages", info.Pages, "sha256", info.SHA256[:12])
+	case finished:
+		u.log.Info("same content as a file already processed; writing its result without submitting again", "file", ev.Path)
+		u.o.Finisher.Finish(ctx, key)
+	default:
+		u.log.Info("same content as a file already in progress; it will share that result", "file", ev.Path)
+	}
+	return nil
+}
+
+// detach removes a file's old life from its document (the file changed).
+func (u *Uploader) detach(rec state.File) error {
+	if rec.SHA256 == "" {
+		return nil
+	}
+	key := state.DocKey(rec.ParserID, rec.SHA256)
+	var drop bool
+	err := u.st.Update(func(tx *state.Tx) error {
+		d, ok, err := tx.Doc(key)
+		if err != nil || !ok {
+			return err
+		}
+		d.Files = slices.DeleteFunc(d.Files, func(p string) bool { return p == rec.Path })
+		if len(d.Files) == 0 && d.State == state.DocQueued {
+			drop = true
+			d.State = state.DocFailed
+			d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
+		}
+		return tx.PutDoc(d)
+	})
+	if err != nil {
+		return fmt.Errorf("detach %s from its old content: %w", rec.Path, err)
+	}
+	if drop {
+		u.unqueue(rec.ParserID, key)
+	}
+	return nil
+}
+
+func (u *Uploader) unqueue(parser, key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.queue[parser] = slices.DeleteFunc(u.queue[parser], func(q queued) bool { return q.key == key })
+}
+
+// gone handles a file deleted from the inbox.
+func (u *Uploader) gone(path string) error {
+	var rec state.File
+	var ok bool
+	if err := u.st.View(func(tx *state.Tx) error {
+		var err error
+		rec, ok, err = tx.File(path)
+		return err
+	}); err != nil || !ok {
+		return err
+	}
+	switch rec.State {
+	case state.FileQueued, state.FileDuplicate:
+		if err := u.detach(rec); err != nil {
+			return err
+		}
+		rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result arrived", time.Now()
+		u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
+		return u.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) })
+	default:
+		// Finished files that leave the inbox need no tracking.
+		return u.st.Update(func(tx *state.Tx) error { return tx.DeleteFile(path) })
+	}
+}

@@ -1,0 +1,165 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// dissolve deletes an intent the server refused without charging, and puts
+// its documents back in the queue. changed names a file that changed or
+// vanished: it leaves its document, which is dropped if no file remains.
+// newKey moves the documents to a new key generation, so an API that caches
+// error answers under the Idempotency-Key does not replay the refusal.
+func (u *Uploader) dissolve(b state.Batch, changed string, newKey bool) {
+	var back []string
+	err := u.st.Update(func(tx *state.Tx) error {
+		for _, k := range b.Docs {
+			d, ok, err := tx.Doc(k)
+			if err != nil || !ok {
+				continue
+			}
+			if changed != "" {
+				d.Files = slices.DeleteFunc(d.Files, func(p string) bool { return p == changed })
+			}
+			d.Batch, d.Updated = "", time.Now()
+			if newKey {
+				d.KeyGen++
+			}
+			if len(d.Files) == 0 {
+				d.State, d.Code, d.Message = state.DocFailed, "GONE", "every file with this content changed or was deleted before it was sent"
+			} else {
+				d.State = state.DocQueued
+				back = append(back, k)
+			}
+			if err := tx.PutDoc(d); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteBatch(b.Key)
+	})
+	if err != nil {
+		u.log.Error("cannot update the state after a refused submission; it is replayed at the next start", "error", err)
+		return
+	}
+	if changed != "" {
+		u.o.Finisher.Forget(changed)
+	}
+	u.requeue(b.ParserID, back)
+}
+
+// halves splits a batch in two new batches (keys are set when recorded):
+// by count, or, given each document's size, where the bytes divide.
+func halves(b state.Batch, sizes []int64) []state.Batch {
+	mid := len(b.Docs) / 2
+	if len(sizes) == len(b.Docs) {
+		var total, acc int64
+		for _, s := range sizes {
+			total += s
+		}
+		mid = 1
+		for i := 0; i < len(sizes)-1; i++ {
+			acc += sizes[i]
+			mid = i + 1
+			if acc*2 >= total {
+				break
+			}
+		}
+	}
+	return []state.Batch{sub(b, 0, mid), sub(b, mid, len(b.Docs))}
+}
+
+func sub(b state.Batch, i, j int) state.Batch {
+	return state.Batch{ParserID: b.ParserID, Docs: slices.Clone(b.Docs[i:j]), Paths: slices.Clone(b.Paths[i:j]),
+		Names: slices.Clone(b.Names[i:j]), Created: time.Now()}
+}
+
+// split isolates the file(s) the API refuses: halves are submitted as new
+// batches (new content, new key) until a single bad file remains, which
+// fails. bySize halves by bytes instead of by count (a 413).
+func (u *Uploader) split(ctx context.Context, b state.Batch, cause error, bySize bool) {
+	if len(b.Docs) == 1 {
+		u.failBatch(ctx, b, cause)
+		return
+	}
+	if !bySize {
+		u.log.Warn("the API refused a batch because of a file in it; splitting it to find that file", "files", len(b.Docs), "error", cause)
+	}
+	var hs []state.Batch
+	err := u.st.Update(func(tx *state.Tx) error {
+		if err := tx.DeleteBatch(b.Key); err != nil {
+			return err
+		}
+		var sizes []int64
+		if bySize {
+			for _, k := range b.Docs {
+				d, _, err := tx.Doc(k)
+				if err != nil {
+					return err
+				}
+				sizes = append(sizes, d.Size)
+			}
+		}
+		hs = halves(b, sizes)
+		for i := range hs {
+			var shas []string
+			for _, k := range hs[i].Docs {
+				d, _, err := tx.Doc(k)
+				if err != nil {
+					return err
+				}
+				shas = append(shas, d.KeyPart())
+				hs[i].Pages += d.Pages
+				hs[i].Bytes += d.Size
+			}
+			hs[i].Key = IdempotencyKey(b.ParserID, shas)
+			for _, k := range hs[i].Docs {
+				d, _, _ := tx.Doc(k)
+				d.Batch = hs[i].Key
+				if err := tx.PutDoc(d); err != nil {
+					return err
+				}
+			}
+			if err := tx.PutBatch(hs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		u.log.Error("cannot record the split batches; they are retried at the next start", "error", err)
+		return
+	}
+	for _, h := range hs {
+		u.mu.Lock()
+		u.sending++
+		u.credits.reserve(h.Pages)
+		u.intents = append(u.intents, h)
+		u.mu.Unlock()
+		u.send(ctx, h)
+	}
+}
+
+// failBatch fails every document of b with the API's error.
+func (u *Uploader) failBatch(ctx context.Context, b state.Batch, cause error) {
+	code, msg := "SUBMISSION_REFUSED", cause.Error()
+	var ae *api.Error
+	if errors.As(cause, &ae) && ae.Code != "" {
+		code = ae.Code
+	}
+	if api.IsParserProblem(cause) {
+		msg += ". Fix parser_id for this inbox in the config, then run 'ppsync retry --failed'"
+	}
+	if err := u.st.Update(func(tx *state.Tx) error { return tx.DeleteBatch(b.Key) }); err != nil {
+		u.log.Error("cannot record refused documents; the batch is sent again at the next start", "error", err)
+		return
+	}
+	u.log.Error("the API refused files; see their error files", "files", len(b.Docs), "code", code, "error", cause)
+	if err := u.o.Finisher.Failed(ctx, b.Docs, code, msg); err != nil {
+		u.log.Error("cannot record refused documents", "error", err)
+	}
+}
