@@ -223,7 +223,7 @@ func writeResults(t testing.TB, inbox string, n int) {
 			t.Fatal(err)
 		}
 		f := filepath.Join(dir, fmt.Sprintf("inv-%03d.pdf", i))
-		if err := os.WriteFile(f+".json", result(t, doc{file: f, docID: fmt.Sprintf("doc_%d", i), vendor: "V", total: float64(1000 + i)}), 0o644); err != nil {
+		if err := os.WriteFile(f+".json", result(t, doc{file: f, docID: fmt.Sprintf("doc_%d", i), vendor: "V", total: float64(1000+i) + 0.25}), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
