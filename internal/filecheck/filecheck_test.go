@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"slices"
 	"testing"
 
 	"golang.org/x/image/webp"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/samples"
 )
@@ -258,4 +260,22 @@ func FuzzInspectImage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The config's defaults and the formats recognised here must not drift apart.
+func TestListsMatchConfig(t *testing.T) {
+	if !slices.Equal(config.DefaultTypes(), filecheck.DefaultTypes()) {
+		t.Errorf("types: config %v, filecheck %v", config.DefaultTypes(), filecheck.DefaultTypes())
+	}
+	if !slices.Equal(config.RefusedPatterns(), filecheck.RefusedPatterns()) {
+		t.Errorf("refused: config %v, filecheck %v", config.RefusedPatterns(), filecheck.RefusedPatterns())
+	}
+	for _, p := range filecheck.RefusedPatterns() {
+		name := strings.TrimPrefix(p, "*")
+		_, err := filecheck.Inspect(write(t, "x"+name, []byte("unreadable content")), filecheck.Options{})
+		var pr *filecheck.Problem
+		if !errors.As(err, &pr) || pr.Code != filecheck.CodeUnsupported || !strings.Contains(pr.Message, "convert") {
+			t.Errorf("%s: %v, want %s with advice", name, err, filecheck.CodeUnsupported)
+		}
+	}
 }
