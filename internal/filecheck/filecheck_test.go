@@ -10,8 +10,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/image/webp"
