@@ -442,3 +442,25 @@ func TestXLSX(t *testing.T) {
 		t.Errorf("line_items = %q", items)
 	}
 }
+
+// Without schema properties the columns are the parser's field names; data
+// keys that no column covers are appended, so nothing is dropped.
+func TestColumnsWithoutSchemaAndExtraKeys(t *testing.T) {
+	inbox := t.TempDir()
+	path := filepath.Join(t.TempDir(), "ledger.csv")
+	l := newLedger(t, ledger.Options{Path: path, InboxRoot: inbox, Schema: json.RawMessage(`{}`), Fields: []string{"vendor_name", "invoice_number"}})
+	l.Put(row(t, inbox, doc{file: filepath.Join(inbox, "a.pdf"), docID: "doc_1", vendor: "A", total: 1}))
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readCSV(t, path, ',')
+	want := []string{"file", "folder", "invoice_number", "vendor_name", "invoice_date", "line_items", "tags", "total_amount", "vendor_address",
+		"pages", "credits", "processed_at", "document_id", "sha256"}
+	if !slices.Equal(recs[0], want) {
+		t.Fatalf("header = %q\nwant     %q", recs[0], want)
+	}
+	r := recs[1]
+	if r[slices.Index(want, "vendor_address")] != `{"city":"Zürich","country":"CH"}` || r[slices.Index(want, "line_items")] != `1000 / Cloud Servers | -999 / =HYPERLINK("x")` {
+		t.Errorf("row = %q", r)
+	}
+}
