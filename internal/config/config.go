@@ -72,6 +72,21 @@ type Inbox struct {
 	After           string   `toml:"after"`
 	ProcessedDir    string   `toml:"processed_dir"`
 	FailedDir       string   `toml:"failed_dir"`
+
+	// Types are the accepted file-name patterns ("*.pdf", "*.png", ...):
+	// the formats the API reads. Files matching include but not types get an
+	// UNSUPPORTED_FILE_TYPE error file.
+	Types []string `toml:"types"`
+	// ResultsDir, when set, receives the result and error files in a tree
+	// that mirrors the inbox, leaving the inbox untouched.
+	ResultsDir string `toml:"results_dir"`
+	// Ledger is a .csv or .xlsx spreadsheet with one row per document;
+	// a relative path is inside results_dir, else inside the inbox.
+	Ledger string `toml:"ledger"`
+	// LedgerSeparator is the CSV field separator: ",", ";" or "\t".
+	LedgerSeparator string `toml:"ledger_separator"`
+	// LedgerDecimal is the decimal mark of numbers in the CSV: "." or ",".
+	LedgerDecimal string `toml:"ledger_decimal"`
 }
 
 // Upload is [upload]: how files are gathered into submissions.
@@ -464,11 +479,12 @@ func (v *validator) inbox(i int) {
 	if strings.TrimSpace(in.ParserID) == "" {
 		v.fail(k("parser_id"), "required: the PerfectParser parser id for this inbox (e.g. \"prs_123\")")
 	}
-	if len(in.Include) == 0 {
-		in.Include = []string{"*.pdf"}
-	}
+	v.media(i)
 	if in.Exclude == nil {
 		in.Exclude = DefaultExclude()
+	}
+	if in.Ledger != "" && within(in.Ledger, in.Path) {
+		in.Exclude = append(in.Exclude, filepath.Base(in.Ledger)) // never upload the ledger itself
 	}
 	v.globs(k("include"), in.Include)
 	v.globs(k("exclude"), in.Exclude)
@@ -750,7 +766,8 @@ var known = []string{
 	"api.submissions_per_window", "api.rate_window", "api.request_timeout", "state.path",
 	"inbox.path", "inbox.parser_id", "inbox.recursive", "inbox.include", "inbox.exclude", "inbox.settle",
 	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
-	"inbox.failed_dir", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
+	"inbox.failed_dir", "inbox.types", "inbox.results_dir", "inbox.ledger", "inbox.ledger_separator",
+	"inbox.ledger_decimal", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
 	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
 	"admin.hosts", "api.env_file",
 	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",

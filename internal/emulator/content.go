@@ -30,7 +30,7 @@ var errUnsupported = errors.New("unsupported file type")
 type analysis struct {
 	mime  string
 	pages int
-	text  []string // lines of text, PDFs only
+	text  []string // lines of text: read from a PDF, made up for an image
 }
 
 // analyse sniffs the type and counts pages. A file that is neither a PDF nor
@@ -47,11 +47,11 @@ func analyse(path string) (analysis, error) {
 	head = head[:n]
 	switch {
 	case bytes.HasPrefix(head, []byte{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}):
-		return analysis{mime: "image/png", pages: 1}, nil
+		return imageAnalysis(f, "image/png")
 	case bytes.HasPrefix(head, []byte{0xff, 0xd8, 0xff}):
-		return analysis{mime: "image/jpeg", pages: 1}, nil
+		return imageAnalysis(f, "image/jpeg")
 	case len(head) >= 12 && string(head[:4]) == "RIFF" && string(head[8:12]) == "WEBP":
-		return analysis{mime: "image/webp", pages: 1}, nil
+		return imageAnalysis(f, "image/webp")
 	case !bytes.Contains(head, []byte("%PDF-")):
 		return analysis{}, errUnsupported
 	}
@@ -166,7 +166,7 @@ func readPDFString(b []byte, i int) (string, int) {
 }
 
 var (
-	reInvoiceNo = regexp.MustCompile(`(?i)invoice\s*(?:no\.?|number|#)\s*[:#]?\s*([A-Z0-9][A-Z0-9\-/]*)`)
+	reInvoiceNo = regexp.MustCompile(`(?i)(?:invoice|receipt)\s*(?:no\.?|number|#)\s*[:#]?\s*([A-Z0-9][A-Z0-9\-/]*)`)
 	reInvoiceID = regexp.MustCompile(`\bINV-[A-Z0-9\-]+\b`)
 	reDate      = regexp.MustCompile(`\b(\d{4}-\d{2}-\d{2})\b`)
 	reTotal     = regexp.MustCompile(`(?i)\btotal(?:\s+due|\s+amount)?\s*:?\s*(?:[A-Z]{3}\s*|[$€£]\s*)?([0-9][0-9,]*(?:\.[0-9]{1,2})?)`)
