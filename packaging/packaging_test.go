@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package packaging holds the package definitions; its test builds the
 // packages, checks what they install and how (lintian, systemd-analyze,
 // the man page, the checksums), and installs the .deb the way the README
