@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
@@ -82,6 +83,11 @@ func ApplyWindows(ctx context.Context, p WindowsPlan, password string, out io.Wr
 			return fmt.Errorf("look up account %s: %w (check the name; a domain account needs this computer in the domain)", p.Account.Name, err)
 		}
 		sid = acct.String()
+	}
+	if p.GrantServiceLogon {
+		if err := grantServiceLogon(sid); err != nil {
+			return fmt.Errorf("give %s the right to log on as a service: %w (grant it in secpol.msc or by group policy, then run install again)", p.Account.Name, err)
+		}
 	}
 	for _, dir := range p.ACLPaths {
 		if err := setDACL(dir, DACL(sid)); err != nil {
@@ -270,4 +276,49 @@ func commandLine(exe string, args []string) string {
 		parts = append(parts, syscall.EscapeArg(a))
 	}
 	return strings.Join(parts, " ")
+}
+
+var (
+	advapi32             = windows.NewLazySystemDLL("advapi32.dll")
+	procLsaOpenPolicy    = advapi32.NewProc("LsaOpenPolicy")
+	procLsaAddAcctRights = advapi32.NewProc("LsaAddAccountRights")
+	procLsaClose         = advapi32.NewProc("LsaClose")
+)
+
+// lsaObjectAttributes is LSA_OBJECT_ATTRIBUTES; LsaOpenPolicy wants it zeroed.
+type lsaObjectAttributes struct {
+	Length                   uint32
+	RootDirectory            windows.Handle
+	ObjectName               *windows.NTUnicodeString
+	Attributes               uint32
+	SecurityDescriptor       uintptr
+	SecurityQualityOfService uintptr
+}
+
+// grantServiceLogon gives the account SeServiceLogonRight in the local
+// security policy, as the Services console does when an account is set
+// there; CreateService does not. Granting a right the account has is a
+// no-op.
+func grantServiceLogon(sidString string) error {
+	const policyCreateAccount, policyLookupNames = 0x10, 0x800
+	sid, err := windows.StringToSid(sidString)
+	if err != nil {
+		return fmt.Errorf("parse SID %s: %w", sidString, err)
+	}
+	var attrs lsaObjectAttributes
+	var policy windows.Handle
+	r, _, _ := procLsaOpenPolicy.Call(0, uintptr(unsafe.Pointer(&attrs)), policyCreateAccount|policyLookupNames, uintptr(unsafe.Pointer(&policy)))
+	if r != 0 {
+		return fmt.Errorf("open the local security policy: %w", windows.NTStatus(r).Errno())
+	}
+	defer procLsaClose.Call(uintptr(policy))
+	right, err := windows.NewNTUnicodeString("SeServiceLogonRight")
+	if err != nil {
+		return err
+	}
+	r, _, _ = procLsaAddAcctRights.Call(uintptr(policy), uintptr(unsafe.Pointer(sid)), uintptr(unsafe.Pointer(right)), 1)
+	if r != 0 {
+		return fmt.Errorf("add SeServiceLogonRight: %w", windows.NTStatus(r).Errno())
+	}
+	return nil
 }

@@ -144,6 +144,7 @@ type WindowsPlan struct {
 	Args                           []string
 	Account                        Account
 	AccountSID                     string // known in advance for virtual accounts; "" = look the name up
+	GrantServiceLogon              bool   // give the account "Log on as a service" (virtual accounts have it)
 	ACLPaths                       []string
 	DelayedAutoStart               bool
 	Recovery                       []Recovery
@@ -203,6 +204,8 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 		p.Account = a
 	}
 	switch p.Account.Kind {
+	case AccountPassword, AccountManaged:
+		p.GrantServiceLogon = true
 	case AccountVirtual:
 		_, svcName, _ := strings.Cut(p.Account.Name, `\`)
 		p.AccountSID = VirtualAccountSID(svcName)

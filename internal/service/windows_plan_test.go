@@ -82,7 +82,7 @@ func TestPlanWindows(t *testing.T) {
 		if p.Upgrade || p.Exe != `C:\Program Files\ppsync\ppsync.exe` || p.CopyFrom != base.Exe {
 			t.Errorf("plan = %+v", p)
 		}
-		if p.Account.Name != `NT SERVICE\ppsync` || p.AccountSID != service.VirtualAccountSID("ppsync") || p.Account.NeedsPassword() {
+		if p.Account.Name != `NT SERVICE\ppsync` || p.AccountSID != service.VirtualAccountSID("ppsync") || p.Account.NeedsPassword() || p.GrantServiceLogon {
 			t.Errorf("account = %+v sid %s", p.Account, p.AccountSID)
 		}
 		if strings.Join(p.Args, " ") != `run -c C:\ProgramData\ppsync\config.toml` {
@@ -102,7 +102,7 @@ func TestPlanWindows(t *testing.T) {
 		in := base
 		in.User = `CORP\svc-ppsync`
 		p, err := service.PlanWindows(in)
-		if err != nil || !p.Account.NeedsPassword() || p.AccountSID != "" {
+		if err != nil || !p.Account.NeedsPassword() || p.AccountSID != "" || !p.GrantServiceLogon {
 			t.Errorf("plan = %+v, %v", p, err)
 		}
 	})
@@ -110,7 +110,7 @@ func TestPlanWindows(t *testing.T) {
 		in := base
 		in.User = `CORP\gmsa-ppsync$`
 		p, err := service.PlanWindows(in)
-		if err != nil || p.Account.Kind != service.AccountManaged || p.Account.NeedsPassword() {
+		if err != nil || p.Account.Kind != service.AccountManaged || p.Account.NeedsPassword() || !p.GrantServiceLogon {
 			t.Errorf("plan = %+v, %v", p, err)
 		}
 	})
