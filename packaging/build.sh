@@ -1,27 +1,64 @@
 #!/usr/bin/env bash
-# Builds dist/ppsync (linux), dist/ppsync.exe (windows) and the .deb and
-# .rpm, with the version stamped into the binary.
+# Builds, into dist/ (or $PPSYNC_DIST):
+#   linux-{amd64,arm64}/ppsync, windows-amd64/ppsync.exe (+ install-windows.ps1),
+#   the .deb and .rpm for both Linux architectures, and SHA256SUMS over all of them.
+# The version is stamped into the binaries; the man page is generated from
+# the binary's own help, the Debian changelog from the git history.
 #   packaging/build.sh [VERSION]      (default: git describe, else 0.0.0-dev)
+# PPSYNC_MAINTAINER overrides the packages' maintainer field.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:-$(git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || true)}
 version=${version:-0.0.0-dev}
 case "$version" in [0-9]*) ;; *) version="0.0.0-$version" ;; esac
 out=${PPSYNC_DIST:-dist}
-mkdir -p "$out" packaging/.build
+export PPSYNC_MAINTAINER=${PPSYNC_MAINTAINER:-"ppsync maintainers <ppsync@users.noreply.github.com>"}
+# Dates come from the last commit, so the same commit builds the same pages.
+epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+build=packaging/.build
+mkdir -p "$out" "$build"
 ldflags="-s -w -X github.com/ppsync/ppsync/internal/version.version=$version"
 for arch in amd64 arm64; do
-  CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$ldflags" -o "$out/linux-$arch/ppsync" ./cmd/ppsync
+  # PIE: address-space randomisation, as Debian builds Go binaries.
+  CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildmode=pie -ldflags "$ldflags" -o "$out/linux-$arch/ppsync" ./cmd/ppsync
 done
 CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/windows-amd64/ppsync.exe" ./cmd/ppsync
 cp packaging/install-windows.ps1 "$out/windows-amd64/"
-GOBIN="$PWD/packaging/.build" go install github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+
+# The man page, from the help of a binary that runs here.
+CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$build/ppsync-host" ./cmd/ppsync
+go run ./packaging/manpage -bin "$build/ppsync-host" -version "$version" \
+  -date "$(date -u -d "@$epoch" +%Y-%m-%d 2>/dev/null || date -u -r "$epoch" +%Y-%m-%d)" >"$build/ppsync.1"
+gzip -9nf "$build/ppsync.1"
+
+# The changelog: this version's commits since the last tag (at most 30).
+{
+  printf 'ppsync (%s) unstable; urgency=medium\n\n' "$version"
+  range=HEAD
+  if tag=$(git describe --tags --abbrev=0 2>/dev/null); then range="$tag..HEAD"; fi
+  subjects=$(git log --no-merges --format=%s -n 30 "$range" 2>/dev/null || true)
+  [ -n "$subjects" ] || subjects="Release $version."
+  printf '%s\n' "$subjects" | while IFS= read -r s; do
+    printf '%s\n' "$s" | fold -s -w 72 | sed -e 's/ *$//' -e '1s/^/  * /' -e '2,$s/^/    /'
+  done
+  printf '\n -- %s  %s\n' "$PPSYNC_MAINTAINER" "$(LC_ALL=C date -u -R -d "@$epoch" 2>/dev/null || LC_ALL=C date -u -R -r "$epoch")"
+} | gzip -9n >"$build/changelog.gz"
+
+GOBIN="$PWD/$build" go install github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 for arch in amd64 arm64; do
-  cp "$out/linux-$arch/ppsync" packaging/.build/ppsync
+  cp "$out/linux-$arch/ppsync" "$build/ppsync"
   for fmt in deb rpm; do
     PPSYNC_ARCH=$arch PPSYNC_VERSION=$version \
-      packaging/.build/nfpm package --config packaging/nfpm.yaml --packager "$fmt" --target "$out/" >/dev/null
+      "$build/nfpm" package --config packaging/nfpm.yaml --packager "$fmt" --target "$out/" >/dev/null
   done
 done
-rm -f packaging/.build/ppsync
-ls -1 "$out"/*.deb "$out"/*.rpm
+rm -f "$build/ppsync" "$build/ppsync-host"
+
+# Checksums of everything a user downloads, verifiable with: sha256sum -c SHA256SUMS
+(
+  cd "$out"
+  files=$(ls ppsync_"$version"_*.deb ppsync-"$version"-*.rpm windows-amd64/ppsync.exe windows-amd64/install-windows.ps1 linux-*/ppsync)
+  # shellcheck disable=SC2086
+  sha256sum $files >SHA256SUMS
+)
+ls -1 "$out"/*.deb "$out"/*.rpm "$out/SHA256SUMS"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"runtime"
@@ -98,10 +99,10 @@ func serviceStatus(cfgFile string) string {
 	return "installed"
 }
 
-func (m *Main) runInstall(_ context.Context, args []string) error {
+func (m *Main) runInstall(ctx context.Context, args []string) error {
 	fs := m.flags("install", "install -c FILE [--user NAME]")
 	cfgPath := fs.String("c", "", "config file (default: the platform's, e.g. /etc/ppsync/config.toml)")
-	userName := fs.String("user", defaultServiceUser(), "account the service runs as")
+	userName := fs.String("user", defaultServiceUser(), "account the service runs as (Windows: DOMAIN\\name, a managed service account DOMAIN\\name$, or by default NT SERVICE\\ppsync; a password is asked for, never taken from the command line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -112,6 +113,12 @@ func (m *Main) runInstall(_ context.Context, args []string) error {
 	cfg, err := m.loadConfig(path, nil)
 	if err != nil {
 		return err
+	}
+	if runtime.GOOS == "windows" {
+		return m.installWindows(ctx, cfg, *userName)
+	}
+	if err := service.CheckInstallable(runtime.GOOS, chosenSystem()); err != nil {
+		return fmt.Errorf("install the service: %w", err)
 	}
 	if runtime.GOOS == "linux" && *userName != "" {
 		if _, err := user.Lookup(*userName); err != nil {
@@ -129,19 +136,74 @@ func (m *Main) runInstall(_ context.Context, args []string) error {
 	return nil
 }
 
+// installWindows installs the Windows service, or upgrades it in place
+// when it exists (new binary, same account and password).
+func (m *Main) installWindows(ctx context.Context, cfg *config.Config, userName string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find the ppsync binary: %w", err)
+	}
+	existing, err := service.QueryWindows(service.Name)
+	if err != nil {
+		return err
+	}
+	plan, err := service.PlanWindows(service.WindowsInput{
+		Exe: exe, ProgramFiles: m.Getenv("ProgramFiles"), ProgramData: m.Getenv("ProgramData"),
+		ConfigPath: cfg.File, User: userName, Existing: existing,
+	})
+	if err != nil {
+		return fmt.Errorf("install the service: %w", err)
+	}
+	var password string
+	if !plan.Upgrade && plan.Account.NeedsPassword() {
+		if password, err = service.ReadPassword(os.Stdin, m.Stderr, plan.Account.Name); err != nil {
+			return err
+		}
+	}
+	if err := service.ApplyWindows(ctx, plan, password, m.Stdout); err != nil {
+		return fmt.Errorf("install the service: %w", err)
+	}
+	if plan.Upgrade {
+		fmt.Fprintf(m.Stdout, "upgraded service %q to %s, still running as %s, config %s\n", plan.Name, plan.Exe, plan.Account.Name, cfg.File)
+		return nil
+	}
+	fmt.Fprintf(m.Stdout, "installed service %q (%s, delayed automatic start, restarts on failure) running as %s, config %s\nstart it with: ppsync start\n",
+		plan.Name, plan.Exe, plan.Account.Name, cfg.File)
+	return nil
+}
+
+// chosenSystem names the service system kardianos found ("" for none).
+func chosenSystem() string {
+	if sys := ks.ChosenSystem(); sys != nil {
+		return sys.String()
+	}
+	return ""
+}
+
 func defaultServiceUser() string {
 	if runtime.GOOS == "linux" {
 		return "ppsync"
 	}
-	return "" // Windows: LocalSystem unless --user; macOS: root daemon
+	return "" // Windows: the virtual account NT SERVICE\ppsync; macOS: root daemon
 }
+
+// startHold is how long start and restart watch the service before
+// saying it runs: long enough for a bad key or config to stop it.
+const startHold = 5 * time.Second
 
 // serviceControl runs start, stop, restart or uninstall.
 func (m *Main) serviceControl(action string) func(*Main, context.Context, []string) error {
-	return func(m *Main, _ context.Context, args []string) error {
+	return func(m *Main, ctx context.Context, args []string) error {
 		fs := m.flags(action, action)
 		if err := parse(fs, args); err != nil {
 			return err
+		}
+		if action == "uninstall" && runtime.GOOS == "windows" {
+			if err := service.UninstallWindows(ctx, service.Name, service.Name); err != nil {
+				return fmt.Errorf("uninstall the service: %w", err)
+			}
+			fmt.Fprintf(m.Stdout, "uninstall: done (the config, the state and the logs in %s are kept)\n", filepath.Dir(defaultConfigPath("windows", m.Getenv)))
+			return nil
 		}
 		s, err := ks.New(noopProgram{}, &ks.Config{Name: service.Name, DisplayName: service.DisplayName})
 		if err != nil {
@@ -158,7 +220,53 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 		if err != nil {
 			return fmt.Errorf("%s the service: %w (is it installed? run as root / Administrator)", action, err)
 		}
+		if action == "start" || action == "restart" {
+			if err := service.ConfirmRunning(ctx, serviceProbe(s), startHold, 250*time.Millisecond); err != nil {
+				return fmt.Errorf("%s the service: %w; %s", action, err, whereLogs())
+			}
+		}
 		fmt.Fprintf(m.Stdout, "%s: done\n", action)
 		return nil
 	}
+}
+
+// serviceProbe reads the service's state from its manager. systemd's own
+// view is needed: kardianos counts "activating (auto-restart)", a daemon
+// that died and waits to be restarted, as running.
+func serviceProbe(s ks.Service) func(context.Context) (service.State, error) {
+	switch {
+	case runtime.GOOS == "windows":
+		return service.WindowsProbe(service.Name)
+	case chosenSystem() == "linux-systemd":
+		return func(ctx context.Context) (service.State, error) {
+			out, err := exec.CommandContext(ctx, "systemctl", "show", service.Name+".service", "--property=ActiveState,SubState,NRestarts").Output()
+			if err != nil {
+				return service.State{}, fmt.Errorf("systemctl show %s: %w", service.Name, err)
+			}
+			return service.ParseSystemdShow(string(out))
+		}
+	}
+	return func(context.Context) (service.State, error) {
+		st, err := s.Status()
+		switch {
+		case err != nil:
+			return service.State{Phase: service.PhaseStopped, Detail: err.Error()}, nil
+		case st == ks.StatusRunning:
+			return service.State{Phase: service.PhaseRunning, Detail: "running"}, nil
+		case st == ks.StatusStopped:
+			return service.State{Phase: service.PhaseStopped, Detail: "stopped"}, nil
+		}
+		return service.State{Phase: service.PhaseStarting, Detail: "state unknown"}, nil
+	}
+}
+
+// whereLogs says where to read why the service stopped.
+func whereLogs() string {
+	switch runtime.GOOS {
+	case "windows":
+		return `see the Event Log (Application, source ppsync) and %ProgramData%\ppsync\logs\ppsync.log`
+	case "darwin":
+		return "see /usr/local/var/log/ppsync/"
+	}
+	return "see: journalctl -u ppsync -n 50"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -24,9 +25,14 @@ func underServiceManager() bool {
 }
 
 // program adapts the daemon to kardianos: Start returns at once, Stop
-// cancels and waits for in-flight writes to finish.
+// cancels and waits for in-flight writes to finish. A daemon that stops
+// on its own (bad key, unreadable state) ends the process with exit code
+// 2 instead of leaving a service that reports "running" and does
+// nothing; the Service Control Manager then applies the recovery actions.
 type program struct {
 	opts   daemon.Options
+	run    func(context.Context, daemon.Options) error
+	exit   func(code int)
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -35,7 +41,11 @@ func (p *program) Start(ks.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
 	go func() {
-		_, err := daemon.Run(ctx, p.opts)
+		err := p.run(ctx, p.opts)
+		if ctx.Err() == nil {
+			p.opts.Logger.Error("ppsync stopped on its own; the service ends so that it is restarted", "error", err)
+			p.exit(exitCantRun)
+		}
 		p.done <- err
 	}()
 	return nil
@@ -62,7 +72,13 @@ func (m *Main) runService(cfg *config.Config, key string) error {
 	logDir := filepath.Join(filepath.Dir(defaultConfigPath("windows", m.Getenv)), "logs")
 	file := &lumberjack.Logger{Filename: filepath.Join(logDir, "ppsync.log"), MaxSize: 10, MaxBackups: 5, MaxAge: 30}
 	defer file.Close()
-	prg := &program{}
+	prg := &program{
+		run: func(ctx context.Context, o daemon.Options) error {
+			_, err := daemon.Run(ctx, o)
+			return err
+		},
+		exit: os.Exit,
+	}
 	s, err := newService(cfg, "", prg)
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 #!/bin/sh
-# Prepare the inbox, then (re)start the service if it was running.
+# Prepare the inbox and the state folder, then restart the service if it
+# was running. (The .deb uses scripts/deb/postinst.sh.)
 set -e
 install -d -o ppsync -g ppsync -m 0750 /srv/ppsync/inbox
+install -d -o ppsync -g ppsync -m 0700 /var/lib/ppsync
 chown root:ppsync /etc/ppsync/config.toml 2>/dev/null || true
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload >/dev/null 2>&1 || true
