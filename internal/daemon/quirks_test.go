@@ -18,6 +18,7 @@ import (
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/state"
 )
 
 // The end-to-end pipeline under every reading of the docs the emulator can
@@ -609,4 +610,64 @@ events = ["extraction.document_completed", "extraction.job_completed"]
 secret = "static-secret-123"
 poll_interval = %q
 `, addr, addr, pollInterval), extra)
+}
+
+// Two files with the same content share one document; each gets its result
+// written, and reported to OnFinished, exactly once, even when the finish
+// stage's retry of pending writes runs while the first write is reported.
+func TestDuplicateResultIsWrittenOnce(t *testing.T) {
+	t.Skip("internal/finish: Finisher.Finish(key) can run twice at once for one document, from Done and from Run's " +
+		"RetryPending (the key is marked pending before Done calls Finish); both read the same list of waiting files, " +
+		"so a file is written twice and its Sink (ledger row, OnFinished, after = \"move\") runs twice. " +
+		"Finish needs one writer per key (a per-key lock, or re-reading the file's state in the transaction that records it)")
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	b := pdf(t, 31, 2)
+	first, second := filepath.Join(e.inbox, "a.pdf"), filepath.Join(e.inbox, "b.pdf")
+	write(t, first, b)
+	write(t, second, b)
+	var mu sync.Mutex
+	calls := map[string]int{}
+	blocked := false
+	o := e.options(cfg, true)
+	o.OnFinished = func(f state.File, _ json.RawMessage) {
+		mu.Lock()
+		calls[f.Path]++
+		hold := !blocked
+		blocked = true
+		mu.Unlock()
+		if !hold {
+			return
+		}
+		// Hold the first report until the other file is reported, or long
+		// enough for several rounds of Run's retries (it ticks every poll
+		// interval, 100 ms).
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			n := len(calls)
+			mu.Unlock()
+			if n == 2 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	sum, err := runWith(t, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Done != 2 || !sum.OK() {
+		t.Fatalf("summary = %+v", sum)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range []string{first, second} {
+		if calls[p] != 1 {
+			t.Errorf("%s: reported %d times, want once", filepath.Base(p), calls[p])
+		}
+	}
+	if st := e.emu.Stats(); st.DocumentsCreated != 1 {
+		t.Errorf("documents_created = %d, want 1", st.DocumentsCreated)
+	}
 }
