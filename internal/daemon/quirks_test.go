@@ -156,6 +156,7 @@ type recorder struct {
 	mu      sync.Mutex
 	total   int
 	byRoute map[string]int
+	okRoute map[string]int // 2xx answers by route
 	status  map[int]int
 	byKey   map[string]map[int]int // key -> status -> count (0: no answer)
 	// limited counts 429s per submission key and rate window (by the time
@@ -170,7 +171,7 @@ type recorder struct {
 var idRe = regexp.MustCompile(`/(ext|doc|wh)_[A-Za-z0-9]+`)
 
 func newRecorder() *recorder {
-	return &recorder{next: http.DefaultTransport, byRoute: map[string]int{}, status: map[int]int{},
+	return &recorder{next: http.DefaultTransport, byRoute: map[string]int{}, okRoute: map[string]int{}, status: map[int]int{},
 		byKey: map[string]map[int]int{}, limited: map[string]int{}, refused: map[string]bool{}}
 }
 
@@ -195,7 +196,11 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.total++
-	r.byRoute[req.Method+" "+idRe.ReplaceAllString(req.URL.Path, "/:id")]++
+	route := req.Method + " " + idRe.ReplaceAllString(req.URL.Path, "/:id")
+	r.byRoute[route]++
+	if code >= 200 && code < 300 {
+		r.okRoute[route]++
+	}
 	r.status[code]++
 	if submission {
 		k := req.Header.Get(apitypes.HeaderIdempotencyKey)
@@ -489,6 +494,15 @@ func runQuirk(t *testing.T, r quirkRun) {
 				t.Errorf("key %s…: %d answers %d; uploads carry Content-Length and valid requests", k[:12], n, code)
 			}
 		}
+	}
+	// Results are fetched when the list shows a job with more finished
+	// documents than were handed on (internal/poller), or a webhook
+	// announces one: never more often than documents finish.
+	rec.mu.Lock()
+	fetched := rec.okRoute["GET /v1/extractions/:id/results"]
+	rec.mu.Unlock()
+	if fetched > st.DocumentsCreated {
+		t.Errorf("results were fetched %d times for %d documents", fetched, st.DocumentsCreated)
 	}
 	if r.creditGap {
 		if status[http.StatusPaymentRequired] == 0 {
