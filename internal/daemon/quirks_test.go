@@ -159,9 +159,11 @@ type recorder struct {
 	okRoute map[string]int // 2xx answers by route
 	status  map[int]int
 	byKey   map[string]map[int]int // key -> status -> count (0: no answer)
-	// limited counts 429s per submission key and rate window (by the time
-	// the request was sent).
-	limited map[string]int
+	// first429 is when the first 429 of each rate window (by its start)
+	// reached the daemon; early lists requests sent after it in the same
+	// window, before its reset: every caller should have been held.
+	first429 map[int64]time.Time
+	early    []string
 	// refused holds the keys answered 402; resent counts submissions sent
 	// again under one of them (the cached 402 would be replayed).
 	refused map[string]bool
@@ -172,7 +174,7 @@ var idRe = regexp.MustCompile(`/(ext|doc|wh)_[A-Za-z0-9]+`)
 
 func newRecorder() *recorder {
 	return &recorder{next: http.DefaultTransport, byRoute: map[string]int{}, okRoute: map[string]int{}, status: map[int]int{},
-		byKey: map[string]map[int]int{}, limited: map[string]int{}, refused: map[string]bool{}}
+		byKey: map[string]map[int]int{}, first429: map[int64]time.Time{}, refused: map[string]bool{}}
 }
 
 func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -180,14 +182,16 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if submission && r.onSubmit != nil {
 		r.onSubmit()
 	}
-	sent := time.Now().Truncate(window)
-	if submission {
-		r.mu.Lock()
-		if r.refused[req.Header.Get(apitypes.HeaderIdempotencyKey)] {
-			r.resent++
-		}
-		r.mu.Unlock()
+	sentAt := time.Now()
+	win := sentAt.Truncate(window).Unix()
+	r.mu.Lock()
+	if submission && r.refused[req.Header.Get(apitypes.HeaderIdempotencyKey)] {
+		r.resent++
 	}
+	if t0, ok := r.first429[win]; ok && sentAt.After(t0) {
+		r.early = append(r.early, fmt.Sprintf("%s %s at +%v", req.Method, req.URL.Path, sentAt.Sub(t0).Round(time.Millisecond)))
+	}
+	r.mu.Unlock()
 	resp, err := r.next.RoundTrip(req)
 	code := 0
 	if err == nil {
@@ -202,6 +206,9 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.okRoute[route]++
 	}
 	r.status[code]++
+	if _, ok := r.first429[win]; !ok && code == http.StatusTooManyRequests {
+		r.first429[win] = time.Now()
+	}
 	if submission {
 		k := req.Header.Get(apitypes.HeaderIdempotencyKey)
 		if r.byKey[k] == nil {
@@ -211,24 +218,19 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		if code == http.StatusPaymentRequired {
 			r.refused[k] = true
 		}
-		if code == http.StatusTooManyRequests {
-			r.limited[fmt.Sprintf("%s@%d", k, sent.Unix())]++
-		}
 	}
 	return resp, err
 }
 
-// repeated429 describes a submission that met a 429 twice in one rate
-// window: the client sent it again before the window's reset.
-func (r *recorder) repeated429() string {
+// sentBeforeReset describes requests the daemon sent after a 429 and
+// before that window's reset: the pause did not hold its callers.
+func (r *recorder) sentBeforeReset() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k, n := range r.limited {
-		if n > 1 {
-			return fmt.Sprintf("submission %s… met %d 429s in one rate window: it was sent again before the reset (a 429 storm)", k[:12], n)
-		}
+	if len(r.early) == 0 {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("%d requests were sent after a 429 and before the window's reset (a 429 storm): %v", len(r.early), r.early)
 }
 
 func (r *recorder) snapshot() (total int, byRoute map[string]int, status map[int]int, byKey map[string]map[int]int) {
@@ -394,7 +396,7 @@ func runQuirk(t *testing.T, r quirkRun) {
 		t.Fatal(msg)
 	}
 	if r.exhaust {
-		if again := rec.repeated429(); again != "" {
+		if again := rec.sentBeforeReset(); again != "" {
 			if msReset {
 				t.Skip(msResetMissing + again)
 			}
