@@ -147,9 +147,9 @@ func quirkFiles() []quirkFile {
 	return fs
 }
 
-// recorder counts the daemon's requests as they leave it: by route and, for
+// quirkRecorder counts the daemon's requests as they leave it: by route and, for
 // submissions, the answers per Idempotency-Key.
-type recorder struct {
+type quirkRecorder struct {
 	next     http.RoundTripper
 	onSubmit func() // called before each submission is sent
 
@@ -170,20 +170,20 @@ type recorder struct {
 	resent  int
 }
 
-var idRe = regexp.MustCompile(`/(ext|doc|wh)_[A-Za-z0-9]+`)
+var quirkIDRe = regexp.MustCompile(`/(ext|doc|wh)_[A-Za-z0-9]+`)
 
-func newRecorder() *recorder {
-	return &recorder{next: http.DefaultTransport, byRoute: map[string]int{}, okRoute: map[string]int{}, status: map[int]int{},
+func newQuirkRecorder() *quirkRecorder {
+	return &quirkRecorder{next: http.DefaultTransport, byRoute: map[string]int{}, okRoute: map[string]int{}, status: map[int]int{},
 		byKey: map[string]map[int]int{}, first429: map[int64]time.Time{}, refused: map[string]bool{}}
 }
 
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+func (r *quirkRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	submission := req.Method == http.MethodPost && req.URL.Path == "/v1/extractions"
 	if submission && r.onSubmit != nil {
 		r.onSubmit()
 	}
 	sentAt := time.Now()
-	win := sentAt.Truncate(window).Unix()
+	win := sentAt.Truncate(quirkWindow).Unix()
 	r.mu.Lock()
 	if submission && r.refused[req.Header.Get(apitypes.HeaderIdempotencyKey)] {
 		r.resent++
@@ -200,7 +200,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.total++
-	route := req.Method + " " + idRe.ReplaceAllString(req.URL.Path, "/:id")
+	route := req.Method + " " + quirkIDRe.ReplaceAllString(req.URL.Path, "/:id")
 	r.byRoute[route]++
 	if code >= 200 && code < 300 {
 		r.okRoute[route]++
@@ -224,7 +224,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // sentBeforeReset describes requests the daemon sent after a 429 and
 // before that window's reset: the pause did not hold its callers.
-func (r *recorder) sentBeforeReset() string {
+func (r *quirkRecorder) sentBeforeReset() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if len(r.early) == 0 {
@@ -233,17 +233,17 @@ func (r *recorder) sentBeforeReset() string {
 	return fmt.Sprintf("%d requests were sent after a 429 and before the window's reset (a 429 storm): %v", len(r.early), r.early)
 }
 
-func (r *recorder) snapshot() (total int, byRoute map[string]int, status map[int]int, byKey map[string]map[int]int) {
+func (r *quirkRecorder) snapshot() (total int, byRoute map[string]int, status map[int]int, byKey map[string]map[int]int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	byKey = map[string]map[int]int{}
 	for k, m := range r.byKey {
-		byKey[k] = maps(m)
+		byKey[k] = copyCounts(m)
 	}
-	return r.total, maps(r.byRoute), maps(r.status), byKey
+	return r.total, copyCounts(r.byRoute), copyCounts(r.status), byKey
 }
 
-func maps[K comparable](m map[K]int) map[K]int {
+func copyCounts[K comparable](m map[K]int) map[K]int {
 	out := make(map[K]int, len(m))
 	for k, v := range m {
 		out[k] = v
@@ -251,14 +251,15 @@ func maps[K comparable](m map[K]int) map[K]int {
 	return out
 }
 
-// pauseRe finds the client's pause after a 429 in the daemon's log.
-var pauseRe = regexp.MustCompile(`API rate limit reached; pausing all requests.*? pause=(\S+)`)
+// quirkPauseRe finds the client's pause after a 429 in the daemon's log.
+var quirkPauseRe = regexp.MustCompile(`API rate limit reached; pausing all requests.*? pause=(\S+)`)
 
-// window is the rate window of both the emulator (newEnv) and the client
-// (env.config); jitter is the most the client adds to a server's reset.
+// quirkWindow is the rate window of both the emulator (newEnv) and the client
+// (env.config); quirkPauseJitter is the slack allowed beyond one window for a
+// pause after a 429 (the client's jitter; Retry-After rounds up to seconds).
 const (
-	window      = time.Second
-	pauseJitter = 500 * time.Millisecond
+	quirkWindow      = time.Second
+	quirkPauseJitter = 500 * time.Millisecond
 )
 
 func runQuirk(t *testing.T, r quirkRun) {
@@ -304,7 +305,7 @@ func runQuirk(t *testing.T, r quirkRun) {
 	if r.webhooks {
 		cfg = e.webhookConfigExtra("1m", "recursive = true")
 	}
-	rec := newRecorder()
+	rec := newQuirkRecorder()
 	var gapOnce sync.Once
 	if r.creditGap {
 		rec.onSubmit = func() { gapOnce.Do(func() { e.emu.SetCredits(0) }) }
@@ -346,14 +347,14 @@ func runQuirk(t *testing.T, r quirkRun) {
 			if exhausting {
 				_, _, status, _ := rec.snapshot()
 				if status[http.StatusTooManyRequests] == 0 {
-					mine += exhaustWindow(t, e)
+					mine += spendRateWindow(t, e)
 				} else {
 					exhausting = false
 				}
 			}
 			if longPause == "" {
-				for _, m := range pauseRe.FindAllStringSubmatch(e.logs.String(), -1) {
-					if d, err := time.ParseDuration(m[1]); err == nil && d > window+pauseJitter {
+				for _, m := range quirkPauseRe.FindAllStringSubmatch(e.logs.String(), -1) {
+					if d, err := time.ParseDuration(m[1]); err == nil && d > quirkWindow+quirkPauseJitter {
 						longPause = m[1]
 						cancel()
 					}
@@ -377,7 +378,7 @@ func runQuirk(t *testing.T, r quirkRun) {
 	st := e.emu.Stats()
 	inj := e.emu.Injected()
 	var pauses []string
-	for _, m := range pauseRe.FindAllStringSubmatch(e.logs.String(), -1) {
+	for _, m := range quirkPauseRe.FindAllStringSubmatch(e.logs.String(), -1) {
 		pauses = append(pauses, m[1])
 	}
 	t.Logf("quirks=%v wall=%v pauses after 429=%v requests=%d (emulator %d, %d from the test) 429s=%d documents_created=%d pages_charged=%d submissions=%d keys=%d proxy_errors=%d cached_errors=%d statuses=%v routes=%v",
@@ -389,7 +390,7 @@ func runQuirk(t *testing.T, r quirkRun) {
 		"milliseconds is taken as a time thousands of years away, so the pause after a 429 overflows to the 125 ms floor " +
 		"(or is capped at MaxPause) instead of lasting until the reset; "
 	if longPause != "" {
-		msg := fmt.Sprintf("after a 429 the client paused %s, more than one rate window (%v) plus jitter", longPause, window)
+		msg := fmt.Sprintf("after a 429 the client paused %s, more than one rate window (%v) plus jitter", longPause, quirkWindow)
 		if msReset {
 			t.Skip(msResetMissing + msg)
 		}
@@ -466,9 +467,9 @@ func runQuirk(t *testing.T, r quirkRun) {
 		if n429 > 8 {
 			t.Errorf("%d answers were 429s after one spent window: the client does not hold its callers until the reset", n429)
 		}
-		for _, m := range pauseRe.FindAllStringSubmatch(e.logs.String(), -1) {
-			if d, err := time.ParseDuration(m[1]); err != nil || d > window+pauseJitter {
-				t.Errorf("pause after a 429 = %s, want at most %v", m[1], window+pauseJitter)
+		for _, m := range quirkPauseRe.FindAllStringSubmatch(e.logs.String(), -1) {
+			if d, err := time.ParseDuration(m[1]); err != nil || d > quirkWindow+quirkPauseJitter {
+				t.Errorf("pause after a 429 = %s, want at most %v", m[1], quirkWindow+quirkPauseJitter)
 			}
 		}
 	} else if n429*100 > total {
@@ -590,10 +591,10 @@ func checkOwnResults(t *testing.T, e *env, files []quirkFile) {
 	}
 }
 
-// exhaustWindow spends what is left of the current rate window with cheap
+// spendRateWindow spends what is left of the current rate window with cheap
 // requests under the daemon's key, so the daemon's next requests in this
 // window meet 429s. It returns how many requests it sent.
-func exhaustWindow(t *testing.T, e *env) (sent int) {
+func spendRateWindow(t *testing.T, e *env) (sent int) {
 	t.Helper()
 	for range 200 {
 		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/credits", nil)
