@@ -433,6 +433,13 @@ func runQuirk(t *testing.T, r quirkRun) {
 		t.Errorf("summary = %+v, want %d done, %d invalid (broken.pdf), %d failed, none waiting\n%s",
 			out.sum, want.Done, want.Invalid, want.Failed, tail(e.logs.String(), 4000))
 	}
+	// --once exits 1 here only because of the files meant to fail: every
+	// problem it would print is one of them.
+	for _, pr := range out.sum.Problems {
+		if !strings.Contains(pr, "broken.pdf") && !strings.Contains(pr, "oversized.pdf") {
+			t.Errorf("unexpected problem: %s", pr)
+		}
+	}
 	checkOwnResults(t, e, files)
 	for _, f := range files {
 		p := filepath.Join(e.inbox, f.rel)
