@@ -695,3 +695,66 @@ func TestDuplicateResultIsWrittenOnce(t *testing.T) {
 		t.Errorf("documents_created = %d, want 1", st.DocumentsCreated)
 	}
 }
+
+// With error answers cached under their key, a running daemon whose batch
+// met a 402 waits for credits and, once they are topped up, sends the files
+// under a new key generation: the cached 402 is never asked for again, and
+// each content is charged once.
+func TestQuirkCacheErrorsTopUpWhileRunning(t *testing.T) {
+	e := newEnv(t, emulator.Options{Quirks: []emulator.Quirk{emulator.QuirkCacheErrors}, Seed: 3})
+	files := quirkFiles()
+	content := map[int][]byte{}
+	for _, f := range files {
+		p := filepath.Join(e.inbox, f.rel)
+		if f.bad {
+			write(t, p, []byte("%PDF-1.7\nthis is not a PDF body\n%%EOF\n"))
+			continue
+		}
+		if content[f.n] == nil {
+			content[f.n] = pdf(t, f.n, f.pages)
+		}
+		write(t, p, content[f.n])
+	}
+	rec := newQuirkRecorder()
+	var gap sync.Once
+	rec.onSubmit = func() { gap.Do(func() { e.emu.SetCredits(0) }) }
+	o := e.options(e.config("recursive = true"), false)
+	o.Transport = rec
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := daemon.Run(ctx, o); err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	defer stop()
+	e.waitFor("a 402", 15*time.Second, func() bool { return strings.Contains(e.logs.String(), "credits are too low for this batch") })
+	e.emu.SetCredits(1000)
+	e.waitFor("every result", 20*time.Second, func() bool {
+		for _, f := range files {
+			if !f.bad && !exists(results.ResultPath(filepath.Join(e.inbox, f.rel))) {
+				return false
+			}
+		}
+		return true
+	})
+	stop()
+	checkOwnResults(t, e, files)
+	if st := e.emu.Stats(); st.DocumentsCreated != 12 || st.PagesCharged != 30 {
+		t.Errorf("documents_created=%d pages_charged=%d, want 12 and 30", st.DocumentsCreated, st.PagesCharged)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if rec.status[http.StatusPaymentRequired] == 0 || rec.resent != 0 {
+		t.Errorf("402 answers %d, submissions sent again under a key answered 402: %d (want ≥ 1 and 0)", rec.status[http.StatusPaymentRequired], rec.resent)
+	}
+}
