@@ -46,7 +46,7 @@ func (e *Error) hint() string {
 	case e.Code == apitypes.CodeParserNotConfigured:
 		return " (the parser has no schema yet: add fields or run detect-fields in the dashboard)"
 	case e.StatusCode == http.StatusRequestEntityTooLarge:
-		return " (the request is over a size limit, likely of a proxy in front of the API; ppsync sends the files in smaller requests)"
+		return " (the request is over a size limit, likely of a proxy in front of the API; ppsync splits a batch into smaller requests)"
 	case e.StatusCode == http.StatusLengthRequired:
 		return " (a proxy in front of the API refuses uploads without Content-Length)"
 	case e.StatusCode >= 500 && e.fromProxy:

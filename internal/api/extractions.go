@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -125,6 +126,24 @@ type sizedBody struct {
 
 // ContentLength is the exact number of bytes the body yields.
 func (b *sizedBody) ContentLength() int64 { return b.n }
+
+// sized gives a small body Content-Length: a JSON body is read into memory
+// and sent with its length instead of chunked, which some gateways refuse
+// (411 Length Required).
+func sized(body func() (io.ReadCloser, string, error)) func() (io.ReadCloser, string, error) {
+	return func() (io.ReadCloser, string, error) {
+		rc, ctype, err := body()
+		if err != nil {
+			return nil, "", err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			return nil, "", fmt.Errorf("build request body: %w", err)
+		}
+		return &sizedBody{ReadCloser: io.NopCloser(bytes.NewReader(b)), n: int64(len(b))}, ctype, nil
+	}
+}
 
 // source is one opened upload and its size (-1: unknown).
 type source struct {

@@ -352,3 +352,19 @@ func TestWebhookTestAcceptsEmptyAnswer(t *testing.T) {
 		recv.Close()
 	}
 }
+
+// Webhook calls with a JSON body carry Content-Length: a gateway that
+// refuses chunked bodies (411) accepts the registration and its update.
+func TestWebhookBodiesCarryContentLength(t *testing.T) {
+	_, srv := startEmulator(t, emulator.Options{Quirks: []emulator.Quirk{emulator.QuirkNoChunked}})
+	c := newClient(t, srv.URL, api.Options{})
+	ctx := context.Background()
+	wh, err := c.CreateWebhook(ctx, apitypes.WebhookCreate{URL: "http://127.0.0.1:9/hooks", Events: []string{apitypes.EventJobCompleted}})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	off := false
+	if _, err := c.UpdateWebhook(ctx, wh.WebhookID, apitypes.WebhookUpdate{IsActive: &off}); err != nil {
+		t.Fatalf("update: %v", err)
+	}
+}

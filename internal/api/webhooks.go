@@ -39,7 +39,7 @@ func (c *Client) ListWebhooks(ctx context.Context) ([]apitypes.Webhook, error) {
 // did not act.
 func (c *Client) CreateWebhook(ctx context.Context, in apitypes.WebhookCreate) (apitypes.Webhook, error) {
 	var env apitypes.WebhookEnvelope
-	_, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/webhooks", route: "POST /v1/webhooks", body: jsonBody(in)}, &env)
+	_, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/webhooks", route: "POST /v1/webhooks", body: sized(jsonBody(in))}, &env)
 	return env.Webhook, err
 }
 
@@ -54,7 +54,7 @@ func (c *Client) Webhook(ctx context.Context, id string) (apitypes.Webhook, erro
 func (c *Client) UpdateWebhook(ctx context.Context, id string, in apitypes.WebhookUpdate) (apitypes.Webhook, error) {
 	var env apitypes.WebhookEnvelope
 	_, err := c.do(ctx, request{method: http.MethodPatch, path: "/v1/webhooks/" + url.PathEscape(id),
-		route: "PATCH /v1/webhooks/:id", body: jsonBody(in), retry: true}, &env)
+		route: "PATCH /v1/webhooks/:id", body: sized(jsonBody(in)), retry: true}, &env)
 	return env.Webhook, err
 }
 

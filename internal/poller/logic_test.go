@@ -184,3 +184,20 @@ func TestNextWaitPollsFreshJobsEarly(t *testing.T) {
 		t.Errorf("old job: wait %v, want the interval", w)
 	}
 }
+
+// A status the docs do not name (a new one, or a proxy's) is "not finished
+// yet": nothing is handed on and the job stays tracked.
+func TestUnknownStatusIsNotFinished(t *testing.T) {
+	a := &scriptedAPI{status: "on_hold", docs: `[
+		{"document_id":"d1","filename":"d1.pdf","status":"on_hold"},
+		{"document_id":"d2","filename":"d2.pdf","status":"queued"},
+		{"document_id":"d3","filename":"d3.pdf","status":"archived"}]`}
+	p, r := newPoller(a)
+	p.poll(context.Background())
+	if len(r.done) != 0 || len(r.failed) != 0 {
+		t.Errorf("handed %v, failed %v; want nothing while the status is unknown", r.done, r.failed)
+	}
+	if p.Idle() {
+		t.Error("idle with a job in an unknown status")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -225,10 +226,11 @@ func TestRefusedSubmissionsAreBounded(t *testing.T) {
 		submissions int
 		failed      int
 		code        string
+		msg         string // in the error, when set
 	}{
 		{"request-level 400 fails the batch once", func(int, []api.Upload) error {
 			return apiErr(400, apitypes.CodeInvalidPayload, "Missing multipart param parser_id.")
-		}, 1, 4, apitypes.CodeInvalidPayload},
+		}, 1, 4, apitypes.CodeInvalidPayload, ""},
 		{"a 400 naming a file splits to find it", func(_ int, files []api.Upload) error {
 			for _, f := range files {
 				if f.Name == "c.pdf" {
@@ -236,19 +238,27 @@ func TestRefusedSubmissionsAreBounded(t *testing.T) {
 				}
 			}
 			return nil
-		}, 5, 1, apitypes.CodeInvalidPayload}, // abcd, ab, cd, c, d
+		}, 5, 1, apitypes.CodeInvalidPayload, ""}, // abcd, ab, cd, c, d
 		{"413 splits by size until the batch fits", func(_ int, files []api.Upload) error {
 			if len(files) > 1 {
 				return apiErr(413, "HTTP_413", "a non-JSON answer (text/html): 413 Request Entity Too Large")
 			}
 			return nil
-		}, 7, 0, ""}, // abcd, ab, a, b, cd, c, d
+		}, 7, 0, "", ""}, // abcd, ab, a, b, cd, c, d
+		{"a file too large alone fails with what to do", func(_ int, files []api.Upload) error {
+			for _, f := range files {
+				if f.Name == "c.pdf" {
+					return apiErr(413, "HTTP_413", "a non-JSON answer (text/html): 413 Request Entity Too Large")
+				}
+			}
+			return nil
+		}, 5, 1, "HTTP_413", "this file alone"}, // abcd, ab, cd, c, d
 		{"an unexpected 409 is tried three times, then every file fails", func(int, []api.Upload) error {
 			return apiErr(409, apitypes.CodeConflict, "conflict")
-		}, 3, 4, apitypes.CodeConflict},
+		}, 3, 4, apitypes.CodeConflict, ""},
 		{"an unknown 4xx code too", func(int, []api.Upload) error {
 			return apiErr(422, "HTTP_422", "unprocessable")
-		}, 3, 4, "HTTP_422"},
+		}, 3, 4, "HTTP_422", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,6 +287,9 @@ func TestRefusedSubmissionsAreBounded(t *testing.T) {
 			}
 			if tt.failed > 0 && (len(fin.msgs) == 0 || fin.msgs[0] == "") {
 				t.Error("no API message in the error")
+			}
+			if tt.msg != "" && (len(fin.msgs) == 0 || !strings.Contains(fin.msgs[0], tt.msg) || !strings.Contains(fin.msgs[0], "ppsync retry")) {
+				t.Errorf("error messages %q do not say %q and what to do", fin.msgs, tt.msg)
 			}
 		})
 	}

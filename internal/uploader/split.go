@@ -3,6 +3,7 @@ package uploader
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -83,6 +84,11 @@ func sub(b state.Batch, i, j int) state.Batch {
 // fails. bySize halves by bytes instead of by count (a 413).
 func (u *Uploader) split(ctx context.Context, b state.Batch, cause error, bySize bool) {
 	if len(b.Docs) == 1 {
+		if bySize {
+			cause = fmt.Errorf("this file alone (%d bytes) is larger than the API, or a proxy in front of it, accepts in one request, "+
+				"so it cannot be sent: have the proxy's request size limit raised, or make the PDF smaller (fewer pages, a lower scan resolution), "+
+				"then run 'ppsync retry' on it: %w", b.Bytes, cause)
+		}
 		u.failBatch(ctx, b, cause)
 		return
 	}
