@@ -640,10 +640,6 @@ poll_interval = %q
 // written, and reported to OnFinished, exactly once, even when the finish
 // stage's retry of pending writes runs while the first write is reported.
 func TestDuplicateResultIsWrittenOnce(t *testing.T) {
-	t.Skip("internal/finish: Finisher.Finish(key) can run twice at once for one document, from Done and from Run's " +
-		"RetryPending (the key is marked pending before Done calls Finish); both read the same list of waiting files, " +
-		"so a file is written twice and its Sink (ledger row, OnFinished, after = \"move\") runs twice. " +
-		"Finish needs one writer per key (a per-key lock, or re-reading the file's state in the transaction that records it)")
 	e := newEnv(t, emulator.Options{})
 	cfg := e.config("")
 	b := pdf(t, 31, 2)

@@ -82,7 +82,10 @@ type Finisher struct {
 
 	mu      sync.Mutex
 	pending map[string]bool // doc keys finished whose files still need writing
-	changed chan struct{}   // closed and replaced when pending changes
+	// writing holds a lock per document key while its files are written, so
+	// Done and the retry of pending writes never write one file twice.
+	writing map[string]*keyLock
+	changed chan struct{} // closed and replaced when pending changes
 	// writeErrors counts result files that could not be written.
 	writeErrors atomic.Int64
 }
@@ -92,7 +95,7 @@ func New(o Options) *Finisher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, changed: make(chan struct{})}
+	return &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{})}
 }
 
 // outputs is where the result and the error file of file (in inbox) go.
@@ -339,6 +342,8 @@ func (f *Finisher) Failed(ctx context.Context, keys []string, code, msg string) 
 // changes only after the rename. A failed write stays pending and is
 // retried by Run.
 func (f *Finisher) Finish(ctx context.Context, key string) {
+	unlock := f.lockKey(key)
+	defer unlock()
 	var d state.Doc
 	var files []state.File
 	err := f.st.View(func(tx *state.Tx) error {
@@ -371,6 +376,35 @@ func (f *Finisher) Finish(ctx context.Context, key string) {
 		}
 	}
 	f.setPending(key, !allOK)
+}
+
+// keyLock is one document key's writer lock, shared by its waiters.
+type keyLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lockKey makes the caller the only writer of key's files until unlock.
+// The files are read again under the lock, so a second caller finds them
+// finished and writes nothing.
+func (f *Finisher) lockKey(key string) (unlock func()) {
+	f.mu.Lock()
+	l := f.writing[key]
+	if l == nil {
+		l = &keyLock{}
+		f.writing[key] = l
+	}
+	l.users++
+	f.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		f.mu.Lock()
+		if l.users--; l.users == 0 {
+			delete(f.writing, key)
+		}
+		f.mu.Unlock()
+	}
 }
 
 func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) bool {
