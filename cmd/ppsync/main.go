@@ -62,6 +62,10 @@ func (m *Main) commands() []command {
 			"Name the files, or use --failed for every failed or refused file. Each file sent again is charged again."},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
 		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState, ""},
+		{"ledger", "rebuild the inboxes' ledgers (CSV or Excel, one row per document) from the result files", (*Main).runLedger,
+			"'ppsync ledger rebuild -c FILE' rewrites every ledger set in the config from the result files (the inbox, or\n" +
+				"its results_dir, and processed_dir when files are moved). The running daemon keeps the ledgers up to date by\n" +
+				"itself; use this after editing or deleting results by hand. An unreadable folder leaves the old ledger as it was."},
 		{"install", "install ppsync as a service (systemd, Windows service, launchd)", (*Main).runInstall, ""},
 		{"uninstall", "remove the service", m.serviceControl("uninstall"),
 			"Stops and removes the service installed by 'ppsync install'. The config, the state and the results stay.\n" +
