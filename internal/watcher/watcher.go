@@ -420,7 +420,7 @@ func (w *Watcher) incomplete(p string, size int64) string {
 	case filecheck.KindPNG, filecheck.KindJPEG, filecheck.KindWebP:
 		what = strings.ToUpper(string(c.Kind)) + " image"
 	}
-	return fmt.Sprintf("the %s has lacked %s for %s: the copy or scan was interrupted; drop a complete copy again", what, c.Missing, w.waited())
+	return fmt.Sprintf("the %s still lacks %s after %s: the copy or scan was interrupted; drop a complete copy again", what, c.Missing, w.waited())
 }
 
 func (w *Watcher) waited() time.Duration {
