@@ -125,12 +125,6 @@ func (f *Finisher) inbox(root, file string) (Inbox, bool) {
 	return Inbox{}, false
 }
 
-// Outputs returns where the result and the error file of file, in the
-// inbox rooted at inbox, are written.
-func (f *Finisher) Outputs(inbox, file string) (result, errFile string) {
-	return f.outputs(inbox, file)
-}
-
 // InboxOf returns the index of the inbox that holds path.
 func (f *Finisher) InboxOf(path string) (int, bool) {
 	best, bestLen := -1, -1
