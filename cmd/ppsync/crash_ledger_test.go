@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -138,6 +139,12 @@ ledger = "ledger.csv"
 	if st := emu.Stats(); st.DocumentsCreated != len(docs) {
 		t.Errorf("documents_created=%d, want %d", st.DocumentsCreated, len(docs))
 	}
+	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.Contains(d.Name(), ".ppsync-") && d.Name() != ".ppsync-lease.json" {
+			t.Errorf("temp file left behind: %s", p)
+		}
+		return nil
+	})
 	if t.Failed() {
 		t.Logf("daemon output (tail):\n%s", tailStr(logs.String()+out.String(), 6000))
 	}
