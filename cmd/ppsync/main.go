@@ -51,7 +51,7 @@ func (m *Main) commands() []command {
 		{"run", "watch the inboxes of a config file and process every PDF dropped there", (*Main).runDaemon,
 			"Runs in the foreground until Ctrl-C (or, with --once, until every file found now has a result).\n" +
 				"Exit codes with --once: 0 all done, 1 some files failed (their .error.json says why), 2 could not run."},
-		{"demo", "try ppsync with no key and no network: an in-process emulator and sample invoices", (*Main).runDemo, ""},
+		{"demo", "try ppsync with no key and no network: an in-process emulator, sample invoices, a receipt photo and a ledger", (*Main).runDemo, ""},
 		{"check", "check a config: key, credits, parsers, inboxes, state (exit 1 with fixes when something is wrong)", (*Main).runCheck,
 			"Finds the API key as the service does (the environment, then the env file beside the config or [api] env_file).\n" +
 				"It only reads: the state file is opened read-only and never created, so running it as root is safe."},

@@ -24,7 +24,8 @@ type Parsers interface {
 }
 
 // schemaRetry is how often a parser's schema is asked for again while the
-// API does not answer; meanwhile the columns come from the documents' keys.
+// API does not answer (meanwhile the columns come from the documents'
+// keys), and the results read again while they cannot be.
 const schemaRetry = time.Minute
 
 // books holds the ledger of every inbox that has one, by inbox path. It is
@@ -38,6 +39,9 @@ type books struct {
 type book struct {
 	in config.Inbox
 	l  *ledger.Ledger
+	// warned* keep a failure that repeats every minute to one log line
+	// (used by run, then by close once run has returned).
+	warnedRows, warnedSchema bool
 
 	mu      sync.Mutex
 	loaded  bool                   // the rows on disk are in l
@@ -110,31 +114,42 @@ func newBooks(cfg *config.Config, log *slog.Logger) (*books, error) {
 }
 
 // run loads every ledger from the result files on disk and gives it its
-// parser's schema, asking again every schemaRetry while the API does not
-// answer. Results written meanwhile are never held back: their rows go in
-// at once, and the columns follow the schema once it is known.
+// parser's schema. A ledger whose results cannot be read yet, or whose
+// parser the API does not describe yet, is tried again every schemaRetry.
+// Results written meanwhile are never held back: their rows are kept and go
+// in once the rows on disk are read; the columns follow the schema once it
+// is known.
 func (b *books) run(ctx context.Context, api Parsers) {
-	var waiting []*book
-	for _, bk := range b.sorted() {
-		b.load(ctx, bk)
+	type todo struct {
+		bk           *book
+		rows, schema bool // still to do
 	}
+	var waiting []*todo
 	for _, bk := range b.sorted() {
-		if !b.schema(ctx, api, bk) {
-			waiting = append(waiting, bk)
-		}
-	}
-	if len(waiting) == 0 {
-		return
+		waiting = append(waiting, &todo{bk: bk, rows: true, schema: true})
 	}
 	t := time.NewTicker(schemaRetry)
 	defer t.Stop()
-	for len(waiting) > 0 {
+	for {
+		for _, w := range waiting {
+			if w.rows {
+				w.rows = !b.load(ctx, w.bk)
+			}
+		}
+		for _, w := range waiting {
+			if w.schema {
+				w.schema = !b.schema(ctx, api, w.bk)
+			}
+		}
+		waiting = slices.DeleteFunc(waiting, func(w *todo) bool { return !w.rows && !w.schema })
+		if len(waiting) == 0 {
+			return
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		waiting = slices.DeleteFunc(waiting, func(bk *book) bool { return b.schema(ctx, api, bk) })
 	}
 }
 
@@ -154,8 +169,9 @@ func (b *books) load(ctx context.Context, bk *book) bool {
 	}
 	n, err := bk.l.Load(ctx, LedgerRoots(bk.in)...)
 	if err != nil {
-		if ctx.Err() == nil {
-			b.log.Error("cannot read the results for the ledger; it is read again at the next start (or run 'ppsync ledger rebuild')",
+		if ctx.Err() == nil && !bk.warnedRows {
+			bk.warnedRows = true
+			b.log.Error("cannot read the results for the ledger; trying again every minute (the ledger file is left as it is until then)",
 				"ledger", bk.l.Path(), "inbox", bk.in.Path, "error", err)
 		}
 		return false
@@ -177,13 +193,17 @@ func (b *books) schema(ctx context.Context, api Parsers, bk *book) bool {
 	defer cancel()
 	p, err := api.Parser(c, bk.in.ParserID)
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !bk.warnedSchema {
+			bk.warnedSchema = true
 			b.log.Warn("cannot read the parser's schema for the ledger's columns; using the documents' own keys until the API answers",
 				"ledger", bk.l.Path(), "parser_id", bk.in.ParserID, "error", err)
 		}
 		return false
 	}
 	bk.l.SetSchema(p.Schema, fieldNames(&p))
+	if bk.warnedSchema {
+		b.log.Info("the ledger has the parser's columns now", "ledger", bk.l.Path())
+	}
 	return true
 }
 

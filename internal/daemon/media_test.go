@@ -474,3 +474,42 @@ func TestResultsDirRecordsOutputPaths(t *testing.T) {
 		return nil
 	})
 }
+
+// noParsers answers every GET /v1/parsers/:id with 404, as an API that
+// does not describe its parsers.
+type noParsers struct{}
+
+func (noParsers) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/parsers/") {
+		body := `{"error":{"code":"PARSER_NOT_FOUND","message":"Parser not found."}}`
+		return &http.Response{StatusCode: http.StatusNotFound, Status: "404 Not Found", Request: r, ContentLength: int64(len(body)),
+			Header: http.Header{"Content-Type": {"application/json"}}, Body: io.NopCloser(strings.NewReader(body))}, nil
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Without the parser's schema the ledger is still written, its columns
+// taken from the documents' own keys: results are never held back for it.
+func TestLedgerWithoutSchemaUsesTheDocumentsKeys(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("ledger = \"invoices.csv\"")
+	write(t, filepath.Join(e.inbox, "a.pdf"), pdf(t, 1, 1))
+	write(t, filepath.Join(e.inbox, "b.pdf"), pdf(t, 2, 1))
+	o := e.options(cfg, true)
+	o.Transport = noParsers{}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	if sum, err := daemon.Run(ctx, o); err != nil || sum.Done != 2 {
+		t.Fatalf("run: %+v %v", sum, err)
+	}
+	header, rows := readLedger(t, filepath.Join(e.inbox, "invoices.csv"))
+	if len(rows) != 2 {
+		t.Fatalf("rows %v", keys(rows))
+	}
+	if got := rows["a.pdf"][column(t, header, "invoice_number")]; got != "INV-2026-00001" {
+		t.Errorf("a.pdf invoice_number = %q", got)
+	}
+	if !strings.Contains(e.logs.String(), "cannot read the parser's schema") {
+		t.Error("the missing schema was not logged")
+	}
+}

@@ -29,7 +29,7 @@ type Kind int
 // Event kinds.
 const (
 	Ready      Kind = iota // settled and complete: process it
-	Incomplete             // unchanged for incomplete_after but still empty or without %%EOF
+	Incomplete             // unchanged for incomplete_after but still empty, a PDF without %%EOF or a cut-off image
 	Gone                   // a file reported earlier disappeared
 )
 
@@ -56,7 +56,8 @@ type Status struct {
 	LastScan time.Time `json:"last_scan,omitzero"`
 	Settling int       `json:"settling"`
 	// Incomplete counts the settling files that stopped changing but are
-	// still empty or without %%EOF (waiting for incomplete_after).
+	// still empty, PDFs without %%EOF or cut-off images (waiting for
+	// incomplete_after).
 	Incomplete int `json:"incomplete"`
 	Tracked    int `json:"tracked"`
 	Rescans    int `json:"rescans"`
