@@ -513,3 +513,22 @@ func TestLedgerWithoutSchemaUsesTheDocumentsKeys(t *testing.T) {
 		t.Error("the missing schema was not logged")
 	}
 }
+
+// An inbox's types decide what is uploaded: a PNG watched (include) in a
+// PDF-only inbox gets an error file and is never sent.
+func TestImageTypesPerInbox(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("types = [\"*.pdf\"]\ninclude = [\"*.pdf\", \"*.png\"]")
+	write(t, filepath.Join(e.inbox, "a.pdf"), pdf(t, 1, 1))
+	png := filepath.Join(e.inbox, "shot.png")
+	write(t, png, receipt(t, 1, true))
+	if sum, err := e.once(cfg); err != nil || sum.Done != 1 || sum.Invalid != 1 {
+		t.Fatalf("run: %+v %v", sum, err)
+	}
+	if ef := readError(t, png); ef.Error.Code != "UNSUPPORTED_FILE_TYPE" || !strings.Contains(ef.Error.Message, "*.pdf") {
+		t.Errorf("shot.png: %+v", ef.Error)
+	}
+	if st := e.emu.Stats(); st.DocumentsCreated != 1 || st.PagesCharged != 1 {
+		t.Errorf("documents_created=%d pages_charged=%d, want 1 and 1", st.DocumentsCreated, st.PagesCharged)
+	}
+}
