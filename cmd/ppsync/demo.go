@@ -25,7 +25,7 @@ const demoKey = "pp_test_demo"
 func (m *Main) runDemo(ctx context.Context, args []string) error {
 	fs := m.flags("demo", "demo [--dir DIR] [--once]")
 	dir := fs.String("dir", "", "folder for the demo (default: a new temporary folder)")
-	once := fs.Bool("once", false, "process the sample invoices, print their results and exit instead of watching")
+	once := fs.Bool("once", false, "process the samples, print their results and the ledger's path and exit instead of watching")
 	verbose := fs.Bool("v", false, "show ppsync's own log lines")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -71,6 +71,7 @@ path = "state.db"
 [[inbox]]
 path = "inbox"
 parser_id = "prs_invoice"
+ledger = "invoices.csv"
 settle = "500ms"
 incomplete_after = "5s"
 rescan_interval = "5s"
@@ -94,7 +95,7 @@ listen = "off"
 		select {
 		case <-ready:
 			if !*once {
-				fmt.Fprintf(m.Stdout, "Watching %s: drop more PDFs there (Ctrl-C to stop).\n\n", inbox)
+				fmt.Fprintf(m.Stdout, "Watching %s: drop more PDFs or photos (PNG, JPEG, WebP) there (Ctrl-C to stop).\n\n", inbox)
 			}
 		case <-ctx.Done():
 		}
@@ -109,12 +110,14 @@ listen = "off"
 	st := emu.Stats()
 	fmt.Fprintf(m.Stdout, "\n%d done, %d failed, %d refused before upload. The API was called %d times; %d pages charged, %d credits left.\n",
 		sum.Done, sum.Failed, sum.Invalid, st.RequestsTotal, st.PagesCharged, st.CreditsAvailable)
-	fmt.Fprintf(m.Stdout, "Results are beside the PDFs in %s\n", inbox)
+	fmt.Fprintf(m.Stdout, "Results are beside the files in %s\n", inbox)
+	fmt.Fprintf(m.Stdout, "Ledger (one row per document, opens in Excel or LibreOffice): %s\n", cfg.Inboxes[0].Ledger)
 	return nil
 }
 
 // writeSamples puts a few invoices in the inbox: distinct ones, one copy of
-// the same content under another name (submitted once), and one broken file.
+// the same content under another name (submitted once), a phone photo of a
+// till receipt, and one broken file.
 func writeSamples(inbox string) ([]string, error) {
 	var names []string
 	var first []byte
@@ -133,6 +136,11 @@ func writeSamples(inbox string) ([]string, error) {
 		}
 		names = append(names, name)
 	}
+	receipt := "receipt-photo.jpg"
+	if err := samples.GenerateReceipt(2026, 1).WriteJPEG(filepath.Join(inbox, receipt)); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	names = append(names, receipt)
 	extra := map[string][]byte{
 		"copy of first invoice.pdf": first,                                 // same content: charged once
 		"broken-scan.pdf":           []byte("%PDF-1.4\nthis scan was cut"), // no %%EOF: refused locally

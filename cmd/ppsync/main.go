@@ -51,7 +51,7 @@ func (m *Main) commands() []command {
 		{"run", "watch the inboxes of a config file and process every PDF dropped there", (*Main).runDaemon,
 			"Runs in the foreground until Ctrl-C (or, with --once, until every file found now has a result).\n" +
 				"Exit codes with --once: 0 all done, 1 some files failed (their .error.json says why), 2 could not run."},
-		{"demo", "try ppsync with no key and no network: an in-process emulator and sample invoices", (*Main).runDemo, ""},
+		{"demo", "try ppsync with no key and no network: an in-process emulator, sample invoices, a receipt photo and a ledger", (*Main).runDemo, ""},
 		{"check", "check a config: key, credits, parsers, inboxes, state (exit 1 with fixes when something is wrong)", (*Main).runCheck,
 			"Finds the API key as the service does (the environment, then the env file beside the config or [api] env_file).\n" +
 				"It only reads: the state file is opened read-only and never created, so running it as root is safe."},
@@ -62,6 +62,10 @@ func (m *Main) commands() []command {
 			"Name the files, or use --failed for every failed or refused file. Each file sent again is charged again."},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
 		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState, ""},
+		{"ledger", "rebuild the inboxes' ledgers (CSV or Excel, one row per document) from the result files", (*Main).runLedger,
+			"'ppsync ledger rebuild -c FILE' rewrites every ledger set in the config from the result files (the inbox, or\n" +
+				"its results_dir, and processed_dir when files are moved). The running daemon keeps the ledgers up to date by\n" +
+				"itself; use this after editing or deleting results by hand. An unreadable folder leaves the old ledger as it was."},
 		{"install", "install ppsync as a service (systemd, Windows service, launchd)", (*Main).runInstall, ""},
 		{"uninstall", "remove the service", m.serviceControl("uninstall"),
 			"Stops and removes the service installed by 'ppsync install'. The config, the state and the results stay.\n" +

@@ -146,13 +146,23 @@ func TestDemoOnce(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: %d\n%s\n%s", code, out, errOut)
 	}
-	for _, want := range []string{"invoice_number=INV-2026-", "copy of first invoice.pdf", "broken-scan.pdf", "5 done, 0 failed, 1 refused"} {
+	for _, want := range []string{"invoice_number=INV-2026-", "copy of first invoice.pdf", "broken-scan.pdf", "✓ receipt-photo.jpg → receipt-photo.jpg.json: invoice_number=R-",
+		"6 done, 0 failed, 1 refused", "Ledger (one row per document, opens in Excel or LibreOffice): " + filepath.Join(dir, "inbox", "invoices.csv")} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "inbox", "broken-scan.pdf.error.json")); err != nil {
 		t.Error("no error file for the broken sample")
+	}
+	// Five documents (the copy shares its original's), the receipt included.
+	recs := readCSVLedger(t, filepath.Join(dir, "inbox", "invoices.csv"))
+	files := map[string]bool{}
+	for _, r := range recs[1:] {
+		files[r[0]] = true
+	}
+	if len(recs) != 6 || !files["receipt-photo.jpg"] {
+		t.Errorf("demo ledger: %q", recs)
 	}
 }
 

@@ -28,6 +28,10 @@ import (
 type Upload struct {
 	// Name is the filename sent to the API (a base name).
 	Name string
+	// ContentType is the part's MIME type, from the recognised format
+	// ("application/pdf", "image/png", ...); empty takes it from Name's
+	// extension.
+	ContentType string
 	// Open returns the content to send.
 	Open func() (io.ReadCloser, error)
 	// SHA256, when set, is the hex digest the content must have. If the bytes
@@ -256,7 +260,11 @@ var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n"
 func partHeader(f Upload) textproto.MIMEHeader {
 	h := make(textproto.MIMEHeader)
 	h.Set("Content-Disposition", fmt.Sprintf(`form-data; name="files"; filename="%s"`, quoteEscaper.Replace(f.Name)))
-	h.Set("Content-Type", contentTypeFor(f.Name))
+	ct := f.ContentType
+	if ct == "" {
+		ct = contentTypeFor(f.Name)
+	}
+	h.Set("Content-Type", ct)
 	return h
 }
 

@@ -99,6 +99,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
 
+	// The ledgers are written last: after every stage has stopped, before
+	// the leases are released and the state is closed.
+	books, err := newBooks(cfg, log)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	defer books.close()
+
 	// One lifetime: every goroutine below joins g, and g is joined (after
 	// ctx is cancelled) before the leases are released and the store closed.
 	ctx, cancel := context.WithCancel(ctx)
@@ -113,7 +121,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Logger: log.With("component", "watcher")})
 	}
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sink(o.OnFinished), Logger: log})
+		Sink: sinks{books, sink(o.OnFinished)}, Logger: log})
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
 		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
@@ -137,6 +145,12 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	for _, in := range cfg.Inboxes {
 		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
 			log.Info("removed temp files left by an interrupted run", "inbox", in.Path, "files", n)
+		}
+		if in.ResultsDir == "" {
+			continue
+		}
+		if n, err := results.CleanTemp(in.ResultsDir, true); err == nil && n > 0 {
+			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
 		}
 	}
 	if err := reconcileMissing(st, cfg, log); err != nil {
@@ -182,6 +196,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	g.Go(func() error { up.Run(ctx, events); return nil })
 	g.Go(func() error { pol.Run(ctx); return nil })
 	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
+	g.Go(func() error { books.run(ctx, client); return nil })
 	var ws sync.WaitGroup
 	for _, w := range watchers {
 		ws.Add(1)
@@ -300,7 +315,8 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, lease
 func finishInboxes(ins []config.Inbox) []finish.Inbox {
 	out := make([]finish.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir}
+		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir,
+			ResultsDir: in.ResultsDir}
 	}
 	return out
 }
@@ -308,7 +324,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	out := make([]uploader.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID}
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types}
 	}
 	return out
 }

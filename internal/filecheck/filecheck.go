@@ -104,6 +104,17 @@ func ContentType(k Kind) string {
 	return ""
 }
 
+// ContentTypeOf recognises the file at path from its first bytes and
+// returns the MIME type to send with its upload ("" when it is not a format
+// the API reads).
+func ContentTypeOf(path string) (string, error) {
+	head, _, err := readHead(path)
+	if err != nil {
+		return "", err
+	}
+	return ContentType(sniff(head)), nil
+}
+
 // kindOfName is the accepted kind a file's extension claims.
 func kindOfName(name string) Kind {
 	switch strings.ToLower(filepath.Ext(name)) {

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -59,6 +60,10 @@ type Inbox struct {
 	Move         bool
 	ProcessedDir string
 	FailedDir    string
+	// ResultsDir, when set, receives the result and error files in a tree
+	// that mirrors the inbox (outpath.ResultsPath); the inbox is left as
+	// users filled it, and a move takes only the file itself.
+	ResultsDir string
 }
 
 // Options wires a Finisher.
@@ -98,10 +103,29 @@ func New(o Options) *Finisher {
 	return &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{})}
 }
 
-// outputs is where the result and the error file of file (in inbox) go.
-// Every output path ppsync writes, reads back or removes comes from here.
-func (f *Finisher) outputs(_ string, file string) (result, errFile string) {
-	return results.ResultPath(file), results.ErrorPath(file)
+// outputs is where the result and the error file of file (in inbox) go:
+// beside the file, or under the inbox's results_dir at the file's path
+// relative to the inbox. Every output path ppsync writes, reads back or
+// removes comes from here.
+func (f *Finisher) outputs(inbox, file string) (result, errFile string) {
+	base := file
+	if in, ok := f.inbox(inbox, file); ok && in.ResultsDir != "" {
+		base = outpath.ResultsPath(in.Path, in.ResultsDir, file)
+	}
+	return results.ResultPath(base), results.ErrorPath(base)
+}
+
+// inbox is the configured inbox named root, or else the one that holds file.
+func (f *Finisher) inbox(root, file string) (Inbox, bool) {
+	for _, in := range f.o.Inboxes {
+		if in.Path == root {
+			return in, true
+		}
+	}
+	if i, ok := f.InboxOf(file); ok {
+		return f.o.Inboxes[i], true
+	}
+	return Inbox{}, false
 }
 
 // InboxOf returns the index of the inbox that holds path.
@@ -417,9 +441,9 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) 
 		if len(d.Files) > 0 && d.Files[0] != rec.Path {
 			dup = d.Files[0]
 		}
-		out, stale, werr = resPath, errPath, results.WriteResultAt(resPath, d.Result, src, dup)
+		out, stale, werr = resPath, errPath, inFolder(resPath, func() error { return results.WriteResultAt(resPath, d.Result, src, dup) })
 	} else {
-		out, stale, werr = errPath, resPath, results.WriteErrorAt(errPath, d.Code, d.Message, src)
+		out, stale, werr = errPath, resPath, inFolder(errPath, func() error { return results.WriteErrorAt(errPath, d.Code, d.Message, src) })
 	}
 	if werr != nil {
 		f.writeErrors.Add(1)
@@ -450,7 +474,8 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) 
 // sent, no credits spent) and records it invalid.
 func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string) error {
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
-	if err := results.WriteErrorAt(errPath, code, msg, results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}); err != nil {
+	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
+	if err := inFolder(errPath, func() error { return results.WriteErrorAt(errPath, code, msg, src) }); err != nil {
 		return fmt.Errorf("refuse %s: %w", rec.Path, err)
 	}
 	removeStale(resPath)
@@ -497,7 +522,11 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 	if ok {
 		dest = in.ProcessedDir
 	}
-	moved, err := results.Move(rec.Path, in.Path, dest)
+	move := results.Move
+	if in.ResultsDir != "" {
+		move = results.MoveFile // the outputs stay in results_dir
+	}
+	moved, err := move(rec.Path, in.Path, dest)
 	if err != nil {
 		f.log.Warn("cannot move a finished file out of the inbox; it stays where it is", "file", rec.Path, "error", err)
 		return
@@ -509,6 +538,15 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 	if f.o.Watcher != nil {
 		f.o.Watcher.Forget(i, rec.Path)
 	}
+}
+
+// inFolder creates out's folder (a results_dir mirrors the inbox's tree as
+// files arrive), then runs write.
+func inFolder(out string, write func() error) error {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return fmt.Errorf("create the folder of %s: %w (is it writable for the ppsync user?)", out, err)
+	}
+	return write()
 }
 
 // removeStale deletes an outdated result or error file; failing to is not

@@ -276,3 +276,55 @@ func TestInboxOfPicksTheInnermostInbox(t *testing.T) {
 		}
 	}
 }
+
+// With ResultsDir, outputs go to the mirrored path (folders created as
+// needed), a later error file replaces the result there, nothing is written
+// beside the file, and a move takes the file alone.
+func TestResultsDirOutputs(t *testing.T) {
+	for _, move := range []bool{false, true} {
+		t.Run(map[bool]string{false: "stay", true: "move"}[move], func(t *testing.T) {
+			e := newEnv(t, move)
+			inbox, out := filepath.Join(e.dir, "inbox"), filepath.Join(e.dir, "results")
+			e.fin = finish.New(finish.Options{Store: e.st, Watcher: e, Inboxes: []finish.Inbox{{Path: inbox, ResultsDir: out, Move: move,
+				ProcessedDir: filepath.Join(e.dir, "done"), FailedDir: filepath.Join(e.dir, "failed")}}})
+			p, key := e.file(filepath.Join("2026", "03", "a.pdf"), 1)
+			d := doc(t, `{"document_id":"doc_1","filename":"a.pdf","status":"completed","page_count":1,"extracted_data":{"n":1}}`)
+			if err := e.fin.Done(context.Background(), key, d); err != nil {
+				t.Fatal(err)
+			}
+			res := filepath.Join(out, "2026", "03", "a.pdf.json")
+			if src, ok := results.ReadSourceAt(res); !ok || src.Path != p {
+				t.Fatalf("no result at %s: %+v", res, src)
+			}
+			if move {
+				moved := filepath.Join(e.dir, "done", "2026", "03", "a.pdf")
+				if _, err := os.Stat(moved); err != nil {
+					t.Errorf("not moved: %v", err)
+				}
+				if _, err := os.Stat(moved + ".json"); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("the result was moved with the file")
+				}
+				if _, err := os.Stat(res); err != nil {
+					t.Errorf("the result left results_dir: %v", err)
+				}
+				return
+			}
+			if f := e.rec(p); f.Result != res {
+				t.Errorf("recorded output %q, want %q", f.Result, res)
+			}
+			if err := e.fin.Refused(context.Background(), state.File{Path: p, Inbox: inbox, SHA256: "new"}, "DAMAGED_IMAGE", "damaged"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(out, "2026", "03", "a.pdf.error.json")); err != nil {
+				t.Errorf("no error file in results_dir: %v", err)
+			}
+			if _, err := os.Stat(res); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the stale result stays: %v", err)
+			}
+			entries, _ := os.ReadDir(filepath.Dir(p))
+			if len(entries) != 1 {
+				t.Errorf("the inbox folder holds %d entries, want only a.pdf", len(entries))
+			}
+		})
+	}
+}

@@ -157,6 +157,15 @@ func scan(ctx context.Context, inboxRoot string, roots []string) (map[string]Row
 	return found, nil
 }
 
+// SetSchema sets the parser's schema and field names (the columns) when
+// they were not known at New, and schedules a rewrite in the new columns.
+func (l *Ledger) SetSchema(schema json.RawMessage, fields []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.o.Schema, l.o.Fields = schema, fields
+	l.changed()
+}
+
 // Put records the row of a file that got a result (replacing the file's
 // earlier row, if any) and schedules a rewrite.
 func (l *Ledger) Put(r Row) {
@@ -260,7 +269,10 @@ func (l *Ledger) Flush() error {
 }
 
 func (l *Ledger) write(rows []Row) error {
-	t := build(rows, l.o.Schema, l.o.Fields, l.o.Format.Decimal)
+	l.mu.Lock()
+	schema, fields := l.o.Schema, l.o.Fields
+	l.mu.Unlock()
+	t := build(rows, schema, fields, l.o.Format.Decimal)
 	if err := os.MkdirAll(filepath.Dir(l.o.Path), 0o755); err != nil {
 		return fmt.Errorf("write ledger %s: %w", l.o.Path, err)
 	}

@@ -1,6 +1,7 @@
 // Package rebuild recreates a lost or damaged state file from what is on
 // disk: every file of an inbox that has a result file (or an error file)
-// matching its contents is recorded as done (or failed), so nothing
+// matching its contents, beside it or in the inbox's results_dir, is
+// recorded as done (or failed), so nothing
 // finished is submitted again. It finds the files with the watcher's own
 // walker, so it sees exactly the files the daemon would.
 package rebuild
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/pdfcheck"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
@@ -89,12 +91,13 @@ func Run(ctx context.Context, cfg *config.Config, now time.Time) (Result, error)
 func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now time.Time) (string, error) {
 	rec := state.File{Path: p, Inbox: in.Path, ParserID: in.ParserID, Size: info.Size(), ModTime: info.ModTime().UnixNano(),
 		FirstSeen: now, Updated: now}
-	if r, ok := readResult(p); ok {
+	base := outpath.ResultsPath(in.Path, in.ResultsDir, p) // outputs beside p, or in results_dir
+	if r, ok := readResult(results.ResultPath(base)); ok {
 		sum, _, err := pdfcheck.HashFile(p)
 		if err != nil || sum != r.Source.SHA256 {
 			return "", nil // changed since: the next run processes it
 		}
-		rec.SHA256, rec.State, rec.Result = sum, state.FileDone, results.ResultPath(p)
+		rec.SHA256, rec.State, rec.Result = sum, state.FileDone, results.ResultPath(base)
 		doc := state.Doc{Key: state.DocKey(in.ParserID, sum), ParserID: in.ParserID, SHA256: sum, Size: info.Size(),
 			State: state.DocDone, Files: []string{p}, Result: r.Document, Updated: now}
 		return state.FileDone, st.Update(func(tx *state.Tx) error {
@@ -104,7 +107,7 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 			return errors.Join(tx.PutDoc(doc), tx.PutFile(rec))
 		})
 	}
-	b, err := os.ReadFile(results.ErrorPath(p))
+	b, err := os.ReadFile(results.ErrorPath(base))
 	if err != nil {
 		return "", nil
 	}
@@ -116,12 +119,12 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 	if ef.Source.SHA256 != "" && sum != ef.Source.SHA256 {
 		return "", nil
 	}
-	rec.SHA256, rec.State, rec.Code, rec.Reason, rec.Result = sum, state.FileFailed, ef.Error.Code, ef.Error.Message, results.ErrorPath(p)
+	rec.SHA256, rec.State, rec.Code, rec.Reason, rec.Result = sum, state.FileFailed, ef.Error.Code, ef.Error.Message, results.ErrorPath(base)
 	return state.FileFailed, st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) })
 }
 
-func readResult(p string) (results.Result, bool) {
-	b, err := os.ReadFile(results.ResultPath(p))
+func readResult(out string) (results.Result, bool) {
+	b, err := os.ReadFile(out)
 	if err != nil {
 		return results.Result{}, false
 	}

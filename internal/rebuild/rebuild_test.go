@@ -148,3 +148,60 @@ func TestRebuildMovesAnExistingStateAsideAndRefusesWhileRunning(t *testing.T) {
 		t.Fatalf("the held state was moved: %v", err)
 	}
 }
+
+// With results_dir, the outputs live in a tree that mirrors the inbox; a
+// rebuild finds them there and records their files done or failed, with the
+// output's path.
+func TestRebuildFromResultsDir(t *testing.T) {
+	cfg := testConfig(t)
+	in := &cfg.Inboxes[0]
+	in.Recursive = false
+	in.ResultsDir = filepath.Join(filepath.Dir(in.Path), "results")
+	done := finished(t, in.Path, "a.pdf")
+	// Move a.pdf's result into results_dir, as the daemon writes it there.
+	out := filepath.Join(in.ResultsDir, "a.pdf.json")
+	if err := os.MkdirAll(in.ResultsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(results.ResultPath(done), out); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(in.Path, "b.png")
+	if err := os.WriteFile(bad, []byte("not a png"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum, size, _ := pdfcheck.HashFile(bad)
+	errOut := filepath.Join(in.ResultsDir, "b.png.error.json")
+	if err := results.WriteErrorAt(errOut, "DAMAGED_IMAGE", "damaged", results.Source{Path: bad, SHA256: sum, Size: size}); err != nil {
+		t.Fatal(err)
+	}
+	// A result beside the file is not where this inbox's outputs go: it is
+	// not taken for one.
+	finished(t, in.Path, "c.pdf")
+
+	res, err := rebuild.Run(context.Background(), cfg, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := files(t, cfg.State.Path)
+	want := map[string]string{done: state.FileDone, bad: state.FileFailed}
+	if res.Done != 1 || res.Failed != 1 || len(got) != len(want) {
+		t.Fatalf("done %d failed %d, recorded %v; want %v", res.Done, res.Failed, got, want)
+	}
+	for p, s := range want {
+		if got[p] != s {
+			t.Errorf("%s: %q, want %q", p, got[p], s)
+		}
+	}
+	st, err := state.Open(cfg.State.Path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	_ = st.View(func(tx *state.Tx) error {
+		if f, _, _ := tx.File(done); f.Result != out {
+			t.Errorf("result recorded at %q, want %q", f.Result, out)
+		}
+		return nil
+	})
+}

@@ -175,6 +175,25 @@ func syncDir(dir string) {
 // keeping the path relative to the inbox. An existing file of the same name
 // is never overwritten: a counter is added. It returns the new file path.
 func Move(file, inboxRoot, destRoot string) (string, error) {
+	dest, err := MoveFile(file, inboxRoot, destRoot)
+	if err != nil {
+		return dest, err
+	}
+	for _, suffix := range []string{ResultSuffix, ErrorSuffix} {
+		if _, err := os.Stat(file + suffix); err == nil {
+			if err := os.Rename(file+suffix, dest+suffix); err != nil {
+				return dest, fmt.Errorf("move %s: %w", file+suffix, err)
+			}
+		}
+	}
+	syncDir(filepath.Dir(dest))
+	return dest, nil
+}
+
+// MoveFile moves file alone (its outputs live elsewhere) from inboxRoot into
+// destRoot, keeping the path relative to the inbox and never overwriting: a
+// counter is added. It returns the new file path.
+func MoveFile(file, inboxRoot, destRoot string) (string, error) {
 	rel, err := filepath.Rel(inboxRoot, file)
 	if err != nil || strings.HasPrefix(rel, "..") {
 		rel = filepath.Base(file)
@@ -186,13 +205,6 @@ func Move(file, inboxRoot, destRoot string) (string, error) {
 	dest = freeName(dest)
 	if err := os.Rename(file, dest); err != nil {
 		return "", fmt.Errorf("move %s to %s: %w", file, dest, err)
-	}
-	for _, suffix := range []string{ResultSuffix, ErrorSuffix} {
-		if _, err := os.Stat(file + suffix); err == nil {
-			if err := os.Rename(file+suffix, dest+suffix); err != nil {
-				return dest, fmt.Errorf("move %s: %w", file+suffix, err)
-			}
-		}
 	}
 	syncDir(filepath.Dir(dest))
 	return dest, nil

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/pdfcheck"
+	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -76,8 +76,8 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 			return err
 		}
 	}
-	info, err := pdfcheck.Inspect(ev.Path, u.o.MaxFileSize)
-	var p *pdfcheck.Problem
+	info, err := filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
+	var p *filecheck.Problem
 	switch {
 	case errors.As(err, &p):
 		f.SHA256, f.Size = info.SHA256, info.Size
@@ -135,7 +135,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 		u.queue[in.ParserID] = append(u.queue[in.ParserID], queuedDoc(doc, now))
 		u.lastQueued = time.Now()
 		u.mu.Unlock()
-		u.log.Debug("queued", "file", ev.Path, "pages", info.Pages, "sha256", info.SHA256[:12])
+		u.log.Debug("queued", "file", ev.Path, "type", info.ContentType, "pages", info.Pages, "sha256", info.SHA256[:12])
 	case finished:
 		u.log.Info("same content as a file already processed; writing its result without submitting again", "file", ev.Path)
 		u.o.Finisher.Finish(ctx, key)

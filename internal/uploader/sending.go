@@ -13,6 +13,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -68,7 +69,8 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 	}
 	for i := range b.Docs {
 		path := b.Paths[i]
-		uploads[i] = api.Upload{Name: b.Names[i], SHA256: shas[i], Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+		ct, _ := filecheck.ContentTypeOf(path) // unreadable: Open reports it
+		uploads[i] = api.Upload{Name: b.Names[i], ContentType: ct, SHA256: shas[i], Open: func() (io.ReadCloser, error) { return os.Open(path) }}
 	}
 	sub, err := u.o.API.Submit(ctx, b.ParserID, b.Key, uploads)
 	if ctx.Err() != nil {

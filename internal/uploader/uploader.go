@@ -54,6 +54,9 @@ type Finisher interface {
 type Inbox struct {
 	Path     string
 	ParserID string
+	// Types are the accepted file-name patterns (filecheck.Options.Types);
+	// empty means filecheck.DefaultTypes.
+	Types []string
 }
 
 // Options wires an Uploader.

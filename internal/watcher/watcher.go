@@ -20,7 +20,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/pdfcheck"
+	"github.com/ppsync/ppsync/internal/filecheck"
 )
 
 // Kind says what happened to a file.
@@ -29,7 +29,7 @@ type Kind int
 // Event kinds.
 const (
 	Ready      Kind = iota // settled and complete: process it
-	Incomplete             // unchanged for incomplete_after but still empty or without %%EOF
+	Incomplete             // unchanged for incomplete_after but still empty, a PDF without %%EOF or a cut-off image
 	Gone                   // a file reported earlier disappeared
 )
 
@@ -56,7 +56,8 @@ type Status struct {
 	LastScan time.Time `json:"last_scan,omitzero"`
 	Settling int       `json:"settling"`
 	// Incomplete counts the settling files that stopped changing but are
-	// still empty or without %%EOF (waiting for incomplete_after).
+	// still empty, PDFs without %%EOF or cut-off images (waiting for
+	// incomplete_after).
 	Incomplete int `json:"incomplete"`
 	Tracked    int `json:"tracked"`
 	Rescans    int `json:"rescans"`
@@ -402,22 +403,25 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 	w.setStatus(func(st *Status) { st.Incomplete = waiting })
 }
 
-// incomplete says why a settled file is not finished yet ("" if it is).
+// incomplete says why a settled file is not finished yet ("" if it is):
+// it is empty, a PDF without its %%EOF trailer, or an image whose structure
+// stops before its end (filecheck.Complete).
 func (w *Watcher) incomplete(p string, size int64) string {
 	if size == 0 {
 		return fmt.Sprintf("the file is still empty after %s: a scanner or copy that never finished writing it? Drop a complete copy again", w.waited())
 	}
-	if !strings.EqualFold(filepath.Ext(p), ".pdf") {
-		return ""
+	c, err := filecheck.Complete(p)
+	if err != nil || c.Complete {
+		return "" // a read error is reported by the uploader
 	}
-	incomplete, err := pdfcheck.Incomplete(p)
-	if err != nil {
-		return "" // let the uploader report the read error
+	what := "file"
+	switch c.Kind {
+	case filecheck.KindPDF:
+		what = "PDF"
+	case filecheck.KindPNG, filecheck.KindJPEG, filecheck.KindWebP:
+		what = strings.ToUpper(string(c.Kind)) + " image"
 	}
-	if incomplete {
-		return fmt.Sprintf("the PDF has had no %%%%EOF trailer for %s: the copy or scan was interrupted; drop a complete copy again", w.waited())
-	}
-	return ""
+	return fmt.Sprintf("the %s still lacks %s after %s: the copy or scan was interrupted; drop a complete copy again", what, c.Missing, w.waited())
 }
 
 func (w *Watcher) waited() time.Duration {

@@ -450,3 +450,58 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// A photo copied in pieces settles like a PDF: complete only when its
+// structure reaches its end (PNG IEND, JPEG end of image), however long
+// its size stays still in between; the reason names what is missing.
+func TestImagesSettleWhenComplete(t *testing.T) {
+	in := inbox(t, func(i *config.Inbox) { i.Include = []string{"*.png", "*.jpg"} })
+	r := samples.GenerateReceipt(3, 1)
+	jpg, err := samples.ReceiptJPEG(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	png, err := samples.ReceiptPNG(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	photos := map[string][]byte{filepath.Join(in.Path, "photo.jpg"): jpg, filepath.Join(in.Path, "shot.png"): png}
+	for p, b := range photos {
+		write(t, p, b[:len(b)*2/3])
+	}
+	run := start(t, in, false)
+	run.quiet(in.IncompleteAfter.Duration / 2)
+	if st := run.w.Status(); st.Incomplete != 2 {
+		t.Errorf("cut-off images: incomplete %d, want 2", st.Incomplete)
+	}
+	got := map[string]watcher.Event{}
+	for range 2 {
+		ev, ok := run.next(3 * time.Second)
+		if !ok {
+			t.Fatal("cut-off images never reported")
+		}
+		got[ev.Path] = ev
+	}
+	for p, want := range map[string]string{filepath.Join(in.Path, "photo.jpg"): "JPEG image", filepath.Join(in.Path, "shot.png"): "PNG image"} {
+		if ev := got[p]; ev.Kind != watcher.Incomplete || !strings.Contains(ev.Reason, want) {
+			t.Errorf("%s: %s %q, want incomplete naming %q", p, ev.Kind, ev.Reason, want)
+		}
+	}
+	// The rest of the bytes arrive: each is ready.
+	for p, b := range photos {
+		write(t, p, b)
+	}
+	ready := map[string]bool{}
+	for range 2 {
+		ev, ok := run.next(3 * time.Second)
+		if !ok || ev.Kind != watcher.Ready {
+			t.Fatalf("completed image: %+v %v", ev, ok)
+		}
+		ready[ev.Path] = true
+	}
+	for p := range photos {
+		if !ready[p] {
+			t.Errorf("%s never ready", p)
+		}
+	}
+}
