@@ -99,3 +99,39 @@ func (t *Tx) OpenDocs(fn func(Doc) error) error {
 		return fn(d)
 	})
 }
+
+// checkIndex reports the first disagreement between the records and the
+// index of open records.
+func checkIndex(tx *bolt.Tx) error {
+	open := tx.Bucket(bucketOpen)
+	if err := each(tx, bucketFiles, func(f File) error {
+		if indexed := open.Get([]byte(prefixFile+f.Path)) != nil; indexed == FileFinal(f.State) {
+			return fmt.Errorf("index of open records disagrees with file %s (%s)", f.Path, f.State)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := each(tx, bucketDocs, func(d Doc) error {
+		if indexed := open.Get([]byte(prefixDoc+d.Key)) != nil; indexed == DocFinal(d.State) {
+			return fmt.Errorf("index of open records disagrees with document %s (%s)", d.Key, d.State)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		prefix string
+		bucket []byte
+	}{{prefixFile, bucketFiles}, {prefixDoc, bucketDocs}} {
+		if err := eachOpen(tx, p.prefix, func(k []byte) error {
+			if tx.Bucket(p.bucket).Get(k) == nil {
+				return fmt.Errorf("index of open records names %s%s, which has no record", p.prefix, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -322,3 +322,33 @@ func TestCompactRefusesAStateInUse(t *testing.T) {
 		t.Fatalf("Compact of a locked state: %v", err)
 	}
 }
+
+func TestCheckFindsAnIndexOutOfStep(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := openStore(t, path)
+	if err := s.Update(func(tx *state.Tx) error {
+		return tx.PutFile(state.File{Path: "/in/a.pdf", State: state.FileQueued})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatalf("a consistent state fails the check: %v", err)
+	}
+	s.Close()
+	// The record changes behind the index (damage, or a hand edit).
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("files")).Put([]byte("/in/a.pdf"), []byte(`{"path":"/in/a.pdf","state":"done"}`))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s = openStore(t, path)
+	defer s.Close()
+	if err := s.Check(); err == nil || !strings.Contains(err.Error(), "/in/a.pdf") {
+		t.Fatalf("Check of an index out of step: %v", err)
+	}
+}

@@ -250,6 +250,9 @@ func (s *Store) Check() (err error) {
 				return damaged(s.path, err)
 			}
 		}
+		if err := checkIndex(tx); err != nil {
+			return damaged(s.path, err)
+		}
 		return nil
 	})
 }
