@@ -18,6 +18,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/state"
 )
 
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -362,7 +363,7 @@ func TestCheck(t *testing.T) {
 	cfg, _ := setup(t, nil)
 	code, out, _ := run(t, env, "check", "-c", cfg)
 	if code != 0 || !strings.Contains(out, "all checks passed") || !strings.Contains(out, "1000 available") ||
-		!strings.Contains(out, `"Invoice Parser"`) || !strings.Contains(out, "readable, writable") || !strings.Contains(out, "schema 1") {
+		!strings.Contains(out, `"Invoice Parser"`) || !strings.Contains(out, "readable, writable") || !strings.Contains(out, fmt.Sprintf("schema %d", state.SchemaVersion)) {
 		t.Fatalf("good config: %d\n%s", code, out)
 	}
 	cfg2, _ := setupWith(t, nil, "off", "prs_unconfigured")
