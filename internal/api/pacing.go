@@ -41,7 +41,6 @@ type windowBucket struct {
 	limit    int       // the server's limit for this bucket
 	reset    time.Time // end of the current server window
 	sent     int       // our requests sent in the current window
-	admitted int       // of those, answered with anything but 429
 	lastSend time.Time
 	jitter   time.Duration // this window's offset for paced sends
 
@@ -82,14 +81,14 @@ func (b *windowBucket) rollLocked(now time.Time) {
 			b.othersRate = 0
 		}
 	}
-	// Windows without any answer in them: the old figures say nothing.
+	// Skip the windows in which nothing was sent.
 	for !now.Before(b.reset.Add(b.guard())) {
 		b.reset = b.reset.Add(b.window)
 	}
 	if now.Sub(b.repAt) > 3*b.window {
 		b.known = false
 	}
-	b.sent, b.admitted, b.othersNow, b.haveReport = 0, 0, 0, false
+	b.sent, b.othersNow, b.haveReport = 0, 0, false
 	b.jitter = 0
 	if b.othersRate > 0 {
 		b.jitter = time.Duration(rand.Int64N(int64(b.spacing()) + 1))
@@ -195,16 +194,13 @@ func (b *windowBucket) report(idx int, h http.Header, throttled bool) {
 		b.limit = rh.limit
 		b.reset = rh.reset
 		// Requests sent on the fallback limiter count as ours.
-		b.sent, b.admitted, b.othersNow, b.haveReport = min(b.fallbackSent, rh.limit), 0, 0, false
+		b.sent, b.othersNow, b.haveReport = min(b.fallbackSent, rh.limit), 0, false
 		b.fallbackSent = 0
 		idx = b.sent
 	} else if rh.reset.Before(b.reset.Add(-b.window / 2)) {
 		return // an answer from a window that has ended
 	}
 	b.limit = rh.limit
-	if !throttled {
-		b.admitted++
-	}
 	rem := rh.remaining
 	if throttled {
 		rem = 0
