@@ -39,8 +39,10 @@ type PruneStats struct {
 //
 // Records of files in flight (queued, duplicate), documents not final and
 // batch intents are never touched. exists must report whether a path is
-// there; it is also asked about each file's inbox, and the records of an
-// inbox that does not exist (an unreachable share) are left alone. It is
+// there, saying false only when it is definitely absent; it is also asked
+// about each file's inbox, and the records of an inbox it denies are left
+// alone, so the caller should deny an inbox its watcher reports
+// unreachable (an unmounted share may leave an empty folder behind). It is
 // called outside any transaction. retention <= 0 keeps finished records of
 // existing files for ever.
 func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duration, exists func(path string) bool) (PruneStats, error) {
