@@ -6,6 +6,7 @@
 //
 //	go run ./bench                       # 100 and 1,000 files, then idle latency
 //	go run ./bench -n 100,1000,10000 -window 3s -latency 20
+//	go run ./bench -scenario steady,shared,backlog,million -window 3s
 //
 // ppsync runs as a child process (the real binary), so its peak RSS and CPU
 // time are its own.
@@ -53,6 +54,14 @@ type options struct {
 	workers     int
 	seed        uint64
 	keep        bool
+	// Scale scenarios (scenarios.go).
+	scenarios    []string
+	steadyFiles  int
+	backlogFiles int
+	sharedFiles  int
+	instances    int
+	records      int
+	diskFiles    int
 }
 
 func main() {
@@ -65,7 +74,17 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 32, "emulator documents processed at once")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed for the generated files")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folders")
+	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million (comma-separated)")
+	flag.IntVar(&o.steadyFiles, "steady-files", 10000, "files for the steady scenario (one instance)")
+	flag.IntVar(&o.backlogFiles, "backlog-files", 100000, "files for the backlog scenario")
+	flag.IntVar(&o.sharedFiles, "shared-files", 3000, "files per instance for the shared scenario")
+	flag.IntVar(&o.instances, "instances", 3, "instances on one key for the shared scenario")
+	flag.IntVar(&o.records, "records", 1000000, "file records in the million scenario's synthetic state")
+	flag.IntVar(&o.diskFiles, "disk-files", 100000, "of those, files on disk in the million scenario")
 	flag.Parse()
+	if *scen != "" {
+		o.scenarios = strings.Split(*scen, ",")
+	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
@@ -100,6 +119,9 @@ func run(o options) error {
 	proc := time.Duration(float64(300*time.Millisecond) * scale)
 	fmt.Printf("machine: %s/%s, %d CPUs; window %s standing for 1 min (scale %.3f); emulator: 150 req + 20 submissions per window, %s per page, %d workers\n\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), o.window, scale, proc, o.workers)
+	if len(o.scenarios) > 0 {
+		return runScenarios(o, bin, work)
+	}
 	fmt.Println("| files | ppsync wall | lower bound | wall / bound | docs per window (ceiling 1000) | API requests per doc | 429s | peak RSS | CPU time | baseline wall | baseline req/doc | speed-up |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, n := range o.sizes {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/state"
 )
 
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -383,7 +384,7 @@ func TestCheck(t *testing.T) {
 	if code, out, errOut := run(t, env, "run", "-c", cfg, "--once"); code != 0 {
 		t.Fatalf("run: %d\n%s\n%s", code, out, errOut)
 	}
-	if code, out, _ := run(t, env, "check", "-c", cfg); code != 0 || !strings.Contains(out, "schema 1, consistent") {
+	if code, out, _ := run(t, env, "check", "-c", cfg); code != 0 || !strings.Contains(out, fmt.Sprintf("schema %d, consistent", state.SchemaVersion)) {
 		t.Fatalf("check after a run: %d\n%s", code, out)
 	}
 	cfg2, _ := setupWith(t, nil, "off", "prs_unconfigured")

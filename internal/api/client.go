@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -268,10 +270,14 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 	op := r.route
 	var lastErr error
 	for attempt := 0; ; attempt++ {
-		if err := c.lim.wait(ctx, r.submission); err != nil {
+		g, err := c.lim.wait(ctx, r.submission)
+		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op, err)
 		}
 		resp, err := c.attempt(ctx, r)
+		if resp != nil {
+			c.lim.observe(g, resp.header, r.submission, resp.status == http.StatusTooManyRequests)
+		}
 		if err == nil && resp.status < 300 {
 			if out != nil && resp.status != http.StatusNoContent {
 				if derr := json.Unmarshal(resp.body, out); derr != nil {
@@ -310,8 +316,12 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 				// The server did not act on the request: always safe to repeat.
 				retryable = true
 				wait = c.pauseFor(resp.header, attempt)
-				c.lim.pause(time.Now().Add(wait), false)
-				c.log.Warn("API rate limit reached; pausing all requests", "route", op, "pause", wait.Round(time.Millisecond))
+				c.lim.pause(time.Now().Add(wait), r.submission)
+				what := "all requests"
+				if r.submission {
+					what = "submissions"
+				}
+				c.log.Warn("API rate limit reached; pausing "+what, "route", op, "pause", wait.Round(time.Millisecond))
 			case resp.status >= 500 || resp.status == http.StatusRequestTimeout:
 				retryable = r.retry
 				wait = backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax)
@@ -346,40 +356,55 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// pauseFor decides how long to hold every caller after a 429: Retry-After
-// (if a proxy added one), else X-RateLimit-Reset, else back-off.
+// pauseFor decides how long to hold callers after a 429: Retry-After (in
+// seconds or as an HTTP date, if a proxy added one), else X-RateLimit-Reset
+// (epoch seconds, epoch milliseconds or a delta, told apart by magnitude),
+// else back-off. A time in the past gives back-off, never an immediate
+// retry; nothing waits longer than one window (or MaxPause, if shorter),
+// and a random jitter keeps paused callers from firing on the same instant.
 func (c *Client) pauseFor(h http.Header, attempt int) time.Duration {
-	d := backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax)
-	if ra := h.Get("Retry-After"); ra != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil && secs >= 0 {
-			d = time.Duration(secs) * time.Second
+	now := time.Now()
+	bo := backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax)
+	d := time.Duration(-1)
+	if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" {
+		if secs, err := strconv.ParseFloat(ra, 64); err == nil {
+			d = time.Duration(secs * float64(time.Second))
 		} else if t, err := http.ParseTime(ra); err == nil {
-			d = time.Until(t)
+			d = t.Sub(now)
 		}
-	} else if until, ok := resetTime(h); ok {
-		d = time.Until(until)
 	}
-	// A little jitter so paused callers do not all fire on the same instant.
-	d += time.Duration(float64(c.opts.BackoffBase) * 0.2)
-	if d < c.opts.BackoffBase/4 {
-		d = c.opts.BackoffBase / 4
+	if d < 0 {
+		if until, ok := resetTime(h, now); ok {
+			d = until.Sub(now)
+		}
 	}
-	return min(d, c.opts.MaxPause)
+	if d <= 0 {
+		d = min(bo, c.opts.RateWindow)
+	}
+	d = min(d, c.opts.RateWindow, c.opts.MaxPause)
+	jitter := max(c.opts.BackoffBase/5, c.opts.RateWindow/50)
+	d += time.Duration(rand.Int64N(int64(jitter) + 1))
+	return max(d, c.opts.BackoffBase/4)
 }
 
-func resetTime(h http.Header) (time.Time, bool) {
+// resetTime reads X-RateLimit-Reset. Documented as a Unix timestamp in
+// seconds; a value too large for seconds is taken as milliseconds, and a
+// small one as a delta in seconds (some proxies send either).
+func resetTime(h http.Header, now time.Time) (time.Time, bool) {
 	v := strings.TrimSpace(h.Get(apitypes.HeaderRateReset))
 	if v == "" {
 		return time.Time{}, false
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
 		return time.Time{}, false
 	}
-	// Documented as a Unix timestamp in seconds. A small value is a delta
-	// (some proxies send that); accept both.
-	if f < 1e9 {
-		return time.Now().Add(time.Duration(f * float64(time.Second))), true
+	switch {
+	case f < 1e9: // a delta: 1e9 s is 31 years
+		return now.Add(time.Duration(f * float64(time.Second))), true
+	case f >= 1e11: // milliseconds: 1e11 s would be the year 5138
+		ms := int64(f)
+		return time.UnixMilli(ms), true
 	}
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), true
@@ -444,24 +469,7 @@ func (c *Client) attempt(ctx context.Context, r request) (*response, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading answer: %w", err)
 	}
-	c.observeHeaders(resp.Header, r.submission, resp.StatusCode)
 	return &response{status: resp.StatusCode, header: resp.Header, body: b}, nil
-}
-
-// observeHeaders pauses the class of calls a response says is exhausted.
-func (c *Client) observeHeaders(h http.Header, submission bool, status int) {
-	if status == http.StatusTooManyRequests {
-		return // handled by the retry loop
-	}
-	rem := strings.TrimSpace(h.Get(apitypes.HeaderRateRemaining))
-	if rem != "0" {
-		return
-	}
-	if until, ok := resetTime(h); ok {
-		if d := time.Until(until); d > 0 && d <= c.opts.MaxPause {
-			c.lim.pause(until, submission)
-		}
-	}
 }
 
 // getJSON runs a retried GET.

@@ -329,7 +329,8 @@ func TestRateLimitedPausesUntilReset(t *testing.T) {
 		_, _ = io.WriteString(w, `{"user":{"user_id":"u","credits_available":5}}`)
 	}))
 	defer srv.Close()
-	c := newClient(t, srv.URL, api.Options{})
+	// The reset is up to 2.1 s away: a 3 s window lets the client honour it.
+	c := newClient(t, srv.URL, api.Options{RateWindow: 3 * time.Second})
 	if _, err := c.Me(context.Background()); err != nil { // takes the 429, waits, succeeds
 		t.Fatal(err)
 	}

@@ -3,14 +3,20 @@ package api
 import (
 	"context"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// limits paces requests below the server's fixed-window limits and holds
+// limits paces requests within the server's fixed-window limits and holds
 // every caller while the server has asked for a pause.
+//
+// Each limit is followed from the server's X-RateLimit-* headers (see
+// windowBucket): the client spends exactly the budget the server reports.
+// Until the headers have described a window, or when they are missing or
+// contradictory, the fixed token buckets below pace the client instead.
 //
 // A token bucket with burst b and rate r lets through at most b + r·T events
 // in any interval of length T. Sizing r = (limit - b)/window keeps every
@@ -19,6 +25,11 @@ import (
 type limits struct {
 	global *rate.Limiter
 	submit *rate.Limiter
+	// Server-reported windows: the request bucket (described by every answer
+	// but submissions) and the submission bucket (described by submissions).
+	globalWin *windowBucket
+	submitWin *windowBucket
+	window    time.Duration
 
 	mu          sync.Mutex
 	notBefore   time.Time // all requests
@@ -32,10 +43,18 @@ func newLimits(requests, submissions int, window time.Duration) *limits {
 		gb = 1
 	}
 	return &limits{
-		global: rate.NewLimiter(perWindow(requests-gb, window), gb),
-		submit: rate.NewLimiter(perWindow(submissions-1, window), 1),
-		now:    time.Now,
+		global:    rate.NewLimiter(perWindow(requests-gb, window), gb),
+		submit:    rate.NewLimiter(perWindow(submissions-1, window), 1),
+		globalWin: newWindowBucket(requests, window, time.Now),
+		submitWin: newWindowBucket(submissions, window, time.Now),
+		window:    window,
+		now:       time.Now,
 	}
+}
+
+// grant is what wait hands out: the send numbers to give back to observe.
+type grant struct {
+	global, submit int
 }
 
 func perWindow(n int, window time.Duration) rate.Limit {
@@ -46,30 +65,74 @@ func perWindow(n int, window time.Duration) rate.Limit {
 }
 
 // wait blocks until a request may be sent. Submissions take the scarce
-// submission token first, then a global one.
-func (l *limits) wait(ctx context.Context, submission bool) error {
-	// rate.Limiter.Wait fails at once when the wait would pass the context's
-	// deadline; a caller's deadline is about the whole call, not about
-	// pacing, so wait on a context that is only ever cancelled.
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
+// submission slot first, then a global one.
+func (l *limits) wait(ctx context.Context, submission bool) (grant, error) {
+	var g grant
 	if submission {
 		if err := l.waitGate(ctx, true); err != nil {
-			return err
+			return g, err
 		}
-		if err := l.submit.Wait(wctx); err != nil {
-			return ctxErr(ctx, err)
+		n, err := l.take(ctx, l.submitWin, l.submit)
+		if err != nil {
+			return g, err
 		}
+		g.submit = n
 	}
 	if err := l.waitGate(ctx, submission); err != nil {
-		return err
+		return g, err
 	}
-	if err := l.global.Wait(wctx); err != nil {
-		return ctxErr(ctx, err)
+	n, err := l.take(ctx, l.globalWin, l.global)
+	if err != nil {
+		return g, err
 	}
-	return l.waitGate(ctx, submission)
+	g.global = n
+	return g, l.waitGate(ctx, submission)
+}
+
+// take waits for one slot of a server window, or for a token of the fixed
+// limiter while the window is unknown.
+func (l *limits) take(ctx context.Context, b *windowBucket, fixed *rate.Limiter) (int, error) {
+	for {
+		changed := b.notify()
+		idx, wait, ok, fallback := b.reserve()
+		switch {
+		case ok:
+			return idx, nil
+		case fallback:
+			// rate.Limiter.Wait fails at once when the wait would pass the
+			// context's deadline; a caller's deadline is about the whole
+			// call, not about pacing, so wait on a context that is only
+			// ever cancelled.
+			wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			stop := context.AfterFunc(ctx, cancel)
+			err := fixed.Wait(wctx)
+			stop()
+			cancel()
+			if err != nil {
+				return 0, ctxErr(ctx, err)
+			}
+			return 0, nil
+		}
+		t := time.NewTimer(max(wait, time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, ctx.Err()
+		case <-changed:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// observe hands an answer's headers to the bucket they describe: the
+// submission bucket for a submission, the request bucket for anything else.
+func (l *limits) observe(g grant, h http.Header, submission, throttled bool) {
+	if submission {
+		l.submitWin.report(g.submit, h, throttled)
+		return
+	}
+	l.globalWin.report(g.global, h, throttled)
 }
 
 func ctxErr(ctx context.Context, err error) error {
@@ -101,8 +164,14 @@ func (l *limits) waitGate(ctx context.Context, submission bool) error {
 	}
 }
 
-// pause holds callers until t (all of them, or only submissions).
+// pause holds callers until t (all of them, or only submissions), and marks
+// the bucket the 429 came from spent until then.
 func (l *limits) pause(t time.Time, onlySubmissions bool) {
+	if onlySubmissions {
+		l.submitWin.exhaust(t)
+	} else {
+		l.globalWin.exhaust(t)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if onlySubmissions {

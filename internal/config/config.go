@@ -56,6 +56,9 @@ type API struct {
 // State is [state].
 type State struct {
 	Path string `toml:"path"`
+	// Retention is how long the records of finished files and documents
+	// are kept (default 180 days; "0s" keeps them for ever).
+	Retention Duration `toml:"retention"`
 }
 
 // Inbox is one [[inbox]].
@@ -162,6 +165,8 @@ const (
 	DefaultBaseURL   = "https://api.perfectparser.com"
 	DefaultAPIKeyEnv = "PP_API_KEY"
 	DefaultStateName = "ppsync-state.db"
+	// DefaultRetention keeps finished records for 180 days.
+	DefaultRetention = 180 * 24 * time.Hour
 )
 
 // defaultExclude covers editor, scanner and download temp files and OS clutter.
@@ -389,6 +394,14 @@ func (v *validator) run() {
 		c.State.Path = DefaultStateName
 	}
 	c.State.Path = v.abs(c.State.Path)
+	switch r := c.State.Retention; {
+	case !r.set:
+		c.State.Retention.Duration = DefaultRetention
+	case r.Duration < 0:
+		v.fail("state.retention", "must be a duration such as \"180d\" (or \"0s\" to keep finished records for ever), not %s", r.Duration)
+	case r.Duration > 0 && r.Duration < 24*time.Hour:
+		v.warn("state.retention", "%s is very short: content seen again after that is submitted and charged again (the default is 180d)", r.Duration)
+	}
 
 	// [upload]
 	v.duration("upload.batch_window", &c.Upload.BatchWindow, 2*time.Second, 0)
@@ -763,7 +776,7 @@ func (l *locator) line(key string) int {
 // known lists every key, for "did you mean".
 var known = []string{
 	"api.base_url", "api.api_key_env", "api.api_key_file", "api.api_key", "api.requests_per_window",
-	"api.submissions_per_window", "api.rate_window", "api.request_timeout", "state.path",
+	"api.submissions_per_window", "api.rate_window", "api.request_timeout", "state.path", "state.retention",
 	"inbox.path", "inbox.parser_id", "inbox.recursive", "inbox.include", "inbox.exclude", "inbox.settle",
 	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
 	"inbox.failed_dir", "inbox.types", "inbox.results_dir", "inbox.ledger", "inbox.ledger_separator",

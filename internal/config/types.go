@@ -25,7 +25,10 @@ func (d *Duration) UnmarshalTOML(v any) error {
 	}
 	x, err := time.ParseDuration(strings.TrimSpace(s))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration: use a number with a unit, such as \"500ms\", \"30s\" or \"5m\"", s)
+		x, err = parseDays(strings.TrimSpace(s))
+	}
+	if err != nil {
+		return fmt.Errorf("%q is not a duration: use a number with a unit, such as \"500ms\", \"30s\", \"5m\" or \"180d\"", s)
 	}
 	d.Duration, d.set = x, true
 	return nil
@@ -80,4 +83,17 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size: use a number with a unit, such as \"100MiB\"", s)
 	}
 	return int64(f * mult), nil
+}
+
+// parseDays reads a whole number of days, such as "180d".
+func parseDays(s string) (time.Duration, error) {
+	n, ok := strings.CutSuffix(s, "d")
+	if !ok {
+		return 0, fmt.Errorf("%q has no day unit", s)
+	}
+	d, err := strconv.Atoi(n)
+	if err != nil || d < 0 || d > 100*365 {
+		return 0, fmt.Errorf("%q is not a whole number of days", s)
+	}
+	return time.Duration(d) * 24 * time.Hour, nil
 }

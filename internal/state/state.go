@@ -18,13 +18,14 @@ import (
 )
 
 // SchemaVersion is the layout this build writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 var (
 	bucketMeta    = []byte("meta")
 	bucketFiles   = []byte("files")
 	bucketDocs    = []byte("docs")
 	bucketBatches = []byte("batches")
+	bucketOpen    = []byte("open") // index of records not in a final state (index.go)
 	keySchema     = []byte("schema_version")
 )
 
@@ -151,6 +152,7 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 			s, err = nil, damaged(path, fmt.Errorf("%v", r))
 		}
 	}()
+	before, _ := os.Stat(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
@@ -160,6 +162,15 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 			return nil, damaged(path, err)
 		}
 		return nil, fmt.Errorf("state %s: %w", path, err)
+	}
+	if replaced(path, before) {
+		// Compacted and swapped while this process waited for the lock:
+		// open the file that is there now.
+		db.Close()
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+		if err != nil {
+			return nil, fmt.Errorf("state %s: %w", path, err)
+		}
 	}
 	s = &Store{db: db, path: path}
 	if err := s.migrate(); err != nil {
@@ -211,6 +222,7 @@ var migrations = []func(*bolt.Tx) error{
 		}
 		return nil
 	},
+	1: buildOpenIndex,
 }
 
 // Path returns the state file's path.
@@ -250,6 +262,9 @@ func (s *Store) Check() (err error) {
 			if err := f(); err != nil {
 				return damaged(s.path, err)
 			}
+		}
+		if err := checkIndex(tx); err != nil {
+			return damaged(s.path, err)
 		}
 		return nil
 	})
@@ -302,10 +317,20 @@ func each[T any](tx *bolt.Tx, bucket []byte, fn func(T) error) error {
 func (t *Tx) File(path string) (File, bool, error) { return get[File](t.tx, bucketFiles, path) }
 
 // PutFile writes a file record.
-func (t *Tx) PutFile(f File) error { return put(t.tx, bucketFiles, f.Path, f) }
+func (t *Tx) PutFile(f File) error {
+	if err := put(t.tx, bucketFiles, f.Path, f); err != nil {
+		return err
+	}
+	return indexFile(t.tx, f.Path, f.State)
+}
 
 // DeleteFile removes a file record.
-func (t *Tx) DeleteFile(path string) error { return t.tx.Bucket(bucketFiles).Delete([]byte(path)) }
+func (t *Tx) DeleteFile(path string) error {
+	if err := t.tx.Bucket(bucketFiles).Delete([]byte(path)); err != nil {
+		return err
+	}
+	return unindex(t.tx, prefixFile, path)
+}
 
 // Files calls fn for every file record.
 func (t *Tx) Files(fn func(File) error) error { return each(t.tx, bucketFiles, fn) }
@@ -314,7 +339,12 @@ func (t *Tx) Files(fn func(File) error) error { return each(t.tx, bucketFiles, f
 func (t *Tx) Doc(key string) (Doc, bool, error) { return get[Doc](t.tx, bucketDocs, key) }
 
 // PutDoc writes a document record.
-func (t *Tx) PutDoc(d Doc) error { return put(t.tx, bucketDocs, d.Key, d) }
+func (t *Tx) PutDoc(d Doc) error {
+	if err := put(t.tx, bucketDocs, d.Key, d); err != nil {
+		return err
+	}
+	return indexDoc(t.tx, d.Key, d.State)
+}
 
 // Docs calls fn for every document record.
 func (t *Tx) Docs(fn func(Doc) error) error { return each(t.tx, bucketDocs, fn) }

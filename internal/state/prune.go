@@ -1,0 +1,222 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultRetention is how long the record of a finished file is kept.
+const DefaultRetention = 180 * 24 * time.Hour
+
+// pruneBatch bounds the records examined by one transaction, so the
+// daemon's stages are never held up for long.
+const pruneBatch = 1000
+
+// PruneStats says what a Prune removed.
+type PruneStats struct {
+	Scanned      int // file and document records examined
+	Files        int // file records removed
+	Docs         int // document records removed
+	Transactions int // write transactions used
+}
+
+// Prune removes, in batches of small transactions, the records that no
+// longer earn their place:
+//
+//   - a file record in a final state whose file no longer exists (gone,
+//     deleted, or moved away after its result);
+//   - a done file record updated longer ago than retention whose result
+//     file still exists: if the file is seen again, its result file's
+//     sha256 is recognised and it is not submitted again;
+//   - a final document record (done or failed) updated longer ago than
+//     retention. This is what retention trades away: the same content
+//     dropped again after that, under another name, is submitted (and
+//     charged) again instead of getting the old result.
+//
+// Records of files in flight (queued, duplicate), documents not final and
+// batch intents are never touched. exists must report whether a path is
+// there, saying false only when it is definitely absent; it is also asked
+// about each file's inbox, and the records of an inbox it denies are left
+// alone, so the caller should deny an inbox its watcher reports
+// unreachable (an unmounted share may leave an empty folder behind). It is
+// called outside any transaction. retention <= 0 keeps finished records of
+// existing files for ever.
+func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duration, exists func(path string) bool) (PruneStats, error) {
+	var st PruneStats
+	cutoff := time.Time{}
+	if retention > 0 {
+		cutoff = now.Add(-retention)
+	}
+	reachable := map[string]bool{}
+	after := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		var cands []File
+		var last string
+		var more bool
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketFiles).Cursor()
+			k, v := c.First()
+			if after != "" {
+				k, v = c.Seek([]byte(after))
+				if k != nil && string(k) == after {
+					k, v = c.Next()
+				}
+			}
+			n := 0
+			for ; k != nil && n < pruneBatch; k, v = c.Next() {
+				n++
+				last = string(k)
+				var f File
+				if err := json.Unmarshal(v, &f); err != nil {
+					return fmt.Errorf("state record files/%s: %w", k, err)
+				}
+				if FileFinal(f.State) {
+					cands = append(cands, f)
+				}
+			}
+			st.Scanned += n
+			more = k != nil
+			return nil
+		})
+		if err != nil {
+			return st, fmt.Errorf("prune state %s: %w", s.path, err)
+		}
+		var drop []File
+		for _, f := range cands {
+			ok, seen := reachable[f.Inbox]
+			if !seen {
+				ok = f.Inbox == "" || exists(f.Inbox)
+				reachable[f.Inbox] = ok
+			}
+			if !ok {
+				continue
+			}
+			switch {
+			case !exists(f.Path):
+				drop = append(drop, f)
+			case f.State == FileDone && !cutoff.IsZero() && f.Updated.Before(cutoff) && f.Result != "" && exists(f.Result):
+				drop = append(drop, f)
+			}
+		}
+		if len(drop) > 0 {
+			n, err := s.deleteFiles(drop)
+			st.Files += n
+			st.Transactions++
+			if err != nil {
+				return st, err
+			}
+		}
+		if !more {
+			break
+		}
+		after = last
+	}
+	if cutoff.IsZero() {
+		return st, nil
+	}
+	n, scanned, txs, err := s.pruneDocs(ctx, cutoff)
+	st.Docs, st.Scanned, st.Transactions = n, st.Scanned+scanned, st.Transactions+txs
+	return st, err
+}
+
+// deleteFiles removes the given records, each only if it has not changed
+// since it was read.
+func (s *Store) deleteFiles(fs []File) (int, error) {
+	n := 0
+	err := s.Update(func(tx *Tx) error {
+		for _, f := range fs {
+			cur, ok, err := tx.File(f.Path)
+			if err != nil {
+				return err
+			}
+			if !ok || cur.State != f.State || !cur.Updated.Equal(f.Updated) {
+				continue // the file started a new life meanwhile
+			}
+			if err := tx.DeleteFile(f.Path); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("prune state %s: %w", s.path, err)
+	}
+	return n, nil
+}
+
+// pruneDocs removes final documents last updated before cutoff.
+func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time) (removed, scanned, txs int, err error) {
+	after := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return removed, scanned, txs, err
+		}
+		n, last, more := 0, "", false
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketDocs)
+			c := b.Cursor()
+			k, v := c.First()
+			if after != "" {
+				k, v = c.Seek([]byte(after))
+				if k != nil && string(k) == after {
+					k, v = c.Next()
+				}
+			}
+			var drop [][]byte
+			for ; k != nil && n < pruneBatch; k, v = c.Next() {
+				n++
+				last = string(k)
+				var d struct {
+					State   string    `json:"state"`
+					Files   []string  `json:"files"`
+					Updated time.Time `json:"updated"`
+				}
+				if err := json.Unmarshal(v, &d); err != nil {
+					return fmt.Errorf("state record docs/%s: %w", k, err)
+				}
+				if DocFinal(d.State) && d.Updated.Before(cutoff) && !anyOpen(tx, d.Files) {
+					drop = append(drop, append([]byte(nil), k...))
+				}
+			}
+			more = k != nil
+			for _, k := range drop {
+				if err := b.Delete(k); err != nil {
+					return err
+				}
+				if err := unindex(tx, prefixDoc, string(k)); err != nil {
+					return err
+				}
+			}
+			removed += len(drop)
+			return nil
+		})
+		scanned += n
+		txs++
+		if err != nil {
+			return removed, scanned, txs, fmt.Errorf("prune state %s: %w", s.path, err)
+		}
+		if !more {
+			return removed, scanned, txs, nil
+		}
+		after = last
+	}
+}
+
+// anyOpen reports whether one of the paths is a file still waiting.
+func anyOpen(tx *bolt.Tx, paths []string) bool {
+	open := tx.Bucket(bucketOpen)
+	for _, p := range paths {
+		if open.Get([]byte(prefixFile+p)) != nil {
+			return true
+		}
+	}
+	return false
+}
