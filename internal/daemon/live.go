@@ -31,6 +31,7 @@ type liveSource struct {
 	started  time.Time
 	log      *slog.Logger
 	hook     *hookState
+	leases   *leaseKeeper
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -60,6 +61,9 @@ func (l *liveSource) Report() (report.Report, error) {
 	for i, w := range l.watchers {
 		s := w.Status()
 		healthy := s.Healthy
+		if err := l.leases.fault(i); healthy && err != nil {
+			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
+		}
 		in := &r.Inboxes[i]
 		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan
 		in.Settling, in.Incomplete, in.Rescans, in.Overflows = s.Settling, s.Incomplete, s.Rescans, s.Overflows

@@ -68,6 +68,11 @@ type Options struct {
 	Watcher Forgetter // may be nil
 	Sink    Sink      // may be nil
 	Logger  *slog.Logger
+	// Reachable reports whether an inbox (by index) can be written to now;
+	// nil means always. A result for a file that is not there is written
+	// only into a reachable inbox (an unmounted share's empty mount point
+	// gets nothing), and there the file is recorded gone.
+	Reachable func(inbox int) bool
 }
 
 // ErrMismatch means an API document does not belong to the file it was
@@ -374,6 +379,9 @@ func (f *Finisher) Finish(ctx context.Context, key string) {
 }
 
 func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) bool {
+	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
+		return f.missing(rec)
+	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
 	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
 	var out, stale string
@@ -409,6 +417,26 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) 
 		f.log.Warn("document failed; error file written", "file", rec.Path, "code", d.Code, "reason", d.Message)
 	}
 	f.after(ctx, rec, out, d.Result, d.State == state.DocDone)
+	return true
+}
+
+// missing handles a finished file that is not where it was: in a
+// reachable inbox it was deleted (recorded gone; its result stays in the
+// state for the same content), in an unreachable one it is left waiting
+// and written when the inbox returns (see Recover). Either way it is no
+// longer pending.
+func (f *Finisher) missing(rec state.File) bool {
+	i, ok := f.InboxOf(rec.Path)
+	if ok && f.o.Reachable != nil && !f.o.Reachable(i) {
+		f.log.Debug("inbox unreachable; the result is written when it returns", "file", rec.Path)
+		return true
+	}
+	rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result was written", time.Now()
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		f.log.Error("cannot record a deleted file; retrying", "file", rec.Path, "error", err)
+		return false
+	}
+	f.log.Warn("file deleted before its result was written; its result is kept in the state for the same content", "file", rec.Path)
 	return true
 }
 
