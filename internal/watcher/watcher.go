@@ -94,7 +94,7 @@ type Watcher struct {
 	// healing is set during the first scan after the inbox was unreachable:
 	// files that appeared meanwhile had no event to announce them.
 	healing bool
-	rescan     time.Duration
+	rescan  time.Duration
 	// deaf drops every fsnotify event (tests: a share that sends none).
 	deaf bool
 }
