@@ -10,6 +10,8 @@ package finish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/results"
@@ -444,6 +447,7 @@ func (f *Finisher) missing(rec state.File) bool {
 // sent, no credits spent) and records it invalid.
 func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string) error {
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
+	errPath = fitName(errPath, results.ErrorSuffix)
 	if err := results.WriteErrorAt(errPath, code, msg, results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}); err != nil {
 		return fmt.Errorf("refuse %s: %w", rec.Path, err)
 	}
@@ -497,12 +501,33 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 		return
 	}
 	f.log.Debug("moved", "file", rec.Path, "to", moved)
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.DeleteFile(rec.Path) }); err != nil {
-		f.log.Warn("moved a finished file but cannot forget its record", "file", rec.Path, "error", err)
+	rec.MovedTo = moved
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		f.log.Warn("moved a finished file but cannot record where", "file", rec.Path, "error", err)
 	}
 	if f.o.Watcher != nil {
 		f.o.Watcher.Forget(i, rec.Path)
 	}
+}
+
+// nameMax is the longest file name, in bytes, common filesystems hold.
+const nameMax = 255
+
+// fitName shortens the name of out (which ends in suffix) when it exceeds
+// nameMax: the start of the name, cut on a character boundary, a hash of
+// the whole name (so two long names never share an output), and suffix.
+func fitName(out, suffix string) string {
+	dir, base := filepath.Split(out)
+	if len(base) <= nameMax {
+		return out
+	}
+	sum := sha256.Sum256([]byte(base))
+	tag := "~" + hex.EncodeToString(sum[:6])
+	keep := nameMax - len(tag) - len(suffix)
+	for keep > 0 && !utf8.RuneStart(base[keep]) {
+		keep--
+	}
+	return dir + base[:keep] + tag + suffix
 }
 
 // removeStale deletes an outdated result or error file; failing to is not

@@ -55,17 +55,20 @@ const (
 
 // File is one file in an inbox, keyed by absolute path.
 type File struct {
-	Path      string    `json:"path"`
-	Inbox     string    `json:"inbox"`
-	ParserID  string    `json:"parser_id"`
-	Size      int64     `json:"size"`
-	ModTime   int64     `json:"mtime"` // unix nanoseconds
-	SHA256    string    `json:"sha256,omitempty"`
-	Pages     int       `json:"pages,omitempty"`
-	State     string    `json:"state"`
-	Code      string    `json:"code,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Result    string    `json:"result,omitempty"` // path of the written .json / .error.json
+	Path     string `json:"path"`
+	Inbox    string `json:"inbox"`
+	ParserID string `json:"parser_id"`
+	Size     int64  `json:"size"`
+	ModTime  int64  `json:"mtime"` // unix nanoseconds
+	SHA256   string `json:"sha256,omitempty"`
+	Pages    int    `json:"pages,omitempty"`
+	State    string `json:"state"`
+	Code     string `json:"code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Result   string `json:"result,omitempty"` // path of the written .json / .error.json
+	// MovedTo is where after = "move" put the finished file; the record
+	// stays (under the path the file had) so it is counted.
+	MovedTo   string    `json:"moved_to,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	Updated   time.Time `json:"updated"`
 }
