@@ -25,7 +25,7 @@ func TestNamesTheOSHolds(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
 	cfg := e.config("")
 	latin1 := filepath.Join(e.inbox, "Rechnung-M\xfcller-\xe4.pdf") // ISO-8859-1 bytes
-	long := filepath.Join(e.inbox, strings.Repeat("x", 248)+".pdf")  // 252 bytes: .error.json cannot follow
+	long := filepath.Join(e.inbox, strings.Repeat("x", 248)+".pdf") // 252 bytes: .error.json cannot follow
 	plain := filepath.Join(e.inbox, "plain.pdf")
 	for i, p := range []string{latin1, long, plain} {
 		if err := os.WriteFile(p, pdf(t, i+1, 1), 0o644); err != nil {
