@@ -112,11 +112,12 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 
+	apiWatch := newAPIHealth(o.Transport, cfg.API.BaseURL, log.With("component", "api"))
 	client, err := api.New(api.Options{
 		BaseURL: cfg.API.BaseURL, APIKey: o.APIKey, UserAgent: version.UserAgent(),
 		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow,
 		RateWindow: cfg.API.RateWindow.Duration, RequestTimeout: cfg.API.RequestTimeout.Duration,
-		Transport: o.Transport, Logger: log.With("component", "api"),
+		Transport: apiWatch, Logger: log.With("component", "api"),
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
@@ -177,14 +178,16 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	case err != nil && o.Once:
 		return Summary{}, fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
 	case err != nil:
-		log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+		if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by apiWatch
+			log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+		}
 	default:
 		log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
 			"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
 	}
 
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
-		started: time.Now(), log: log, leases: leases}
+		started: time.Now(), log: log, leases: leases, api: apiWatch}
 	if cfg.Webhook.Enabled {
 		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log)
 		if err != nil {

@@ -32,6 +32,7 @@ type liveSource struct {
 	log      *slog.Logger
 	hook     *hookState
 	leases   *leaseKeeper
+	api      *apiHealth
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -55,6 +56,9 @@ func (l *liveSource) Report() (report.Report, error) {
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	r.JobsInFlight, _ = l.pol.InFlight()
 	r.ResultWriteErrors = l.fin.WriteErrors()
+	if f := l.api.fault(); f != "" {
+		r.Faults = append(r.Faults, f)
+	}
 	if l.hook != nil {
 		r.Webhook = l.hook.report()
 	}
