@@ -259,6 +259,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil && runErr == nil {
 		runErr = err
 	}
+	for _, w := range watchers {
+		for _, u := range w.Status().Unreadable {
+			unreachable.add(u)
+		}
+	}
 	sum.Unreachable = unreachable.list()
 	sum.Problems = append(sum.Problems, sum.Unreachable...)
 	return sum, runErr

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
@@ -67,6 +68,9 @@ func (l *liveSource) Report() (report.Report, error) {
 		healthy := s.Healthy
 		if err := l.leases.fault(i); healthy && err != nil {
 			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
+		}
+		if healthy && len(s.Unreadable) > 0 {
+			healthy, s.Error = false, strings.Join(s.Unreadable, "; ")
 		}
 		in := &r.Inboxes[i]
 		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan

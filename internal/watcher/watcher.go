@@ -61,6 +61,9 @@ type Status struct {
 	Tracked    int `json:"tracked"`
 	Rescans    int `json:"rescans"`
 	Overflows  int `json:"overflows"`
+	// Unreadable lists what the last full scan could not read inside the
+	// inbox (folders or entries), each with the reason.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // Options configures one inbox's watcher.
@@ -512,10 +515,13 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 
 func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
 	seen := map[string]bool{}
-	var missed []string
+	var missed, unreadable []string
 	walkErr := walk(ctx, w.in, w.filter, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			w.log.Warn("cannot read inside inbox; skipping", "path", p, "error", err)
+			unreadable = append(unreadable, fmt.Sprintf("%s cannot be read: %v: grant the ppsync user access", p, err))
+			if !w.wasUnreadable(p) {
+				w.log.Warn("cannot read inside inbox; skipping it until it can be read", "path", p, "error", err)
+			}
 			return nil
 		}
 		seen[p] = true
@@ -531,6 +537,7 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		return walkErr
 	}
 	if full {
+		w.setStatus(func(s *Status) { s.Unreadable = unreadable })
 		for p := range w.emitted {
 			if !seen[p] {
 				if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
@@ -549,6 +556,19 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		}
 	}
 	return nil
+}
+
+// wasUnreadable reports whether the last full scan could not read p either
+// (it is logged once, not at every rescan).
+func (w *Watcher) wasUnreadable(p string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, u := range w.status.Unreadable {
+		if strings.HasPrefix(u, p+" cannot be read") {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Watcher) skipDir(p string) bool { return w.filter.SkipDir(p) }
