@@ -21,6 +21,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
@@ -94,6 +95,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A fault that repeats (a full disk, a share away) is written once,
+	// then summarised once a minute.
+	log = slog.New(logonce.New(log.Handler(), time.Minute))
 	st, err := state.Open(cfg.State.Path, time.Second)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)

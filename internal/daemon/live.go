@@ -57,6 +57,9 @@ func (l *liveSource) Report() (report.Report, error) {
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	r.JobsInFlight, _ = l.pol.InFlight()
 	r.ResultWriteErrors = l.fin.WriteErrors()
+	if f := l.st.WriteFault(); f != "" {
+		r.Faults = append(r.Faults, f)
+	}
 	if f := l.api.fault(); f != "" {
 		r.Faults = append(r.Faults, f)
 	}
