@@ -123,3 +123,51 @@ func TestUnmountedShareIsUnreachableNotEmpty(t *testing.T) {
 		t.Errorf("documents_created = %d, want 2", st.DocumentsCreated)
 	}
 }
+
+// An inbox whose filesystem turns read-only: its lease cannot be renewed,
+// /healthz names it, the other inbox goes on, and it heals when writable.
+func TestReadOnlyInboxIsLocalAndHeals(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	store := filepath.Join(e.root, "store")
+	mnt := filepath.Join(e.root, "inbox2")
+	mountShare(t, store, mnt)
+	cfg := e.config(secondInbox)
+	cfg.Admin.Listen = freePort(t)
+	stop := e.start(cfg)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	e.waitFor("the lease in the share", 10*time.Second, func() bool { return exists(filepath.Join(mnt, lease.FileName)) })
+	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
+		t.Skipf("SKIPPED: cannot remount read-only here (%v)", err)
+	}
+	e.waitFor("the lease renewal to fail", 20*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "inbox lease not renewed")
+	})
+	e.waitFor("/healthz to name the read-only inbox", 10*time.Second, func() bool {
+		code, body := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, mnt) && strings.Contains(body, "read-only")
+	})
+	other := filepath.Join(e.inbox, "other.pdf")
+	write(t, other, pdf(t, 1, 1))
+	e.waitFor("a result in the writable inbox", 20*time.Second, func() bool { return exists(results.ResultPath(other)) })
+
+	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_BIND, ""); err != nil {
+		t.Fatalf("remount read-write: %v", err)
+	}
+	e.waitFor("/healthz ok again", 30*time.Second, func() bool {
+		code, _ := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusOK
+	})
+	back := filepath.Join(mnt, "back.pdf")
+	write(t, back, pdf(t, 2, 1))
+	e.waitFor("a result in the inbox made writable again", 20*time.Second, func() bool { return exists(results.ResultPath(back)) })
+	sum := stop()
+	stopped = true
+	if sum.Done != 2 || !sum.OK() {
+		t.Errorf("summary %+v, want 2 done", sum)
+	}
+}
