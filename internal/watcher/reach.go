@@ -12,6 +12,9 @@ import (
 // folder is back on its parent's filesystem (an empty mount point).
 var ErrUnmounted = errors.New("the filesystem mounted there is gone")
 
+// ErrVanished means everything known in an inbox disappeared at once.
+var ErrVanished = errors.New("everything in the inbox vanished at once")
+
 // Reachable checks that the inbox can be worked on: it exists, is a
 // folder, can be read, and, when it was a mount point, still is. An empty
 // mount point is not an empty inbox: nothing is marked deleted and nothing
@@ -29,10 +32,16 @@ func (w *Watcher) Reachable() error {
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w: grant the ppsync user read access", root, err)
 	}
-	_, err = f.Readdirnames(1)
+	names, err := f.Readdirnames(1)
 	f.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("inbox %s: cannot list it: %w: grant the ppsync user read access", root, err)
+	}
+	if len(names) == 0 && w.known.Load() > 0 {
+		// Every file seen in it, the lease file and the results too, gone at
+		// once: a share that went away leaves exactly this.
+		return fmt.Errorf("inbox %s: %w: a share that went away? Nothing in it is marked deleted; "+
+			"if you emptied it on purpose, drop a file into it and ppsync resumes", root, ErrVanished)
 	}
 	dev, derr := deviceOf(root)
 	parent, perr := deviceOf(filepath.Dir(root))

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -87,6 +88,8 @@ type Watcher struct {
 	forget []string // paths to report again (guarded by mu)
 	// mountDev is the device of the inbox when it is a mount point (guarded by mu).
 	mountDev uint64
+	// known is how many reported files the watcher knows in the inbox.
+	known atomic.Int64
 
 	fsw        *fsnotify.Watcher
 	cands      map[string]*cand
@@ -144,6 +147,7 @@ func (w *Watcher) setStatus(f func(*Status)) {
 	w.status.Settling = len(w.cands)
 	w.status.Tracked = len(w.emitted)
 	w.mu.Unlock()
+	w.known.Store(int64(len(w.emitted)))
 }
 
 // Forget makes the watcher report path again at the next scan even if it
