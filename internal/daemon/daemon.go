@@ -104,9 +104,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer st.Close()
 
+	known, err := knownFiles(st)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
 	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
 	for i, in := range cfg.Inboxes {
-		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Logger: log.With("component", "watcher")})
+		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Known: known[in.Path],
+			Logger: log.With("component", "watcher")})
 	}
 	// The inbox leases keep a second ppsync (here or on another machine
 	// sharing the folder) from processing the same files.
@@ -349,6 +354,20 @@ func (f forgetter) Forget(inbox int, path string) {
 	if inbox >= 0 && inbox < len(f) {
 		f[inbox].Forget(path)
 	}
+}
+
+// knownFiles counts, per inbox, the files the state knows to be in it.
+func knownFiles(st *state.Store) (map[string]int, error) {
+	n := map[string]int{}
+	err := st.View(func(tx *state.Tx) error {
+		return tx.Files(func(f state.File) error {
+			if f.State != state.FileGone && f.MovedTo == "" {
+				n[f.Inbox]++
+			}
+			return nil
+		})
+	})
+	return n, err
 }
 
 // reconcileMissing marks files deleted while ppsync was down as gone, when

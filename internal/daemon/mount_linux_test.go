@@ -171,3 +171,51 @@ func TestReadOnlyInboxIsLocalAndHeals(t *testing.T) {
 		t.Errorf("summary %+v, want 2 done", sum)
 	}
 }
+
+// A service that starts before its share is mounted: the empty mount point
+// of an inbox the state knows files in is unreachable, not empty. Nothing
+// is written into it (a FUSE remount would fail on a lease file there),
+// nothing is marked deleted, and it is taken up when the share is mounted.
+func TestShareNotMountedAtStart(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	store := filepath.Join(e.root, "store")
+	mnt := filepath.Join(e.root, "inbox2")
+	mountShare(t, store, mnt)
+	cfg := e.config(secondInbox)
+	first := filepath.Join(mnt, "first.pdf")
+	write(t, first, pdf(t, 1, 1))
+	if sum, err := e.once(cfg); err != nil || sum.Done != 1 {
+		t.Fatalf("first run: %+v, %v", sum, err)
+	}
+	unmount(t, mnt)
+
+	cfg.Admin.Listen = freePort(t)
+	stop := e.start(cfg)
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	e.waitFor("/healthz to name the unmounted share", 10*time.Second, func() bool {
+		code, body := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, mnt) && strings.Contains(body, "vanished")
+	})
+	other := filepath.Join(e.inbox, "other.pdf")
+	write(t, other, pdf(t, 2, 1))
+	e.waitFor("a result in the other inbox", 20*time.Second, func() bool { return exists(results.ResultPath(other)) })
+	if entries, _ := os.ReadDir(mnt); len(entries) != 0 {
+		t.Fatalf("written into the bare mount point: %v", entries)
+	}
+
+	bind(t, store, mnt)
+	later := filepath.Join(mnt, "later.pdf")
+	write(t, later, pdf(t, 3, 1))
+	e.waitFor("a result in the share once mounted", 20*time.Second, func() bool { return exists(results.ResultPath(later)) })
+	e.waitFor("the lease in the share", 20*time.Second, func() bool { return exists(filepath.Join(mnt, lease.FileName)) })
+	sum := stop()
+	stopped = true
+	if sum.Done != 3 || sum.Gone != 0 || !sum.OK() {
+		t.Errorf("summary %+v: want 3 done, nothing deleted", sum)
+	}
+}

@@ -72,7 +72,11 @@ type Options struct {
 	Index int
 	Inbox config.Inbox
 	// Once scans once, settles what it found, reports it and returns.
-	Once   bool
+	Once bool
+	// Known is how many files the state knows in the inbox (still there
+	// when ppsync last looked): an empty folder then is a share not
+	// mounted, not an empty inbox (see Reachable).
+	Known  int
 	Logger *slog.Logger
 }
 
@@ -131,6 +135,7 @@ func New(o Options) *Watcher {
 		rescan:    o.Inbox.RescanInterval.Duration,
 	}
 	w.status = Status{Path: o.Inbox.Path, Healthy: true}
+	w.known.Store(int64(o.Known))
 	return w
 }
 
