@@ -27,7 +27,10 @@ const (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+	// SIGHUP reloads the config of a running daemon (see runDaemon).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	m := &Main{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Reload: hup}
 	os.Exit(m.Run(ctx, os.Args[1:]))
 }
 
@@ -36,6 +39,8 @@ type Main struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
+	// Reload delivers SIGHUP: a running daemon reads its config again.
+	Reload <-chan os.Signal
 }
 
 type command struct {

@@ -398,9 +398,10 @@ func TestCheck(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	_ = os.WriteFile(bad, []byte("[[inbox]]\npath = \"nowhere\"\nparser_id = \"p\"\n"), 0o600)
-	code, out, _ = run(t, env, "check", "-c", bad)
-	if code != 1 || !strings.Contains(out, "does not exist") {
-		t.Fatalf("bad config: %d\n%s", code, out)
+	code, out, errOut := run(t, env, "check", "-c", bad)
+	// A missing inbox loads (the daemon retries it) but check reports it.
+	if code != 1 || !strings.Contains(out, "PROBLEM  inbox "+filepath.Join(filepath.Dir(bad), "nowhere")) || !strings.Contains(out, "mount its share") {
+		t.Fatalf("missing inbox: %d\n%s\n%s", code, out, errOut)
 	}
 }
 

@@ -64,7 +64,7 @@ func Handler(src Source, o Options) http.Handler {
 			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
 			return
 		}
-		var bad []string
+		bad := append([]string(nil), rep.Faults...)
 		for _, in := range rep.Inboxes {
 			if in.Healthy != nil && !*in.Healthy {
 				bad = append(bad, fmt.Sprintf("inbox %s: %s", in.Path, in.Error))

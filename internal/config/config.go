@@ -478,10 +478,13 @@ func (v *validator) inbox(i int) {
 		in.Path = v.abs(in.Path)
 		st, err := os.Stat(in.Path)
 		switch {
+		// A missing or unreadable inbox (a share not mounted yet) is a
+		// fault of that inbox at run time, reported and retried, not a
+		// reason to refuse the whole config.
 		case err != nil && errors.Is(err, os.ErrNotExist):
-			v.fail(k("path"), "folder %s does not exist: create it or fix the path", in.Path)
+			v.warn(k("path"), "folder %s does not exist (yet): ppsync reports the inbox unhealthy and retries until it appears; create it, mount its share or fix the path", in.Path)
 		case err != nil:
-			v.fail(k("path"), "cannot read folder %s: %v", in.Path, err)
+			v.warn(k("path"), "cannot read folder %s: %v: ppsync reports the inbox unhealthy and retries; grant the ppsync user access", in.Path, err)
 		case !st.IsDir():
 			v.fail(k("path"), "%s is a file, not a folder", in.Path)
 		}

@@ -88,7 +88,6 @@ func TestErrorsNameFileLineKeyAndHint(t *testing.T) {
 		{"syntax", "[api\n" + minimal, []string{"ppsync.toml:1"}},
 		{"negative duration", minimal + "settle = \"-1s\"\n", []string{"ppsync.toml:5", "inbox[0].settle", "positive"}},
 		{"zero duration", "[poll]\ninterval = \"0s\"\n" + minimal, []string{"ppsync.toml:2", "poll.interval"}},
-		{"missing inbox dir", "[[inbox]]\npath = \"nope\"\nparser_id = \"p\"\n", []string{"ppsync.toml:2", "inbox[0].path", "does not exist"}},
 		{"no parser", "[[inbox]]\npath = \"scans\"\n", []string{"inbox[0].parser_id", "required"}},
 		{"no inbox", "[api]\n", []string{"no [[inbox]]"}},
 		{"two key sources", "[api]\napi_key_env = \"A\"\napi_key = \"k\"\n" + minimal, []string{"exactly one of"}},
@@ -123,6 +122,22 @@ func TestErrorsNameFileLineKeyAndHint(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A share mounted after ppsync starts: the config loads, with a warning
+// naming the inbox; the daemon reports and retries it.
+func TestMissingInboxWarnsButLoads(t *testing.T) {
+	dir := setup(t)
+	c, err := parse(t, dir, "[[inbox]]\npath = \"nope\"\nparser_id = \"p\"\n")
+	if err != nil {
+		t.Fatalf("a missing inbox refused the config: %v", err)
+	}
+	joined := strings.Join(c.Warnings, "\n")
+	for _, w := range []string{"ppsync.toml:2", "inbox[0].path", "does not exist", "retries"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("warning %q lacks %q", joined, w)
+		}
 	}
 }
 

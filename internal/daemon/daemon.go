@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
@@ -50,12 +52,39 @@ var ErrCannotRun = errors.New("cannot run")
 // Summary counts the files of the configured inboxes by state after a run.
 type Summary struct {
 	Done, Failed, Invalid, Gone, Waiting int
-	// Problems lists files that did not end with a result, with the reason.
+	// Unreachable lists the inboxes (or folders in them) that could not be
+	// read, with the reason.
+	Unreachable []string
+	// Problems lists files that did not end with a result, with the reason,
+	// and everything in Unreachable.
 	Problems []string
 }
 
-// OK reports that every file ended with a result.
-func (s Summary) OK() bool { return s.Failed+s.Invalid+s.Waiting == 0 }
+// OK reports that every file ended with a result and every inbox could be read.
+func (s Summary) OK() bool { return s.Failed+s.Invalid+s.Waiting+len(s.Unreachable) == 0 }
+
+// faultList collects problems found by concurrent stages.
+type faultList struct {
+	mu    sync.Mutex
+	items []string
+}
+
+func (f *faultList) add(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items = append(f.items, s)
+}
+
+func (f *faultList) list() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.items)
+}
+
+// reachable tells finish whether a file's inbox can be written to now.
+func reachable(ws []*watcher.Watcher) func(inbox int) bool {
+	return func(i int) bool { return i >= 0 && i < len(ws) && ws[i].Reachable() == nil }
+}
 
 // Run runs the pipeline until ctx ends (or, with Once, until done). Every
 // goroutine it starts belongs to one group, joined before the leases are
@@ -66,34 +95,38 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// A fault that repeats (a full disk, a share away) is written once,
+	// then summarised once a minute.
+	log = slog.New(logonce.New(log.Handler(), time.Minute))
 	st, err := state.Open(cfg.State.Path, time.Second)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	defer st.Close()
 
+	known, err := knownFiles(st)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
+	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
+	for i, in := range cfg.Inboxes {
+		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Known: known[in.Path],
+			Logger: log.With("component", "watcher")})
+	}
 	// The inbox leases keep a second ppsync (here or on another machine
 	// sharing the folder) from processing the same files.
-	holder := lease.Me(cfg.State.Path)
-	var leases []*lease.Lease
-	defer func() {
-		for _, l := range leases {
-			l.Release()
-		}
-	}()
-	for _, in := range cfg.Inboxes {
-		l, err := lease.Acquire(in.Path, holder, leaseTTL, 150*time.Millisecond)
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-		}
-		leases = append(leases, l)
+	leases := newLeaseKeeper(lease.Me(cfg.State.Path), watchers, log)
+	defer leases.release()
+	if err := leases.acquire(); err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 
+	apiWatch := newAPIHealth(o.Transport, cfg.API.BaseURL, log.With("component", "api"))
 	client, err := api.New(api.Options{
 		BaseURL: cfg.API.BaseURL, APIKey: o.APIKey, UserAgent: version.UserAgent(),
 		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow,
 		RateWindow: cfg.API.RateWindow.Duration, RequestTimeout: cfg.API.RequestTimeout.Duration,
-		Transport: o.Transport, Logger: log.With("component", "api"),
+		Transport: apiWatch, Logger: log.With("component", "api"),
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
@@ -116,12 +149,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		_ = g.Wait()
 	}()
 
-	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
-	for i, in := range cfg.Inboxes {
-		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Logger: log.With("component", "watcher")})
-	}
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, sink(o.OnFinished)}, Logger: log})
+		Sink: sinks{books, sink(o.OnFinished)}, Logger: log, Reachable: reachable(watchers)})
+	leases.healed = func(int) {
+		// Results that could not be written while the inbox was away.
+		if err := fin.Recover(); err != nil {
+			log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
+		}
+	}
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
 		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
@@ -153,7 +188,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
 		}
 	}
-	if err := reconcileMissing(st, cfg, log); err != nil {
+	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
 
@@ -166,14 +201,16 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	case err != nil && o.Once:
 		return Summary{}, fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
 	case err != nil:
-		log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+		if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by apiWatch
+			log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+		}
 	default:
 		log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
 			"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
 	}
 
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
-		started: time.Now(), log: log}
+		started: time.Now(), log: log, leases: leases, api: apiWatch}
 	if cfg.Webhook.Enabled {
 		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log)
 		if err != nil {
@@ -198,12 +235,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
 	g.Go(func() error { books.run(ctx, client); return nil })
 	var ws sync.WaitGroup
+	var unreachable faultList
 	for _, w := range watchers {
 		ws.Add(1)
 		g.Go(func() error {
 			defer ws.Done()
 			if err := w.Run(ctx, events); err != nil {
 				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
+				unreachable.add(err.Error())
 			}
 			return nil
 		})
@@ -222,7 +261,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	leaseLost := make(chan error, 1)
-	g.Go(func() error { renewLeases(ctx, leases, leaseLost); return nil })
+	for i := range watchers {
+		g.Go(func() error { leases.run(ctx, i, leaseLost); return nil })
+	}
 
 	var runErr error
 	if o.Once {
@@ -242,28 +283,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil && runErr == nil {
 		runErr = err
 	}
-	return sum, runErr
-}
-
-// leaseTTL is how long a lease lives without renewal; it is renewed every third of it.
-const leaseTTL = 30 * time.Second
-
-func renewLeases(ctx context.Context, leases []*lease.Lease, lost chan<- error) {
-	t := time.NewTicker(leaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, l := range leases {
-			if err := l.Renew(); err != nil {
-				lost <- err
-				return
-			}
+	for _, w := range watchers {
+		for _, u := range w.Status().Unreadable {
+			unreachable.add(u)
 		}
 	}
+	sum.Unreachable = unreachable.list()
+	sum.Problems = append(sum.Problems, sum.Unreachable...)
+	return sum, runErr
 }
 
 // stages are what waitOnce watches.
@@ -345,12 +372,26 @@ func (f forgetter) Forget(inbox int, path string) {
 	}
 }
 
+// knownFiles counts, per inbox, the files the state knows to be in it.
+func knownFiles(st *state.Store) (map[string]int, error) {
+	n := map[string]int{}
+	err := st.View(func(tx *state.Tx) error {
+		return tx.Files(func(f state.File) error {
+			if f.State != state.FileGone && f.MovedTo == "" {
+				n[f.Inbox]++
+			}
+			return nil
+		})
+	})
+	return n, err
+}
+
 // reconcileMissing marks files deleted while ppsync was down as gone, when
 // their inbox is reachable (an unreachable share is not an empty one).
-func reconcileMissing(st *state.Store, cfg *config.Config, log *slog.Logger) error {
+func reconcileMissing(st *state.Store, cfg *config.Config, ws []*watcher.Watcher, log *slog.Logger) error {
 	reachable := map[string]bool{}
-	for _, in := range cfg.Inboxes {
-		if s, err := os.Stat(in.Path); err == nil && s.IsDir() {
+	for i, in := range cfg.Inboxes {
+		if ws[i].Reachable() == nil {
 			reachable[in.Path] = true
 		}
 	}

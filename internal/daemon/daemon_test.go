@@ -17,6 +17,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -380,8 +381,13 @@ settle = "150ms"
 	if st := e.emu.Stats(); st.DocumentsCreated != 2 {
 		t.Errorf("documents_created = %d, want 2 (one per parser)", st.DocumentsCreated)
 	}
-	// Moved files leave the inboxes' records; the receipt stays and is done.
-	if sum.Done != 1 || sum.Invalid != 0 || sum.Waiting != 0 {
-		t.Errorf("summary = %+v", sum)
+	// Moved files count as what they ended as: the moved invoice and the
+	// receipt done, the moved broken file refused.
+	if sum.Done != 2 || sum.Invalid != 1 || sum.Waiting != 0 {
+		t.Errorf("summary = %+v, want 2 done and 1 refused", sum)
+	}
+	rep := statusOf(t, cfg)
+	if got := rep.Inboxes[0].Files[report.Done]; got != 1 {
+		t.Errorf("status counts %d done in the moving inbox, want 1", got)
 	}
 }

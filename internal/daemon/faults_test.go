@@ -279,7 +279,7 @@ func TestThousandsOfFilesAndLongNames(t *testing.T) {
 		b := append(append([]byte{}, base...), []byte(fmt.Sprintf("%% %d\n", i))...)
 		write(t, filepath.Join(e.inbox, fmt.Sprintf("d%02d", i%40), fmt.Sprintf("tiny-%04d.pdf", i)), b)
 	}
-	long := filepath.Join(e.inbox, strings.Repeat("Rechnung-lang-", 17)+"ende.pdf") // 246 bytes
+	long := filepath.Join(e.inbox, strings.Repeat("Rechnung-lang-", 16)+"Rechnung-ende.pdf") // 241 bytes: with .error.json, 252
 	write(t, long, pdf(t, 2, 1))
 	sum, err := e.once(cfg)
 	if err != nil {

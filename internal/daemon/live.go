@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
@@ -31,6 +32,8 @@ type liveSource struct {
 	started  time.Time
 	log      *slog.Logger
 	hook     *hookState
+	leases   *leaseKeeper
+	api      *apiHealth
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -54,12 +57,24 @@ func (l *liveSource) Report() (report.Report, error) {
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	r.JobsInFlight, _ = l.pol.InFlight()
 	r.ResultWriteErrors = l.fin.WriteErrors()
+	if f := l.st.WriteFault(); f != "" {
+		r.Faults = append(r.Faults, f)
+	}
+	if f := l.api.fault(); f != "" {
+		r.Faults = append(r.Faults, f)
+	}
 	if l.hook != nil {
 		r.Webhook = l.hook.report()
 	}
 	for i, w := range l.watchers {
 		s := w.Status()
 		healthy := s.Healthy
+		if err := l.leases.fault(i); healthy && err != nil {
+			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
+		}
+		if healthy && len(s.Unreadable) > 0 {
+			healthy, s.Error = false, strings.Join(s.Unreadable, "; ")
+		}
 		in := &r.Inboxes[i]
 		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan
 		in.Settling, in.Incomplete, in.Rescans, in.Overflows = s.Settling, s.Incomplete, s.Rescans, s.Overflows

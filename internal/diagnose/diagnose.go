@@ -156,6 +156,11 @@ func checkAPI(ctx context.Context, r *Result, c *api.Client, cfg *config.Config)
 func checkInbox(r *Result, in config.Inbox) {
 	what := "inbox " + in.Path
 	entries, err := os.ReadDir(in.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		r.add(false, what, "does not exist: the daemon reports it unhealthy and retries until it appears",
+			"create the folder, mount its share, or fix [[inbox]] path")
+		return
+	}
 	if err != nil {
 		r.add(false, what, "not readable: "+err.Error(), "grant the ppsync user read access (and on Windows, use a UNC path for shares)")
 		return

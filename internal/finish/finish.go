@@ -10,6 +10,8 @@ package finish
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/outpath"
@@ -73,6 +76,11 @@ type Options struct {
 	Watcher Forgetter // may be nil
 	Sink    Sink      // may be nil
 	Logger  *slog.Logger
+	// Reachable reports whether an inbox (by index) can be written to now;
+	// nil means always. A result for a file that is not there is written
+	// only into a reachable inbox (an unmounted share's empty mount point
+	// gets nothing), and there the file is recorded gone.
+	Reachable func(inbox int) bool
 }
 
 // ErrMismatch means an API document does not belong to the file it was
@@ -432,6 +440,9 @@ func (f *Finisher) lockKey(key string) (unlock func()) {
 }
 
 func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) bool {
+	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
+		return f.missing(rec)
+	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
 	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
 	var out, stale string
@@ -470,10 +481,31 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) 
 	return true
 }
 
+// missing handles a finished file that is not where it was: in a
+// reachable inbox it was deleted (recorded gone; its result stays in the
+// state for the same content), in an unreachable one it is left waiting
+// and written when the inbox returns (see Recover). Either way it is no
+// longer pending.
+func (f *Finisher) missing(rec state.File) bool {
+	i, ok := f.InboxOf(rec.Path)
+	if ok && f.o.Reachable != nil && !f.o.Reachable(i) {
+		f.log.Debug("inbox unreachable; the result is written when it returns", "file", rec.Path)
+		return true
+	}
+	rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result was written", time.Now()
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		f.log.Error("cannot record a deleted file; retrying", "file", rec.Path, "error", err)
+		return false
+	}
+	f.log.Warn("file deleted before its result was written; its result is kept in the state for the same content", "file", rec.Path)
+	return true
+}
+
 // Refused writes the error file of a file refused before upload (never
 // sent, no credits spent) and records it invalid.
 func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string) error {
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
+	errPath = fitName(errPath, results.ErrorSuffix)
 	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
 	if err := inFolder(errPath, func() error { return results.WriteErrorAt(errPath, code, msg, src) }); err != nil {
 		return fmt.Errorf("refuse %s: %w", rec.Path, err)
@@ -532,8 +564,9 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 		return
 	}
 	f.log.Debug("moved", "file", rec.Path, "to", moved)
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.DeleteFile(rec.Path) }); err != nil {
-		f.log.Warn("moved a finished file but cannot forget its record", "file", rec.Path, "error", err)
+	rec.MovedTo = moved
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+		f.log.Warn("moved a finished file but cannot record where", "file", rec.Path, "error", err)
 	}
 	if f.o.Watcher != nil {
 		f.o.Watcher.Forget(i, rec.Path)
@@ -547,6 +580,26 @@ func inFolder(out string, write func() error) error {
 		return fmt.Errorf("create the folder of %s: %w (is it writable for the ppsync user?)", out, err)
 	}
 	return write()
+}
+
+// nameMax is the longest file name, in bytes, common filesystems hold.
+const nameMax = 255
+
+// fitName shortens the name of out (which ends in suffix) when it exceeds
+// nameMax: the start of the name, cut on a character boundary, a hash of
+// the whole name (so two long names never share an output), and suffix.
+func fitName(out, suffix string) string {
+	dir, base := filepath.Split(out)
+	if len(base) <= nameMax {
+		return out
+	}
+	sum := sha256.Sum256([]byte(base))
+	tag := "~" + hex.EncodeToString(sum[:6])
+	keep := nameMax - len(tag) - len(suffix)
+	for keep > 0 && !utf8.RuneStart(base[keep]) {
+		keep--
+	}
+	return dir + base[:keep] + tag + suffix
 }
 
 // removeStale deletes an outdated result or error file; failing to is not

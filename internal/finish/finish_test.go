@@ -167,13 +167,15 @@ func TestFailedDocumentGetsErrorFileAndMoves(t *testing.T) {
 	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 		t.Error("file still in the inbox")
 	}
-	if _, ok, _ := func() (state.File, bool, error) {
+	// The record stays, failed, and says where the file went: moved files
+	// are counted in the summary and the status.
+	if f, ok, _ := func() (state.File, bool, error) {
 		var f state.File
 		var ok bool
 		err := e.st.View(func(tx *state.Tx) error { var err error; f, ok, err = tx.File(p); return err })
 		return f, ok, err
-	}(); ok {
-		t.Error("record of a moved file kept")
+	}(); !ok || f.State != state.FileFailed || f.MovedTo == "" {
+		t.Errorf("record of a moved file: %+v (found %v), want failed with moved_to", f, ok)
 	}
 	if len(e.forgot) != 1 || e.forgot[0] != p {
 		t.Errorf("watcher told to forget %v", e.forgot)

@@ -24,7 +24,11 @@ type Report struct {
 	ResultWriteErrors int64     `json:"result_write_errors"`
 	State             StateInfo `json:"state"`
 	Webhook           *Webhook  `json:"webhook,omitempty"`
-	Inboxes           []Inbox   `json:"inboxes"`
+	// Faults are what keeps the daemon from working normally beyond a
+	// single inbox (the API unreachable, the state file not writable); a
+	// daemon with faults is not healthy.
+	Faults  []string `json:"faults,omitempty"`
+	Inboxes []Inbox  `json:"inboxes"`
 }
 
 // Webhook is the webhook receiver's picture.

@@ -38,6 +38,9 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 		}
 		fmt.Fprintf(w, "; %d jobs in flight, %d documents queued\n", r.JobsInFlight, r.QueueDepth)
 	}
+	for _, f := range r.Faults {
+		fmt.Fprintf(w, "FAULT:     %s\n", f)
+	}
 	if r.State.Schema == 0 {
 		fmt.Fprintf(w, "state:     %s (not created yet; the service creates it)\n", r.State.Path)
 	} else {

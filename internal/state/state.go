@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -56,17 +57,20 @@ const (
 
 // File is one file in an inbox, keyed by absolute path.
 type File struct {
-	Path      string    `json:"path"`
-	Inbox     string    `json:"inbox"`
-	ParserID  string    `json:"parser_id"`
-	Size      int64     `json:"size"`
-	ModTime   int64     `json:"mtime"` // unix nanoseconds
-	SHA256    string    `json:"sha256,omitempty"`
-	Pages     int       `json:"pages,omitempty"`
-	State     string    `json:"state"`
-	Code      string    `json:"code,omitempty"`
-	Reason    string    `json:"reason,omitempty"`
-	Result    string    `json:"result,omitempty"` // path of the written .json / .error.json
+	Path     string `json:"path"`
+	Inbox    string `json:"inbox"`
+	ParserID string `json:"parser_id"`
+	Size     int64  `json:"size"`
+	ModTime  int64  `json:"mtime"` // unix nanoseconds
+	SHA256   string `json:"sha256,omitempty"`
+	Pages    int    `json:"pages,omitempty"`
+	State    string `json:"state"`
+	Code     string `json:"code,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Result   string `json:"result,omitempty"` // path of the written .json / .error.json
+	// MovedTo is where after = "move" put the finished file; the record
+	// stays (under the path the file had) so it is counted.
+	MovedTo   string    `json:"moved_to,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	Updated   time.Time `json:"updated"`
 }
@@ -133,10 +137,18 @@ type Batch struct {
 	Attempts int       `json:"attempts"`
 }
 
+// ErrWrite means the state file itself could not be written (a full or
+// failing disk): the transaction was rolled back and may be tried again.
+var ErrWrite = errors.New("state file not writable")
+
 // Store is the open state file.
 type Store struct {
 	db   *bolt.DB
 	path string
+
+	mu         sync.Mutex
+	writeErr   error // the last write failure, nil after a write succeeds
+	writeSince time.Time
 }
 
 // Open opens (creating if needed, mode 0600) the state file. A second
@@ -273,9 +285,40 @@ func (s *Store) Check() (err error) {
 // Tx is a read or read-write transaction.
 type Tx struct{ tx *bolt.Tx }
 
-// Update runs fn in a read-write transaction.
+// Update runs fn in a read-write transaction. When the file itself cannot
+// be written, the error wraps ErrWrite and WriteFault reports it until a
+// write succeeds again.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	var fnErr error
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		fnErr = fn(&Tx{tx})
+		return fnErr
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case err == nil:
+		s.writeErr = nil
+	case fnErr == nil:
+		if s.writeErr == nil {
+			s.writeSince = time.Now()
+		}
+		s.writeErr = err
+		return fmt.Errorf("%w: %s: %w (free space on its disk; ppsync retries by itself)", ErrWrite, s.path, err)
+	}
+	return err
+}
+
+// WriteFault describes why the state file cannot be written now ("" when
+// the last write succeeded).
+func (s *Store) WriteFault() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writeErr == nil {
+		return ""
+	}
+	return fmt.Sprintf("the state file %s cannot be written since %s: %v: free space on its disk; ppsync retries by itself",
+		s.path, s.writeSince.Format(time.RFC3339), s.writeErr)
 }
 
 // View runs fn in a read-only transaction.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"slices"
 	"sort"
 	"time"
@@ -216,7 +215,7 @@ func (u *Uploader) commitIntent(parser string, take []queued) (state.Batch, []st
 			if !ok || d.State != state.DocQueued || len(d.Files) == 0 {
 				continue
 			}
-			name := filepath.Base(d.Files[0])
+			name := uploadName(d)
 			if names[name] {
 				left = append(left, d.Key)
 				continue

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -29,7 +28,7 @@ func uploadName(d state.Doc) string {
 	if len(d.Files) == 0 {
 		return ""
 	}
-	return filepath.Base(d.Files[0])
+	return sendName(d.Files[0])
 }
 
 func queuedDoc(d state.Doc, at time.Time) queued {
@@ -44,6 +43,9 @@ func (u *Uploader) handle(ctx context.Context, ev watcher.Event) {
 		err = u.ready(ctx, ev, in)
 	case watcher.Incomplete:
 		f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: ev.ModTime.UnixNano()}
+		if sha, n, herr := hashFile(ev.Path); herr == nil {
+			f.SHA256, f.Size = sha, n
+		}
 		err = u.o.Finisher.Refused(ctx, f, "INCOMPLETE_FILE", ev.Reason)
 	case watcher.Gone:
 		err = u.gone(ev.Path)
@@ -65,7 +67,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 	}); err != nil {
 		return fmt.Errorf("read the record of %s: %w", ev.Path, err)
 	}
-	if known && rec.Size == ev.Size && rec.ModTime == mtime && rec.ParserID == in.ParserID && rec.State != state.FileGone {
+	if known && rec.Size == ev.Size && rec.ModTime == mtime && rec.ParserID == in.ParserID && rec.State != state.FileGone && rec.MovedTo == "" {
 		return nil // unchanged since it was handled: never rehash
 	}
 	now := time.Now()
@@ -79,13 +81,27 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 	info, err := filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
 	var p *filecheck.Problem
 	switch {
-	case errors.As(err, &p):
-		f.SHA256, f.Size = info.SHA256, info.Size
-		return u.o.Finisher.Refused(ctx, f, p.Code, p.Message)
 	case errors.Is(err, os.ErrNotExist):
 		return nil // deleted while settling: the watcher reports it gone
-	case err != nil:
+	case errors.Is(err, os.ErrPermission):
+		return u.o.Finisher.Refused(ctx, f, "UNREADABLE_FILE",
+			fmt.Sprintf("ppsync may not read this file (%v): grant the ppsync user read access, then run 'ppsync retry' on it", err))
+	case err != nil && !errors.As(err, &p):
 		return fmt.Errorf("read %s: %w", ev.Path, err)
+	}
+	f.SHA256, f.Size = info.SHA256, info.Size
+	if f.SHA256 == "" {
+		// Refused before reading it all (too large): the error file still
+		// names the content.
+		if sha, n, herr := hashFile(ev.Path); herr == nil {
+			f.SHA256, f.Size = sha, n
+		}
+	}
+	if msg := nameProblem(ev.Path); msg != "" {
+		return u.o.Finisher.Refused(ctx, f, CodeNameTooLong, msg)
+	}
+	if p != nil {
+		return u.o.Finisher.Refused(ctx, f, p.Code, p.Message)
 	}
 	f.SHA256, f.Pages, f.Size = info.SHA256, info.Pages, info.Size
 	key := state.DocKey(in.ParserID, info.SHA256)
@@ -191,8 +207,10 @@ func (u *Uploader) gone(path string) error {
 	}); err != nil || !ok {
 		return err
 	}
-	switch rec.State {
-	case state.FileQueued, state.FileDuplicate:
+	switch {
+	case rec.MovedTo != "":
+		return nil // moved out by after = "move": kept, and counted, as finished
+	case rec.State == state.FileQueued, rec.State == state.FileDuplicate:
 		if err := u.detach(rec); err != nil {
 			return err
 		}

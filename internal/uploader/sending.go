@@ -260,7 +260,8 @@ func (u *Uploader) recordSubmitted(ctx context.Context, b state.Batch, sub api.S
 	matched := match(b.Names, x.Documents)
 	var requeue, unmatched []string
 	now := time.Now()
-	err := u.st.Update(func(tx *state.Tx) error {
+	err := u.updateRetrying(ctx, "record a submission", func(tx *state.Tx) error {
+		clear(ids)
 		requeue, unmatched = nil, nil
 		for i, k := range b.Docs {
 			d, ok, err := tx.Doc(k)
@@ -288,7 +289,7 @@ func (u *Uploader) recordSubmitted(ctx context.Context, b state.Batch, sub api.S
 		return tx.DeleteBatch(b.Key)
 	})
 	if err != nil {
-		u.log.Error("submitted, but cannot record it; the batch is replayed with the same key at the next start", "extraction_id", x.ExtractionID, "error", err)
+		u.log.Error("submitted, but cannot record it; the batch is replayed with the same key (not charged again) at the next start", "extraction_id", x.ExtractionID, "error", err)
 		return x.CreditsRemaining
 	}
 	if len(requeue) > 0 {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -62,6 +63,9 @@ type Status struct {
 	Tracked    int `json:"tracked"`
 	Rescans    int `json:"rescans"`
 	Overflows  int `json:"overflows"`
+	// Unreadable lists what the last full scan could not read inside the
+	// inbox (folders or entries), each with the reason.
+	Unreadable []string `json:"unreadable,omitempty"`
 }
 
 // Options configures one inbox's watcher.
@@ -69,7 +73,11 @@ type Options struct {
 	Index int
 	Inbox config.Inbox
 	// Once scans once, settles what it found, reports it and returns.
-	Once   bool
+	Once bool
+	// Known is how many files the state knows in the inbox (still there
+	// when ppsync last looked): an empty folder then is a share not
+	// mounted, not an empty inbox (see Reachable).
+	Known  int
 	Logger *slog.Logger
 }
 
@@ -83,6 +91,10 @@ type Watcher struct {
 	mu     sync.Mutex
 	status Status
 	forget []string // paths to report again (guarded by mu)
+	// mountDev is the device of the inbox when it is a mount point (guarded by mu).
+	mountDev uint64
+	// known is how many reported files the watcher knows in the inbox.
+	known atomic.Int64
 
 	fsw        *fsnotify.Watcher
 	cands      map[string]*cand
@@ -90,7 +102,10 @@ type Watcher struct {
 	announced  map[string]bool // paths an event named since the last scan
 	scans      int
 	warnedMiss bool
-	rescan     time.Duration
+	// healing is set during the first scan after the inbox was unreachable:
+	// files that appeared meanwhile had no event to announce them.
+	healing bool
+	rescan  time.Duration
 	// deaf drops every fsnotify event (tests: a share that sends none).
 	deaf bool
 }
@@ -121,6 +136,7 @@ func New(o Options) *Watcher {
 		rescan:    o.Inbox.RescanInterval.Duration,
 	}
 	w.status = Status{Path: o.Inbox.Path, Healthy: true}
+	w.known.Store(int64(o.Known))
 	return w
 }
 
@@ -137,6 +153,7 @@ func (w *Watcher) setStatus(f func(*Status)) {
 	w.status.Settling = len(w.cands)
 	w.status.Tracked = len(w.emitted)
 	w.mu.Unlock()
+	w.known.Store(int64(len(w.emitted)))
 }
 
 // Forget makes the watcher report path again at the next scan even if it
@@ -185,17 +202,27 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 	w.log.Info("watching inbox", "mode", mode, "parser_id", w.in.ParserID, "recursive", w.in.Recursive,
 		"settle", w.in.Settle.Duration, "rescan_interval", w.rescan)
 
-	if err := w.scan(ctx, out); err != nil {
-		if w.o.Once {
-			return err
+	// An unreachable inbox is retried with back-off: 1 s, doubling up to
+	// rescan_interval.
+	var retry time.Duration
+	next := func(err error) time.Duration {
+		if err == nil {
+			retry = 0
+			return w.rescan
 		}
+		retry = clamp(retry*2, time.Second, max(w.rescan, time.Second))
+		return retry
+	}
+	firstErr := w.scan(ctx, out)
+	if firstErr != nil && w.o.Once {
+		return firstErr
 	}
 	// Settling is checked often (a stat per settling file): the tick adds
 	// directly to every file's latency.
 	tick := clamp(w.in.Settle.Duration/10, 25*time.Millisecond, 200*time.Millisecond)
 	settle := time.NewTicker(tick)
 	defer settle.Stop()
-	rescan := time.NewTimer(w.rescan)
+	rescan := time.NewTimer(next(firstErr))
 	defer rescan.Stop()
 	var evc chan fsnotify.Event
 	var errc chan error
@@ -230,8 +257,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			if w.o.Once {
 				continue
 			}
-			_ = w.scan(ctx, out)
-			rescan.Reset(w.rescan)
+			rescan.Reset(next(w.scan(ctx, out)))
 		}
 	}
 }
@@ -244,6 +270,9 @@ func (w *Watcher) startEvents() error {
 		return watchErr(err)
 	}
 	w.fsw = fsw
+	if w.Reachable() != nil {
+		return nil // watched once it is back (see scan)
+	}
 	if err := w.addTree(w.in.Path); err != nil {
 		fsw.Close()
 		w.fsw = nil
@@ -443,29 +472,35 @@ func (w *Watcher) send(ctx context.Context, out chan<- Event, ev Event) {
 // nothing known about it is forgotten.
 func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 	w.drainEvents(ctx, out)
-	err := w.scanTree(ctx, w.in.Path, out, true)
+	was := w.Status()
+	err := w.Reachable()
+	if err == nil {
+		if !was.Healthy && w.fsw != nil {
+			// Watch first, then walk: files created in between are seen either way.
+			if aerr := w.addTree(w.in.Path); aerr != nil {
+				w.log.Warn("cannot re-watch inbox; relying on rescans", "error", aerr)
+			}
+		}
+		w.healing = !was.Healthy
+		err = w.scanTree(ctx, w.in.Path, out, true)
+		w.healing = false
+	}
 	w.scans++
 	clear(w.announced)
 	if err != nil {
-		was := w.Status().Healthy
 		w.setStatus(func(s *Status) { s.Healthy, s.Error = false, err.Error() })
-		if was {
-			w.log.Error("inbox is unreachable; keeping what is known about it and retrying", "error", err, "retry_in", w.rescan)
+		if was.Healthy {
+			w.log.Error("inbox is unreachable; nothing in it is marked deleted, the other inboxes go on, and it is retried",
+				"error", err, "retry_in", w.rescan)
 		}
 		return err
 	}
-	was := w.Status()
 	w.setStatus(func(s *Status) {
 		s.Healthy, s.Error, s.LastScan = true, "", time.Now()
 		s.Rescans++
 	})
 	if !was.Healthy {
-		w.log.Info("inbox is reachable again")
-		if w.fsw != nil {
-			if err := w.addTree(w.in.Path); err != nil {
-				w.log.Warn("cannot re-watch inbox; relying on rescans", "error", err)
-			}
-		}
+		w.log.Info("inbox is reachable again", "was", was.Error)
 	}
 	return nil
 }
@@ -493,15 +528,18 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 
 func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
 	seen := map[string]bool{}
-	var missed []string
+	var missed, unreadable []string
 	walkErr := walk(ctx, w.in, w.filter, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			w.log.Warn("cannot read inside inbox; skipping", "path", p, "error", err)
+			unreadable = append(unreadable, fmt.Sprintf("%s cannot be read: %v: grant the ppsync user access", p, err))
+			if !w.wasUnreadable(p) {
+				w.log.Warn("cannot read inside inbox; skipping it until it can be read", "path", p, "error", err)
+			}
 			return nil
 		}
 		seen[p] = true
 		if _, known := w.emitted[p]; !known {
-			if _, settling := w.cands[p]; !settling && full && w.fsw != nil && w.scans > 0 && !w.announced[p] {
+			if _, settling := w.cands[p]; !settling && full && !w.healing && w.fsw != nil && w.scans > 0 && !w.announced[p] {
 				missed = append(missed, p)
 			}
 		}
@@ -512,6 +550,7 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		return walkErr
 	}
 	if full {
+		w.setStatus(func(s *Status) { s.Unreadable = unreadable })
 		for p := range w.emitted {
 			if !seen[p] {
 				if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
@@ -530,6 +569,19 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		}
 	}
 	return nil
+}
+
+// wasUnreadable reports whether the last full scan could not read p either
+// (it is logged once, not at every rescan).
+func (w *Watcher) wasUnreadable(p string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, u := range w.status.Unreadable {
+		if strings.HasPrefix(u, p+" cannot be read") {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Watcher) skipDir(p string) bool { return w.filter.SkipDir(p) }

@@ -1,0 +1,74 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/results"
+)
+
+// switchable fails every request while down, like a cut network.
+type switchable struct{ down atomic.Bool }
+
+func (s *switchable) RoundTrip(r *http.Request) (*http.Response, error) {
+	if s.down.Load() {
+		return nil, errors.New("dial tcp: connect: connection refused")
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// An API outage while running: logged once when it starts and once when it
+// ends, shown by /healthz meanwhile; files wait and go when it answers.
+func TestAPIOutageIsLoggedOnceAndShown(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	cfg.Admin.Listen = freePort(t)
+	net := &switchable{}
+	o := e.options(cfg, false)
+	o.Transport = net
+	ready := make(chan struct{})
+	o.Ready = ready
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := daemon.Run(ctx, o); done <- err }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("daemon did not start")
+	}
+	net.down.Store(true)
+	p := filepath.Join(e.inbox, "waiting.pdf")
+	write(t, p, pdf(t, 1, 1))
+	e.waitFor("/healthz to name the API outage", 10*time.Second, func() bool {
+		code, body := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "PerfectParser API")
+	})
+	time.Sleep(500 * time.Millisecond) // a few more failed attempts (credit_recheck is 200 ms)
+	if n := strings.Count(e.logs.String(), "API is unreachable"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once", n)
+	}
+
+	net.down.Store(false)
+	e.waitFor("the result once the API answers", 30*time.Second, func() bool { return exists(results.ResultPath(p)) })
+	e.waitFor("/healthz ok again", 10*time.Second, func() bool {
+		code, _ := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusOK
+	})
+	if n := strings.Count(e.logs.String(), "API answers again"); n != 1 {
+		t.Errorf("the end of the outage was logged %d times, want once", n)
+	}
+}

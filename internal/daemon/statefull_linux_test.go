@@ -1,0 +1,146 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/results"
+)
+
+// fillOnSubmit fills the state's disk right after the first submission is
+// accepted: the API has charged it, and the state cannot record it.
+type fillOnSubmit struct {
+	filler string
+	once   sync.Once
+	filled chan struct{}
+}
+
+func (f *fillOnSubmit) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err == nil && r.Method == http.MethodPost && r.URL.Path == "/v1/extractions" {
+		f.once.Do(func() {
+			fill(f.filler)
+			close(f.filled)
+		})
+	}
+	return resp, err
+}
+
+// fill writes path until the disk is full.
+func fill(path string) {
+	out, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer out.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := out.Write(chunk); err != nil {
+			break
+		}
+	}
+	for { // the last bytes
+		if _, err := out.Write(chunk[:512]); err != nil {
+			return
+		}
+	}
+}
+
+// A state file on a disk that fills up while files are being submitted:
+// /healthz names the state file, the messages are not repeated, and once
+// space is freed every file ends done without a restart, charged once.
+func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: mounting a small tmpfs for the state needs root (CI runs as root); the full-disk test did not run")
+	}
+	e := newEnv(t, emulator.Options{ProcessingTime: 200 * time.Millisecond})
+	stateDir := filepath.Join(e.root, "statefs")
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", stateDir, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skipf("SKIPPED: cannot mount a tmpfs here (%v); the full-disk test did not run", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(stateDir, syscall.MNT_DETACH) })
+	cfg := e.config("")
+	cfg.State.Path = filepath.Join(stateDir, "ppsync.db")
+	cfg.Admin.Listen = freePort(t)
+	filler := filepath.Join(stateDir, "filler")
+	tr := &fillOnSubmit{filler: filler, filled: make(chan struct{})}
+	o := e.options(cfg, false)
+	o.Transport = tr
+	ready := make(chan struct{})
+	o.Ready = ready
+	done := make(chan error, 1)
+	ctx, cancel := contextWithCancel()
+	go func() { _, err := daemon.Run(ctx, o); done <- err }()
+	<-ready
+	const n = 4
+	var files []string
+	for i := range n {
+		p := filepath.Join(e.inbox, fmt.Sprintf("full-%d.pdf", i))
+		write(t, p, pdf(t, i, 1))
+		files = append(files, p)
+	}
+	select {
+	case <-tr.filled:
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing was submitted")
+	}
+	e.waitFor("a state write failure to be logged", 20*time.Second, func() bool {
+		return strings.Contains(e.logs.String(), "no space left on device")
+	})
+	e.waitFor("/healthz to name the state file", 10*time.Second, func() bool {
+		code, body := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, cfg.State.Path)
+	})
+	time.Sleep(time.Second) // several retries (polls every 100 ms)
+	seen := map[string]int{}
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if strings.Contains(line, "no space left on device") {
+			msg, _, _ := strings.Cut(line[strings.Index(line, "msg="):], " component=")
+			seen[msg]++
+		}
+	}
+	for msg, n := range seen {
+		if n > 1 {
+			t.Errorf("%s: logged %d times within a minute, want once", msg, n)
+		}
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("every result after space was freed", 60*time.Second, func() bool {
+		for _, p := range files {
+			if !exists(results.ResultPath(p)) {
+				return false
+			}
+		}
+		return true
+	})
+	e.waitFor("/healthz ok again", 10*time.Second, func() bool {
+		code, _ := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusOK
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("daemon: %v", err)
+	}
+	if st := e.emu.Stats(); st.DocumentsCreated != n {
+		t.Errorf("documents_created = %d, want %d: nothing charged twice", st.DocumentsCreated, n)
+	}
+}
+
+func contextWithCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}

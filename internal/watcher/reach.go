@@ -1,0 +1,60 @@
+package watcher
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// ErrUnmounted means the filesystem mounted on an inbox went away: the
+// folder is back on its parent's filesystem (an empty mount point).
+var ErrUnmounted = errors.New("the filesystem mounted there is gone")
+
+// ErrVanished means everything known in an inbox disappeared at once.
+var ErrVanished = errors.New("everything in the inbox vanished at once")
+
+// Reachable checks that the inbox can be worked on: it exists, is a
+// folder, can be read, and, when it was a mount point, still is. An empty
+// mount point is not an empty inbox: nothing is marked deleted and nothing
+// is written into it while this fails.
+func (w *Watcher) Reachable() error {
+	root := w.in.Path
+	st, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("inbox %s: %w: check that the folder exists, that its share is mounted and that the ppsync user may read it", root, err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("inbox %s is not a folder: fix [[inbox]] path or move the file away", root)
+	}
+	f, err := os.Open(root)
+	if err != nil {
+		return fmt.Errorf("inbox %s: %w: grant the ppsync user read access", root, err)
+	}
+	names, err := f.Readdirnames(1)
+	f.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("inbox %s: cannot list it: %w: grant the ppsync user read access", root, err)
+	}
+	if len(names) == 0 && w.known.Load() > 0 {
+		// Every file seen in it, the lease file and the results too, gone at
+		// once: a share that went away leaves exactly this.
+		return fmt.Errorf("inbox %s: %w: a share that went away? Nothing in it is marked deleted; "+
+			"if you emptied it on purpose, drop a file into it and ppsync resumes", root, ErrVanished)
+	}
+	dev, derr := deviceOf(root)
+	parent, perr := deviceOf(filepath.Dir(root))
+	if derr != nil || perr != nil || dev == 0 {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case dev != parent:
+		w.mountDev = dev // a mount point: remembered, so its loss is seen
+	case w.mountDev != 0:
+		return fmt.Errorf("inbox %s: %w (the folder is an empty mount point now): remount the share; ppsync resumes by itself", root, ErrUnmounted)
+	}
+	return nil
+}
