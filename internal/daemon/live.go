@@ -3,11 +3,13 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
@@ -71,13 +73,9 @@ func (l *liveSource) Report() (report.Report, error) {
 }
 
 func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
-	abs := make([]string, 0, len(paths))
-	for _, p := range paths {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			return nil, err
-		}
-		abs = append(abs, a)
+	abs, err := absPaths(paths)
+	if err != nil {
+		return nil, err
 	}
 	marked, err := uploader.MarkRetry(l.st, abs, failed)
 	if err != nil {
@@ -93,3 +91,48 @@ func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
 }
 
 func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
+
+// PlanReprocess says what processing paths again sends and costs.
+func (l *liveSource) PlanReprocess(paths []string) (admin.ReprocessAnswer, error) {
+	abs, err := absPaths(paths)
+	if err != nil {
+		return admin.ReprocessAnswer{}, err
+	}
+	p, err := uploader.PlanReprocess(l.st, abs)
+	if err != nil {
+		return admin.ReprocessAnswer{}, err
+	}
+	return admin.ReprocessAnswer{Files: p.Files, Pages: p.Pages, Unknown: p.Unknown, Skipped: p.Skipped}, nil
+}
+
+// Reprocess processes files again on purpose (finished ones included),
+// each under a new idempotency key: it is charged again.
+func (l *liveSource) Reprocess(paths []string) ([]string, error) {
+	abs, err := absPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := uploader.MarkReprocess(l.st, abs)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range marked {
+		l.fin.Forget(p)
+	}
+	if len(marked) > 0 {
+		l.log.Info("files processed again on request (charged again)", "files", len(marked))
+	}
+	return marked, nil
+}
+
+func absPaths(paths []string) ([]string, error) {
+	abs := make([]string, 0, len(paths))
+	for _, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("path %q: %w", p, err)
+		}
+		abs = append(abs, a)
+	}
+	return abs, nil
+}
