@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
@@ -33,6 +36,41 @@ type liveSource struct {
 	started  time.Time
 	log      *slog.Logger
 	hook     *hookState
+
+	// The counts of the state at one version: the page asks every second,
+	// and with nothing changed the answer is the same.
+	mu           sync.Mutex
+	countVersion uint64
+	countWaiting bool
+	counts       *report.Report
+}
+
+// fromState is report.FromState, reused while the state has not changed.
+func (l *liveSource) fromState(waiting bool) (report.Report, error) {
+	var v uint64
+	if err := l.st.View(func(tx *state.Tx) error { v = tx.Version(); return nil }); err != nil {
+		return report.Report{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.counts == nil || l.countVersion != v || l.countWaiting != waiting {
+		r, err := l.fromState(waiting)
+		if err != nil {
+			return r, err
+		}
+		l.counts, l.countVersion, l.countWaiting = &r, v, waiting
+	}
+	return cloneReport(*l.counts), nil
+}
+
+// cloneReport copies what Report changes, so the cached counts stay intact.
+func cloneReport(r report.Report) report.Report {
+	r.Inboxes = slices.Clone(r.Inboxes)
+	for i := range r.Inboxes {
+		r.Inboxes[i].Files = maps.Clone(r.Inboxes[i].Files)
+		r.Inboxes[i].LastErrors = slices.Clone(r.Inboxes[i].LastErrors)
+	}
+	return r
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -45,7 +83,7 @@ func (l *liveSource) WebhookTest(ctx context.Context) (string, error) {
 
 func (l *liveSource) Report() (report.Report, error) {
 	credits, known, waiting := l.up.Credits()
-	r, err := report.FromState(l.st, l.cfg, waiting)
+	r, err := l.fromState(waiting)
 	if err != nil {
 		return r, err
 	}
