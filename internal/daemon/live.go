@@ -54,7 +54,7 @@ func (l *liveSource) fromState(waiting bool) (report.Report, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.counts == nil || l.countVersion != v || l.countWaiting != waiting {
-		r, err := l.fromState(waiting)
+		r, err := report.FromState(l.st, l.cfg, waiting)
 		if err != nil {
 			return r, err
 		}
