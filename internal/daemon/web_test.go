@@ -31,6 +31,7 @@ import (
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/samples"
 )
 
 var update = flag.Bool("update", false, "regenerate the screenshots in docs/img from a real daemon")
@@ -190,15 +191,23 @@ func countsDiffer(shown map[string]map[string]string, rep report.Report) string 
 // (with the emulator) in a headless browser.
 func TestWebPageAgainstTheDaemon(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
+	if *update {
+		// Paths as an office would read them in the screenshots.
+		e.root = filepath.Join(os.TempDir(), "scans")
+		if err := os.RemoveAll(e.root); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(e.root) })
+	}
 	cfg := e.webConfig("127.0.0.1:"+port(t), "upload = true", "invoices", "receipts")
 	invoices, receipts := cfg.Inboxes[0].Path, cfg.Inboxes[1].Path
-	good := map[string]string{}
-	for i, name := range []string{"Acme Corp INV-0412.pdf", "Globex 88123.pdf", "Initech March.pdf"} {
-		p := filepath.Join(invoices, name)
-		write(t, p, pdf(t, i+1, 1+i%2))
-		good[p] = fmt.Sprintf("INV-2026-%05d", i+1)
+	var good []string
+	for n := 1; n <= 3; n++ {
+		p := filepath.Join(invoices, invoiceName(n))
+		write(t, p, pdf(t, n, 1+n%2))
+		good = append(good, p)
 	}
-	receipt := filepath.Join(receipts, "Umbrella Supplies 5521.pdf")
+	receipt := filepath.Join(receipts, invoiceName(4))
 	write(t, receipt, pdf(t, 4, 1))
 	failed := filepath.Join(invoices, "blurry scan.pdf")
 	write(t, failed, pdf(t, 5, 2, emulator.FailMarker))
@@ -207,7 +216,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	stop := e.start(cfg)
 	defer stop()
 	e.waitFor("the first files to finish", 30*time.Second, func() bool {
-		for p := range good {
+		for _, p := range good {
 			if !exists(results.ResultPath(p)) {
 				return false
 			}
@@ -295,7 +304,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	})
 
 	t.Run("a finished file is processed again from the button", func(t *testing.T) {
-		p := filepath.Join(invoices, "Globex 88123.pdf")
+		p := good[0]
 		old, err := os.ReadFile(results.ResultPath(p))
 		if err != nil {
 			t.Fatal(err)
@@ -377,8 +386,14 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	})
 
 	if *update {
-		screenshots(t, ctx, base, filepath.Join(invoices, "Acme Corp INV-0412.pdf"))
+		screenshots(t, ctx, base, good[1])
 	}
+}
+
+// invoiceName is the name a scanner would give sample invoice n (pdf(t, n, ...)).
+func invoiceName(n int) string {
+	inv := samples.Generate(7, n, 1)
+	return inv.Vendor + " " + inv.Number + ".pdf"
 }
 
 // screenshots regenerates docs/img/overview.png and docs/img/file.png:
