@@ -61,7 +61,11 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	rep.WriteText(m.Stdout, cfg.Admin.Listen)
+	listen := cfg.Admin.Listen
+	if cfg.Admin.TLSCert != "" && listen != "off" {
+		listen = "https://" + listen
+	}
+	rep.WriteText(m.Stdout, listen)
 	return nil
 }
 
