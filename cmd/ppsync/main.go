@@ -36,6 +36,8 @@ func main() {
 
 // Main holds what the subcommands need from the process.
 type Main struct {
+	// Stdin answers confirmations (nil means os.Stdin; only a terminal can confirm).
+	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) string
@@ -64,7 +66,9 @@ func (m *Main) commands() []command {
 			"Asks the running daemon of this config (its admin endpoint), or reads the state file when none runs.\n" +
 				"It refuses a daemon that serves another config."},
 		{"retry", "send failed files through again", (*Main).runRetry,
-			"Name the files, or use --failed for every failed or refused file. Each file sent again is charged again."},
+			"Name the files, or use --failed for every failed or refused file. Each file sent again is charged again.\n" +
+				"--reprocess PATH... processes files again on purpose, finished (done) ones included, as new jobs:\n" +
+				"it says what that costs first and asks on a terminal (--yes skips the question)."},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
 		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState, ""},
 		{"ledger", "rebuild the inboxes' ledgers (CSV or Excel, one row per document) from the result files", (*Main).runLedger,

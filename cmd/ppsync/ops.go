@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/apiconf"
@@ -58,7 +61,11 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
-	rep.WriteText(m.Stdout, cfg.Admin.Listen)
+	listen := cfg.Admin.Listen
+	if cfg.Admin.TLSCert != "" && listen != "off" {
+		listen = "https://" + listen
+	}
+	rep.WriteText(m.Stdout, listen)
 	return nil
 }
 
@@ -98,14 +105,23 @@ func (m *Main) requireConfig(fs *flag.FlagSet, path string) (*config.Config, err
 }
 
 func (m *Main) runRetry(ctx context.Context, args []string) error {
-	fs := m.flags("retry", "retry -c FILE [--failed] [PATH ...]")
+	fs := m.flags("retry", "retry -c FILE [--failed] [PATH ...] | retry -c FILE --reprocess [--yes] PATH ...")
 	cfgPath := fs.String("c", "", "config file (required)")
 	failed := fs.Bool("failed", false, "send every failed or refused file through again")
+	reprocess := fs.Bool("reprocess", false, "process the named files again, finished (done) ones included; says what it costs first")
+	yes := fs.Bool("yes", false, "with --reprocess: do not ask for confirmation")
 	paths, err := parseArgs(fs, args)
 	if err != nil {
 		return err
 	}
-	if !*failed && len(paths) == 0 {
+	switch {
+	case *reprocess && *failed:
+		fs.Usage()
+		return errors.New("retry: --reprocess and --failed do not go together: name the files to process again")
+	case *reprocess && len(paths) == 0:
+		fs.Usage()
+		return errors.New("retry --reprocess: name the files to process again")
+	case !*failed && len(paths) == 0:
 		fs.Usage()
 		return errors.New("retry: name files, or use --failed")
 	}
@@ -117,6 +133,9 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 		if paths[i], err = filepath.Abs(p); err != nil {
 			return err
 		}
+	}
+	if *reprocess {
+		return m.reprocess(ctx, cfg, paths, *yes)
 	}
 	var ans admin.RetryAnswer
 	err = admin.ErrNoDaemon
@@ -148,9 +167,108 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", plural(len(ans.Retried), "file"))
 	}
 	if len(missing) > 0 {
-		return &exitError{code: exitFailed, err: fmt.Errorf("not retried (not known as failed or refused): %s", strings.Join(missing, ", "))}
+		return &exitError{code: exitFailed, err: fmt.Errorf("not retried (not known as failed or refused; to process a finished file again use --reprocess): %s", strings.Join(missing, ", "))}
 	}
 	return nil
+}
+
+// reprocess processes finished files again: it asks the daemon (or reads
+// the state when none runs) what that costs, says so, asks for
+// confirmation on a terminal unless yes, then marks them.
+func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string, yes bool) error {
+	c := admin.NewClient(cfg)
+	plan, err := admin.ReprocessAnswer{}, admin.ErrNoDaemon
+	if c != nil {
+		plan, err = c.Reprocess(ctx, admin.ReprocessRequest{Paths: paths})
+	}
+	running := err == nil
+	var st *state.Store
+	if errors.Is(err, admin.ErrNoDaemon) {
+		if _, serr := os.Stat(cfg.State.Path); errors.Is(serr, os.ErrNotExist) {
+			return &exitError{code: exitFailed, err: fmt.Errorf("nothing to process again: the state %s does not exist yet (ppsync has not run with %s)", cfg.State.Path, cfg.File)}
+		}
+		if st, err = openStateIdle(cfg, true); err != nil {
+			return err
+		}
+		defer st.Close()
+		var p uploader.Plan
+		p, err = uploader.PlanReprocess(st, paths)
+		plan = admin.ReprocessAnswer{Files: p.Files, Pages: p.Pages, Unknown: p.Unknown, Skipped: p.Skipped}
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if why, ok := plan.Skipped[p]; ok {
+			fmt.Fprintf(m.Stderr, "skipped: %s: %s\n", p, why)
+		}
+	}
+	if len(plan.Files) == 0 {
+		return &exitError{code: exitFailed, err: errors.New("nothing to process again: none of the files is finished (done, failed or refused) and tracked")}
+	}
+	fmt.Fprintln(m.Stdout, reprocessCost(plan))
+	if !yes {
+		ok, err := m.confirm("Process them again? [y/N] ")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fmt.Fprintln(m.Stdout, "nothing changed")
+			return nil
+		}
+	}
+	var done []string
+	if running {
+		var ans admin.ReprocessAnswer
+		ans, err = c.Reprocess(ctx, admin.ReprocessRequest{Paths: plan.Files, Confirm: true})
+		done = ans.Reprocessed
+	} else {
+		done, err = uploader.MarkReprocess(st, plan.Files)
+	}
+	if err != nil {
+		return err
+	}
+	for _, p := range done {
+		fmt.Fprintln(m.Stdout, "reprocess:", p)
+	}
+	if running {
+		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(done), "file"))
+	} else {
+		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", plural(len(done), "file"))
+	}
+	if len(done) < len(paths) {
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s of %d not processed again (see above)", plural(len(paths)-len(done), "file"), len(paths))}
+	}
+	return nil
+}
+
+// reprocessCost says what processing the planned files again costs.
+func reprocessCost(p admin.ReprocessAnswer) string {
+	s := fmt.Sprintf("Processing %s again costs %s (1 page = 1 credit)", plural(len(p.Files), "file"), plural(p.Pages, "credit"))
+	if p.Unknown > 0 {
+		s += fmt.Sprintf(", plus the pages of %s never counted", plural(p.Unknown, "file"))
+	}
+	return s + "; each is sent as a new job and charged again."
+}
+
+// confirm asks question on the terminal and reads y or yes. Without a
+// terminal it refuses: spending credits needs --yes in a script.
+func (m *Main) confirm(question string) (bool, error) {
+	in := m.Stdin
+	if in == nil {
+		in = os.Stdin
+	}
+	f, ok := in.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, &exitError{code: exitFailed, err: errors.New("not a terminal, so nobody can confirm: add --yes to process the files again (and pay for them) without asking")}
+	}
+	fmt.Fprint(m.Stdout, question)
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		return false, nil
+	}
+	a := strings.ToLower(strings.TrimSpace(line))
+	return a == "y" || a == "yes", nil
 }
 
 // retryIdle marks files for the next run in the state of a stopped

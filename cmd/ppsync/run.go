@@ -6,10 +6,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
+	"sync"
+
+	"golang.org/x/term"
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/report"
 )
 
 // newLogger builds the logger [log] asks for. Durations are written as
@@ -71,7 +76,21 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	log := newLogger(m.Stderr, cfg.Log)
+	var view *progressView
+	logOut, logCfg := m.Stderr, cfg.Log
+	if *once {
+		f, isFile := m.Stderr.(*os.File)
+		view = newProgressView(m.Stderr, isFile && term.IsTerminal(int(f.Fd())))
+		if view.terminal {
+			// The progress line stands for the per-file lines; warnings
+			// and errors still print above it.
+			logOut = view
+			if logCfg.Level == "info" {
+				logCfg.Level = "warn"
+			}
+		}
+	}
+	log := newLogger(logOut, logCfg)
 	for _, w := range cfg.Warnings {
 		log.Warn(w)
 	}
@@ -91,7 +110,21 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	}
 	var sum daemon.Summary
 	if *once {
-		sum, err = daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: key, Once: true, Logger: log})
+		o := daemon.Options{Config: cfg, APIKey: key, Once: true, Logger: log}
+		var shown sync.WaitGroup
+		pctx, stopProgress := context.WithCancel(ctx)
+		if view != nil {
+			view.log = log
+			o.Progress = func(status func() (report.Report, error)) {
+				shown.Go(func() { view.run(pctx, status) })
+			}
+		}
+		sum, err = daemon.Run(ctx, o)
+		stopProgress()
+		shown.Wait()
+		if view != nil {
+			view.clear()
+		}
 	} else {
 		sum, err = m.serve(ctx, path, cfg, key, log)
 	}

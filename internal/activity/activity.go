@@ -25,6 +25,26 @@ type Recorder struct {
 	lat     []time.Duration
 	latNext int
 	credits []sample
+	hist    histogram
+}
+
+// LatencyBuckets are the upper bounds, in seconds, of the drop-to-result
+// latency histogram (the last bucket, +Inf, is implied).
+var LatencyBuckets = []float64{1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600}
+
+// histogram counts every latency recorded since start, per bucket.
+type histogram struct {
+	counts [13]uint64 // len(LatencyBuckets)+1, the last for +Inf
+	sum    float64
+	n      uint64
+}
+
+// Histogram is the drop-to-result latency since start, in the shape
+// Prometheus expects: Buckets maps each upper bound to the cumulative count.
+type Histogram struct {
+	Count   uint64
+	Sum     float64 // seconds
+	Buckets map[float64]uint64
 }
 
 type bucket struct {
@@ -67,6 +87,24 @@ func (r *Recorder) Result(latency time.Duration, pages int) {
 		r.lat[r.latNext] = latency
 	}
 	r.latNext = (r.latNext + 1) % maxLatency
+	secs := latency.Seconds()
+	i, _ := slices.BinarySearch(LatencyBuckets, secs)
+	r.hist.counts[i]++
+	r.hist.sum += secs
+	r.hist.n++
+}
+
+// LatencyHistogram returns every latency recorded since start.
+func (r *Recorder) LatencyHistogram() Histogram {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := Histogram{Count: r.hist.n, Sum: r.hist.sum, Buckets: make(map[float64]uint64, len(LatencyBuckets))}
+	var cum uint64
+	for i, le := range LatencyBuckets {
+		cum += r.hist.counts[i]
+		h.Buckets[le] = cum
+	}
+	return h
 }
 
 // Credits records the balance the API last reported.

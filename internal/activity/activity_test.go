@@ -155,3 +155,31 @@ func seq(a, b int) []int {
 	}
 	return s
 }
+
+func TestLatencyHistogramIsCumulativeAndKeepsEverything(t *testing.T) {
+	r := New(newClock().now)
+	// 0.5 s and exactly 1 s fall in le=1; 1.5 s in le=2; 2 h only in +Inf.
+	for _, d := range []time.Duration{500 * time.Millisecond, time.Second, 1500 * time.Millisecond, 2 * time.Hour} {
+		r.Result(d, 1)
+	}
+	// More results than the percentile ring holds are still counted.
+	for i := 0; i < maxLatency; i++ {
+		r.Result(45*time.Second, 1)
+	}
+	h := r.LatencyHistogram()
+	want := map[float64]uint64{1: 2, 2: 3, 5: 3, 30: 3, 60: 3 + maxLatency, 3600: 3 + maxLatency}
+	for le, n := range want {
+		if h.Buckets[le] != n {
+			t.Errorf("bucket le=%v: %d, want %d", le, h.Buckets[le], n)
+		}
+	}
+	if h.Count != 4+maxLatency {
+		t.Errorf("count %d, want %d", h.Count, 4+maxLatency)
+	}
+	if wantSum := 0.5 + 1 + 1.5 + 7200 + 45*float64(maxLatency); h.Sum != wantSum {
+		t.Errorf("sum %v, want %v", h.Sum, wantSum)
+	}
+	if len(h.Buckets) != len(LatencyBuckets) {
+		t.Errorf("%d buckets, want %d", len(h.Buckets), len(LatencyBuckets))
+	}
+}

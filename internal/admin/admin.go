@@ -3,11 +3,13 @@
 // of `ppsync status --json`), /metrics for Prometheus, and POST /retry and
 // POST /webhook/test; and holds the client the CLI talks to it with.
 //
-// The endpoint has no authentication, so it guards against the browser:
-// requests naming a foreign Host (DNS rebinding) are refused, and every
-// POST needs Content-Type: application/json and no foreign Origin (a web
-// page cannot send such a request without a CORS preflight, which is
-// never granted).
+// The endpoint guards against the browser: requests naming a foreign Host
+// (DNS rebinding) are refused, and every POST needs Content-Type:
+// application/json (or, for the status page's own routes under /ui/, its
+// request header) and no foreign Origin (a web page cannot send such a
+// request without a CORS preflight, which is never granted). The daemon
+// also mounts the status page at "/" and wraps everything in the page's
+// protection (authentication off loopback), see Options.
 package admin
 
 import (
@@ -22,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/version"
@@ -52,12 +55,47 @@ type RetryAnswer struct {
 	Retried []string `json:"retried"`
 }
 
-// Handler builds the admin routes, guarded as o says.
+// Reprocessor is a Source that can also process finished files again
+// (POST /reprocess).
+type Reprocessor interface {
+	// PlanReprocess says what processing paths again would send and cost.
+	PlanReprocess(paths []string) (ReprocessAnswer, error)
+	// Reprocess marks paths to be processed again and returns those marked.
+	Reprocess(paths []string) ([]string, error)
+}
+
+// ReprocessRequest is the body of POST /reprocess. Without Confirm only the
+// plan (files and cost) is returned and nothing changes.
+type ReprocessRequest struct {
+	Paths   []string `json:"paths"`
+	Confirm bool     `json:"confirm"`
+}
+
+// ReprocessAnswer is what processing files again sends and costs, and,
+// once confirmed, what was marked.
+type ReprocessAnswer struct {
+	// Files are the tracked paths the request applies to.
+	Files []string `json:"files"`
+	// Pages is what sending Files costs (1 page = 1 credit).
+	Pages int `json:"pages"`
+	// Unknown counts files whose pages were never counted.
+	Unknown int `json:"unknown"`
+	// Skipped are the paths left out, with why.
+	Skipped map[string]string `json:"skipped"`
+	// Reprocessed are the paths marked (only with Confirm).
+	Reprocessed []string `json:"reprocessed"`
+}
+
+// Handler builds the admin routes (and the page, when o.Page is set),
+// guarded as o says.
 func Handler(src Source, o Options) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&collector{src: src})
+		&collector{src: src, act: o.Activity})
 	mux := http.NewServeMux()
+	if o.Page != nil {
+		mux.Handle("/", o.Page)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		rep, err := src.Report()
 		if err != nil {
@@ -106,6 +144,31 @@ func Handler(src Source, o Options) http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(RetryAnswer{Retried: done})
 	})
+	mux.HandleFunc("POST /reprocess", func(w http.ResponseWriter, r *http.Request) {
+		rp, ok := src.(Reprocessor)
+		if !ok {
+			http.Error(w, "this daemon cannot process finished files again", http.StatusNotImplemented)
+			return
+		}
+		var in ReprocessRequest
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || len(in.Paths) == 0 {
+			http.Error(w, `body must be {"paths": [...], "confirm": bool} with at least one path`, http.StatusBadRequest)
+			return
+		}
+		ans, err := rp.PlanReprocess(in.Paths)
+		if err == nil && in.Confirm && len(ans.Files) > 0 {
+			ans.Reprocessed, err = rp.Reprocess(ans.Files)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if ans.Reprocessed == nil {
+			ans.Reprocessed = []string{}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ans)
+	})
 	mux.HandleFunc("POST /webhook/test", func(w http.ResponseWriter, r *http.Request) {
 		msg, err := src.WebhookTest(r.Context())
 		ans := WebhookTestAnswer{OK: err == nil, Message: msg}
@@ -120,7 +183,10 @@ func Handler(src Source, o Options) http.Handler {
 }
 
 // collector turns the live report and counters into metrics at scrape time.
-type collector struct{ src Source }
+type collector struct {
+	src Source
+	act *activity.Recorder
+}
 
 var (
 	descFiles       = prometheus.NewDesc("ppsync_files", "Files by inbox and state.", []string{"inbox", "state"}, nil)
@@ -138,17 +204,22 @@ var (
 	descSettling    = prometheus.NewDesc("ppsync_files_settling", "Files seen but not ready yet (still being written).", []string{"inbox"}, nil)
 	descIncomplete  = prometheus.NewDesc("ppsync_files_incomplete", "Settling files still empty or without %%EOF.", []string{"inbox"}, nil)
 	descBuild       = prometheus.NewDesc("ppsync_build_info", "Always 1; the labels say which ppsync runs.", []string{"version", "goversion"}, nil)
+	descLatency     = prometheus.NewDesc("ppsync_result_latency_seconds", "Time from a file being seen in its inbox to its result or error file being written.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFiles, descRequests, descThrottled, descCredits, descWaiting, descQueue,
-		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll, descSettling, descIncomplete, descBuild} {
+		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll, descSettling, descIncomplete, descBuild, descLatency} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descBuild, prometheus.GaugeValue, 1, version.String(), runtime.Version())
+	if c.act != nil {
+		h := c.act.LatencyHistogram()
+		ch <- prometheus.MustNewConstHistogram(descLatency, h.Count, h.Sum, h.Buckets)
+	}
 	counts := c.src.APICounter().ByRouteStatus()
 	throttled := 0
 	for k, v := range counts {

@@ -3,7 +3,9 @@ package admin
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/webui"
 )
 
 // ErrNoDaemon means no daemon answered at the config's admin address.
@@ -38,19 +41,61 @@ func (e *WrongDaemonError) Error() string {
 // state, and every request names that state.
 type Client struct {
 	addr     string
+	scheme   string
+	token    string
+	setup    error // a token file or certificate that cannot be read
 	want     Identity
 	http     *http.Client
 	verified bool
 }
 
 // NewClient returns the client for cfg's daemon; nil when [admin] listen
-// is "off".
+// is "off". It sends the token of [admin] auth_token_file, and speaks
+// HTTPS when [admin] tls_cert is set, trusting exactly that certificate
+// (the daemon serves the same file, whatever names it carries).
 func NewClient(cfg *config.Config) *Client {
 	addr := dialAddr(cfg.Admin.Listen)
 	if addr == "" {
 		return nil
 	}
-	return &Client{addr: addr, want: Identity{Config: cfg.File, State: cfg.State.Path}, http: &http.Client{}}
+	c := &Client{addr: addr, scheme: "http", want: Identity{Config: cfg.File, State: cfg.State.Path}, http: &http.Client{}}
+	if f := cfg.Admin.AuthTokenFile; f != "" {
+		c.token, c.setup = webui.ReadToken(f)
+	}
+	if cfg.Admin.TLSCert != "" {
+		c.scheme = "https"
+		tc, err := pinned(cfg.Admin.TLSCert)
+		if err != nil && c.setup == nil {
+			c.setup = err
+		}
+		c.http.Transport = &http.Transport{TLSClientConfig: tc}
+	}
+	return c
+}
+
+// pinned trusts the server certificate in certFile and nothing else.
+func pinned(certFile string) (*tls.Config, error) {
+	b, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("[admin] tls_cert: cannot read %s: %w", certFile, err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "CERTIFICATE" {
+		return nil, fmt.Errorf("[admin] tls_cert %s: no PEM certificate in it", certFile)
+	}
+	want := blk.Bytes
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// The chain and name are not checked against a CA: the daemon's
+		// certificate must be byte for byte the configured one.
+		InsecureSkipVerify: true, //nolint:gosec // verified below by pinning
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || !bytes.Equal(cs.PeerCertificates[0].Raw, want) {
+				return fmt.Errorf("the admin endpoint's certificate is not the one in [admin] tls_cert (%s)", certFile)
+			}
+			return nil
+		},
+	}, nil
 }
 
 // Addr is the address the client calls.
@@ -76,6 +121,14 @@ func (c *Client) Status(ctx context.Context) (report.Report, error) {
 	var rep report.Report
 	err := c.call(ctx, 3*time.Second, http.MethodGet, "/status", nil, &rep)
 	return rep, err
+}
+
+// Reprocess asks the daemon what processing finished files again costs,
+// and with req.Confirm, marks them.
+func (c *Client) Reprocess(ctx context.Context, req ReprocessRequest) (ReprocessAnswer, error) {
+	var ans ReprocessAnswer
+	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", req, &ans)
+	return ans, err
 }
 
 // Retry asks the daemon to send files through again.
@@ -127,6 +180,9 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 }
 
 func (c *Client) do(ctx context.Context, timeout time.Duration, method, path string, body, out any) error {
+	if c.setup != nil {
+		return fmt.Errorf("admin endpoint %s: %w", c.addr, c.setup)
+	}
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -137,7 +193,7 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	url := "http://" + c.addr + path
+	url := c.scheme + "://" + c.addr + path
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return fmt.Errorf("admin %s %s: %w", method, path, err)
@@ -148,6 +204,9 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w at %s: %v", ErrNoDaemon, c.addr, err)
@@ -156,6 +215,13 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if resp.StatusCode == http.StatusNotFound && path == "/identity" {
 		return fmt.Errorf("%w: %s answers, but not like this ppsync (no /identity): another program or an older ppsync holds the port; set [admin] listen", ErrNoDaemon, c.addr)
+	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		hint := "set [admin] auth_token_file in the config (the CLI sends that token; it cannot use the password)"
+		if c.token != "" {
+			hint = "the daemon does not accept the token in [admin] auth_token_file: restart it after changing the file"
+		}
+		return fmt.Errorf("admin endpoint %s refused the request (HTTP 401): %s", url, hint)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("admin endpoint %s: HTTP %d: %s", url, resp.StatusCode, strings.TrimSpace(string(b)))

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"mime"
 	"net"
@@ -12,7 +13,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/webui"
 )
 
 // StateHeader carries the state path the CLI expects the daemon to serve.
@@ -36,6 +39,16 @@ type Options struct {
 	// Identity is reported by /identity and /status and checked against
 	// the StateHeader of every request.
 	Identity Identity
+	// Page serves every path the admin routes do not: the status page at
+	// "/" (webui.New). Nil serves the admin routes alone.
+	Page http.Handler
+	// Protect wraps the whole endpoint, page and admin routes alike
+	// (webui.Protect: authentication off loopback, cross-site refusal).
+	Protect func(http.Handler) http.Handler
+	// TLS, when set, serves the endpoint over HTTPS.
+	TLS *tls.Config
+	// Activity feeds the drop-to-result latency histogram in /metrics.
+	Activity *activity.Recorder
 }
 
 // OptionsFor returns the options for the daemon of cfg, with a fresh
@@ -60,11 +73,14 @@ func guard(o Options, next http.Handler) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+			// The page's uploads send the file itself as the body, marked
+			// by the page's header (which a cross-site form cannot set).
+			pageUpload := strings.HasPrefix(r.URL.Path, "/ui/") && r.Header.Get(webui.RequestHeader) != ""
+			if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); !pageUpload && (err != nil || mt != "application/json") {
 				http.Error(w, "unsupported media type: send Content-Type: application/json", http.StatusUnsupportedMediaType)
 				return
 			}
-			if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r.Host) {
+			if origin := r.Header.Get("Origin"); origin != "" && !sameOrigin(origin, r.Host, o.TLS != nil) {
 				http.Error(w, "forbidden: cross-origin request from "+origin, http.StatusForbidden)
 				return
 			}
@@ -102,7 +118,11 @@ func hostAllowed(hostport, listen, port string, extra []string) bool {
 	return ip.IsLoopback() || (lip != nil && (lip.Equal(ip) || lip.IsUnspecified()))
 }
 
-func sameOrigin(origin, host string) bool {
+func sameOrigin(origin, host string, tls bool) bool {
+	scheme := "http"
+	if tls {
+		scheme = "https"
+	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Scheme == "http" && strings.EqualFold(u.Host, host)
+	return err == nil && u.Scheme == scheme && strings.EqualFold(u.Host, host)
 }

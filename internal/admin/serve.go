@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,14 +20,20 @@ const (
 	idleTimeout       = 60 * time.Second
 )
 
-// NewServer returns the endpoint's HTTP server with its timeouts set.
+// NewServer returns the endpoint's HTTP server with its timeouts set,
+// wrapped in o.Protect when set.
 func NewServer(src Source, o Options) *http.Server {
-	return &http.Server{Handler: Handler(src, o), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
-		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
+	h := Handler(src, o)
+	if o.Protect != nil {
+		h = o.Protect(h)
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, TLSConfig: o.TLS}
 }
 
-// Serve listens on o.Listen and serves the endpoint until the returned
-// stop function is called (it waits up to 2 s for requests in progress).
+// Serve listens on o.Listen and serves the endpoint (over TLS when o.TLS
+// is set) until the returned stop function is called (it waits up to 2 s
+// for requests in progress).
 func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -36,6 +43,11 @@ func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop f
 		o.Listen = ln.Addr().String()
 	}
 	srv := NewServer(src, o)
+	scheme := "http"
+	if o.TLS != nil {
+		ln = tls.NewListener(ln, o.TLS)
+		scheme = "https"
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -43,7 +55,11 @@ func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop f
 			log.Error("admin endpoint stopped", "error", err)
 		}
 	}()
-	log.Info("admin endpoint listening", "url", "http://"+ln.Addr().String(), "paths", "/healthz /identity /status /metrics")
+	paths := "/healthz /identity /status /metrics"
+	if o.Page != nil {
+		paths = "/ (status page) " + paths
+	}
+	log.Info("admin endpoint listening", "url", scheme+"://"+ln.Addr().String()+"/", "paths", paths)
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()

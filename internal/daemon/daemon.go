@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
@@ -23,6 +24,7 @@ import (
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
@@ -43,6 +45,9 @@ type Options struct {
 	OnFinished func(f state.File, doc json.RawMessage)
 	// Ready is closed once every stage is running (tests, demo).
 	Ready chan<- struct{}
+	// Progress, when set, is called once the stages run with a function
+	// returning the live status (run --once's progress line).
+	Progress func(status func() (report.Report, error))
 }
 
 // ErrCannotRun wraps failures that stop a run before or while it works:
@@ -149,8 +154,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		_ = g.Wait()
 	}()
 
+	rec := activity.New(nil)
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, sink(o.OnFinished)}, Logger: log, Reachable: reachable(watchers)})
+		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers)})
 	leases.healed = func(int) {
 		// Results that could not be written while the inbox was away.
 		if err := fin.Recover(); err != nil {
@@ -220,8 +226,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	} else {
 		removeStaleWebhook(ctx, client, st, log)
 	}
+	g.Go(func() error { sampleCredits(ctx, rec, up.Credits); return nil })
 	if cfg.Admin.Listen != "off" {
-		stopAdmin, err := admin.Serve(ctx, live, admin.OptionsFor(cfg), log)
+		ao, err := adminOptions(cfg, live, st, rec, log)
+		if err != nil {
+			return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
+		}
+		stopAdmin, err := admin.Serve(ctx, live, ao, log)
 		if err != nil {
 			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
 		} else {
@@ -258,6 +269,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	})
 	if o.Ready != nil {
 		close(o.Ready)
+	}
+	if o.Progress != nil {
+		o.Progress(live.Report)
 	}
 
 	leaseLost := make(chan error, 1)

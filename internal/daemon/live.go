@@ -3,12 +3,17 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
@@ -34,6 +39,41 @@ type liveSource struct {
 	hook     *hookState
 	leases   *leaseKeeper
 	api      *apiHealth
+
+	// The counts of the state at one version: the page asks every second,
+	// and with nothing changed the answer is the same.
+	mu           sync.Mutex
+	countVersion uint64
+	countWaiting bool
+	counts       *report.Report
+}
+
+// fromState is report.FromState, reused while the state has not changed.
+func (l *liveSource) fromState(waiting bool) (report.Report, error) {
+	var v uint64
+	if err := l.st.View(func(tx *state.Tx) error { v = tx.Version(); return nil }); err != nil {
+		return report.Report{}, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.counts == nil || l.countVersion != v || l.countWaiting != waiting {
+		r, err := report.FromState(l.st, l.cfg, waiting)
+		if err != nil {
+			return r, err
+		}
+		l.counts, l.countVersion, l.countWaiting = &r, v, waiting
+	}
+	return cloneReport(*l.counts), nil
+}
+
+// cloneReport copies what Report changes, so the cached counts stay intact.
+func cloneReport(r report.Report) report.Report {
+	r.Inboxes = slices.Clone(r.Inboxes)
+	for i := range r.Inboxes {
+		r.Inboxes[i].Files = maps.Clone(r.Inboxes[i].Files)
+		r.Inboxes[i].LastErrors = slices.Clone(r.Inboxes[i].LastErrors)
+	}
+	return r
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -46,7 +86,7 @@ func (l *liveSource) WebhookTest(ctx context.Context) (string, error) {
 
 func (l *liveSource) Report() (report.Report, error) {
 	credits, known, waiting := l.up.Credits()
-	r, err := report.FromState(l.st, l.cfg, waiting)
+	r, err := l.fromState(waiting)
 	if err != nil {
 		return r, err
 	}
@@ -86,13 +126,9 @@ func (l *liveSource) Report() (report.Report, error) {
 }
 
 func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
-	abs := make([]string, 0, len(paths))
-	for _, p := range paths {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			return nil, err
-		}
-		abs = append(abs, a)
+	abs, err := absPaths(paths)
+	if err != nil {
+		return nil, err
 	}
 	marked, err := uploader.MarkRetry(l.st, abs, failed)
 	if err != nil {
@@ -108,3 +144,48 @@ func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
 }
 
 func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
+
+// PlanReprocess says what processing paths again sends and costs.
+func (l *liveSource) PlanReprocess(paths []string) (admin.ReprocessAnswer, error) {
+	abs, err := absPaths(paths)
+	if err != nil {
+		return admin.ReprocessAnswer{}, err
+	}
+	p, err := uploader.PlanReprocess(l.st, abs)
+	if err != nil {
+		return admin.ReprocessAnswer{}, err
+	}
+	return admin.ReprocessAnswer{Files: p.Files, Pages: p.Pages, Unknown: p.Unknown, Skipped: p.Skipped}, nil
+}
+
+// Reprocess processes files again on purpose (finished ones included),
+// each under a new idempotency key: it is charged again.
+func (l *liveSource) Reprocess(paths []string) ([]string, error) {
+	abs, err := absPaths(paths)
+	if err != nil {
+		return nil, err
+	}
+	marked, err := uploader.MarkReprocess(l.st, abs)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range marked {
+		l.fin.Forget(p)
+	}
+	if len(marked) > 0 {
+		l.log.Info("files processed again on request (charged again)", "files", len(marked))
+	}
+	return marked, nil
+}
+
+func absPaths(paths []string) ([]string, error) {
+	abs := make([]string, 0, len(paths))
+	for _, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("path %q: %w", p, err)
+		}
+		abs = append(abs, a)
+	}
+	return abs, nil
+}

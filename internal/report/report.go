@@ -124,17 +124,11 @@ func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report
 	if st == nil {
 		return r, nil
 	}
+	// Only files still on their way need their document (is it queued?);
+	// finished files are counted from their own record, so the documents
+	// (with their stored results) are not decoded at all for them.
 	err := st.View(func(tx *state.Tx) error {
-		queued := map[string]bool{}
-		if err := tx.Docs(func(d state.Doc) error {
-			if d.State == state.DocQueued {
-				queued[d.Key] = true
-				r.QueueDepth++
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
+		docState := map[string]string{}
 		return tx.Files(func(f state.File) error {
 			i, ok := idx[f.Inbox]
 			if !ok {
@@ -153,7 +147,22 @@ func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report
 				s = Gone
 			default:
 				s = InFlight
-				if queued[state.DocKey(f.ParserID, f.SHA256)] {
+				key := state.DocKey(f.ParserID, f.SHA256)
+				ds, seen := docState[key]
+				if !seen && f.SHA256 != "" {
+					d, ok, err := tx.Doc(key)
+					if err != nil {
+						return err
+					}
+					if ok {
+						ds = d.State
+					}
+					docState[key] = ds
+					if ds == state.DocQueued {
+						r.QueueDepth++
+					}
+				}
+				if ds == state.DocQueued {
 					s = Queued
 					if waitingCredits {
 						s = WaitingCredits

@@ -9,7 +9,7 @@ import (
 )
 
 // WriteText prints the report for a person; adminListen is the config's
-// [admin] listen.
+// [admin] listen, or the endpoint's URL ("https://host:port").
 func (r Report) WriteText(w io.Writer, adminListen string) {
 	if r.Daemon.Running {
 		fmt.Fprintf(w, "ppsync %s is running (pid %d, up %s)\n", r.Daemon.Version, r.Daemon.PID, time.Since(r.Daemon.Started).Round(time.Second))
@@ -18,7 +18,11 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 	}
 	fmt.Fprintf(w, "service:   %s\n", r.Service)
 	if adminListen != "off" {
-		fmt.Fprintf(w, "admin:     http://%s ([admin] listen)\n", adminListen)
+		url := adminListen
+		if !strings.Contains(url, "://") {
+			url = "http://" + url
+		}
+		fmt.Fprintf(w, "admin:     %s/ (status page; [admin] listen)\n", url)
 	}
 	if r.CreditsAvailable != nil {
 		fmt.Fprintf(w, "credits:   %d", *r.CreditsAvailable)

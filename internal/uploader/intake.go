@@ -107,9 +107,14 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 	key := state.DocKey(in.ParserID, info.SHA256)
 
 	// A result already on disk for this exact content (the state was lost or
-	// rebuilt): recognise it rather than pay again.
-	if done, err := u.o.Finisher.AlreadyDone(f); err != nil || done {
-		return err
+	// rebuilt): recognise it rather than pay again, unless the file was
+	// asked to be processed again.
+	if again, err := u.sendAgain(key); err != nil {
+		return fmt.Errorf("read the document of %s: %w", ev.Path, err)
+	} else if !again {
+		if done, err := u.o.Finisher.AlreadyDone(f); err != nil || done {
+			return err
+		}
 	}
 
 	var finished, fresh bool
