@@ -55,7 +55,7 @@ type command struct {
 
 func (m *Main) commands() []command {
 	return []command{
-		{"run", "watch the inboxes of a config file and process every PDF dropped there", (*Main).runDaemon,
+		{"run", "watch the inboxes of a config file and process every PDF or photo dropped there", (*Main).runDaemon,
 			"Runs in the foreground until Ctrl-C (or, with --once, until every file found now has a result).\n" +
 				"Exit codes with --once: 0 all done, 1 some files failed (their .error.json says why), 2 could not run."},
 		{"demo", "try ppsync with no key and no network: an in-process emulator, sample invoices, a receipt photo and a ledger", (*Main).runDemo, ""},
@@ -119,7 +119,7 @@ func (m *Main) Run(ctx context.Context, args []string) int {
 }
 
 func (m *Main) usage(w io.Writer) {
-	fmt.Fprintln(w, "ppsync turns a folder into a PerfectParser pipeline: every PDF dropped into an inbox")
+	fmt.Fprintln(w, "ppsync turns a folder into a PerfectParser pipeline: every PDF or photo dropped into an inbox")
 	fmt.Fprintln(w, "gets its extracted data as <file>.json beside it.")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage: ppsync <command> [flags]")
