@@ -8,17 +8,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
 )
 
@@ -40,14 +35,8 @@ func TestCrashLedgerOneRowPerDocument(t *testing.T) {
 	t.Logf("ledger crash: %d kills, %d files, seed %d (rerun with PPSYNC_CRASH_SEED=%d)", kills, nFiles, seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
 
-	bin := filepath.Join(t.TempDir(), "ppsync")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	emu := emulator.New(emulator.Options{APIKeys: []string{"pp_test_crash"}, Credits: 1 << 20, ProcessingTime: 400 * time.Millisecond,
-		RateWindow: time.Second, TempDir: t.TempDir(), Seed: seed})
-	srv := httptest.NewServer(emu)
-	defer func() { srv.Close(); emu.Close() }()
+	bin := buildDaemon(t)
+	emu, srv := crashEmulator(t, seed, 400*time.Millisecond)
 
 	root := t.TempDir()
 	inbox := filepath.Join(root, "inbox")
@@ -114,39 +103,22 @@ ledger = "ledger.csv"
 	var logs bytes.Buffer
 	var seen []int // ledger rows after each kill
 	for range kills {
-		cmd := exec.Command(bin, "run", "-c", cfgPath)
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		runAndKill(t, bin, cfgPath, &logs, time.Duration(500+rng.IntN(2500))*time.Millisecond)
 		if _, err := os.Stat(ledger); err == nil {
 			seen = append(seen, ledgerRows(t, ledger, docs))
 		}
 	}
 	t.Logf("ledger rows after each kill: %v", seen)
-	cmd := exec.Command(bin, "run", "-c", cfgPath, "--once")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("final run: %v\n%s", err, tailStr(out.String(), 4000))
-	}
+	out := runOnce(t, bin, cfgPath)
 	if got := ledgerRows(t, ledger, docs); got != len(docs) {
 		t.Errorf("ledger has %d rows, want one per document: %d (seed %d)", got, len(docs), seed)
 	}
 	if st := emu.Stats(); st.DocumentsCreated != len(docs) {
 		t.Errorf("documents_created=%d, want %d", st.DocumentsCreated, len(docs))
 	}
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.Contains(d.Name(), ".ppsync-") && d.Name() != ".ppsync-lease.json" {
-			t.Errorf("temp file left behind: %s", p)
-		}
-		return nil
-	})
+	noTempLeft(t, root, ".ppsync-lease.json")
 	if t.Failed() {
-		t.Logf("daemon output (tail):\n%s", tailStr(logs.String()+out.String(), 6000))
+		t.Logf("daemon output (tail):\n%s", tailStr(logs.String()+out, 6000))
 	}
 }
 

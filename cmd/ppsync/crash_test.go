@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,14 +49,8 @@ func TestCrashHarness(t *testing.T) {
 	t.Logf("crash harness: %d kills, %d files, seed %d (rerun with PPSYNC_CRASH_SEED=%d)", kills, nFiles, seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 42))
 
-	bin := filepath.Join(t.TempDir(), "ppsync")
-	if out, err := exec.Command("go", "build", "-race", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	emu := emulator.New(emulator.Options{APIKeys: []string{"pp_test_crash"}, Credits: 1 << 20, ProcessingTime: 10 * time.Millisecond,
-		RateWindow: time.Second, TempDir: t.TempDir(), Seed: seed})
-	srv := httptest.NewServer(emu)
-	defer func() { srv.Close(); emu.Close() }()
+	bin := buildDaemon(t, "-race")
+	emu, srv := crashEmulator(t, seed, 10*time.Millisecond)
 
 	root := t.TempDir()
 	inbox := filepath.Join(root, "inbox")
@@ -142,14 +137,7 @@ settle = "100ms"
 				drop()
 			}
 		}
-		cmd := exec.Command(bin, "run", "-c", cfgPath)
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Duration(50+rng.IntN(900)) * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
+		runAndKill(t, bin, cfgPath, &logs, time.Duration(50+rng.IntN(900))*time.Millisecond)
 	}
 	for w := kills/5 + 1; w < len(waves); w++ {
 		for _, drop := range waves[w] {
@@ -157,12 +145,7 @@ settle = "100ms"
 		}
 	}
 	// A last, uninterrupted run finishes the job.
-	cmd := exec.Command(bin, "run", "-c", cfgPath, "--once")
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("final run: %v\n%s", err, tailStr(out.String(), 4000))
-	}
+	out := runOnce(t, bin, cfgPath)
 
 	st := emu.Stats()
 	wantPages := 0
@@ -200,15 +183,71 @@ settle = "100ms"
 			t.Errorf("%s: has an error file too", p)
 		}
 	}
+	noTempLeft(t, root)
+	if t.Failed() {
+		t.Logf("daemon output (tail):\n%s", tailStr(logs.String()+out, 6000))
+	}
+}
+
+// buildDaemon builds this command into a temp folder with extra go build
+// flags and returns the binary's path.
+func buildDaemon(t *testing.T, flags ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "ppsync")
+	args := append(append([]string{"build"}, flags...), "-o", bin, ".")
+	if out, err := exec.Command("go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// crashEmulator serves an emulator with plenty of credits for the key
+// pp_test_crash until t ends.
+func crashEmulator(t *testing.T, seed uint64, processing time.Duration) (*emulator.Emulator, *httptest.Server) {
+	t.Helper()
+	emu := emulator.New(emulator.Options{APIKeys: []string{"pp_test_crash"}, Credits: 1 << 20, ProcessingTime: processing,
+		RateWindow: time.Second, TempDir: t.TempDir(), Seed: seed})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() { srv.Close(); emu.Close() })
+	return emu, srv
+}
+
+// runAndKill starts the daemon, lets it run for d and SIGKILLs it.
+func runAndKill(t *testing.T, bin, cfgPath string, logs *bytes.Buffer, d time.Duration) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "-c", cfgPath)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(d)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+}
+
+// runOnce runs the daemon with --once, which must succeed, and returns its
+// output.
+func runOnce(t *testing.T, bin, cfgPath string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "-c", cfgPath, "--once")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("final run: %v\n%s", err, tailStr(out.String(), 4000))
+	}
+	return out.String()
+}
+
+// noTempLeft fails t for every file under root whose name holds ".ppsync-"
+// (a temp file), other than the names in keep.
+func noTempLeft(t *testing.T, root string, keep ...string) {
+	t.Helper()
 	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.Contains(d.Name(), ".ppsync-") {
+		if err == nil && strings.Contains(d.Name(), ".ppsync-") && !slices.Contains(keep, d.Name()) {
 			t.Errorf("temp file left behind: %s", p)
 		}
 		return nil
 	})
-	if t.Failed() {
-		t.Logf("daemon output (tail):\n%s", tailStr(logs.String()+out.String(), 6000))
-	}
 }
 
 func tailStr(s string, n int) string {

@@ -318,14 +318,8 @@ type stages struct {
 // only files waiting for credits remain. It wakes on the stages' change
 // signals, never on a timer.
 func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, leaseLost <-chan error, log *slog.Logger) error {
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-s.up.Fatal():
-		return fmt.Errorf("%w: %w", ErrCannotRun, err)
-	case err := <-leaseLost:
-		return fmt.Errorf("%w: %w", ErrCannotRun, err)
-	case <-watchersDone:
+	if stop, err := s.await(ctx, leaseLost, watchersDone, nil, nil); stop {
+		return err
 	}
 	for {
 		// Take the signals before looking, so a change in between wakes us.
@@ -339,18 +333,28 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, lease
 		if idle && rest {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-s.up.Fatal():
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case err := <-leaseLost:
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case <-upC:
-		case <-polC:
-		case <-finC:
+		if stop, err := s.await(ctx, leaseLost, upC, polC, finC); stop {
+			return err
 		}
 	}
+}
+
+// await blocks until one of a, b, c is ready (a nil one never is), and
+// reports stop when waitOnce must return err instead: ctx ended (nil) or
+// the uploader or the lease failed (ErrCannotRun).
+func (s stages) await(ctx context.Context, leaseLost <-chan error, a, b, c <-chan struct{}) (stop bool, err error) {
+	select {
+	case <-ctx.Done():
+		return true, nil
+	case err := <-s.up.Fatal():
+		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case err := <-leaseLost:
+		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case <-a:
+	case <-b:
+	case <-c:
+	}
+	return false, nil
 }
 
 func finishInboxes(ins []config.Inbox) []finish.Inbox {

@@ -74,10 +74,11 @@ func (e *env) config(extra string) *config.Config {
 	return e.configWith("", extra)
 }
 
-// configWith adds tables (before the inbox) to the fast config.
-func (e *env) configWith(tables, extra string) *config.Config {
-	e.t.Helper()
-	text := fmt.Sprintf(`
+// fastTables is the part of the fast config before the inboxes: the
+// emulator, short windows and intervals, debug logs and the admin endpoint
+// on listen ("off" for none).
+func (e *env) fastTables(listen string) string {
+	return fmt.Sprintf(`
 [api]
 base_url = %q
 api_key = %q
@@ -92,8 +93,24 @@ interval = "100ms"
 [log]
 level = "debug"
 [admin]
-listen = "off"
-%s
+listen = %q
+`, e.srv.URL, key, listen)
+}
+
+// parse parses text as the test's ppsync.toml.
+func (e *env) parse(text string) *config.Config {
+	e.t.Helper()
+	cfg, err := config.Parse(filepath.Join(e.root, "ppsync.toml"), []byte(text))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cfg
+}
+
+// configWith adds tables (before the inbox) to the fast config.
+func (e *env) configWith(tables, extra string) *config.Config {
+	e.t.Helper()
+	return e.parse(e.fastTables("off") + fmt.Sprintf(`%s
 [[inbox]]
 path = "inbox"
 parser_id = "prs_invoice"
@@ -101,12 +118,7 @@ settle = "150ms"
 incomplete_after = "2s"
 rescan_interval = "300ms"
 %s
-`, e.srv.URL, key, tables, extra)
-	cfg, err := config.Parse(filepath.Join(e.root, "ppsync.toml"), []byte(text))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return cfg
+`, tables, extra))
 }
 
 func (e *env) options(cfg *config.Config, once bool) daemon.Options {

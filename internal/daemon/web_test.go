@@ -2,23 +2,14 @@ package daemon_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
-	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +23,7 @@ import (
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/webtest"
 )
 
 var update = flag.Bool("update", false, "regenerate the screenshots in docs/img from a real daemon")
@@ -40,35 +32,14 @@ var update = flag.Bool("update", false, "regenerate the screenshots in docs/img 
 // adminKeys added to [admin], and one inbox per name under e.root.
 func (e *env) webConfig(listen, adminKeys string, inboxes ...string) *config.Config {
 	e.t.Helper()
-	text := fmt.Sprintf(`
-[api]
-base_url = %q
-api_key = %q
-rate_window = "1s"
-[state]
-path = "state/ppsync.db"
-[upload]
-batch_window = "100ms"
-credit_recheck = "200ms"
-[poll]
-interval = "100ms"
-[log]
-level = "debug"
-[admin]
-listen = %q
-%s
-`, e.srv.URL, key, listen, adminKeys)
+	text := e.fastTables(listen) + adminKeys + "\n"
 	for _, in := range inboxes {
 		if err := os.MkdirAll(filepath.Join(e.root, in), 0o755); err != nil {
 			e.t.Fatal(err)
 		}
 		text += fmt.Sprintf("[[inbox]]\npath = %q\nparser_id = \"prs_invoice\"\nsettle = \"150ms\"\nrescan_interval = \"300ms\"\n", in)
 	}
-	cfg, err := config.Parse(filepath.Join(e.root, "ppsync.toml"), []byte(text))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return cfg
+	return e.parse(text)
 }
 
 // port is a free TCP port number.
@@ -90,67 +61,6 @@ func status(t *testing.T, cfg *config.Config) report.Report {
 	return rep
 }
 
-// browser starts a headless chromium for t, or skips when it is missing
-// (except under CI, where a missing browser is a failure).
-func browser(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	var exe string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed, and CI is set: install it (apt-get install -y chromium)")
-		}
-		t.Skip("browser test needs chromium (apt-get install -y chromium); skipped because it is not installed")
-	}
-	profile, err := os.MkdirTemp("", "ppsync-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("hide-scrollbars", true), chromedp.Flag("lang", "en-GB"),
-		chromedp.UserDataDir(profile), chromedp.WindowSize(width, height),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
-		if !strings.Contains(format, "unhandled") {
-			log.Printf("chromedp: "+format, args...)
-		}
-	}))
-	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(ctx)
-		cancelT()
-		cancelC()
-		cancelA()
-		for i := 0; i < 50; i++ {
-			if err = os.RemoveAll(profile); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Logf("could not remove the browser profile %s: %v", profile, err)
-	})
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("start chromium %s: %v", exe, err)
-	}
-	return ctx
-}
-
-func drive(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
-	t.Helper()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // within runs actions with a deadline of d.
 func within(ctx context.Context, d time.Duration, actions ...chromedp.Action) error {
 	wctx, cancel := context.WithTimeout(ctx, d)
@@ -162,7 +72,7 @@ func within(ctx context.Context, d time.Duration, actions ...chromedp.Action) er
 func pageCounts(t *testing.T, ctx context.Context) map[string]map[string]string {
 	t.Helper()
 	var shown map[string]map[string]string
-	drive(t, ctx, chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll("[data-inbox]")].map(c =>
+	webtest.Run(t, ctx, chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll("[data-inbox]")].map(c =>
 		[c.dataset.inbox, Object.fromEntries([...c.querySelectorAll("[data-count]")].map(n => [n.dataset.count, n.textContent]))]))`, &shown))
 	return shown
 }
@@ -225,9 +135,9 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	})
 	base := "http://" + cfg.Admin.Listen
 
-	ctx := browser(t, 1280, 1000)
+	ctx := webtest.Browser(t, 1280, 1000, 90*time.Second)
 	t.Run("overview counts match status --json", func(t *testing.T) {
-		drive(t, ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
 		var diff string
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -244,14 +154,14 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		var credits string
-		drive(t, ctx, chromedp.Text(`#summary .card:nth-child(2) .big`, &credits))
+		webtest.Run(t, ctx, chromedp.Text(`#summary .card:nth-child(2) .big`, &credits))
 		if rep := status(t, cfg); rep.CreditsAvailable == nil || strings.ReplaceAll(credits, ",", "") != fmt.Sprint(*rep.CreditsAvailable) {
 			t.Errorf("credits shown %q, status says %v", credits, rep.CreditsAvailable)
 		}
 	})
 
 	t.Run("a dropped file appears live and ends done with its data card", func(t *testing.T) {
-		drive(t, ctx, chromedp.Navigate(base+"/#/files"), chromedp.WaitVisible(`#files-body tr[data-path]`))
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/#/files"), chromedp.WaitVisible(`#files-body tr[data-path]`))
 		dropped := filepath.Join(invoices, "scanned this morning.pdf")
 		write(t, dropped, pdf(t, 6, 2))
 		dropAt := time.Now()
@@ -267,10 +177,10 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 				t.Fatalf("the dropped file shows %q, not Done", badge)
 			}
 			time.Sleep(100 * time.Millisecond)
-			drive(t, ctx, chromedp.Text(row+` .badge`, &badge))
+			webtest.Run(t, ctx, chromedp.Text(row+` .badge`, &badge))
 		}
 		var card string
-		drive(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(dropped)), chromedp.WaitVisible(`#data-card table`),
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(dropped)), chromedp.WaitVisible(`#data-card table`),
 			chromedp.Text(`#data-card`, &card))
 		if want := invoiceNumber(t, readResult(t, dropped)); !strings.Contains(card, want) {
 			t.Errorf("the data card does not show the invoice number %s:\n%s", want, card)
@@ -279,16 +189,16 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 
 	t.Run("a failed file is retried from the button", func(t *testing.T) {
 		before := e.emu.Stats()
-		drive(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(failed)), chromedp.WaitVisible(`#btn-retry`))
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(failed)), chromedp.WaitVisible(`#btn-retry`))
 		var text string
-		drive(t, ctx, chromedp.Click(`#btn-retry`), chromedp.WaitVisible(`#confirm[open] #c-ok`), chromedp.Text(`#c-text`, &text))
+		webtest.Run(t, ctx, chromedp.Click(`#btn-retry`), chromedp.WaitVisible(`#confirm[open] #c-ok`), chromedp.Text(`#c-text`, &text))
 		if !strings.Contains(text, "2 credits") {
 			t.Errorf("the confirmation says %q; want the cost (2 credits)", text)
 		}
 		if e.emu.Stats().DocumentsCreated != before.DocumentsCreated {
 			t.Fatal("sent before the confirmation")
 		}
-		drive(t, ctx, chromedp.Click(`#c-ok`))
+		webtest.Run(t, ctx, chromedp.Click(`#c-ok`))
 		e.waitFor("the retried file to be sent again and fail again", 20*time.Second, func() bool {
 			return e.emu.Stats().DocumentsCreated > before.DocumentsCreated && exists(results.ErrorPath(failed)) &&
 				status(t, cfg).Inboxes[0].Files[report.Failed] == 1
@@ -297,7 +207,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 			t.Errorf("the retry made %d documents and %d idempotent replays; want one new document", s.DocumentsCreated-before.DocumentsCreated, s.IdempotentReplays-before.IdempotentReplays)
 		}
 		var retries string
-		drive(t, ctx, chromedp.WaitVisible(`#btn-retry`), chromedp.Evaluate(`[...document.querySelectorAll("dt")].find(d => d.textContent == "Retries")?.nextSibling.textContent || ""`, &retries))
+		webtest.Run(t, ctx, chromedp.WaitVisible(`#btn-retry`), chromedp.Evaluate(`[...document.querySelectorAll("dt")].find(d => d.textContent == "Retries")?.nextSibling.textContent || ""`, &retries))
 		if retries != "1" {
 			t.Errorf("the file page shows retries %q, want 1", retries)
 		}
@@ -311,12 +221,12 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 		}
 		before := e.emu.Stats()
 		var text string
-		drive(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(p)), chromedp.WaitVisible(`#btn-reprocess`),
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(p)), chromedp.WaitVisible(`#btn-reprocess`),
 			chromedp.Click(`#btn-reprocess`), chromedp.WaitVisible(`#confirm[open] #c-ok`), chromedp.Text(`#c-text`, &text))
 		if !strings.Contains(text, "2 credits") {
 			t.Errorf("the confirmation says %q; want the cost (2 credits)", text)
 		}
-		drive(t, ctx, chromedp.Click(`#c-ok`))
+		webtest.Run(t, ctx, chromedp.Click(`#c-ok`))
 		e.waitFor("the finished file to be processed again", 20*time.Second, func() bool {
 			b, err := os.ReadFile(results.ResultPath(p))
 			return err == nil && string(b) != string(old) && e.emu.Stats().DocumentsCreated > before.DocumentsCreated
@@ -331,7 +241,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 		src := filepath.Join(t.TempDir(), "from the desk.pdf")
 		write(t, src, pdf(t, 7, 1))
 		var inbox string
-		drive(t, ctx, chromedp.Navigate(base+"/#/upload"), chromedp.WaitVisible(`#u-file`, chromedp.ByID),
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/#/upload"), chromedp.WaitVisible(`#u-file`, chromedp.ByID),
 			chromedp.SetValue(`#u-inbox`, "1", chromedp.ByID), chromedp.Value(`#u-inbox`, &inbox, chromedp.ByID),
 			chromedp.SetUploadFiles(`#u-file`, []string{src}, chromedp.ByID))
 		if err := within(ctx, 10*time.Second, chromedp.WaitVisible(`#u-log li.ok`)); err != nil {
@@ -407,7 +317,7 @@ func screenshots(t *testing.T, ctx context.Context, base, file string) {
 		{"file.png", "/#/file?path=" + url.QueryEscape(file), `#data-card table`},
 	} {
 		var png []byte
-		drive(t, ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(base+s.url), chromedp.WaitVisible(s.wait),
+		webtest.Run(t, ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(base+s.url), chromedp.WaitVisible(s.wait),
 			chromedp.Sleep(1200*time.Millisecond), // one refresh, so "updated" and the chart are current
 			chromedp.FullScreenshot(&png, 100))
 		if err := os.WriteFile(filepath.Join(out, s.name), png, 0o644); err != nil {
@@ -415,29 +325,6 @@ func screenshots(t *testing.T, ctx context.Context, base, file string) {
 		}
 		t.Logf("wrote %s (%d bytes)", filepath.Join(out, s.name), len(png))
 	}
-}
-
-// selfSigned writes a certificate and key for 127.0.0.1 into dir.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ppsync-server"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"ppsync-server"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "admin.crt"), filepath.Join(dir, "admin.key")
-	write(t, certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	write(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
-	return certFile, keyFile
 }
 
 // On an address other machines can reach, the endpoint (page and admin
@@ -450,7 +337,7 @@ func TestWebOffLoopbackNeedsAuthentication(t *testing.T) {
 	if err := os.Chmod(token, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := selfSigned(t, e.root)
+	certFile, keyFile := webtest.SelfSigned(t, e.root, "ppsync-server")
 	p := port(t)
 	cfg := e.webConfig("0.0.0.0:"+p, fmt.Sprintf("auth_token_file = %q\ntls_cert = %q\ntls_key = %q", token, certFile, keyFile), "inbox")
 	write(t, filepath.Join(cfg.Inboxes[0].Path, "a.pdf"), pdf(t, 1, 1))

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Suffixes of the files ppsync writes beside a source file.
@@ -40,10 +41,45 @@ func IsOwnOutput(name string) bool {
 }
 
 // Source describes the local file a result belongs to.
+//
+// In JSON, "path" is always a valid UTF-8 string; a name that is not valid
+// UTF-8 (which the OS allows) has U+FFFD in place of the invalid bytes there,
+// and its exact bytes in "path_bytes" (standard base64), which decoding
+// prefers, so such a name survives a round trip.
 type Source struct {
-	Path   string `json:"path"`
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
+	Path   string
+	SHA256 string
+	Size   int64
+}
+
+// sourceJSON is Source's form in result and error files.
+type sourceJSON struct {
+	Path      string `json:"path"`
+	PathBytes []byte `json:"path_bytes,omitempty"`
+	SHA256    string `json:"sha256"`
+	Size      int64  `json:"size"`
+}
+
+// MarshalJSON adds "path_bytes" when the path is not valid UTF-8.
+func (s Source) MarshalJSON() ([]byte, error) {
+	j := sourceJSON{Path: s.Path, SHA256: s.SHA256, Size: s.Size}
+	if !utf8.ValidString(s.Path) {
+		j.PathBytes = []byte(s.Path)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON takes the path from "path_bytes" when it is there.
+func (s *Source) UnmarshalJSON(b []byte) error {
+	var j sourceJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = Source{Path: j.Path, SHA256: j.SHA256, Size: j.Size}
+	if len(j.PathBytes) > 0 {
+		s.Path = string(j.PathBytes)
+	}
+	return nil
 }
 
 // Result is the content of <file>.json.

@@ -1,11 +1,13 @@
 package results_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/results"
 )
@@ -94,5 +96,77 @@ func TestMoveKeepsRelativePathAndNeverOverwrites(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dest, "2026", "a.pdf")); string(b) != filepath.Join(dest, "2026", "a.pdf") {
 		t.Error("existing file overwritten")
+	}
+}
+
+// A name that is not valid UTF-8 keeps U+FFFD in "path" for readers and its
+// exact bytes in "path_bytes", which reading back prefers; a valid name has
+// no "path_bytes".
+func TestNonUTF8PathRoundTrips(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "r\xe9sum\xff.pdf")
+	if err := os.WriteFile(file, []byte("%PDF-1.4\n%%EOF\n"), 0o600); err != nil {
+		t.Skipf("this filesystem refuses names that are not valid UTF-8: %v", err)
+	}
+	plain := filepath.Join(dir, "résumé.pdf")
+	for _, tc := range []struct {
+		name, file string
+		write      func(src results.Source) (string, error)
+	}{
+		{"error", file, func(src results.Source) (string, error) {
+			return results.WriteError(src.Path, "invalid_pdf", "bad", src)
+		}},
+		{"result", file, func(src results.Source) (string, error) {
+			return results.WriteResult(src.Path, json.RawMessage(`{"id":"doc_1"}`), src, "")
+		}},
+		{"result valid name", plain, func(src results.Source) (string, error) {
+			return results.WriteResult(src.Path, json.RawMessage(`{"id":"doc_2"}`), src, "")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := results.Source{Path: tc.file, SHA256: strings.Repeat("ab", 32), Size: 15}
+			out, err := tc.write(src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !utf8.Valid(b) {
+				t.Fatalf("%s is not valid UTF-8:\n%s", out, b)
+			}
+			var raw struct {
+				Source map[string]any `json:"source"`
+			}
+			if err := json.Unmarshal(b, &raw); err != nil {
+				t.Fatalf("%s: %v", out, err)
+			}
+			gotBytes, hasBytes := raw.Source["path_bytes"].(string)
+			if utf8.ValidString(tc.file) {
+				if hasBytes || raw.Source["path"] != tc.file {
+					t.Errorf("valid name: source = %v, want path %q and no path_bytes", raw.Source, tc.file)
+				}
+			} else {
+				if want := filepath.Join(dir, "r\uFFFDsum\uFFFD.pdf"); raw.Source["path"] != want {
+					t.Errorf("path = %q, want the name with U+FFFD for each invalid byte", raw.Source["path"])
+				}
+				if dec, err := base64.StdEncoding.DecodeString(gotBytes); err != nil || string(dec) != tc.file {
+					t.Errorf("path_bytes = %q (decoded %q, %v), want base64 of %q", gotBytes, dec, err, tc.file)
+				}
+			}
+			var back struct {
+				Source results.Source `json:"source"`
+			}
+			if err := json.Unmarshal(b, &back); err != nil {
+				t.Fatal(err)
+			}
+			if back.Source != src {
+				t.Errorf("decoded source = %+v, want %+v", back.Source, src)
+			}
+		})
+	}
+	if got, ok := results.ReadResultSource(file); !ok || got.Path != file {
+		t.Errorf("ReadResultSource = %+v, %v; want the exact name %q", got, ok, file)
 	}
 }

@@ -4,10 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,75 +16,10 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ppsync/ppsync/internal/activity"
+	"github.com/ppsync/ppsync/internal/webtest"
 )
 
 var update = flag.Bool("update", false, "regenerate the screenshots in docs/img")
-
-// browser starts a headless chromium for t, or skips when it is missing
-// (except under CI, where a missing browser is a failure).
-func browser(t *testing.T, width, height int) context.Context {
-	t.Helper()
-	var exe string
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			exe = p
-			break
-		}
-	}
-	if exe == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed, and CI is set: install it (apt-get install -y chromium)")
-		}
-		t.Skip("browser test needs chromium (apt-get install -y chromium); skipped because it is not installed")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(exe),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("lang", "en-GB"),
-	}
-	// A profile of its own, removed once the browser has exited (chromium
-	// can still be writing to it while it shuts down).
-	profile, err := os.MkdirTemp("", "ppsync-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts = append(opts, chromedp.UserDataDir(profile), chromedp.WindowSize(width, height))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
-		// Newer browsers send DOM events this client does not model (the
-		// top layer of a <dialog>); they are harmless.
-		if !strings.Contains(format, "unhandled") {
-			log.Printf("chromedp: "+format, args...)
-		}
-	}))
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(ctx)
-		cancelT()
-		cancelC()
-		cancelA()
-		for i := 0; i < 50; i++ {
-			if err = os.RemoveAll(profile); err == nil {
-				return
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		t.Logf("could not remove the browser profile %s: %v", profile, err)
-	})
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatalf("start chromium %s: %v", exe, err)
-	}
-	return ctx
-}
-
-func run(t *testing.T, ctx context.Context, actions ...chromedp.Action) {
-	t.Helper()
-	if err := chromedp.Run(ctx, actions...); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func TestBrowserOverviewMatchesReport(t *testing.T) {
 	f := newFixture(t)
@@ -95,15 +28,15 @@ func TestBrowserOverviewMatchesReport(t *testing.T) {
 		f.add(t, i%2, fmt.Sprintf("doc-%d.pdf", i), st, 1+i, now)
 	}
 	srv := f.server(t, Options{})
-	ctx := browser(t, 1200, 900)
-	run(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
+	ctx := webtest.Browser(t, 1200, 900, 60*time.Second)
+	webtest.Run(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
 
 	rep, err := f.live.Report()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var shown map[string]map[string]string
-	run(t, ctx, chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll("[data-inbox]")].map(c =>
+	webtest.Run(t, ctx, chromedp.Evaluate(`Object.fromEntries([...document.querySelectorAll("[data-inbox]")].map(c =>
 		[c.dataset.inbox, Object.fromEntries([...c.querySelectorAll("[data-count]")].map(n => [n.dataset.count, n.textContent]))]))`, &shown))
 	for _, in := range rep.Inboxes {
 		got := shown[in.Path]
@@ -123,7 +56,7 @@ func TestBrowserOverviewMatchesReport(t *testing.T) {
 		}
 	}
 	var credits string
-	run(t, ctx, chromedp.Text(`#summary .card:nth-child(2) .big`, &credits))
+	webtest.Run(t, ctx, chromedp.Text(`#summary .card:nth-child(2) .big`, &credits))
 	if credits != "480" {
 		t.Errorf("credits shown %q, report says 480", credits)
 	}
@@ -133,8 +66,8 @@ func TestBrowserFileAppearsLive(t *testing.T) {
 	f := newFixture(t)
 	f.add(t, 0, "first.pdf", "done", 1, time.Now().Add(-time.Hour))
 	srv := f.server(t, Options{})
-	ctx := browser(t, 1200, 900)
-	run(t, ctx, chromedp.Navigate(srv.URL+"/#/files"), chromedp.WaitVisible(`#files-body tr[data-path]`))
+	ctx := webtest.Browser(t, 1200, 900, 60*time.Second)
+	webtest.Run(t, ctx, chromedp.Navigate(srv.URL+"/#/files"), chromedp.WaitVisible(`#files-body tr[data-path]`))
 
 	path := f.add(t, 1, "scanned-this-morning.pdf", "queued", 2, time.Now())
 	seen := time.Now()
@@ -150,7 +83,7 @@ func TestBrowserFileAppearsLive(t *testing.T) {
 		t.Errorf("the new file took %v to appear; the page polls every second", took)
 	}
 	var state string
-	run(t, ctx, chromedp.Text(sel+` .badge`, &state))
+	webtest.Run(t, ctx, chromedp.Text(sel+` .badge`, &state))
 	if state != "Queued" {
 		t.Errorf("its state shows %q, want Queued", state)
 	}
@@ -160,23 +93,23 @@ func TestBrowserRetryAfterConfirming(t *testing.T) {
 	f := newFixture(t)
 	path := f.add(t, 0, "blurry-scan.pdf", "failed", 3, time.Now())
 	srv := f.server(t, Options{})
-	ctx := browser(t, 1200, 900)
-	run(t, ctx, chromedp.Navigate(srv.URL+"/#/file?path="+url.QueryEscape(path)), chromedp.WaitVisible(`#btn-retry`))
+	ctx := webtest.Browser(t, 1200, 900, 60*time.Second)
+	webtest.Run(t, ctx, chromedp.Navigate(srv.URL+"/#/file?path="+url.QueryEscape(path)), chromedp.WaitVisible(`#btn-retry`))
 
 	var fix string
-	run(t, ctx, chromedp.Text(`.fix`, &fix))
+	webtest.Run(t, ctx, chromedp.Text(`.fix`, &fix))
 	if !strings.Contains(fix, "could not read the document") {
 		t.Errorf("fix card = %q, want the plain-words explanation", fix)
 	}
 	var text string
-	run(t, ctx, chromedp.Click(`#btn-retry`), chromedp.WaitVisible(`#confirm[open] #c-ok`), chromedp.Text(`#c-text`, &text))
+	webtest.Run(t, ctx, chromedp.Click(`#btn-retry`), chromedp.WaitVisible(`#confirm[open] #c-ok`), chromedp.Text(`#c-text`, &text))
 	if !strings.Contains(text, "3 credits") {
 		t.Errorf("confirmation says %q, want the cost (3 credits)", text)
 	}
 	if r, _ := f.live.calls(); len(r) != 0 {
 		t.Fatal("Retry was called before the confirmation")
 	}
-	run(t, ctx, chromedp.Click(`#c-ok`))
+	webtest.Run(t, ctx, chromedp.Click(`#c-ok`))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		r, _ := f.live.calls()
@@ -254,9 +187,9 @@ func TestScreenshots(t *testing.T) {
 		{"overview-phone.png", "/", `[data-inbox] [data-count="done"]`, 390, 844},
 	}
 	for _, s := range shots {
-		ctx := browser(t, s.w, s.h)
+		ctx := webtest.Browser(t, s.w, s.h, 60*time.Second)
 		var png []byte
-		run(t, ctx, chromedp.EmulateViewport(int64(s.w), int64(s.h)), chromedp.Navigate(srv.URL+s.url), chromedp.WaitVisible(s.wait),
+		webtest.Run(t, ctx, chromedp.EmulateViewport(int64(s.w), int64(s.h)), chromedp.Navigate(srv.URL+s.url), chromedp.WaitVisible(s.wait),
 			chromedp.Sleep(300*time.Millisecond), // let the first poll settle the layout
 			chromedp.FullScreenshot(&png, 100))
 		if err := os.WriteFile(filepath.Join(out, s.name), png, 0o644); err != nil {

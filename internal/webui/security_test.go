@@ -1,14 +1,7 @@
 package webui
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/webtest"
 )
 
 func TestIsLoopback(t *testing.T) {
@@ -157,7 +151,7 @@ func TestReadTokenAndTLSConfig(t *testing.T) {
 	if _, err := TLSConfig(dir+"/none.pem", dir+"/none.key"); err == nil || !strings.Contains(err.Error(), "tls_cert") {
 		t.Errorf("missing cert: %v", err)
 	}
-	cert, key := selfSigned(t, dir)
+	cert, key := webtest.SelfSigned(t, dir, "ppsync.test")
 	cfg, err := TLSConfig(cert, key)
 	if err != nil || cfg.MinVersion != tls.VersionTLS12 || len(cfg.Certificates) != 1 {
 		t.Fatalf("TLSConfig = %+v, %v", cfg, err)
@@ -166,35 +160,9 @@ func TestReadTokenAndTLSConfig(t *testing.T) {
 
 func writeFile(p, s string) error { return os.WriteFile(p, []byte(s), 0o600) }
 
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ppsync.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), DNSNames: []string{"ppsync.test"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := writeFile(certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeFile(keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 func TestFromConfig(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir)
+	cert, key := webtest.SelfSigned(t, dir, "ppsync.test")
 	tokFile := filepath.Join(dir, "token")
 	if err := writeFile(tokFile, "0123456789abcdef0123\n"); err != nil {
 		t.Fatal(err)

@@ -168,14 +168,23 @@ func (s *server) files(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, page)
 }
 
+// failLookup answers a failed lookup of a file: 404 when the file is not
+// known, 500 otherwise. It reports whether err was answered (not nil).
+func failLookup(w http.ResponseWriter, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrNotFound):
+		fail(w, http.StatusNotFound, err.Error())
+	default:
+		fail(w, http.StatusInternalServerError, err.Error())
+	}
+	return true
+}
+
 func (s *server) file(w http.ResponseWriter, r *http.Request) {
 	fd, err := s.o.Reader.File(r.Context(), r.URL.Query().Get("path"))
-	if errors.Is(err, ErrNotFound) {
-		fail(w, http.StatusNotFound, err.Error())
-		return
-	}
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+	if failLookup(w, err) {
 		return
 	}
 	writeJSON(w, fd)
@@ -183,12 +192,7 @@ func (s *server) file(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) raw(w http.ResponseWriter, r *http.Request) {
 	b, err := s.o.Reader.Result(r.Context(), r.URL.Query().Get("path"))
-	if errors.Is(err, ErrNotFound) {
-		fail(w, http.StatusNotFound, err.Error())
-		return
-	}
-	if err != nil {
-		fail(w, http.StatusInternalServerError, err.Error())
+	if failLookup(w, err) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
