@@ -18,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ppsync/ppsync/internal/ledger"
+	"github.com/ppsync/ppsync/internal/results"
 )
 
 // schema is an invoice parser's schema with a nested object and line items.
@@ -462,5 +463,42 @@ func TestColumnsWithoutSchemaAndExtraKeys(t *testing.T) {
 	r := recs[1]
 	if r[slices.Index(want, "vendor_address")] != `{"city":"Zürich","country":"CH"}` || r[slices.Index(want, "line_items")] != `1000 / Cloud Servers | -999 / =HYPERLINK("x")` {
 		t.Errorf("row = %q", r)
+	}
+}
+
+// A name that is not valid UTF-8 keys its row by its real bytes (as finish
+// names it when an error file replaces the result), and shows as U+FFFD in
+// the spreadsheet, which holds UTF-8 only.
+func TestNonUTF8NameKeysItsRow(t *testing.T) {
+	inbox := t.TempDir()
+	path := filepath.Join(t.TempDir(), "ledger.csv")
+	l := newLedger(t, ledger.Options{Path: path, InboxRoot: inbox, Schema: schema})
+	bad := filepath.Join(inbox, "rechnung-\xff\xfe.pdf")
+	b, err := json.Marshal(map[string]any{
+		"document": map[string]any{"document_id": "doc_9", "status": "completed", "page_count": 1, "credits_used": 1,
+			"extracted_data": map[string]any{"vendor_name": "V"}, "filename": "rechnung-\ufffd\ufffd.pdf"},
+		"source": results.Source{Path: bad, SHA256: strings.Repeat("a", 64), Size: 10},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := ledger.RowFromResult(b, inbox)
+	if !ok || r.Source != bad {
+		t.Fatalf("row source = %q (ok %v), want the real name %q", r.Source, ok, bad)
+	}
+	l.Put(r)
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	recs := readCSV(t, path, ',')
+	if len(recs) != 2 || recs[1][0] != "rechnung-\ufffd.pdf" {
+		t.Fatalf("rows = %q", recs)
+	}
+	l.Remove(bad)
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if recs := readCSV(t, path, ','); len(recs) != 1 {
+		t.Fatalf("after Remove of the real name: rows = %q", recs)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/results"
 )
 
 // Row is one processed file with its document's data.
@@ -40,12 +42,11 @@ type resultFile struct {
 		ExtractedData json.RawMessage `json:"extracted_data"`
 		UpdatedAt     string          `json:"updated_at"`
 	} `json:"document"`
-	Source *struct {
-		Path   string `json:"path"`
-		SHA256 string `json:"sha256"`
-	} `json:"source"`
-	DuplicateOf string `json:"duplicate_of"`
-	WrittenAt   string `json:"written_at"`
+	// Source reads path_bytes too, so a name that is not valid UTF-8
+	// keys its row by the file's real name.
+	Source      *results.Source `json:"source"`
+	DuplicateOf string          `json:"duplicate_of"`
+	WrittenAt   string          `json:"written_at"`
 }
 
 // RowFromResult reads a result file's content into a row. inboxRoot is the
@@ -184,7 +185,7 @@ func build(rows []Row, schema json.RawMessage, fields []string, decimal rune) ta
 		}
 	}
 	for i, r := range keep {
-		line := []any{filepath.Base(r.Source), r.Folder}
+		line := []any{shown(filepath.Base(r.Source)), shown(r.Folder)}
 		li := 0
 		for _, c := range cols {
 			v := lookup(data[i], c.path)
@@ -193,7 +194,7 @@ func build(rows []Row, schema json.RawMessage, fields []string, decimal rune) ta
 				arr, _ := v.([]any)
 				for n, it := range arr {
 					m, _ := it.(map[string]any)
-					item := []any{filepath.Base(r.Source), r.Folder, r.DocumentID, json.Number(strconv.Itoa(n + 1))}
+					item := []any{shown(filepath.Base(r.Source)), shown(r.Folder), r.DocumentID, json.Number(strconv.Itoa(n + 1))}
 					for _, ic := range c.items {
 						item = append(item, cellValue(lookup(m, ic.path), ic, decimal))
 					}
@@ -291,3 +292,7 @@ func number(n json.Number, decimal rune) string {
 	}
 	return s
 }
+
+// shown is a name as a spreadsheet cell: bytes that are not UTF-8 (a
+// name the OS holds but no spreadsheet can) become U+FFFD.
+func shown(name string) string { return strings.ToValidUTF8(name, "\uFFFD") }
