@@ -89,8 +89,12 @@ func (c *closeWatch) read() {
 		}
 		for off := 0; off+unix.SizeofInotifyEvent <= n; {
 			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
-			name := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
-			off += unix.SizeofInotifyEvent + int(ev.Len)
+			end := off + unix.SizeofInotifyEvent + int(ev.Len)
+			if end > n {
+				break // never from a sane kernel: drop the rest of this read
+			}
+			name := buf[off+unix.SizeofInotifyEvent : end]
+			off = end
 			if ev.Mask&unix.IN_IGNORED != 0 {
 				c.mu.Lock()
 				delete(c.dirs, ev.Wd)
