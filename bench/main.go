@@ -6,6 +6,7 @@
 //
 //	go run ./bench                       # 100 and 1,000 files, then idle latency
 //	go run ./bench -n 100,1000,10000 -window 3s -latency 20
+//	go run ./bench -n 0 -latency 20          # idle latency only
 //	go run ./bench -scenario steady,shared,backlog,million -window 3s
 //
 // ppsync runs as a child process (the real binary), so its peak RSS and CPU
@@ -30,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -66,7 +68,7 @@ type options struct {
 
 func main() {
 	var o options
-	sizes := flag.String("n", "100,1000", "numbers of files to drop (comma-separated)")
+	sizes := flag.String("n", "100,1000", "numbers of files to drop (comma-separated; 0: skip the throughput table)")
 	flag.DurationVar(&o.window, "window", 3*time.Second, "rate window standing for the API's minute (150 requests, 20 submissions per window)")
 	flag.IntVar(&o.baselineMax, "baseline-max", 1000, "run the file-by-file baseline up to this many files")
 	flag.IntVar(&o.latencyRuns, "latency", 20, "single-file drops for the idle latency runs (0: skip)")
@@ -87,8 +89,11 @@ func main() {
 	}
 	for _, s := range strings.Split(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err == nil && n == 0 && *sizes == "0" {
+			break
+		}
 		if err != nil || n <= 0 {
-			fail(fmt.Errorf("-n %q: want positive whole numbers", *sizes))
+			fail(fmt.Errorf("-n %q: want positive whole numbers, or 0 alone to skip the throughput table", *sizes))
 		}
 		o.sizes = append(o.sizes, n)
 	}
@@ -122,6 +127,31 @@ func run(o options) error {
 	if len(o.scenarios) > 0 {
 		return runScenarios(o, bin, work)
 	}
+	if len(o.sizes) > 0 {
+		if err := throughputTable(o, bin, work, proc); err != nil {
+			return err
+		}
+	}
+	if o.latencyRuns > 0 {
+		fmt.Printf("\nidle single-file latency, drop to result, %d drops each, real limits (1 min window), settle 2s, 300ms per page, 1-page files;\n"+
+			"to submission: drop until the emulator receives the POST; after: submission until the result file exists\n\n", o.latencyRuns)
+		fmt.Println("| mode | drop | p50 | p95 | max | to submission p50 / p95 | after submission p50 / p95 | API requests per doc |")
+		fmt.Println("|---|---|---|---|---|---|---|---|")
+		for _, mode := range []string{"polling", "webhook"} {
+			for _, drop := range []string{"rename", "write"} {
+				l, err := latency(o, bin, work, mode, drop)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("| %s | %s | %s | %s | %s | %s / %s | %s / %s | %.2f |\n", mode, drop, fmtDur(l.p50), fmtDur(l.p95), fmtDur(l.max),
+					fmtDur(l.toSubmit.p50), fmtDur(l.toSubmit.p95), fmtDur(l.afterSubmit.p50), fmtDur(l.afterSubmit.p95), l.reqPerDoc)
+			}
+		}
+	}
+	return nil
+}
+
+func throughputTable(o options, bin, work string, proc time.Duration) error {
 	fmt.Println("| files | ppsync wall | lower bound | wall / bound | docs per window (ceiling 1000) | API requests per doc | 429s | peak RSS | CPU time | baseline wall | baseline req/doc | speed-up |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, n := range o.sizes {
@@ -144,22 +174,7 @@ func run(o options) error {
 			n, fmtDur(r.wall), fmtDur(r.bound), float64(r.wall)/float64(r.bound), r.perWindow, r.reqPerDoc, r.throttled,
 			float64(r.rssKiB)/1024, fmtDur(r.cpu), base, baseReq, speed)
 	}
-	if err := hashSpeed(work); err != nil {
-		return err
-	}
-	if o.latencyRuns > 0 {
-		fmt.Printf("\nidle single-file latency, drop to result, %d drops each, real limits (1 min window), settle 2s, 300ms per page, 1-page files:\n\n", o.latencyRuns)
-		fmt.Println("| mode | p50 | p95 | max | API requests per doc |")
-		fmt.Println("|---|---|---|---|---|")
-		for _, mode := range []string{"polling", "webhook"} {
-			l, err := latency(o, bin, work, mode)
-			if err != nil {
-				return err
-			}
-			fmt.Printf("| %s | %s | %s | %s | %.2f |\n", mode, fmtDur(l.p50), fmtDur(l.p95), fmtDur(l.max), l.reqPerDoc)
-		}
-	}
-	return nil
+	return hashSpeed(work)
 }
 
 func fmtDur(d time.Duration) string {
@@ -345,22 +360,43 @@ func baseline(o options, work string, n int, proc time.Duration) (time.Duration,
 
 type lat struct {
 	p50, p95, max time.Duration
-	reqPerDoc     float64
+	// toSubmit is the drop until the emulator receives the submission
+	// (watcher and uploader); afterSubmit the rest (processing, finding the
+	// finished job, fetching and writing the result).
+	toSubmit, afterSubmit struct{ p50, p95 time.Duration }
+	reqPerDoc             float64
 }
 
 // latency drops one file at a time into a running daemon and times each
-// drop to its result, with the real limits and defaults.
-func latency(o options, bin, work, mode string) (lat, error) {
-	dir := filepath.Join(work, "latency-"+mode)
+// drop to its result, with the real limits and defaults. drop is "rename"
+// (written under a hidden temp name, then renamed in: an atomic drop) or
+// "write" (created, written and closed in place).
+func latency(o options, bin, work, mode, drop string) (lat, error) {
+	dir := filepath.Join(work, "latency-"+mode+"-"+drop)
 	inbox := filepath.Join(dir, "inbox")
 	if err := os.MkdirAll(inbox, 0o755); err != nil {
 		return lat{}, err
 	}
-	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, TempDir: dir})
+	// The emulator behind a handler that notes when each submission arrives.
+	emu := emulator.New(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, TempDir: dir})
+	defer emu.Close()
+	submitted := make(chan time.Time, 16)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return lat{}, err
 	}
-	defer stop()
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/extractions" {
+			select {
+			case submitted <- time.Now():
+			default:
+			}
+		}
+		emu.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	url := "http://" + ln.Addr().String()
 	hook := ""
 	if mode == "webhook" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -400,22 +436,34 @@ parser_id = "prs_invoice"
 		_ = cmd.Wait()
 	}()
 	time.Sleep(2 * time.Second) // start-up: pre-flight, webhook registration and test
+	for len(submitted) > 0 {
+		<-submitted
+	}
 	before := emu.Stats().RequestsTotal
-	var ds []time.Duration
-	fmt.Fprintf(os.Stderr, "latency (%s): %d drops…\n", mode, o.latencyRuns)
+	var ds, toSub, afterSub []time.Duration
+	fmt.Fprintf(os.Stderr, "latency (%s, %s): %d drops…\n", mode, drop, o.latencyRuns)
 	for i := range o.latencyRuns {
 		b, err := samples.Generate(o.seed+99, i, 1).PDF()
 		if err != nil {
 			return lat{}, err
 		}
 		p := filepath.Join(inbox, fmt.Sprintf("drop-%02d.pdf", i))
-		tmp := filepath.Join(inbox, fmt.Sprintf(".drop-%02d.pdf.tmp", i))
-		if err := os.WriteFile(tmp, b, 0o644); err != nil {
-			return lat{}, err
-		}
-		start := time.Now()
-		if err := os.Rename(tmp, p); err != nil { // an atomic drop
-			return lat{}, err
+		var start time.Time
+		switch drop {
+		case "rename":
+			tmp := filepath.Join(inbox, fmt.Sprintf(".drop-%02d.pdf.tmp", i))
+			if err := os.WriteFile(tmp, b, 0o644); err != nil {
+				return lat{}, err
+			}
+			start = time.Now()
+			if err := os.Rename(tmp, p); err != nil {
+				return lat{}, err
+			}
+		default:
+			start = time.Now()
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				return lat{}, err
+			}
 		}
 		deadline := start.Add(time.Minute)
 		for {
@@ -427,13 +475,26 @@ parser_id = "prs_invoice"
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
-		ds = append(ds, time.Since(start))
+		end := time.Now()
+		ds = append(ds, end.Sub(start))
+		select {
+		case at := <-submitted:
+			toSub = append(toSub, at.Sub(start))
+			afterSub = append(afterSub, end.Sub(at))
+		default:
+			return lat{}, fmt.Errorf("a result for %s without a submission", p)
+		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	q := func(f float64) time.Duration { return ds[min(len(ds)-1, int(math.Ceil(f*float64(len(ds))))-1)] }
-	return lat{p50: q(0.5), p95: q(0.95), max: ds[len(ds)-1],
-		reqPerDoc: float64(emu.Stats().RequestsTotal-before) / float64(len(ds))}, nil
+	q := func(ds []time.Duration, f float64) time.Duration {
+		ds = slices.Sorted(slices.Values(ds))
+		return ds[min(len(ds)-1, int(math.Ceil(f*float64(len(ds))))-1)]
+	}
+	l := lat{p50: q(ds, 0.5), p95: q(ds, 0.95), max: q(ds, 1),
+		reqPerDoc: float64(emu.Stats().RequestsTotal-before) / float64(len(ds))}
+	l.toSubmit.p50, l.toSubmit.p95 = q(toSub, 0.5), q(toSub, 0.95)
+	l.afterSubmit.p50, l.afterSubmit.p95 = q(afterSub, 0.5), q(afterSub, 0.95)
+	return l, nil
 }
 
 func tail(s string) string {

@@ -97,6 +97,7 @@ type Watcher struct {
 	known atomic.Int64
 
 	fsw        *fsnotify.Watcher
+	fast       *fastLane // files closed by their writer or renamed in (Linux); nil elsewhere
 	cands      map[string]*cand
 	emitted    map[string]stamp
 	announced  map[string]bool // paths an event named since the last scan
@@ -195,6 +196,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			mode = config.WatchPoll
 		} else {
 			defer w.fsw.Close()
+			defer w.fast.close()
 			mode = "events+rescan"
 		}
 	}
@@ -244,6 +246,10 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			if !w.deaf {
 				w.onEvent(ctx, ev, out)
 			}
+		case p := <-w.fast.paths():
+			w.onClosed(p)
+		case <-w.fast.due():
+			w.confirmClosed(ctx, out)
 		case err, ok := <-errc:
 			if !ok {
 				errc = nil
@@ -270,12 +276,14 @@ func (w *Watcher) startEvents() error {
 		return watchErr(err)
 	}
 	w.fsw = fsw
+	w.fast = newFastLane(w.log)
 	if w.Reachable() != nil {
 		return nil // watched once it is back (see scan)
 	}
 	if err := w.addTree(w.in.Path); err != nil {
 		fsw.Close()
-		w.fsw = nil
+		w.fast.close()
+		w.fsw, w.fast = nil, nil
 		return err
 	}
 	return nil
@@ -285,6 +293,7 @@ func (w *Watcher) addTree(root string) error {
 	if err := w.fsw.Add(root); err != nil {
 		return watchErr(err)
 	}
+	w.fast.add(root)
 	if !w.in.Recursive {
 		return nil
 	}
@@ -298,6 +307,7 @@ func (w *Watcher) addTree(root string) error {
 		if err := w.fsw.Add(p); err != nil {
 			return watchErr(err)
 		}
+		w.fast.add(p)
 		return nil
 	})
 }
