@@ -316,9 +316,13 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 				// The server did not act on the request: always safe to repeat.
 				retryable = true
 				wait = c.pauseFor(resp.header, attempt)
-				c.lim.pause(time.Now().Add(wait), r.submission)
+				// A submission's headers describe the submission bucket: a 429
+				// while that bucket still has room came from the request
+				// bucket, which holds every call.
+				onlySubmissions := r.submission && submissionBucketSpent(resp.header)
+				c.lim.pause(time.Now().Add(wait), onlySubmissions)
 				what := "all requests"
-				if r.submission {
+				if onlySubmissions {
 					what = "submissions"
 				}
 				c.log.Warn("API rate limit reached; pausing "+what, "route", op, "pause", wait.Round(time.Millisecond))
@@ -529,4 +533,12 @@ func (c *Client) Parser(ctx context.Context, id string) (apitypes.Parser, error)
 	var env apitypes.ParserEnvelope
 	err := c.getJSON(ctx, "/v1/parsers/"+url.PathEscape(id), "GET /v1/parsers/:id", nil, &env)
 	return env.Parser, err
+}
+
+// submissionBucketSpent reports a submission's 429 whose headers say the
+// submission bucket itself is spent (X-RateLimit-Remaining: 0). Without
+// that header the 429 may come from either bucket.
+func submissionBucketSpent(h http.Header) bool {
+	rem := h.Get(apitypes.HeaderRateRemaining)
+	return rem != "" && strings.TrimSpace(rem) == "0"
 }

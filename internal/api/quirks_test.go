@@ -389,3 +389,33 @@ func spendWindow(t *testing.T, base string) int {
 	t.Fatal("the emulator never answered 429")
 	return 0
 }
+
+// A submission refused because the request bucket is spent (its headers
+// describe the submission bucket, which still has room) holds every call,
+// not only submissions: a GET sent right after it waits for the reset too.
+func TestSubmission429FromTheRequestBucketHoldsEveryCall(t *testing.T) {
+	emu, srv := startEmulator(t, emulator.Options{RequestsPerWindow: 5})
+	c := newClient(t, srv.URL, api.Options{})
+	spent := spendWindow(t, srv.URL)
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Submit(context.Background(), "prs_invoice", "key-bucket", []api.Upload{diskUpload(t, "a.pdf", invoicePDF(t, 1, 1))})
+		done <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for emu.Stats().RateLimited < spent+1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the submission never met its 429")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := c.Me(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := emu.Stats().RateLimited - spent; got != 1 {
+		t.Fatalf("%d answers were 429 after the window was spent, want 1 (the submission's): the GET did not wait", got)
+	}
+}

@@ -34,9 +34,10 @@ func (e *Emulator) admit(w http.ResponseWriter, key string, submission bool) boo
 	reset := start.Add(e.opts.RateWindow)
 	limit, used := e.opts.RequestsPerWindow, win.global
 	ok := win.global < e.opts.RequestsPerWindow
+	submitsSpent := false
 	if submission {
 		if win.submits >= e.opts.SubmissionsPerWindow {
-			ok = false
+			ok, submitsSpent = false, true
 		}
 		// On submissions the headers report the tighter submission bucket.
 		limit, used = e.opts.SubmissionsPerWindow, win.submits
@@ -66,7 +67,7 @@ func (e *Emulator) admit(w http.ResponseWriter, key string, submission bool) boo
 	}
 	if !ok {
 		msg := "More than 150 requests per minute."
-		if submission {
+		if submitsSpent {
 			msg = "More than 20 extraction submissions per minute."
 		}
 		writeErr(w, http.StatusTooManyRequests, apitypes.CodeRateLimited, msg)
