@@ -41,6 +41,9 @@ type Options struct {
 	OnFinished func(f state.File, doc json.RawMessage)
 	// Ready is closed once every stage is running (tests, demo).
 	Ready chan<- struct{}
+	// PruneEvery is how often the state is pruned after the pass at start-up
+	// (DefaultPruneEvery when zero).
+	PruneEvery time.Duration
 }
 
 // ErrCannotRun wraps failures that stop a run before or while it works:
@@ -68,6 +71,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	st, err := state.Open(cfg.State.Path, time.Second)
 	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	if st, err = compactAtStart(st, cfg.State.Path, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	defer st.Close()
@@ -156,6 +162,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err := reconcileMissing(st, cfg, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
+	g.Go(func() error { pruneLoop(ctx, st, cfg, o.PruneEvery, log); return nil })
 
 	pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
 	me, err := up.Preflight(pre)
@@ -356,7 +363,7 @@ func reconcileMissing(st *state.Store, cfg *config.Config, log *slog.Logger) err
 	}
 	var gone []state.File
 	err := st.View(func(tx *state.Tx) error {
-		return tx.Files(func(f state.File) error {
+		return tx.OpenFiles(func(f state.File) error {
 			if f.State != state.FileQueued && f.State != state.FileDuplicate || !reachable[f.Inbox] {
 				return nil
 			}

@@ -161,7 +161,8 @@ func (u *Uploader) Changed() <-chan struct{} {
 }
 
 // Recover loads unfinished work from the state: batch intents to replay
-// first (with their original keys) and queued documents.
+// first (with their original keys) and queued documents. It reads only the
+// open records (state.Tx.OpenDocs), never every document ever seen.
 func (u *Uploader) Recover() error {
 	inBatch := map[string]bool{}
 	var docs []state.Doc
@@ -175,7 +176,7 @@ func (u *Uploader) Recover() error {
 		}); err != nil {
 			return err
 		}
-		return tx.Docs(func(d state.Doc) error {
+		return tx.OpenDocs(func(d state.Doc) error {
 			if d.State == state.DocQueued || d.State == state.DocBatched && !inBatch[d.Key] {
 				docs = append(docs, d)
 			}
