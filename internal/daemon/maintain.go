@@ -71,21 +71,34 @@ func pruneExists(inboxes []config.Inbox) func(string) bool {
 	}
 }
 
-// pruneLoop prunes the state now (after recovery) and then every interval
-// until ctx ends. Prune works in small transactions, so the stages go on
-// meanwhile.
-func pruneLoop(ctx context.Context, st *state.Store, cfg *config.Config, every time.Duration, log *slog.Logger) {
+// releaseEvery is how often the daemon hands the state's mapped pages back
+// to the page cache (state.Store.ReleaseMapped).
+const releaseEvery = 10 * time.Second
+
+// maintain keeps the state small while the daemon runs: it prunes now
+// (after recovery) and then every interval, and every releaseEvery hands
+// the pages of the state file that lookups have read back to the page
+// cache, so a large state does not stay counted in the daemon's memory.
+// Prune works in small transactions, so the stages go on meanwhile.
+func maintain(ctx context.Context, st *state.Store, cfg *config.Config, every time.Duration, log *slog.Logger) {
 	if every <= 0 {
 		every = DefaultPruneEvery
 	}
 	exists := pruneExists(cfg.Inboxes)
-	t := time.NewTimer(0)
-	defer t.Stop()
+	prune := time.NewTimer(0)
+	defer prune.Stop()
+	release := time.NewTicker(releaseEvery)
+	defer release.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-release.C:
+			if err := st.ReleaseMapped(); err != nil {
+				log.Debug("cannot release the state file's mapped pages", "state", cfg.State.Path, "error", err)
+			}
+			continue
+		case <-prune.C:
 		}
 		start := time.Now()
 		ps, err := st.Prune(ctx, start, cfg.State.Retention.Duration, exists)
@@ -101,6 +114,6 @@ func pruneLoop(ctx context.Context, st *state.Store, cfg *config.Config, every t
 			log.Debug("pruned the state file", "state", cfg.State.Path, "files", 0, "documents", 0, "scanned", ps.Scanned,
 				"took", time.Since(start).Round(time.Millisecond))
 		}
-		t.Reset(every)
+		prune.Reset(every)
 	}
 }
