@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -137,6 +138,9 @@ settle = "500ms"
 type runResult struct {
 	wall, cpu time.Duration
 	rssKiB    int64
+	// The highest RssAnon (heap, stacks) and RssFile (mapped files: the
+	// state) sampled once a second.
+	anonKiB, fileKiB int64
 }
 
 // runOnce runs `ppsync run --once` to its end.
@@ -146,10 +150,38 @@ func runOnce(bin, cfg string) (runResult, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = io.Discard
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return runResult{}, fmt.Errorf("ppsync run --once -c %s: %v", cfg, err)
+	}
+	var anon, file atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if a := statusKiB(cmd.Process.Pid, "RssAnon:"); a > anon.Load() {
+				anon.Store(a)
+			}
+			if f := statusKiB(cmd.Process.Pid, "RssFile:"); f > file.Load() {
+				file.Store(f)
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stop)
+	<-sampled
+	if err != nil {
 		return runResult{}, fmt.Errorf("ppsync run --once -c %s: %v\n%s", cfg, err, tail(stderr.String()))
 	}
-	r := runResult{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	r := runResult{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		anonKiB: anon.Load(), fileKiB: file.Load()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = int64(ru.Maxrss)
 	}
@@ -253,6 +285,8 @@ func steady(o options, bin, work, name string, n int) error {
 	fmt.Printf("| %d | %d | %s | %.0f | %d | %.2f | %d | %.1f %% | %d | %d | %.1f MiB | %s |\n",
 		n, results, fmtDur(r.wall), float64(n)/(float64(r.wall)/float64(o.window)), windows, perFull, lowest, share,
 		st.RequestsTotal, st.RateLimited, float64(r.rssKiB)/1024, fmtDur(r.cpu))
+	fmt.Printf("\nhighest resident memory sampled once a second: RssAnon (heap, stacks) %.1f MiB, RssFile (mapped files: the state, the binary) %.1f MiB\n",
+		float64(r.anonKiB)/1024, float64(r.fileKiB)/1024)
 	if st.DocumentsCreated != n || results != n {
 		return fmt.Errorf("%s: %d files, %d documents created, %d results", name, n, st.DocumentsCreated, results)
 	}
