@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -137,6 +138,9 @@ settle = "500ms"
 type runResult struct {
 	wall, cpu time.Duration
 	rssKiB    int64
+	// The highest RssAnon (heap, stacks) and RssFile (mapped files: the
+	// state) sampled once a second.
+	anonKiB, fileKiB int64
 }
 
 // runOnce runs `ppsync run --once` to its end.
@@ -146,10 +150,38 @@ func runOnce(bin, cfg string) (runResult, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = io.Discard
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return runResult{}, fmt.Errorf("ppsync run --once -c %s: %v", cfg, err)
+	}
+	var anon, file atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			if a := statusKiB(cmd.Process.Pid, "RssAnon:"); a > anon.Load() {
+				anon.Store(a)
+			}
+			if f := statusKiB(cmd.Process.Pid, "RssFile:"); f > file.Load() {
+				file.Store(f)
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(stop)
+	<-sampled
+	if err != nil {
 		return runResult{}, fmt.Errorf("ppsync run --once -c %s: %v\n%s", cfg, err, tail(stderr.String()))
 	}
-	r := runResult{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+	r := runResult{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+		anonKiB: anon.Load(), fileKiB: file.Load()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		r.rssKiB = int64(ru.Maxrss)
 	}
@@ -253,6 +285,8 @@ func steady(o options, bin, work, name string, n int) error {
 	fmt.Printf("| %d | %d | %s | %.0f | %d | %.2f | %d | %.1f %% | %d | %d | %.1f MiB | %s |\n",
 		n, results, fmtDur(r.wall), float64(n)/(float64(r.wall)/float64(o.window)), windows, perFull, lowest, share,
 		st.RequestsTotal, st.RateLimited, float64(r.rssKiB)/1024, fmtDur(r.cpu))
+	fmt.Printf("\nhighest resident memory sampled once a second: RssAnon (heap, stacks) %.1f MiB, RssFile (mapped files: the state, the binary) %.1f MiB\n",
+		float64(r.anonKiB)/1024, float64(r.fileKiB)/1024)
 	if st.DocumentsCreated != n || results != n {
 		return fmt.Errorf("%s: %d files, %d documents created, %d results", name, n, st.DocumentsCreated, results)
 	}
@@ -413,10 +447,11 @@ func million(o options, bin, work string) error {
 	fmt.Printf("\nmillion: %d file records (and %d documents), %d of them files on disk, window %s\n\n", o.records, o.records, o.diskFiles, o.window)
 	fmt.Printf("state as written %.1f MiB, compacted %.1f MiB; recovery reads: every file and document record %s, only the open-records index %s\n\n",
 		mib(written), mib(sizeBefore), fmtDur(full), fmtDur(open))
-	fmt.Println("| start to \"watching\" | start to idle | peak RSS | CPU per rescan of the files on disk (idle daemon) | state before | prune | removed files / docs | free after prune | compact | state after |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|")
-	fmt.Printf("| %s | %s | %.1f MiB | %s | %.1f MiB | %s | %d / %d | %.1f MiB | %s | %.1f MiB |\n",
-		fmtDur(d.watching), fmtDur(d.idle), float64(d.rssKiB)/1024, fmtDur(d.rescanCPU), mib(sizeBefore),
+	fmt.Printf("the daemon's own prune: %s\n\n", d.pruned)
+	fmt.Println("| start to \"watching\" | start to idle | peak RSS | highest RssAnon sampled | CPU per rescan of the files on disk (idle daemon) | state before | prune after the run | removed files / docs | free after prune | compact | state after |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Printf("| %s | %s | %.1f MiB | %.1f MiB | %s | %.1f MiB | %s | %d / %d | %.1f MiB | %s | %.1f MiB |\n",
+		fmtDur(d.watching), fmtDur(d.idle), float64(d.rssKiB)/1024, float64(d.anonKiB)/1024, fmtDur(d.rescanCPU), mib(sizeBefore),
 		fmtDur(pruneWall), ps.Files, ps.Docs, mib(sp.FreeBytes), fmtDur(compactWall), mib(cs.After))
 	return nil
 }
@@ -491,6 +526,8 @@ func syntheticState(path, inbox string, records int) error {
 type daemonFigures struct {
 	watching, idle time.Duration
 	rssKiB         int64
+	anonKiB        int64  // the highest RssAnon sampled once a second: heap and stacks, not the state's mapped pages
+	pruned         string // the daemon's own "pruned the state file" line
 	rescanCPU      time.Duration
 }
 
@@ -528,6 +565,11 @@ func daemonRun(bin, cfg string, diskFiles int) (daemonFigures, error) {
 			}
 			logTail.WriteString(line + "\n")
 			logMu.Unlock()
+			if strings.Contains(line, "pruned the state file") {
+				logMu.Lock()
+				d.pruned = line
+				logMu.Unlock()
+			}
 			if !sent && strings.Contains(line, "watching inbox") {
 				watching <- time.Since(start)
 				sent = true
@@ -547,6 +589,7 @@ func daemonRun(bin, cfg string, diskFiles int) (daemonFigures, error) {
 	calm := 0
 	for calm < 2 {
 		time.Sleep(time.Second)
+		d.anonKiB = max(d.anonKiB, statusKiB(pid, "RssAnon:"))
 		now, err := cpuOf(pid)
 		if err != nil {
 			return d, err
@@ -563,13 +606,18 @@ func daemonRun(bin, cfg string, diskFiles int) (daemonFigures, error) {
 	}
 	d.idle = time.Since(start)
 	c0, _ := cpuOf(pid)
-	time.Sleep(20 * time.Second)
+	for range 20 {
+		time.Sleep(time.Second)
+		d.anonKiB = max(d.anonKiB, statusKiB(pid, "RssAnon:"))
+	}
 	c1, err := cpuOf(pid)
 	if err != nil {
 		return d, err
 	}
 	d.rescanCPU = (c1 - c0) / 4
 	d.rssKiB = peakRSS(pid)
+	logMu.Lock()
+	defer logMu.Unlock()
 	return d, nil
 }
 
@@ -588,6 +636,21 @@ func cpuOf(pid int) (time.Duration, error) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100, nil // USER_HZ is 100 on Linux
+}
+
+// statusKiB reads one kB field of /proc/PID/status (0 when absent).
+func statusKiB(pid int, field string) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // peakRSS reads VmHWM from /proc.

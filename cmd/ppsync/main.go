@@ -70,7 +70,10 @@ func (m *Main) commands() []command {
 				"--reprocess PATH... processes files again on purpose, finished (done) ones included, as new jobs:\n" +
 				"it says what that costs first and asks on a terminal (--yes skips the question)."},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
-		{"state", "check the state file, or rebuild a damaged one from the inboxes", (*Main).runState, ""},
+		{"state", "check the state file, compact it, or rebuild a damaged one from the inboxes", (*Main).runState,
+			"'ppsync state compact -c FILE' rewrites the state file without its free pages and prints its size before and\n" +
+				"after; stop ppsync first. A running daemon prunes old records itself (see [state] retention) and compacts\n" +
+				"the file at start-up once more than half of it is free."},
 		{"ledger", "rebuild the inboxes' ledgers (CSV or Excel, one row per document) from the result files", (*Main).runLedger,
 			"'ppsync ledger rebuild -c FILE' rewrites every ledger set in the config from the result files (the inbox, or\n" +
 				"its results_dir, and processed_dir when files are moved). The running daemon keeps the ledgers up to date by\n" +

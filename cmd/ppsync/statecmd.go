@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
@@ -15,14 +16,51 @@ func (m *Main) runState(ctx context.Context, args []string) error {
 	sub, cfg, err := m.subcommand("state", args, [][2]string{
 		{"check", "check the state file (ppsync stopped)"},
 		{"rebuild", "move a damaged state aside and rebuild it from the inboxes' result files"},
+		{"compact", "rewrite the state file without its free pages (ppsync stopped)"},
 	})
 	if err != nil {
 		return err
 	}
-	if sub == "check" {
+	switch sub {
+	case "check":
 		return m.stateCheck(cfg)
+	case "compact":
+		return m.stateCompact(cfg)
 	}
 	return m.stateRebuild(ctx, cfg)
+}
+
+// stateCompact rewrites the state file offline; the daemon does the same
+// at start-up once free pages make up half of a large file.
+func (m *Main) stateCompact(cfg *config.Config) error {
+	if _, err := os.Stat(cfg.State.Path); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(m.Stdout, "state %s: not created yet; nothing to compact\n", cfg.State.Path)
+		return nil
+	}
+	start := time.Now()
+	cs, err := state.Compact(cfg.State.Path, 300*time.Millisecond)
+	if errors.Is(err, state.ErrLocked) {
+		return &exitError{code: exitFailed, err: fmt.Errorf("ppsync is running and holds %s: stop ppsync first, then run 'ppsync state compact' again", cfg.State.Path)}
+	}
+	if err != nil {
+		return &exitError{code: exitFailed, err: err}
+	}
+	fmt.Fprintf(m.Stdout, "compacted %s: %s before, %s after (%s)\n", cfg.State.Path, sizeText(cs.Before), sizeText(cs.After),
+		time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// sizeText prints a byte count the way people read file sizes.
+func sizeText(b int64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	case b >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(b)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", b)
 }
 
 func (m *Main) stateCheck(cfg *config.Config) error {

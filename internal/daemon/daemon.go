@@ -48,6 +48,9 @@ type Options struct {
 	// Progress, when set, is called once the stages run with a function
 	// returning the live status (run --once's progress line).
 	Progress func(status func() (report.Report, error))
+	// PruneEvery is how often the state is pruned after the pass at start-up
+	// (DefaultPruneEvery when zero).
+	PruneEvery time.Duration
 }
 
 // ErrCannotRun wraps failures that stop a run before or while it works:
@@ -105,6 +108,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	log = slog.New(logonce.New(log.Handler(), time.Minute))
 	st, err := state.Open(cfg.State.Path, time.Second)
 	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	if st, err = compactAtStart(st, cfg.State.Path, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	defer st.Close()
@@ -197,6 +203,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
+	g.Go(func() error { maintain(ctx, st, cfg, o.PruneEvery, log); return nil })
 
 	pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
 	me, err := up.Preflight(pre)
@@ -415,7 +422,7 @@ func reconcileMissing(st *state.Store, cfg *config.Config, ws []*watcher.Watcher
 	}
 	var gone []state.File
 	err := st.View(func(tx *state.Tx) error {
-		return tx.Files(func(f state.File) error {
+		return tx.OpenFiles(func(f state.File) error {
 			if f.State != state.FileQueued && f.State != state.FileDuplicate || !reachable[f.Inbox] {
 				return nil
 			}

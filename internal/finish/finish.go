@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -200,16 +201,16 @@ func (f *Finisher) setPending(key string, on bool) {
 func (f *Finisher) Recover() error {
 	var keys []string
 	err := f.st.View(func(tx *state.Tx) error {
-		return tx.Docs(func(d state.Doc) error {
-			if d.State != state.DocDone && d.State != state.DocFailed {
+		// Only open files can be waiting: read those, not every document.
+		return tx.OpenFiles(func(rec state.File) error {
+			if !waiting(rec) || rec.SHA256 == "" {
 				return nil
 			}
-			for _, p := range d.Files {
-				if rec, ok, _ := tx.File(p); ok && waiting(rec) {
-					keys = append(keys, d.Key)
-					break
-				}
+			d, ok, err := tx.Doc(state.DocKey(rec.ParserID, rec.SHA256))
+			if err != nil || !ok || !state.DocFinal(d.State) || !slices.Contains(d.Files, rec.Path) {
+				return err
 			}
+			keys = append(keys, d.Key)
 			return nil
 		})
 	})

@@ -210,13 +210,14 @@ func (p *Poller) serveNudge(ctx context.Context, id string, n *nudge) {
 	p.fetch(ctx, id)
 }
 
-// Recover loads the jobs in flight from the state.
+// Recover loads the jobs in flight from the state, reading only the open
+// documents (state.Tx.OpenDocs).
 func (p *Poller) Recover() error {
 	defer p.jobsChanged()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.st.View(func(tx *state.Tx) error {
-		return tx.Docs(func(d state.Doc) error {
+		return tx.OpenDocs(func(d state.Doc) error {
 			if d.State == state.DocSubmitted {
 				j := p.jobs[d.ExtractionID]
 				if j == nil {

@@ -113,6 +113,9 @@ func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duratio
 				return st, err
 			}
 		}
+		// A pass over every record would otherwise leave the whole file
+		// counted in the process's memory; failing to release costs only that.
+		_ = s.ReleaseMapped()
 		if !more {
 			break
 		}
@@ -200,6 +203,7 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time) (removed, scann
 		})
 		scanned += n
 		txs++
+		_ = s.ReleaseMapped()
 		if err != nil {
 			return removed, scanned, txs, fmt.Errorf("prune state %s: %w", s.path, err)
 		}

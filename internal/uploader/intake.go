@@ -35,12 +35,49 @@ func queuedDoc(d state.Doc, at time.Time) queued {
 	return queued{key: d.Key, name: uploadName(d), pages: d.Pages, size: d.Size, at: at}
 }
 
-func (u *Uploader) handle(ctx context.Context, ev watcher.Event) {
+// inspected is what the parallel part of intake learnt about a ready file:
+// its hash and validation, or that it is unchanged since it was handled.
+type inspected struct {
+	unchanged bool
+	info      filecheck.Info
+	err       error
+}
+
+// inspect hashes and validates a ready file. It runs on several files at
+// once and only reads the state; everything that decides and records a
+// file's fate runs afterwards in handle, one event at a time, in the order
+// the events came.
+func (u *Uploader) inspect(ev watcher.Event) inspected {
+	if ev.Kind != watcher.Ready {
+		return inspected{}
+	}
+	in := u.o.Inboxes[ev.Inbox]
+	var rec state.File
+	var known bool
+	if err := u.st.View(func(tx *state.Tx) error {
+		var err error
+		rec, known, err = tx.File(ev.Path)
+		return err
+	}); err == nil && unchanged(rec, known, ev, in) {
+		return inspected{unchanged: true}
+	}
+	info, err := filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
+	return inspected{info: info, err: err}
+}
+
+// unchanged reports that a file was handled before with this size, mtime
+// and parser: it is never hashed again.
+func unchanged(rec state.File, known bool, ev watcher.Event, in Inbox) bool {
+	return known && rec.Size == ev.Size && rec.ModTime == ev.ModTime.UnixNano() && rec.ParserID == in.ParserID && rec.State != state.FileGone &&
+		rec.MovedTo == ""
+}
+
+func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) {
 	in := u.o.Inboxes[ev.Inbox]
 	var err error
 	switch ev.Kind {
 	case watcher.Ready:
-		err = u.ready(ctx, ev, in)
+		err = u.ready(ctx, ev, in, pre)
 	case watcher.Incomplete:
 		f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: ev.ModTime.UnixNano()}
 		if sha, n, herr := hashFile(ev.Path); herr == nil {
@@ -56,7 +93,7 @@ func (u *Uploader) handle(ctx context.Context, ev watcher.Event) {
 	}
 }
 
-func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error {
+func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre inspected) error {
 	mtime := ev.ModTime.UnixNano()
 	var rec state.File
 	var known bool
@@ -67,8 +104,14 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 	}); err != nil {
 		return fmt.Errorf("read the record of %s: %w", ev.Path, err)
 	}
-	if known && rec.Size == ev.Size && rec.ModTime == mtime && rec.ParserID == in.ParserID && rec.State != state.FileGone && rec.MovedTo == "" {
+	if unchanged(rec, known, ev, in) {
 		return nil // unchanged since it was handled: never rehash
+	}
+	if pre.unchanged {
+		// Its record changed between inspect and now (it was pruned or
+		// marked gone): hash it here.
+		pre = inspected{}
+		pre.info, pre.err = filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
 	}
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now}
@@ -78,7 +121,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox) error 
 			return err
 		}
 	}
-	info, err := filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
+	info, err := pre.info, pre.err
 	var p *filecheck.Problem
 	switch {
 	case errors.Is(err, os.ErrNotExist):

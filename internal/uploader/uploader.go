@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -161,7 +162,8 @@ func (u *Uploader) Changed() <-chan struct{} {
 }
 
 // Recover loads unfinished work from the state: batch intents to replay
-// first (with their original keys) and queued documents.
+// first (with their original keys) and queued documents. It reads only the
+// open records (state.Tx.OpenDocs), never every document ever seen.
 func (u *Uploader) Recover() error {
 	inBatch := map[string]bool{}
 	var docs []state.Doc
@@ -175,7 +177,7 @@ func (u *Uploader) Recover() error {
 		}); err != nil {
 			return err
 		}
-		return tx.Docs(func(d state.Doc) error {
+		return tx.OpenDocs(func(d state.Doc) error {
 			if d.State == state.DocQueued || d.State == state.DocBatched && !inBatch[d.Key] {
 				docs = append(docs, d)
 			}
@@ -252,25 +254,80 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 		defer u.wg.Done()
 		u.sendLoop(ctx)
 	}()
-	for {
-		select {
-		case <-ctx.Done():
-			u.wg.Wait()
-			return
-		case ev, ok := <-events:
-			if !ok {
-				u.intakeDone.Store(true)
-				u.wake()
-				events = nil
-				continue
+	// Intake: files are hashed and validated on every core at once, then
+	// handled one at a time in the order their events came, so the same
+	// content twice still makes one document.
+	workers := runtime.GOMAXPROCS(0)
+	work := make(chan *intakeItem)
+	order := make(chan *intakeItem, workers)
+	var pool sync.WaitGroup
+	for range workers {
+		pool.Add(1)
+		go func() {
+			defer pool.Done()
+			for it := range work {
+				it.pre = u.inspect(it.ev)
+				close(it.done)
 			}
-			u.intakeBusy.Add(1)
-			u.handle(ctx, ev)
+		}()
+	}
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for it := range order {
+			<-it.done
+			if ctx.Err() == nil {
+				u.handle(ctx, it.ev, it.pre)
+			}
 			u.backlog.Store(int64(len(events)))
-			u.intakeBusy.Add(-1)
-			if len(events) == 0 {
+			if u.intakeBusy.Add(-1) == 0 && len(events) == 0 {
 				u.wake()
 			}
 		}
+	}()
+	stop := func() {
+		close(work)
+		close(order)
+		pool.Wait()
+		<-committed
 	}
+	in := events
+	for {
+		select {
+		case <-ctx.Done():
+			if in != nil {
+				stop()
+			}
+			u.wg.Wait()
+			return
+		case ev, ok := <-in:
+			if !ok {
+				in = nil
+				stop()
+				u.intakeDone.Store(true)
+				u.wake()
+				continue
+			}
+			u.intakeBusy.Add(1)
+			it := &intakeItem{ev: ev, done: make(chan struct{})}
+			select {
+			case work <- it:
+			case <-ctx.Done():
+				u.intakeBusy.Add(-1)
+				continue
+			}
+			select {
+			case order <- it:
+			case <-ctx.Done():
+				u.intakeBusy.Add(-1)
+			}
+		}
+	}
+}
+
+// intakeItem is one event on its way through intake.
+type intakeItem struct {
+	ev   watcher.Event
+	pre  inspected
+	done chan struct{} // closed once pre is set
 }

@@ -3,7 +3,6 @@ package watcher
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/filecheck"
@@ -95,8 +94,8 @@ func (w *Watcher) onClosed(p string) {
 	if w.deaf || !w.matches(p) {
 		return
 	}
-	st, err := os.Lstat(p)
-	if err != nil || !st.Mode().IsRegular() || st.Size() == 0 {
+	size, mtime, kind, err := lstatPath(p)
+	if err != nil || kind != kindFile || size == 0 {
 		return
 	}
 	w.observe(p)
@@ -107,7 +106,7 @@ func (w *Watcher) onClosed(p string) {
 	if len(f.pending) == 0 {
 		f.timer.Reset(confirmAfter)
 	}
-	f.pending[p] = closed{stamp{st.Size(), st.ModTime()}, due}
+	f.pending[p] = closed{stamp{size, mtime}, due}
 }
 
 // confirmClosed makes ready the closed files whose size and mtime held for
@@ -128,8 +127,8 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 		if _, ok := w.cands[p]; !ok {
 			continue // gone, or reported meanwhile
 		}
-		st, err := os.Lstat(p)
-		if err != nil || !st.Mode().IsRegular() || (stamp{st.Size(), st.ModTime()}) != c.stamp {
+		size, mtime, kind, err := lstatPath(p)
+		if err != nil || kind != kindFile || (stamp{size, mtime}) != c.stamp {
 			continue
 		}
 		if done, err := filecheck.Complete(p); err != nil || !done.Complete {
@@ -137,7 +136,7 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 		}
 		delete(w.cands, p)
 		w.emitted[p] = c.stamp
-		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: c.mtime})
+		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: time.Unix(0, c.mtime)})
 		w.setStatus(func(*Status) {})
 	}
 	if !next.IsZero() {

@@ -111,9 +111,11 @@ type Watcher struct {
 	deaf bool
 }
 
+// stamp is what tells a changed file: size and mtime (unix nanoseconds),
+// fixed-width so a rescan compares without allocating.
 type stamp struct {
 	size  int64
-	mtime time.Time
+	mtime int64
 }
 
 type cand struct {
@@ -364,11 +366,16 @@ func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Eve
 
 // observe stats p and (re)starts its settle period if it is new or changed.
 func (w *Watcher) observe(p string) {
-	st, err := os.Lstat(p)
-	if err != nil || !st.Mode().IsRegular() {
+	size, mtime, kind, err := lstatPath(p)
+	if err != nil || kind != kindFile {
 		return // symlinks are never followed
 	}
-	s := stamp{st.Size(), st.ModTime()}
+	w.observeStamp(p, stamp{size, mtime})
+}
+
+// observeStamp makes p a candidate unless it was reported with stamp s.
+// p may point into a scan's buffer: it is copied only when kept.
+func (w *Watcher) observeStamp(p string, s stamp) {
 	if e, ok := w.emitted[p]; ok && e == s {
 		return
 	}
@@ -378,7 +385,7 @@ func (w *Watcher) observe(p string) {
 		}
 		return
 	}
-	w.cands[p] = &cand{stamp: s, stableSince: time.Now()}
+	w.cands[strings.Clone(p)] = &cand{stamp: s, stableSince: time.Now()}
 	w.setStatus(func(*Status) {})
 }
 
@@ -411,12 +418,12 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 	now := time.Now()
 	waiting := 0
 	for p, c := range w.cands {
-		st, err := os.Lstat(p)
-		if err != nil || !st.Mode().IsRegular() {
+		size, mtime, kind, err := lstatPath(p)
+		if err != nil || kind != kindFile {
 			delete(w.cands, p)
 			continue
 		}
-		s := stamp{st.Size(), st.ModTime()}
+		s := stamp{size, mtime}
 		if s != c.stamp {
 			c.stamp, c.stableSince = s, now
 			continue
@@ -428,13 +435,13 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 		if reason == "" {
 			delete(w.cands, p)
 			w.emitted[p] = s
-			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: s.mtime})
+			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: time.Unix(0, s.mtime)})
 			continue
 		}
 		if w.o.Once || now.Sub(c.stableSince) >= w.in.IncompleteAfter.Duration {
 			delete(w.cands, p)
 			w.emitted[p] = s
-			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: s.mtime, Reason: reason})
+			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: time.Unix(0, s.mtime), Reason: reason})
 			continue
 		}
 		waiting++
@@ -537,32 +544,28 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 }
 
 func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
-	seen := map[string]bool{}
+	seen := 0 // reported files the walk found; fewer than reported means some vanished
 	var missed, unreadable []string
-	walkErr := walk(ctx, w.in, w.filter, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			unreadable = append(unreadable, fmt.Sprintf("%s cannot be read: %v: grant the ppsync user access", p, err))
-			if !w.wasUnreadable(p) {
-				w.log.Warn("cannot read inside inbox; skipping it until it can be read", "path", p, "error", err)
-			}
-			return nil
+	walkErr := w.scanWalk(ctx, root, func(p string, s stamp) {
+		if _, known := w.emitted[p]; known {
+			seen++
+		} else if _, settling := w.cands[p]; !settling && full && !w.healing && w.fsw != nil && w.scans > 0 && !w.announced[p] {
+			missed = append(missed, strings.Clone(p))
 		}
-		seen[p] = true
-		if _, known := w.emitted[p]; !known {
-			if _, settling := w.cands[p]; !settling && full && !w.healing && w.fsw != nil && w.scans > 0 && !w.announced[p] {
-				missed = append(missed, p)
-			}
+		w.observeStamp(p, s)
+	}, func(p string, err error) {
+		unreadable = append(unreadable, fmt.Sprintf("%s cannot be read: %v: grant the ppsync user access", p, err))
+		if !w.wasUnreadable(p) {
+			w.log.Warn("cannot read inside inbox; skipping it until it can be read", "path", p, "error", err)
 		}
-		w.observe(p)
-		return nil
 	})
 	if walkErr != nil {
 		return walkErr
 	}
 	if full {
 		w.setStatus(func(s *Status) { s.Unreadable = unreadable })
-		for p := range w.emitted {
-			if !seen[p] {
+		if seen < len(w.emitted) {
+			for p := range w.emitted {
 				if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 					w.vanished(ctx, p, out)
 				}

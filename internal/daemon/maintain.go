@@ -1,0 +1,119 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// DefaultPruneEvery is how often a running daemon prunes its state.
+const DefaultPruneEvery = 24 * time.Hour
+
+// Compaction at start-up: when more than half of a state file larger than
+// 64 MiB is free pages, it is rewritten before the stages use it.
+const (
+	compactRatio   = 0.5
+	compactMinSize = 64 << 20
+)
+
+// compactAtStart closes st, compacts the file and reopens it when free
+// pages pass the threshold; otherwise it returns st as it is. A failed
+// compaction is logged and the daemon goes on with the file as it was.
+func compactAtStart(st *state.Store, path string, log *slog.Logger) (*state.Store, error) {
+	need, sp, err := st.NeedsCompact(compactRatio, compactMinSize)
+	if err != nil || !need {
+		if err != nil {
+			log.Warn("cannot read the state file's free space; not compacting", "state", path, "error", err)
+		}
+		return st, nil
+	}
+	if err := st.Close(); err != nil {
+		return nil, fmt.Errorf("close state %s to compact it: %w", path, err)
+	}
+	start := time.Now()
+	cs, cerr := state.Compact(path, time.Second)
+	if cerr != nil {
+		log.Warn("cannot compact the state file; going on with it as it is (run 'ppsync state compact' while ppsync is stopped)",
+			"state", path, "error", cerr)
+	} else {
+		log.Info("compacted the state file", "state", path, "before_bytes", cs.Before, "after_bytes", cs.After,
+			"free_bytes_before", sp.FreeBytes, "took", time.Since(start).Round(time.Millisecond))
+	}
+	st, err = state.Open(path, time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("reopen state %s after compacting it: %w", path, err)
+	}
+	return st, nil
+}
+
+// pruneExists is Prune's exists: a configured inbox exists only while its
+// root is a reachable folder (a missing root, as an unmounted share leaves
+// it, keeps every record of that inbox); any other path is absent only when
+// the system says it does not exist, never on another error.
+func pruneExists(inboxes []config.Inbox) func(string) bool {
+	roots := make(map[string]bool, len(inboxes))
+	for _, in := range inboxes {
+		roots[in.Path] = true
+	}
+	return func(p string) bool {
+		if roots[p] {
+			fi, err := os.Stat(p)
+			return err == nil && fi.IsDir()
+		}
+		_, err := os.Lstat(p)
+		return !errors.Is(err, os.ErrNotExist)
+	}
+}
+
+// releaseEvery is how often the daemon hands the state's mapped pages back
+// to the page cache (state.Store.ReleaseMapped).
+const releaseEvery = 10 * time.Second
+
+// maintain keeps the state small while the daemon runs: it prunes now
+// (after recovery) and then every interval, and every releaseEvery hands
+// the pages of the state file that lookups have read back to the page
+// cache, so a large state does not stay counted in the daemon's memory.
+// Prune works in small transactions, so the stages go on meanwhile.
+func maintain(ctx context.Context, st *state.Store, cfg *config.Config, every time.Duration, log *slog.Logger) {
+	if every <= 0 {
+		every = DefaultPruneEvery
+	}
+	exists := pruneExists(cfg.Inboxes)
+	prune := time.NewTimer(0)
+	defer prune.Stop()
+	release := time.NewTicker(releaseEvery)
+	defer release.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-release.C:
+			if err := st.ReleaseMapped(); err != nil {
+				log.Debug("cannot release the state file's mapped pages", "state", cfg.State.Path, "error", err)
+			}
+			continue
+		case <-prune.C:
+		}
+		start := time.Now()
+		ps, err := st.Prune(ctx, start, cfg.State.Retention.Duration, exists)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			log.Error("cannot prune the state file; trying again at the next interval", "state", cfg.State.Path, "error", err)
+		case ps.Files+ps.Docs > 0:
+			log.Info("pruned the state file", "state", cfg.State.Path, "files", ps.Files, "documents", ps.Docs,
+				"scanned", ps.Scanned, "took", time.Since(start).Round(time.Millisecond))
+		default:
+			log.Debug("pruned the state file", "state", cfg.State.Path, "files", 0, "documents", 0, "scanned", ps.Scanned,
+				"took", time.Since(start).Round(time.Millisecond))
+		}
+		prune.Reset(every)
+	}
+}

@@ -1,0 +1,79 @@
+package state
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ReleaseMapped hands the state file's pages that this process has read
+// back to the page cache. bbolt reads the file through a read-only shared
+// mapping, and every page a lookup or a pass over the records touched
+// stays counted in the process's resident memory until the kernel needs
+// it; after a pass over many records (a prune) or a long backlog, that is
+// most of the file. The pages stay in the page cache, so the next read of
+// one is a minor fault, not a disk read. The mapping is held still (a read
+// transaction) while it is released.
+func (s *Store) ReleaseMapped() error {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("state %s: %w", s.path, err)
+	}
+	sys, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	return s.db.View(func(*bolt.Tx) error {
+		maps, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			return fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(maps))
+		for sc.Scan() {
+			start, end, ok := mappingOf(sc.Text(), uint64(sys.Dev), sys.Ino)
+			if !ok {
+				continue
+			}
+			if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_DONTNEED); e != 0 {
+				return fmt.Errorf("state %s: release mapped pages: %w", s.path, e)
+			}
+		}
+		return nil
+	})
+}
+
+// mappingOf parses one line of /proc/self/maps ("start-end perms offset
+// major:minor inode path") and reports its range when it maps the file
+// with the given device and inode.
+func mappingOf(line string, dev, ino uint64) (start, end uintptr, ok bool) {
+	f := strings.Fields(line)
+	if len(f) < 6 {
+		return 0, 0, false
+	}
+	if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
+		return 0, 0, false
+	}
+	maj, min, found := strings.Cut(f[3], ":")
+	ma, err1 := strconv.ParseUint(maj, 16, 32)
+	mi, err2 := strconv.ParseUint(min, 16, 32)
+	if !found || err1 != nil || err2 != nil || ma != devMajor(dev) || mi != devMinor(dev) {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(f[0], "-")
+	s, err1 := strconv.ParseUint(a, 16, 64)
+	e, err2 := strconv.ParseUint(b, 16, 64)
+	if !found || err1 != nil || err2 != nil || e <= s {
+		return 0, 0, false
+	}
+	return uintptr(s), uintptr(e), true
+}
+
+// devMajor and devMinor split a Linux device number (glibc's encoding).
+func devMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff) }
+func devMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^uint64(0xff) }

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package state
+
+// ReleaseMapped hands the state file's mapped pages back to the page cache
+// where the platform lets a process do that (Linux); elsewhere the system
+// reclaims them when it needs the memory.
+func (s *Store) ReleaseMapped() error { return nil }
