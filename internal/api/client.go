@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/netutil"
 )
 
 // DefaultBaseURL is the production API.
@@ -144,10 +144,10 @@ func New(o Options) (*Client, error) {
 		return nil, errors.New("no API key: set one of [api] api_key_env, api_key_file or api_key")
 	}
 	if o.RequestsPerWindow <= 0 {
-		o.RequestsPerWindow = 150
+		o.RequestsPerWindow = apitypes.MaxRequestsPerWindow
 	}
 	if o.SubmissionsPerWindow <= 0 {
-		o.SubmissionsPerWindow = 20
+		o.SubmissionsPerWindow = apitypes.MaxSubmissionsPerWindow
 	}
 	if o.RateWindow <= 0 {
 		o.RateWindow = time.Minute
@@ -230,13 +230,7 @@ func checkScheme(u *url.URL) error {
 }
 
 // IsLoopback reports whether host names this machine only.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(host string) bool { return netutil.IsLoopback(host) }
 
 // Counter returns the request counter.
 func (c *Client) Counter() *Counter { return c.counter }

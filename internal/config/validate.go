@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/netutil"
 )
 
 // validator checks a decoded Config, collecting every problem with its line.
@@ -95,17 +98,18 @@ func (v *validator) run() {
 		v.warn("api.api_key", "the key is written in the config file; prefer api_key_env or api_key_file (mode 0600)")
 	}
 	if c.API.RequestsPerWindow == 0 {
-		c.API.RequestsPerWindow = 150
+		c.API.RequestsPerWindow = apitypes.MaxRequestsPerWindow
 	} else if c.API.RequestsPerWindow < 0 {
-		v.fail("api.requests_per_window", "must be positive (the API allows 150 per minute)")
+		v.fail("api.requests_per_window", "must be positive (the API allows %d per minute)", apitypes.MaxRequestsPerWindow)
 	}
 	if c.API.SubmissionsPerWindow == 0 {
-		c.API.SubmissionsPerWindow = 20
+		c.API.SubmissionsPerWindow = apitypes.MaxSubmissionsPerWindow
 	} else if c.API.SubmissionsPerWindow < 0 {
-		v.fail("api.submissions_per_window", "must be positive (the API allows 20 per minute)")
+		v.fail("api.submissions_per_window", "must be positive (the API allows %d per minute)", apitypes.MaxSubmissionsPerWindow)
 	}
-	if c.API.RequestsPerWindow > 150 || c.API.SubmissionsPerWindow > 20 {
-		v.warn("api.requests_per_window", "above the documented limits (150 requests, 20 submissions per minute): expect 429s")
+	if c.API.RequestsPerWindow > apitypes.MaxRequestsPerWindow || c.API.SubmissionsPerWindow > apitypes.MaxSubmissionsPerWindow {
+		v.warn("api.requests_per_window", "above the documented limits (%d requests, %d submissions per minute): expect 429s",
+			apitypes.MaxRequestsPerWindow, apitypes.MaxSubmissionsPerWindow)
 	}
 	v.duration("api.rate_window", &c.API.RateWindow, time.Minute, time.Minute)
 	v.duration("api.request_timeout", &c.API.RequestTimeout, 30*time.Second, 0)
@@ -245,10 +249,4 @@ func (v *validator) webhook() {
 	}
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(host string) bool { return netutil.IsLoopback(host) }

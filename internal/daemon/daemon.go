@@ -19,6 +19,7 @@ import (
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
@@ -133,11 +134,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	apiWatch := newAPIHealth(o.Transport, cfg.API.BaseURL, log.With("component", "api"))
-	client, err := api.New(api.Options{
-		BaseURL: cfg.API.BaseURL, APIKey: o.APIKey, UserAgent: version.UserAgent(),
-		RequestsPerWindow: cfg.API.RequestsPerWindow, SubmissionsPerWindow: cfg.API.SubmissionsPerWindow,
-		RateWindow: cfg.API.RateWindow.Duration, RequestTimeout: cfg.API.RequestTimeout.Duration,
-		Transport: apiWatch, Logger: log.With("component", "api"),
+	client, err := apiconf.New(cfg, o.APIKey, func(a *api.Options) {
+		a.Transport, a.Logger = apiWatch, log.With("component", "api")
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)

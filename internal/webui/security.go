@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ppsync/ppsync/internal/netutil"
 )
 
 // RequestHeader marks a request as sent by the page's own script. A
@@ -50,17 +51,7 @@ func (s Security) AuthRequired() bool {
 
 // IsLoopback tells whether a host:port (or host) only accepts local
 // connections. An empty host (":9847") listens everywhere: not loopback.
-func IsLoopback(listen string) bool {
-	host := listen
-	if h, _, err := net.SplitHostPort(listen); err == nil {
-		host = h
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func IsLoopback(listen string) bool { return netutil.IsLoopback(listen) }
 
 // Protect wraps the whole admin endpoint: authentication when required,
 // and refusal of cross-site state-changing requests.
