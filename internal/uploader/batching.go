@@ -15,7 +15,7 @@ import (
 )
 
 func (u *Uploader) sendLoop(ctx context.Context) {
-	tick := time.NewTicker(clampDur(u.o.BatchWindow/10, 20*time.Millisecond, 100*time.Millisecond))
+	tick := time.NewTicker(clampDur(quietPeriod(u.o.BatchWindow)/2, 20*time.Millisecond, 100*time.Millisecond))
 	defer tick.Stop()
 	// Interrupted submissions go first, with their original keys.
 	u.mu.Lock()
@@ -48,10 +48,12 @@ func (u *Uploader) sendLoop(ctx context.Context) {
 
 func clampDur(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
 
-// quietPeriod is how long the queue must stay unchanged before a partial
-// batch goes: an eighth of the batch window, between 50 and 300 ms.
+// quietPeriod is how long the queue must stay unchanged, with nothing
+// settling or being hashed, before a partial batch goes: a sixteenth of the
+// batch window, between 50 and 150 ms. Files still arriving keep the
+// watcher's settling count above zero, so a burst still goes together.
 func quietPeriod(window time.Duration) time.Duration {
-	return clampDur(window/8, 50*time.Millisecond, 300*time.Millisecond)
+	return clampDur(window/16, 50*time.Millisecond, 150*time.Millisecond)
 }
 
 // refreshCredits rechecks the balance while submissions wait for credits.
