@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -395,19 +396,22 @@ func spendWindow(t *testing.T, base string) int {
 // not only submissions: a GET sent right after it waits for the reset too.
 func TestSubmission429FromTheRequestBucketHoldsEveryCall(t *testing.T) {
 	emu, srv := startEmulator(t, emulator.Options{RequestsPerWindow: 5})
-	c := newClient(t, srv.URL, api.Options{})
+	paused := &pauseLog{seen: make(chan string, 4)}
+	c := newClient(t, srv.URL, api.Options{Logger: slog.New(paused)})
 	spent := spendWindow(t, srv.URL)
 	done := make(chan error, 1)
 	go func() {
 		_, err := c.Submit(context.Background(), "prs_invoice", "key-bucket", []api.Upload{diskUpload(t, "a.pdf", invoicePDF(t, 1, 1))})
 		done <- err
 	}()
-	deadline := time.Now().Add(5 * time.Second)
-	for emu.Stats().RateLimited < spent+1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the submission never met its 429")
+	// The client has taken in the submission's 429 once it logs its pause.
+	select {
+	case msg := <-paused.seen:
+		if !strings.Contains(msg, "pausing all requests") {
+			t.Fatalf("after a 429 from the request bucket the client logged %q, want a pause of all requests", msg)
 		}
-		time.Sleep(5 * time.Millisecond)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the submission never met its 429")
 	}
 	if _, err := c.Me(context.Background()); err != nil {
 		t.Fatal(err)
@@ -419,3 +423,19 @@ func TestSubmission429FromTheRequestBucketHoldsEveryCall(t *testing.T) {
 		t.Fatalf("%d answers were 429 after the window was spent, want 1 (the submission's): the GET did not wait", got)
 	}
 }
+
+// pauseLog passes on the client's "API rate limit reached" messages.
+type pauseLog struct{ seen chan string }
+
+func (p *pauseLog) Enabled(context.Context, slog.Level) bool { return true }
+func (p *pauseLog) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "API rate limit reached") {
+		select {
+		case p.seen <- r.Message:
+		default:
+		}
+	}
+	return nil
+}
+func (p *pauseLog) WithAttrs([]slog.Attr) slog.Handler { return p }
+func (p *pauseLog) WithGroup(string) slog.Handler      { return p }
