@@ -10,8 +10,6 @@ package finish
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +21,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/outpath"
@@ -411,35 +408,6 @@ func (f *Finisher) Finish(ctx context.Context, key string) {
 	f.setPending(key, !allOK)
 }
 
-// keyLock is one document key's writer lock, shared by its waiters.
-type keyLock struct {
-	mu    sync.Mutex
-	users int
-}
-
-// lockKey makes the caller the only writer of key's files until unlock.
-// The files are read again under the lock, so a second caller finds them
-// finished and writes nothing.
-func (f *Finisher) lockKey(key string) (unlock func()) {
-	f.mu.Lock()
-	l := f.writing[key]
-	if l == nil {
-		l = &keyLock{}
-		f.writing[key] = l
-	}
-	l.users++
-	f.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		f.mu.Lock()
-		if l.users--; l.users == 0 {
-			delete(f.writing, key)
-		}
-		f.mu.Unlock()
-	}
-}
-
 func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) bool {
 	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
 		return f.missing(rec)
@@ -581,26 +549,6 @@ func inFolder(out string, write func() error) error {
 		return fmt.Errorf("create the folder of %s: %w (is it writable for the ppsync user?)", out, err)
 	}
 	return write()
-}
-
-// nameMax is the longest file name, in bytes, common filesystems hold.
-const nameMax = 255
-
-// fitName shortens the name of out (which ends in suffix) when it exceeds
-// nameMax: the start of the name, cut on a character boundary, a hash of
-// the whole name (so two long names never share an output), and suffix.
-func fitName(out, suffix string) string {
-	dir, base := filepath.Split(out)
-	if len(base) <= nameMax {
-		return out
-	}
-	sum := sha256.Sum256([]byte(base))
-	tag := "~" + hex.EncodeToString(sum[:6])
-	keep := nameMax - len(tag) - len(suffix)
-	for keep > 0 && !utf8.RuneStart(base[keep]) {
-		keep--
-	}
-	return dir + base[:keep] + tag + suffix
 }
 
 // removeStale deletes an outdated result or error file; failing to is not
