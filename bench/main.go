@@ -237,31 +237,9 @@ func throughput(o options, bin, work string, n int, proc time.Duration) (tput, e
 		return tput{}, err
 	}
 	defer stop()
-	scale := float64(o.window) / float64(time.Minute)
-	poll := max(time.Duration(float64(5*time.Second)*scale), 100*time.Millisecond)
-	settle := 500 * time.Millisecond
-	cfg := fmt.Sprintf(`[api]
-base_url = %q
-api_key = %q
-rate_window = %q
-[state]
-path = "state.db"
-[upload]
-batch_window = "500ms"
-[poll]
-interval = %q
-[admin]
-listen = "off"
-[log]
-level = "warn"
-[[inbox]]
-path = "inbox"
-parser_id = "prs_invoice"
-recursive = true
-settle = %q
-`, url, key, o.window, poll, settle)
-	cfgPath := filepath.Join(dir, "ppsync.toml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	const settle = 500 * time.Millisecond // writeConfig's settle
+	cfgPath, err := writeConfig(dir, url, o, "warn", "")
+	if err != nil {
 		return tput{}, err
 	}
 	fmt.Fprintf(os.Stderr, "ppsync run --once on %d files…\n", n)

@@ -107,8 +107,8 @@ func countingServer(o emulator.Options) (*emulator.Emulator, *windowCounter, str
 }
 
 // writeConfig writes a ppsync.toml for an instance in dir with its inbox
-// "inbox" and its state "state.db".
-func writeConfig(dir, url string, o options, extraInbox string) (string, error) {
+// "inbox" and its state "state.db", logging at level.
+func writeConfig(dir, url string, o options, level, extraInbox string) (string, error) {
 	scale := float64(o.window) / float64(time.Minute)
 	poll := max(time.Duration(float64(5*time.Second)*scale), 100*time.Millisecond)
 	cfg := fmt.Sprintf(`[api]
@@ -124,13 +124,13 @@ interval = %q
 [admin]
 listen = "off"
 [log]
-level = "info"
+level = %q
 [[inbox]]
 path = "inbox"
 parser_id = "prs_invoice"
 recursive = true
 settle = "500ms"
-%s`, url, key, o.window, poll, extraInbox)
+%s`, url, key, o.window, poll, level, extraInbox)
 	p := filepath.Join(dir, "ppsync.toml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }
@@ -259,7 +259,7 @@ func steady(o options, bin, work, name string, n int) error {
 		return err
 	}
 	defer stop()
-	cfg, err := writeConfig(dir, url, o, "")
+	cfg, err := writeConfig(dir, url, o, "info", "")
 	if err != nil {
 		return err
 	}
@@ -318,7 +318,7 @@ func shared(o options, bin, work string) error {
 			return err
 		}
 		pages += p
-		cfg, err := writeConfig(dir, url, o, "")
+		cfg, err := writeConfig(dir, url, o, "info", "")
 		if err != nil {
 			return err
 		}
@@ -413,7 +413,7 @@ func million(o options, bin, work string) error {
 		return err
 	}
 	defer stop()
-	cfg, err := writeConfig(dir, url, o, "rescan_interval = \"5s\"\n")
+	cfg, err := writeConfig(dir, url, o, "info", "rescan_interval = \"5s\"\n")
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/results"
@@ -609,20 +608,6 @@ func spendRateWindow(t *testing.T, e *env) (sent int) {
 		}
 	}
 	return sent
-}
-
-// webhookConfigExtra is webhookConfig with extra lines in the inbox.
-func (e *env) webhookConfigExtra(pollInterval, extra string) *config.Config {
-	e.t.Helper()
-	addr := freePort(e.t)
-	return e.configWith(fmt.Sprintf(`[webhook]
-enabled = true
-listen = %q
-public_url = "http://%s/hooks/pp"
-events = ["extraction.document_completed", "extraction.job_completed"]
-secret = "static-secret-123"
-poll_interval = %q
-`, addr, addr, pollInterval), extra)
 }
 
 // Two files with the same content share one document; each gets its result

@@ -28,6 +28,11 @@ func freePort(t *testing.T) string {
 
 // webhookConfig turns on webhooks with a receiver on a free loopback port.
 func (e *env) webhookConfig(pollInterval string) *config.Config {
+	return e.webhookConfigExtra(pollInterval, "")
+}
+
+// webhookConfigExtra is webhookConfig with extra lines in the inbox.
+func (e *env) webhookConfigExtra(pollInterval, extra string) *config.Config {
 	e.t.Helper()
 	addr := freePort(e.t)
 	return e.configWith(fmt.Sprintf(`[webhook]
@@ -37,7 +42,7 @@ public_url = "http://%s/hooks/pp"
 events = ["extraction.document_completed", "extraction.job_completed"]
 secret = "static-secret-123"
 poll_interval = %q
-`, addr, addr, pollInterval), "")
+`, addr, addr, pollInterval), extra)
 }
 
 func TestWebhookDeliversAndPollingCatchesDrops(t *testing.T) {
