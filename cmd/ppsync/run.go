@@ -16,6 +16,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/memlimit"
 	"github.com/ppsync/ppsync/internal/report"
 )
 
@@ -140,6 +141,11 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		}
 		return err
 	}
+	// The daemon's heap follows its live data (see internal/memlimit).
+	mctx, stopMem := context.WithCancel(ctx)
+	var mem sync.WaitGroup
+	mem.Go(func() { memlimit.Run(mctx, memlimit.Floor, memlimit.Every, m.Getenv) })
+	defer func() { stopMem(); mem.Wait() }()
 	if underServiceManager() && !*once {
 		return m.runService(cfg, key)
 	}
