@@ -34,9 +34,11 @@ var (
 
 const movedSuffix = "\x00moved"
 
-// FileError reports whether a file state is the end of a file's life
+// FileWithoutResult reports whether a file state is the end of a file's life
 // without a result (failed, refused locally, or deleted first).
-func FileError(st string) bool { return st == FileFailed || st == FileInvalid || st == FileGone }
+func FileWithoutResult(st string) bool {
+	return st == FileFailed || st == FileInvalid || st == FileGone
+}
 
 // tallied are the parts of a file record the tally and the error index
 // depend on: decoding only these keeps a write from decoding whole records.
@@ -101,7 +103,7 @@ func tallyFile(tx *bolt.Tx, path string, t tallied, delta int64) error {
 			return err
 		}
 	}
-	if !FileError(t.State) {
+	if !FileWithoutResult(t.State) {
 		return nil
 	}
 	k := errKey(t.Inbox, t.Updated, path)
@@ -134,7 +136,7 @@ func retally(tx *bolt.Tx, path string, next *tallied) error {
 
 func sameTally(a, b tallied) bool {
 	return a.Inbox == b.Inbox && a.State == b.State && (a.MovedTo == "") == (b.MovedTo == "") &&
-		(!FileError(a.State) || a.Updated.Equal(b.Updated))
+		(!FileWithoutResult(a.State) || a.Updated.Equal(b.Updated))
 }
 
 func addCount(b *bolt.Bucket, key []byte, delta int64) error {
@@ -179,7 +181,7 @@ func derive(tx *bolt.Tx) (derived, error) {
 		if t.MovedTo != "" {
 			d.tally[string(tallyKey(t.Inbox, t.State, true))]++
 		}
-		if FileError(t.State) {
+		if FileWithoutResult(t.State) {
 			d.errs[string(errKey(t.Inbox, t.Updated, string(k)))] = t.State
 		}
 		return nil
@@ -326,8 +328,9 @@ func (t *Tx) Tally(inbox string) (Tally, error) {
 // RecentErrors calls fn for inbox's files that ended without a result
 // (failed, invalid or gone), newest first (by Updated; files updated at the
 // same instant in reverse path order), at most limit of them, or all when
-// limit <= 0. It reads only those records. A store of an older schema
-// opened read-only has no index: its records are searched instead.
+// limit <= 0. It reads only those records; fn must not write file records.
+// A store of an older schema opened read-only has no index: its records
+// are searched instead.
 func (t *Tx) RecentErrors(inbox string, limit int, fn func(File) error) error {
 	b := t.tx.Bucket(bucketErrs)
 	if b == nil {
@@ -362,7 +365,7 @@ func (t *Tx) RecentErrors(inbox string, limit int, fn func(File) error) error {
 func (t *Tx) scanErrors(inbox string, limit int, fn func(File) error) error {
 	var fs []File
 	if err := t.Files(func(f File) error {
-		if f.Inbox == inbox && FileError(f.State) {
+		if f.Inbox == inbox && FileWithoutResult(f.State) {
 			fs = append(fs, f)
 		}
 		return nil

@@ -36,7 +36,7 @@ func scanned(t *testing.T, s *state.Store) (map[string]counts, map[string][]stri
 			if f.MovedTo != "" {
 				c.moved[f.State]++
 			}
-			if state.FileError(f.State) {
+			if state.FileWithoutResult(f.State) {
 				errs[f.Inbox] = append(errs[f.Inbox], f)
 			}
 			return nil
