@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -116,7 +117,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer st.Close()
 
-	known, err := knownFiles(st)
+	known, err := knownFiles(st, cfg)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
@@ -395,16 +396,25 @@ func (f forgetter) Forget(inbox int, path string) {
 	}
 }
 
-// knownFiles counts, per inbox, the files the state knows to be in it.
-func knownFiles(st *state.Store) (map[string]int, error) {
+// knownFiles counts, per configured inbox, the files the state knows to be
+// in it (neither gone nor moved away), from the tally.
+func knownFiles(st *state.Store, cfg *config.Config) (map[string]int, error) {
 	n := map[string]int{}
 	err := st.View(func(tx *state.Tx) error {
-		return tx.Files(func(f state.File) error {
-			if f.State != state.FileGone && f.MovedTo == "" {
-				n[f.Inbox]++
+		for _, in := range cfg.Inboxes {
+			t, err := tx.Tally(in.Path)
+			if err != nil {
+				return err
 			}
-			return nil
-		})
+			known := 0
+			for fs, c := range t.Files {
+				if fs != state.FileGone {
+					known += c - t.Moved[fs]
+				}
+			}
+			n[in.Path] = known
+		}
+		return nil
 	})
 	return n, err
 }
@@ -445,38 +455,52 @@ func reconcileMissing(st *state.Store, cfg *config.Config, ws []*watcher.Watcher
 	})
 }
 
+// summarize counts the files of the configured inboxes from the tally and
+// lists the problems from the index of failed files and the open files,
+// in path order.
 func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
 	inboxes := map[string]bool{}
 	for _, in := range cfg.Inboxes {
 		inboxes[in.Path] = true
 	}
+	type problem struct{ path, text string }
+	var problems []problem
 	var s Summary
 	err := st.View(func(tx *state.Tx) error {
-		return tx.Files(func(f state.File) error {
+		for in := range inboxes {
+			t, err := tx.Tally(in)
+			if err != nil {
+				return err
+			}
+			s.Done += t.Files[state.FileDone]
+			s.Failed += t.Files[state.FileFailed]
+			s.Invalid += t.Files[state.FileInvalid]
+			s.Gone += t.Files[state.FileGone]
+			if err := tx.RecentErrors(in, 0, func(f state.File) error {
+				if f.State != state.FileGone {
+					problems = append(problems, problem{f.Path, fmt.Sprintf("%s: %s: %s", f.Path, f.Code, f.Reason)})
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return tx.OpenFiles(func(f state.File) error {
 			if !inboxes[f.Inbox] {
 				return nil
 			}
-			switch f.State {
-			case state.FileDone:
-				s.Done++
-			case state.FileFailed:
-				s.Failed++
-				s.Problems = append(s.Problems, fmt.Sprintf("%s: %s: %s", f.Path, f.Code, f.Reason))
-			case state.FileInvalid:
-				s.Invalid++
-				s.Problems = append(s.Problems, fmt.Sprintf("%s: %s: %s", f.Path, f.Code, f.Reason))
-			case state.FileGone:
-				s.Gone++
-			default:
-				s.Waiting++
-				if f.Reason != "" {
-					s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s): %s: %s", f.Path, f.State, f.Code, f.Reason))
-				} else {
-					s.Problems = append(s.Problems, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State))
-				}
+			s.Waiting++
+			if f.Reason != "" {
+				problems = append(problems, problem{f.Path, fmt.Sprintf("%s: still waiting (%s): %s: %s", f.Path, f.State, f.Code, f.Reason)})
+			} else {
+				problems = append(problems, problem{f.Path, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State)})
 			}
 			return nil
 		})
 	})
+	slices.SortFunc(problems, func(a, b problem) int { return strings.Compare(a.path, b.path) })
+	for _, p := range problems {
+		s.Problems = append(s.Problems, p.text)
+	}
 	return s, err
 }

@@ -4,7 +4,6 @@
 package report
 
 import (
-	"sort"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
@@ -103,6 +102,21 @@ var States = []string{Queued, WaitingCredits, InFlight, Done, Failed, Invalid, G
 
 const maxErrors = 10
 
+// finalState names a final file state as the report counts it.
+func finalState(fs string) (string, bool) {
+	switch fs {
+	case state.FileDone:
+		return Done, true
+	case state.FileFailed:
+		return Failed, true
+	case state.FileInvalid:
+		return Invalid, true
+	case state.FileGone:
+		return Gone, true
+	}
+	return "", false
+}
+
 // FromState counts the files of cfg's inboxes in the state. waitingCredits
 // tells whether queued files are held back by the balance (known live only).
 // A nil st is a state file not created yet: every count is zero.
@@ -124,64 +138,61 @@ func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report
 	if st == nil {
 		return r, nil
 	}
-	// Only files still on their way need their document (is it queued?);
-	// finished files are counted from their own record, so the documents
-	// (with their stored results) are not decoded at all for them.
+	// Finished files are counted from the tally and the last errors read
+	// from their index; only the files still on their way are read, with
+	// their document (is it queued?). The cost follows the open files, not
+	// every file ever seen.
 	err := st.View(func(tx *state.Tx) error {
+		for path, i := range idx {
+			in := &r.Inboxes[i]
+			t, err := tx.Tally(path)
+			if err != nil {
+				return err
+			}
+			for fs, n := range t.Files {
+				if s, final := finalState(fs); final {
+					in.Files[s] += n
+				}
+			}
+			if err := tx.RecentErrors(path, maxErrors, func(f state.File) error {
+				s, _ := finalState(f.State)
+				in.LastErrors = append(in.LastErrors, FileError{Path: f.Path, State: s, Code: f.Code, Reason: f.Reason, At: f.Updated})
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
 		docState := map[string]string{}
-		return tx.Files(func(f state.File) error {
+		return tx.OpenFiles(func(f state.File) error {
 			i, ok := idx[f.Inbox]
 			if !ok {
 				return nil
 			}
-			in := &r.Inboxes[i]
-			var s string
-			switch f.State {
-			case state.FileDone:
-				s = Done
-			case state.FileFailed:
-				s = Failed
-			case state.FileInvalid:
-				s = Invalid
-			case state.FileGone:
-				s = Gone
-			default:
-				s = InFlight
-				key := state.DocKey(f.ParserID, f.SHA256)
-				ds, seen := docState[key]
-				if !seen && f.SHA256 != "" {
-					d, ok, err := tx.Doc(key)
-					if err != nil {
-						return err
-					}
-					if ok {
-						ds = d.State
-					}
-					docState[key] = ds
-					if ds == state.DocQueued {
-						r.QueueDepth++
-					}
+			s := InFlight
+			key := state.DocKey(f.ParserID, f.SHA256)
+			ds, seen := docState[key]
+			if !seen && f.SHA256 != "" {
+				d, ok, err := tx.Doc(key)
+				if err != nil {
+					return err
 				}
+				if ok {
+					ds = d.State
+				}
+				docState[key] = ds
 				if ds == state.DocQueued {
-					s = Queued
-					if waitingCredits {
-						s = WaitingCredits
-					}
+					r.QueueDepth++
 				}
 			}
-			in.Files[s]++
-			if s == Failed || s == Invalid || s == Gone {
-				in.LastErrors = append(in.LastErrors, FileError{Path: f.Path, State: s, Code: f.Code, Reason: f.Reason, At: f.Updated})
+			if ds == state.DocQueued {
+				s = Queued
+				if waitingCredits {
+					s = WaitingCredits
+				}
 			}
+			r.Inboxes[i].Files[s]++
 			return nil
 		})
 	})
-	for i := range r.Inboxes {
-		errs := r.Inboxes[i].LastErrors
-		sort.Slice(errs, func(a, b int) bool { return errs[a].At.After(errs[b].At) })
-		if len(errs) > maxErrors {
-			r.Inboxes[i].LastErrors = errs[:maxErrors]
-		}
-	}
 	return r, err
 }

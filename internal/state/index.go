@@ -71,8 +71,17 @@ func eachOpen(tx *bolt.Tx, prefix string, fn func(key []byte) error) error {
 }
 
 // OpenFiles calls fn for every file not in a final state (queued, or a
-// duplicate waiting for its document), reading only those records.
+// duplicate waiting for its document), reading only those records. A store
+// of schema 1 opened read-only has no index: its records are searched.
 func (t *Tx) OpenFiles(fn func(File) error) error {
+	if t.tx.Bucket(bucketOpen) == nil {
+		return t.Files(func(f File) error {
+			if FileFinal(f.State) {
+				return nil
+			}
+			return fn(f)
+		})
+	}
 	return eachOpen(t.tx, prefixFile, func(k []byte) error {
 		f, ok, err := get[File](t.tx, bucketFiles, string(k))
 		if err != nil {

@@ -19,7 +19,7 @@ import (
 )
 
 // SchemaVersion is the layout this build writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	bucketMeta    = []byte("meta")
@@ -235,6 +235,7 @@ var migrations = []func(*bolt.Tx) error{
 		return nil
 	},
 	1: buildOpenIndex,
+	2: buildTally,
 }
 
 // Path returns the state file's path.
@@ -254,7 +255,9 @@ func (s *Store) Schema() (int, error) {
 	return v, err
 }
 
-// Check runs bbolt's consistency check and decodes every record.
+// Check runs bbolt's consistency check, decodes every record, and checks
+// the index of open records, the tally and the index of failed files
+// against the records.
 func (s *Store) Check() (err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -277,6 +280,13 @@ func (s *Store) Check() (err error) {
 		}
 		if err := checkIndex(tx); err != nil {
 			return damaged(s.path, err)
+		}
+		// An older schema opened read-only has no tally yet; it gets one
+		// when ppsync next opens it for writing.
+		if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
+			if err := checkTally(tx); err != nil {
+				return damaged(s.path, err)
+			}
 		}
 		return nil
 	})
@@ -361,6 +371,10 @@ func (t *Tx) File(path string) (File, bool, error) { return get[File](t.tx, buck
 
 // PutFile writes a file record.
 func (t *Tx) PutFile(f File) error {
+	next := talliedOf(f)
+	if err := retally(t.tx, f.Path, &next); err != nil {
+		return err
+	}
 	if err := put(t.tx, bucketFiles, f.Path, f); err != nil {
 		return err
 	}
@@ -369,13 +383,17 @@ func (t *Tx) PutFile(f File) error {
 
 // DeleteFile removes a file record.
 func (t *Tx) DeleteFile(path string) error {
+	if err := retally(t.tx, path, nil); err != nil {
+		return err
+	}
 	if err := t.tx.Bucket(bucketFiles).Delete([]byte(path)); err != nil {
 		return err
 	}
 	return unindex(t.tx, prefixFile, path)
 }
 
-// Files calls fn for every file record.
+// Files calls fn for every file record. It reads every record: the
+// daemon's reports use Tally, OpenFiles and RecentErrors instead.
 func (t *Tx) Files(fn func(File) error) error { return each(t.tx, bucketFiles, fn) }
 
 // Doc reads a document record.

@@ -1,0 +1,111 @@
+package report_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// BenchmarkFromState builds the status of two inboxes holding 100,000
+// finished files (one in a hundred failed) and 100 files in flight, as
+// /status, /metrics and the status page do every second.
+func BenchmarkFromState(b *testing.B) {
+	cfg := &config.Config{State: config.State{Path: filepath.Join(b.TempDir(), "s.db")},
+		Inboxes: []config.Inbox{{Path: "/a", ParserID: "p"}, {Path: "/b", ParserID: "p"}}}
+	st, err := state.Open(cfg.State.Path, time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	const finished, open = 100000, 100
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for start := 0; start < finished; start += 10000 {
+		if err := st.Update(func(tx *state.Tx) error {
+			for i := start; i < start+10000; i++ {
+				f := state.File{Path: fmt.Sprintf("/%c/f%06d.pdf", "ab"[i%2], i), Inbox: []string{"/a", "/b"}[i%2], ParserID: "p",
+					SHA256: fmt.Sprintf("%064x", i), Size: 50000, State: state.FileDone, Result: fmt.Sprintf("/%c/f%06d.pdf.json", "ab"[i%2], i),
+					FirstSeen: t0, Updated: t0.Add(time.Duration(i) * time.Second)}
+				if i%100 == 0 {
+					f.State, f.Code, f.Reason = state.FileFailed, "EXTRACTION_FAILED", "the document could not be read"
+				}
+				if err := tx.PutFile(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := st.Update(func(tx *state.Tx) error {
+		for i := range open {
+			sha := fmt.Sprintf("open%060x", i)
+			f := state.File{Path: fmt.Sprintf("/a/open%03d.pdf", i), Inbox: "/a", ParserID: "p", SHA256: sha, State: state.FileQueued, FirstSeen: t0, Updated: t0}
+			if err := tx.PutFile(f); err != nil {
+				return err
+			}
+			ds := state.DocSubmitted
+			if i%2 == 0 {
+				ds = state.DocQueued
+			}
+			if err := tx.PutDoc(state.Doc{Key: state.DocKey("p", sha), ParserID: "p", SHA256: sha, State: ds, Files: []string{f.Path}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	// What one report leaves resident of the state file's mapping, from
+	// a process that holds none of it (Linux only); a report before makes
+	// the program's own code resident, so it is not counted.
+	rss := -1
+	if _, err := report.FromState(st, cfg, false); err != nil {
+		b.Fatal(err)
+	}
+	if err := st.ReleaseMapped(); err == nil {
+		before, ok1 := rssFileKiB()
+		if _, err := report.FromState(st, cfg, false); err != nil {
+			b.Fatal(err)
+		}
+		if after, ok2 := rssFileKiB(); ok1 && ok2 {
+			rss = after - before
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := report.FromState(st, cfg, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r.Inboxes[0].Files[report.Done] == 0 || r.QueueDepth != open/2 {
+			b.Fatalf("report counts %v, queue depth %d", r.Inboxes[0].Files, r.QueueDepth)
+		}
+	}
+	if rss >= 0 {
+		b.ReportMetric(float64(rss), "RssFile-KiB/report")
+	}
+}
+
+// rssFileKiB reads the process's resident file-backed memory.
+func rssFileKiB() (int, bool) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
