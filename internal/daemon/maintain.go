@@ -73,7 +73,7 @@ func pruneExists(inboxes []config.Inbox) func(string) bool {
 
 // releaseEvery is how often the daemon hands the state's mapped pages back
 // to the page cache (state.Store.ReleaseMapped).
-const releaseEvery = 10 * time.Second
+const releaseEvery = 2 * time.Second
 
 // maintain keeps the state small while the daemon runs: it prunes now
 // (after recovery) and then every interval, and every releaseEvery hands
