@@ -1,15 +1,20 @@
 package watcher
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/ppsync/ppsync/internal/config"
 )
 
 // collect returns the table's contents as a map, failing on a path yielded twice.
@@ -466,10 +471,16 @@ func heapPerFile(role, layout string, paths []string) float64 {
 			tb.set(scanned(p), stamp{int64(i), 1})
 		}
 		keep = tb
-	case "single/candidates", "single/reported":
+	case "single/candidates":
 		tb := newTable[fileState](newFolders())
 		for i, p := range paths {
 			tb.set(scanned(p), fileState{cand: stamp{int64(i), 1}, stableSince: int64(i), flags: 1})
+		}
+		keep = tb
+	case "single/reported":
+		tb := newTable[fileState](newFolders())
+		for i, p := range paths {
+			tb.set(scanned(p), fileState{reported: stamp{int64(i), 1}, flags: 2})
 		}
 		keep = tb
 	default:
@@ -479,4 +490,87 @@ func heapPerFile(role, layout string, paths []string) float64 {
 	runtime.ReadMemStats(&after)
 	runtime.KeepAlive(keep)
 	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(len(paths))
+}
+
+// TestWatcherTablesThroughAFolder follows a folder's life: its files,
+// one with a name that is not UTF-8, are reported with their exact paths;
+// moving the folder out of the inbox reports each of them Gone once and
+// lets go of the folder.
+func TestWatcherTablesThroughAFolder(t *testing.T) {
+	root := t.TempDir()
+	sub := filepath.Join(root, "batch-001")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		filepath.Join(root, "top.pdf"),
+		filepath.Join(sub, "invoice-000001.pdf"),
+		filepath.Join(sub, "invoice-000002.pdf"),
+		filepath.Join(sub, "scan-\xff\xfe.pdf"),
+	}
+	for _, p := range want {
+		if err := os.WriteFile(p, []byte("%PDF-1.4\n%%EOF\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := config.Inbox{Path: root, Recursive: true, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
+		Settle: config.D(50 * time.Millisecond), IncompleteAfter: config.D(time.Second),
+		RescanInterval: config.D(time.Hour), Watch: config.WatchAuto}
+	w := New(Options{Inbox: in})
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan Event, 16)
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, out) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer stop()
+	await := func(kind Kind, paths []string) {
+		t.Helper()
+		var got []string
+		timeout := time.After(10 * time.Second)
+		for len(got) < len(paths) {
+			select {
+			case ev := <-out:
+				if ev.Kind != kind {
+					t.Fatalf("event %s %q, want %s", ev.Kind, ev.Path, kind)
+				}
+				got = append(got, ev.Path)
+			case <-timeout:
+				t.Fatalf("got %s for %q, want %q", kind, got, paths)
+			}
+		}
+		slices.Sort(got)
+		if want := slices.Sorted(slices.Values(paths)); !slices.Equal(got, want) {
+			t.Fatalf("%s for %q, want %q", kind, got, want)
+		}
+	}
+	await(Ready, want)
+	if err := os.Rename(sub, filepath.Join(t.TempDir(), "moved")); err != nil {
+		t.Fatal(err)
+	}
+	await(Gone, want[1:])
+	deadline := time.Now().Add(5 * time.Second)
+	for w.Status().Tracked != 1 || w.Status().Settling != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, want 1 tracked, none settling", w.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stop()
+	select {
+	case ev := <-out:
+		t.Errorf("one event too many: %s %q", ev.Kind, ev.Path)
+	default:
+	}
+	if _, ok := w.dirs.ids[sub+string(filepath.Separator)]; ok || w.dirs.len() != 1 {
+		t.Errorf("folders after the subfolder went: %q", slices.Collect(maps.Keys(w.dirs.ids)))
+	}
 }

@@ -96,14 +96,8 @@ type Watcher struct {
 	// known is how many reported files the watcher knows in the inbox.
 	known atomic.Int64
 
-	fsw  *fsnotify.Watcher
-	fast *fastLane // files closed by their writer or renamed in (Linux); nil elsewhere
-	// cands are the files settling, emitted the files reported (with the
-	// stamp they were reported with); both share dirs. Only Run's
-	// goroutine touches them.
-	dirs       *folders
-	cands      *table[cand]
-	emitted    *table[stamp]
+	fsw        *fsnotify.Watcher
+	fast       *fastLane       // files closed by their writer or renamed in (Linux); nil elsewhere
 	announced  map[string]bool // paths an event named since the last scan
 	scans      int
 	warnedMiss bool
@@ -115,6 +109,12 @@ type Watcher struct {
 	epoch time.Time
 	// deaf drops every fsnotify event (tests: a share that sends none).
 	deaf bool
+	// cands are the files settling, emitted the files reported (with the
+	// stamp they were reported with); both intern their folders in dirs.
+	// Only Run's goroutine touches them.
+	dirs    *folders
+	cands   *table[cand]
+	emitted *table[stamp]
 }
 
 // stamp is what tells a changed file: size and mtime (unix nanoseconds),
