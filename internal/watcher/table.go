@@ -83,7 +83,8 @@ func (t *table[V]) has(p string) bool {
 }
 
 // ptr returns p's value for updating in place, nil if p is not in the
-// table. It is valid until the next set that adds an entry.
+// table. It is valid until the table next adds or deletes an entry
+// (deleting may compact it).
 func (t *table[V]) ptr(p string) *V {
 	if _, pos := t.locate(p); pos >= 0 {
 		return &t.ents[pos].val
@@ -136,8 +137,9 @@ func (t *table[V]) del(p string) bool {
 // all yields every path with a pointer to its value, in no particular
 // order. The path points into a buffer reused for the next path (clone it
 // to keep it); the value pointer is valid until the next set that adds an
-// entry. The loop body may delete any path: paths deleted before they are
-// reached are not yielded. Paths added meanwhile may or may not be.
+// entry (the table is not compacted during an iteration). The loop body
+// may delete any path: paths deleted before they are reached are not
+// yielded. Paths added meanwhile may or may not be.
 func (t *table[V]) all() iter.Seq2[string, *V] {
 	return func(yield func(string, *V) bool) {
 		buf := t.takeBuf()
