@@ -22,9 +22,9 @@ func (w *Watcher) ScanSettled() error {
 	if err := w.scan(context.Background(), out); err != nil {
 		return err
 	}
-	for p, c := range w.cands {
-		w.emitted[p] = c.stamp
-		delete(w.cands, p)
+	for p, c := range w.cands.all() {
+		w.emitted.set(p, c.stamp)
+		w.cands.del(p)
 	}
 	return nil
 }
@@ -33,5 +33,5 @@ func (w *Watcher) ScanSettled() error {
 func (w *Watcher) Rescan() (int, error) {
 	out := make(chan Event, 1)
 	err := w.scan(context.Background(), out)
-	return len(w.cands), err
+	return w.cands.len(), err
 }

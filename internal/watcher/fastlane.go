@@ -99,7 +99,7 @@ func (w *Watcher) onClosed(p string) {
 		return
 	}
 	w.observe(p)
-	if _, ok := w.cands[p]; !ok {
+	if !w.cands.has(p) {
 		return // reported already with this size and mtime
 	}
 	due := time.Now().Add(confirmAfter)
@@ -124,7 +124,7 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 			continue
 		}
 		delete(f.pending, p)
-		if _, ok := w.cands[p]; !ok {
+		if !w.cands.has(p) {
 			continue // gone, or reported meanwhile
 		}
 		size, mtime, kind, err := lstatPath(p)
@@ -134,8 +134,8 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 		if done, err := filecheck.Complete(p); err != nil || !done.Complete {
 			continue
 		}
-		delete(w.cands, p)
-		w.emitted[p] = c.stamp
+		w.cands.del(p)
+		w.emitted.set(p, c.stamp)
 		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: time.Unix(0, c.mtime)})
 		w.setStatus(func(*Status) {})
 	}

@@ -97,9 +97,7 @@ type Watcher struct {
 	known atomic.Int64
 
 	fsw        *fsnotify.Watcher
-	fast       *fastLane // files closed by their writer or renamed in (Linux); nil elsewhere
-	cands      map[string]*cand
-	emitted    map[string]stamp
+	fast       *fastLane       // files closed by their writer or renamed in (Linux); nil elsewhere
 	announced  map[string]bool // paths an event named since the last scan
 	scans      int
 	warnedMiss bool
@@ -107,8 +105,16 @@ type Watcher struct {
 	// files that appeared meanwhile had no event to announce them.
 	healing bool
 	rescan  time.Duration
+	// epoch is when the watcher was built: the origin of clock.
+	epoch time.Time
 	// deaf drops every fsnotify event (tests: a share that sends none).
 	deaf bool
+	// cands are the files settling, emitted the files reported (with the
+	// stamp they were reported with); both intern their folders in dirs.
+	// Only Run's goroutine touches them.
+	dirs    *folders
+	cands   *table[cand]
+	emitted *table[stamp]
 }
 
 // stamp is what tells a changed file: size and mtime (unix nanoseconds),
@@ -118,9 +124,11 @@ type stamp struct {
 	mtime int64
 }
 
+// cand is a settling file: its last stamp and since when it has held
+// (w.clock, immune to changes of the wall clock).
 type cand struct {
 	stamp
-	stableSince time.Time
+	stableSince int64
 }
 
 // New builds a watcher for one inbox.
@@ -128,15 +136,18 @@ func New(o Options) *Watcher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	dirs := newFolders()
 	w := &Watcher{
 		o:         o,
 		in:        o.Inbox,
 		filter:    NewFilter(o.Inbox),
 		log:       o.Logger.With("inbox", o.Inbox.Path),
-		cands:     map[string]*cand{},
-		emitted:   map[string]stamp{},
+		dirs:      dirs,
+		cands:     newTable[cand](dirs),
+		emitted:   newTable[stamp](dirs),
 		announced: map[string]bool{},
 		rescan:    o.Inbox.RescanInterval.Duration,
+		epoch:     time.Now(),
 	}
 	w.status = Status{Path: o.Inbox.Path, Healthy: true}
 	w.known.Store(int64(o.Known))
@@ -153,10 +164,10 @@ func (w *Watcher) Status() Status {
 func (w *Watcher) setStatus(f func(*Status)) {
 	w.mu.Lock()
 	f(&w.status)
-	w.status.Settling = len(w.cands)
-	w.status.Tracked = len(w.emitted)
+	w.status.Settling = w.cands.len()
+	w.status.Tracked = w.emitted.len()
 	w.mu.Unlock()
-	w.known.Store(int64(len(w.emitted)))
+	w.known.Store(int64(w.emitted.len()))
 }
 
 // Forget makes the watcher report path again at the next scan even if it
@@ -174,7 +185,7 @@ func (w *Watcher) applyForget() {
 	w.forget = nil
 	w.mu.Unlock()
 	for _, p := range paths {
-		delete(w.emitted, p)
+		w.emitted.del(p)
 		if w.matches(p) {
 			w.observe(p)
 		}
@@ -234,7 +245,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 		evc, errc = w.fsw.Events, w.fsw.Errors
 	}
 	for {
-		if w.o.Once && len(w.cands) == 0 {
+		if w.o.Once && w.cands.len() == 0 {
 			return nil
 		}
 		select {
@@ -269,6 +280,10 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 		}
 	}
 }
+
+// clock is the monotonic time since the watcher was built, in
+// nanoseconds: what a candidate's stableSince is measured in.
+func (w *Watcher) clock() int64 { return int64(time.Since(w.epoch)) }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
 
@@ -376,51 +391,44 @@ func (w *Watcher) observe(p string) {
 // observeStamp makes p a candidate unless it was reported with stamp s.
 // p may point into a scan's buffer: it is copied only when kept.
 func (w *Watcher) observeStamp(p string, s stamp) {
-	if e, ok := w.emitted[p]; ok && e == s {
+	if e, ok := w.emitted.get(p); ok && e == s {
 		return
 	}
-	if c, ok := w.cands[p]; ok {
+	if c := w.cands.ptr(p); c != nil {
 		if c.stamp != s {
-			c.stamp, c.stableSince = s, time.Now()
+			c.stamp, c.stableSince = s, w.clock()
 		}
 		return
 	}
-	w.cands[strings.Clone(p)] = &cand{stamp: s, stableSince: time.Now()}
+	w.cands.set(p, cand{stamp: s, stableSince: w.clock()})
 	w.setStatus(func(*Status) {})
 }
 
 func (w *Watcher) vanished(ctx context.Context, p string, out chan<- Event) {
-	delete(w.cands, p)
-	if _, ok := w.emitted[p]; ok {
-		delete(w.emitted, p)
-		w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: p})
+	w.cands.del(p)
+	if w.emitted.del(p) {
+		w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: strings.Clone(p)})
 	}
 	if w.in.Recursive {
 		// A removed folder takes its files with it.
 		prefix := p + string(filepath.Separator)
-		for q := range w.emitted {
-			if strings.HasPrefix(q, prefix) {
-				delete(w.emitted, q)
-				w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: q})
-			}
-		}
-		for q := range w.cands {
-			if strings.HasPrefix(q, prefix) {
-				delete(w.cands, q)
-			}
-		}
+		w.emitted.delUnder(prefix, func(q string) {
+			w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: strings.Clone(q)})
+		})
+		w.cands.delUnder(prefix, nil)
 	}
 	w.setStatus(func(*Status) {})
 }
 
 // check promotes settled candidates.
 func (w *Watcher) check(ctx context.Context, out chan<- Event) {
-	now := time.Now()
+	now := w.clock()
 	waiting := 0
-	for p, c := range w.cands {
+	// p points into the iteration's buffer: events get a copy.
+	for p, c := range w.cands.all() {
 		size, mtime, kind, err := lstatPath(p)
 		if err != nil || kind != kindFile {
-			delete(w.cands, p)
+			w.cands.del(p)
 			continue
 		}
 		s := stamp{size, mtime}
@@ -428,20 +436,21 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 			c.stamp, c.stableSince = s, now
 			continue
 		}
-		if now.Sub(c.stableSince) < w.in.Settle.Duration {
+		held := time.Duration(now - c.stableSince)
+		if held < w.in.Settle.Duration {
 			continue
 		}
 		reason := w.incomplete(p, s.size)
 		if reason == "" {
-			delete(w.cands, p)
-			w.emitted[p] = s
-			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: time.Unix(0, s.mtime)})
+			w.cands.del(p)
+			w.emitted.set(p, s)
+			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime)})
 			continue
 		}
-		if w.o.Once || now.Sub(c.stableSince) >= w.in.IncompleteAfter.Duration {
-			delete(w.cands, p)
-			w.emitted[p] = s
-			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: p, Size: s.size, ModTime: time.Unix(0, s.mtime), Reason: reason})
+		if w.o.Once || held >= w.in.IncompleteAfter.Duration {
+			w.cands.del(p)
+			w.emitted.set(p, s)
+			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Reason: reason})
 			continue
 		}
 		waiting++
@@ -547,9 +556,9 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 	seen := 0 // reported files the walk found; fewer than reported means some vanished
 	var missed, unreadable []string
 	walkErr := w.scanWalk(ctx, root, func(p string, s stamp) {
-		if _, known := w.emitted[p]; known {
+		if w.emitted.has(p) {
 			seen++
-		} else if _, settling := w.cands[p]; !settling && full && !w.healing && w.fsw != nil && w.scans > 0 && !w.announced[p] {
+		} else if !w.cands.has(p) && full && !w.healing && w.fsw != nil && w.scans > 0 && !w.announced[p] {
 			missed = append(missed, strings.Clone(p))
 		}
 		w.observeStamp(p, s)
@@ -564,8 +573,9 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 	}
 	if full {
 		w.setStatus(func(s *Status) { s.Unreadable = unreadable })
-		if seen < len(w.emitted) {
-			for p := range w.emitted {
+		if seen < w.emitted.len() {
+			// p points into the iteration's buffer; vanished copies what it keeps.
+			for p := range w.emitted.all() {
 				if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
 					w.vanished(ctx, p, out)
 				}
