@@ -160,7 +160,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	rec := activity.New(nil)
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers)})
+		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
+		Fetch: documentFetcher(client)})
 	leases.healed = func(int) {
 		// Results that could not be written while the inbox was away.
 		if err := fin.Recover(); err != nil {
