@@ -203,6 +203,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
 	g.Go(func() error { maintain(ctx, st, cfg, o.PruneEvery, log); return nil })
+	g.Go(func() error { releaseStored(ctx, fin, log); return nil })
 
 	pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
 	me, err := up.Preflight(pre)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/results"
@@ -204,4 +205,66 @@ func releaseResult(tx *state.Tx, key string) (bool, error) {
 	}
 	d.Result = nil
 	return true, tx.PutDoc(d)
+}
+
+// metaReleased marks a state file whose stored results were dropped by
+// ReleaseStored.
+const metaReleased = "finish.stored_results_released"
+
+// releaseBatch is how many documents one transaction of ReleaseStored changes.
+const releaseBatch = 256
+
+// ReleaseStored drops the stored result of every finished document no file
+// waits on, once per state file: a state written before results were
+// dropped once written holds every result ever received. It returns how
+// many it dropped; run it in the background after Recover.
+func (f *Finisher) ReleaseStored(ctx context.Context) (int, error) {
+	var keys []string
+	done := false
+	err := f.st.View(func(tx *state.Tx) error {
+		if done = tx.Meta(metaReleased) != ""; done {
+			return nil
+		}
+		return tx.Docs(func(d state.Doc) error {
+			if len(d.Result) > 0 && state.DocFinal(d.State) {
+				keys = append(keys, d.Key)
+			}
+			return ctx.Err()
+		})
+	})
+	if err != nil || done {
+		return 0, err
+	}
+	n := 0
+	for {
+		batch := keys[:min(len(keys), releaseBatch)]
+		keys = keys[len(batch):]
+		err := f.st.Update(func(tx *state.Tx) error {
+			for _, k := range batch {
+				ok, err := releaseResult(tx, k)
+				if err != nil {
+					return err
+				}
+				if ok {
+					n++
+				}
+			}
+			if len(keys) == 0 {
+				return tx.PutMeta(metaReleased, time.Now().UTC().Format(time.RFC3339))
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("drop the stored results of finished documents: %w", err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
+	// The pass touched every document record; hand those pages back.
+	_ = f.st.ReleaseMapped()
+	return n, nil
 }

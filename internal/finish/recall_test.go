@@ -578,3 +578,48 @@ func TestRecalledResultKeptUntilItsWriteSucceeds(t *testing.T) {
 		t.Errorf("result kept after the last write: %s", r)
 	}
 }
+
+// A state from an earlier version keeps every result: ReleaseStored drops
+// those no file waits on, once per state file.
+func TestReleaseStoredDropsOldResultsOnce(t *testing.T) {
+	e := newEnv(t, false)
+	old := json.RawMessage(`{"document_id":"doc_1","status":"completed"}`)
+	put := func(name, fileState string) string {
+		p, key := e.file(name, 1)
+		if err := e.st.Update(func(tx *state.Tx) error {
+			d, _, err := tx.Doc(key)
+			if err != nil {
+				return err
+			}
+			d.State, d.Result = state.DocDone, old
+			if err := tx.PutDoc(d); err != nil {
+				return err
+			}
+			f, _, err := tx.File(p)
+			if err != nil {
+				return err
+			}
+			f.State = fileState
+			return tx.PutFile(f)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	finished, waitingOn := put("done.pdf", state.FileDone), put("waiting.pdf", state.FileQueued)
+	n, err := e.fin.ReleaseStored(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("ReleaseStored = %d, %v; want 1", n, err)
+	}
+	if r := storedResult(t, e.st, finished); r != nil {
+		t.Errorf("a finished document keeps its result: %s", r)
+	}
+	if r := storedResult(t, e.st, waitingOn); r == nil {
+		t.Error("the result of a document a file still waits on was dropped")
+	}
+	// Once per state file: a second pass changes nothing.
+	again := put("later.pdf", state.FileDone)
+	if n, err := e.fin.ReleaseStored(context.Background()); err != nil || n != 0 || storedResult(t, e.st, again) == nil {
+		t.Errorf("second pass: %d, %v", n, err)
+	}
+}
