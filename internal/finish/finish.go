@@ -423,18 +423,19 @@ func (f *Finisher) Finish(ctx context.Context, key string) {
 			out = outcome{unavailable: true}
 		}
 	}
-	allOK, released := true, false
+	allOK := true
 	for i, rec := range files {
-		ok, rel := f.finishFile(ctx, d, rec, out, allOK && i == len(files)-1)
-		allOK, released = allOK && ok, released || rel
+		if !f.finishFile(ctx, d, rec, out, allOK && i == len(files)-1) {
+			allOK = false
+		}
 	}
 	switch {
 	case !allOK && recalled:
 		// Kept until the write that failed is done, so its retry (or a
 		// restart) needs neither the disk nor the API again.
 		f.keepResult(key, out.doc)
-	case allOK && !released && len(d.Result) > 0:
-		// Every file was deleted (or is away) rather than written.
+	case len(files) == 0 && len(d.Result) > 0:
+		// Every file was deleted before the result came.
 		if err := f.st.Update(func(tx *state.Tx) error { _, err := releaseResult(tx, key); return err }); err != nil {
 			f.log.Warn("cannot drop a result no file waits for any more; it is dropped with the next file of the same content", "document", key, "error", err)
 		}
@@ -459,11 +460,10 @@ func outcomeOf(d state.Doc) outcome {
 
 // finishFile writes rec's output and records it; with last it also drops
 // the document's stored result in that transaction when no file waits on
-// it any more. It reports whether rec is finished (not pending) and
-// whether the result was dropped.
-func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, o outcome, last bool) (ok, released bool) {
+// it any more. It reports whether rec is finished (not pending).
+func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, o outcome, last bool) bool {
 	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
-		return f.missing(rec), false
+		return f.missing(rec, d.Key, last)
 	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
 	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
@@ -485,7 +485,7 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 	if werr != nil {
 		f.writeErrors.Add(1)
 		f.log.Error("cannot write the result file; retrying (nothing is lost: the result is kept in the state until it is written)", "file", rec.Path, "error", werr)
-		return false, false
+		return false
 	}
 	removeStale(stale)
 	rec.Result, rec.Updated = out, time.Now()
@@ -494,17 +494,9 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 	} else {
 		rec.State, rec.Code, rec.Reason = state.FileFailed, code, msg
 	}
-	err := f.st.Update(func(tx *state.Tx) error {
-		if err := tx.PutFile(rec); err != nil || !last {
-			return err
-		}
-		var err error
-		released, err = releaseResult(tx, d.Key)
-		return err
-	})
-	if err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, d.Key, last) }); err != nil {
 		f.log.Error("result written but not recorded; it is written again", "file", rec.Path, "error", err)
-		return false, false
+		return false
 	}
 	switch {
 	case o.ok:
@@ -515,7 +507,17 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 		f.log.Warn("document failed; error file written", "file", rec.Path, "code", code, "reason", msg)
 	}
 	f.after(ctx, rec, out, o.doc, o.ok)
-	return true, released
+	return true
+}
+
+// recordFile records rec; with last it also drops the stored result of the
+// document key when no file waits on it any more.
+func recordFile(tx *state.Tx, rec state.File, key string, last bool) error {
+	if err := tx.PutFile(rec); err != nil || !last {
+		return err
+	}
+	_, err := releaseResult(tx, key)
+	return err
 }
 
 // missing handles a finished file that is not where it was: in a
@@ -523,14 +525,14 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 // content gets the result from the API), in an unreachable one it is left waiting
 // and written when the inbox returns (see Recover). Either way it is no
 // longer pending.
-func (f *Finisher) missing(rec state.File) bool {
+func (f *Finisher) missing(rec state.File, key string, last bool) bool {
 	i, ok := f.InboxOf(rec.Path)
 	if ok && f.o.Reachable != nil && !f.o.Reachable(i) {
 		f.log.Debug("inbox unreachable; the result is written when it returns", "file", rec.Path)
 		return true
 	}
 	rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result was written", time.Now()
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, key, last) }); err != nil {
 		f.log.Error("cannot record a deleted file; retrying", "file", rec.Path, "error", err)
 		return false
 	}

@@ -119,6 +119,26 @@ func TestResultReleasedOnceEveryFileIsWritten(t *testing.T) {
 	if r := storedResult(t, e2.st, key2); r != nil || e2.rec(p).State != state.FileGone {
 		t.Errorf("result %s kept for a file that was deleted (%+v)", r, e2.rec(p))
 	}
+
+	// Its files detached (deleted while it was processed): nothing waits.
+	e3 := newEnv(t, false)
+	_, key3 := e3.file("y.pdf", 1)
+	if err := e3.st.Update(func(tx *state.Tx) error {
+		d, _, err := tx.Doc(key3)
+		if err != nil {
+			return err
+		}
+		d.Files = nil
+		return tx.PutDoc(d)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e3.fin.Done(context.Background(), key3, doc(t, `{"document_id":"doc_1","filename":"y.pdf","status":"completed","page_count":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r := storedResult(t, e3.st, key3); r != nil {
+		t.Errorf("result %s kept for a document no file waits on", r)
+	}
 }
 
 // While a write fails (a folder squats on the result's name) the result
