@@ -250,7 +250,7 @@ func (f *Finisher) RetryPending(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		f.Finish(ctx, k)
+		f.finish(ctx, k, true)
 	}
 }
 
@@ -380,8 +380,12 @@ func (f *Finisher) Failed(ctx context.Context, keys []string, code, msg string) 
 // retried by Run. The document's stored result is dropped in the
 // transaction that records the last file waiting on it; a later file with
 // the same content gets it back from a result file on disk or the API
-// (see recall).
-func (f *Finisher) Finish(ctx context.Context, key string) {
+// (see recall). Asking the API is left to Run, so a caller (the uploader's
+// intake) never waits on the network: the file stays pending until then.
+func (f *Finisher) Finish(ctx context.Context, key string) { f.finish(ctx, key, false) }
+
+// finish is Finish; with fetch it may ask the API for a dropped result.
+func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 	unlock := f.lockKey(key)
 	defer unlock()
 	var d state.Doc
@@ -412,7 +416,7 @@ func (f *Finisher) Finish(ctx context.Context, key string) {
 	out := outcomeOf(d)
 	recalled := false
 	if d.State == state.DocDone && len(d.Result) == 0 && len(files) > 0 {
-		raw, later := f.recall(ctx, d)
+		raw, later := f.recall(ctx, d, fetch)
 		switch {
 		case raw != nil:
 			out.doc, recalled = raw, true

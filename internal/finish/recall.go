@@ -32,11 +32,16 @@ const CodeResultUnavailable = "RESULT_UNAVAILABLE"
 // document (404): asking again cannot help.
 var ErrResultGone = errors.New("the API no longer has this document")
 
+// fetchTimeout bounds one request for a dropped result, so a slow or
+// paused API does not hold up the other pending writes of Run.
+const fetchTimeout = time.Minute
+
 // recall finds the result of a finished document whose stored result was
-// dropped: from a result file of one of its files, else from the API. It
-// returns the document, or nil with later when the API could not be asked
-// now (the file stays pending), or nil alone when the result is gone.
-func (f *Finisher) recall(ctx context.Context, d state.Doc) (doc json.RawMessage, later bool) {
+// dropped: from a result file of one of its files, else (with fetch) from
+// the API. It returns the document, or nil with later when the API is to
+// be asked later (the file stays pending), or nil alone when the result is
+// gone.
+func (f *Finisher) recall(ctx context.Context, d state.Doc, fetch bool) (doc json.RawMessage, later bool) {
 	for _, out := range f.resultFiles(d) {
 		if doc := resultFor(out, d); doc != nil {
 			f.log.Debug("result of the same content read from an earlier result file", "document", d.Key, "from", out)
@@ -46,6 +51,11 @@ func (f *Finisher) recall(ctx context.Context, d state.Doc) (doc json.RawMessage
 	if f.o.Fetch == nil || d.ExtractionID == "" || d.DocumentID == "" {
 		return nil, false
 	}
+	if !fetch {
+		return nil, true
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	raw, err := f.o.Fetch(ctx, d.ExtractionID, d.DocumentID)
 	switch {
 	case errors.Is(err, ErrResultGone):

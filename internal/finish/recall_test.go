@@ -294,13 +294,15 @@ func newAPIEnv(t *testing.T, move, fetch bool) *apiEnv {
 	return e
 }
 
-// dup drops a file with the first file's content under name and finishes it.
+// dup drops a file with the first file's content under name and finishes
+// it as the daemon does: Finish from the intake, then a round of Run.
 func (e *apiEnv) dup(name string) string {
 	e.t.Helper()
 	p := filepath.Join(e.dir, "inbox", name)
 	writeFile(e.t, p, e.content)
 	e.addWaiting(e.key, p, e.sha, state.FileDuplicate)
 	e.fin.Finish(context.Background(), e.key)
+	e.fin.RetryPending(context.Background())
 	return p
 }
 
@@ -641,5 +643,38 @@ func TestReleaseStoredDropsOldResultsOnce(t *testing.T) {
 	again := put("later.pdf", state.FileDone)
 	if n, err := e.fin.ReleaseStored(context.Background()); err != nil || n != 0 || storedResult(t, e.st, again) == nil {
 		t.Errorf("second pass: %d, %v", n, err)
+	}
+}
+
+// Finish, which the uploader calls for a copy of finished content, never
+// waits on the API: the file stays pending and Run asks for the result.
+func TestFinishLeavesTheAPIToRun(t *testing.T) {
+	e := newAPIEnv(t, false, true)
+	if err := os.Remove(e.firstResult()); err != nil {
+		t.Fatal(err)
+	}
+	b := filepath.Join(e.dir, "inbox", "copy.pdf")
+	writeFile(t, b, e.content)
+	e.addWaiting(e.key, b, e.sha, state.FileDuplicate)
+	e.fin.Finish(context.Background(), e.key)
+	if f := e.rec(b); f.State != state.FileDuplicate || e.fin.Idle() || e.fetches.Load() != 0 {
+		t.Fatalf("after Finish: %+v, idle %v, %d fetches; want pending, not fetched", f, e.fin.Idle(), e.fetches.Load())
+	}
+	changed := e.fin.Changed()
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { e.fin.Run(ctx, 10*time.Millisecond); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	deadline := time.After(10 * time.Second)
+	for !e.fin.Idle() {
+		select {
+		case <-changed:
+			changed = e.fin.Changed()
+		case <-deadline:
+			t.Fatal("Run never fetched the result")
+		}
+	}
+	if f := e.rec(b); f.State != state.FileDone || e.fetches.Load() != 1 {
+		t.Errorf("after Run: %+v, %d fetches", f, e.fetches.Load())
 	}
 }
