@@ -105,11 +105,11 @@ type FileDetail struct {
 	// Document is the API's document object (fields in extracted_data),
 	// read from the file's result file.
 	Document json.RawMessage `json:"document,omitempty"`
-	// ResultMissing says that the file's result file is no longer on disk
-	// (the state keeps no copy of results); "" when it is there or none
-	// was written.
-	ResultMissing string `json:"result_missing,omitempty"`
-	Fix           *Fix   `json:"fix,omitempty"`
+	// ResultNote says why a finished file's data cannot be shown: its
+	// result file is no longer on disk (the state keeps no copy of
+	// results) or cannot be read; "" otherwise.
+	ResultNote string `json:"result_note,omitempty"`
+	Fix        *Fix   `json:"fix,omitempty"`
 }
 
 // Fix explains a failure in plain words.
@@ -364,12 +364,11 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 	}
 	b, at, err := outputOf(rec)
 	switch {
+	case err != nil && rec.State != state.FileDone:
 	case errors.Is(err, os.ErrNotExist):
-		if rec.State == state.FileDone {
-			fd.ResultMissing = missingText(rec)
-		}
+		fd.ResultNote = missingText(rec)
 	case err != nil:
-		return fd, fmt.Errorf("%s: %w", path, err)
+		fd.ResultNote = fmt.Sprintf("%v: check that the ppsync user may read it.", err)
 	default:
 		fd.ResultPath = at
 		var r struct {

@@ -186,8 +186,8 @@ func TestFileLifeAndData(t *testing.T) {
 			t.Errorf("life %v lacks %q", whats, w)
 		}
 	}
-	if fd.IdempotencyKey == "" || fd.ExtractionID != "ext_1" || fd.DocumentID != "doc_1" || !bytes.Contains(fd.Document, []byte("line_items")) || fd.ResultMissing != "" {
-		t.Errorf("detail = key %q job %q doc %q document %s missing %q", fd.IdempotencyKey, fd.ExtractionID, fd.DocumentID, fd.Document, fd.ResultMissing)
+	if fd.IdempotencyKey == "" || fd.ExtractionID != "ext_1" || fd.DocumentID != "doc_1" || !bytes.Contains(fd.Document, []byte("line_items")) || fd.ResultNote != "" {
+		t.Errorf("detail = key %q job %q doc %q document %s missing %q", fd.IdempotencyKey, fd.ExtractionID, fd.DocumentID, fd.Document, fd.ResultNote)
 	}
 	raw := func() (int, string) {
 		t.Helper()
@@ -237,8 +237,8 @@ func TestFileLifeAndData(t *testing.T) {
 	}
 	fd = FileDetail{}
 	if code := getJSON(t, srv.URL, "/ui/api/file?path="+url.QueryEscape(done), &fd); code != 200 || fd.Document != nil ||
-		!strings.Contains(fd.ResultMissing, done+".json") || !strings.Contains(fd.ResultMissing, "no copy") {
-		t.Errorf("detail without result file: %d document %s missing %q", code, fd.Document, fd.ResultMissing)
+		!strings.Contains(fd.ResultNote, done+".json") || !strings.Contains(fd.ResultNote, "no copy") {
+		t.Errorf("detail without result file: %d document %s missing %q", code, fd.Document, fd.ResultNote)
 	}
 
 	if code := getJSON(t, srv.URL, "/ui/api/file?path="+url.QueryEscape(failed), &fd); code != 200 || fd.Fix == nil || !fd.Fix.Retry || fd.Code != "EXTRACTION_FAILED" {
