@@ -161,7 +161,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	rec := activity.New(nil)
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers)})
+		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
+		Fetch: documentFetcher(client)})
 	leases.healed = func(int) {
 		// Results that could not be written while the inbox was away.
 		if err := fin.Recover(); err != nil {
@@ -203,6 +204,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
 	g.Go(func() error { maintain(ctx, st, cfg, o.PruneEvery, log); return nil })
+	g.Go(func() error { releaseStored(ctx, fin, log); return nil })
 
 	pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
 	me, err := up.Preflight(pre)

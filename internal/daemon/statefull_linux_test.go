@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/results"
@@ -75,6 +76,9 @@ func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
 	cfg := e.config("")
 	cfg.State.Path = filepath.Join(stateDir, "ppsync.db")
 	cfg.Admin.Listen = freePort(t)
+	// Every file in the one submission after which the disk fills: hashing
+	// them all takes longer than the tests' 100 ms.
+	cfg.Upload.BatchWindow = config.D(2 * time.Second)
 	filler := filepath.Join(stateDir, "filler")
 	tr := &fillOnSubmit{filler: filler, filled: make(chan struct{})}
 	o := e.options(cfg, false)
@@ -85,7 +89,9 @@ func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
 	ctx, cancel := contextWithCancel()
 	go func() { _, err := daemon.Run(ctx, o); done <- err }()
 	<-ready
-	const n = 4
+	// Enough documents that recording them needs more of the state file
+	// than its free pages (results are not kept once written).
+	const n = 24
 	var files []string
 	for i := range n {
 		p := filepath.Join(e.inbox, fmt.Sprintf("full-%d.pdf", i))

@@ -79,6 +79,13 @@ type Options struct {
 	// only into a reachable inbox (an unmounted share's empty mount point
 	// gets nothing), and there the file is recorded gone.
 	Reachable func(inbox int) bool
+	// Fetch asks the API again for a finished document (GET
+	// /v1/extractions/:id/documents/:doc, free of charge) when a later file
+	// with the same content needs its result, the state no longer holds it
+	// and no result file on disk still carries it. It wraps ErrResultGone
+	// when the API no longer has the document; any other error is taken as
+	// passing and the file is tried again. Nil: the API is never asked.
+	Fetch func(ctx context.Context, extractionID, documentID string) (json.RawMessage, error)
 }
 
 // ErrMismatch means an API document does not belong to the file it was
@@ -243,7 +250,7 @@ func (f *Finisher) RetryPending(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		f.Finish(ctx, k)
+		f.finish(ctx, k, true)
 	}
 }
 
@@ -370,8 +377,15 @@ func (f *Finisher) Failed(ctx context.Context, keys []string, code, msg string) 
 // Finish writes the result (or error) file of every file waiting on a
 // finished document, then records each file done or failed; the record
 // changes only after the rename. A failed write stays pending and is
-// retried by Run.
-func (f *Finisher) Finish(ctx context.Context, key string) {
+// retried by Run. The document's stored result is dropped in the
+// transaction that records the last file waiting on it; a later file with
+// the same content gets it back from a result file on disk or the API
+// (see recall). Asking the API is left to Run, so a caller (the uploader's
+// intake) never waits on the network: the file stays pending until then.
+func (f *Finisher) Finish(ctx context.Context, key string) { f.finish(ctx, key, false) }
+
+// finish is Finish; with fetch it may ask the API for a dropped result.
+func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 	unlock := f.lockKey(key)
 	defer unlock()
 	var d state.Doc
@@ -399,74 +413,134 @@ func (f *Finisher) Finish(ctx context.Context, key string) {
 		f.setPending(key, false)
 		return
 	}
+	out := outcomeOf(d)
+	recalled := false
+	if d.State == state.DocDone && len(d.Result) == 0 && len(files) > 0 {
+		raw, later := f.recall(ctx, d, fetch)
+		switch {
+		case raw != nil:
+			out.doc, recalled = raw, true
+		case later:
+			f.setPending(key, true)
+			return
+		default:
+			out = outcome{unavailable: true}
+		}
+	}
 	allOK := true
-	for _, rec := range files {
-		if !f.finishFile(ctx, d, rec) {
+	for i, rec := range files {
+		if !f.finishFile(ctx, d, rec, out, allOK && i == len(files)-1) {
 			allOK = false
+		}
+	}
+	switch {
+	case !allOK && recalled:
+		// Kept until the write that failed is done, so its retry (or a
+		// restart) needs neither the disk nor the API again.
+		f.keepResult(key, out.doc)
+	case len(files) == 0 && len(d.Result) > 0:
+		// Every file was deleted before the result came.
+		if err := f.st.Update(func(tx *state.Tx) error { _, err := releaseResult(tx, key); return err }); err != nil {
+			f.log.Warn("cannot drop a result no file waits for any more; it is dropped with the next file of the same content", "document", key, "error", err)
 		}
 	}
 	f.setPending(key, !allOK)
 }
 
-func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File) bool {
+// outcome is what the files of a finished document get.
+type outcome struct {
+	ok          bool            // a result file (else an error file)
+	doc         json.RawMessage // the API's document (nil when unknown)
+	code, msg   string          // the error file's code and message
+	unavailable bool            // the result of the same content cannot be had (CodeResultUnavailable)
+}
+
+func outcomeOf(d state.Doc) outcome {
+	if d.State == state.DocDone {
+		return outcome{ok: true, doc: d.Result}
+	}
+	return outcome{doc: d.Result, code: d.Code, msg: d.Message}
+}
+
+// finishFile writes rec's output and records it; with last it also drops
+// the document's stored result in that transaction when no file waits on
+// it any more. It reports whether rec is finished (not pending).
+func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, o outcome, last bool) bool {
 	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
-		return f.missing(rec)
+		return f.missing(rec, d.Key, last)
 	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
 	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
+	code, msg := o.code, o.msg
+	if o.unavailable {
+		code, msg = CodeResultUnavailable, f.unavailableMessage(rec.Path, d)
+	}
 	var out, stale string
 	var werr error
-	if d.State == state.DocDone {
+	if o.ok {
 		dup := ""
 		if len(d.Files) > 0 && d.Files[0] != rec.Path {
 			dup = d.Files[0]
 		}
-		out, stale, werr = resPath, errPath, inFolder(resPath, func() error { return results.WriteResultAt(resPath, d.Result, src, dup) })
+		out, stale, werr = resPath, errPath, inFolder(resPath, func() error { return results.WriteResultAt(resPath, o.doc, src, dup) })
 	} else {
-		out, stale, werr = errPath, resPath, inFolder(errPath, func() error { return results.WriteErrorAt(errPath, d.Code, d.Message, src) })
+		out, stale, werr = errPath, resPath, inFolder(errPath, func() error { return results.WriteErrorAt(errPath, code, msg, src) })
 	}
 	if werr != nil {
 		f.writeErrors.Add(1)
-		f.log.Error("cannot write the result file; retrying (nothing is lost: the result is kept in the state)", "file", rec.Path, "error", werr)
+		f.log.Error("cannot write the result file; retrying (nothing is lost: the result is kept in the state until it is written)", "file", rec.Path, "error", werr)
 		return false
 	}
 	removeStale(stale)
 	rec.Result, rec.Updated = out, time.Now()
-	if d.State == state.DocDone {
+	if o.ok {
 		rec.State, rec.Code, rec.Reason = state.FileDone, "", ""
 	} else {
-		rec.State, rec.Code, rec.Reason = state.FileFailed, d.Code, d.Message
+		rec.State, rec.Code, rec.Reason = state.FileFailed, code, msg
 	}
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, d.Key, last) }); err != nil {
 		f.log.Error("result written but not recorded; it is written again", "file", rec.Path, "error", err)
 		return false
 	}
-	if d.State == state.DocDone {
+	switch {
+	case o.ok:
 		f.log.Info("result written", "file", rec.Path, "result", out)
-	} else {
-		f.log.Warn("document failed; error file written", "file", rec.Path, "code", d.Code, "reason", d.Message)
+	case o.unavailable:
+		f.log.Error("the earlier result of the same content is gone; error file written (nothing charged)", "file", rec.Path, "code", code)
+	default:
+		f.log.Warn("document failed; error file written", "file", rec.Path, "code", code, "reason", msg)
 	}
-	f.after(ctx, rec, out, d.Result, d.State == state.DocDone)
+	f.after(ctx, rec, out, o.doc, o.ok)
 	return true
 }
 
+// recordFile records rec; with last it also drops the stored result of the
+// document key when no file waits on it any more.
+func recordFile(tx *state.Tx, rec state.File, key string, last bool) error {
+	if err := tx.PutFile(rec); err != nil || !last {
+		return err
+	}
+	_, err := releaseResult(tx, key)
+	return err
+}
+
 // missing handles a finished file that is not where it was: in a
-// reachable inbox it was deleted (recorded gone; its result stays in the
-// state for the same content), in an unreachable one it is left waiting
+// reachable inbox it was deleted (recorded gone; a later file with the same
+// content gets the result from the API), in an unreachable one it is left waiting
 // and written when the inbox returns (see Recover). Either way it is no
 // longer pending.
-func (f *Finisher) missing(rec state.File) bool {
+func (f *Finisher) missing(rec state.File, key string, last bool) bool {
 	i, ok := f.InboxOf(rec.Path)
 	if ok && f.o.Reachable != nil && !f.o.Reachable(i) {
 		f.log.Debug("inbox unreachable; the result is written when it returns", "file", rec.Path)
 		return true
 	}
 	rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result was written", time.Now()
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, key, last) }); err != nil {
 		f.log.Error("cannot record a deleted file; retrying", "file", rec.Path, "error", err)
 		return false
 	}
-	f.log.Warn("file deleted before its result was written; its result is kept in the state for the same content", "file", rec.Path)
+	f.log.Warn("file deleted before its result was written; a later file with the same content gets the result without being charged again", "file", rec.Path)
 	return true
 }
 

@@ -98,8 +98,15 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 			return "", nil // changed since: the next run processes it
 		}
 		rec.SHA256, rec.State, rec.Result = sum, state.FileDone, results.ResultPath(base)
+		// The result stays in its file (a later file with the same content
+		// reads it there); the ids let the API be asked again should it go.
+		var ids struct {
+			ExtractionID string `json:"extraction_id"`
+			DocumentID   string `json:"document_id"`
+		}
+		_ = json.Unmarshal(r.Document, &ids)
 		doc := state.Doc{Key: state.DocKey(in.ParserID, sum), ParserID: in.ParserID, SHA256: sum, Size: info.Size(),
-			State: state.DocDone, Files: []string{p}, Result: r.Document, Updated: now}
+			State: state.DocDone, Files: []string{p}, ExtractionID: ids.ExtractionID, DocumentID: ids.DocumentID, Updated: now}
 		return state.FileDone, st.Update(func(tx *state.Tx) error {
 			if old, ok, _ := tx.Doc(doc.Key); ok {
 				doc.Files = append(old.Files, p)

@@ -205,3 +205,40 @@ func TestRebuildFromResultsDir(t *testing.T) {
 		return nil
 	})
 }
+
+// A rebuilt document keeps the API's ids from its result file, not the
+// result itself (that stays in the file).
+func TestRebuiltDocumentKeepsIDsNotTheResult(t *testing.T) {
+	cfg := testConfig(t)
+	p := filepath.Join(cfg.Inboxes[0].Path, "a.pdf")
+	if err := samples.Generate(5, 1, 1).WriteFile(p); err != nil {
+		t.Fatal(err)
+	}
+	sum, size, err := pdfcheck.HashFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := json.RawMessage(`{"document_id":"doc_7","extraction_id":"ext_3","status":"completed","extracted_data":{"n":1}}`)
+	if _, err := results.WriteResult(p, doc, results.Source{Path: p, SHA256: sum, Size: size}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rebuild.Run(context.Background(), cfg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.Open(cfg.State.Path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var d state.Doc
+	var ok bool
+	if err := st.View(func(tx *state.Tx) error {
+		d, ok, err = tx.Doc(state.DocKey("prs", sum))
+		return err
+	}); err != nil || !ok {
+		t.Fatalf("no document rebuilt: %v", err)
+	}
+	if d.DocumentID != "doc_7" || d.ExtractionID != "ext_3" || d.Result != nil || d.State != state.DocDone {
+		t.Errorf("rebuilt document %+v, want done with the ids and no stored result", d)
+	}
+}

@@ -100,7 +100,7 @@ type Doc struct {
 	ExtractionID string          `json:"extraction_id,omitempty"`
 	DocumentID   string          `json:"document_id,omitempty"`
 	SubmittedAt  time.Time       `json:"submitted_at,omitzero"`
-	Result       json.RawMessage `json:"result,omitempty"` // the API's document object
+	Result       json.RawMessage `json:"result,omitempty"` // the API's document object, kept until its files are written (see finish)
 	Code         string          `json:"code,omitempty"`
 	Message      string          `json:"message,omitempty"`
 	// Retry asks for a failed document to be sent again when its file is

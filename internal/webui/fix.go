@@ -19,6 +19,10 @@ var fixes = map[string]Fix{
 	"UNSUPPORTED_FILE_TYPE":  {Problem: "PerfectParser does not accept this type of file.", Action: "Save it as PDF and drop it in again.", Retry: false},
 	"PARSER_NOT_FOUND":       {Problem: "The parser set for this inbox does not exist.", Action: "Fix parser_id of the inbox in the configuration, restart ppsync, then press retry.", Retry: true},
 	"PARSER_NOT_CONFIGURED":  {Problem: "The parser set for this inbox has no fields yet.", Action: "Set up the parser's fields in PerfectParser, then press retry.", Retry: true},
+	// The "Process again" button (ppsync retry --reprocess) is the way out;
+	// a retry only asks for the same earlier result again.
+	"RESULT_UNAVAILABLE": {Problem: "This file has the same content as a file processed before, but that earlier result is no longer on disk or at PerfectParser. Nothing was charged.",
+		Action: "Press \"Process again\" (or run 'ppsync retry --reprocess' on the file) to send it as a new job; it is charged again (1 credit a page).", Retry: false},
 }
 
 // fixFor explains code; unknown codes get a general answer.

@@ -14,6 +14,7 @@ import (
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -125,9 +126,18 @@ func (f *fixture) add(tb testing.TB, i int, name, st string, pages int, at time.
 		rec.State, doc.State = state.FileQueued, state.DocSubmitted
 		doc.Batch, doc.ExtractionID, doc.DocumentID, doc.SubmittedAt = "idem-"+sha[:8], "ext_1", "doc_1", at
 	case state.FileDone:
-		doc.State, doc.Result = state.DocDone, sampleDoc
+		// As in a real state: the result is in the result file, not in
+		// the document record.
+		doc.State = state.DocDone
 		doc.Batch, doc.ExtractionID, doc.DocumentID, doc.SubmittedAt = "idem-"+sha[:8], "ext_1", "doc_1", at.Add(-30*time.Second)
 		rec.Result = path + ".json"
+		b, err := json.Marshal(results.Result{Document: sampleDoc, Source: results.Source{Path: path, SHA256: sha, Size: rec.Size}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(rec.Result, b, 0o600); err != nil {
+			tb.Fatal(err)
+		}
 	case state.FileFailed:
 		doc.State, doc.Code, doc.Message = state.DocFailed, "EXTRACTION_FAILED", "unreadable scan"
 		rec.Code, rec.Reason, rec.Result = "EXTRACTION_FAILED", "unreadable scan", path+".error.json"

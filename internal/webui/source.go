@@ -15,7 +15,6 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/report"
-	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -103,9 +102,14 @@ type FileDetail struct {
 	Retries        int     `json:"retries,omitempty"`
 	ResultPath     string  `json:"result_path,omitempty"`
 	Life           []Event `json:"life"`
-	// Document is the API's document object (fields in extracted_data).
+	// Document is the API's document object (fields in extracted_data),
+	// read from the file's result file.
 	Document json.RawMessage `json:"document,omitempty"`
-	Fix      *Fix            `json:"fix,omitempty"`
+	// ResultNote says why a finished file's data cannot be shown: its
+	// result file is no longer on disk (the state keeps no copy of
+	// results) or cannot be read; "" otherwise.
+	ResultNote string `json:"result_note,omitempty"`
+	Fix        *Fix   `json:"fix,omitempty"`
 }
 
 // Fix explains a failure in plain words.
@@ -302,6 +306,7 @@ func sortRows(rows []Row, by string) {
 // File returns one file's life and data.
 func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error) {
 	var fd FileDetail
+	var rec state.File
 	err := s.st.View(func(tx *state.Tx) error {
 		f, ok, err := tx.File(path)
 		if err != nil {
@@ -314,6 +319,7 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 		if err != nil {
 			return err
 		}
+		rec = f
 		fd = FileDetail{Row: rowOf(f, st), Size: f.Size, SHA256: f.SHA256, ParserID: f.ParserID, ResultPath: f.Result}
 		fd.Life = append(fd.Life, Event{At: f.FirstSeen, What: "seen", Detail: "found in the inbox"})
 		if f.ModTime != 0 {
@@ -332,9 +338,6 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 						Detail: join(labeled("idempotency key", d.Batch), labeled("job", d.ExtractionID), labeled("document", d.DocumentID))})
 				} else if d.State == state.DocQueued {
 					fd.Life = append(fd.Life, Event{At: d.Updated, What: "queued", Detail: "waiting to be sent"})
-				}
-				if len(d.Result) > 0 {
-					fd.Document = d.Result
 				}
 			}
 		}
@@ -356,7 +359,68 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 	if err != nil {
 		return fd, fmt.Errorf("read %s from %s: %w", path, s.st.Path(), err)
 	}
+	if fd.ResultPath == "" {
+		return fd, nil
+	}
+	b, at, err := outputOf(rec)
+	switch {
+	case err != nil && rec.State != state.FileDone:
+	case errors.Is(err, os.ErrNotExist):
+		fd.ResultNote = missingText(rec)
+	case err != nil:
+		fd.ResultNote = fmt.Sprintf("%v: check that the ppsync user may read it.", err)
+	default:
+		fd.ResultPath = at
+		var r struct {
+			Document json.RawMessage `json:"document"`
+		}
+		if json.Unmarshal(b, &r) == nil && len(r.Document) > 0 && string(r.Document) != "null" {
+			fd.Document = r.Document
+		}
+	}
 	return fd, nil
+}
+
+// outputOf reads f's own result (or error) file: where it was written, or
+// where after = "move" took it with the file. Both paths come from the
+// state's record, never from a request. It returns the content and where it
+// was found, or an error wrapping os.ErrNotExist when neither is there.
+func outputOf(f state.File) ([]byte, string, error) {
+	var at []string
+	if f.MovedTo != "" {
+		if m := movedOutput(f.Path, f.Result, f.MovedTo); m != "" {
+			at = append(at, m)
+		}
+	}
+	if f.Result != "" {
+		at = append(at, f.Result)
+	}
+	for _, p := range at {
+		b, err := os.ReadFile(p)
+		if err == nil {
+			return b, p, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, p, fmt.Errorf("read result file %s: %w", p, err)
+		}
+	}
+	return nil, "", fmt.Errorf("result file of %s: %w", f.Path, os.ErrNotExist)
+}
+
+// movedOutput is where out, an output written beside file, went when
+// after = "move" moved file to movedTo with its outputs; "" when out was
+// not beside file (a results_dir keeps the outputs where they are).
+func movedOutput(file, out, movedTo string) string {
+	suffix, ok := strings.CutPrefix(out, file)
+	if !ok || suffix == "" || filepath.Dir(out) != filepath.Dir(file) {
+		return ""
+	}
+	return movedTo + suffix
+}
+
+// missingText says that a finished file's result file is gone.
+func missingText(f state.File) string {
+	return fmt.Sprintf("The result file %s is no longer on disk, and ppsync keeps no copy of results in its state.", f.Result)
 }
 
 func join(parts ...string) string {
@@ -383,12 +447,11 @@ func pagesText(n int) string {
 	return fmt.Sprintf("%d pages", n)
 }
 
-// Result returns the file's result (or error) file as written beside it.
-// The path read is the one the state recorded for the file, never one
-// taken from the request.
+// Result returns the file's result (or error) file: where it was written,
+// or where after = "move" took it. The paths read are the ones the state
+// recorded for the file, never one taken from the request.
 func (s *StoreSource) Result(ctx context.Context, path string) ([]byte, error) {
 	var f state.File
-	var doc json.RawMessage
 	err := s.st.View(func(tx *state.Tx) error {
 		var ok bool
 		var err error
@@ -399,31 +462,22 @@ func (s *StoreSource) Result(ctx context.Context, path string) ([]byte, error) {
 		if !ok || !s.known(f.Inbox) {
 			return ErrNotFound
 		}
-		if f.SHA256 != "" {
-			if d, ok, err := tx.Doc(state.DocKey(f.ParserID, f.SHA256)); err == nil && ok {
-				doc = d.Result
-			}
-		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("result of %s: %w", path, err)
 	}
-	if f.Result != "" {
-		b, err := os.ReadFile(f.Result)
-		if err == nil {
-			return b, nil
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("read result file %s: %w", f.Result, err)
-		}
+	if f.Result == "" {
+		return nil, fmt.Errorf("result of %s: no result yet: %w", path, ErrNotFound)
 	}
-	if len(doc) > 0 {
-		// The result file was moved or deleted; the state still holds the
-		// document, in the same shape as the result file.
-		return json.MarshalIndent(results.Result{Document: doc, Source: results.Source{Path: f.Path, SHA256: f.SHA256, Size: f.Size}}, "", "  ")
+	b, _, err := outputOf(f)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("result of %s: %s: %w", path, missingText(f), ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("result of %s: %w", path, err)
 	}
-	return nil, fmt.Errorf("result of %s: no result yet: %w", path, ErrNotFound)
+	return b, nil
 }
 
 // Estimate returns the tracked files among paths and the pages they have.

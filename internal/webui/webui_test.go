@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/state"
 )
 
 func getJSON(t *testing.T, srv string, path string, v any) int {
@@ -168,9 +170,6 @@ func TestFilesSearchSortPaginate(t *testing.T) {
 func TestFileLifeAndData(t *testing.T) {
 	f := newFixture(t)
 	done := f.add(t, 0, "invoice.pdf", "done", 2, time.Now())
-	if err := os.WriteFile(done+".json", []byte(`{"document":{"document_id":"doc_1"},"source":{"path":"x"}}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	failed := f.add(t, 1, "scan.pdf", "failed", 1, time.Now())
 	srv := f.server(t, Options{})
 
@@ -187,22 +186,59 @@ func TestFileLifeAndData(t *testing.T) {
 			t.Errorf("life %v lacks %q", whats, w)
 		}
 	}
-	if fd.IdempotencyKey == "" || fd.ExtractionID != "ext_1" || fd.DocumentID != "doc_1" || !bytes.Contains(fd.Document, []byte("line_items")) {
-		t.Errorf("detail = key %q job %q doc %q document %s", fd.IdempotencyKey, fd.ExtractionID, fd.DocumentID, fd.Document)
+	if fd.IdempotencyKey == "" || fd.ExtractionID != "ext_1" || fd.DocumentID != "doc_1" || !bytes.Contains(fd.Document, []byte("line_items")) || fd.ResultNote != "" {
+		t.Errorf("detail = key %q job %q doc %q document %s missing %q", fd.IdempotencyKey, fd.ExtractionID, fd.DocumentID, fd.Document, fd.ResultNote)
 	}
-	resp, _ := http.Get(srv.URL + "/ui/api/raw?path=" + url.QueryEscape(done))
-	raw, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(raw), `"source":{"path":"x"}`) {
-		t.Errorf("raw: %d %s, want the result file as written", resp.StatusCode, raw)
+	raw := func() (int, string) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/ui/api/raw?path=" + url.QueryEscape(done))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
-	// Moved away: the state's copy of the document answers instead.
-	os.Remove(done + ".json")
-	resp, _ = http.Get(srv.URL + "/ui/api/raw?path=" + url.QueryEscape(done))
-	raw, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(raw), "Acme Corp") {
-		t.Errorf("raw without result file: %d %s", resp.StatusCode, raw)
+	if code, body := raw(); code != 200 || !strings.Contains(body, `"sha256":`) || !strings.Contains(body, "Acme Corp") {
+		t.Errorf("raw: %d %s, want the result file as written", code, body)
+	}
+
+	// Moved with its result by after = "move": read where it went.
+	movedTo := filepath.Join(filepath.Dir(f.inboxes[0]), "processed", "invoice.pdf")
+	if err := os.MkdirAll(filepath.Dir(movedTo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(done+".json", movedTo+".json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Update(func(tx *state.Tx) error {
+		rec, _, err := tx.File(done)
+		if err != nil {
+			return err
+		}
+		rec.MovedTo = movedTo
+		return tx.PutFile(rec)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := raw(); code != 200 || !strings.Contains(body, "Acme Corp") {
+		t.Errorf("raw of a moved file: %d %s, want the moved result file", code, body)
+	}
+	if getJSON(t, srv.URL, "/ui/api/file?path="+url.QueryEscape(done), &fd); fd.ResultPath != movedTo+".json" || !bytes.Contains(fd.Document, []byte("Acme Corp")) {
+		t.Errorf("detail of a moved file: result path %q document %s", fd.ResultPath, fd.Document)
+	}
+
+	// Deleted: the state keeps no copy, and the page says so.
+	if err := os.Remove(movedTo + ".json"); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := raw(); code != 404 || !strings.Contains(body, "no longer on disk") {
+		t.Errorf("raw without result file: %d %s, want 404 saying it is gone", code, body)
+	}
+	fd = FileDetail{}
+	if code := getJSON(t, srv.URL, "/ui/api/file?path="+url.QueryEscape(done), &fd); code != 200 || fd.Document != nil ||
+		!strings.Contains(fd.ResultNote, done+".json") || !strings.Contains(fd.ResultNote, "no copy") {
+		t.Errorf("detail without result file: %d document %s missing %q", code, fd.Document, fd.ResultNote)
 	}
 
 	if code := getJSON(t, srv.URL, "/ui/api/file?path="+url.QueryEscape(failed), &fd); code != 200 || fd.Fix == nil || !fd.Fix.Retry || fd.Code != "EXTRACTION_FAILED" {

@@ -294,8 +294,8 @@
     if (!data || typeof data !== "object") {
       const why = { done: "The result has no extracted fields.", failed: "No data: the file failed (see above).",
         refused: "No data: the file was not sent (see above).", deleted: "No data: the file was deleted." };
-      card.append(h("p", { class: "muted" }, why[f.state] || "No data yet: the result appears here when it is written."));
-      if (f.result_path) card.append(h("p", {}, raw));
+      card.append(h("p", { class: "muted" }, f.result_note || why[f.state] || "No data yet: the result appears here when it is written."));
+      if (f.result_path && !f.result_note) card.append(h("p", {}, raw));
       return card;
     }
     const fields = [], tables = [];

@@ -1,0 +1,47 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+
+	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/finish"
+)
+
+// documentFetcher is finish.Options.Fetch over the API client: a finished
+// document asked for again (free of charge), with a 404 marked as
+// finish.ErrResultGone.
+func documentFetcher(c *api.Client) func(ctx context.Context, extractionID, documentID string) (json.RawMessage, error) {
+	return func(ctx context.Context, extractionID, documentID string) (json.RawMessage, error) {
+		doc, err := c.Document(ctx, extractionID, documentID)
+		if api.IsNotFound(err) {
+			return nil, fmt.Errorf("fetch document %s of job %s: %w: %w", documentID, extractionID, finish.ErrResultGone, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("fetch document %s of job %s: %w", documentID, extractionID, err)
+		}
+		if raw := doc.Raw(); raw != nil {
+			return raw, nil
+		}
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			return nil, fmt.Errorf("encode document %s: %w", documentID, err)
+		}
+		return raw, nil
+	}
+}
+
+// releaseStored drops the results a state file written by an earlier
+// version keeps for every document (they are in the result files).
+func releaseStored(ctx context.Context, fin *finish.Finisher, log *slog.Logger) {
+	n, err := fin.ReleaseStored(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		log.Warn("cannot drop the results the state file keeps from an earlier version; trying again at the next start", "error", err)
+	case n > 0:
+		log.Info("dropped the results the state file kept from an earlier version (they are in the result files); "+
+			"the file shrinks when it is compacted at a later start, or with 'ppsync state compact'", "documents", n)
+	}
+}

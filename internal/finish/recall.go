@@ -1,0 +1,280 @@
+package finish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// The state keeps a finished document's result only until every file
+// waiting on it has its output written and recorded. A file with the same
+// content that comes later gets the result back from a result file already
+// written for the document, else from the API (free of charge), else an
+// error file with CodeResultUnavailable: the content is never paid for
+// again by itself.
+
+// CodeResultUnavailable is the error code of a file whose content was
+// processed before when that result is neither in a result file on disk
+// nor at the API any more.
+const CodeResultUnavailable = "RESULT_UNAVAILABLE"
+
+// ErrResultGone is what Options.Fetch wraps when the API no longer has the
+// document (404): asking again cannot help.
+var ErrResultGone = errors.New("the API no longer has this document")
+
+// fetchTimeout bounds one request for a dropped result, so a slow or
+// paused API does not hold up the other pending writes of Run.
+const fetchTimeout = time.Minute
+
+// recall finds the result of a finished document whose stored result was
+// dropped: from a result file of one of its files, else (with fetch) from
+// the API. It returns the document, or nil with later when the API is to
+// be asked later (the file stays pending), or nil alone when the result is
+// gone.
+func (f *Finisher) recall(ctx context.Context, d state.Doc, fetch bool) (doc json.RawMessage, later bool) {
+	for _, out := range f.resultFiles(d) {
+		if doc := resultFor(out, d); doc != nil {
+			f.log.Debug("result of the same content read from an earlier result file", "document", d.Key, "from", out)
+			return doc, false
+		}
+	}
+	if f.o.Fetch == nil || d.ExtractionID == "" || d.DocumentID == "" {
+		return nil, false
+	}
+	if !fetch {
+		return nil, true
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	raw, err := f.o.Fetch(ctx, d.ExtractionID, d.DocumentID)
+	switch {
+	case errors.Is(err, ErrResultGone):
+		f.log.Warn("the API no longer has a document processed before", "document_id", d.DocumentID, "extraction_id", d.ExtractionID, "error", err)
+		return nil, false
+	case err != nil:
+		f.log.Warn("cannot ask the API again for the result of content processed before; retrying", "document_id", d.DocumentID, "error", err)
+		return nil, true
+	}
+	var got apitypes.Document
+	if err := json.Unmarshal(raw, &got); err != nil {
+		f.log.Warn("the API's answer for a document processed before is not a document; retrying", "document_id", d.DocumentID, "error", err)
+		return nil, true
+	}
+	if why := fetchedMismatch(d, got); why != "" {
+		f.log.Error("the API's document does not match the content processed before; not used", "document_id", d.DocumentID, "reason", why)
+		return nil, false
+	}
+	f.log.Info("result of the same content fetched from the API again (free of charge)", "document_id", d.DocumentID)
+	return raw, false
+}
+
+// fetchedMismatch says why a document fetched again cannot stand for d, or "".
+func fetchedMismatch(d state.Doc, got apitypes.Document) string {
+	switch {
+	case got.DocumentID != d.DocumentID:
+		return fmt.Sprintf("asked for document %s, got %q", d.DocumentID, got.DocumentID)
+	case got.Status != apitypes.StatusCompleted:
+		return fmt.Sprintf("document %s is %q, not completed", d.DocumentID, got.Status)
+	}
+	return check(d, got)
+}
+
+// resultFiles lists where a result of d's files may be: the recorded
+// output, where after = "move" took it, and where the output of a file no
+// longer tracked would be.
+func (f *Finisher) resultFiles(d state.Doc) []string {
+	var outs []string
+	add := func(p string) {
+		if p != "" && !slices.Contains(outs, p) {
+			outs = append(outs, p)
+		}
+	}
+	_ = f.st.View(func(tx *state.Tx) error {
+		for _, p := range d.Files {
+			rec, ok, err := tx.File(p)
+			if err != nil {
+				continue // that record is unreadable; the others may do
+			}
+			if !ok {
+				res, _ := f.outputs("", p)
+				add(res)
+				continue
+			}
+			if rec.MovedTo != "" {
+				add(movedOutput(rec.Path, rec.Result, rec.MovedTo))
+			}
+			add(rec.Result)
+			res, _ := f.outputs(rec.Inbox, rec.Path)
+			add(res)
+		}
+		return nil
+	})
+	return outs
+}
+
+// movedOutput is where out, an output written beside file, went when
+// results.Move moved file to movedTo; "" when out was not beside file (a
+// results_dir keeps the outputs where they are).
+func movedOutput(file, out, movedTo string) string {
+	suffix, ok := strings.CutPrefix(out, file)
+	if !ok || suffix == "" || filepath.Dir(out) != filepath.Dir(file) {
+		return ""
+	}
+	return movedTo + suffix
+}
+
+// resultFor returns the document of the result file at out when that file
+// is a result of d: same content (source.sha256) and, when both say, the
+// same document_id. It returns nil otherwise.
+func resultFor(out string, d state.Doc) json.RawMessage {
+	b, err := os.ReadFile(out)
+	if err != nil {
+		return nil
+	}
+	var r results.Result
+	if json.Unmarshal(b, &r) != nil || r.Source.SHA256 != d.SHA256 || len(r.Document) == 0 || string(r.Document) == "null" {
+		return nil
+	}
+	var id struct {
+		DocumentID string `json:"document_id"`
+		Status     string `json:"status"`
+	}
+	if json.Unmarshal(r.Document, &id) != nil {
+		return nil
+	}
+	if d.DocumentID != "" && id.DocumentID != "" && id.DocumentID != d.DocumentID {
+		return nil // an earlier life of the content (processed again since)
+	}
+	if id.Status != "" && id.Status != apitypes.StatusCompleted {
+		return nil
+	}
+	return r.Document
+}
+
+// unavailableMessage is the error of a file whose content was processed
+// before and whose result cannot be had any more.
+func (f *Finisher) unavailableMessage(file string, d state.Doc) string {
+	msg := fmt.Sprintf("%s has the same content as a file processed before (document %s), but that earlier result is no longer on disk "+
+		"(its result files were moved or deleted) nor at PerfectParser; ppsync does not pay for the same content again by itself, "+
+		"so nothing was charged. To process this file again as a new job, charged again (1 credit a page), run 'ppsync retry --reprocess %s'",
+		filepath.Base(file), orUnknown(d.DocumentID), file)
+	if i, ok := f.InboxOf(file); ok && f.o.Inboxes[i].Move {
+		msg += ", then move the file back from the failed folder into the inbox"
+	}
+	return msg + "."
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// keepResult stores a result obtained again in the state until the files
+// waiting on it are written (see releaseResult).
+func (f *Finisher) keepResult(key string, doc json.RawMessage) {
+	err := f.st.Update(func(tx *state.Tx) error {
+		d, ok, err := tx.Doc(key)
+		if err != nil || !ok || d.State != state.DocDone || len(d.Result) > 0 {
+			return err
+		}
+		d.Result = doc
+		return tx.PutDoc(d)
+	})
+	if err != nil {
+		f.log.Warn("cannot keep a result obtained again until its files are written; it is obtained again", "document", key, "error", err)
+	}
+}
+
+// releaseResult drops the stored result of a finished document when no
+// file waits on it any more. It reports whether it did.
+func releaseResult(tx *state.Tx, key string) (bool, error) {
+	d, ok, err := tx.Doc(key)
+	if err != nil || !ok || len(d.Result) == 0 || !state.DocFinal(d.State) {
+		return false, err
+	}
+	for _, p := range d.Files {
+		rec, ok, err := tx.File(p)
+		if err != nil {
+			return false, err
+		}
+		if ok && waiting(rec) && rec.SHA256 == d.SHA256 {
+			return false, nil
+		}
+	}
+	d.Result = nil
+	return true, tx.PutDoc(d)
+}
+
+// metaReleased marks a state file whose stored results were dropped by
+// ReleaseStored.
+const metaReleased = "finish.stored_results_released"
+
+// releaseBatch is how many documents one transaction of ReleaseStored changes.
+const releaseBatch = 256
+
+// ReleaseStored drops the stored result of every finished document no file
+// waits on, once per state file: a state written before results were
+// dropped once written holds every result ever received. It returns how
+// many it dropped; run it in the background after Recover.
+func (f *Finisher) ReleaseStored(ctx context.Context) (int, error) {
+	var keys []string
+	done := false
+	err := f.st.View(func(tx *state.Tx) error {
+		if done = tx.Meta(metaReleased) != ""; done {
+			return nil
+		}
+		return tx.Docs(func(d state.Doc) error {
+			if len(d.Result) > 0 && state.DocFinal(d.State) {
+				keys = append(keys, d.Key)
+			}
+			return ctx.Err()
+		})
+	})
+	if err != nil || done {
+		return 0, err
+	}
+	n := 0
+	for {
+		batch := keys[:min(len(keys), releaseBatch)]
+		keys = keys[len(batch):]
+		err := f.st.Update(func(tx *state.Tx) error {
+			for _, k := range batch {
+				ok, err := releaseResult(tx, k)
+				if err != nil {
+					return err
+				}
+				if ok {
+					n++
+				}
+			}
+			if len(keys) == 0 {
+				return tx.PutMeta(metaReleased, time.Now().UTC().Format(time.RFC3339))
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("drop the stored results of finished documents: %w", err)
+		}
+		if len(keys) == 0 {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
+	// The pass touched every document record; hand those pages back.
+	_ = f.st.ReleaseMapped()
+	return n, nil
+}
