@@ -221,60 +221,62 @@ func releaseResult(tx *state.Tx, key string) (bool, error) {
 // ReleaseStored.
 const metaReleased = "finish.stored_results_released"
 
-// releaseBatch is how many documents one transaction of ReleaseStored changes.
-const releaseBatch = 256
+// releaseScan is how many document records one round of ReleaseStored reads.
+const releaseScan = 1000
 
 // ReleaseStored drops the stored result of every finished document no file
 // waits on, once per state file: a state written before results were
 // dropped once written holds every result ever received. It returns how
 // many it dropped; run it in the background after Recover.
 func (f *Finisher) ReleaseStored(ctx context.Context) (int, error) {
-	var keys []string
 	done := false
-	err := f.st.View(func(tx *state.Tx) error {
-		if done = tx.Meta(metaReleased) != ""; done {
-			return nil
-		}
-		return tx.Docs(func(d state.Doc) error {
-			if len(d.Result) > 0 && state.DocFinal(d.State) {
-				keys = append(keys, d.Key)
-			}
-			return ctx.Err()
-		})
-	})
-	if err != nil || done {
+	if err := f.st.View(func(tx *state.Tx) error {
+		done = tx.Meta(metaReleased) != ""
+		return nil
+	}); err != nil || done {
 		return 0, err
 	}
-	n := 0
+	// Short transactions of at most releaseScan records each, so a state of
+	// a million documents neither holds a long transaction nor a list of
+	// every key; the pages read are handed back after each.
+	n, after := 0, ""
 	for {
-		batch := keys[:min(len(keys), releaseBatch)]
-		keys = keys[len(batch):]
-		err := f.st.Update(func(tx *state.Tx) error {
-			for _, k := range batch {
-				ok, err := releaseResult(tx, k)
-				if err != nil {
-					return err
-				}
-				if ok {
-					n++
-				}
-			}
-			if len(keys) == 0 {
-				return tx.PutMeta(metaReleased, time.Now().UTC().Format(time.RFC3339))
-			}
-			return nil
-		})
-		if err != nil {
-			return n, fmt.Errorf("drop the stored results of finished documents: %w", err)
-		}
-		if len(keys) == 0 {
-			break
-		}
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
+		var keys []string
+		var more bool
+		err := f.st.View(func(tx *state.Tx) error {
+			var err error
+			after, more, err = tx.StoredResults(after, releaseScan, func(k string) error {
+				keys = append(keys, k)
+				return nil
+			})
+			return err
+		})
+		if err == nil {
+			err = f.st.Update(func(tx *state.Tx) error {
+				for _, k := range keys {
+					ok, err := releaseResult(tx, k)
+					if err != nil {
+						return err
+					}
+					if ok {
+						n++
+					}
+				}
+				if !more {
+					return tx.PutMeta(metaReleased, time.Now().UTC().Format(time.RFC3339))
+				}
+				return nil
+			})
+		}
+		_ = f.st.ReleaseMapped()
+		if err != nil {
+			return n, fmt.Errorf("drop the stored results of finished documents: %w", err)
+		}
+		if !more {
+			return n, nil
+		}
 	}
-	// The pass touched every document record; hand those pages back.
-	_ = f.st.ReleaseMapped()
-	return n, nil
 }

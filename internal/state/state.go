@@ -5,6 +5,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -433,3 +434,38 @@ func (t *Tx) PutMeta(key, value string) error {
 // Version identifies the store's content as of this transaction: it changes
 // with every committed write, so readers can cache what they derived from it.
 func (t *Tx) Version() uint64 { return uint64(t.tx.ID()) }
+
+// StoredResults reads up to scan document records in key order after the
+// key after and calls fn with the key of each final one that still holds
+// a result. It returns the last key read and whether records remain, so a
+// caller goes through a large state in short transactions; records without
+// a result are skipped without being decoded in full.
+func (t *Tx) StoredResults(after string, scan int, fn func(key string) error) (last string, more bool, err error) {
+	c := t.tx.Bucket(bucketDocs).Cursor()
+	k, v := c.First()
+	if after != "" {
+		if k, v = c.Seek([]byte(after)); k != nil && string(k) == after {
+			k, v = c.Next()
+		}
+	}
+	for n := 0; k != nil && n < scan; k, v = c.Next() {
+		n++
+		last = string(k)
+		if !bytes.Contains(v, []byte(`"result":`)) {
+			continue
+		}
+		var d struct {
+			State  string          `json:"state"`
+			Result json.RawMessage `json:"result"`
+		}
+		if err := json.Unmarshal(v, &d); err != nil {
+			return last, false, fmt.Errorf("state record %s/%s: %w", bucketDocs, k, err)
+		}
+		if len(d.Result) > 0 && DocFinal(d.State) {
+			if err := fn(last); err != nil {
+				return last, false, err
+			}
+		}
+	}
+	return last, k != nil, nil
+}
