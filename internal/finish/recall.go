@@ -205,6 +205,9 @@ func releaseResult(tx *state.Tx, key string) (bool, error) {
 		return false, err
 	}
 	for _, p := range d.Files {
+		if !tx.FileOpen(p) {
+			continue // final: not waiting (and its record is not read)
+		}
 		rec, ok, err := tx.File(p)
 		if err != nil {
 			return false, err

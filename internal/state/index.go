@@ -144,3 +144,10 @@ func checkIndex(tx *bolt.Tx) error {
 	}
 	return nil
 }
+
+// FileOpen reports whether the file record at path is still on its way (in
+// a state that is not final), from the open-records index alone: it reads
+// neither the record nor its page.
+func (t *Tx) FileOpen(path string) bool {
+	return t.tx.Bucket(bucketOpen).Get([]byte(prefixFile+path)) != nil
+}
