@@ -151,7 +151,7 @@ func (s *Store) Space() (Space, error) {
 		return Space{}, fmt.Errorf("state %s: %w", s.path, err)
 	}
 	st := s.db.Stats()
-	free := int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize)
+	free := int64(st.FreePageN+st.PendingPageN) * int64(s.pageSize)
 	return Space{FileSize: fi.Size(), FreeBytes: free}, nil
 }
 
@@ -218,7 +218,7 @@ func (s *Store) CompactInPlace() (CompactStats, error) {
 	}
 	cs.Before = fi.Size()
 	st := s.db.Stats()
-	cs.FreeBefore = int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize)
+	cs.FreeBefore = int64(st.FreePageN+st.PendingPageN) * int64(s.pageSize)
 	var last uint64
 	if err := s.db.View(func(tx *bolt.Tx) error { last = uint64(tx.ID()); return nil }); err != nil {
 		return fail("reading its last transaction", err)
@@ -275,7 +275,7 @@ func (s *Store) CompactInPlace() (CompactStats, error) {
 		// Every record is in the new file, committed and synced; closing the
 		// old one (unlinked now) can lose nothing.
 		_ = s.db.Close()
-		s.db = out
+		s.db, s.pageSize = out, out.Info().PageSize
 	}
 	s.version = version
 	if fi, err := os.Stat(s.path); err == nil {
@@ -305,7 +305,7 @@ func (s *Store) swapClosed(out *bolt.DB, tmp string) error {
 	if err != nil {
 		return fmt.Errorf("compact state %s in place: reopening it: %w (restart ppsync)", s.path, err)
 	}
-	s.db = db
+	s.db, s.pageSize = db, db.Info().PageSize
 	if rerr != nil {
 		return fmt.Errorf("compact state %s in place: replacing the file with %s: %w (ppsync goes on with the file as it was)", s.path, tmp, rerr)
 	}

@@ -150,6 +150,9 @@ type Store struct {
 	// Close and CompactInPlace, which end or replace db, hold it for writing.
 	dbMu sync.RWMutex
 	db   *bolt.DB
+	// pageSize is db's page size, read when db is opened: bbolt's Info
+	// reads it from the mapping, which a writer may be replacing.
+	pageSize int
 	// version is added to bbolt's transaction id in Tx.Version, so that
 	// versions keep growing when CompactInPlace swaps in a new file (whose
 	// transaction ids start again from 1).
@@ -190,7 +193,7 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 			return nil, err
 		}
 	}
-	s = &Store{db: db, path: path, opts: opts}
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize}
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
