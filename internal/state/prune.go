@@ -199,7 +199,7 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, last, more := 0, "", false
+		n, dropped, last, more := 0, 0, "", false
 		err := s.update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketDocs)
 			c := b.Cursor()
@@ -235,7 +235,7 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 					return err
 				}
 			}
-			st.Docs += len(drop)
+			dropped = len(drop)
 			return nil
 		})
 		st.Scanned += n
@@ -244,6 +244,7 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 		if err != nil {
 			return fmt.Errorf("prune state %s: %w", s.path, err)
 		}
+		st.Docs += dropped
 		s.compactIfNeeded(st, batch, !more)
 		if !more {
 			return nil
