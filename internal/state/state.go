@@ -346,7 +346,8 @@ type Tx struct {
 
 // Update runs fn in a read-write transaction. When the file itself cannot
 // be written, the error wraps ErrWrite and WriteFault reports it until a
-// write succeeds again.
+// write succeeds again. fn must not call the Store's methods: they would
+// wait for a compaction that waits for fn.
 func (s *Store) Update(fn func(*Tx) error) error {
 	var fnErr error
 	s.dbMu.RLock()
@@ -382,7 +383,8 @@ func (s *Store) WriteFault() string {
 		s.path, s.writeSince.Format(time.RFC3339), s.writeErr)
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction. fn must not call the Store's
+// methods (see Update).
 func (s *Store) View(fn func(*Tx) error) error {
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
