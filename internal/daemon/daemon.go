@@ -112,10 +112,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
-	if st, err = compactAtStart(st, cfg.State.Path, log); err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
 	defer st.Close()
+	compactAtStart(st, log)
 
 	known, err := knownFiles(st, cfg)
 	if err != nil {

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -15,41 +14,20 @@ import (
 // DefaultPruneEvery is how often a running daemon prunes its state.
 const DefaultPruneEvery = 24 * time.Hour
 
-// Compaction at start-up: when more than half of a state file larger than
-// 64 MiB is free pages, it is rewritten before the stages use it.
-const (
-	compactRatio   = 0.5
-	compactMinSize = 64 << 20
-)
-
-// compactAtStart closes st, compacts the file and reopens it when free
-// pages pass the threshold; otherwise it returns st as it is. A failed
-// compaction is logged and the daemon goes on with the file as it was.
-func compactAtStart(st *state.Store, path string, log *slog.Logger) (*state.Store, error) {
-	need, sp, err := st.NeedsCompact(compactRatio, compactMinSize)
-	if err != nil || !need {
-		if err != nil {
-			log.Warn("cannot read the state file's free space; not compacting", "state", path, "error", err)
-		}
-		return st, nil
-	}
-	if err := st.Close(); err != nil {
-		return nil, fmt.Errorf("close state %s to compact it: %w", path, err)
-	}
+// compactAtStart compacts the state file in place before the stages use
+// it when free pages pass state.CompactRatio and state.CompactMinSize; a
+// state that needs none costs a stat of the file. A failed compaction is
+// logged and the daemon goes on with the file as it was.
+func compactAtStart(st *state.Store, log *slog.Logger) {
 	start := time.Now()
-	cs, cerr := state.Compact(path, time.Second)
-	if cerr != nil {
-		log.Warn("cannot compact the state file; going on with it as it is (run 'ppsync state compact' while ppsync is stopped)",
-			"state", path, "error", cerr)
-	} else {
-		log.Info("compacted the state file", "state", path, "before_bytes", cs.Before, "after_bytes", cs.After,
-			"free_bytes_before", sp.FreeBytes, "took", time.Since(start).Round(time.Millisecond))
+	done, cs, err := st.CompactIfNeeded()
+	switch {
+	case err != nil:
+		log.Warn("cannot compact the state file; going on with it as it is", "state", st.Path(), "error", err)
+	case done:
+		log.Info("compacted the state file", "state", st.Path(), "before_bytes", cs.Before, "after_bytes", cs.After,
+			"free_bytes_before", cs.FreeBefore, "took", time.Since(start).Round(time.Millisecond))
 	}
-	st, err = state.Open(path, time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("reopen state %s after compacting it: %w", path, err)
-	}
-	return st, nil
 }
 
 // pruneExists is Prune's exists: a configured inbox exists only while its
@@ -76,10 +54,12 @@ func pruneExists(inboxes []config.Inbox) func(string) bool {
 const releaseEvery = 2 * time.Second
 
 // maintain keeps the state small while the daemon runs: it prunes now
-// (after recovery) and then every interval, and every releaseEvery hands
+// (after recovery) and then every interval, compacting the file in place
+// when pruning left most of it free, and every releaseEvery hands
 // the pages of the state file that lookups have read back to the page
 // cache, so a large state does not stay counted in the daemon's memory.
-// Prune works in small transactions, so the stages go on meanwhile.
+// Prune works in small transactions, so the stages go on meanwhile; they
+// pause while the file is compacted.
 func maintain(ctx context.Context, st *state.Store, cfg *config.Config, every time.Duration, log *slog.Logger) {
 	if every <= 0 {
 		every = DefaultPruneEvery
@@ -109,10 +89,17 @@ func maintain(ctx context.Context, st *state.Store, cfg *config.Config, every ti
 			log.Error("cannot prune the state file; trying again at the next interval", "state", cfg.State.Path, "error", err)
 		case ps.Files+ps.Docs > 0:
 			log.Info("pruned the state file", "state", cfg.State.Path, "files", ps.Files, "documents", ps.Docs,
-				"scanned", ps.Scanned, "took", time.Since(start).Round(time.Millisecond))
+				"scanned", ps.Scanned, "compactions", ps.Compactions, "took", time.Since(start).Round(time.Millisecond))
 		default:
 			log.Debug("pruned the state file", "state", cfg.State.Path, "files", 0, "documents", 0, "scanned", ps.Scanned,
 				"took", time.Since(start).Round(time.Millisecond))
+		}
+		if ps.Compactions > 0 {
+			log.Info("compacted the state file while pruning", "state", cfg.State.Path, "compactions", ps.Compactions,
+				"before_bytes", ps.SizeBefore, "after_bytes", ps.SizeAfter)
+		}
+		if ps.CompactErr != nil {
+			log.Warn("cannot compact the state file; going on with it as it is", "state", cfg.State.Path, "error", ps.CompactErr)
 		}
 		prune.Reset(every)
 	}

@@ -21,6 +21,10 @@ import (
 // one is a minor fault, not a disk read. The mapping is held still (a read
 // transaction) while it is released.
 func (s *Store) ReleaseMapped() error {
+	// The file at the path is the one mapped only while no compaction can
+	// swap it.
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)

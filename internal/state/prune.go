@@ -16,12 +16,46 @@ const DefaultRetention = 180 * 24 * time.Hour
 // daemon's stages are never held up for long.
 const pruneBatch = 1000
 
+// pruneCompactEvery is how many batches Prune goes between checks of the
+// file's free pages (a stat and a copy of bbolt's counters).
+const pruneCompactEvery = 4
+
 // PruneStats says what a Prune removed.
 type PruneStats struct {
 	Scanned      int // file and document records examined
 	Files        int // file records removed
 	Docs         int // document records removed
 	Transactions int // write transactions used
+
+	// Compactions counts the times the file was compacted in place
+	// (CompactIfNeeded) during the prune; SizeBefore is its size before the
+	// first, SizeAfter after the last.
+	Compactions           int
+	SizeBefore, SizeAfter int64
+	// CompactErr is why a compaction failed; the prune went on without
+	// compacting again, and the file is as large as before it.
+	CompactErr error
+}
+
+// compactIfNeeded is Prune's compaction, asked after each batch: every
+// pruneCompactEvery batches and at the end (last) it compacts the file in
+// place when its free pages pass the threshold.
+func (s *Store) compactIfNeeded(st *PruneStats, batch int, last bool) {
+	if st.CompactErr != nil || (!last && batch%pruneCompactEvery != 0) {
+		return
+	}
+	done, cs, err := s.CompactIfNeeded()
+	if err != nil {
+		st.CompactErr = err
+		return
+	}
+	if done {
+		if st.Compactions == 0 {
+			st.SizeBefore = cs.Before
+		}
+		st.Compactions++
+		st.SizeAfter = cs.After
+	}
 }
 
 // Prune removes, in batches of small transactions, the records that no
@@ -38,7 +72,10 @@ type PruneStats struct {
 //     charged) again instead of getting the old result.
 //
 // Records of files in flight (queued, duplicate), documents not final and
-// batch intents are never touched. exists must report whether a path is
+// batch intents are never touched. Every few batches, and at the end, the
+// file is compacted in place when pruning has left more than CompactRatio
+// of it free (CompactIfNeeded), so a large prune never leaves much more
+// than that free at any time. exists must report whether a path is
 // there, saying false only when it is definitely absent; it is also asked
 // about each file's inbox, and the records of an inbox it denies are left
 // alone, so the caller should deny an inbox its watcher reports
@@ -53,14 +90,14 @@ func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duratio
 	}
 	reachable := map[string]bool{}
 	after := ""
-	for {
+	for batch := 1; ; batch++ {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
 		var cands []File
 		var last string
 		var more bool
-		err := s.db.View(func(tx *bolt.Tx) error {
+		err := s.view(func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketFiles).Cursor()
 			k, v := c.First()
 			if after != "" {
@@ -116,6 +153,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duratio
 		// A pass over every record would otherwise leave the whole file
 		// counted in the process's memory; failing to release costs only that.
 		_ = s.ReleaseMapped()
+		s.compactIfNeeded(&st, batch, !more && cutoff.IsZero())
 		if !more {
 			break
 		}
@@ -124,8 +162,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duratio
 	if cutoff.IsZero() {
 		return st, nil
 	}
-	n, scanned, txs, err := s.pruneDocs(ctx, cutoff)
-	st.Docs, st.Scanned, st.Transactions = n, st.Scanned+scanned, st.Transactions+txs
+	err := s.pruneDocs(ctx, cutoff, &st)
 	return st, err
 }
 
@@ -156,14 +193,14 @@ func (s *Store) deleteFiles(fs []File) (int, error) {
 }
 
 // pruneDocs removes final documents last updated before cutoff.
-func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time) (removed, scanned, txs int, err error) {
+func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats) error {
 	after := ""
-	for {
+	for batch := 1; ; batch++ {
 		if err := ctx.Err(); err != nil {
-			return removed, scanned, txs, err
+			return err
 		}
-		n, last, more := 0, "", false
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		n, dropped, last, more := 0, 0, "", false
+		err := s.update(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketDocs)
 			c := b.Cursor()
 			k, v := c.First()
@@ -198,17 +235,19 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time) (removed, scann
 					return err
 				}
 			}
-			removed += len(drop)
+			dropped = len(drop)
 			return nil
 		})
-		scanned += n
-		txs++
+		st.Scanned += n
+		st.Transactions++
 		_ = s.ReleaseMapped()
 		if err != nil {
-			return removed, scanned, txs, fmt.Errorf("prune state %s: %w", s.path, err)
+			return fmt.Errorf("prune state %s: %w", s.path, err)
 		}
+		st.Docs += dropped
+		s.compactIfNeeded(st, batch, !more)
 		if !more {
-			return removed, scanned, txs, nil
+			return nil
 		}
 		after = last
 	}

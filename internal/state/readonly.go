@@ -27,7 +27,8 @@ func OpenReadOnly(path string, timeout time.Duration) (s *Store, err error) {
 			s, err = nil, damaged(path, fmt.Errorf("%v", r))
 		}
 	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: true})
+	opts := bolt.Options{Timeout: timeout, ReadOnly: true}
+	db, err := bolt.Open(path, 0o600, &opts)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("another ppsync is using %s: %w", path, ErrLocked)
@@ -37,7 +38,7 @@ func OpenReadOnly(path string, timeout time.Duration) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
-	s = &Store{db: db, path: path}
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize}
 	err = db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDocs, bucketBatches} {
 			if tx.Bucket(b) == nil {

@@ -144,8 +144,23 @@ var ErrWrite = errors.New("state file not writable")
 
 // Store is the open state file.
 type Store struct {
-	db   *bolt.DB
 	path string
+	opts bolt.Options // as the file was opened; CompactInPlace opens its copy with them
+
+	// dbMu guards db and version: every transaction holds it for reading;
+	// Close and CompactInPlace, which end or replace db, hold it for writing.
+	dbMu sync.RWMutex
+	db   *bolt.DB
+	// pageSize is db's page size, read when db is opened: bbolt's Info
+	// reads it from the mapping, which a writer may be replacing.
+	pageSize int
+	// version is added to bbolt's transaction id in Tx.Version, so that
+	// versions keep growing when CompactInPlace swaps in a new file (whose
+	// transaction ids start again from 1).
+	version uint64
+	// compactFault, when set, is asked before each step of CompactInPlace
+	// and fails it with the error it returns.
+	compactFault func(step string) error
 
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
@@ -165,8 +180,32 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 			s, err = nil, damaged(path, fmt.Errorf("%v", r))
 		}
 	}()
+	opts := bolt.Options{Timeout: timeout}
 	before, _ := os.Stat(path)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	db, err := openDB(path, opts)
+	if err != nil {
+		return nil, err
+	}
+	if replaced(path, before) {
+		// Compacted and swapped while this process waited for the lock:
+		// open the file that is there now.
+		db.Close()
+		if db, err = openDB(path, opts); err != nil {
+			return nil, err
+		}
+	}
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize}
+	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB opens the bbolt file, naming in its error a lock held by another
+// process or a damaged file.
+func openDB(path string, opts bolt.Options) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &opts)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("another ppsync is using %s (a service and a console run at the same time?): stop it first: %w", path, ErrLocked)
@@ -176,21 +215,7 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
-	if replaced(path, before) {
-		// Compacted and swapped while this process waited for the lock:
-		// open the file that is there now.
-		db.Close()
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
-		if err != nil {
-			return nil, fmt.Errorf("state %s: %w", path, err)
-		}
-	}
-	s = &Store{db: db, path: path}
-	if err := s.migrate(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
+	return db, nil
 }
 
 func damaged(path string, err error) error {
@@ -199,7 +224,7 @@ func damaged(path string, err error) error {
 }
 
 func (s *Store) migrate() error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 		if err != nil {
 			return err
@@ -242,13 +267,34 @@ var migrations = []func(*bolt.Tx) error{
 // Path returns the state file's path.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the file. It waits for the transactions under way.
+func (s *Store) Close() error {
+	s.dbMu.Lock()
+	defer s.dbMu.Unlock()
+	return s.db.Close()
+}
+
+// view runs fn in a read-only transaction of the current file.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(fn)
+}
+
+// update runs fn in a read-write transaction of the current file.
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.Update(fn)
+}
+
+// tx wraps a bbolt transaction of the current file; the caller holds dbMu.
+func (s *Store) tx(tx *bolt.Tx) *Tx { return &Tx{tx: tx, version: s.version} }
 
 // Schema returns the stored schema version.
 func (s *Store) Schema() (int, error) {
 	var v int
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		v, err = strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema)))
 		return err
@@ -265,11 +311,11 @@ func (s *Store) Check() (err error) {
 			err = damaged(s.path, fmt.Errorf("%v", r))
 		}
 	}()
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return damaged(s.path, err)
 		}
-		t := &Tx{tx}
+		t := s.tx(tx)
 		for _, f := range []func() error{
 			func() error { return t.Files(func(File) error { return nil }) },
 			func() error { return t.Docs(func(Doc) error { return nil }) },
@@ -294,17 +340,23 @@ func (s *Store) Check() (err error) {
 }
 
 // Tx is a read or read-write transaction.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx      *bolt.Tx
+	version uint64 // the store's version base when the transaction began
+}
 
 // Update runs fn in a read-write transaction. When the file itself cannot
 // be written, the error wraps ErrWrite and WriteFault reports it until a
-// write succeeds again.
+// write succeeds again. fn must not call the Store's methods: they would
+// wait for a compaction that waits for fn.
 func (s *Store) Update(fn func(*Tx) error) error {
 	var fnErr error
+	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(&Tx{tx})
+		fnErr = fn(s.tx(tx))
 		return fnErr
 	})
+	s.dbMu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -332,9 +384,12 @@ func (s *Store) WriteFault() string {
 		s.path, s.writeSince.Format(time.RFC3339), s.writeErr)
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction. fn must not call the Store's
+// methods (see Update).
 func (s *Store) View(fn func(*Tx) error) error {
-	return s.db.View(func(tx *bolt.Tx) error { return fn(&Tx{tx}) })
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.db.View(func(tx *bolt.Tx) error { return fn(s.tx(tx)) })
 }
 
 func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
@@ -433,7 +488,7 @@ func (t *Tx) PutMeta(key, value string) error {
 
 // Version identifies the store's content as of this transaction: it changes
 // with every committed write, so readers can cache what they derived from it.
-func (t *Tx) Version() uint64 { return uint64(t.tx.ID()) }
+func (t *Tx) Version() uint64 { return t.version + uint64(t.tx.ID()) }
 
 // StoredResults reads up to scan document records in key order after the
 // key after and calls fn with the key of each final one that still holds
