@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -161,6 +162,9 @@ type Store struct {
 	// compactFault, when set, is asked before each step of CompactInPlace
 	// and fails it with the error it returns.
 	compactFault func(step string) error
+
+	// txs counts the transactions run through View and Update.
+	txs atomic.Uint64
 
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
@@ -351,6 +355,7 @@ type Tx struct {
 // wait for a compaction that waits for fn.
 func (s *Store) Update(fn func(*Tx) error) error {
 	var fnErr error
+	s.txs.Add(1)
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		fnErr = fn(s.tx(tx))
@@ -387,6 +392,7 @@ func (s *Store) WriteFault() string {
 // View runs fn in a read-only transaction. fn must not call the Store's
 // methods (see Update).
 func (s *Store) View(fn func(*Tx) error) error {
+	s.txs.Add(1)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.View(func(tx *bolt.Tx) error { return fn(s.tx(tx)) })
@@ -524,3 +530,8 @@ func (t *Tx) StoredResults(after string, scan int, fn func(key string) error) (l
 	}
 	return last, k != nil, nil
 }
+
+// Transactions counts the transactions run through View and Update so far:
+// a caller that releases the mapped pages now and then (ReleaseMapped) can
+// skip it while nothing has read the state since.
+func (s *Store) Transactions() uint64 { return s.txs.Load() }

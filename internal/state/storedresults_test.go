@@ -65,3 +65,21 @@ func TestStoredResultsInRounds(t *testing.T) {
 		t.Fatalf("%d rounds, want 7", rounds)
 	}
 }
+
+// Transactions counts View and Update calls, and only those.
+func TestTransactionsCounts(t *testing.T) {
+	s, err := state.Open(filepath.Join(t.TempDir(), "state.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n0 := s.Transactions()
+	_ = s.View(func(*state.Tx) error { return nil })
+	_ = s.Update(func(*state.Tx) error { return nil })
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Transactions() - n0; got != 2 {
+		t.Fatalf("Transactions grew by %d after a View, an Update and a release; want 2", got)
+	}
+}
