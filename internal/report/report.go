@@ -162,32 +162,23 @@ func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report
 				return err
 			}
 		}
-		docState := map[string]string{}
-		return tx.OpenFiles(func(f state.File) error {
+		// Distinct documents still queued, counted once each however many
+		// of their files wait; the keys are kept only for queued documents.
+		queued := map[string]struct{}{}
+		return tx.EachOpenFile(func(f state.OpenFile) error {
 			i, ok := idx[f.Inbox]
 			if !ok {
 				return nil
 			}
 			s := InFlight
-			key := state.DocKey(f.ParserID, f.SHA256)
-			ds, seen := docState[key]
-			if !seen && f.SHA256 != "" {
-				d, ok, err := tx.Doc(key)
-				if err != nil {
-					return err
-				}
-				if ok {
-					ds = d.State
-				}
-				docState[key] = ds
-				if ds == state.DocQueued {
-					r.QueueDepth++
-				}
-			}
-			if ds == state.DocQueued {
+			if f.DocState == state.DocQueued {
 				s = Queued
 				if waitingCredits {
 					s = WaitingCredits
+				}
+				if _, seen := queued[f.DocKey]; !seen {
+					queued[f.DocKey] = struct{}{}
+					r.QueueDepth++
 				}
 			}
 			r.Inboxes[i].Files[s]++

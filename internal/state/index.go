@@ -10,7 +10,11 @@ import (
 // The "open" bucket indexes the records that are not in a final state, so
 // that recovery at start-up reads the work in progress, not every file ever
 // seen. Keys are a one-letter kind and the record's key; values are the
-// record's state. PutFile, PutDoc and DeleteFile keep it in step.
+// record's state, and for a file also its inbox and document key
+// (state NUL inbox NUL parser:sha256), so a status report counts the files
+// in flight from the index alone. PutFile, PutDoc and DeleteFile keep it in
+// step. A file value of an earlier version holds the state alone; readers
+// then read the record.
 const (
 	prefixFile = "f/"
 	prefixDoc  = "d/"
@@ -28,11 +32,20 @@ func FileFinal(st string) bool {
 // DocFinal reports whether a document state ends the document's life.
 func DocFinal(st string) bool { return st == DocDone || st == DocFailed }
 
-func indexFile(tx *bolt.Tx, path, st string) error {
-	if FileFinal(st) {
-		return unindex(tx, prefixFile, path)
+func indexFile(tx *bolt.Tx, f File) error {
+	if FileFinal(f.State) {
+		return unindex(tx, prefixFile, f.Path)
 	}
-	return tx.Bucket(bucketOpen).Put([]byte(prefixFile+path), []byte(st))
+	return tx.Bucket(bucketOpen).Put([]byte(prefixFile+f.Path), openFileValue(f))
+}
+
+// openFileValue is a file's value in the open index.
+func openFileValue(f File) []byte {
+	key := ""
+	if f.SHA256 != "" {
+		key = DocKey(f.ParserID, f.SHA256)
+	}
+	return []byte(f.State + "\x00" + f.Inbox + "\x00" + key)
 }
 
 func indexDoc(tx *bolt.Tx, key, st string) error {
@@ -52,7 +65,7 @@ func buildOpenIndex(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists(bucketOpen); err != nil {
 		return err
 	}
-	if err := each(tx, bucketFiles, func(f File) error { return indexFile(tx, f.Path, f.State) }); err != nil {
+	if err := each(tx, bucketFiles, func(f File) error { return indexFile(tx, f) }); err != nil {
 		return err
 	}
 	return each(tx, bucketDocs, func(d Doc) error { return indexDoc(tx, d.Key, d.State) })
@@ -94,6 +107,78 @@ func (t *Tx) OpenFiles(fn func(File) error) error {
 	})
 }
 
+// OpenFile is what the open index says of a file still on its way.
+type OpenFile struct {
+	Path, State, Inbox string
+	// DocKey is the key of the file's document ("" before it was hashed);
+	// DocState is that document's state when it is open too, "" when it is
+	// final (done or failed: the file waits for its result to be written)
+	// or has no record.
+	DocKey, DocState string
+}
+
+// releaseEvery is how many index entries EachOpenFile reads between two
+// releases of the state's mapped pages (see Store.ReleaseMapped).
+const releaseEvery = 4096
+
+// EachOpenFile calls fn for every file not in a final state with what the
+// open index holds of it and of its document, reading no file or document
+// record (except for index entries written by an earlier version). Looking
+// documents up by content hash reads the index in random order, and every
+// read through the mapping maps the pages around it, so the mapped pages
+// are handed back every few thousand files: a status report during a
+// backlog of 100,000 files stays small.
+func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
+	open := t.tx.Bucket(bucketOpen)
+	if open == nil {
+		return t.OpenFiles(func(f File) error { return fn(t.openFileOf(f)) })
+	}
+	n := 0
+	c := open.Cursor()
+	p := []byte(prefixFile)
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		if n++; n%releaseEvery == 0 {
+			_ = t.releaseMapped()
+		}
+		path := string(k[len(p):])
+		parts := bytes.SplitN(v, []byte{0}, 3)
+		var of OpenFile
+		if len(parts) == 3 {
+			of = OpenFile{Path: path, State: string(parts[0]), Inbox: string(parts[1]), DocKey: string(parts[2])}
+			if of.DocKey != "" {
+				of.DocState = string(open.Get([]byte(prefixDoc + of.DocKey)))
+			}
+		} else {
+			f, ok, err := get[File](t.tx, bucketFiles, path)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("state index names file %s, which has no record: run 'ppsync state check'", path)
+			}
+			of = t.openFileOf(f)
+		}
+		if err := fn(of); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// openFileOf builds an OpenFile from a record.
+func (t *Tx) openFileOf(f File) OpenFile {
+	of := OpenFile{Path: f.Path, State: f.State, Inbox: f.Inbox}
+	if f.SHA256 != "" {
+		of.DocKey = DocKey(f.ParserID, f.SHA256)
+		if open := t.tx.Bucket(bucketOpen); open != nil {
+			of.DocState = string(open.Get([]byte(prefixDoc + of.DocKey)))
+		} else if d, ok, _ := t.Doc(of.DocKey); ok && !DocFinal(d.State) {
+			of.DocState = d.State
+		}
+	}
+	return of
+}
+
 // OpenDocs calls fn for every document not in a final state (queued,
 // batched or submitted), reading only those records.
 func (t *Tx) OpenDocs(fn func(Doc) error) error {
@@ -114,8 +199,13 @@ func (t *Tx) OpenDocs(fn func(Doc) error) error {
 func checkIndex(tx *bolt.Tx) error {
 	open := tx.Bucket(bucketOpen)
 	if err := each(tx, bucketFiles, func(f File) error {
-		if indexed := open.Get([]byte(prefixFile+f.Path)) != nil; indexed == FileFinal(f.State) {
+		v := open.Get([]byte(prefixFile + f.Path))
+		if indexed := v != nil; indexed == FileFinal(f.State) {
 			return fmt.Errorf("index of open records disagrees with file %s (%s)", f.Path, f.State)
+		}
+		// A value of an earlier version (the state alone) is still valid.
+		if v != nil && bytes.IndexByte(v, 0) >= 0 && !bytes.Equal(v, openFileValue(f)) {
+			return fmt.Errorf("index of open records holds %q for file %s, whose record says %q", v, f.Path, openFileValue(f))
 		}
 		return nil
 	}); err != nil {

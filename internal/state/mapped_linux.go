@@ -25,6 +25,22 @@ func (s *Store) ReleaseMapped() error {
 	// swap it.
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
+	return s.db.View(func(*bolt.Tx) error { return s.releaseMapping() })
+}
+
+// releaseMapped is ReleaseMapped from within a transaction, which already
+// holds the mapping still (a write transaction remaps only in its own
+// goroutine).
+func (t *Tx) releaseMapped() error {
+	if t.s == nil {
+		return nil
+	}
+	return t.s.releaseMapping()
+}
+
+// releaseMapping drops this process's mapped pages of the state file; the
+// caller holds a transaction and the store's db lock.
+func (s *Store) releaseMapping() error {
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return fmt.Errorf("state %s: %w", s.path, err)
@@ -33,23 +49,21 @@ func (s *Store) ReleaseMapped() error {
 	if !ok {
 		return nil
 	}
-	return s.db.View(func(*bolt.Tx) error {
-		maps, err := os.ReadFile("/proc/self/maps")
-		if err != nil {
-			return fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(maps))
+	for sc.Scan() {
+		start, end, ok := mappingOf(sc.Text(), uint64(sys.Dev), sys.Ino)
+		if !ok {
+			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(maps))
-		for sc.Scan() {
-			start, end, ok := mappingOf(sc.Text(), uint64(sys.Dev), sys.Ino)
-			if !ok {
-				continue
-			}
-			if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_DONTNEED); e != 0 {
-				return fmt.Errorf("state %s: release mapped pages: %w", s.path, e)
-			}
+		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_DONTNEED); e != 0 {
+			return fmt.Errorf("state %s: release mapped pages: %w", s.path, e)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // mappingOf parses one line of /proc/self/maps ("start-end perms offset

@@ -79,3 +79,66 @@ func TestReleaseMappedDropsReadPages(t *testing.T) {
 		t.Errorf("after release: %d records, %v", m, err)
 	}
 }
+
+// A walk over many open files hands the mapped pages back as it goes: what
+// stays mapped at the end is at most what one stretch of releaseEvery
+// entries read, not the whole index.
+func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 5 * releaseEvery
+	inbox := "/in/" + strings.Repeat("i", 200) // long values: a large index
+	for b := 0; b < n; b += 2000 {
+		if err := s.Update(func(tx *Tx) error {
+			for i := b; i < min(b+2000, n); i++ {
+				sha := fmt.Sprintf("%064d", i)
+				if err := tx.PutFile(File{Path: fmt.Sprintf("%s/%06d.pdf", inbox, i), Inbox: inbox, ParserID: "prs", SHA256: sha, State: FileQueued}); err != nil {
+					return err
+				}
+				if err := tx.PutDoc(Doc{Key: DocKey("prs", sha), State: DocQueued}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	walked, peak := 0, 0
+	if err := s.View(func(tx *Tx) error {
+		return tx.EachOpenFile(func(f OpenFile) error {
+			if walked++; walked%1000 == 0 {
+				peak = max(peak, mappedRSS(t, path))
+			}
+			if f.DocState != DocQueued {
+				return fmt.Errorf("%s: document state %q, want queued", f.Path, f.DocState)
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Read without releases, the same walk maps the whole index.
+	if err := s.View(func(tx *Tx) error {
+		return eachOpen(tx.tx, prefixFile, func(k []byte) error {
+			_ = tx.tx.Bucket(bucketOpen).Get([]byte(prefixDoc + DocKey("prs", fmt.Sprintf("%064d", walked%n))))
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	whole := mappedRSS(t, path)
+	if walked != n {
+		t.Fatalf("walked %d open files, want %d", walked, n)
+	}
+	if peak*2 > whole {
+		t.Errorf("up to %d KiB of the state resident during the walk, %d KiB for the index read whole: the walk did not release as it went", peak, whole)
+	}
+}

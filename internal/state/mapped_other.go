@@ -6,3 +6,6 @@ package state
 // where the platform lets a process do that (Linux); elsewhere the system
 // reclaims them when it needs the memory.
 func (s *Store) ReleaseMapped() error { return nil }
+
+// releaseMapped is ReleaseMapped from within a transaction.
+func (t *Tx) releaseMapped() error { return nil }

@@ -293,7 +293,7 @@ func (s *Store) update(fn func(*bolt.Tx) error) error {
 }
 
 // tx wraps a bbolt transaction of the current file; the caller holds dbMu.
-func (s *Store) tx(tx *bolt.Tx) *Tx { return &Tx{tx: tx, version: s.version} }
+func (s *Store) tx(tx *bolt.Tx) *Tx { return &Tx{tx: tx, version: s.version, s: s} }
 
 // Schema returns the stored schema version.
 func (s *Store) Schema() (int, error) {
@@ -347,6 +347,7 @@ func (s *Store) Check() (err error) {
 type Tx struct {
 	tx      *bolt.Tx
 	version uint64 // the store's version base when the transaction began
+	s       *Store
 }
 
 // Update runs fn in a read-write transaction. When the file itself cannot
@@ -440,7 +441,7 @@ func (t *Tx) PutFile(f File) error {
 	if err := put(t.tx, bucketFiles, f.Path, f); err != nil {
 		return err
 	}
-	return indexFile(t.tx, f.Path, f.State)
+	return indexFile(t.tx, f)
 }
 
 // DeleteFile removes a file record.
