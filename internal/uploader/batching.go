@@ -108,6 +108,13 @@ func (u *Uploader) form() (state.Batch, bool) {
 		u.mu.Unlock()
 		return state.Batch{}, false
 	}
+	// Batches are formed at most one round of senders ahead of the ones
+	// sending: the rest of a backlog waits in the queue, a few bytes a
+	// document, not as batch intents each held by a goroutine.
+	if u.sending >= 2*cap(u.sem) {
+		u.mu.Unlock()
+		return state.Batch{}, false
+	}
 	flushAll := u.o.Once && u.intakeDone.Load() && u.intakeBusy.Load() == 0
 	// A batch goes when it is full, when its oldest file has waited the
 	// batch window, or when no file has joined the queue for a moment

@@ -335,3 +335,32 @@ func TestAfterA402TheBatchGoesUnderANewKey(t *testing.T) {
 		t.Error("the key sent after the top-up cannot be derived from the state")
 	}
 }
+
+// A backlog waits in the queue: batches are formed at most two rounds of
+// senders ahead of the ones that finished, however many documents wait.
+func TestBatchesFormedOnlyAheadOfSenders(t *testing.T) {
+	fa := &fakeAPI{rename: func(s string) string { return s }, credits: 1 << 20}
+	names := make([]string, 1000)
+	for i := range names {
+		names[i] = fmt.Sprintf("/in/%04d.pdf", i)
+	}
+	u, _, _, _ := newTestUploader(t, fa, names...)
+	var formed []state.Batch
+	for range 40 {
+		b, ok := u.form()
+		if !ok {
+			break
+		}
+		formed = append(formed, b)
+	}
+	if want := 2 * cap(u.sem); len(formed) != want {
+		t.Fatalf("%d batches formed with none sent, want %d (two rounds of %d senders)", len(formed), want, cap(u.sem))
+	}
+	u.send(context.Background(), formed[0])
+	if _, ok := u.form(); !ok {
+		t.Fatal("no batch formed after one was sent")
+	}
+	if _, ok := u.form(); ok {
+		t.Fatal("a batch formed beyond two rounds of senders")
+	}
+}
