@@ -118,8 +118,9 @@ type OpenFile struct {
 }
 
 // releaseEvery is how many index entries EachOpenFile reads between two
-// releases of the state's mapped pages (see Store.ReleaseMapped).
-const releaseEvery = 4096
+// releases of the state's mapped pages (see Store.ReleaseMapped): each
+// document looked up by content hash may map 64 KiB around it.
+const releaseEvery = 256
 
 // EachOpenFile calls fn for every file not in a final state with what the
 // open index holds of it and of its document, reading no file or document

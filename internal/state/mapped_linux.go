@@ -29,39 +29,76 @@ func (s *Store) ReleaseMapped() error {
 }
 
 // releaseMapped is ReleaseMapped from within a transaction, which already
-// holds the mapping still (a write transaction remaps only in its own
-// goroutine).
+// holds the mapping still. In a read-only transaction the mapping's place
+// is looked up once and kept, so a long walk can release often for the
+// cost of one madvise; a write transaction may remap the file as it grows,
+// so there it is looked up each time.
 func (t *Tx) releaseMapped() error {
 	if t.s == nil {
 		return nil
 	}
-	return t.s.releaseMapping()
+	if t.tx.Writable() {
+		return t.s.releaseMapping()
+	}
+	if t.mapped == nil {
+		ms, err := t.s.mappings()
+		if err != nil {
+			return err
+		}
+		t.mapped = append(ms, mapping{}) // non-nil even when nothing is mapped
+	}
+	for _, m := range t.mapped {
+		if m.end > m.start {
+			if err := dontNeed(m); err != nil {
+				return fmt.Errorf("state %s: release mapped pages: %w", t.s.path, err)
+			}
+		}
+	}
+	return nil
 }
 
 // releaseMapping drops this process's mapped pages of the state file; the
 // caller holds a transaction and the store's db lock.
 func (s *Store) releaseMapping() error {
+	ms, err := s.mappings()
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := dontNeed(m); err != nil {
+			return fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
+		}
+	}
+	return nil
+}
+
+// mappings lists where this process maps the state file.
+func (s *Store) mappings() ([]mapping, error) {
 	fi, err := os.Stat(s.path)
 	if err != nil {
-		return fmt.Errorf("state %s: %w", s.path, err)
+		return nil, fmt.Errorf("state %s: %w", s.path, err)
 	}
 	sys, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
+		return nil, fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
 	}
+	var ms []mapping
 	sc := bufio.NewScanner(bytes.NewReader(maps))
 	for sc.Scan() {
-		start, end, ok := mappingOf(sc.Text(), uint64(sys.Dev), sys.Ino)
-		if !ok {
-			continue
+		if start, end, ok := mappingOf(sc.Text(), uint64(sys.Dev), sys.Ino); ok {
+			ms = append(ms, mapping{start, end})
 		}
-		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, start, end-start, syscall.MADV_DONTNEED); e != 0 {
-			return fmt.Errorf("state %s: release mapped pages: %w", s.path, e)
-		}
+	}
+	return ms, nil
+}
+
+func dontNeed(m mapping) error {
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, m.start, m.end-m.start, syscall.MADV_DONTNEED); e != 0 {
+		return e
 	}
 	return nil
 }

@@ -90,7 +90,7 @@ func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	const n = 5 * releaseEvery
+	const n = 40 * releaseEvery
 	inbox := "/in/" + strings.Repeat("i", 200) // long values: a large index
 	for b := 0; b < n; b += 2000 {
 		if err := s.Update(func(tx *Tx) error {

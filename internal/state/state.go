@@ -348,7 +348,13 @@ type Tx struct {
 	tx      *bolt.Tx
 	version uint64 // the store's version base when the transaction began
 	s       *Store
+	// mapped is the state file's mapping, found at the first release in a
+	// read-only transaction (during which bbolt cannot remap the file).
+	mapped []mapping
 }
+
+// mapping is an address range of the state file's mapping.
+type mapping struct{ start, end uintptr }
 
 // Update runs fn in a read-write transaction. When the file itself cannot
 // be written, the error wraps ErrWrite and WriteFault reports it until a
