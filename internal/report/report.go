@@ -4,6 +4,7 @@
 package report
 
 import (
+	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
@@ -177,7 +178,7 @@ func FromState(st *state.Store, cfg *config.Config, waitingCredits bool) (Report
 					s = WaitingCredits
 				}
 				if _, seen := queued[f.DocKey]; !seen {
-					queued[f.DocKey] = struct{}{}
+					queued[strings.Clone(f.DocKey)] = struct{}{}
 					r.QueueDepth++
 				}
 			}

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -107,7 +108,9 @@ func (t *Tx) OpenFiles(fn func(File) error) error {
 	})
 }
 
-// OpenFile is what the open index says of a file still on its way.
+// OpenFile is what the open index says of a file still on its way. Its
+// strings point into the state's pages: they are valid only during the
+// call that received them (strings.Clone what must outlive it).
 type OpenFile struct {
 	Path, State, Inbox string
 	// DocKey is the key of the file's document ("" before it was hashed);
@@ -135,22 +138,24 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 		return t.OpenFiles(func(f File) error { return fn(t.openFileOf(f)) })
 	}
 	n := 0
+	var docKey []byte
 	c := open.Cursor()
 	p := []byte(prefixFile)
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 		if n++; n%releaseEvery == 0 {
 			_ = t.releaseMapped()
 		}
-		path := string(k[len(p):])
-		parts := bytes.SplitN(v, []byte{0}, 3)
+		path := view(k[len(p):])
 		var of OpenFile
-		if len(parts) == 3 {
-			of = OpenFile{Path: path, State: string(parts[0]), Inbox: string(parts[1]), DocKey: string(parts[2])}
-			if of.DocKey != "" {
-				of.DocState = string(open.Get([]byte(prefixDoc + of.DocKey)))
+		if st, rest, ok := bytes.Cut(v, []byte{0}); ok {
+			inbox, key, _ := bytes.Cut(rest, []byte{0})
+			of = OpenFile{Path: path, State: view(st), Inbox: view(inbox), DocKey: view(key)}
+			if len(key) > 0 {
+				docKey = append(append(docKey[:0], prefixDoc...), key...)
+				of.DocState = view(open.Get(docKey))
 			}
 		} else {
-			f, ok, err := get[File](t.tx, bucketFiles, path)
+			f, ok, err := get[File](t.tx, bucketFiles, string(path))
 			if err != nil {
 				return err
 			}
@@ -242,3 +247,7 @@ func checkIndex(tx *bolt.Tx) error {
 func (t *Tx) FileOpen(path string) bool {
 	return t.tx.Bucket(bucketOpen).Get([]byte(prefixFile+path)) != nil
 }
+
+// view is b as a string without a copy, for as long as b's memory (a
+// transaction's page) stays as it is.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -3,6 +3,7 @@ package state_test
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +61,13 @@ func TestEachOpenFile(t *testing.T) {
 		t.Helper()
 		got := map[string]state.OpenFile{}
 		if err := s.View(func(tx *state.Tx) error {
-			return tx.EachOpenFile(func(f state.OpenFile) error { got[f.Path] = f; return nil })
+			return tx.EachOpenFile(func(f state.OpenFile) error {
+				// The strings are the transaction's: copy what is kept.
+				f = state.OpenFile{Path: strings.Clone(f.Path), State: strings.Clone(f.State), Inbox: strings.Clone(f.Inbox),
+					DocKey: strings.Clone(f.DocKey), DocState: strings.Clone(f.DocState)}
+				got[f.Path] = f
+				return nil
+			})
 		}); err != nil {
 			t.Fatal(err)
 		}

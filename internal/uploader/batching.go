@@ -83,13 +83,15 @@ func (u *Uploader) refreshCredits(ctx context.Context) {
 func pick(q []queued, maxFiles int, maxBytes int64, c *credits) (take, rest []queued, pages int) {
 	names := map[string]bool{}
 	var size int64
+	var skipped []queued
+	end := len(q)
 	for i, d := range q {
 		if len(take) == maxFiles || len(take) > 0 && size+d.size > maxBytes || !c.fits(pages, d.pages) {
-			rest = append(rest, q[i:]...)
+			end = i
 			break
 		}
 		if names[d.name] {
-			rest = append(rest, d)
+			skipped = append(skipped, d)
 			continue
 		}
 		names[d.name] = true
@@ -97,6 +99,15 @@ func pick(q []queued, maxFiles int, maxBytes int64, c *credits) (take, rest []qu
 		pages += d.pages
 		size += d.size
 	}
+	// The rest of a long queue is not copied for every batch: it stays
+	// where it is, and the entries taken are cleared so their strings can
+	// go.
+	if len(skipped) > 0 {
+		rest = append(skipped, q[end:]...)
+	} else {
+		rest = q[end:]
+	}
+	clear(q[:end])
 	return take, rest, pages
 }
 
