@@ -351,6 +351,25 @@ type Tx struct {
 	// mapped is the state file's mapping, found at the first release in a
 	// read-only transaction (during which bbolt cannot remap the file).
 	mapped []mapping
+	// ops counts the records read and written (see touch).
+	ops int
+}
+
+// opsPerRelease is how many records a transaction reads or writes between
+// two releases of the state's mapped pages. Records looked up by content
+// hash lie anywhere in the file, and each read maps the 64 KiB around it
+// (and the index and tally pages a write updates as well): a transaction
+// over a batch of 50 documents mapped 8 MiB, several at once 40 MiB.
+const opsPerRelease = 16
+
+// touch counts a record read or written and, every opsPerRelease, hands
+// the mapped pages back (Store.ReleaseMapped). The pages stay in the page
+// cache; what the transaction still uses is mapped again on its next read,
+// with the same content (nothing is written before the commit).
+func (t *Tx) touch() {
+	if t.ops++; t.ops%opsPerRelease == 0 {
+		_ = t.releaseMapped()
+	}
 }
 
 // mapping is an address range of the state file's mapping.
@@ -436,10 +455,14 @@ func each[T any](tx *bolt.Tx, bucket []byte, fn func(T) error) error {
 }
 
 // File reads a file record.
-func (t *Tx) File(path string) (File, bool, error) { return get[File](t.tx, bucketFiles, path) }
+func (t *Tx) File(path string) (File, bool, error) {
+	t.touch()
+	return get[File](t.tx, bucketFiles, path)
+}
 
 // PutFile writes a file record.
 func (t *Tx) PutFile(f File) error {
+	t.touch()
 	next := talliedOf(f)
 	if err := retally(t.tx, f.Path, &next); err != nil {
 		return err
@@ -466,10 +489,14 @@ func (t *Tx) DeleteFile(path string) error {
 func (t *Tx) Files(fn func(File) error) error { return each(t.tx, bucketFiles, fn) }
 
 // Doc reads a document record.
-func (t *Tx) Doc(key string) (Doc, bool, error) { return get[Doc](t.tx, bucketDocs, key) }
+func (t *Tx) Doc(key string) (Doc, bool, error) {
+	t.touch()
+	return get[Doc](t.tx, bucketDocs, key)
+}
 
 // PutDoc writes a document record.
 func (t *Tx) PutDoc(d Doc) error {
+	t.touch()
 	if err := put(t.tx, bucketDocs, d.Key, d); err != nil {
 		return err
 	}
