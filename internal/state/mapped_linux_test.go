@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -141,4 +142,75 @@ func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 	if peak*2 > whole {
 		t.Errorf("up to %d KiB of the state resident during the walk, %d KiB for the index read whole: the walk did not release as it went", peak, whole)
 	}
+}
+
+// statusKiB reads a field of /proc/self/status, in KiB.
+func statusKiB(t *testing.T, field string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, field); ok {
+			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return n
+		}
+	}
+	t.Fatalf("no %s in /proc/self/status", field)
+	return 0
+}
+
+// Compacting in place reads every live page of the file, without leaving
+// them mapped into the process as it goes: the peak resident memory grows
+// by far less than the live data copied.
+func TestCompactInPlaceDoesNotMapTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	reason := strings.Repeat("r", 3000)
+	for b := range 16 {
+		if err := s.Update(func(tx *Tx) error {
+			for i := range 1000 {
+				if err := tx.PutFile(File{Path: fmt.Sprintf("/in/%02d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	live := fileSizeKiB(t, path)
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		t.Skipf("cannot reset the peak resident memory (/proc/self/clear_refs: %v); the check needs it", err)
+	}
+	base := statusKiB(t, "VmHWM:")
+	if _, err := s.CompactInPlace(); err != nil {
+		t.Fatal(err)
+	}
+	grew := statusKiB(t, "VmHWM:") - base
+	if grew > live/3 {
+		t.Errorf("peak resident memory grew by %d KiB while compacting %d KiB of records: the copy left the file mapped", grew, live)
+	}
+	n := 0
+	if err := s.View(func(tx *Tx) error { return tx.Files(func(File) error { n++; return nil }) }); err != nil || n != 16000 {
+		t.Fatalf("after compaction: %d records, %v", n, err)
+	}
+}
+
+func fileSizeKiB(t *testing.T, path string) int {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(fi.Size() / 1024)
 }
