@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
@@ -111,7 +110,7 @@ func (f *Finisher) resultFiles(d state.Doc) []string {
 				continue
 			}
 			if rec.MovedTo != "" {
-				add(movedOutput(rec.Path, rec.Result, rec.MovedTo))
+				add(results.MovedOutput(rec.Path, rec.Result, rec.MovedTo))
 			}
 			add(rec.Result)
 			res, _ := f.outputs(rec.Inbox, rec.Path)
@@ -120,17 +119,6 @@ func (f *Finisher) resultFiles(d state.Doc) []string {
 		return nil
 	})
 	return outs
-}
-
-// movedOutput is where out, an output written beside file, went when
-// results.Move moved file to movedTo; "" when out was not beside file (a
-// results_dir keeps the outputs where they are).
-func movedOutput(file, out, movedTo string) string {
-	suffix, ok := strings.CutPrefix(out, file)
-	if !ok || suffix == "" || filepath.Dir(out) != filepath.Dir(file) {
-		return ""
-	}
-	return movedTo + suffix
 }
 
 // resultFor returns the document of the result file at out when that file

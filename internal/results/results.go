@@ -226,6 +226,18 @@ func Move(file, inboxRoot, destRoot string) (string, error) {
 	return dest, nil
 }
 
+// MovedOutput is where out, an output written beside file, went when Move
+// moved file to movedTo with its outputs; "" when out was not beside file
+// (a results_dir keeps the outputs where they are, and MoveFile moves the
+// file alone).
+func MovedOutput(file, out, movedTo string) string {
+	suffix, ok := strings.CutPrefix(out, file)
+	if !ok || suffix == "" || filepath.Dir(out) != filepath.Dir(file) {
+		return ""
+	}
+	return movedTo + suffix
+}
+
 // MoveFile moves file alone (its outputs live elsewhere) from inboxRoot into
 // destRoot, keeping the path relative to the inbox and never overwriting: a
 // counter is added. It returns the new file path.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -388,7 +389,7 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 func outputOf(f state.File) ([]byte, string, error) {
 	var at []string
 	if f.MovedTo != "" {
-		if m := movedOutput(f.Path, f.Result, f.MovedTo); m != "" {
+		if m := results.MovedOutput(f.Path, f.Result, f.MovedTo); m != "" {
 			at = append(at, m)
 		}
 	}
@@ -405,17 +406,6 @@ func outputOf(f state.File) ([]byte, string, error) {
 		}
 	}
 	return nil, "", fmt.Errorf("result file of %s: %w", f.Path, os.ErrNotExist)
-}
-
-// movedOutput is where out, an output written beside file, went when
-// after = "move" moved file to movedTo with its outputs; "" when out was
-// not beside file (a results_dir keeps the outputs where they are).
-func movedOutput(file, out, movedTo string) string {
-	suffix, ok := strings.CutPrefix(out, file)
-	if !ok || suffix == "" || filepath.Dir(out) != filepath.Dir(file) {
-		return ""
-	}
-	return movedTo + suffix
 }
 
 // missingText says that a finished file's result file is gone.
