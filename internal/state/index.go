@@ -122,15 +122,16 @@ type OpenFile struct {
 
 // releaseEvery is how many index entries EachOpenFile reads between two
 // releases of the state's mapped pages (see Store.ReleaseMapped): each
-// document looked up by content hash may map 64 KiB around it.
-const releaseEvery = 256
+// document looked up by content hash may map 64 KiB around it, so 32 of
+// them stay within 2 MiB.
+const releaseEvery = 32
 
 // EachOpenFile calls fn for every file not in a final state with what the
 // open index holds of it and of its document, reading no file or document
 // record (except for index entries written by an earlier version). Looking
 // documents up by content hash reads the index in random order, and every
 // read through the mapping maps the pages around it, so the mapped pages
-// are handed back every few thousand files: a status report during a
+// are handed back every few dozen files: a status report during a
 // backlog of 100,000 files stays small.
 func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 	open := t.tx.Bucket(bucketOpen)

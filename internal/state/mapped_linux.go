@@ -29,30 +29,23 @@ func (s *Store) ReleaseMapped() error {
 	return s.db.View(func(*bolt.Tx) error { return s.releaseMapping() })
 }
 
-// releaseMapped is ReleaseMapped from within a transaction, which already
-// holds the mapping still. In a read-only transaction the mapping's place
-// is looked up once and kept, so a long walk can release often for the
-// cost of one madvise; a write transaction may remap the file as it grows,
-// so there it is looked up each time.
+// releaseMapped is ReleaseMapped from within a transaction, which holds
+// the mapping still: bbolt remaps the file only in a write transaction
+// (the one running here, if any) and waits for every read transaction
+// first. Every transaction calls it as it ends, so the pages a lookup
+// mapped (and the 64 KiB around each) do not pile up between two
+// transactions; a long one calls it every opsPerRelease records too.
 func (t *Tx) releaseMapped() error {
 	if t.s == nil {
 		return nil
 	}
-	if t.tx.Writable() {
-		return t.s.releaseMapping()
+	ms, err := t.s.mapped(t.tx.DB())
+	if err != nil {
+		return err
 	}
-	if t.mapped == nil {
-		ms, err := t.s.mappings()
-		if err != nil {
-			return err
-		}
-		t.mapped = append(ms, mapping{}) // non-nil even when nothing is mapped
-	}
-	for _, m := range t.mapped {
-		if m.end > m.start {
-			if err := dontNeed(m); err != nil {
-				return fmt.Errorf("state %s: release mapped pages: %w", t.s.path, err)
-			}
+	for _, m := range ms {
+		if err := dontNeed(m); err != nil {
+			return fmt.Errorf("state %s: release mapped pages: %w", t.s.path, err)
 		}
 	}
 	return nil
@@ -71,6 +64,31 @@ func (s *Store) releaseMapping() error {
 		}
 	}
 	return nil
+}
+
+// mapped is where db, open in a transaction of the caller, is mapped. It
+// reads /proc/self/maps only when the mapping moved or the file grew since
+// the last look: a release then costs one madvise. A mapping bbolt grew in
+// place (same start, same file size until its commit) is larger than the
+// range remembered, never smaller, so the range released is always the
+// file's; a store reopened (compaction in place) is another db.
+func (s *Store) mapped(db *bolt.DB) ([]mapping, error) {
+	data := db.Info().Data
+	var st syscall.Stat_t
+	if err := syscall.Stat(s.path, &st); err != nil {
+		return nil, fmt.Errorf("state %s: %w", s.path, err)
+	}
+	s.mapMu.Lock()
+	defer s.mapMu.Unlock()
+	if c := s.mapCache; c.db == db && c.data == data && c.size == st.Size {
+		return c.ms, nil
+	}
+	ms, err := s.mappings()
+	if err != nil {
+		return nil, err
+	}
+	s.mapCache = mapCache{db: db, data: data, size: st.Size, ms: ms}
+	return ms, nil
 }
 
 // mappings lists where this process maps the state file.

@@ -166,6 +166,10 @@ type Store struct {
 	// txs counts the transactions run through View and Update.
 	txs atomic.Uint64
 
+	// mapMu guards mapCache: where the file is mapped (see Tx.releaseMapped).
+	mapMu    sync.Mutex
+	mapCache mapCache
+
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
 	writeSince time.Time
@@ -375,6 +379,15 @@ func (t *Tx) touch() {
 // mapping is an address range of the state file's mapping.
 type mapping struct{ start, end uintptr }
 
+// mapCache is where one open bbolt file is mapped, as /proc/self/maps said
+// when the mapping began at data and the file had size bytes.
+type mapCache struct {
+	db   *bolt.DB
+	data uintptr
+	size int64
+	ms   []mapping
+}
+
 // Update runs fn in a read-write transaction. When the file itself cannot
 // be written, the error wraps ErrWrite and WriteFault reports it until a
 // write succeeds again. fn must not call the Store's methods: they would
@@ -384,7 +397,9 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(s.tx(tx))
+		t := s.tx(tx)
+		fnErr = fn(t)
+		_ = t.releaseMapped()
 		return fnErr
 	})
 	s.dbMu.RUnlock()
@@ -421,7 +436,12 @@ func (s *Store) View(fn func(*Tx) error) error {
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
-	return s.db.View(func(tx *bolt.Tx) error { return fn(s.tx(tx)) })
+	return s.db.View(func(tx *bolt.Tx) error {
+		t := s.tx(tx)
+		err := fn(t)
+		_ = t.releaseMapped()
+		return err
+	})
 }
 
 func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
