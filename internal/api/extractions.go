@@ -304,7 +304,10 @@ func writeFile(mw *multipart.Writer, f Upload, src source) error {
 		if hasher != nil {
 			rest = hasher
 		}
-		extra, err := io.Copy(rest, src.rc)
+		// What follows the declared size is read in small pieces: a file
+		// that did not grow ends at once, where io.Copy would allocate 32 KiB
+		// for every file sent to find that out.
+		extra, err := io.CopyBuffer(rest, struct{ io.Reader }{src.rc}, make([]byte, 512))
 		if err != nil {
 			return &SourceError{Name: f.Name, Err: err}
 		}

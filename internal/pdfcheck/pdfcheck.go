@@ -106,13 +106,17 @@ func Inspect(path string, maxSize int64) (Info, error) {
 	var rs io.ReadSeeker
 	var head, tail []byte
 	if size <= inMemoryMaxBytes {
-		b, err := io.ReadAll(io.TeeReader(f, h))
+		// Read in one buffer of the size stat gave, then make sure the file
+		// ends there.
+		b := make([]byte, size)
+		n, err := io.ReadFull(io.TeeReader(f, h), b)
+		if errors.Is(err, io.ErrUnexpectedEOF) || err == nil && hasMore(f) {
+			return Info{}, fmt.Errorf("%s changed size while being read", path)
+		}
 		if err != nil {
 			return Info{}, err
 		}
-		if int64(len(b)) != size {
-			return Info{}, fmt.Errorf("%s changed size while being read", path)
-		}
+		b = b[:n]
 		rs = bytes.NewReader(b)
 		head = b[:min(len(b), tailSize)]
 		tail = b[max(len(b)-tailSize, 0):]
@@ -158,6 +162,13 @@ func Inspect(path string, maxSize int64) (Info, error) {
 		return Info{SHA256: sum, Size: size}, &Problem{CodePageCount, "the PDF's pages cannot be counted, so it is damaged: re-export or re-scan it (" + msg + ")"}
 	}
 	return Info{SHA256: sum, Size: size, Pages: pages}, nil
+}
+
+// hasMore reports that r has more to read.
+func hasMore(r io.Reader) bool {
+	var one [1]byte
+	n, _ := r.Read(one[:])
+	return n > 0
 }
 
 // hashBuf is the read size for hashing large files (1 MiB reads keep the
