@@ -78,37 +78,31 @@ func (u *Uploader) refreshCredits(ctx context.Context) {
 // pick chooses the documents of a parser's queue that go in the next
 // batch: in queue order, at most maxFiles, at most maxBytes (a lone larger
 // file goes alone), within the credits, and never two under the same
-// upload name (a later one waits for the next batch). rest keeps the
-// others in order.
-func pick(q []queued, maxFiles int, maxBytes int64, c *credits) (take, rest []queued, pages int) {
-	names := map[string]bool{}
+// upload name (a later one waits for the next batch; names are compared
+// by their hash, see queued). The documents taken leave q; the others stay
+// in q in their order.
+func pick(q *fifo, maxFiles int, maxBytes int64, c *credits) (take []queued, pages int) {
+	names := make(map[uint32]bool, min(maxFiles, q.Len()))
+	take = make([]queued, 0, min(maxFiles, q.Len()))
 	var size int64
 	var skipped []queued
-	end := len(q)
-	for i, d := range q {
-		if len(take) == maxFiles || len(take) > 0 && size+d.size > maxBytes || !c.fits(pages, d.pages) {
-			end = i
+	for q.Len() > 0 {
+		d := q.front()
+		if len(take) == maxFiles || len(take) > 0 && size+d.size > maxBytes || !c.fits(pages, int(d.pages)) {
 			break
 		}
+		q.popFront()
 		if names[d.name] {
 			skipped = append(skipped, d)
 			continue
 		}
 		names[d.name] = true
 		take = append(take, d)
-		pages += d.pages
+		pages += int(d.pages)
 		size += d.size
 	}
-	// The rest of a long queue is not copied for every batch: it stays
-	// where it is, and the entries taken are cleared so their strings can
-	// go.
-	if len(skipped) > 0 {
-		rest = append(skipped, q[end:]...)
-	} else {
-		rest = q[end:]
-	}
-	clear(q[:end])
-	return take, rest, pages
+	q.pushFront(skipped)
+	return take, pages
 }
 
 // form takes queued documents of one parser into a batch intent, committed
@@ -133,11 +127,12 @@ func (u *Uploader) form() (state.Batch, bool) {
 	quiet := time.Since(u.lastQueued) >= quietPeriod(u.o.BatchWindow) && u.intakeBusy.Load() == 0 &&
 		u.backlog.Load() == 0 && (u.o.Settling == nil || u.o.Settling() == 0)
 	var parser string
-	for p, q := range u.queue {
-		if len(q) == 0 {
+	now := time.Now()
+	for p, q := range u.queue.byParser {
+		if q.Len() == 0 {
 			continue
 		}
-		if len(q) >= u.o.MaxBatchFiles || time.Since(q[0].at) >= u.o.BatchWindow || flushAll || quiet {
+		if q.Len() >= u.o.MaxBatchFiles || u.queue.age(q.front(), now) >= u.o.BatchWindow || flushAll || quiet {
 			parser = p
 			break
 		}
@@ -146,13 +141,13 @@ func (u *Uploader) form() (state.Batch, bool) {
 		u.mu.Unlock()
 		return state.Batch{}, false
 	}
-	q := u.queue[parser]
-	take, rest, pages := pick(q, u.o.MaxBatchFiles, u.o.MaxBatchBytes, &u.credits)
+	q := u.queue.of(parser)
+	take, pages := pick(q, u.o.MaxBatchFiles, u.o.MaxBatchBytes, &u.credits)
 	if len(take) == 0 {
 		if !u.credits.waiting {
 			u.credits.waiting = true
 			u.log.Warn("not enough credits: submissions wait and resume by themselves when credits are added",
-				"credits", u.credits.balance, "needed_for_next_file", q[0].pages, "recheck_every", u.o.CreditRecheck)
+				"credits", u.credits.balance, "needed_for_next_file", int(q.front().pages), "recheck_every", u.o.CreditRecheck)
 			defer u.wake()
 		}
 		u.mu.Unlock()
@@ -162,12 +157,16 @@ func (u *Uploader) form() (state.Batch, bool) {
 		u.credits.waiting = false
 		u.log.Info("credits available again; resuming submissions", "credits", u.credits.balance)
 	}
-	u.queue[parser] = rest
+	keys := make([]string, len(take))
+	for i, e := range take {
+		keys[i] = u.queue.key(parser, e)
+	}
+	u.queue.release(take)
 	u.credits.reserve(pages)
 	u.sending++
 	u.mu.Unlock()
 
-	b, left, err := u.commitIntent(parser, take)
+	b, left, err := u.commitIntent(parser, keys)
 	if len(left) > 0 {
 		u.requeue(parser, left)
 	}
@@ -182,7 +181,10 @@ func (u *Uploader) form() (state.Batch, bool) {
 	if err != nil {
 		u.log.Error("cannot record a submission intent; not sending", "error", err)
 		u.mu.Lock()
-		u.queue[parser] = append(take, u.queue[parser]...)
+		for i, k := range keys {
+			take[i].sha = u.queue.hold(parser, k)
+		}
+		u.queue.of(parser).pushFront(take)
 		u.credits.release(pages)
 		u.sending--
 		u.paused = time.Now().Add(u.o.CreditRecheck)
@@ -215,11 +217,11 @@ func IdempotencyKey(parserID string, shas []string) string {
 // in the state meanwhile (its files changed or vanished).
 var errNothingQueued = errors.New("no document of the batch is still queued")
 
-// commitIntent records the batch intent of take. Documents no longer
-// queued are left out; a document whose upload name is already in the
-// batch (the state changed since it was queued) is returned in left to be
-// queued again.
-func (u *Uploader) commitIntent(parser string, take []queued) (state.Batch, []string, error) {
+// commitIntent records the batch intent of the documents of take (keys).
+// Documents no longer queued are left out; a document whose upload name is
+// already in the batch (the state changed since it was queued, or two
+// names share a hash) is returned in left to be queued again.
+func (u *Uploader) commitIntent(parser string, take []string) (state.Batch, []string, error) {
 	b := state.Batch{ParserID: parser, Created: time.Now()}
 	var left []string
 	err := u.st.Update(func(tx *state.Tx) error {
@@ -227,8 +229,8 @@ func (u *Uploader) commitIntent(parser string, take []queued) (state.Batch, []st
 		b.Docs, b.Paths, b.Names, b.Pages, b.Bytes, left = nil, nil, nil, 0, 0, nil
 		names := map[string]bool{}
 		var docs []state.Doc
-		for _, q := range take {
-			d, ok, err := tx.Doc(q.key)
+		for _, k := range take {
+			d, ok, err := tx.Doc(k)
 			if err != nil {
 				return err
 			}

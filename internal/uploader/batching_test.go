@@ -1,6 +1,7 @@
 package uploader
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -10,18 +11,37 @@ import (
 	"github.com/ppsync/ppsync/internal/state"
 )
 
-func keys(qs []queued) []string {
+// testEntry makes a queue entry whose key, for keys, is key.
+func testEntry(key, name string, pages int, size int64) queued {
+	return queued{sha: sha256.Sum256([]byte(key)), name: nameHash(name), pages: int32(pages), size: size}
+}
+
+// keys returns the keys of the entries made by testEntry with one of known.
+func keys(qs []queued, known ...string) []string {
 	out := []string{}
 	for _, q := range qs {
-		out = append(out, q.key)
+		k := "?"
+		for _, c := range known {
+			if sha256.Sum256([]byte(c)) == q.sha {
+				k = c
+			}
+		}
+		out = append(out, k)
 	}
 	return out
 }
 
-func TestPick(t *testing.T) {
-	q := func(key, name string, pages int, size int64) queued {
-		return queued{key: key, name: name, pages: pages, size: size}
+// queueOf returns a queue holding qs in order.
+func queueOf(qs []queued) *fifo {
+	f := &fifo{}
+	for _, q := range qs {
+		f.pushBack(q)
 	}
+	return f
+}
+
+func TestPick(t *testing.T) {
+	q := testEntry
 	known := func(n int) *credits { c := &credits{}; c.balance, c.known = n, true; return c }
 	tests := []struct {
 		name      string
@@ -50,9 +70,11 @@ func TestPick(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			take, rest, pages := pick(tt.q, tt.maxFiles, tt.maxBytes, tt.c)
-			if !reflect.DeepEqual(keys(take), tt.take) || !reflect.DeepEqual(keys(rest), tt.rest) || pages != tt.wantPages {
-				t.Errorf("take %v rest %v pages %d, want %v %v %d", keys(take), keys(rest), pages, tt.take, tt.rest, tt.wantPages)
+			f := queueOf(tt.q)
+			take, pages := pick(f, tt.maxFiles, tt.maxBytes, tt.c)
+			ks, rest := keys(take, "a", "b", "c"), keys(f.slice(), "a", "b", "c")
+			if !reflect.DeepEqual(ks, tt.take) || !reflect.DeepEqual(rest, tt.rest) || pages != tt.wantPages {
+				t.Errorf("take %v rest %v pages %d, want %v %v %d", ks, rest, pages, tt.take, tt.rest, tt.wantPages)
 			}
 		})
 	}
@@ -61,17 +83,17 @@ func TestPick(t *testing.T) {
 // Repeated picks never put two files with the same upload name in one
 // batch, and every file ends in some batch.
 func TestPickGroupsByUploadName(t *testing.T) {
-	var q []queued
+	q := &fifo{}
 	for i := range 12 {
-		q = append(q, queued{key: fmt.Sprint(i), name: fmt.Sprintf("n%d.pdf", i%3), pages: 1, size: 1})
+		q.pushBack(testEntry(fmt.Sprint(i), fmt.Sprintf("n%d.pdf", i%3), 1, 1))
 	}
 	seen := 0
-	for len(q) > 0 {
-		take, rest, _ := pick(q, 50, 1<<20, &credits{})
-		names := map[string]bool{}
+	for q.Len() > 0 {
+		take, _ := pick(q, 50, 1<<20, &credits{})
+		names := map[uint32]bool{}
 		for _, d := range take {
 			if names[d.name] {
-				t.Fatalf("two files named %s in one batch", d.name)
+				t.Fatalf("two files named alike (%x) in one batch", d.name)
 			}
 			names[d.name] = true
 		}
@@ -79,7 +101,6 @@ func TestPickGroupsByUploadName(t *testing.T) {
 			t.Fatal("no progress")
 		}
 		seen += len(take)
-		q = rest
 	}
 	if seen != 12 {
 		t.Errorf("%d files batched, want 12", seen)

@@ -13,15 +13,6 @@ import (
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
-// queued is a document waiting in the queue of its parser.
-type queued struct {
-	key   string
-	name  string // the name it is uploaded under
-	pages int
-	size  int64
-	at    time.Time
-}
-
 // uploadName is the filename a document is sent under: the base name of
 // its first file.
 func uploadName(d state.Doc) string {
@@ -29,10 +20,6 @@ func uploadName(d state.Doc) string {
 		return ""
 	}
 	return sendName(d.Files[0])
-}
-
-func queuedDoc(d state.Doc, at time.Time) queued {
-	return queued{key: d.Key, name: uploadName(d), pages: d.Pages, size: d.Size, at: at}
 }
 
 // inspected is what the parallel part of intake learnt about a ready file:
@@ -196,7 +183,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	switch {
 	case fresh:
 		u.mu.Lock()
-		u.queue[in.ParserID] = append(u.queue[in.ParserID], queuedDoc(doc, now))
+		u.queue.of(in.ParserID).pushBack(u.queue.entry(in.ParserID, doc, now))
 		u.lastQueued = time.Now()
 		u.mu.Unlock()
 		u.log.Debug("queued", "file", ev.Path, "type", info.ContentType, "pages", info.Pages, "sha256", info.SHA256[:12])
@@ -241,7 +228,12 @@ func (u *Uploader) detach(rec state.File) error {
 func (u *Uploader) unqueue(parser, key string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.queue[parser] = slices.DeleteFunc(u.queue[parser], func(q queued) bool { return q.key == key })
+	f := u.queue.byParser[parser]
+	if f == nil {
+		return
+	}
+	sha, _ := hashOf(parser, key)
+	u.queue.release(f.removeFunc(func(e *queued) bool { return e.sha == sha }))
 }
 
 // gone handles a file deleted from the inbox.

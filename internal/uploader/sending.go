@@ -328,17 +328,21 @@ func (u *Uploader) requeue(parser string, keys []string) {
 	if len(keys) == 0 {
 		return
 	}
-	var qs []queued
+	var ds []state.Doc
 	_ = u.st.View(func(tx *state.Tx) error {
 		for _, k := range keys {
 			if d, ok, _ := tx.Doc(k); ok {
-				qs = append(qs, queuedDoc(d, time.Now()))
+				ds = append(ds, d)
 			}
 		}
 		return nil
 	})
 	u.mu.Lock()
-	u.queue[parser] = append(qs, u.queue[parser]...)
+	qs := make([]queued, len(ds))
+	for i, d := range ds {
+		qs[i] = u.queue.entry(parser, d, time.Now())
+	}
+	u.queue.of(parser).pushFront(qs)
 	u.mu.Unlock()
 	u.wake()
 }

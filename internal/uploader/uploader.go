@@ -7,7 +7,8 @@
 // The package is split by concern: intake.go (watcher events to queued
 // documents), batching.go (queued documents to committed batch intents),
 // sending.go (intents to the API and back), split.go (refused batches),
-// credits.go (the balance and what is reserved in flight), retry.go.
+// credits.go (the balance and what is reserved in flight), queue.go (the
+// queued documents, a few bytes each), retry.go.
 package uploader
 
 import (
@@ -100,8 +101,8 @@ type Uploader struct {
 	st  *state.Store
 
 	mu         sync.Mutex
-	queue      map[string][]queued // per parser, FIFO
-	lastQueued time.Time           // when the newest document was queued
+	queue      queues    // per parser, FIFO
+	lastQueued time.Time // when the newest document was queued
 	credits    credits
 	paused     time.Time // no submissions before this (401, outages)
 	intents    []state.Batch
@@ -133,7 +134,7 @@ func New(o Options) *Uploader {
 		o:       o,
 		log:     o.Logger.With("component", "uploader"),
 		st:      o.Store,
-		queue:   map[string][]queued{},
+		queue:   newQueues(),
 		fatal:   make(chan error, 1),
 		kick:    make(chan struct{}, 1),
 		sem:     make(chan struct{}, o.Senders),
@@ -190,7 +191,7 @@ func (u *Uploader) Recover() error {
 	sort.Slice(u.intents, func(i, j int) bool { return u.intents[i].Created.Before(u.intents[j].Created) })
 	sort.Slice(docs, func(i, j int) bool { return docs[i].Updated.Before(docs[j].Updated) })
 	for _, d := range docs {
-		u.queue[d.ParserID] = append(u.queue[d.ParserID], queuedDoc(d, time.Now()))
+		u.queue.of(d.ParserID).pushBack(u.queue.entry(d.ParserID, d, time.Now()))
 	}
 	if n := len(u.intents); n > 0 {
 		u.log.Info("replaying submissions interrupted by a restart, with their original idempotency keys", "batches", n)
@@ -222,10 +223,7 @@ func (u *Uploader) Credits() (credits int, known, waiting bool) {
 func (u *Uploader) Idle() (idle, stuck bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	n := 0
-	for _, q := range u.queue {
-		n += len(q)
-	}
+	n := u.queue.Len()
 	busy := u.intakeBusy.Load() > 0 || !u.intakeDone.Load()
 	if busy || u.sending > 0 || len(u.intents) > 0 {
 		return false, false
