@@ -51,14 +51,12 @@ func pruneExists(inboxes []config.Inbox) func(string) bool {
 
 // releaseEvery is how often the daemon hands the state's mapped pages back
 // to the page cache (state.Store.ReleaseMapped), when it used the state
-// since. bbolt writes copy-on-write, so every committed write moves the
-// pages on the path to the changed records (the root and branches too) to
-// new places in the file, and the next read maps them afresh; and each
-// read through the mapping maps the pages around it as well (the kernel's
-// fault-around, 64 KiB, or a whole large folio of the page cache). While
-// results stream in that is over 100 MiB a second of mapped state. A
-// release costs one read of /proc/self/maps and one madvise, about 0.1 ms.
-const releaseEvery = 50 * time.Millisecond
+// since. Each read through the mapping maps the pages around it as well
+// (the kernel's fault-around, 64 KiB), and a backlog reads some 1,000
+// records a second; reads and writes through the store hand their pages
+// back themselves, this catches what runs between. A release is one
+// madvise, a few microseconds.
+const releaseEvery = 5 * time.Millisecond
 
 // maintain keeps the state small while the daemon runs: it prunes now
 // (after recovery) and then every interval, compacting the file in place

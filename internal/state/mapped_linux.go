@@ -32,9 +32,8 @@ func (s *Store) ReleaseMapped() error {
 // releaseMapped is ReleaseMapped from within a transaction, which holds
 // the mapping still: bbolt remaps the file only in a write transaction
 // (the one running here, if any) and waits for every read transaction
-// first. Every transaction calls it as it ends, so the pages a lookup
-// mapped (and the 64 KiB around each) do not pile up between two
-// transactions; a long one calls it every opsPerRelease records too.
+// first. Update calls it after each commit, a long transaction every
+// opsPerRelease records, and the daemon every few milliseconds.
 func (t *Tx) releaseMapped() error {
 	if t.s == nil {
 		return nil

@@ -362,8 +362,9 @@ type Tx struct {
 // opsPerRelease is how many records a transaction reads or writes between
 // two releases of the state's mapped pages. Records looked up by content
 // hash lie anywhere in the file, and each read maps the 64 KiB around it
-// (and the index and tally pages a write updates as well): a transaction
-// over a batch of 50 documents mapped 8 MiB, several at once 40 MiB.
+// (and the index and tally pages a write updates as well), so a long read
+// hands them back as it goes. (In a write, the commit maps again the pages
+// of every record it changed; Update releases them after the commit.)
 const opsPerRelease = 16
 
 // touch counts a record read or written and, every opsPerRelease, hands
@@ -397,11 +398,15 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		t := s.tx(tx)
-		fnErr = fn(t)
-		_ = t.releaseMapped()
+		fnErr = fn(s.tx(tx))
 		return fnErr
 	})
+	// The commit went through every page the transaction changed (bbolt
+	// frees each old page and sorts the keys still read from the mapping):
+	// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
+	// around each. They are handed back at once, before the next write
+	// adds its own.
+	_ = s.db.View(func(tx *bolt.Tx) error { return s.tx(tx).releaseMapped() })
 	s.dbMu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -439,6 +444,7 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		t := s.tx(tx)
 		err := fn(t)
+		// What the read mapped goes back before the next one adds its own.
 		_ = t.releaseMapped()
 		return err
 	})
@@ -495,6 +501,7 @@ func (t *Tx) PutFile(f File) error {
 
 // DeleteFile removes a file record.
 func (t *Tx) DeleteFile(path string) error {
+	t.touch()
 	if err := retally(t.tx, path, nil); err != nil {
 		return err
 	}
