@@ -116,8 +116,12 @@ func run(o options) error {
 		defer os.RemoveAll(work)
 	}
 	bin := filepath.Join(work, "ppsync")
-	fmt.Fprintln(os.Stderr, "building ppsync…")
-	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ppsync").CombinedOutput(); err != nil {
+	// The daemon measured is built as the Linux packages build it
+	// (packaging/build.sh): without cgo, position-independent, stripped.
+	fmt.Fprintln(os.Stderr, "building ppsync as packaging/build.sh does (CGO_ENABLED=0, -trimpath -buildmode=pie -ldflags '-s -w')…")
+	build := exec.Command("go", "build", "-trimpath", "-buildmode=pie", "-ldflags", "-s -w", "-o", bin, "./cmd/ppsync")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	scale := float64(o.window) / float64(time.Minute)
