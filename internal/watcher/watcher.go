@@ -170,6 +170,16 @@ func (w *Watcher) setStatus(f func(*Status)) {
 	w.known.Store(int64(w.emitted.len()))
 }
 
+// dropTables lets the tables go once a run that reports each file once
+// (Once) has reported them all: nothing reads them any more, and during a
+// backlog they are a third of the heap for the rest of the run, while the
+// files are sent. Status keeps the last counts.
+func (w *Watcher) dropTables() {
+	w.setStatus(func(*Status) {})
+	w.dirs = newFolders()
+	w.cands, w.emitted = newTable[cand](w.dirs), newTable[stamp](w.dirs)
+}
+
 // Forget makes the watcher report path again at the next scan even if it
 // has not changed (used to send a failed file through again).
 func (w *Watcher) Forget(path string) {
@@ -246,6 +256,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 	}
 	for {
 		if w.o.Once && w.cands.len() == 0 {
+			w.dropTables()
 			return nil
 		}
 		select {
