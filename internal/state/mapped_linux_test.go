@@ -41,6 +41,16 @@ func mappedRSS(t *testing.T, path string) int {
 	return kb
 }
 
+// putFiles writes 1,000 done file records under /in/b/ with a long reason.
+func putFiles(tx *Tx, b int, reason string) error {
+	for i := range 1000 {
+		if err := tx.PutFile(File{Path: fmt.Sprintf("/in/%d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func TestReleaseMappedDropsReadPages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.db")
 	s, err := Open(path, time.Second)
@@ -51,12 +61,7 @@ func TestReleaseMappedDropsReadPages(t *testing.T) {
 	reason := strings.Repeat("r", 1500)
 	for b := range 4 {
 		err := s.Update(func(tx *Tx) error {
-			for i := range 1000 {
-				if err := tx.PutFile(File{Path: fmt.Sprintf("/in/%d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
-					return err
-				}
-			}
-			return nil
+			return putFiles(tx, b, reason)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -106,10 +111,8 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 	for b := range 4 {
 		var during int
 		if err := s.Update(func(tx *Tx) error {
-			for i := range 1000 {
-				if err := tx.PutFile(File{Path: fmt.Sprintf("/in/%d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
-					return err
-				}
+			if err := putFiles(tx, b, reason); err != nil {
+				return err
 			}
 			var err error
 			during, err = readAll(tx)
