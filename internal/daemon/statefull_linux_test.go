@@ -89,19 +89,33 @@ func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
 	ctx, cancel := contextWithCancel()
 	go func() { _, err := daemon.Run(ctx, o); done <- err }()
 	<-ready
-	// Enough documents that recording them needs more of the state file
-	// than its free pages (results are not kept once written).
-	const n = 24
+	// Enough documents, with results large enough, that recording them
+	// needs more of the state file than its free pages (a result stays in
+	// the state until its file is written): with 24 small results the free
+	// pages sometimes sufficed. Still one submission (at most 50 files).
+	const n = 48
+	var items []string
+	for j := range 40 {
+		items = append(items, fmt.Sprintf("Archival storage box %02d, acid-free board, 40 x 30 x 25 cm, lid and label 12.%02d", j, j))
+	}
 	var files []string
 	for i := range n {
 		p := filepath.Join(e.inbox, fmt.Sprintf("full-%d.pdf", i))
-		write(t, p, pdf(t, i, 1))
+		write(t, p, pdf(t, i, 1, items...))
 		files = append(files, p)
 	}
 	select {
 	case <-tr.filled:
 	case <-time.After(20 * time.Second):
 		t.Fatal("nothing was submitted")
+	}
+	// More files once the disk is full: new records under long names make
+	// the state's tree grow, which freed pages alone cannot absorb.
+	long := strings.Repeat("scanned-delivery-note-", 10)
+	for i := range 16 {
+		p := filepath.Join(e.inbox, fmt.Sprintf("%s%d.pdf", long, i))
+		write(t, p, pdf(t, n+i, 1, items...))
+		files = append(files, p)
 	}
 	e.waitFor("a state write failure to be logged", 20*time.Second, func() bool {
 		return strings.Contains(e.logs.String(), "no space left on device")
@@ -142,8 +156,8 @@ func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("daemon: %v", err)
 	}
-	if st := e.emu.Stats(); st.DocumentsCreated != n {
-		t.Errorf("documents_created = %d, want %d: nothing charged twice", st.DocumentsCreated, n)
+	if st := e.emu.Stats(); st.DocumentsCreated != len(files) {
+		t.Errorf("documents_created = %d, want %d: nothing charged twice", st.DocumentsCreated, len(files))
 	}
 }
 

@@ -518,7 +518,7 @@ func (p *Poller) finishFromAPI(ctx context.Context, j *job, d apitypes.Document)
 	// A document that does not match its file is not fetched again: the
 	// file carries the reason, and the next start checks it once more.
 	if err := p.o.Finisher.Done(ctx, key, d); err != nil && !errors.Is(err, finish.ErrMismatch) {
-		p.log.Error("cannot record a finished document; it is fetched again at the next poll", "document_id", d.DocumentID, "error", err)
+		p.log.Error("cannot record a finished document; it is fetched again at the next poll", "document_id", d.DocumentID, "error", state.Fault(err))
 		return
 	}
 	p.mu.Lock()

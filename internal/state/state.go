@@ -143,6 +143,32 @@ type Batch struct {
 // failing disk): the transaction was rolled back and may be tried again.
 var ErrWrite = errors.New("state file not writable")
 
+// writeError is a write that failed because the state file itself could
+// not be written. It wraps ErrWrite and the system's error.
+type writeError struct {
+	path string
+	err  error
+}
+
+func (e *writeError) Error() string {
+	return fmt.Sprintf("%v: %s: %v (free space on its disk; ppsync retries by itself)", ErrWrite, e.path, e.err)
+}
+
+func (e *writeError) Unwrap() []error { return []error{ErrWrite, e.err} }
+
+// Fault returns the part of err that says the state file could not be
+// written, when it does: it names the state file and the system's error,
+// not the record, so the same full disk reads the same for every file
+// (and a log that holds back repeats writes it once). Any other error is
+// returned as it is.
+func Fault(err error) error {
+	var we *writeError
+	if errors.As(err, &we) {
+		return we
+	}
+	return err
+}
+
 // Store is the open state file.
 type Store struct {
 	path string
@@ -418,7 +444,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 			s.writeSince = time.Now()
 		}
 		s.writeErr = err
-		return fmt.Errorf("%w: %s: %w (free space on its disk; ppsync retries by itself)", ErrWrite, s.path, err)
+		return &writeError{path: s.path, err: err}
 	}
 	return err
 }

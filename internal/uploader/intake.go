@@ -75,7 +75,7 @@ func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) 
 		err = u.gone(ev.Path)
 	}
 	if err != nil {
-		u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", ev.Path, "error", err)
+		u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", ev.Path, "error", state.Fault(err))
 		u.o.Finisher.Forget(ev.Path)
 	}
 }
