@@ -378,9 +378,6 @@ type Tx struct {
 	tx      *bolt.Tx
 	version uint64 // the store's version base when the transaction began
 	s       *Store
-	// mapped is the state file's mapping, found at the first release in a
-	// read-only transaction (during which bbolt cannot remap the file).
-	mapped []mapping
 	// ops counts the records read and written (see touch).
 	ops int
 }
