@@ -26,7 +26,7 @@ func (s *Store) ReleaseMapped() error {
 	// swap it.
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
-	return s.db.View(func(*bolt.Tx) error { return s.releaseMapping() })
+	return s.release()
 }
 
 // releaseMapped is ReleaseMapped from within a transaction, which holds
@@ -45,21 +45,6 @@ func (t *Tx) releaseMapped() error {
 	for _, m := range ms {
 		if err := dontNeed(m); err != nil {
 			return fmt.Errorf("state %s: release mapped pages: %w", t.s.path, err)
-		}
-	}
-	return nil
-}
-
-// releaseMapping drops this process's mapped pages of the state file; the
-// caller holds a transaction and the store's db lock.
-func (s *Store) releaseMapping() error {
-	ms, err := s.mappings()
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if err := dontNeed(m); err != nil {
-			return fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
 		}
 	}
 	return nil

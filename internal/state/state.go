@@ -429,7 +429,7 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
 	// around each. They are handed back at once, before the next write
 	// adds its own.
-	_ = s.db.View(func(tx *bolt.Tx) error { return s.tx(tx).releaseMapped() })
+	_ = s.release()
 	s.dbMu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -444,6 +444,12 @@ func (s *Store) Update(fn func(*Tx) error) error {
 		return &writeError{path: s.path, err: err}
 	}
 	return err
+}
+
+// release hands the mapped pages back under a read transaction of its own,
+// which holds the mapping still; the caller holds dbMu.
+func (s *Store) release() error {
+	return s.db.View(func(tx *bolt.Tx) error { return s.tx(tx).releaseMapped() })
 }
 
 // WriteFault describes why the state file cannot be written now ("" when
