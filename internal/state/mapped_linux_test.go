@@ -41,6 +41,19 @@ func mappedRSS(t *testing.T, path string) int {
 	return kb
 }
 
+// openTemp opens a new state file in a temporary folder, closed at the end
+// of the test.
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
 // putFiles writes 1,000 done file records under /in/b/ with a long reason.
 func putFiles(tx *Tx, b int, reason string) error {
 	for i := range 1000 {
@@ -52,12 +65,7 @@ func putFiles(tx *Tx, b int, reason string) error {
 }
 
 func TestReleaseMappedDropsReadPages(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTemp(t)
 	reason := strings.Repeat("r", 1500)
 	for b := range 4 {
 		err := s.Update(func(tx *Tx) error {
@@ -95,12 +103,7 @@ func TestReleaseMappedDropsReadPages(t *testing.T) {
 // has committed: between two transactions, next to nothing of the file
 // stays mapped, whatever they read.
 func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTemp(t)
 	reason := strings.Repeat("r", 1500)
 	// readAll reads every record through bbolt's own cursor (no release
 	// within the transaction) and says how much of the file is mapped then.
@@ -158,12 +161,7 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 // stays mapped at the end is at most what one stretch of releaseEvery
 // entries read, not the whole index.
 func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTemp(t)
 	const n = 40 * releaseEvery
 	inbox := "/in/" + strings.Repeat("i", 200) // long values: a large index
 	for b := 0; b < n; b += 2000 {
@@ -242,12 +240,7 @@ func statusKiB(t *testing.T, field string) int {
 // them mapped into the process as it goes: the peak resident memory grows
 // by far less than the live data copied.
 func TestCompactInPlaceDoesNotMapTheFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "s.db")
-	s, err := Open(path, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, path := openTemp(t)
 	reason := strings.Repeat("r", 3000)
 	for b := range 16 {
 		if err := s.Update(func(tx *Tx) error {
