@@ -142,13 +142,8 @@ func (t *table[V]) del(p string) bool {
 // yielded. Paths added meanwhile may or may not be.
 func (t *table[V]) all() iter.Seq2[string, *V] {
 	return func(yield func(string, *V) bool) {
-		buf := t.takeBuf()
-		t.iters++
-		defer func() {
-			t.iters--
-			t.buf = buf
-			t.tidy()
-		}()
+		buf := t.beginIter()
+		defer func() { t.endIter(buf) }()
 		for i := 0; i < len(t.ents); i++ {
 			e := &t.ents[i]
 			if e.dir == deadDir {
@@ -174,13 +169,8 @@ func (t *table[V]) delUnder(prefix string, fn func(p string)) {
 	if match == nil {
 		return
 	}
-	buf := t.takeBuf()
-	t.iters++
-	defer func() {
-		t.iters--
-		t.buf = buf
-		t.tidy()
-	}()
+	buf := t.beginIter()
+	defer func() { t.endIter(buf) }()
 	for i := 0; i < len(t.ents); i++ {
 		e := &t.ents[i]
 		if e.dir == deadDir || int(e.dir) >= len(match) || !match[e.dir] {
@@ -363,6 +353,21 @@ func (t *table[V]) rehash(size int) {
 		t.index[i] = uint32(pos + 2)
 	}
 	t.used = t.live
+}
+
+// beginIter starts an iteration: no compaction until endIter, and the
+// table's path buffer lent to it.
+func (t *table[V]) beginIter() []byte {
+	t.iters++
+	return t.takeBuf()
+}
+
+// endIter ends an iteration, taking back its buffer, and compacts if the
+// iteration deleted enough.
+func (t *table[V]) endIter(buf []byte) {
+	t.iters--
+	t.buf = buf
+	t.tidy()
 }
 
 // takeBuf hands an iteration the table's path buffer, or a new one when
