@@ -1,6 +1,7 @@
 package uploader
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -217,57 +218,158 @@ func IdempotencyKey(parserID string, shas []string) string {
 // in the state meanwhile (its files changed or vanished).
 var errNothingQueued = errors.New("no document of the batch is still queued")
 
+// errChoiceChanged means a document changed between two parts of a batch
+// intent's record: the batch is chosen again.
+var errChoiceChanged = errors.New("a document of the batch changed while its intent was recorded")
+
+// docsPerWrite is how many documents one state transaction records while a
+// batch intent is written or a submission's answer recorded. Documents are
+// keyed by content hash, so each sits on a leaf of its own; bbolt's commit
+// reads the old page of every leaf it rewrites, and the kernel maps the
+// 64 KiB around each page it reads in. Fifty documents in one commit mapped
+// about 12 MiB of the state file at once; ten map about 2.
+const docsPerWrite = 10
+
+// queuedIn reports that d may go into a new batch: it is queued, or it was
+// marked for a batch whose intent was never written (the process stopped,
+// or the state could not be written, between the parts of its record).
+func queuedIn(tx *state.Tx, d state.Doc) (bool, error) {
+	switch {
+	case len(d.Files) == 0:
+		return false, nil
+	case d.State == state.DocQueued:
+		return true, nil
+	case d.State != state.DocBatched:
+		return false, nil
+	}
+	_, intent, err := tx.Batch(d.Batch)
+	return !intent, err
+}
+
 // commitIntent records the batch intent of the documents of take (keys).
 // Documents no longer queued are left out; a document whose upload name is
 // already in the batch (the state changed since it was queued, or two
 // names share a hash) is returned in left to be queued again.
+//
+// The documents are marked in parts of docsPerWrite, the intent itself with
+// the last part: until then nothing is sent, and a document marked for an
+// intent that does not exist counts as queued (queuedIn; Recover queues it
+// again after a restart). If a document changes between two parts, the
+// batch is chosen again; the third try records everything in one
+// transaction.
 func (u *Uploader) commitIntent(parser string, take []string) (state.Batch, []string, error) {
-	b := state.Batch{ParserID: parser, Created: time.Now()}
-	var left []string
-	err := u.st.Update(func(tx *state.Tx) error {
-		var shas []string
-		b.Docs, b.Paths, b.Names, b.Pages, b.Bytes, left = nil, nil, nil, 0, 0, nil
-		names := map[string]bool{}
-		var docs []state.Doc
-		for _, k := range take {
-			d, ok, err := tx.Doc(k)
-			if err != nil {
-				return err
-			}
-			if !ok || d.State != state.DocQueued || len(d.Files) == 0 {
-				continue
-			}
-			name := uploadName(d)
-			if names[name] {
-				left = append(left, d.Key)
-				continue
-			}
-			names[name] = true
-			b.Docs = append(b.Docs, d.Key)
-			b.Paths = append(b.Paths, d.Files[0])
-			b.Names = append(b.Names, name)
-			b.Pages += d.Pages
-			b.Bytes += d.Size
-			shas = append(shas, d.KeyPart())
-			docs = append(docs, d)
+	per := docsPerWrite
+	for try := 1; ; try++ {
+		if try == 3 {
+			per = len(take)
+		}
+		b, left, err := u.writeIntent(parser, take, per)
+		if errors.Is(err, errChoiceChanged) {
+			continue
+		}
+		if err != nil {
+			return b, nil, fmt.Errorf("commit batch intent of %d files: %w", len(take), err)
 		}
 		if len(b.Docs) == 0 {
-			return nil
+			return b, left, errNothingQueued
 		}
-		b.Key = IdempotencyKey(parser, shas)
-		for i, d := range docs {
-			d.State, d.Batch, d.UploadName, d.Updated = state.DocBatched, b.Key, b.Names[i], time.Now()
-			if err := tx.PutDoc(d); err != nil {
-				return err
+		return b, left, nil
+	}
+}
+
+// writeIntent chooses the batch among take, computes its key and records it,
+// per documents a transaction.
+func (u *Uploader) writeIntent(parser string, take []string, per int) (b state.Batch, left []string, err error) {
+	var docs []state.Doc
+	err = u.st.Update(func(tx *state.Tx) error {
+		var err error
+		b, docs, left, err = chooseBatch(tx, parser, take)
+		if err != nil || len(docs) == 0 {
+			return err
+		}
+		return markBatched(tx, b, docs, 0, min(per, len(docs)))
+	})
+	for i := per; err == nil && i < len(docs); i += per {
+		j := min(i+per, len(docs))
+		if u.partWritten != nil {
+			if err = u.partWritten("intent"); err != nil {
+				break
 			}
 		}
-		return tx.PutBatch(b)
-	})
-	if err != nil {
-		return b, nil, fmt.Errorf("commit batch intent of %d files: %w", len(take), err)
+		err = u.st.Update(func(tx *state.Tx) error {
+			for k := i; k < j; k++ {
+				d, ok, err := tx.Doc(docs[k].Key)
+				if err != nil {
+					return err
+				}
+				if q, err := queuedIn(tx, d); err != nil || !ok || !q || !sameChoice(d, docs[k]) {
+					return cmp.Or(err, errChoiceChanged)
+				}
+				docs[k] = d
+			}
+			return markBatched(tx, b, docs, i, j)
+		})
 	}
-	if len(b.Docs) == 0 {
-		return b, left, errNothingQueued
+	return b, left, err
+}
+
+// chooseBatch picks the documents of take that go in the batch, in order.
+func chooseBatch(tx *state.Tx, parser string, take []string) (b state.Batch, docs []state.Doc, left []string, err error) {
+	b = state.Batch{ParserID: parser, Created: time.Now()}
+	var shas []string
+	names := map[string]bool{}
+	for _, k := range take {
+		d, ok, err := tx.Doc(k)
+		if err != nil {
+			return b, nil, nil, err
+		}
+		if !ok {
+			continue
+		}
+		if q, err := queuedIn(tx, d); err != nil || !q {
+			if err != nil {
+				return b, nil, nil, err
+			}
+			continue
+		}
+		name := uploadName(d)
+		if names[name] {
+			left = append(left, d.Key)
+			continue
+		}
+		names[name] = true
+		b.Docs = append(b.Docs, d.Key)
+		b.Paths = append(b.Paths, d.Files[0])
+		b.Names = append(b.Names, name)
+		b.Pages += d.Pages
+		b.Bytes += d.Size
+		shas = append(shas, d.KeyPart())
+		docs = append(docs, d)
 	}
-	return b, left, nil
+	if len(docs) > 0 {
+		b.Key = IdempotencyKey(parser, shas)
+	}
+	return b, docs, left, nil
+}
+
+// sameChoice reports that d still goes into its batch as it was chosen.
+func sameChoice(d, chosen state.Doc) bool {
+	return d.Files[0] == chosen.Files[0] && d.KeyPart() == chosen.KeyPart() && d.Pages == chosen.Pages && d.Size == chosen.Size
+}
+
+// markBatched marks docs[i:j] as in b, and writes b's intent with the last
+// of its documents.
+func markBatched(tx *state.Tx, b state.Batch, docs []state.Doc, i, j int) error {
+	now := time.Now()
+	for k := i; k < j; k++ {
+		d := docs[k]
+		d.State, d.Batch, d.UploadName, d.Updated = state.DocBatched, b.Key, b.Names[k], now
+		if err := tx.PutDoc(d); err != nil {
+			return err
+		}
+	}
+	if j < len(docs) {
+		return nil
+	}
+	return tx.PutBatch(b)
 }

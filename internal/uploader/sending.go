@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -254,43 +255,75 @@ const maxUnmatched = 2
 // hands the job to the poller. Files the answer does not name are not part
 // of the job the key maps to: they are queued again. It returns the
 // balance the answer reported, if any.
+//
+// The documents are recorded in parts of docsPerWrite and the intent is
+// deleted with the last part. A restart in between replays the intent with
+// its key; documents already recorded from it are then left as they are.
 func (u *Uploader) recordSubmitted(ctx context.Context, b state.Batch, sub api.Submission, replay bool) *int {
 	x := sub.Extraction
 	ids := map[string]string{}
 	matched := match(b.Names, x.Documents)
 	var requeue, unmatched []string
 	now := time.Now()
-	err := u.updateRetrying(ctx, "record a submission", func(tx *state.Tx) error {
-		clear(ids)
-		requeue, unmatched = nil, nil
-		for i, k := range b.Docs {
-			d, ok, err := tx.Doc(k)
-			if err != nil || !ok {
-				return err
-			}
-			if docID, ok := matched[i]; ok {
-				d.State, d.ExtractionID, d.DocumentID, d.SubmittedAt, d.UploadName = state.DocSubmitted, x.ExtractionID, docID, now, b.Names[i]
-				ids[docID] = k
-			} else {
-				d.Unmatched++
-				d.Batch = ""
-				if d.Unmatched >= maxUnmatched {
-					unmatched = append(unmatched, k)
-				} else {
-					d.State = state.DocQueued
-					requeue = append(requeue, k)
-				}
-			}
-			d.Updated = now
-			if err := tx.PutDoc(d); err != nil {
-				return err
+	var err error
+	for i := 0; err == nil && i < len(b.Docs); i += docsPerWrite {
+		j := min(i+docsPerWrite, len(b.Docs))
+		if i > 0 && u.partWritten != nil {
+			if err = u.partWritten("answer"); err != nil {
+				break
 			}
 		}
-		return tx.DeleteBatch(b.Key)
-	})
+		partIDs := map[string]string{}
+		var partRequeue, partUnmatched []string
+		err = u.updateRetrying(ctx, "record a submission", func(tx *state.Tx) error {
+			clear(partIDs)
+			partRequeue, partUnmatched = nil, nil
+			for k := i; k < j; k++ {
+				d, ok, err := tx.Doc(b.Docs[k])
+				if err != nil {
+					return err
+				}
+				if !ok || d.Batch != b.Key {
+					continue
+				}
+				if d.State == state.DocSubmitted && d.ExtractionID == x.ExtractionID {
+					partIDs[d.DocumentID] = d.Key // recorded before a restart
+					continue
+				}
+				if d.State != state.DocBatched {
+					continue
+				}
+				if docID, ok := matched[k]; ok {
+					d.State, d.ExtractionID, d.DocumentID, d.SubmittedAt, d.UploadName = state.DocSubmitted, x.ExtractionID, docID, now, b.Names[k]
+					partIDs[docID] = d.Key
+				} else {
+					d.Unmatched++
+					d.Batch = ""
+					if d.Unmatched >= maxUnmatched {
+						partUnmatched = append(partUnmatched, d.Key)
+					} else {
+						d.State = state.DocQueued
+						partRequeue = append(partRequeue, d.Key)
+					}
+				}
+				d.Updated = now
+				if err := tx.PutDoc(d); err != nil {
+					return err
+				}
+			}
+			if j < len(b.Docs) {
+				return nil
+			}
+			return tx.DeleteBatch(b.Key)
+		})
+		if err == nil {
+			maps.Copy(ids, partIDs)
+			requeue = append(requeue, partRequeue...)
+			unmatched = append(unmatched, partUnmatched...)
+		}
+	}
 	if err != nil {
 		u.log.Error("submitted, but cannot record it; the batch is replayed with the same key (not charged again) at the next start", "extraction_id", x.ExtractionID, "error", err)
-		return x.CreditsRemaining
 	}
 	if len(requeue) > 0 {
 		u.log.Warn("the API's answer does not name some files of the batch; they are not part of that job and are sent again",
@@ -309,15 +342,17 @@ func (u *Uploader) recordSubmitted(ctx context.Context, b state.Batch, sub api.S
 			}
 		}
 	}
-	if replay && sub.Replayed {
+	if err == nil && replay && sub.Replayed {
 		u.log.Info("recovered a submission interrupted by a restart (not charged again)", "extraction_id", x.ExtractionID, "files", len(ids))
-	} else {
+	} else if err == nil {
 		left := -1
 		if x.CreditsRemaining != nil {
 			left = *x.CreditsRemaining
 		}
 		u.log.Info("submitted", "extraction_id", x.ExtractionID, "files", len(ids), "pages", x.PageCount, "credits_left", left)
 	}
+	// The parts recorded are followed now, even if the rest waits for the
+	// next start.
 	if len(ids) > 0 {
 		u.o.Tracker.Track(x.ExtractionID, ids)
 	}

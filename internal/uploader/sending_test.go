@@ -23,6 +23,9 @@ type fakeAPI struct {
 	credits int
 	// fail, when set, may refuse the nth submission (from 1).
 	fail func(n int, files []api.Upload) error
+	// cached, when set, answers a key it answered before from its cache
+	// (Replayed, nothing charged), as the API's idempotency cache does.
+	cached map[string]api.Submission
 }
 
 func (f *fakeAPI) Me(context.Context) (apitypes.User, error) {
@@ -38,6 +41,10 @@ func (f *fakeAPI) Submit(_ context.Context, _, key string, files []api.Upload) (
 			return api.Submission{}, err
 		}
 	}
+	if sub, ok := f.cached[key]; ok {
+		sub.Replayed = true
+		return sub, nil
+	}
 	var x apitypes.Extraction
 	x.ExtractionID = fmt.Sprint("ext_", len(f.keys))
 	for i := len(files) - 1; i >= 0; i-- {
@@ -45,6 +52,9 @@ func (f *fakeAPI) Submit(_ context.Context, _, key string, files []api.Upload) (
 	}
 	left := f.credits - len(files)
 	x.CreditsRemaining = &left
+	if f.cached != nil {
+		f.cached[key] = api.Submission{Extraction: x}
+	}
 	return api.Submission{Extraction: x}, nil
 }
 
@@ -95,6 +105,13 @@ func newTestUploader(t *testing.T, fa *fakeAPI, names ...string) (*Uploader, *fa
 	}); err != nil {
 		t.Fatal(err)
 	}
+	u, fin, tr := uploaderOn(t, st, fa)
+	return u, fin, tr, st
+}
+
+// uploaderOn starts an uploader on st, as a (re)start of the daemon does.
+func uploaderOn(t *testing.T, st *state.Store, fa *fakeAPI) (*Uploader, *fakeFinisher, *fakeTracker) {
+	t.Helper()
 	fin := &fakeFinisher{failed: map[string]string{}}
 	tr := &fakeTracker{docs: map[string]string{}}
 	u := New(Options{Store: st, API: fa, Finisher: fin, Tracker: tr, MaxBatchFiles: 50, MaxBatchBytes: 1 << 20,
@@ -103,7 +120,7 @@ func newTestUploader(t *testing.T, fa *fakeAPI, names ...string) (*Uploader, *fa
 		t.Fatal(err)
 	}
 	u.IntakeClosed()
-	return u, fin, tr, st
+	return u, fin, tr
 }
 
 // sendAll forms and sends batches until nothing is left to form.

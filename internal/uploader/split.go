@@ -21,7 +21,7 @@ func (u *Uploader) dissolve(b state.Batch, changed string, newKey bool) {
 	err := u.st.Update(func(tx *state.Tx) error {
 		for _, k := range b.Docs {
 			d, ok, err := tx.Doc(k)
-			if err != nil || !ok {
+			if err != nil || !ok || !inIntent(d, b) {
 				continue
 			}
 			if changed != "" {
@@ -83,6 +83,12 @@ func sub(b state.Batch, i, j int) state.Batch {
 // batches (new content, new key) until a single bad file remains, which
 // fails. bySize halves by bytes instead of by count (a 413).
 func (u *Uploader) split(ctx context.Context, b state.Batch, cause error, bySize bool) {
+	if b = u.pending(b); len(b.Docs) == 0 {
+		if err := u.st.Update(func(tx *state.Tx) error { return tx.DeleteBatch(b.Key) }); err != nil {
+			u.log.Error("cannot record the end of a submission; it is sent again at the next start", "error", err)
+		}
+		return
+	}
 	if len(b.Docs) == 1 {
 		if bySize {
 			cause = fmt.Errorf("this file alone (%d bytes) is larger than the API, or a proxy in front of it, accepts in one request, "+
@@ -160,12 +166,51 @@ func (u *Uploader) failBatch(ctx context.Context, b state.Batch, cause error) {
 	if api.IsParserProblem(cause) {
 		msg += ". Fix parser_id for this inbox in the config, then run 'ppsync retry --failed'"
 	}
+	b = u.pending(b)
 	if err := u.st.Update(func(tx *state.Tx) error { return tx.DeleteBatch(b.Key) }); err != nil {
 		u.log.Error("cannot record refused documents; the batch is sent again at the next start", "error", err)
+		return
+	}
+	if len(b.Docs) == 0 {
 		return
 	}
 	u.log.Error("the API refused files; see their error files", "files", len(b.Docs), "code", code, "error", cause)
 	if err := u.o.Finisher.Failed(ctx, b.Docs, code, msg); err != nil {
 		u.log.Error("cannot record refused documents", "error", err)
 	}
+}
+
+// inIntent reports that d still waits on intent b: it was not recorded as
+// submitted from it before a restart (recordSubmitted records an answer in
+// parts), nor moved to another batch.
+func inIntent(d state.Doc, b state.Batch) bool {
+	return d.State == state.DocBatched && d.Batch == b.Key
+}
+
+// pending returns b with only the documents that still wait on it (and
+// their pages and bytes). When
+// the state cannot be read, b is returned whole.
+func (u *Uploader) pending(b state.Batch) state.Batch {
+	out := b
+	out.Docs, out.Paths, out.Names, out.Pages, out.Bytes = nil, nil, nil, 0, 0
+	err := u.st.View(func(tx *state.Tx) error {
+		for i, k := range b.Docs {
+			d, ok, err := tx.Doc(k)
+			if err != nil {
+				return err
+			}
+			if ok && inIntent(d, b) {
+				out.Docs = append(out.Docs, k)
+				out.Paths = append(out.Paths, b.Paths[i])
+				out.Names = append(out.Names, b.Names[i])
+				out.Pages += d.Pages
+				out.Bytes += d.Size
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return b
+	}
+	return out
 }

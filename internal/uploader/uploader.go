@@ -117,6 +117,11 @@ type Uploader struct {
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced at every change of the work in hand
+
+	// partWritten, in tests, runs between the transactions of a record
+	// written in parts ("intent", "answer"); an error stops the record
+	// there, as a crash or a full disk would.
+	partWritten func(what string) error
 }
 
 // New builds an uploader.
