@@ -284,3 +284,46 @@ func fileSizeKiB(t *testing.T, path string) int {
 	}
 	return int(fi.Size() / 1024)
 }
+
+// A walk of every file record (the status page's list, 'state check')
+// hands the mapped pages back as it goes: it never has the whole bucket
+// resident at once.
+func TestFilesWalkReleasesAsItGoes(t *testing.T) {
+	s, path := openTemp(t)
+	reason := strings.Repeat("r", 1500)
+	for b := range 8 {
+		if err := s.Update(func(tx *Tx) error { return putFiles(tx, b, reason) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	walked, peak := 0, 0
+	if err := s.View(func(tx *Tx) error {
+		return tx.Files(func(File) error {
+			if walked++; walked%500 == 0 {
+				peak = max(peak, mappedRSS(t, path))
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	whole := 0
+	if err := s.View(func(tx *Tx) error {
+		if err := each(tx.tx, bucketFiles, func(File) error { return nil }); err != nil {
+			return err
+		}
+		whole = mappedRSS(t, path)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if walked != 8000 {
+		t.Fatalf("walked %d files, want 8000", walked)
+	}
+	if peak*4 > whole {
+		t.Errorf("up to %d KiB of the state resident during the walk, %d KiB for the bucket read whole: the walk did not release as it went", peak, whole)
+	}
+}

@@ -540,9 +540,23 @@ func (t *Tx) DeleteFile(path string) error {
 	return unindex(t.tx, prefixFile, path)
 }
 
-// Files calls fn for every file record. It reads every record: the
-// daemon's reports use Tally, OpenFiles and RecentErrors instead.
-func (t *Tx) Files(fn func(File) error) error { return each(t.tx, bucketFiles, fn) }
+// Files calls fn for every file record. It reads every record (handing the
+// mapped pages back as it goes, see walk): the daemon's reports use Tally,
+// OpenFiles and RecentErrors instead.
+func (t *Tx) Files(fn func(File) error) error { return walk(t, bucketFiles, fn) }
+
+// walk calls fn for every record of bucket, and hands the state's mapped
+// pages back every releaseEvery records: a walk of a million records would
+// otherwise map the whole bucket into the process until it ends.
+func walk[T any](t *Tx, bucket []byte, fn func(T) error) error {
+	n := 0
+	return each(t.tx, bucket, func(v T) error {
+		if n++; n%releaseEvery == 0 {
+			_ = t.releaseMapped()
+		}
+		return fn(v)
+	})
+}
 
 // Doc reads a document record.
 func (t *Tx) Doc(key string) (Doc, bool, error) {
@@ -560,7 +574,7 @@ func (t *Tx) PutDoc(d Doc) error {
 }
 
 // Docs calls fn for every document record.
-func (t *Tx) Docs(fn func(Doc) error) error { return each(t.tx, bucketDocs, fn) }
+func (t *Tx) Docs(fn func(Doc) error) error { return walk(t, bucketDocs, fn) }
 
 // Batch reads a batch intent.
 func (t *Tx) Batch(key string) (Batch, bool, error) { return get[Batch](t.tx, bucketBatches, key) }

@@ -362,6 +362,34 @@ func (t *Tx) RecentErrors(inbox string, limit int, fn func(File) error) error {
 	return nil
 }
 
+// FilesWithoutResult calls fn for every file of any inbox that ended
+// without a result (failed, invalid or gone), reading only those records
+// (from the index of failed files; a store of an older schema opened
+// read-only has none, and its records are searched). fn must not write file
+// records.
+func (t *Tx) FilesWithoutResult(fn func(File) error) error {
+	b := t.tx.Bucket(bucketErrs)
+	if b == nil {
+		return t.Files(func(f File) error {
+			if !FileWithoutResult(f.State) {
+				return nil
+			}
+			return fn(f)
+		})
+	}
+	return b.ForEach(func(k, _ []byte) error {
+		path := errKeyPath(k)
+		f, ok, err := t.File(path)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("state index of failed files names %s, which has no record: run 'ppsync state check'", path)
+		}
+		return fn(f)
+	})
+}
+
 func (t *Tx) scanErrors(inbox string, limit int, fn func(File) error) error {
 	var fs []File
 	if err := t.Files(func(f File) error {

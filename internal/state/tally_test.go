@@ -3,6 +3,7 @@ package state_test
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -385,5 +386,44 @@ func TestCheckFindsATallyOutOfStep(t *testing.T) {
 				t.Fatalf("Check of a damaged tally: %v, want an error naming %q", err, c.want)
 			}
 		})
+	}
+}
+
+// FilesWithoutResult reads the files that ended without a result in every
+// inbox, from the index, and agrees with a search of every record.
+func TestFilesWithoutResultAcrossInboxes(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "state.db"))
+	defer s.Close()
+	states := []string{state.FileDone, state.FileFailed, state.FileInvalid, state.FileGone, state.FileQueued, state.FileDuplicate}
+	want := map[string]bool{}
+	if err := s.Update(func(tx *state.Tx) error {
+		for i := range 60 {
+			inbox := fmt.Sprintf("/in/%d", i%3)
+			f := state.File{Path: fmt.Sprintf("%s/%03d.pdf", inbox, i), Inbox: inbox, State: states[i%len(states)], Updated: time.Unix(int64(1000+i), 0)}
+			if state.FileWithoutResult(f.State) {
+				want[f.Path] = true
+			}
+			if err := tx.PutFile(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	if err := s.View(func(tx *state.Tx) error {
+		return tx.FilesWithoutResult(func(f state.File) error {
+			if got[f.Path] {
+				return fmt.Errorf("%s twice", f.Path)
+			}
+			got[f.Path] = true
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 30 || !maps.Equal(got, want) {
+		t.Errorf("got %d files %v, want %d %v", len(got), got, len(want), want)
 	}
 }

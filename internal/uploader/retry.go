@@ -75,14 +75,27 @@ func mark(st *state.Store, paths []string, failed, reprocess bool) ([]string, er
 	}
 	var marked []string
 	err := st.Update(func(tx *state.Tx) error {
+		// The files named are looked up, the failed ones read from the
+		// state's index of them: never every record.
 		var recs []state.File
-		if err := tx.Files(func(f state.File) error {
-			if want[f.Path] || failed && (f.State == state.FileFailed || f.State == state.FileInvalid) {
+		for p := range want {
+			f, ok, err := tx.File(p)
+			if err != nil {
+				return err
+			}
+			if ok {
 				recs = append(recs, f)
 			}
-			return nil
-		}); err != nil {
-			return err
+		}
+		if failed {
+			if err := tx.FilesWithoutResult(func(f state.File) error {
+				if !want[f.Path] && (f.State == state.FileFailed || f.State == state.FileInvalid) {
+					recs = append(recs, f)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
 		}
 		for _, f := range recs {
 			if !again(f.State, reprocess) {
