@@ -6,13 +6,93 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// compactTxSize bounds the bytes bbolt.Compact copies per transaction.
+// compactTxSize bounds the bytes a compaction copies per transaction.
 const compactTxSize = 4 << 20
+
+// compactReleaseEvery is how many bytes of records a compaction in place
+// reads between two releases of the old file's mapped pages.
+const compactReleaseEvery = 1 << 20
+
+// compactCopy copies every bucket and record of src into dst as
+// bbolt.Compact does (nested buckets, their sequences, full pages, a commit
+// every txMaxSize bytes), and calls release every compactReleaseEvery bytes
+// read. Releasing by the work done, not by the clock, keeps what the copy
+// maps bounded however slowly the machine runs it.
+func compactCopy(dst, src *bolt.DB, txMaxSize int64, release func()) (err error) {
+	tx, err := dst.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	var size, read int64
+	put := func(path [][]byte, k, v []byte, seq uint64) error {
+		sz := int64(len(k) + len(v))
+		if size+sz > txMaxSize {
+			if err := tx.Commit(); err != nil {
+				return err
+			}
+			if tx, err = dst.Begin(true); err != nil {
+				return err
+			}
+			size = 0
+		}
+		size += sz
+		if read += sz; read >= compactReleaseEvery {
+			read = 0
+			release()
+		}
+		if len(path) == 0 {
+			b, err := tx.CreateBucket(k)
+			if err != nil {
+				return err
+			}
+			return b.SetSequence(seq)
+		}
+		b := tx.Bucket(path[0])
+		for _, p := range path[1:] {
+			b = b.Bucket(p)
+		}
+		b.FillPercent = 1.0
+		if v == nil {
+			nb, err := b.CreateBucket(k)
+			if err != nil {
+				return err
+			}
+			return nb.SetSequence(seq)
+		}
+		return b.Put(k, v)
+	}
+	var walk func(b *bolt.Bucket, path [][]byte) error
+	walk = func(b *bolt.Bucket, path [][]byte) error {
+		return b.ForEach(func(k, v []byte) error {
+			if v != nil {
+				return put(path, k, v, 0)
+			}
+			sub := b.Bucket(k)
+			if err := put(path, k, nil, sub.Sequence()); err != nil {
+				return err
+			}
+			return walk(sub, append(slices.Clip(path), k))
+		})
+	}
+	if err := src.View(func(stx *bolt.Tx) error {
+		return stx.ForEach(func(name []byte, b *bolt.Bucket) error {
+			if err := put(nil, name, nil, b.Sequence()); err != nil {
+				return err
+			}
+			return walk(b, [][]byte{name})
+		})
+	}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
 
 // Compact writes a compacted copy of the open store to dst (mode 0600),
 // which must not exist. The store stays usable meanwhile; writes made
@@ -23,7 +103,7 @@ func (s *Store) Compact(dst string) error {
 		return fmt.Errorf("compact state %s into %s: %w", s.path, dst, err)
 	}
 	s.dbMu.RLock()
-	err = bolt.Compact(out, s.db, compactTxSize)
+	err = compactCopy(out, s.db, compactTxSize, func() {})
 	s.dbMu.RUnlock()
 	if err != nil {
 		out.Close()
@@ -248,7 +328,10 @@ func (s *Store) CompactInPlace() (CompactStats, error) {
 	// The copy reads every live page of the old file through its mapping:
 	// hand them back as it goes, or the whole file counts in the daemon's
 	// memory (800 MiB for a state of a million records half pruned).
-	if err := s.releaseWhile(func() error { return bolt.Compact(out, s.db, compactTxSize) }); err != nil {
+	release := s.releaser()
+	err = compactCopy(out, s.db, compactTxSize, release)
+	release()
+	if err != nil {
 		return abort("copying the live records to "+tmp, err)
 	}
 	if err := s.fault("sync"); err != nil {

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -136,38 +135,18 @@ func mappingOf(line string, dev, ino uint64) (start, end uintptr, ok bool) {
 func devMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff) }
 func devMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^uint64(0xff) }
 
-// releaseWhile runs fn (a pass that reads the whole file, as a compaction
-// does) while handing the file's mapped pages back every few milliseconds,
-// so the pass does not map the file into the process as it goes. The
-// caller holds dbMu for writing and fn only reads the store: nothing can
-// remap the file meanwhile, so its place is read once.
-func (s *Store) releaseWhile(fn func() error) error {
+// releaser returns what hands the file's mapped pages back during a pass
+// that reads the whole file, as a compaction does. The caller holds dbMu
+// for writing and the pass only reads the store: nothing can remap the
+// file meanwhile, so its place is read once.
+func (s *Store) releaser() func() {
 	ms, err := s.mappings()
 	if err != nil || len(ms) == 0 {
-		return fn()
+		return func() {}
 	}
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				for _, m := range ms {
-					_ = dontNeed(m)
-				}
-			}
+	return func() {
+		for _, m := range ms {
+			_ = dontNeed(m)
 		}
-	}()
-	err = fn()
-	close(stop)
-	<-done
-	for _, m := range ms {
-		_ = dontNeed(m)
 	}
-	return err
 }
