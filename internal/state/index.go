@@ -172,6 +172,11 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 	return nil
 }
 
+// OpenDocState is the state of f's document while that document is open
+// (queued, batched or submitted), "" when it is final or f has none. It
+// reads the open-records index, not the document's record.
+func (t *Tx) OpenDocState(f File) string { return t.openFileOf(f).DocState }
+
 // openFileOf builds an OpenFile from a record.
 func (t *Tx) openFileOf(f File) OpenFile {
 	of := OpenFile{Path: f.Path, State: f.State, Inbox: f.Inbox}

@@ -137,16 +137,31 @@ type InboxInfo struct {
 }
 
 // StoreSource reads files from the state store for the configured inboxes.
-// The list of files is derived once per state version (every write moves
-// it), so polling pages cost a scan only when something changed.
 type StoreSource struct {
 	st      *state.Store
 	inboxes []InboxInfo
 
-	mu      sync.Mutex
-	version uint64
-	rows    []Row // every tracked file, in key order; shared, never modified
+	mu   sync.Mutex
+	last struct { // the last answer of Files
+		q       Query
+		version uint64
+		page    Page
+		rows    []Row // page.Rows, never nil once an answer is kept
+		at      time.Time
+		took    time.Duration // the walk that made it
+	}
 }
+
+// forget drops the last answer of Files.
+func (s *StoreSource) forget() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last.rows = nil
+}
+
+// reuseFactor bounds the share of time the file list's walks take while the
+// state changes (see Files).
+const reuseFactor = 9
 
 // NewStoreSource reads st for the inboxes of cfg.
 func NewStoreSource(st *state.Store, inboxes []config.Inbox) *StoreSource {
@@ -167,28 +182,21 @@ func (s *StoreSource) known(inbox string) bool {
 // stateOf maps a record to the state the report counts it under (queued
 // files waiting for credits are counted as queued here: only the live
 // report knows about credits).
-func stateOf(tx *state.Tx, f state.File) (string, error) {
+func stateOf(tx *state.Tx, f state.File) string {
 	switch f.State {
 	case state.FileDone:
-		return report.Done, nil
+		return report.Done
 	case state.FileFailed:
-		return report.Failed, nil
+		return report.Failed
 	case state.FileInvalid:
-		return report.Invalid, nil
+		return report.Invalid
 	case state.FileGone:
-		return report.Gone, nil
+		return report.Gone
 	}
-	if f.SHA256 == "" {
-		return report.InFlight, nil
+	if tx.OpenDocState(f) == state.DocQueued {
+		return report.Queued
 	}
-	d, ok, err := tx.Doc(state.DocKey(f.ParserID, f.SHA256))
-	if err != nil {
-		return "", err
-	}
-	if ok && d.State == state.DocQueued {
-		return report.Queued, nil
-	}
-	return report.InFlight, nil
+	return report.InFlight
 }
 
 func cost(f state.File) int {
@@ -204,74 +212,68 @@ func rowOf(f state.File, st string) Row {
 		Pages: f.Pages, Cost: cost(f), Code: f.Code, Reason: f.Reason, key: strings.ToLower(filepath.Base(f.Path))}
 }
 
-// Files returns one page of files matching q, sorted.
+// Files returns one page of files matching q, sorted. It walks the state
+// once and keeps only the rows up to the end of the page asked for (see
+// pageOf), never a row for every tracked file: with a million records a
+// request costs a walk, not a million rows in memory.
+//
+// The last answer is kept: it is given again for the same query while the
+// state does not change, and while the state changes, until it is older
+// than reuseFactor times the walk it took. The page asks every second; a
+// walk of 100,000 records takes most of a second of CPU, so on a busy
+// daemon the list then refreshes every few seconds and takes at most about
+// a tenth of a core, instead of all of one.
 func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
-	all, err := s.all(ctx)
-	if err != nil {
-		return Page{}, err
-	}
-	search := strings.ToLower(strings.TrimSpace(q.Search))
-	p := Page{Tracked: len(all)}
-	rows := []Row{}
-	for _, r := range all {
-		if q.Inbox != "" && r.Inbox != q.Inbox {
-			continue
-		}
-		if search != "" && !strings.Contains(strings.ToLower(r.Path), search) {
-			continue
-		}
-		if q.State != "" && r.State != q.State && !(q.State == report.WaitingCredits && r.State == report.Queued) {
-			continue
-		}
-		rows = append(rows, r)
-	}
-	sortRows(rows, q.Sort)
-	p.Total = len(rows)
-	off := min(max(q.Offset, 0), len(rows))
-	end := len(rows)
-	if q.Limit > 0 {
-		end = min(off+q.Limit, len(rows))
-	}
-	p.Rows = rows[off:end]
-	return p, nil
-}
-
-// all returns a row for every tracked file, rebuilt when the state changed.
-func (s *StoreSource) all(ctx context.Context) ([]Row, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	search := strings.ToLower(strings.TrimSpace(q.Search))
+	var p Page
 	err := s.st.View(func(tx *state.Tx) error {
-		if s.rows != nil && tx.Version() == s.version {
+		if s.last.rows != nil && s.last.q == q && (tx.Version() == s.last.version || time.Since(s.last.at) < reuseFactor*s.last.took) {
+			p = s.last.page
 			return nil
 		}
-		rows := make([]Row, 0, len(s.rows))
+		start := time.Now()
+		sel := pageOf(q.Offset, q.Limit, rowOrder(q.Sort))
+		p = Page{}
+		n := 0
 		err := tx.Files(func(f state.File) error {
 			if !s.known(f.Inbox) {
 				return nil
 			}
-			if len(rows)%1024 == 1023 && ctx.Err() != nil {
+			if n++; n%1024 == 0 && ctx.Err() != nil {
 				return ctx.Err()
 			}
-			st, err := stateOf(tx, f)
-			if err != nil {
-				return err
+			p.Tracked++
+			if q.Inbox != "" && f.Inbox != q.Inbox || search != "" && !strings.Contains(strings.ToLower(f.Path), search) {
+				return nil
 			}
-			rows = append(rows, rowOf(f, st))
+			st := stateOf(tx, f)
+			if q.State != "" && st != q.State && !(q.State == report.WaitingCredits && st == report.Queued) {
+				return nil
+			}
+			p.Total++
+			sel.offer(rowOf(f, st))
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		s.rows, s.version = rows, tx.Version()
+		p.Rows = sel.rows()
+		s.last.q, s.last.version, s.last.page, s.last.rows = q, tx.Version(), p, p.Rows
+		s.last.at, s.last.took = time.Now(), time.Since(start)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list files in %s: %w", s.st.Path(), err)
+		return Page{}, fmt.Errorf("list files in %s: %w", s.st.Path(), err)
 	}
-	return s.rows, nil
+	return p, nil
 }
 
-func sortRows(rows []Row, by string) {
+// rowOrder is the list's order for a sort parameter: by the field named
+// (a leading "-" reverses), then by name and path, so every two rows
+// compare unequal.
+func rowOrder(by string) func(a, b Row) int {
 	desc := strings.HasPrefix(by, "-")
 	by = strings.TrimPrefix(by, "-")
 	var f func(a, b Row) int
@@ -289,7 +291,7 @@ func sortRows(rows []Row, by string) {
 	default:
 		f = func(a, b Row) int { return 0 }
 	}
-	slices.SortStableFunc(rows, func(a, b Row) int {
+	return func(a, b Row) int {
 		c := f(a, b)
 		if c == 0 {
 			c = cmp.Compare(a.key, b.key)
@@ -301,7 +303,7 @@ func sortRows(rows []Row, by string) {
 			return -c
 		}
 		return c
-	})
+	}
 }
 
 // File returns one file's life and data.
@@ -316,10 +318,7 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 		if !ok || !s.known(f.Inbox) {
 			return ErrNotFound
 		}
-		st, err := stateOf(tx, f)
-		if err != nil {
-			return err
-		}
+		st := stateOf(tx, f)
 		rec = f
 		fd = FileDetail{Row: rowOf(f, st), Size: f.Size, SHA256: f.SHA256, ParserID: f.ParserID, ResultPath: f.Result}
 		fd.Life = append(fd.Life, Event{At: f.FirstSeen, What: "seen", Detail: "found in the inbox"})
