@@ -52,8 +52,7 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	requests := fs.Int("requests-per-window", 150, "requests allowed per window (lower it for 429 storms)")
 	submissions := fs.Int("submissions-per-window", 20, "submissions allowed per window")
 	seed := fs.Uint64("seed", 0, "seed for injected faults and quirks (0: random)")
-	quirkList := fs.String("quirks", "", "comma-separated alternative readings of the docs to play, or all: "+
-		"shuffle, extra-fields, proxy-5xx, cache-errors, retry-after, reset-ms, no-chunked, proxy-413, status-200, nested-webhook, empty-test")
+	quirkList := fs.String("quirks", "", "comma-separated alternative readings of the docs to play, or all: "+emulator.QuirkNames())
 	proxyMax := fs.Int64("proxy-max-body", emulator.DefaultProxyMaxBody, "request body limit in bytes of the proxy-413 quirk")
 	if err := parse(fs, args); err != nil {
 		return err

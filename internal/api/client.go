@@ -320,7 +320,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 					what = "submissions"
 				}
 				c.log.Warn("API rate limit reached; pausing "+what, "route", op, "pause", wait.Round(time.Millisecond))
-			case resp.status >= 500 || resp.status == http.StatusRequestTimeout:
+			case resp.status >= 500 || resp.status == http.StatusRequestTimeout || apiErr.proxyNotFound():
 				retryable = r.retry
 				wait = backoff(attempt, c.opts.BackoffBase, c.opts.BackoffMax)
 			}

@@ -439,6 +439,64 @@ func TestHTMLErrorBodyIsClear(t *testing.T) {
 	}
 }
 
+// A 404 page from a proxy in front of the API is not the API saying a job
+// or document is gone: it is retried, and when it persists it is
+// temporary, never IsNotFound. The API's own 404 is final at once.
+func TestProxy404IsNotTheAPIsNotFound(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		pages     int // HTML 404 pages before the API answers
+		json404   bool
+		wantErr   bool
+		notFound  bool
+		temporary bool
+		calls     int
+	}{
+		{"a proxy's 404, then the API", 2, false, false, false, false, 3},
+		{"a proxy's 404 that persists", 100, false, true, false, true, 4},
+		{"the API's own 404", 0, true, true, true, false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				switch {
+				case calls <= tc.pages:
+					w.Header().Set("Content-Type", "text/html")
+					w.WriteHeader(http.StatusNotFound)
+					_, _ = io.WriteString(w, "<html><head><title>404 Not Found</title></head><body>nginx</body></html>")
+				case tc.json404:
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusNotFound)
+					_, _ = io.WriteString(w, `{"error":{"code":"RESOURCE_NOT_FOUND","message":"Extraction not found."}}`)
+				default:
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, `{"extraction_id":"ext_1","status":"completed","documents":[]}`)
+				}
+			}))
+			defer srv.Close()
+			c := newClient(t, srv.URL, api.Options{MaxRetries: 3, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond})
+			_, err := c.Results(context.Background(), "ext_1")
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want an error: %v", err, tc.wantErr)
+			}
+			if calls != tc.calls {
+				t.Errorf("%d requests, want %d", calls, tc.calls)
+			}
+			if err == nil {
+				return
+			}
+			var ae *api.Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("err = %v (%T)", err, err)
+			}
+			if api.IsNotFound(err) != tc.notFound || ae.Temporary() != tc.temporary {
+				t.Errorf("IsNotFound %v, Temporary %v; want %v, %v (%v)", api.IsNotFound(err), ae.Temporary(), tc.notFound, tc.temporary, err)
+			}
+		})
+	}
+}
+
 func TestErrorEnvelopeTolerance(t *testing.T) {
 	for _, tc := range []struct {
 		body, code, msg string

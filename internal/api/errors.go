@@ -49,7 +49,7 @@ func (e *Error) hint() string {
 		return " (the request is over a size limit, likely of a proxy in front of the API; ppsync splits a batch into smaller requests)"
 	case e.StatusCode == http.StatusLengthRequired:
 		return " (a proxy in front of the API refuses uploads without Content-Length)"
-	case e.StatusCode >= 500 && e.fromProxy:
+	case (e.StatusCode >= 500 || e.StatusCode == http.StatusNotFound) && e.fromProxy:
 		return " (answered by a proxy or gateway in front of the API, not by the API itself; ppsync retries)"
 	case e.StatusCode >= 500:
 		return " (a server-side problem; ppsync retries)"
@@ -111,8 +111,14 @@ func IsRequestLevel(err error) bool {
 
 // Temporary reports whether repeating the same request later may succeed.
 func (e *Error) Temporary() bool {
-	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 || e.StatusCode == http.StatusRequestTimeout
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500 || e.StatusCode == http.StatusRequestTimeout || e.proxyNotFound()
 }
+
+// proxyNotFound reports a 404 page that did not come from the API (no JSON
+// envelope): a proxy or load balancer in front of it, briefly routing to a
+// backend that is not ready. The API's own 404 carries RESOURCE_NOT_FOUND
+// or PARSER_NOT_FOUND in JSON; only that means the thing is gone.
+func (e *Error) proxyNotFound() bool { return e.StatusCode == http.StatusNotFound && e.fromProxy }
 
 func hasCode(err error, codes ...string) bool {
 	var e *Error
@@ -165,10 +171,13 @@ func IsBadFile(err error) bool {
 	return errors.As(err, &e) && e.StatusCode == http.StatusBadRequest && e.Code == apitypes.CodeInvalidPayload
 }
 
-// IsNotFound reports RESOURCE_NOT_FOUND or a plain 404.
+// IsNotFound reports the API's own answer that a resource does not exist:
+// RESOURCE_NOT_FOUND, or a 404 in the API's JSON envelope. A 404 page from
+// a proxy in front of the API is not that: it is temporary (Temporary), and
+// a job or result is never given up on its word.
 func IsNotFound(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && (e.StatusCode == http.StatusNotFound || e.Code == apitypes.CodeResourceNotFound)
+	return errors.As(err, &e) && !e.fromProxy && (e.StatusCode == http.StatusNotFound || e.Code == apitypes.CodeResourceNotFound)
 }
 
 var titleRe = regexp.MustCompile(`(?is)<title>(.*?)</title>`)
@@ -207,7 +216,11 @@ func decodeError(op string, status int, contentType string, body []byte) *Error 
 		e.Message = summarise(contentType, body)
 		e.fromProxy = true
 	}
-	if e.Code == "" {
+	switch {
+	case e.proxyNotFound():
+		// Not the API's RESOURCE_NOT_FOUND: a proxy's page (see proxyNotFound).
+		e.Code = "HTTP_404"
+	case e.Code == "":
 		e.Code = codeForStatus(status)
 	}
 	return e

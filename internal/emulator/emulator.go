@@ -106,7 +106,8 @@ type Emulator struct {
 // endpoint, whose fields are fixed).
 type Injected struct {
 	Failed, Cut, Garbled, Slow, WebhooksDropped int
-	// ProxyErrors counts QuirkProxy5xx answers; CachedErrors counts error
+	// ProxyErrors counts QuirkProxy5xx and QuirkProxy404 answers;
+	// CachedErrors counts error
 	// answers replayed under QuirkCacheErrors.
 	ProxyErrors, CachedErrors int
 }

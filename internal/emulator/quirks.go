@@ -46,9 +46,14 @@ const (
 	QuirkNestedWebhook Quirk = "nested-webhook"
 	// QuirkEmptyTest answers POST /v1/webhooks/:id/test 204 with no body.
 	QuirkEmptyTest Quirk = "empty-test"
+	// QuirkProxy404 answers a fraction of requests with an HTML 404 page
+	// from a proxy (a load balancer routing to a backend that is not ready,
+	// during a deploy) before they reach the API.
+	QuirkProxy404 Quirk = "proxy-404"
 )
 
-// proxyFailFraction is the share of requests QuirkProxy5xx answers itself.
+// proxyFailFraction is the share of requests QuirkProxy5xx (and
+// QuirkProxy404) answers itself.
 const proxyFailFraction = 0.1
 
 // DefaultProxyMaxBody is the request body limit of QuirkProxy413.
@@ -57,8 +62,11 @@ const DefaultProxyMaxBody = 8 << 20
 // AllQuirks returns every quirk, in the documented order.
 func AllQuirks() []Quirk {
 	return []Quirk{QuirkShuffle, QuirkExtraFields, QuirkProxy5xx, QuirkCacheErrors, QuirkRetryAfter,
-		QuirkResetMillis, QuirkNoChunked, QuirkProxy413, QuirkStatus200, QuirkNestedWebhook, QuirkEmptyTest}
+		QuirkResetMillis, QuirkNoChunked, QuirkProxy413, QuirkStatus200, QuirkNestedWebhook, QuirkEmptyTest, QuirkProxy404}
 }
+
+// QuirkNames lists every quirk's name, comma-separated (for help texts).
+func QuirkNames() string { return quirkNames() }
 
 func quirkNames() string {
 	var s []string
@@ -128,8 +136,8 @@ func proxyPage(w http.ResponseWriter, status int) {
 }
 
 // proxyGate plays the request-side quirks of a proxy in front of the API:
-// 411 for a body without a length, 413 for a body over the limit, and a 502
-// or 504 before the request reaches the API. It reports whether the request
+// 411 for a body without a length, 413 for a body over the limit, and a
+// 502, 504 or 404 before the request reaches the API. It reports whether the request
 // may go on; after504 asks for a 504 once the API has done the work.
 func (e *Emulator) proxyGate(w http.ResponseWriter, r *http.Request, submission bool) (ok, after504 bool) {
 	if e.quirk(QuirkNoChunked) && r.ContentLength < 0 {
@@ -162,6 +170,12 @@ func (e *Emulator) proxyGate(w http.ResponseWriter, r *http.Request, submission 
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
 		proxyPage(w, []int{http.StatusBadGateway, http.StatusGatewayTimeout}[e.intn(2)])
+		return false, false
+	}
+	if e.quirk(QuirkProxy404) && e.chance(proxyFailFraction) {
+		e.count(func(i *Injected) { i.ProxyErrors++ })
+		_, _ = io.Copy(io.Discard, r.Body)
+		proxyPage(w, http.StatusNotFound)
 		return false, false
 	}
 	return true, false

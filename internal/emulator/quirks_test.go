@@ -32,7 +32,7 @@ func TestParseQuirks(t *testing.T) {
 	} {
 		got, err := emulator.ParseQuirks(tc.in)
 		if tc.err != "" {
-			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "empty-test") {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "proxy-404") {
 				t.Errorf("ParseQuirks(%q) error = %v, want one containing %q and every quirk", tc.in, err, tc.err)
 			}
 			continue
@@ -43,7 +43,7 @@ func TestParseQuirks(t *testing.T) {
 			t.Errorf("ParseQuirks(%q) = %v, %v; want %v", tc.in, got, err, want)
 		}
 	}
-	if len(emulator.AllQuirks()) != 11 {
+	if len(emulator.AllQuirks()) != 12 {
 		t.Errorf("AllQuirks = %v", emulator.AllQuirks())
 	}
 	defer func() {
@@ -180,6 +180,41 @@ func TestQuirkProxy5xx(t *testing.T) {
 			t.Fatalf("the retry created another job: %d jobs, want %d", got, before+1)
 		}
 		break
+	}
+	if h.emu.Injected().ProxyErrors == 0 {
+		t.Error("Injected().ProxyErrors not counted")
+	}
+}
+
+// proxy-404: about one request in ten gets a proxy's HTML 404 page before
+// it reaches the API, so nothing is done or charged behind it.
+func TestQuirkProxy404(t *testing.T) {
+	h := newHarness(t, emulator.Options{Quirks: []emulator.Quirk{emulator.QuirkProxy404}, Seed: 5,
+		RequestsPerWindow: 100000, SubmissionsPerWindow: 100000})
+	proxied := 0
+	for range 300 {
+		a := h.get("/v1/me")
+		switch a.status {
+		case 200:
+		case 404:
+			proxied++
+			if !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || !bytes.Contains(a.raw, []byte("<title>404 Not Found</title>")) {
+				t.Fatalf("proxy answer is not an HTML 404 page: %s %s", a.header.Get("Content-Type"), a.raw)
+			}
+		default:
+			t.Fatalf("answer %d %s", a.status, a.raw)
+		}
+	}
+	if proxied < 10 || proxied > 60 {
+		t.Errorf("%d of 300 answers came from the proxy, want about 10%%", proxied)
+	}
+	inv := invoice(t, 1, 1)
+	for i := range 100 {
+		before := h.emu.Stats().ExtractionsCreated
+		a := h.submit("prs_invoice", []string{apitypes.HeaderIdempotencyKey, "p404-" + strconv.Itoa(i)}, inv)
+		if a.status == 404 && h.emu.Stats().ExtractionsCreated != before {
+			t.Fatal("a submission answered by the proxy's 404 was charged")
+		}
 	}
 	if h.emu.Injected().ProxyErrors == 0 {
 		t.Error("Injected().ProxyErrors not counted")
