@@ -417,7 +417,30 @@ parser_id = "prs_invoice"
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}()
-	time.Sleep(2 * time.Second) // start-up: pre-flight, webhook registration and test
+	// Start-up (pre-flight, webhook registration and its test delivery) can
+	// outlast any fixed wait on a busy disk, and a file dropped before the
+	// watcher watches its folder is found by the first scan and waits
+	// settle. One untimed file goes first: once its result exists, every
+	// stage is running.
+	warm, err := samples.Generate(o.seed+98, 0, 1).PDF()
+	if err != nil {
+		return lat{}, err
+	}
+	warmPath := filepath.Join(inbox, "warm-up.pdf")
+	if err := os.WriteFile(warmPath+".tmp", warm, 0o644); err != nil {
+		return lat{}, err
+	}
+	if err := os.Rename(warmPath+".tmp", warmPath); err != nil {
+		return lat{}, err
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(warmPath + ".json"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return lat{}, errors.New("no result for the warm-up file within 2 minutes:\n" + tail(stderr.String()))
+		}
+	}
 	for len(submitted) > 0 {
 		<-submitted
 	}
