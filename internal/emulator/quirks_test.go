@@ -133,18 +133,21 @@ func TestQuirkExtraFields(t *testing.T) {
 	}
 }
 
-func TestQuirkProxy5xx(t *testing.T) {
-	h := newHarness(t, emulator.Options{Quirks: []emulator.Quirk{emulator.QuirkProxy5xx}, Seed: 11,
-		RequestsPerWindow: 100000, SubmissionsPerWindow: 100000})
+// about10PercentFromTheProxy asks 300 times and checks that about one
+// answer in ten is a proxy's HTML page with one of statuses (its title
+// naming the status), the others the API's.
+func about10PercentFromTheProxy(t *testing.T, h *harness, statuses ...int) {
+	t.Helper()
 	proxied := 0
 	for range 300 {
 		a := h.get("/v1/me")
-		switch a.status {
-		case 200:
-		case 502, 504:
+		switch {
+		case a.status == 200:
+		case slices.Contains(statuses, a.status):
 			proxied++
-			if !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || !bytes.Contains(a.raw, []byte("<title>")) {
-				t.Fatalf("proxy answer %d is not an HTML page: %s %s", a.status, a.header.Get("Content-Type"), a.raw)
+			title := fmt.Sprintf("<title>%d %s</title>", a.status, http.StatusText(a.status))
+			if !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || !bytes.Contains(a.raw, []byte(title)) {
+				t.Fatalf("proxy answer %d is not an HTML page titled %q: %s %s", a.status, title, a.header.Get("Content-Type"), a.raw)
 			}
 		default:
 			t.Fatalf("answer %d %s", a.status, a.raw)
@@ -153,6 +156,12 @@ func TestQuirkProxy5xx(t *testing.T) {
 	if proxied < 10 || proxied > 60 {
 		t.Errorf("%d of 300 answers came from the proxy, want about 10%%", proxied)
 	}
+}
+
+func TestQuirkProxy5xx(t *testing.T) {
+	h := newHarness(t, emulator.Options{Quirks: []emulator.Quirk{emulator.QuirkProxy5xx}, Seed: 11,
+		RequestsPerWindow: 100000, SubmissionsPerWindow: 100000})
+	about10PercentFromTheProxy(t, h, 502, 504)
 	// A submission's 504 may come after the job was charged; the same
 	// Idempotency-Key then finds the job.
 	inv := invoice(t, 1, 1)
@@ -191,23 +200,7 @@ func TestQuirkProxy5xx(t *testing.T) {
 func TestQuirkProxy404(t *testing.T) {
 	h := newHarness(t, emulator.Options{Quirks: []emulator.Quirk{emulator.QuirkProxy404}, Seed: 5,
 		RequestsPerWindow: 100000, SubmissionsPerWindow: 100000})
-	proxied := 0
-	for range 300 {
-		a := h.get("/v1/me")
-		switch a.status {
-		case 200:
-		case 404:
-			proxied++
-			if !strings.HasPrefix(a.header.Get("Content-Type"), "text/html") || !bytes.Contains(a.raw, []byte("<title>404 Not Found</title>")) {
-				t.Fatalf("proxy answer is not an HTML 404 page: %s %s", a.header.Get("Content-Type"), a.raw)
-			}
-		default:
-			t.Fatalf("answer %d %s", a.status, a.raw)
-		}
-	}
-	if proxied < 10 || proxied > 60 {
-		t.Errorf("%d of 300 answers came from the proxy, want about 10%%", proxied)
-	}
+	about10PercentFromTheProxy(t, h, 404)
 	inv := invoice(t, 1, 1)
 	for i := range 100 {
 		before := h.emu.Stats().ExtractionsCreated

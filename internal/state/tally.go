@@ -346,20 +346,26 @@ func (t *Tx) RecentErrors(inbox string, limit int, fn func(File) error) error {
 		k, _ = c.Prev()
 	}
 	for n := 0; k != nil && bytes.HasPrefix(k, p) && (limit <= 0 || n < limit); k, _ = c.Prev() {
-		path := errKeyPath(k)
-		f, ok, err := t.File(path)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("state index of failed files names %s, which has no record: run 'ppsync state check'", path)
-		}
-		if err := fn(f); err != nil {
+		if err := t.errFile(k, fn); err != nil {
 			return err
 		}
 		n++
 	}
 	return nil
+}
+
+// errFile calls fn with the record an entry of the index of failed files
+// names.
+func (t *Tx) errFile(k []byte, fn func(File) error) error {
+	path := errKeyPath(k)
+	f, ok, err := t.File(path)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("state index of failed files names %s, which has no record: run 'ppsync state check'", path)
+	}
+	return fn(f)
 }
 
 // FilesWithoutResult calls fn for every file of any inbox that ended
@@ -377,17 +383,7 @@ func (t *Tx) FilesWithoutResult(fn func(File) error) error {
 			return fn(f)
 		})
 	}
-	return b.ForEach(func(k, _ []byte) error {
-		path := errKeyPath(k)
-		f, ok, err := t.File(path)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("state index of failed files names %s, which has no record: run 'ppsync state check'", path)
-		}
-		return fn(f)
-	})
+	return b.ForEach(func(k, _ []byte) error { return t.errFile(k, fn) })
 }
 
 func (t *Tx) scanErrors(inbox string, limit int, fn func(File) error) error {
