@@ -420,21 +420,20 @@ parser_id = "prs_invoice"
 	// Start-up (pre-flight, webhook registration and its test delivery) can
 	// outlast any fixed wait on a busy disk, and a file dropped before the
 	// watcher watches its folder is found by the first scan and waits
-	// settle. One untimed file goes first: once its result exists, every
-	// stage is running.
-	warm, err := samples.Generate(o.seed+98, 0, 1).PDF()
-	if err != nil {
-		return lat{}, err
-	}
+	// settle. The watchers start last, so one untimed file goes first: a
+	// text file named .pdf, refused without an API call. Once its error file
+	// exists every stage is running, and the 20 submissions of the window
+	// are all left for the timed drops (a PDF here made the 21st wait for the
+	// next window: one drop of each run took 13-40 s).
 	warmPath := filepath.Join(inbox, "warm-up.pdf")
-	if err := os.WriteFile(warmPath+".tmp", warm, 0o644); err != nil {
+	if err := os.WriteFile(warmPath+".tmp", []byte("not a PDF: the warm-up file of the latency runs\n"), 0o644); err != nil {
 		return lat{}, err
 	}
 	if err := os.Rename(warmPath+".tmp", warmPath); err != nil {
 		return lat{}, err
 	}
 	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(warmPath + ".json"); err == nil {
+		if _, err := os.Stat(warmPath + ".error.json"); err == nil {
 			break
 		}
 		if time.Now().After(deadline) {
