@@ -72,3 +72,43 @@ func TestAPIOutageIsLoggedOnceAndShown(t *testing.T) {
 		t.Errorf("the end of the outage was logged %d times, want once", n)
 	}
 }
+
+// An API that cannot be reached when the daemon starts does not hold it
+// up: the watchers and the status endpoint run at once (the pre-flight
+// keeps trying in the background), the outage is shown, and a file
+// dropped meanwhile gets its result once the API answers. (A --once run
+// still waits for the pre-flight and refuses to run without the API.)
+func TestDaemonStartsDuringAnAPIOutage(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	cfg.Admin.Listen = freePort(t)
+	net := &switchable{}
+	net.down.Store(true)
+	o := e.options(cfg, false)
+	o.Transport = net
+	ready := make(chan struct{})
+	o.Ready = ready
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := daemon.Run(ctx, o); done <- err }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("daemon: %v", err)
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the daemon did not start its stages within 5 s while the API was unreachable")
+	}
+	e.waitFor("/healthz to name the API outage", 10*time.Second, func() bool {
+		code, body := healthz(t, cfg.Admin.Listen)
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "PerfectParser API")
+	})
+	p := filepath.Join(e.inbox, "dropped-at-boot.pdf")
+	write(t, p, pdf(t, 1, 1))
+	net.down.Store(false)
+	e.waitFor("the result once the API answers", 60*time.Second, func() bool { return exists(results.ResultPath(p)) })
+
+}

@@ -204,21 +204,43 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	g.Go(func() error { maintain(ctx, st, cfg, o.PruneEvery, log); return nil })
 	g.Go(func() error { releaseStored(ctx, fin, log); return nil })
 
-	pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
-	me, err := up.Preflight(pre)
-	cancelPre()
-	switch {
-	case api.IsUnauthorized(err):
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	case err != nil && o.Once:
-		return Summary{}, fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
-	case err != nil:
-		if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by apiWatch
-			log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+	// Pre-flight: the key and the balance. A --once run waits for it (it
+	// has nothing to do without the API). The daemon checks in the
+	// background while every stage starts, so its status page, /healthz and
+	// watchers answer during an API outage at boot, while the client keeps
+	// trying for up to two minutes; a refused key still stops it.
+	preflight := func() error {
+		pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
+		me, err := up.Preflight(pre)
+		cancelPre()
+		switch {
+		case api.IsUnauthorized(err):
+			return fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case err != nil && o.Once:
+			return fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
+		case err != nil && ctx.Err() != nil: // stopping
+		case err != nil:
+			if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by apiWatch
+				log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
+			}
+		default:
+			log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
+				"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
 		}
-	default:
-		log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
-			"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
+		return nil
+	}
+	preflightFailed := make(chan error, 1)
+	if o.Once {
+		if err := preflight(); err != nil {
+			return Summary{}, err
+		}
+	} else {
+		g.Go(func() error {
+			if err := preflight(); err != nil {
+				preflightFailed <- err
+			}
+			return nil
+		})
 	}
 
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
@@ -291,6 +313,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	} else {
 		select {
 		case <-ctx.Done():
+		case err := <-preflightFailed:
+			runErr = err
 		case err := <-up.Fatal():
 			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
 		case err := <-leaseLost:
