@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -79,8 +80,17 @@ func TestAPIOutageIsLoggedOnceAndShown(t *testing.T) {
 // dropped meanwhile gets its result once the API answers. (A --once run
 // still waits for the pre-flight and refuses to run without the API.)
 func TestDaemonStartsDuringAnAPIOutage(t *testing.T) {
+	for _, hooks := range []bool{false, true} {
+		t.Run(fmt.Sprint("webhooks=", hooks), func(t *testing.T) { startDuringOutage(t, hooks) })
+	}
+}
+
+func startDuringOutage(t *testing.T, hooks bool) {
 	e := newEnv(t, emulator.Options{})
 	cfg := e.config("")
+	if hooks {
+		cfg = e.webhookConfig("1s")
+	}
 	cfg.Admin.Listen = freePort(t)
 	net := &switchable{}
 	net.down.Store(true)
@@ -110,5 +120,10 @@ func TestDaemonStartsDuringAnAPIOutage(t *testing.T) {
 	write(t, p, pdf(t, 1, 1))
 	net.down.Store(false)
 	e.waitFor("the result once the API answers", 60*time.Second, func() bool { return exists(results.ResultPath(p)) })
+	if hooks {
+		e.waitFor("the webhook registered once the API answers", 60*time.Second, func() bool {
+			return strings.Contains(e.logs.String(), "webhook test delivery arrived")
+		})
+	}
 
 }

@@ -246,7 +246,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
 		started: time.Now(), log: log, leases: leases, api: apiWatch}
 	if cfg.Webhook.Enabled {
-		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log)
+		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log, o.Once)
 		if err != nil {
 			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 		}

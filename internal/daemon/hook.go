@@ -36,10 +36,12 @@ type hookState struct {
 	lastTest string
 }
 
-// startWebhook starts the receiver, registers the subscription (or reuses
-// the stored one), slows polling down to the safety net and checks a test
-// delivery in the background. A registration failure falls back to polling.
-func startWebhook(ctx context.Context, g *errgroup.Group, cfg *config.Config, client *api.Client, st *state.Store, pol *poller.Poller, log *slog.Logger) (*hookState, error) {
+// startWebhook starts the receiver and registers the subscription (see
+// register): before it returns when wait is set (a --once run, whose jobs
+// may finish within seconds), else in the background, so that an API that
+// cannot be reached at boot does not hold the daemon's other stages up. A
+// registration failure falls back to polling.
+func startWebhook(ctx context.Context, g *errgroup.Group, cfg *config.Config, client *api.Client, st *state.Store, pol *poller.Poller, log *slog.Logger, wait bool) (*hookState, error) {
 	wc := cfg.Webhook
 	u, _ := url.Parse(wc.PublicURL)
 	recv := webhook.NewReceiver(webhook.ReceiverOptions{Path: u.Path, Static: wc.Secret, MaxBody: wc.MaxBody.Bytes, Logger: log})
@@ -64,15 +66,34 @@ func startWebhook(ctx context.Context, g *errgroup.Group, cfg *config.Config, cl
 	g.Go(func() error { shutdownAt(ctx, h.srv); return nil })
 	log.Info("webhook receiver listening", "listen", h.addr, "public_url", wc.PublicURL, "tls", wc.TLSCert != "")
 
+	if wait {
+		h.register(ctx, g, cfg, st, pol, log)
+	} else {
+		g.Go(func() error { h.register(ctx, g, cfg, st, pol, log); return nil })
+	}
+	return h, nil
+}
+
+// register registers the subscription (or reuses the stored one); once it
+// is, polling slows down to the safety net and a test delivery is checked
+// in the background. A failure leaves polling as it is.
+func (h *hookState) register(ctx context.Context, g *errgroup.Group, cfg *config.Config, st *state.Store, pol *poller.Poller, log *slog.Logger) {
+	wc, recv := cfg.Webhook, h.recv
 	rctx, cancel := context.WithTimeout(ctx, time.Minute)
-	reg, err := webhook.Ensure(rctx, client, st, wc.PublicURL, wc.Events, wc.Secret, log)
+	reg, err := webhook.Ensure(rctx, h.client, st, wc.PublicURL, wc.Events, wc.Secret, log)
 	cancel()
 	if err != nil {
+		h.mu.Lock()
 		h.err = err.Error()
-		log.Error("webhook not registered; results are found by polling instead", "error", err, "poll_interval", cfg.Poll.Interval.Duration)
-		return h, nil
+		h.mu.Unlock()
+		if ctx.Err() == nil {
+			log.Error("webhook not registered; results are found by polling instead", "error", err, "poll_interval", cfg.Poll.Interval.Duration)
+		}
+		return
 	}
+	h.mu.Lock()
 	h.reg = reg
+	h.mu.Unlock()
 	recv.SetSecret(reg.SigningSecret)
 	pol.SetInterval(wc.PollInterval.Duration)
 	g.Go(func() error {
@@ -97,16 +118,18 @@ func startWebhook(ctx context.Context, g *errgroup.Group, cfg *config.Config, cl
 		}
 		return nil
 	})
-	return h, nil
 }
 
 // test asks for a test delivery and waits for it at the receiver.
 func (h *hookState) test(ctx context.Context) (string, error) {
 	h.mu.Lock()
-	id := h.reg.WebhookID
+	id, why := h.reg.WebhookID, h.err
 	h.mu.Unlock()
 	if id == "" {
-		return "", fmt.Errorf("the webhook is not registered: %s", h.err)
+		if why == "" {
+			why = "its registration has not finished yet (the API may be unreachable); try again in a minute"
+		}
+		return "", fmt.Errorf("the webhook is not registered: %s", why)
 	}
 	err := webhook.SendTest(ctx, h.client, id, h.recv, 15*time.Second)
 	h.mu.Lock()
