@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/results"
@@ -26,13 +27,11 @@ func (s *switchable) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// An API outage while running: logged once when it starts and once when it
-// ends, shown by /healthz meanwhile; files wait and go when it answers.
-func TestAPIOutageIsLoggedOnceAndShown(t *testing.T) {
-	e := newEnv(t, emulator.Options{})
-	cfg := e.config("")
-	cfg.Admin.Listen = freePort(t)
-	net := &switchable{}
+// startBehind runs the daemon with its API traffic through net and fails
+// the test unless its stages have started within limit; the returned stop
+// ends it.
+func startBehind(t *testing.T, e *env, cfg *config.Config, net *switchable, limit time.Duration) (stop func()) {
+	t.Helper()
 	o := e.options(cfg, false)
 	o.Transport = net
 	ready := make(chan struct{})
@@ -40,17 +39,29 @@ func TestAPIOutageIsLoggedOnceAndShown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := daemon.Run(ctx, o); done <- err }()
-	defer func() {
+	stop = func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("daemon: %v", err)
 		}
-	}()
+	}
 	select {
 	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("daemon did not start")
+	case <-time.After(limit):
+		stop()
+		t.Fatalf("the daemon did not start its stages within %v (API unreachable: %v)", limit, net.down.Load())
 	}
+	return stop
+}
+
+// An API outage while running: logged once when it starts and once when it
+// ends, shown by /healthz meanwhile; files wait and go when it answers.
+func TestAPIOutageIsLoggedOnceAndShown(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	cfg.Admin.Listen = freePort(t)
+	net := &switchable{}
+	defer startBehind(t, e, cfg, net, 10*time.Second)()
 	net.down.Store(true)
 	p := filepath.Join(e.inbox, "waiting.pdf")
 	write(t, p, pdf(t, 1, 1))
@@ -94,24 +105,7 @@ func startDuringOutage(t *testing.T, hooks bool) {
 	cfg.Admin.Listen = freePort(t)
 	net := &switchable{}
 	net.down.Store(true)
-	o := e.options(cfg, false)
-	o.Transport = net
-	ready := make(chan struct{})
-	o.Ready = ready
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { _, err := daemon.Run(ctx, o); done <- err }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the daemon did not start its stages within 5 s while the API was unreachable")
-	}
+	defer startBehind(t, e, cfg, net, 5*time.Second)()
 	e.waitFor("/healthz to name the API outage", 10*time.Second, func() bool {
 		code, body := healthz(t, cfg.Admin.Listen)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, "PerfectParser API")
