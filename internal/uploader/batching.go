@@ -323,13 +323,11 @@ func chooseBatch(tx *state.Tx, parser string, take []string) (b state.Batch, doc
 		if err != nil {
 			return b, nil, nil, err
 		}
-		if !ok {
-			continue
+		q, err := queuedIn(tx, d)
+		if err != nil {
+			return b, nil, nil, err
 		}
-		if q, err := queuedIn(tx, d); err != nil || !q {
-			if err != nil {
-				return b, nil, nil, err
-			}
+		if !ok || !q {
 			continue
 		}
 		name := uploadName(d)

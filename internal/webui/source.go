@@ -145,8 +145,7 @@ type StoreSource struct {
 	last struct { // the last answer of Files
 		q       Query
 		version uint64
-		page    Page
-		rows    []Row // page.Rows, never nil once an answer is kept
+		page    Page // its Rows are never nil once an answer is kept
 		at      time.Time
 		took    time.Duration // the walk that made it
 	}
@@ -156,7 +155,7 @@ type StoreSource struct {
 func (s *StoreSource) forget() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.last.rows = nil
+	s.last.page.Rows = nil
 }
 
 // reuseFactor bounds the share of time the file list's walks take while the
@@ -229,7 +228,7 @@ func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
 	search := strings.ToLower(strings.TrimSpace(q.Search))
 	var p Page
 	err := s.st.View(func(tx *state.Tx) error {
-		if s.last.rows != nil && s.last.q == q && (tx.Version() == s.last.version || time.Since(s.last.at) < reuseFactor*s.last.took) {
+		if s.last.page.Rows != nil && s.last.q == q && (tx.Version() == s.last.version || time.Since(s.last.at) < reuseFactor*s.last.took) {
 			p = s.last.page
 			return nil
 		}
@@ -260,7 +259,7 @@ func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
 			return err
 		}
 		p.Rows = sel.rows()
-		s.last.q, s.last.version, s.last.page, s.last.rows = q, tx.Version(), p, p.Rows
+		s.last.q, s.last.version, s.last.page = q, tx.Version(), p
 		s.last.at, s.last.took = time.Now(), time.Since(start)
 		return nil
 	})
