@@ -12,10 +12,24 @@ import (
 
 // A finished file is processed again only on purpose: the cost is said
 // first, nothing happens without confirmation, and the new submission is a
-// new job (charged), not the API's answer for the old one.
+// new job (charged), not the API's answer for the old one. It holds for a
+// file first sent alone too: there the batch is the same one file, so only
+// the key's generation can tell the resend from the first submission.
 func TestRetryReprocessFinishedFile(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string][]byte
+	}{
+		{"sent alone", map[string][]byte{"invoice.pdf": invoice(t, 1)}},
+		{"sent with another", map[string][]byte{"invoice.pdf": invoice(t, 1), "other.pdf": invoice(t, 2)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testReprocess(t, tc.files) })
+	}
+}
+
+func testReprocess(t *testing.T, files map[string][]byte) {
 	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
-	cfg, emu := setup(t, map[string][]byte{"invoice.pdf": invoice(t, 1), "other.pdf": invoice(t, 2)})
+	cfg, emu := setup(t, files)
 	if code, out, errOut := run(t, env, "run", "-c", cfg, "--once"); code != 0 {
 		t.Fatalf("first run: %d\n%s\n%s", code, out, errOut)
 	}
