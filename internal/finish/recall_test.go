@@ -548,11 +548,19 @@ func TestCrashBetweenWriteAndRecordOfARecalledResult(t *testing.T) {
 	e := newAPIEnv(t, false, false)
 	b := filepath.Join(e.dir, "inbox", "copy.pdf")
 	writeFile(t, b, e.content)
-	first, err := os.ReadFile(e.firstResult())
+	firstB, err := os.ReadFile(e.firstResult())
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, results.ResultPath(b), first) // written, never recorded
+	var first results.Result
+	if err := json.Unmarshal(firstB, &first); err != nil {
+		t.Fatal(err)
+	}
+	// written for copy.pdf (its own source), never recorded
+	src := results.Source{Path: b, SHA256: first.Source.SHA256, Size: first.Source.Size}
+	if err := results.WriteResultAt(results.ResultPath(b), first.Document, src, first.Source.Path); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Remove(e.firstResult()); err != nil {
 		t.Fatal(err)
 	}
