@@ -15,6 +15,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/ledger"
+	"github.com/ppsync/ppsync/internal/results"
 )
 
 // Parsers is what the ledgers need from the API client: the parser's
@@ -224,7 +225,9 @@ func (b *books) Written(_ context.Context, w finish.Written) {
 		return
 	}
 	if w.Document != nil {
-		data, err := os.ReadFile(w.Output)
+		own := results.Own{Roots: results.RootsOf(bk.in.Path, bk.in.ResultsDir, bk.in.ProcessedDir, bk.in.FailedDir), Log: b.log}
+		out, err := own.Read(w.Output, w.File.Path)
+		data := out.Data
 		if err != nil {
 			b.log.Warn("cannot read a result back for the ledger; it is listed at the next start", "file", w.File.Path, "result", w.Output, "error", err)
 			return

@@ -30,7 +30,7 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 		return o, err
 	}
 	up.Extensions = uploadExtensions(cfg.Inboxes)
-	o.Page = webui.New(webui.Options{Reader: webui.NewStoreSource(st, cfg.Inboxes), Live: live, Activity: rec,
+	o.Page = webui.New(webui.Options{Reader: webui.NewStoreSource(st, cfg.Inboxes).WithLog(log.With("component", "webui")), Live: live, Activity: rec,
 		Upload: up, Log: log.With("component", "webui")})
 	o.Protect = func(h http.Handler) http.Handler { return webui.Protect(h, sec) }
 	o.TLS = tc

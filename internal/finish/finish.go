@@ -97,6 +97,9 @@ type Finisher struct {
 	o   Options
 	log *slog.Logger
 	st  *state.Store
+	// own reads outputs back: below the inboxes' output folders only, and
+	// only files ppsync wrote (never through a link).
+	own results.Own
 
 	mu      sync.Mutex
 	pending map[string]bool // doc keys finished whose files still need writing
@@ -113,7 +116,12 @@ func New(o Options) *Finisher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{})}
+	f := &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{})}
+	f.own.Log = f.log
+	for _, in := range o.Inboxes {
+		f.own.Roots = append(f.own.Roots, results.RootsOf(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir)...)
+	}
+	return f
 }
 
 // outputs is where the result and the error file of file (in inbox) go:
@@ -571,7 +579,7 @@ func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string
 // paid for again.
 func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 	resPath, _ := f.outputs(rec.Inbox, rec.Path)
-	src, ok := results.ReadSourceAt(resPath)
+	src, ok := f.own.ReadSource(resPath, rec.Path)
 	if !ok || src.SHA256 != rec.SHA256 {
 		return false, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -42,8 +41,8 @@ const fetchTimeout = time.Minute
 // gone.
 func (f *Finisher) recall(ctx context.Context, d state.Doc, fetch bool) (doc json.RawMessage, later bool) {
 	for _, out := range f.resultFiles(d) {
-		if doc := resultFor(out, d); doc != nil {
-			f.log.Debug("result of the same content read from an earlier result file", "document", d.Key, "from", out)
+		if doc := f.resultFor(out, d); doc != nil {
+			f.log.Debug("result of the same content read from an earlier result file", "document", d.Key, "from", out.path)
 			return doc, false
 		}
 	}
@@ -88,18 +87,25 @@ func fetchedMismatch(d state.Doc, got apitypes.Document) string {
 	return check(d, got)
 }
 
+// output is where a result of a file may be, and that file.
+type output struct {
+	path, source string
+}
+
 // resultFiles lists where a result of d's files may be: the recorded
 // output, where after = "move" took it, and where the output of a file no
 // longer tracked would be.
-func (f *Finisher) resultFiles(d state.Doc) []string {
-	var outs []string
+func (f *Finisher) resultFiles(d state.Doc) []output {
+	var outs []output
+	var file string // the file whose outputs add lists
 	add := func(p string) {
-		if p != "" && !slices.Contains(outs, p) {
-			outs = append(outs, p)
+		if p != "" && !slices.Contains(outs, output{p, file}) {
+			outs = append(outs, output{p, file})
 		}
 	}
 	_ = f.st.View(func(tx *state.Tx) error {
 		for _, p := range d.Files {
+			file = p
 			rec, ok, err := tx.File(p)
 			if err != nil {
 				continue // that record is unreadable; the others may do
@@ -121,16 +127,17 @@ func (f *Finisher) resultFiles(d state.Doc) []string {
 	return outs
 }
 
-// resultFor returns the document of the result file at out when that file
-// is a result of d: same content (source.sha256) and, when both say, the
-// same document_id. It returns nil otherwise.
-func resultFor(out string, d state.Doc) json.RawMessage {
-	b, err := os.ReadFile(out)
-	if err != nil {
+// resultFor returns the document of the result file at out when ppsync
+// wrote that file (read through f.own: never a link or anything else put
+// there) and it is a result of d: same content (source.sha256) and, when
+// both say, the same document_id. It returns nil otherwise.
+func (f *Finisher) resultFor(out output, d state.Doc) json.RawMessage {
+	o, err := f.own.Read(out.path, out.source)
+	if err != nil || !o.HasDocument() {
 		return nil
 	}
-	var r results.Result
-	if json.Unmarshal(b, &r) != nil || r.Source.SHA256 != d.SHA256 || len(r.Document) == 0 || string(r.Document) == "null" {
+	r := o.Result
+	if r.Source.SHA256 != d.SHA256 {
 		return nil
 	}
 	var id struct {

@@ -395,6 +395,14 @@ func TestLaterDuplicateFetchedFromTheAPI(t *testing.T) {
 				r.Document = json.RawMessage(`{"document_id":"doc_earlier","status":"completed","extracted_data":{"invoice_number":"FORGED"}}`)
 			})
 		}},
+		// A result that would be accepted if read, reached through a link
+		// to a file outside the inbox: never read.
+		{"symlink to a file outside the inbox", func(t *testing.T, e *apiEnv, out string) {
+			linkOutside(t, e, out, os.Symlink)
+		}},
+		{"hard link to a file outside the inbox", func(t *testing.T, e *apiEnv, out string) {
+			linkOutside(t, e, out, os.Link)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,6 +428,26 @@ func TestLaterDuplicateFetchedFromTheAPI(t *testing.T) {
 				t.Errorf("the fetched result stays in the state: %s", r)
 			}
 		})
+	}
+}
+
+// linkOutside moves the result at out to a private folder outside the
+// inbox, forged but matching the content and document, and links it back.
+func linkOutside(t *testing.T, e *apiEnv, out string, link func(oldname, newname string) error) {
+	t.Helper()
+	rewrite(t, out, func(r *results.Result) {
+		r.Document = json.RawMessage(`{"document_id":"` + e.docID + `","status":"completed","extracted_data":{"invoice_number":"FORGED"}}`)
+	})
+	private := filepath.Join(e.dir, "private")
+	if err := os.MkdirAll(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(private, filepath.Base(out))
+	if err := os.Rename(out, outside); err != nil {
+		t.Fatal(err)
+	}
+	if err := link(outside, out); err != nil {
+		t.Skipf("links unavailable: %v", err)
 	}
 }
 
@@ -548,11 +576,19 @@ func TestCrashBetweenWriteAndRecordOfARecalledResult(t *testing.T) {
 	e := newAPIEnv(t, false, false)
 	b := filepath.Join(e.dir, "inbox", "copy.pdf")
 	writeFile(t, b, e.content)
-	first, err := os.ReadFile(e.firstResult())
+	firstB, err := os.ReadFile(e.firstResult())
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, results.ResultPath(b), first) // written, never recorded
+	var first results.Result
+	if err := json.Unmarshal(firstB, &first); err != nil {
+		t.Fatal(err)
+	}
+	// written for copy.pdf (its own source), never recorded
+	src := results.Source{Path: b, SHA256: first.Source.SHA256, Size: first.Source.Size}
+	if err := results.WriteResultAt(results.ResultPath(b), first.Document, src, first.Source.Path); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Remove(e.firstResult()); err != nil {
 		t.Fatal(err)
 	}

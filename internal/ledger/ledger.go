@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/results"
 )
 
 // Options configure a ledger.
@@ -96,7 +98,7 @@ func (l *Ledger) Path() string { return l.o.Path }
 // the ledger. Rows already set by Put or Remove since New win over what is
 // found on disk. Call it once at start-up, before results are written.
 func (l *Ledger) Load(ctx context.Context, roots ...string) (int, error) {
-	found, err := scan(ctx, l.o.InboxRoot, roots)
+	found, err := scan(ctx, l.o.InboxRoot, roots, l.o.Log)
 	if err != nil {
 		return 0, err
 	}
@@ -115,10 +117,12 @@ func (l *Ledger) Load(ctx context.Context, roots ...string) (int, error) {
 }
 
 // scan reads the result files under roots. A file that is not a result is
-// skipped; an unreadable root is an error (an unreachable share must not
-// look like "no documents").
-func scan(ctx context.Context, inboxRoot string, roots []string) (map[string]Row, error) {
+// skipped, and so is one ppsync did not write (a link, a hard link, a file
+// not named after the source it records: results.Own); an unreadable root
+// is an error (an unreachable share must not look like "no documents").
+func scan(ctx context.Context, inboxRoot string, roots []string, log *slog.Logger) (map[string]Row, error) {
 	found := map[string]Row{}
+	own := results.Own{Roots: results.RootsOf(roots...), Log: log}
 	for _, root := range roots {
 		if root == "" {
 			continue
@@ -137,11 +141,11 @@ func scan(ctx context.Context, inboxRoot string, roots []string) (map[string]Row
 			if d.IsDir() || !strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".error.json") {
 				return nil
 			}
-			b, err := os.ReadFile(p)
-			if err != nil {
+			out, err := own.Read(p, "")
+			if err != nil || out.Result == nil {
 				return nil
 			}
-			r, ok := RowFromResult(b, inboxRoot)
+			r, ok := RowFromResult(out.Data, inboxRoot)
 			if !ok {
 				return nil
 			}

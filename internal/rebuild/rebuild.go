@@ -92,7 +92,10 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 	rec := state.File{Path: p, Inbox: in.Path, ParserID: in.ParserID, Size: info.Size(), ModTime: info.ModTime().UnixNano(),
 		FirstSeen: now, Updated: now}
 	base := outpath.ResultsPath(in.Path, in.ResultsDir, p) // outputs beside p, or in results_dir
-	if r, ok := readResult(results.ResultPath(base)); ok {
+	// Only outputs ppsync wrote count: never one read through a link, a
+	// hard link, or a file that is not the output of p.
+	own := results.Own{Roots: results.RootsOf(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir)}
+	if r, ok := readResult(own, results.ResultPath(base), p); ok {
 		sum, _, err := pdfcheck.HashFile(p)
 		if err != nil || sum != r.Source.SHA256 {
 			return "", nil // changed since: the next run processes it
@@ -114,14 +117,11 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 			return errors.Join(tx.PutDoc(doc), tx.PutFile(rec))
 		})
 	}
-	b, err := os.ReadFile(results.ErrorPath(base))
-	if err != nil {
+	out, err := own.Read(results.ErrorPath(base), p)
+	if err != nil || out.Error == nil {
 		return "", nil
 	}
-	var ef results.ErrorFile
-	if json.Unmarshal(b, &ef) != nil || ef.Error.Code == "" {
-		return "", nil
-	}
+	ef := *out.Error
 	sum, _, _ := pdfcheck.HashFile(p)
 	if ef.Source.SHA256 != "" && sum != ef.Source.SHA256 {
 		return "", nil
@@ -130,14 +130,10 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 	return state.FileFailed, st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) })
 }
 
-func readResult(out string) (results.Result, bool) {
-	b, err := os.ReadFile(out)
-	if err != nil {
+func readResult(own results.Own, out, source string) (results.Result, bool) {
+	o, err := own.Read(out, source)
+	if err != nil || o.Result == nil || o.Result.Source.SHA256 == "" {
 		return results.Result{}, false
 	}
-	var r results.Result
-	if json.Unmarshal(b, &r) != nil || r.Source.SHA256 == "" {
-		return results.Result{}, false
-	}
-	return r, true
+	return *o.Result, true
 }

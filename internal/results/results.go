@@ -150,17 +150,21 @@ func WriteErrorAt(out, code, message string, src Source) error {
 // so a lost state file never leads to paying again for a finished file.
 func ReadResultSource(file string) (Source, bool) { return ReadSourceAt(ResultPath(file)) }
 
-// ReadSourceAt returns the source recorded in the result file at out.
+// ReadSourceAt returns the source recorded in the result file at out, read
+// back as Own.Read reads it with out's own folder as the root. Callers that
+// know the inbox use Own.ReadSource.
 func ReadSourceAt(out string) (Source, bool) {
-	b, err := os.ReadFile(out)
-	if err != nil {
+	return Own{Roots: []string{filepath.Dir(out)}}.ReadSource(out, "")
+}
+
+// ReadSource returns the source recorded in the result file at out, written
+// for source ("" when unknown), when it holds a document and a content hash.
+func (o Own) ReadSource(out, source string) (Source, bool) {
+	r, err := o.Read(out, source)
+	if err != nil || !r.HasDocument() || r.Result.Source.SHA256 == "" {
 		return Source{}, false
 	}
-	var r Result
-	if json.Unmarshal(b, &r) != nil || r.Source.SHA256 == "" || len(r.Document) == 0 || string(r.Document) == "null" {
-		return Source{}, false
-	}
-	return r.Source, true
+	return r.Result.Source, true
 }
 
 // removeStale deletes an outdated result or error file. Failing to is not

@@ -72,9 +72,13 @@ type File struct {
 	Result   string `json:"result,omitempty"` // path of the written .json / .error.json
 	// MovedTo is where after = "move" put the finished file; the record
 	// stays (under the path the file had) so it is counted.
-	MovedTo   string    `json:"moved_to,omitempty"`
-	FirstSeen time.Time `json:"first_seen"`
-	Updated   time.Time `json:"updated"`
+	MovedTo string `json:"moved_to,omitempty"`
+	// Identity and Fingerprint tell this life of the file from a later
+	// one with the same size and mtime (see internal/fileid).
+	Identity    string    `json:"identity,omitempty"`
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	FirstSeen   time.Time `json:"first_seen"`
+	Updated     time.Time `json:"updated"`
 }
 
 // DocKey is a document's identity: the parser and the content hash.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/filecheck"
+	"github.com/ppsync/ppsync/internal/fileid"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -53,10 +54,11 @@ func (u *Uploader) inspect(ev watcher.Event) inspected {
 }
 
 // unchanged reports that a file was handled before with this size, mtime
-// and parser: it is never hashed again.
+// and parser, and is still that file (fileid: not replaced or rewritten in
+// place keeping both): it is never hashed again.
 func unchanged(rec state.File, known bool, ev watcher.Event, in Inbox) bool {
 	return known && rec.Size == ev.Size && rec.ModTime == ev.ModTime.UnixNano() && rec.ParserID == in.ParserID && rec.State != state.FileGone &&
-		rec.MovedTo == ""
+		rec.MovedTo == "" && fileid.Same(ev.Path, rec.Identity, ev.Identity, rec.Fingerprint)
 }
 
 func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) {
@@ -101,7 +103,9 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		pre.info, pre.err = filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
 	}
 	now := time.Now()
-	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now}
+	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,
+		Identity: ev.Identity}
+	f.Fingerprint, _ = fileid.Fingerprint(ev.Path) // "" when unreadable: the identity alone tells then
 	if known {
 		f.FirstSeen = rec.FirstSeen
 		if err := u.detach(rec); err != nil {

@@ -94,8 +94,8 @@ func (w *Watcher) onClosed(p string) {
 	if w.deaf || !w.matches(p) {
 		return
 	}
-	size, mtime, kind, err := lstatPath(p)
-	if err != nil || kind != kindFile || size == 0 {
+	s, kind, err := lstatPath(p)
+	if err != nil || kind != kindFile || s.size == 0 {
 		return
 	}
 	w.observe(p)
@@ -106,7 +106,7 @@ func (w *Watcher) onClosed(p string) {
 	if len(f.pending) == 0 {
 		f.timer.Reset(confirmAfter)
 	}
-	f.pending[p] = closed{stamp{size, mtime}, due}
+	f.pending[p] = closed{s, due}
 }
 
 // confirmClosed makes ready the closed files whose size and mtime held for
@@ -127,8 +127,8 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 		if !w.cands.has(p) {
 			continue // gone, or reported meanwhile
 		}
-		size, mtime, kind, err := lstatPath(p)
-		if err != nil || kind != kindFile || (stamp{size, mtime}) != c.stamp {
+		s, kind, err := lstatPath(p)
+		if err != nil || kind != kindFile || s != c.stamp {
 			continue
 		}
 		if done, err := filecheck.Complete(p); err != nil || !done.Complete {
@@ -136,7 +136,7 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 		}
 		w.cands.del(p)
 		w.emitted.set(p, c.stamp)
-		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: time.Unix(0, c.mtime)})
+		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: time.Unix(0, c.mtime), Identity: w.identity(c.stamp)})
 		w.setStatus(func(*Status) {})
 	}
 	if !next.IsZero() {

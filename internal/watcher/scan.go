@@ -56,7 +56,7 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 		for _, name := range names {
 			buf = append(append(append(buf[:0], dir...), filepath.Separator), name...)
 			p := unsafe.String(unsafe.SliceData(buf), len(buf))
-			size, mtime, kind, err := lstatPath(p)
+			s, kind, err := lstatPath(p)
 			switch {
 			case err != nil:
 				if !errors.Is(err, os.ErrNotExist) {
@@ -67,7 +67,7 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 					dirs = append(dirs, strings.Clone(p))
 				}
 			case kind == kindFile && w.filter.File(p):
-				visit(p, stamp{size: size, mtime: mtime})
+				visit(p, s)
 			}
 		}
 		if len(dirs) == 0 {

@@ -5,12 +5,13 @@ import (
 	"syscall"
 )
 
-// lstatPath is os.Lstat without the FileInfo: size, mtime in unix
-// nanoseconds and kind of the entry at p, symlinks not followed.
-func lstatPath(p string) (size, mtime int64, kind fileKind, err error) {
+// lstatPath is os.Lstat without the FileInfo: the stamp (size, mtime in
+// unix nanoseconds, identity) and kind of the entry at p, symlinks not
+// followed.
+func lstatPath(p string) (s stamp, kind fileKind, err error) {
 	var st syscall.Stat_t
 	if err := syscall.Lstat(p, &st); err != nil {
-		return 0, 0, kindOther, &fs.PathError{Op: "lstat", Path: string([]byte(p)), Err: err}
+		return stamp{}, kindOther, &fs.PathError{Op: "lstat", Path: string([]byte(p)), Err: err}
 	}
 	switch st.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
@@ -18,5 +19,6 @@ func lstatPath(p string) (size, mtime int64, kind fileKind, err error) {
 	case syscall.S_IFDIR:
 		kind = kindDir
 	}
-	return st.Size, int64(st.Mtim.Sec)*1e9 + int64(st.Mtim.Nsec), kind, nil
+	return stamp{size: st.Size, mtime: int64(st.Mtim.Sec)*1e9 + int64(st.Mtim.Nsec),
+		id: identity(st.Ino, int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec))}, kind, nil
 }

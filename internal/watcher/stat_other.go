@@ -4,12 +4,13 @@ package watcher
 
 import "os"
 
-// lstatPath is os.Lstat reduced to size, mtime in unix nanoseconds and
-// kind of the entry at p, symlinks not followed.
-func lstatPath(p string) (size, mtime int64, kind fileKind, err error) {
+// lstatPath is os.Lstat reduced to the stamp (size, mtime in unix
+// nanoseconds, identity where the system gives one) and kind of the entry
+// at p, symlinks not followed.
+func lstatPath(p string) (s stamp, kind fileKind, err error) {
 	st, err := os.Lstat(p)
 	if err != nil {
-		return 0, 0, kindOther, err
+		return stamp{}, kindOther, err
 	}
 	switch {
 	case st.Mode().IsRegular():
@@ -17,5 +18,5 @@ func lstatPath(p string) (size, mtime int64, kind fileKind, err error) {
 	case st.IsDir():
 		kind = kindDir
 	}
-	return st.Size(), st.ModTime().UnixNano(), kind, nil
+	return stamp{size: st.Size(), mtime: st.ModTime().UnixNano(), id: identityOf(st)}, kind, nil
 }

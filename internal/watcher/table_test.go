@@ -45,25 +45,25 @@ func TestTableOperations(t *testing.T) {
 		want map[string]stamp
 	}{
 		{"insert", []op{{path: "/in/a.pdf", size: 1}, {path: "/in/b.pdf", size: 2}},
-			map[string]stamp{"/in/a.pdf": {1, 0}, "/in/b.pdf": {2, 0}}},
+			map[string]stamp{"/in/a.pdf": {1, 0, 0}, "/in/b.pdf": {2, 0, 0}}},
 		{"update keeps one entry", []op{{path: "/in/a.pdf", size: 1}, {path: "/in/a.pdf", size: 5}},
-			map[string]stamp{"/in/a.pdf": {5, 0}}},
+			map[string]stamp{"/in/a.pdf": {5, 0, 0}}},
 		{"delete", []op{{path: "/in/a.pdf", size: 1}, {path: "/in/b.pdf", size: 2}, {del: true, path: "/in/a.pdf"}},
-			map[string]stamp{"/in/b.pdf": {2, 0}}},
+			map[string]stamp{"/in/b.pdf": {2, 0, 0}}},
 		{"delete absent", []op{{path: "/in/a.pdf", size: 1}, {del: true, path: "/in/x.pdf"}, {del: true, path: "/out/a.pdf"}},
-			map[string]stamp{"/in/a.pdf": {1, 0}}},
+			map[string]stamp{"/in/a.pdf": {1, 0, 0}}},
 		{"delete and insert again", []op{{path: "/in/a.pdf", size: 1}, {del: true, path: "/in/a.pdf"}, {path: "/in/a.pdf", size: 3}},
-			map[string]stamp{"/in/a.pdf": {3, 0}}},
+			map[string]stamp{"/in/a.pdf": {3, 0, 0}}},
 		{"same name in two folders", []op{{path: "/in/x/a.pdf", size: 1}, {path: "/in/y/a.pdf", size: 2}, {del: true, path: "/in/x/a.pdf"}},
-			map[string]stamp{"/in/y/a.pdf": {2, 0}}},
+			map[string]stamp{"/in/y/a.pdf": {2, 0, 0}}},
 		{"folder name is not a file name", []op{{path: "/in/a", size: 1}, {path: "/in/a/b", size: 2}},
-			map[string]stamp{"/in/a": {1, 0}, "/in/a/b": {2, 0}}},
+			map[string]stamp{"/in/a": {1, 0, 0}, "/in/a/b": {2, 0, 0}}},
 		{"relative path and empty name", []op{{path: "a.pdf", size: 1}, {path: "/in/", size: 2}, {path: "", size: 3}},
-			map[string]stamp{"a.pdf": {1, 0}, "/in/": {2, 0}, "": {3, 0}}},
+			map[string]stamp{"a.pdf": {1, 0, 0}, "/in/": {2, 0, 0}, "": {3, 0, 0}}},
 		{"raw bytes", []op{{path: "/in/\xff\xfe/\x80scan\xc3.pdf", size: 7}, {path: "/in/\xff\xfe/ok.pdf", size: 8}},
-			map[string]stamp{"/in/\xff\xfe/\x80scan\xc3.pdf": {7, 0}, "/in/\xff\xfe/ok.pdf": {8, 0}}},
+			map[string]stamp{"/in/\xff\xfe/\x80scan\xc3.pdf": {7, 0, 0}, "/in/\xff\xfe/ok.pdf": {8, 0, 0}}},
 		{"long name", []op{{path: "/in/" + strings.Repeat("é", 300), size: 9}},
-			map[string]stamp{"/in/" + strings.Repeat("é", 300): {9, 0}}},
+			map[string]stamp{"/in/" + strings.Repeat("é", 300): {9, 0, 0}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,10 +92,10 @@ func TestTableOperations(t *testing.T) {
 
 func TestTablePtrUpdatesInPlace(t *testing.T) {
 	tb := newTable[cand](newFolders())
-	tb.set("/in/a.pdf", cand{stamp{1, 2}, 3})
+	tb.set("/in/a.pdf", cand{stamp{1, 2, 0}, 3})
 	c := tb.ptr("/in/a.pdf")
-	c.stamp, c.stableSince = stamp{4, 5}, 6
-	if got, _ := tb.get("/in/a.pdf"); got != (cand{stamp{4, 5}, 6}) {
+	c.stamp, c.stableSince = stamp{4, 5, 0}, 6
+	if got, _ := tb.get("/in/a.pdf"); got != (cand{stamp{4, 5, 0}, 6}) {
 		t.Fatalf("after update through ptr: %v", got)
 	}
 }
@@ -270,7 +270,7 @@ func TestTableAgainstMap(t *testing.T) {
 	for i := range 20000 {
 		switch r := rng.IntN(10); {
 		case r < 5:
-			p, v := path(), cand{stamp{int64(i), rng.Int64()}, int64(i)}
+			p, v := path(), cand{stamp{int64(i), rng.Int64(), 0}, int64(i)}
 			tb.set(p, v)
 			ref[p] = v
 		case r < 8:
@@ -320,8 +320,8 @@ func TestTableNoAllocations(t *testing.T) {
 	for i := range 1000 {
 		p := fmt.Sprintf("/srv/inbox/batch-%03d/invoice-%06d.pdf", i%10, i)
 		paths = append(paths, p)
-		w.emitted.set(p, stamp{int64(i), 1})
-		w.cands.set(p, cand{stamp{int64(i), 2}, 0})
+		w.emitted.set(p, stamp{int64(i), 1, 0})
+		w.cands.set(p, cand{stamp{int64(i), 2, 0}, 0})
 	}
 	buf := make([]byte, 0, 128)
 	var missing int
@@ -329,7 +329,7 @@ func TestTableNoAllocations(t *testing.T) {
 		for i, p := range paths {
 			buf = append(buf[:0], p...)
 			q := unsafe.String(unsafe.SliceData(buf), len(buf))
-			w.observeStamp(q, stamp{int64(i), 1}) // reported, unchanged
+			w.observeStamp(q, stamp{int64(i), 1, 0}) // reported, unchanged
 			if c := w.cands.ptr(q); c == nil || !w.emitted.has(q) {
 				missing++
 			} else {
@@ -429,19 +429,19 @@ func heapPerFile(role, layout string, paths []string) float64 {
 	case "maps/candidates":
 		m := map[string]*oldCand{}
 		for i, p := range paths {
-			m[strings.Clone(scanned(p))] = &oldCand{stamp{int64(i), 1}, time.Now()}
+			m[strings.Clone(scanned(p))] = &oldCand{stamp{int64(i), 1, 0}, time.Now()}
 		}
 		keep = m
 	case "maps/reported":
 		m := map[string]stamp{}
 		for i, p := range paths {
-			m[strings.Clone(scanned(p))] = stamp{int64(i), 1}
+			m[strings.Clone(scanned(p))] = stamp{int64(i), 1, 0}
 		}
 		keep = m
 	case "maps/drained":
 		cands, emitted := map[string]*oldCand{}, map[string]stamp{}
 		for i, p := range paths {
-			cands[strings.Clone(scanned(p))] = &oldCand{stamp{int64(i), 1}, time.Now()}
+			cands[strings.Clone(scanned(p))] = &oldCand{stamp{int64(i), 1, 0}, time.Now()}
 		}
 		for p, c := range cands {
 			emitted[p] = c.stamp
@@ -452,7 +452,7 @@ func heapPerFile(role, layout string, paths []string) float64 {
 		dirs := newFolders()
 		cands, emitted := newTable[cand](dirs), newTable[stamp](dirs)
 		for i, p := range paths {
-			cands.set(scanned(p), cand{stamp{int64(i), 1}, int64(i)})
+			cands.set(scanned(p), cand{stamp{int64(i), 1, 0}, int64(i)})
 		}
 		for p, c := range cands.all() {
 			emitted.set(p, c.stamp)
@@ -462,25 +462,25 @@ func heapPerFile(role, layout string, paths []string) float64 {
 	case "table/candidates":
 		tb := newTable[cand](newFolders())
 		for i, p := range paths {
-			tb.set(scanned(p), cand{stamp{int64(i), 1}, int64(i)})
+			tb.set(scanned(p), cand{stamp{int64(i), 1, 0}, int64(i)})
 		}
 		keep = tb
 	case "table/reported":
 		tb := newTable[stamp](newFolders())
 		for i, p := range paths {
-			tb.set(scanned(p), stamp{int64(i), 1})
+			tb.set(scanned(p), stamp{int64(i), 1, 0})
 		}
 		keep = tb
 	case "single/candidates":
 		tb := newTable[fileState](newFolders())
 		for i, p := range paths {
-			tb.set(scanned(p), fileState{cand: stamp{int64(i), 1}, stableSince: int64(i), flags: 1})
+			tb.set(scanned(p), fileState{cand: stamp{int64(i), 1, 0}, stableSince: int64(i), flags: 1})
 		}
 		keep = tb
 	case "single/reported":
 		tb := newTable[fileState](newFolders())
 		for i, p := range paths {
-			tb.set(scanned(p), fileState{reported: stamp{int64(i), 1}, flags: 2})
+			tb.set(scanned(p), fileState{reported: stamp{int64(i), 1, 0}, flags: 2})
 		}
 		keep = tb
 	default:

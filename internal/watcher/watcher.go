@@ -45,7 +45,13 @@ type Event struct {
 	Path    string
 	Size    int64
 	ModTime time.Time
-	Reason  string // for Incomplete
+	// Identity names this life of the file where the filesystem can be
+	// trusted to tell one (inode and ctime on a local unix filesystem):
+	// a file replaced or rewritten in place with the same size and mtime
+	// has another. "" where it cannot (Windows, network filesystems): the
+	// content's fingerprint tells then (see fileid).
+	Identity string
+	Reason   string // for Incomplete
 }
 
 // Status is an inbox's health, for logs and `ppsync status`.
@@ -109,6 +115,9 @@ type Watcher struct {
 	epoch time.Time
 	// deaf drops every fsnotify event (tests: a share that sends none).
 	deaf bool
+	// trustID is set when the inbox's filesystem tells a file's lives
+	// apart by inode and ctime (see Event.Identity).
+	trustID bool
 	// cands are the files settling, emitted the files reported (with the
 	// stamp they were reported with); both intern their folders in dirs.
 	// Only Run's goroutine touches them.
@@ -117,11 +126,13 @@ type Watcher struct {
 	emitted *table[stamp]
 }
 
-// stamp is what tells a changed file: size and mtime (unix nanoseconds),
-// fixed-width so a rescan compares without allocating.
+// stamp is what tells a changed file: size, mtime (unix nanoseconds) and
+// identity (a hash of inode and ctime where the system gives them, else
+// 0), fixed-width so a rescan compares without allocating.
 type stamp struct {
 	size  int64
 	mtime int64
+	id    uint64
 }
 
 // cand is a settling file: its last stamp and since when it has held
@@ -148,6 +159,7 @@ func New(o Options) *Watcher {
 		announced: map[string]bool{},
 		rescan:    o.Inbox.RescanInterval.Duration,
 		epoch:     time.Now(),
+		trustID:   trustIdentity(o.Inbox.Path),
 	}
 	w.status = Status{Path: o.Inbox.Path, Healthy: true}
 	w.known.Store(int64(o.Known))
@@ -387,16 +399,22 @@ func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Eve
 	if !w.matches(p) {
 		return
 	}
+	if !w.trustID && ev.Has(fsnotify.Write) {
+		// Size and mtime may be all this filesystem tells: a write to a
+		// reported file is reported again once it settles, and the
+		// uploader compares its content's fingerprint.
+		w.emitted.del(p)
+	}
 	w.observe(p)
 }
 
 // observe stats p and (re)starts its settle period if it is new or changed.
 func (w *Watcher) observe(p string) {
-	size, mtime, kind, err := lstatPath(p)
+	s, kind, err := lstatPath(p)
 	if err != nil || kind != kindFile {
 		return // symlinks are never followed
 	}
-	w.observeStamp(p, stamp{size, mtime})
+	w.observeStamp(p, s)
 }
 
 // observeStamp makes p a candidate unless it was reported with stamp s.
@@ -437,12 +455,11 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 	waiting := 0
 	// p points into the iteration's buffer: events get a copy.
 	for p, c := range w.cands.all() {
-		size, mtime, kind, err := lstatPath(p)
+		s, kind, err := lstatPath(p)
 		if err != nil || kind != kindFile {
 			w.cands.del(p)
 			continue
 		}
-		s := stamp{size, mtime}
 		if s != c.stamp {
 			c.stamp, c.stableSince = s, now
 			continue
@@ -455,7 +472,7 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 		if reason == "" {
 			w.cands.del(p)
 			w.emitted.set(p, s)
-			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime)})
+			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Identity: w.identity(s)})
 			continue
 		}
 		if w.o.Once || held >= w.in.IncompleteAfter.Duration {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -140,6 +141,9 @@ type InboxInfo struct {
 type StoreSource struct {
 	st      *state.Store
 	inboxes []InboxInfo
+	// own reads result and error files back, below the inboxes' output
+	// folders only, and only files ppsync wrote.
+	own results.Own
 
 	mu   sync.Mutex
 	last struct { // the last answer of Files
@@ -167,7 +171,15 @@ func NewStoreSource(st *state.Store, inboxes []config.Inbox) *StoreSource {
 	s := &StoreSource{st: st}
 	for _, in := range inboxes {
 		s.inboxes = append(s.inboxes, InboxInfo{Path: in.Path, ParserID: in.ParserID, Name: filepath.Base(in.Path)})
+		s.own.Roots = append(s.own.Roots, results.RootsOf(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir)...)
 	}
+	return s
+}
+
+// WithLog makes s log the result files it refuses to read back (a link, a
+// hard link, a file ppsync did not write) there; it returns s.
+func (s *StoreSource) WithLog(log *slog.Logger) *StoreSource {
+	s.own.Log = log
 	return s
 }
 
@@ -361,7 +373,7 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 	if fd.ResultPath == "" {
 		return fd, nil
 	}
-	b, at, err := outputOf(rec)
+	b, at, err := s.outputOf(rec)
 	switch {
 	case err != nil && rec.State != state.FileDone:
 	case errors.Is(err, os.ErrNotExist):
@@ -382,9 +394,11 @@ func (s *StoreSource) File(ctx context.Context, path string) (FileDetail, error)
 
 // outputOf reads f's own result (or error) file: where it was written, or
 // where after = "move" took it with the file. Both paths come from the
-// state's record, never from a request. It returns the content and where it
-// was found, or an error wrapping os.ErrNotExist when neither is there.
-func outputOf(f state.File) ([]byte, string, error) {
+// state's record, never from a request, and are read through s.own: a
+// symlink, a hard link or anything else ppsync did not write there counts
+// as missing. It returns the content and where it was found, or an error
+// wrapping os.ErrNotExist when neither is there.
+func (s *StoreSource) outputOf(f state.File) ([]byte, string, error) {
 	var at []string
 	if f.MovedTo != "" {
 		if m := results.MovedOutput(f.Path, f.Result, f.MovedTo); m != "" {
@@ -395,9 +409,9 @@ func outputOf(f state.File) ([]byte, string, error) {
 		at = append(at, f.Result)
 	}
 	for _, p := range at {
-		b, err := os.ReadFile(p)
+		out, err := s.own.Read(p, f.Path)
 		if err == nil {
-			return b, p, nil
+			return out.Data, p, nil
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, p, fmt.Errorf("read result file %s: %w", p, err)
@@ -458,7 +472,7 @@ func (s *StoreSource) Result(ctx context.Context, path string) ([]byte, error) {
 	if f.Result == "" {
 		return nil, fmt.Errorf("result of %s: no result yet: %w", path, ErrNotFound)
 	}
-	b, _, err := outputOf(f)
+	b, _, err := s.outputOf(f)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("result of %s: %s: %w", path, missingText(f), ErrNotFound)

@@ -203,8 +203,9 @@ func TestFileLifeAndData(t *testing.T) {
 		t.Errorf("raw: %d %s, want the result file as written", code, body)
 	}
 
-	// Moved with its result by after = "move": read where it went.
-	movedTo := filepath.Join(filepath.Dir(f.inboxes[0]), "processed", "invoice.pdf")
+	// Moved with its result by after = "move" (to the default
+	// processed_dir, inside the inbox): read where it went.
+	movedTo := filepath.Join(f.inboxes[0], "processed", "invoice.pdf")
 	if err := os.MkdirAll(filepath.Dir(movedTo), 0o755); err != nil {
 		t.Fatal(err)
 	}
