@@ -104,7 +104,9 @@ type Uploader struct {
 	queue      queues    // per parser, FIFO
 	lastQueued time.Time // when the newest document was queued
 	credits    credits
-	paused     time.Time // no submissions before this (401, outages)
+	paused     time.Time        // no submissions before this (401, outages)
+	held       map[string]*held // queued documents held back for credits, by key
+	heldPass   uint64
 	intents    []state.Batch
 	sending    int
 	intakeBusy atomic.Int64
