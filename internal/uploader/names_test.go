@@ -40,6 +40,16 @@ func TestSendName(t *testing.T) {
 			t.Errorf("sendName(%q) = %q lost its extension", tc.path, got)
 		}
 	}
+	// The examples of docs/uploader-sending.md.
+	for path, want := range map[string]string{
+		"/in/line\nbreak.pdf":   "line_break~e1c277b5.pdf",
+		"/in/ctrl\x01char.pdf":  "ctrl_char~c7195279.pdf",
+		"/in/Rechnung März.pdf": "Rechnung M_rz~2acc61e6.pdf",
+	} {
+		if got := sendName(path); got != want {
+			t.Errorf("sendName(%q) = %q, want %q", path, got, want)
+		}
+	}
 	// Two names changed alike stay apart.
 	if a, b := sendName("/in/a\x01.pdf"), sendName("/in/a\x02.pdf"); a == b {
 		t.Errorf("two names both sent as %q", a)
