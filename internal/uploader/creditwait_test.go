@@ -106,3 +106,39 @@ func TestFifoRemoveAt(t *testing.T) {
 		}
 	}
 }
+
+// A file marked as waiting for credits by an earlier run loses its mark
+// when, after a restart, its document goes.
+func TestWaitMarkFromAnEarlierRunIsCleared(t *testing.T) {
+	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sha := fmt.Sprintf("%064x", 7)
+	if err := st.Update(func(tx *state.Tx) error {
+		if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 10, Pages: 60,
+			State: state.DocQueued, Files: []string{"/in/big.pdf"}}); err != nil {
+			return err
+		}
+		return tx.PutFile(state.File{Path: "/in/big.pdf", Inbox: "/in", ParserID: "prs", SHA256: sha, Pages: 60, State: state.FileQueued,
+			Code: CodeWaitingCredits, Reason: waitReason(60, 50)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u, _, _ := uploaderOn(t, st, &fakeAPI{rename: func(s string) string { return s }, credits: 100})
+	if _, err := u.Preflight(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, ok := u.form()
+	if !ok {
+		t.Fatal("no batch with 100 credits")
+	}
+	var rec state.File
+	_ = st.View(func(tx *state.Tx) error { rec, _, _ = tx.File("/in/big.pdf"); return nil })
+	if rec.Code != "" || rec.Reason != "" {
+		t.Errorf("the file still says %s: %s", rec.Code, rec.Reason)
+	}
+	u.send(context.Background(), b)
+	settle(t, u)
+}
