@@ -107,10 +107,10 @@ func (u *Uploader) writeMarks(marks []waitMark) {
 		clear(files)
 		for _, m := range marks {
 			d, ok, err := tx.Doc(m.key)
-			if err != nil || !ok {
-				if err != nil {
-					return err
-				}
+			if err != nil {
+				return err
+			}
+			if !ok {
 				continue
 			}
 			var ws []CreditWait

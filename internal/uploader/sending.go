@@ -152,7 +152,7 @@ func tooLarge(err error) bool {
 // batch's files: the request itself was refused (a missing parser_id, a
 // malformed body), and splitting the batch would only repeat it. An answer
 // that names a file, or refuses a file name, blames a file: the batch is
-// split to isolate it (refusedName).
+// split to isolate it (refusesAName, nameRefused).
 func requestLevel(err error, b state.Batch) bool {
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Code != apitypes.CodeInvalidPayload {
