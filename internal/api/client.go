@@ -297,7 +297,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 		if err != nil {
 			// Network error, timeout, or the upload body failed.
 			lastErr = fmt.Errorf("%s: %w", op, err)
-			if isSourceProblem(err) {
+			if IsSourceProblem(err) {
 				return nil, err
 			}
 			retryable = r.retry
@@ -335,9 +335,11 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 	}
 }
 
-// isSourceProblem reports an upload aborted because of the local file: never
-// retried by the client, the caller decides.
-func isSourceProblem(err error) bool {
+// IsSourceProblem reports an upload aborted because of the local file (it
+// changed, vanished or could not be read while the request body was being
+// written): never retried by the client, the caller decides. It says
+// nothing about the API, which may never have been reached.
+func IsSourceProblem(err error) bool {
 	var fc *FileChangedError
 	var se *SourceError
 	return errors.As(err, &fc) || errors.As(err, &se)

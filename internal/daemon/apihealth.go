@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/api"
 )
 
 // apiHealth watches every API round trip: an outage (no answer, or a
@@ -38,6 +40,10 @@ func newAPIHealth(base http.RoundTripper, url string, log *slog.Logger) *apiHeal
 func (a *apiHealth) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := a.base.RoundTrip(r)
 	switch {
+	case err != nil && api.IsSourceProblem(err):
+		// A local file changed or vanished while its upload was being
+		// written: that file's problem (the uploader names it and sends it
+		// through again), no news about the API.
 	case err != nil && r.Context().Err() == nil:
 		a.set(true, err.Error())
 	case err != nil:

@@ -90,6 +90,7 @@ func (l *liveSource) Report() (report.Report, error) {
 	if err != nil {
 		return r, err
 	}
+	heldForCredits(&r, l.up.CreditWaits(), waiting)
 	r.Daemon = report.Daemon{Running: true, PID: os.Getpid(), Version: version.String(), Started: l.started}
 	if known {
 		r.CreditsAvailable = &credits
@@ -123,6 +124,28 @@ func (l *liveSource) Report() (report.Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// heldForCredits shows the files held back for credits while smaller ones
+// go ahead: listed, counted as waiting for credits in their inbox (when
+// not every queued file already is), and the report says submissions wait.
+func heldForCredits(r *report.Report, waits []uploader.CreditWait, allWaiting bool) {
+	if len(waits) == 0 {
+		return
+	}
+	r.WaitingForCredits = true
+	for _, w := range waits {
+		r.CreditWaits = append(r.CreditWaits, report.CreditWait{Path: w.Path, Inbox: w.Inbox, Needs: w.Needs, Available: w.Available})
+		if allWaiting {
+			continue
+		}
+		for i := range r.Inboxes {
+			if in := &r.Inboxes[i]; in.Path == w.Inbox && in.Files[report.Queued] > 0 {
+				in.Files[report.Queued]--
+				in.Files[report.WaitingCredits]++
+			}
+		}
+	}
 }
 
 func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {

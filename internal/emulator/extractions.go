@@ -101,6 +101,9 @@ func (e *Emulator) submit(w http.ResponseWriter, r *http.Request, key string) {
 	if cache != nil {
 		cache.ready = true
 	}
+	if !e.checkNames(w, ups) {
+		return
+	}
 	e.mu.Lock()
 	p, ok := e.parsers[parserID]
 	e.mu.Unlock()
@@ -237,14 +240,15 @@ func (e *Emulator) readUploads(r *http.Request) (parserID string, ups []upload, 
 	bad := func(m string) (string, []upload, int, string, string) {
 		return parserID, ups, http.StatusBadRequest, apitypes.CodeInvalidPayload, m
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return bad("Content-Type must be multipart/form-data with fields parser_id and files.")
 	}
-	mr, err := r.MultipartReader()
-	if err != nil {
-		return bad("Malformed multipart body: " + err.Error())
+	if params["boundary"] == "" {
+		return bad("Malformed multipart body: no boundary.")
 	}
+	// Control characters in part headers are marked, not fatal (names.go).
+	mr := multipart.NewReader(newHeaderControls(r.Body, params["boundary"]), params["boundary"])
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {

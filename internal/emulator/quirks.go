@@ -50,6 +50,10 @@ const (
 	// from a proxy (a load balancer routing to a backend that is not ready,
 	// during a deploy) before they reach the API.
 	QuirkProxy404 Quirk = "proxy-404"
+	// QuirkMangleNames takes a file whose name holds a control character
+	// and echoes the name with U+FFFD in its place, where by default the
+	// submission is refused with 400 INVALID_PAYLOAD.
+	QuirkMangleNames Quirk = "mangle-names"
 )
 
 // proxyFailFraction is the share of requests QuirkProxy5xx (and
@@ -62,7 +66,7 @@ const DefaultProxyMaxBody = 8 << 20
 // AllQuirks returns every quirk, in the documented order.
 func AllQuirks() []Quirk {
 	return []Quirk{QuirkShuffle, QuirkExtraFields, QuirkProxy5xx, QuirkCacheErrors, QuirkRetryAfter,
-		QuirkResetMillis, QuirkNoChunked, QuirkProxy413, QuirkStatus200, QuirkNestedWebhook, QuirkEmptyTest, QuirkProxy404}
+		QuirkResetMillis, QuirkNoChunked, QuirkProxy413, QuirkStatus200, QuirkNestedWebhook, QuirkEmptyTest, QuirkProxy404, QuirkMangleNames}
 }
 
 // QuirkNames lists every quirk's name, comma-separated (for help texts).

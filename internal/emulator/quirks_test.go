@@ -43,7 +43,7 @@ func TestParseQuirks(t *testing.T) {
 			t.Errorf("ParseQuirks(%q) = %v, %v; want %v", tc.in, got, err, want)
 		}
 	}
-	if len(emulator.AllQuirks()) != 12 {
+	if len(emulator.AllQuirks()) != 13 {
 		t.Errorf("AllQuirks = %v", emulator.AllQuirks())
 	}
 	defer func() {
@@ -420,6 +420,52 @@ func TestQuirkWebhookShapes(t *testing.T) {
 				if want == ext && ids["document_id"] == nil {
 					t.Errorf("document event without document_id: %s", b)
 				}
+			}
+		})
+	}
+}
+
+// A file name with a control character: refused by default, naming the
+// file escaped (the raw name is not in the message); echoed with U+FFFD
+// under mangle-names. File contents with control bytes are untouched.
+func TestControlCharactersInNames(t *testing.T) {
+	for _, tc := range []struct {
+		quirks []emulator.Quirk
+		name   string
+		status int
+		echo   string
+	}{
+		{nil, "a\x01b.pdf", 400, ""},
+		{nil, "tab\there.pdf", 400, ""},
+		{nil, "plain name.pdf", 202, "plain name.pdf"},
+		{[]emulator.Quirk{emulator.QuirkMangleNames}, "a\x01b.pdf", 202, "a\uFFFDb.pdf"},
+		{[]emulator.Quirk{emulator.QuirkMangleNames}, "x\x7f\x1f.pdf", 202, "x\uFFFD\uFFFD.pdf"},
+	} {
+		t.Run(fmt.Sprintf("%v %q", tc.quirks, tc.name), func(t *testing.T) {
+			h := newHarness(t, emulator.Options{Quirks: tc.quirks})
+			good := invoice(t, 1, 1)
+			odd := invoice(t, 2, 2)
+			odd.name = tc.name
+			a := h.submit("prs_invoice", nil, good, odd)
+			if a.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", a.status, tc.status, a.raw)
+			}
+			if tc.status == 400 {
+				msg, _ := a.body["error"].(map[string]any)["message"].(string)
+				if a.code() != apitypes.CodeInvalidPayload || !strings.Contains(msg, strconv.QuoteToASCII(tc.name)) || strings.Contains(msg, tc.name) {
+					t.Errorf("refusal %s: %q", a.code(), msg)
+				}
+				if st := h.emu.Stats(); st.PagesCharged != 0 {
+					t.Errorf("a refused submission charged %d pages", st.PagesCharged)
+				}
+				return
+			}
+			names := filenames(a.obj("extraction")["documents"])
+			if len(names) != 2 || names[0] != good.name || names[1] != tc.echo {
+				t.Errorf("echoed names %q, want %q and %q", names, good.name, tc.echo)
+			}
+			if pages := a.obj("extraction")["page_count"]; pages != 3.0 {
+				t.Errorf("page_count %v, want 3 (the contents were read intact)", pages)
 			}
 		})
 	}

@@ -13,17 +13,21 @@ import (
 
 // Report is the JSON of `ppsync status --json` and of /status.
 type Report struct {
-	Daemon            Daemon    `json:"daemon"`
-	Service           string    `json:"service,omitempty"`
-	CreditsAvailable  *int      `json:"credits_available,omitempty"`
-	WaitingForCredits bool      `json:"waiting_for_credits"`
-	LastPoll          time.Time `json:"last_poll,omitzero"`
-	LastPollError     string    `json:"last_poll_error,omitempty"`
-	JobsInFlight      int       `json:"jobs_in_flight"`
-	QueueDepth        int       `json:"queue_depth"`
-	ResultWriteErrors int64     `json:"result_write_errors"`
-	State             StateInfo `json:"state"`
-	Webhook           *Webhook  `json:"webhook,omitempty"`
+	Daemon            Daemon `json:"daemon"`
+	Service           string `json:"service,omitempty"`
+	CreditsAvailable  *int   `json:"credits_available,omitempty"`
+	WaitingForCredits bool   `json:"waiting_for_credits"`
+	// CreditWaits are the queued files held back because their document
+	// needs more credits than are available, while smaller files go ahead
+	// (live only).
+	CreditWaits       []CreditWait `json:"credit_waits,omitempty"`
+	LastPoll          time.Time    `json:"last_poll,omitzero"`
+	LastPollError     string       `json:"last_poll_error,omitempty"`
+	JobsInFlight      int          `json:"jobs_in_flight"`
+	QueueDepth        int          `json:"queue_depth"`
+	ResultWriteErrors int64        `json:"result_write_errors"`
+	State             StateInfo    `json:"state"`
+	Webhook           *Webhook     `json:"webhook,omitempty"`
 	// Faults are what keeps the daemon from working normally beyond a
 	// single inbox (the API unreachable, the state file not writable); a
 	// daemon with faults is not healthy.
@@ -76,6 +80,15 @@ type Inbox struct {
 	Files      map[string]int `json:"files"`
 	// LastErrors are the most recent files without a result, newest first.
 	LastErrors []FileError `json:"last_errors"`
+}
+
+// CreditWait is a queued file whose document needs more credits than are
+// available: it waits for a top-up.
+type CreditWait struct {
+	Path      string `json:"path"`
+	Inbox     string `json:"inbox"`
+	Needs     int    `json:"needs"`
+	Available int    `json:"available"`
 }
 
 // FileError is a file that did not get a result.

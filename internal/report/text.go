@@ -31,6 +31,14 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 		}
 		fmt.Fprintln(w)
 	}
+	for i, cw := range r.CreditWaits {
+		if i == maxErrors {
+			fmt.Fprintf(w, "           … and %d more files waiting for credits\n", len(r.CreditWaits)-i)
+			break
+		}
+		fmt.Fprintf(w, "  waiting: %s needs %d credits, %d available (smaller files go ahead; it goes when credits are added)\n",
+			cw.Path, cw.Needs, cw.Available)
+	}
 	if r.Daemon.Running {
 		last := "never"
 		if !r.LastPoll.IsZero() {

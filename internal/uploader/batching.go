@@ -80,30 +80,41 @@ func (u *Uploader) refreshCredits(ctx context.Context) {
 // batch: in queue order, at most maxFiles, at most maxBytes (a lone larger
 // file goes alone), within the credits, and never two under the same
 // upload name (a later one waits for the next batch; names are compared
-// by their hash, see queued). The documents taken leave q; the others stay
-// in q in their order.
-func pick(q *fifo, maxFiles int, maxBytes int64, c *credits) (take []queued, pages int) {
+// by their hash, see queued). A document that does not fit the credits
+// left is passed over, not waited on: the smaller ones behind it go ahead
+// (no head-of-line blocking); held are the ones passed over because they
+// need more than the whole balance, which only a top-up lets go. full
+// reports that every queued document was looked at. The documents taken
+// leave q; the others stay in q in their order.
+func pick(q *fifo, maxFiles int, maxBytes int64, c *credits) (take []queued, pages int, held []queued, full bool) {
 	names := make(map[uint32]bool, min(maxFiles, q.Len()))
 	take = make([]queued, 0, min(maxFiles, q.Len()))
+	var idx []int
 	var size int64
-	var skipped []queued
-	for q.Len() > 0 {
-		d := q.front()
-		if len(take) == maxFiles || len(take) > 0 && size+d.size > maxBytes || !c.fits(pages, int(d.pages)) {
+	full = true
+	for i := range q.Len() {
+		d := *q.at(i)
+		if len(take) == maxFiles || len(take) > 0 && size+d.size > maxBytes {
+			full = false
 			break
 		}
-		q.popFront()
+		if !c.fits(pages, int(d.pages)) {
+			if int(d.pages) > c.balance {
+				held = append(held, d)
+			}
+			continue
+		}
 		if names[d.name] {
-			skipped = append(skipped, d)
 			continue
 		}
 		names[d.name] = true
 		take = append(take, d)
+		idx = append(idx, i)
 		pages += int(d.pages)
 		size += d.size
 	}
-	q.pushFront(skipped)
-	return take, pages
+	q.removeAt(idx)
+	return take, pages, held, full
 }
 
 // form takes queued documents of one parser into a batch intent, committed
@@ -127,33 +138,58 @@ func (u *Uploader) form() (state.Batch, bool) {
 	// (a lone file is not held back waiting for company).
 	quiet := time.Since(u.lastQueued) >= quietPeriod(u.o.BatchWindow) && u.intakeBusy.Load() == 0 &&
 		u.backlog.Load() == 0 && (u.o.Settling == nil || u.o.Settling() == 0)
-	var parser string
 	now := time.Now()
+	var ready []string
 	for p, q := range u.queue.byParser {
 		if q.Len() == 0 {
 			continue
 		}
 		if q.Len() >= u.o.MaxBatchFiles || u.queue.age(q.front(), now) >= u.o.BatchWindow || flushAll || quiet {
+			ready = append(ready, p)
+		}
+	}
+	if len(ready) == 0 {
+		u.mu.Unlock()
+		return state.Batch{}, false
+	}
+	// Every parser ready is tried in turn (in the map's random order, so
+	// none goes first every time): one whose documents do not fit the
+	// credits does not hold back another's (every inbox goes on).
+	var parser string
+	var take []queued
+	var pages int
+	var marks []waitMark
+	var stuck []queued // the first document of each parser none of whose fits
+	for _, p := range ready {
+		q := u.queue.of(p)
+		var heldNow []queued
+		var full bool
+		if u.credits.known && u.credits.balance <= 0 {
+			// Nothing fits: the queue is not walked (a backlog may be long);
+			// the files already marked keep their marks, with the balance.
+			full = false
+		} else {
+			take, pages, heldNow, full = pick(q, u.o.MaxBatchFiles, u.o.MaxBatchBytes, &u.credits)
+		}
+		marks = append(marks, u.noteHeld(p, heldNow, take, full)...)
+		if len(take) > 0 {
 			parser = p
 			break
 		}
+		stuck = append(stuck, q.front())
 	}
 	if parser == "" {
-		u.mu.Unlock()
-		return state.Batch{}, false
-	}
-	q := u.queue.of(parser)
-	take, pages := pick(q, u.o.MaxBatchFiles, u.o.MaxBatchBytes, &u.credits)
-	if len(take) == 0 {
 		if !u.credits.waiting {
 			u.credits.waiting = true
-			u.log.Warn("not enough credits: submissions wait and resume by themselves when credits are added",
-				"credits", u.credits.balance, "needed_for_next_file", int(q.front().pages), "recheck_every", u.o.CreditRecheck)
+			u.log.Warn("not enough credits for any queued file: submissions wait and resume by themselves when credits are added",
+				"credits", max(u.credits.balance, 0), "needed_for_next_file", int(stuck[0].pages), "recheck_every", u.o.CreditRecheck)
 			defer u.wake()
 		}
 		u.mu.Unlock()
+		u.writeMarks(marks)
 		return state.Batch{}, false
 	}
+	defer u.writeMarks(marks)
 	if u.credits.waiting {
 		u.credits.waiting = false
 		u.log.Info("credits available again; resuming submissions", "credits", u.credits.balance)

@@ -52,29 +52,39 @@ func TestPick(t *testing.T) {
 		take      []string
 		rest      []string
 		wantPages int
+		held      []string // passed over for needing more than the whole balance
 	}{
 		{"all fit", []queued{q("a", "a.pdf", 1, 10), q("b", "b.pdf", 2, 10)}, 50, 100, &credits{},
-			[]string{"a", "b"}, []string{}, 3},
+			[]string{"a", "b"}, []string{}, 3, nil},
 		{"file cap", []queued{q("a", "a.pdf", 1, 1), q("b", "b.pdf", 1, 1), q("c", "c.pdf", 1, 1)}, 2, 100, &credits{},
-			[]string{"a", "b"}, []string{"c"}, 2},
+			[]string{"a", "b"}, []string{"c"}, 2, nil},
 		{"byte cap", []queued{q("a", "a.pdf", 1, 60), q("b", "b.pdf", 1, 60)}, 50, 100, &credits{},
-			[]string{"a"}, []string{"b"}, 1},
+			[]string{"a"}, []string{"b"}, 1, nil},
 		{"a lone file over the byte cap still goes", []queued{q("a", "a.pdf", 1, 500)}, 50, 100, &credits{},
-			[]string{"a"}, []string{}, 1},
-		{"credits stop the batch in queue order", []queued{q("a", "a.pdf", 3, 1), q("b", "b.pdf", 3, 1), q("c", "c.pdf", 1, 1)}, 50, 100, known(5),
-			[]string{"a"}, []string{"b", "c"}, 3},
+			[]string{"a"}, []string{}, 1, nil},
+		{"a file over the credits left is passed over, later ones that fit go", []queued{q("a", "a.pdf", 3, 1), q("b", "b.pdf", 3, 1), q("c", "c.pdf", 1, 1)}, 50, 100, known(5),
+			[]string{"a", "c"}, []string{"b"}, 4, nil},
+		{"no head-of-line blocking: a file over the whole balance waits, smaller ones go", []queued{q("a", "a.pdf", 60, 1), q("b", "b.pdf", 1, 1), q("c", "c.pdf", 1, 1)}, 50, 100, known(50),
+			[]string{"b", "c"}, []string{"a"}, 2, []string{"a"}},
 		{"no credits, nothing taken", []queued{q("a", "a.pdf", 3, 1)}, 50, 100, known(2),
-			[]string{}, []string{"a"}, 0},
+			[]string{}, []string{"a"}, 0, []string{"a"}},
 		{"same upload name waits for the next batch", []queued{q("a", "scan.pdf", 1, 1), q("b", "scan.pdf", 1, 1), q("c", "c.pdf", 1, 1)}, 50, 100, &credits{},
-			[]string{"a", "c"}, []string{"b"}, 2},
+			[]string{"a", "c"}, []string{"b"}, 2, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := queueOf(tt.q)
-			take, pages := pick(f, tt.maxFiles, tt.maxBytes, tt.c)
+			take, pages, held, _ := pick(f, tt.maxFiles, tt.maxBytes, tt.c)
 			ks, rest := keys(take, "a", "b", "c"), keys(f.slice(), "a", "b", "c")
 			if !reflect.DeepEqual(ks, tt.take) || !reflect.DeepEqual(rest, tt.rest) || pages != tt.wantPages {
 				t.Errorf("take %v rest %v pages %d, want %v %v %d", ks, rest, pages, tt.take, tt.rest, tt.wantPages)
+			}
+			want := tt.held
+			if want == nil {
+				want = []string{}
+			}
+			if hs := keys(held, "a", "b", "c"); !reflect.DeepEqual(hs, want) {
+				t.Errorf("held %v, want %v", hs, want)
 			}
 		})
 	}
@@ -89,7 +99,7 @@ func TestPickGroupsByUploadName(t *testing.T) {
 	}
 	seen := 0
 	for q.Len() > 0 {
-		take, _ := pick(q, 50, 1<<20, &credits{})
+		take, _, _, _ := pick(q, 50, 1<<20, &credits{})
 		names := map[uint32]bool{}
 		for _, d := range take {
 			if names[d.name] {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/results"
 )
@@ -32,11 +33,60 @@ func nameProblem(path string) string {
 		"so it was not sent (no credits spent): rename it to at most %d bytes and drop it again", len(base), results.ErrorSuffix, nameMax, nameMax-longest)
 }
 
-// sendName is the filename a document is uploaded under: its base name,
-// with bytes that are not UTF-8 replaced (the API speaks JSON, which holds
-// only UTF-8; the answer is matched against this same name).
+// sendName is the filename a document is uploaded under, ppsync's choice:
+// its base name when every character is one the API can be trusted to
+// echo intact, else a safe name. The API contract promises only that a
+// document's "filename" is the upload name, and shows plain ASCII names;
+// it promises nothing about control characters (a newline is dropped from
+// a multipart header, a \x01 makes the request malformed), quotes,
+// backslashes (some servers cut a name at one), percent signs, or any
+// character outside ASCII (a server may normalise or re-encode it). Such
+// characters become '_', and a short hash of the real name keeps two names
+// changed alike apart ("März–1.pdf" → "M_rz_1~3f2a9c1b.pdf"). The answer is
+// matched against this name; the real name stays in the state and in the
+// result and error files (source.path).
 func sendName(path string) string {
-	return strings.ToValidUTF8(filepath.Base(path), "\uFFFD")
+	base := filepath.Base(path)
+	safe := []byte(base)
+	changed := !utf8.ValidString(base)
+	if changed {
+		safe = []byte(strings.ToValidUTF8(base, "_"))
+	}
+	out := safe[:0]
+	for _, r := range string(safe) {
+		if r < utf8.RuneSelf && safeByte(byte(r)) {
+			out = append(out, byte(r))
+			continue
+		}
+		out = append(out, '_')
+		changed = true
+	}
+	// A leading or trailing space may be trimmed by a server.
+	if n := len(out); n > 0 && (out[0] == ' ' || out[n-1] == ' ') {
+		changed = true
+		out = []byte(strings.Trim(string(out), " "))
+	}
+	if !changed {
+		return base
+	}
+	name := string(out)
+	ext := filepath.Ext(name)
+	if len(ext) > 16 {
+		ext = ""
+	}
+	sum := sha256.Sum256([]byte(base))
+	return strings.TrimSuffix(name, ext) + "~" + hex.EncodeToString(sum[:4]) + ext
+}
+
+// safeByte reports an ASCII character every multipart parser and JSON
+// encoder passes through unchanged: letters, digits, space and . _ - ( )
+// [ ] , ' ! ~ @.
+func safeByte(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	return strings.IndexByte(" ._-()[],'!~@", c) >= 0
 }
 
 // hashFile returns the sha256 and size of the file at path.

@@ -119,6 +119,28 @@ func (f *fifo) removeFunc(drop func(*queued) bool) []queued {
 	return out
 }
 
+// removeAt removes the entries at the increasing indexes idx, keeping the
+// order of the others. Entries taken from the front (the usual case) cost
+// nothing more than popping them.
+func (f *fifo) removeAt(idx []int) {
+	k := 0
+	for k < len(idx) && idx[k] == k {
+		k++
+	}
+	for range k {
+		f.popFront()
+	}
+	if k == len(idx) {
+		return
+	}
+	drop := make(map[int]bool, len(idx)-k)
+	for _, i := range idx[k:] {
+		drop[i-k] = true
+	}
+	i := -1
+	f.removeFunc(func(*queued) bool { i++; return drop[i] })
+}
+
 // reset frees every block.
 func (f *fifo) reset() {
 	f.blocks, f.head, f.n = nil, 0, 0

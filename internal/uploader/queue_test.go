@@ -370,7 +370,7 @@ func BenchmarkQueue100k(b *testing.B) {
 		}
 		f := u.queue.of("prs_invoice")
 		for f.Len() > 0 {
-			take, _ := pick(f, 50, 1<<30, &u.credits)
+			take, _, _, _ := pick(f, 50, 1<<30, &u.credits)
 			for _, e := range take {
 				_ = u.queue.key("prs_invoice", e)
 			}

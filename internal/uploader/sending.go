@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -149,18 +150,40 @@ func tooLarge(err error) bool {
 
 // requestLevel reports an INVALID_PAYLOAD answer that names none of the
 // batch's files: the request itself was refused (a missing parser_id, a
-// malformed body), and splitting the batch would only repeat it.
+// malformed body), and splitting the batch would only repeat it. An answer
+// that names a file, or refuses a file name, blames a file: the batch is
+// split to isolate it (refusesAName, nameRefused).
 func requestLevel(err error, b state.Batch) bool {
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Code != apitypes.CodeInvalidPayload {
 		return false
 	}
+	if refusesAName(ae.Message) {
+		return false
+	}
 	for _, n := range b.Names {
-		if strings.Contains(ae.Message, n) {
+		if names(ae.Message, n) {
 			return false
 		}
 	}
 	return true
+}
+
+// names reports that msg names the upload name n, as it is or quoted the
+// way a JSON or Go encoder escapes it.
+func names(msg, n string) bool {
+	if n == "" {
+		return false
+	}
+	q := strconv.QuoteToASCII(n)
+	return strings.Contains(msg, n) || strings.Contains(msg, q[1:len(q)-1])
+}
+
+// refusesAName reports a refusal that blames a file name without saying
+// which ("Invalid file name", "filename not allowed").
+func refusesAName(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "file name") || strings.Contains(m, "filename")
 }
 
 // unexpected4xx reports a client error the submission has no specific
@@ -336,7 +359,8 @@ func (u *Uploader) recordSubmitted(ctx context.Context, b state.Batch, sub api.S
 		for _, k := range unmatched {
 			i := slices.Index(b.Docs, k)
 			msg := fmt.Sprintf("the API answered submission %s without naming this file (sent as %q), so no result can be matched to it safely; "+
-				"check that extraction, then run 'ppsync retry' on the file", x.ExtractionID, b.Names[i])
+				"it was charged in that job: check that extraction in the PerfectParser dashboard, and run 'ppsync retry' on the file only "+
+				"if its result is not there (a retry is charged again)", x.ExtractionID, b.Names[i])
 			if err := u.o.Finisher.Failed(ctx, []string{k}, "NOT_IN_ANSWER", msg); err != nil {
 				u.log.Error("cannot record a file the API's answer did not name", "file", b.Paths[i], "error", err)
 			}

@@ -256,6 +256,22 @@ func TestRefusedSubmissionsAreBounded(t *testing.T) {
 			}
 			return nil
 		}, 5, 1, apitypes.CodeInvalidPayload, ""}, // abcd, ab, cd, c, d
+		{"a refused file name naming no file splits; the lone file goes under a plain name", func(_ int, files []api.Upload) error {
+			for _, f := range files {
+				if f.Name == "c.pdf" {
+					return apiErr(400, apitypes.CodeInvalidPayload, "Invalid file name: control characters are not allowed.")
+				}
+			}
+			return nil
+		}, 6, 0, "", ""}, // abcd, ab, cd, c, document~….pdf, d
+		{"a content refused under every name fails alone", func(_ int, files []api.Upload) error {
+			for _, f := range files {
+				if f.SHA256 == fmt.Sprintf("%064x", 2) {
+					return apiErr(400, apitypes.CodeInvalidPayload, fmt.Sprintf("Invalid file name %q.", f.Name))
+				}
+			}
+			return nil
+		}, 6, 1, apitypes.CodeInvalidPayload, ""}, // abcd, ab, cd, c, c again, d
 		{"413 splits by size until the batch fits", func(_ int, files []api.Upload) error {
 			if len(files) > 1 {
 				return apiErr(413, "HTTP_413", "a non-JSON answer (text/html): 413 Request Entity Too Large")

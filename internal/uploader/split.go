@@ -1,13 +1,19 @@
 package uploader
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -87,6 +93,10 @@ func (u *Uploader) split(ctx context.Context, b state.Batch, cause error, bySize
 		if err := u.st.Update(func(tx *state.Tx) error { return tx.DeleteBatch(b.Key) }); err != nil {
 			u.log.Error("cannot record the end of a submission; it is sent again at the next start", "error", err)
 		}
+		return
+	}
+	if len(b.Docs) == 1 && !bySize && nameRefused(cause) && b.Names[0] != fallbackName(b.Paths[0]) {
+		u.resendAs(ctx, b, fallbackName(b.Paths[0]), cause)
 		return
 	}
 	if len(b.Docs) == 1 {
@@ -213,4 +223,64 @@ func (u *Uploader) pending(b state.Batch) state.Batch {
 		return b
 	}
 	return out
+}
+
+// nameRefused reports a refusal of a lone file that blames its name: an
+// INVALID_PAYLOAD that refuses a file name (a message that merely names
+// the file, "File "c.pdf" is larger than...", blames something else).
+func nameRefused(err error) bool {
+	var ae *api.Error
+	return errors.As(err, &ae) && ae.Code == apitypes.CodeInvalidPayload && refusesAName(ae.Message)
+}
+
+// fallbackName is the plainest upload name a file can have, for an API
+// that refused the one it was sent under: "document~" and a hash of its
+// path, with its extension when that is plain letters and digits.
+func fallbackName(path string) string {
+	sum := sha256.Sum256([]byte(path))
+	ext := filepath.Ext(path)
+	for _, c := range []byte(strings.TrimPrefix(ext, ".")) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			ext = ""
+			break
+		}
+	}
+	return "document~" + hex.EncodeToString(sum[:4]) + strings.ToLower(ext)
+}
+
+// resendAs sends the lone document of b again under another upload name,
+// as a new batch under the next key generation (an API that caches error
+// answers under the key would replay the refusal).
+func (u *Uploader) resendAs(ctx context.Context, b state.Batch, name string, cause error) {
+	u.log.Warn("the API refused a file's upload name; sending it again under a plain name (its result keeps the real name)",
+		"file", b.Paths[0], "sent_as", b.Names[0], "now_as", name, "error", cause)
+	nb := sub(b, 0, 1)
+	nb.Names[0] = name
+	err := u.st.Update(func(tx *state.Tx) error {
+		if err := tx.DeleteBatch(b.Key); err != nil {
+			return err
+		}
+		d, ok, err := tx.Doc(b.Docs[0])
+		if err != nil || !ok {
+			return cmp.Or(err, errNothingQueued)
+		}
+		d.KeyGen++
+		nb.Key = IdempotencyKey(b.ParserID, []string{d.KeyPart()})
+		nb.Pages, nb.Bytes = d.Pages, d.Size
+		d.Batch, d.Updated = nb.Key, time.Now()
+		if err := tx.PutDoc(d); err != nil {
+			return err
+		}
+		return tx.PutBatch(nb)
+	})
+	if err != nil {
+		u.log.Error("cannot record the file's new upload name; it is sent again at the next start", "file", b.Paths[0], "error", err)
+		return
+	}
+	u.mu.Lock()
+	u.sending++
+	u.credits.reserve(nb.Pages)
+	u.intents = append(u.intents, nb)
+	u.mu.Unlock()
+	u.send(ctx, nb)
 }

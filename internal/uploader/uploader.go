@@ -104,7 +104,9 @@ type Uploader struct {
 	queue      queues    // per parser, FIFO
 	lastQueued time.Time // when the newest document was queued
 	credits    credits
-	paused     time.Time // no submissions before this (401, outages)
+	paused     time.Time        // no submissions before this (401, outages)
+	held       map[string]*held // queued documents held back for credits, by key
+	heldPass   uint64
 	intents    []state.Batch
 	sending    int
 	intakeBusy atomic.Int64
@@ -171,7 +173,7 @@ func (u *Uploader) Changed() <-chan struct{} {
 // first (with their original keys) and queued documents. It reads only the
 // open records (state.Tx.OpenDocs), never every document ever seen.
 func (u *Uploader) Recover() error {
-	inBatch := map[string]bool{}
+	inBatch, marked := map[string]bool{}, map[string]bool{}
 	var docs []state.Doc
 	err := u.st.View(func(tx *state.Tx) error {
 		if err := tx.Batches(func(b state.Batch) error {
@@ -183,15 +185,33 @@ func (u *Uploader) Recover() error {
 		}); err != nil {
 			return err
 		}
-		return tx.OpenDocs(func(d state.Doc) error {
+		if err := tx.OpenDocs(func(d state.Doc) error {
 			if d.State == state.DocQueued || d.State == state.DocBatched && !inBatch[d.Key] {
 				docs = append(docs, d)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		// Files marked as waiting for credits by an earlier run: their
+		// documents count as held, so the mark is cleared when they go.
+		return tx.OpenFiles(func(f state.File) error {
+			if f.Code == CodeWaitingCredits && f.SHA256 != "" {
+				marked[state.DocKey(f.ParserID, f.SHA256)] = true
 			}
 			return nil
 		})
 	})
 	if err != nil {
 		return err
+	}
+	for _, d := range docs {
+		if marked[d.Key] {
+			if u.held == nil {
+				u.held = map[string]*held{}
+			}
+			u.held[d.Key] = &held{parser: d.ParserID, pages: d.Pages, available: -1}
+		}
 	}
 	sort.Slice(u.intents, func(i, j int) bool { return u.intents[i].Created.Before(u.intents[j].Created) })
 	sort.Slice(docs, func(i, j int) bool { return docs[i].Updated.Before(docs[j].Updated) })
