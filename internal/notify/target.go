@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -218,6 +219,9 @@ func parseEmail(u *url.URL, ssl bool) (*emailSender, error) {
 		e.user = u.User.Username()
 		e.pass, _ = u.User.Password()
 	}
+	if e.policy == mail.NoTLS && e.pass != "" && !loopback(e.host) {
+		return nil, fmt.Errorf("smtp URL: tls=none would send the password to %s in clear text: use STARTTLS (leave tls out) or smtps://; tls=none is for a relay on the same machine", e.host)
+	}
 	if ca := q.Get("ca_file"); ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
@@ -232,6 +236,14 @@ func parseEmail(u *url.URL, ssl bool) (*emailSender, error) {
 	return e, nil
 }
 
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (e *emailSender) Send(ctx context.Context, m Message) error {
 	opts := []mail.Option{mail.WithPort(e.port), mail.WithTLSPolicy(e.policy), mail.WithTimeout(30 * time.Second)}
 	if e.ssl {
@@ -241,7 +253,11 @@ func (e *emailSender) Send(ctx context.Context, m Message) error {
 		opts = append(opts, mail.WithTLSConfig(e.tls))
 	}
 	if e.user != "" {
-		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(e.user), mail.WithPassword(e.pass))
+		auth := mail.SMTPAuthAutoDiscover
+		if e.policy == mail.NoTLS {
+			auth = mail.SMTPAuthPlainNoEnc // a relay on this machine (checked in parseEmail)
+		}
+		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(e.user), mail.WithPassword(e.pass))
 	}
 	c, err := mail.NewClient(e.host, opts...)
 	if err != nil {
