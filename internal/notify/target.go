@@ -245,12 +245,30 @@ func loopback(host string) bool {
 }
 
 func (e *emailSender) Send(ctx context.Context, m Message) error {
-	opts := []mail.Option{mail.WithPort(e.port), mail.WithTLSPolicy(e.policy), mail.WithTimeout(30 * time.Second)}
+	tc := e.tls
+	if tc == nil {
+		tc = &tls.Config{ServerName: e.host, MinVersion: tls.VersionTLS12}
+	}
+	// The connection is closed when ctx ends: a server that accepts and
+	// never answers holds a message until then, not for every timeout.
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nd := &net.Dialer{Timeout: 30 * time.Second}
+		var c net.Conn
+		var err error
+		if e.ssl {
+			c, err = (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(ctx, network, addr)
+		} else {
+			c, err = nd.DialContext(ctx, network, addr)
+		}
+		if err == nil {
+			context.AfterFunc(ctx, func() { _ = c.Close() })
+		}
+		return c, err
+	}
+	opts := []mail.Option{mail.WithPort(e.port), mail.WithTLSPolicy(e.policy), mail.WithTimeout(30 * time.Second),
+		mail.WithTLSConfig(tc), mail.WithDialContextFunc(dial)}
 	if e.ssl {
 		opts = append(opts, mail.WithSSL())
-	}
-	if e.tls != nil {
-		opts = append(opts, mail.WithTLSConfig(e.tls))
 	}
 	if e.user != "" {
 		auth := mail.SMTPAuthAutoDiscover
