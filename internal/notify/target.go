@@ -251,17 +251,25 @@ func (e *emailSender) Send(ctx context.Context, m Message) error {
 	}
 	// The connection is closed when ctx ends: a server that accepts and
 	// never answers holds a message until then, not for every timeout.
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+	// (go-mail's dial context ends once it has dialled: the one of Send
+	// is the one watched.)
+	var stops []func() bool
+	defer func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}()
+	dial := func(dctx context.Context, network, addr string) (net.Conn, error) {
 		nd := &net.Dialer{Timeout: 30 * time.Second}
 		var c net.Conn
 		var err error
 		if e.ssl {
-			c, err = (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(ctx, network, addr)
+			c, err = (&tls.Dialer{NetDialer: nd, Config: tc}).DialContext(dctx, network, addr)
 		} else {
-			c, err = nd.DialContext(ctx, network, addr)
+			c, err = nd.DialContext(dctx, network, addr)
 		}
 		if err == nil {
-			context.AfterFunc(ctx, func() { _ = c.Close() })
+			stops = append(stops, context.AfterFunc(ctx, func() { _ = c.Close() }))
 		}
 		return c, err
 	}
@@ -271,11 +279,16 @@ func (e *emailSender) Send(ctx context.Context, m Message) error {
 		opts = append(opts, mail.WithSSL())
 	}
 	if e.user != "" {
-		auth := mail.SMTPAuthAutoDiscover
+		// The connection is encrypted (STARTTLS is mandatory, smtps is TLS
+		// from the start), so every mechanism the server offers may be used,
+		// strongest first; go-mail's own discovery does not count smtps as
+		// encrypted. tls=none is for a relay on this machine (parseEmail).
+		auth := mail.WithOpportunisticSMTPAuth(mail.SMTPAuthSCRAMSHA256PLUS, mail.SMTPAuthSCRAMSHA256, mail.SMTPAuthSCRAMSHA1PLUS,
+			mail.SMTPAuthSCRAMSHA1, mail.SMTPAuthCramMD5, mail.SMTPAuthPlain, mail.SMTPAuthLogin)
 		if e.policy == mail.NoTLS {
-			auth = mail.SMTPAuthPlainNoEnc // a relay on this machine (checked in parseEmail)
+			auth = mail.WithSMTPAuth(mail.SMTPAuthPlainNoEnc)
 		}
-		opts = append(opts, mail.WithSMTPAuth(auth), mail.WithUsername(e.user), mail.WithPassword(e.pass))
+		opts = append(opts, auth, mail.WithUsername(e.user), mail.WithPassword(e.pass))
 	}
 	c, err := mail.NewClient(e.host, opts...)
 	if err != nil {
