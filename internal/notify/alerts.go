@@ -158,6 +158,9 @@ func (a *alerts) observe(now time.Time, h Health) []Message {
 	}
 	slices.Sort(gone)
 	for _, k := range gone {
+		if unknown(k, h) {
+			continue // not reported this time: neither present nor gone
+		}
 		c := a.causes[k]
 		if c.clearSince.IsZero() {
 			c.clearSince = now
@@ -172,6 +175,18 @@ func (a *alerts) observe(now time.Time, h Health) []Message {
 		}
 	}
 	return out
+}
+
+// unknown reports whether h says nothing about the problem k: no inbox
+// list (the report could not be read), no credit figures.
+func unknown(k string, h Health) bool {
+	switch {
+	case strings.HasPrefix(k, "inbox\x00"):
+		return h.Inboxes == nil
+	case k == "credits":
+		return h.Credits == nil && h.RunsOutInDays == nil
+	}
+	return false
 }
 
 func sinceLine(since, now time.Time) string {

@@ -355,7 +355,9 @@ repeat = "1h"
 			run(t, notify.Options{Targets: targets(t, cfg, nil), Source: src, Now: clk.now, Check: 5 * time.Millisecond})
 			settle := func() { time.Sleep(30 * time.Millisecond) } // several checks at this clock time
 			setDown := func(down bool) {
-				src.set(func(h *notify.Health) { h.Inboxes[0].Healthy, h.Inboxes[0].Error = !down, "stat /mnt/share: host is down" })
+				src.set(func(h *notify.Health) {
+					h.Inboxes[0].Healthy, h.Inboxes[0].Error = !down, "stat /mnt/share: host is down"
+				})
 				settle()
 			}
 			// Down for less than inbox_down_after: nothing yet.

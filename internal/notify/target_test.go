@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -121,5 +122,36 @@ group_window = "1s"
 	}
 	if files, _ := q.Body["files"].([]any); len(files) != 1 || files[0] != "/in/night.pdf" {
 		t.Errorf("files = %v", q.Body["files"])
+	}
+}
+
+// A health report that could not be read (no inbox list, no credit
+// figures) resolves nothing.
+func TestUnknownHealthResolvesNothing(t *testing.T) {
+	r := newReceiver(t, 0)
+	cfg := notifyConfig(t, `
+[[notify]]
+url = "webhook+http://`+r.srv.Listener.Addr().String()+`/hook"
+inbox_down_after = "1m"
+resolve_after = "1m"
+credits_below = 100
+`)
+	clk := &clock{t: time.Date(2026, 3, 10, 9, 0, 0, 0, time.Local)}
+	low := 5
+	src := &fakeSource{h: notify.Health{Inboxes: []notify.InboxHealth{{Path: "/in", Error: "gone"}}, Credits: &low}}
+	run(t, notify.Options{Targets: targets(t, cfg, nil), Source: src, Now: clk.now, Check: 5 * time.Millisecond})
+	time.Sleep(30 * time.Millisecond)
+	clk.add(time.Minute)
+	got := map[string]bool{}
+	for len(got) < 2 {
+		got[fmt.Sprint(r.wait(t, "the problems").Body["title"])] = true
+	}
+	src.set(func(h *notify.Health) { h.Inboxes, h.Credits = nil, nil })
+	time.Sleep(30 * time.Millisecond)
+	clk.add(10 * time.Minute)
+	select {
+	case q := <-r.got:
+		t.Errorf("an unreadable report resolved a problem: %+v", q.Body)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
