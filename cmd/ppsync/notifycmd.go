@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/notify"
@@ -13,7 +15,15 @@ import (
 // [[notify]] target, and what happened to each.
 func (m *Main) runNotify(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "test" {
-		fmt.Fprintln(m.Stderr, "Usage: ppsync notify test -c FILE")
+		fmt.Fprintln(m.Stderr, "Usage: ppsync notify test -c FILE [--timeout 30s]   send a test message to every [[notify]] target")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			for _, c := range m.commands() {
+				if c.name == "notify" {
+					fmt.Fprintf(m.Stderr, "\n%s.\n\n%s\n", strings.ToUpper(c.summary[:1])+c.summary[1:], c.help)
+				}
+			}
+			return flag.ErrHelp
+		}
 		return errUsage
 	}
 	fs := m.flags("notify test", "notify test -c FILE")

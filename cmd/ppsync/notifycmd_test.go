@@ -60,6 +60,10 @@ func TestNotifyTestSaysWhatHappenedPerTarget(t *testing.T) {
 		t.Errorf("the Slack token is shown:\n%s%s", out, errOut)
 	}
 
+	if code, _, errOut := run(t, env, "help", "notify"); code != 0 || !strings.Contains(errOut, "Usage: ppsync notify test -c FILE") {
+		t.Errorf("help notify: exit %d, %s", code, errOut)
+	}
+
 	code, _, errOut = run(t, env, "notify", "test", "-c", write(""))
 	if code != 2 || !strings.Contains(errOut, "has no [[notify]] target") {
 		t.Errorf("no targets: exit %d, %s", code, errOut)
