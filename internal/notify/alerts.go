@@ -208,10 +208,7 @@ func (a *alerts) failed(fs []Failure, more int) {
 			a.pendingMore++
 		}
 	}
-	if more > 0 && len(a.pending)+a.pendingMore == 0 {
-		a.firstFailed = time.Now()
-	}
-	a.pendingMore += more
+	a.pendingMore += more // past the notifier's buffer: counted, never without a file listed first
 }
 
 // failures returns the failure message due at now, if any: one for a
