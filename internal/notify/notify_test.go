@@ -142,13 +142,13 @@ func decoded(t *testing.T, data string) string {
 
 func TestEmailCarriesGroupedFailuresAndTheDigest(t *testing.T) {
 	srv := newSMTPServer(t, nil)
-	cfg := notifyConfig(t, fmt.Sprintf(`
+	cfg := notifyConfig(t, `
 [[notify]]
 name = "ops-mail"
 url_env = "OPS_MAIL"
 group_window = "1m"
 digest_at = "08:00"
-`))
+`)
 	ts := targets(t, cfg, map[string]string{"OPS_MAIL": "smtp://alerts:s3cret-pass@127.0.0.1:" + srv.port() +
 		"/?from=ppsync@example.com&to=ops@example.com,boss@example.com&tls=none"})
 	clk := &clock{t: time.Date(2026, 3, 10, 7, 0, 0, 0, time.Local)}
