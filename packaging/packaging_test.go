@@ -123,6 +123,9 @@ func testContents(t *testing.T, dpkgDeb, deb, bin string) {
 		"./usr/share/doc/ppsync/copyright",
 		"./usr/share/doc/ppsync/changelog.gz",
 		"./usr/share/man/man1/ppsync.1.gz",
+		"./usr/share/ppsync/monitoring/ppsync-alerts.yml",
+		"./usr/share/ppsync/monitoring/ppsync-alerts.test.yml",
+		"./usr/share/ppsync/monitoring/ppsync-dashboard.json",
 	} {
 		if !strings.Contains(contents, want) {
 			t.Errorf("package contents lack %q:\n%s", want, contents)

@@ -75,6 +75,9 @@ func (m *Main) commands() []command {
 				"--reprocess PATH... processes files again on purpose, finished (done) ones included, as new jobs:\n" +
 				"it says what that costs first and asks on a terminal (--yes skips the question)."},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
+		{"notify", "send a test message to every [[notify]] target and say what happened", (*Main).runNotify,
+			"'ppsync notify test -c FILE' sends a test message to each target (e-mail, Teams, Slack, ntfy, webhook)\n" +
+				"and prints, per target, whether it was accepted; exit 1 when one was not. See docs/notifications.md."},
 		{"state", "check the state file, compact it, or rebuild a damaged one from the inboxes", (*Main).runState,
 			"'ppsync state compact -c FILE' rewrites the state file without its free pages and prints its size before and\n" +
 				"after; stop ppsync first. A running daemon prunes old records itself (see [state] retention) and compacts\n" +

@@ -27,6 +27,9 @@ type Config struct {
 	Admin   Admin   `toml:"admin"`
 	Webhook Webhook `toml:"webhook"`
 
+	// Notify are the [[notify]] targets (notify.go).
+	Notify []Notify `toml:"notify"`
+
 	// File is the absolute path the config was read from.
 	File string `toml:"-"`
 	// Warnings are accepted but unusual values (tiny test durations, say).

@@ -185,6 +185,9 @@ func (v *validator) run() {
 	// [webhook]
 	v.webhook()
 
+	// [[notify]]
+	v.notify()
+
 	// [[inbox]]
 	if len(c.Inboxes) == 0 {
 		v.fail("inbox", "no [[inbox]] configured: add one with path and parser_id")

@@ -25,6 +25,7 @@ import (
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/logonce"
+	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
@@ -50,6 +51,9 @@ type Options struct {
 	// Progress, when set, is called once the stages run with a function
 	// returning the live status (run --once's progress line).
 	Progress func(status func() (report.Report, error))
+	// Notify tunes the [[notify]] notifier (tests: a fast clock and
+	// back-off); its targets come from the config.
+	Notify notify.Options
 	// PruneEvery is how often the state is pruned after the pass at start-up
 	// (DefaultPruneEvery when zero).
 	PruneEvery time.Duration
@@ -158,8 +162,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}()
 
 	rec := activity.New(nil)
+	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	defer note.close()
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
+		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
 		Fetch: documentFetcher(client)})
 	leases.healed = func(int) {
 		// Results that could not be written while the inbox was away.
@@ -255,11 +264,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		removeStaleWebhook(ctx, client, st, log)
 	}
 	g.Go(func() error { sampleCredits(ctx, rec, up.Credits); return nil })
+	note.start(ctx, &g, live)
 	if cfg.Admin.Listen != "off" {
 		ao, err := adminOptions(cfg, live, st, rec, log)
 		if err != nil {
 			return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 		}
+		ao = note.withMetrics(ao)
 		stopAdmin, err := admin.Serve(ctx, live, ao, log)
 		if err != nil {
 			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
