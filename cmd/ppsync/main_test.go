@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/state"
@@ -314,7 +315,7 @@ func TestStatusRetryAndMetrics(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "is running") || !strings.Contains(out, "healthy") || !strings.Contains(out, "credits:") {
 		t.Fatalf("status while running: %d\n%s", code, out)
 	}
-	metrics := get(t, "http://"+addr+"/metrics")
+	metrics := get(t, "http://"+addr+"/metrics", adminToken(t, cfg))
 	for _, want := range []string{`ppsync_files{inbox="`, `state="done"} 1`, `ppsync_api_requests_total{code="202",route="POST /v1/extractions"}`,
 		"ppsync_credits_available", "ppsync_queue_depth", "ppsync_result_write_errors_total 0", "ppsync_watcher_rescans_total", "ppsync_api_rate_limited_total 0"} {
 		if !strings.Contains(metrics, want) {
@@ -356,9 +357,29 @@ func waitHTTP(t *testing.T, url string) {
 	}
 }
 
-func get(t *testing.T, url string) string {
+// adminToken is the token the daemon of the config at cfgPath wrote.
+func adminToken(t *testing.T, cfgPath string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(config.AdminTokenFile(cfg.State.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// get fetches url with the admin token.
+func get(t *testing.T, url, token string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
