@@ -171,12 +171,16 @@ func saveAtomic(dir, name string, body io.Reader) (string, int64, error) {
 	defer os.Remove(tmp.Name())
 	var head [5]byte
 	n, err := io.ReadFull(body, head[:])
-	if strings.EqualFold(filepath.Ext(name), ".pdf") && (err != nil || !bytes.Equal(head[:], []byte("%PDF-"))) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		tmp.Close()
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return "", 0, err
 		}
+		return "", 0, fmt.Errorf("upload %s into %s: %w", name, dir, err)
+	}
+	if strings.EqualFold(filepath.Ext(name), ".pdf") && (err != nil || !bytes.Equal(head[:], []byte("%PDF-"))) {
+		tmp.Close()
 		return "", 0, errNotPDF
 	}
 	if _, err := tmp.Write(head[:n]); err != nil {
