@@ -27,7 +27,8 @@ type fake struct {
 
 func (f *fake) Report() (report.Report, error) {
 	return report.Report{Daemon: report.Daemon{Running: true}, State: report.StateInfo{Path: "x"},
-		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}}}, nil
+		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}},
+		Webhook: &report.Webhook{Verified: 2, Rejected: 3000, Dropped: 1}}, nil
 }
 func (f *fake) Retry(paths []string, failed bool) ([]string, error) {
 	f.mu.Lock()
@@ -230,7 +231,8 @@ func TestMetricsShowBuildAndSettlingFiles(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("metrics: HTTP %d", code)
 	}
-	for _, want := range []string{`ppsync_build_info{goversion="go`, `ppsync_files_settling{inbox="/in"} 3`, `ppsync_files_incomplete{inbox="/in"} 1`} {
+	for _, want := range []string{`ppsync_build_info{goversion="go`, `ppsync_files_settling{inbox="/in"} 3`, `ppsync_files_incomplete{inbox="/in"} 1`,
+		`ppsync_webhook_deliveries_total{result="rejected"} 3000`, `ppsync_webhook_deliveries_total{result="verified"} 2`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
