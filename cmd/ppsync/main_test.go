@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -314,6 +315,33 @@ func TestStatusRetryAndMetrics(t *testing.T) {
 	code, out, _ = run(t, env, "status", "-c", cfg)
 	if code != 0 || !strings.Contains(out, "is running") || !strings.Contains(out, "healthy") || !strings.Contains(out, "credits:") {
 		t.Fatalf("status while running: %d\n%s", code, out)
+	}
+	// status prints a one-time sign-in link to the page.
+	link := regexp.MustCompile(`sign in:\s+(http://\S+/ui/login\?code=\S+)`).FindStringSubmatch(out)
+	if link == nil {
+		t.Fatalf("status prints no sign-in link:\n%s", out)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(link[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.RequestURI() != "/" {
+		t.Fatalf("sign-in link: %d at %s, want the page at /", resp.StatusCode, resp.Request.URL)
+	}
+	if resp, err = (&http.Client{}).Get(link[1]); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the link worked twice: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	bare, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare.Body.Close()
+	if bare.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/status without the token: %d", bare.StatusCode)
 	}
 	metrics := get(t, "http://"+addr+"/metrics", adminToken(t, cfg))
 	for _, want := range []string{`ppsync_files{inbox="`, `state="done"} 1`, `ppsync_api_requests_total{code="202",route="POST /v1/extractions"}`,
