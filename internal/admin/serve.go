@@ -67,7 +67,8 @@ func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop f
 	if o.Page != nil {
 		paths = "/ (status page) " + paths
 	}
-	log.Info("admin endpoint listening", "url", scheme+"://"+ln.Addr().String()+"/", "paths", paths)
+	log.Info("admin endpoint listening", "url", scheme+"://"+ln.Addr().String()+"/", "paths", paths, "token_file", o.TokenFile,
+		"sign_in", "run 'ppsync status' for a one-time link to the status page")
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
