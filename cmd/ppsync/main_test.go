@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/state"
@@ -314,7 +316,34 @@ func TestStatusRetryAndMetrics(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "is running") || !strings.Contains(out, "healthy") || !strings.Contains(out, "credits:") {
 		t.Fatalf("status while running: %d\n%s", code, out)
 	}
-	metrics := get(t, "http://"+addr+"/metrics")
+	// status prints a one-time sign-in link to the page.
+	link := regexp.MustCompile(`sign in:\s+(http://\S+/ui/login\?code=\S+)`).FindStringSubmatch(out)
+	if link == nil {
+		t.Fatalf("status prints no sign-in link:\n%s", out)
+	}
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+	resp, err := browser.Get(link[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Request.URL.RequestURI() != "/" {
+		t.Fatalf("sign-in link: %d at %s, want the page at /", resp.StatusCode, resp.Request.URL)
+	}
+	if resp, err = (&http.Client{}).Get(link[1]); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("the link worked twice: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	bare, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare.Body.Close()
+	if bare.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("/status without the token: %d", bare.StatusCode)
+	}
+	metrics := get(t, "http://"+addr+"/metrics", adminToken(t, cfg))
 	for _, want := range []string{`ppsync_files{inbox="`, `state="done"} 1`, `ppsync_api_requests_total{code="202",route="POST /v1/extractions"}`,
 		"ppsync_credits_available", "ppsync_queue_depth", "ppsync_result_write_errors_total 0", "ppsync_watcher_rescans_total", "ppsync_api_rate_limited_total 0"} {
 		if !strings.Contains(metrics, want) {
@@ -356,9 +385,29 @@ func waitHTTP(t *testing.T, url string) {
 	}
 }
 
-func get(t *testing.T, url string) string {
+// adminToken is the token the daemon of the config at cfgPath wrote.
+func adminToken(t *testing.T, cfgPath string) string {
 	t.Helper()
-	resp, err := http.Get(url)
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(config.AdminTokenFile(cfg.State.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// get fetches url with the admin token.
+func get(t *testing.T, url, token string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

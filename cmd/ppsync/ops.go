@@ -51,7 +51,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := daemonStatus(ctx, cfg)
+	rep, daemon, err := daemonStatus(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -66,32 +66,42 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		listen = "https://" + listen
 	}
 	rep.WriteText(m.Stdout, listen)
+	if daemon != nil {
+		// A one-time link that signs the browser in to the status page.
+		link, exp, err := daemon.LoginLink(ctx)
+		if err != nil {
+			fmt.Fprintf(m.Stdout, "sign in:   (no sign-in link: %v)\n", err)
+		} else {
+			fmt.Fprintf(m.Stdout, "sign in:   %s\n           (opens the status page; works once, until %s)\n", link, exp.Local().Format("15:04:05"))
+		}
+	}
 	return nil
 }
 
 // daemonStatus asks the config's daemon, or reads the state file when
-// none runs.
-func daemonStatus(ctx context.Context, cfg *config.Config) (report.Report, error) {
+// none runs; the client is returned when the daemon answered.
+func daemonStatus(ctx context.Context, cfg *config.Config) (report.Report, *admin.Client, error) {
 	err := admin.ErrNoDaemon
 	if c := admin.NewClient(cfg); c != nil {
 		var rep report.Report
 		if rep, err = c.Status(ctx); err == nil {
-			return rep, nil
+			return rep, c, nil
 		}
 	}
 	if !errors.Is(err, admin.ErrNoDaemon) {
-		return report.Report{}, err
+		return report.Report{}, nil, err
 	}
 	st, err := openStateIdle(cfg, false)
 	if errors.Is(err, state.ErrNotCreated) {
 		rep, _ := report.FromState(nil, cfg, false)
-		return rep, nil
+		return rep, nil, nil
 	}
 	if err != nil {
-		return report.Report{}, err
+		return report.Report{}, nil, err
 	}
 	defer st.Close()
-	return report.FromState(st, cfg, false)
+	rep, err := report.FromState(st, cfg, false)
+	return rep, nil, err
 }
 
 // requireConfig loads -c, else the platform's default config.

@@ -68,11 +68,12 @@ func TestTwoConfigsWithDefaultAdminSettingsNeverActOnEachOther(t *testing.T) {
 		t.Fatalf("b's retry reached a's daemon: %s", logs.String())
 	}
 
-	// A third config pointed at a's address by mistake is refused clearly.
+	// A third config pointed at a's address by mistake is refused clearly:
+	// it has no token of a's daemon.
 	cfgC, _ := setupWith(t, nil, a.Admin.Listen, "prs_invoice")
 	for _, args := range [][]string{{"status", "-c", cfgC}, {"retry", "--failed", "-c", cfgC}} {
 		code, _, errOut = run(t, env, args...)
-		if code != 2 || !strings.Contains(errOut, "serves "+cfgA) || !strings.Contains(errOut, "not "+cfgC) {
+		if code != 2 || !strings.Contains(errOut, "HTTP 401") || !strings.Contains(errOut, "does not serve this config's state") {
 			t.Fatalf("%v against a's daemon: %d %s", args, code, errOut)
 		}
 	}

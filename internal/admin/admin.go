@@ -3,13 +3,18 @@
 // of `ppsync status --json`), /metrics for Prometheus, and POST /retry and
 // POST /webhook/test; and holds the client the CLI talks to it with.
 //
+// Every route but /healthz (and /metrics when [admin] public_metrics is
+// set) needs a credential, on loopback too: the token Serve writes to a
+// file only the service account can read (config.AdminTokenFile), which
+// the Client sends, a session from a one-time sign-in link, or the
+// configured password or token (webui.Protect).
+//
 // The endpoint guards against the browser: requests naming a foreign Host
 // (DNS rebinding) are refused, and every POST needs Content-Type:
 // application/json (or, for the status page's own routes under /ui/, its
 // request header) and no foreign Origin (a web page cannot send such a
 // request without a CORS preflight, which is never granted). The daemon
-// also mounts the status page at "/" and wraps everything in the page's
-// protection (authentication off loopback), see Options.
+// also mounts the status page at "/", see Options.
 package admin
 
 import (
@@ -28,6 +33,7 @@ import (
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/version"
+	"github.com/ppsync/ppsync/internal/webui"
 )
 
 // Source is the running daemon, as the admin endpoint sees it.
@@ -92,6 +98,7 @@ func Handler(src Source, o Options) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&collector{src: src, act: o.Activity})
+	reg.MustRegister(o.Collectors...)
 	mux := http.NewServeMux()
 	if o.Page != nil {
 		mux.Handle("/", o.Page)
@@ -179,7 +186,7 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	return guard(o, mux)
+	return hostGuard(o, webui.Protect(guard(o, mux), o.Security))
 }
 
 // collector turns the live report and counters into metrics at scrape time.
@@ -204,12 +211,13 @@ var (
 	descSettling    = prometheus.NewDesc("ppsync_files_settling", "Files seen but not ready yet (still being written).", []string{"inbox"}, nil)
 	descIncomplete  = prometheus.NewDesc("ppsync_files_incomplete", "Settling files still empty or without %%EOF.", []string{"inbox"}, nil)
 	descBuild       = prometheus.NewDesc("ppsync_build_info", "Always 1; the labels say which ppsync runs.", []string{"version", "goversion"}, nil)
+	descWebhook     = prometheus.NewDesc("ppsync_webhook_deliveries_total", "Webhook deliveries received, by result: verified, rejected (bad signature or secret, too large), dropped (queue full; polling finds them).", []string{"result"}, nil)
 	descLatency     = prometheus.NewDesc("ppsync_result_latency_seconds", "Time from a file being seen in its inbox to its result or error file being written.", nil, nil)
 )
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFiles, descRequests, descThrottled, descCredits, descWaiting, descQueue,
-		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll, descSettling, descIncomplete, descBuild, descLatency} {
+		descJobs, descWriteErrors, descRescans, descOverflows, descHealthy, descLastPoll, descSettling, descIncomplete, descBuild, descLatency, descWebhook} {
 		ch <- d
 	}
 }
@@ -246,6 +254,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 			healthy = 0
 		}
 		ch <- prometheus.MustNewConstMetric(descHealthy, prometheus.GaugeValue, healthy, in.Path)
+	}
+	if h := rep.Webhook; h != nil {
+		ch <- prometheus.MustNewConstMetric(descWebhook, prometheus.CounterValue, float64(h.Verified), "verified")
+		ch <- prometheus.MustNewConstMetric(descWebhook, prometheus.CounterValue, float64(h.Rejected), "rejected")
+		ch <- prometheus.MustNewConstMetric(descWebhook, prometheus.CounterValue, float64(h.Dropped), "dropped")
 	}
 	if rep.CreditsAvailable != nil {
 		ch <- prometheus.MustNewConstMetric(descCredits, prometheus.GaugeValue, float64(*rep.CreditsAvailable))

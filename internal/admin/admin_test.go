@@ -27,7 +27,8 @@ type fake struct {
 
 func (f *fake) Report() (report.Report, error) {
 	return report.Report{Daemon: report.Daemon{Running: true}, State: report.StateInfo{Path: "x"},
-		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}}}, nil
+		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}},
+		Webhook: &report.Webhook{Verified: 2, Rejected: 3000, Dropped: 1}}, nil
 }
 func (f *fake) Retry(paths []string, failed bool) ([]string, error) {
 	f.mu.Lock()
@@ -75,13 +76,19 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func serve(t *testing.T, cfg *config.Config, src admin.Source) {
+// serve starts cfg's endpoint and returns the token it wrote.
+func serve(t *testing.T, cfg *config.Config, src admin.Source) string {
 	t.Helper()
 	stop, err := admin.Serve(context.Background(), src, admin.OptionsFor(cfg), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(stop)
+	b, err := os.ReadFile(config.AdminTokenFile(cfg.State.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func send(t *testing.T, method, url string, header map[string]string, body string) (int, string) {
@@ -112,7 +119,7 @@ func TestBrowserRequestsAreRefused(t *testing.T) {
 	cfg := testConfig(t, t.TempDir(), addr)
 	cfg.Admin.Hosts = []string{"ppsync.internal"}
 	src := &fake{}
-	serve(t, cfg, src)
+	auth := "Bearer " + serve(t, cfg, src)
 	base := "http://" + addr
 	retry := `{"paths":["/x/a.pdf"],"failed":false}`
 	for _, tc := range []struct {
@@ -123,13 +130,13 @@ func TestBrowserRequestsAreRefused(t *testing.T) {
 		body   string
 		want   int
 	}{
-		{"cross-site form post", "POST", "/retry", map[string]string{"Content-Type": "text/plain", "Origin": "https://evil.example"}, retry, http.StatusUnsupportedMediaType},
-		{"form post without origin", "POST", "/retry", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, retry, http.StatusUnsupportedMediaType},
-		{"no content type", "POST", "/webhook/test", nil, "", http.StatusUnsupportedMediaType},
+		{"cross-site form post", "POST", "/retry", map[string]string{"Content-Type": "text/plain", "Origin": "https://evil.example"}, retry, http.StatusForbidden},
+		{"form post without origin", "POST", "/retry", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, retry, http.StatusForbidden},
+		{"no content type", "POST", "/webhook/test", nil, "", http.StatusForbidden},
 		{"json with a foreign origin", "POST", "/retry", map[string]string{"Content-Type": "application/json", "Origin": "https://evil.example"}, retry, http.StatusForbidden},
 		{"rebinding host on a post", "POST", "/retry", map[string]string{"Content-Type": "application/json", "Host": "evil.example:" + port}, retry, http.StatusForbidden},
 		{"rebinding host on a read", "GET", "/status", map[string]string{"Host": "evil.example:" + port}, "", http.StatusForbidden},
-		{"loopback at another port", "GET", "/status", map[string]string{"Host": "127.0.0.1:1"}, "", http.StatusForbidden},
+		{"a name at another port", "GET", "/status", map[string]string{"Host": "localhost:1"}, "", http.StatusForbidden},
 		{"another state", "POST", "/retry", map[string]string{"Content-Type": "application/json", admin.StateHeader: "/other/state.db"}, retry, http.StatusConflict},
 		{"same-origin json", "POST", "/retry", map[string]string{"Content-Type": "application/json; charset=utf-8", "Origin": base}, retry, http.StatusOK},
 		{"localhost name", "GET", "/status", map[string]string{"Host": "localhost:" + port}, "", http.StatusOK},
@@ -138,7 +145,11 @@ func TestBrowserRequestsAreRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := src.calls()
-			code, body := send(t, tc.method, base+tc.path, tc.header, tc.body)
+			h := map[string]string{"Authorization": auth}
+			for k, v := range tc.header {
+				h[k] = v
+			}
+			code, body := send(t, tc.method, base+tc.path, h, tc.body)
 			if code != tc.want {
 				t.Fatalf("HTTP %d (%s), want %d", code, strings.TrimSpace(body), tc.want)
 			}
@@ -168,13 +179,19 @@ func TestClientTalksOnlyToItsOwnDaemon(t *testing.T) {
 		t.Fatalf("webhook test: %+v %v", ans, err)
 	}
 
+	// The other config's client has no token of this daemon: refused,
+	// saying why.
 	cb := admin.NewClient(b)
 	_, err = cb.Retry(context.Background(), admin.RetryRequest{Failed: true})
-	var wrong *admin.WrongDaemonError
-	if !errors.As(err, &wrong) || !strings.Contains(err.Error(), a.File) || !strings.Contains(err.Error(), b.File) {
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "does not serve this config's state") {
 		t.Fatalf("the other config's client was not refused clearly: %v", err)
 	}
-	if _, err := cb.Status(context.Background()); !errors.As(err, &wrong) {
+	// With a token that opens this daemon, it is still told apart.
+	if err := os.WriteFile(config.AdminTokenFile(b.State.Path), []byte(auth(t, a)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var wrong *admin.WrongDaemonError
+	if _, err := admin.NewClient(b).Status(context.Background()); !errors.As(err, &wrong) || !strings.Contains(err.Error(), a.File) || !strings.Contains(err.Error(), b.File) {
 		t.Fatalf("status of the other config: %v", err)
 	}
 	if src.calls() != 1 {
@@ -190,6 +207,16 @@ func TestClientTalksOnlyToItsOwnDaemon(t *testing.T) {
 	}
 }
 
+// auth is the token cfg's daemon wrote.
+func auth(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	b, err := os.ReadFile(config.AdminTokenFile(cfg.State.Path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestServerHasTimeouts(t *testing.T) {
 	srv := admin.NewServer(&fake{}, admin.Options{Listen: "127.0.0.1:1"})
 	if srv.ReadTimeout <= 0 || srv.ReadHeaderTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 {
@@ -199,12 +226,13 @@ func TestServerHasTimeouts(t *testing.T) {
 
 func TestMetricsShowBuildAndSettlingFiles(t *testing.T) {
 	addr := freeAddr(t)
-	serve(t, testConfig(t, t.TempDir(), addr), &fake{})
-	code, body := send(t, "GET", "http://"+addr+"/metrics", nil, "")
+	tok := serve(t, testConfig(t, t.TempDir(), addr), &fake{})
+	code, body := send(t, "GET", "http://"+addr+"/metrics", map[string]string{"Authorization": "Bearer " + tok}, "")
 	if code != http.StatusOK {
 		t.Fatalf("metrics: HTTP %d", code)
 	}
-	for _, want := range []string{`ppsync_build_info{goversion="go`, `ppsync_files_settling{inbox="/in"} 3`, `ppsync_files_incomplete{inbox="/in"} 1`} {
+	for _, want := range []string{`ppsync_build_info{goversion="go`, `ppsync_files_settling{inbox="/in"} 3`, `ppsync_files_incomplete{inbox="/in"} 1`,
+		`ppsync_webhook_deliveries_total{result="rejected"} 3000`, `ppsync_webhook_deliveries_total{result="verified"} 2`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}

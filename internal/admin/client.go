@@ -40,27 +40,32 @@ func (e *WrongDaemonError) Error() string {
 // first checks that the daemon at the admin address serves this config's
 // state, and every request names that state.
 type Client struct {
-	addr     string
-	scheme   string
-	token    string
-	setup    error // a token file or certificate that cannot be read
-	want     Identity
-	http     *http.Client
-	verified bool
+	addr      string
+	scheme    string
+	tokenFile string // the daemon's own token (config.AdminTokenFile)
+	token     string // from [admin] auth_token_file
+	tokenErr  error  // why [admin] auth_token_file cannot be read
+	setup     error  // a certificate that cannot be read
+	want      Identity
+	http      *http.Client
+	verified  bool
 }
 
 // NewClient returns the client for cfg's daemon; nil when [admin] listen
-// is "off". It sends the token of [admin] auth_token_file, and speaks
-// HTTPS when [admin] tls_cert is set, trusting exactly that certificate
-// (the daemon serves the same file, whatever names it carries).
+// is "off". It sends the token the daemon wrote beside its state
+// (config.AdminTokenFile), or when that cannot be read, the token of
+// [admin] auth_token_file; and speaks HTTPS when [admin] tls_cert is set,
+// trusting exactly that certificate (the daemon serves the same file,
+// whatever names it carries).
 func NewClient(cfg *config.Config) *Client {
 	addr := dialAddr(cfg.Admin.Listen)
 	if addr == "" {
 		return nil
 	}
-	c := &Client{addr: addr, scheme: "http", want: Identity{Config: cfg.File, State: cfg.State.Path}, http: &http.Client{}}
+	c := &Client{addr: addr, scheme: "http", want: Identity{Config: cfg.File, State: cfg.State.Path}, http: &http.Client{},
+		tokenFile: config.AdminTokenFile(cfg.State.Path)}
 	if f := cfg.Admin.AuthTokenFile; f != "" {
-		c.token, c.setup = webui.ReadToken(f)
+		c.token, c.tokenErr = webui.ReadToken(f)
 	}
 	if cfg.Admin.TLSCert != "" {
 		c.scheme = "https"
@@ -100,6 +105,31 @@ func pinned(certFile string) (*tls.Config, error) {
 
 // Addr is the address the client calls.
 func (c *Client) Addr() string { return c.addr }
+
+// credential is the token to send, read afresh (the daemon writes a new
+// one at every start), or why there is none.
+func (c *Client) credential() (string, error) {
+	tok, err := readLocalToken(c.tokenFile)
+	switch {
+	case err == nil:
+		return tok, nil
+	case c.token != "":
+		return c.token, nil
+	case c.tokenErr != nil:
+		return "", errors.Join(err, c.tokenErr)
+	}
+	return "", err
+}
+
+// LoginLink asks the daemon for a one-time sign-in link to the status
+// page (valid for webui.LoginCodeTTL, once).
+func (c *Client) LoginLink(ctx context.Context) (string, time.Time, error) {
+	var ans webui.LoginCode
+	if err := c.call(ctx, 3*time.Second, http.MethodPost, webui.LoginCodePath, struct{}{}, &ans); err != nil {
+		return "", time.Time{}, err
+	}
+	return c.scheme + "://" + c.addr + ans.Path, ans.Expires, nil
+}
 
 // dialAddr is where a daemon listening on listen answers ("" when off).
 func dialAddr(listen string) string {
@@ -204,8 +234,9 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
+	tok, tokErr := c.credential()
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -217,9 +248,10 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, path str
 		return fmt.Errorf("%w: %s answers, but not like this ppsync (no /identity): another program or an older ppsync holds the port; set [admin] listen", ErrNoDaemon, c.addr)
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
-		hint := "set [admin] auth_token_file in the config (the CLI sends that token; it cannot use the password)"
-		if c.token != "" {
-			hint = "the daemon does not accept the token in [admin] auth_token_file: restart it after changing the file"
+		hint := fmt.Sprintf("the daemon does not accept the token in %s: the daemon at %s serves another config's state "+
+			"(give each config its own [admin] listen), or it restarted just now (try again)", c.tokenFile, c.addr)
+		if tokErr != nil {
+			hint = tokErr.Error()
 		}
 		return fmt.Errorf("admin endpoint %s refused the request (HTTP 401): %s", url, hint)
 	}

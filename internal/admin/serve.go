@@ -13,6 +13,7 @@ import (
 
 // Server timeouts: a slow or idle client cannot hold the endpoint. A
 // webhook test waits up to 30 s for its delivery, hence the write timeout.
+// An upload from the page extends both deadlines as its bytes arrive.
 const (
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
@@ -20,20 +21,15 @@ const (
 	idleTimeout       = 60 * time.Second
 )
 
-// NewServer returns the endpoint's HTTP server with its timeouts set,
-// wrapped in o.Protect when set.
+// NewServer returns the endpoint's HTTP server with its timeouts set.
 func NewServer(src Source, o Options) *http.Server {
-	h := Handler(src, o)
-	if o.Protect != nil {
-		h = o.Protect(h)
-	}
-	return &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+	return &http.Server{Handler: Handler(src, o), ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
 		WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, TLSConfig: o.TLS}
 }
 
 // Serve listens on o.Listen and serves the endpoint (over TLS when o.TLS
 // is set) until the returned stop function is called (it waits up to 2 s
-// for requests in progress).
+// for requests in progress, then removes the token file).
 func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -41,6 +37,18 @@ func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop f
 	}
 	if _, port, _ := net.SplitHostPort(o.Listen); port == "0" {
 		o.Listen = ln.Addr().String()
+	}
+	o.Security.Listen = o.Listen
+	if o.Security.Log == nil {
+		o.Security.Log = log.With("component", "admin")
+	}
+	// Only once the port is ours: a second daemon that cannot listen must
+	// not replace the first one's token.
+	if o.TokenFile != "" {
+		if o.Security.LocalToken, err = writeToken(o.TokenFile); err != nil {
+			ln.Close()
+			return nil, err
+		}
 	}
 	srv := NewServer(src, o)
 	scheme := "http"
@@ -59,11 +67,15 @@ func Serve(ctx context.Context, src Source, o Options, log *slog.Logger) (stop f
 	if o.Page != nil {
 		paths = "/ (status page) " + paths
 	}
-	log.Info("admin endpoint listening", "url", scheme+"://"+ln.Addr().String()+"/", "paths", paths)
+	log.Info("admin endpoint listening", "url", scheme+"://"+ln.Addr().String()+"/", "paths", paths, "token_file", o.TokenFile,
+		"sign_in", "run 'ppsync status' for a one-time link to the status page")
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 		<-done
+		if o.TokenFile != "" {
+			removeToken(o.TokenFile, o.Security.LocalToken)
+		}
 	}, nil
 }

@@ -90,17 +90,8 @@ func TestPageMountedInsideTheGuard(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(http.StatusTeapot)
 	})
-	wrapped := false
-	o.Protect = func(h http.Handler) http.Handler {
-		wrapped = true
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") != "Bearer ok" {
-				http.Error(w, "no", http.StatusUnauthorized)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
+	o.TokenFile = ""
+	o.Security.LocalToken = "ok-ok-ok-ok-ok-ok"
 	o.Activity = activity.New(nil)
 	o.Activity.Result(3*time.Second, 1)
 	stop, err := admin.Serve(context.Background(), &fake{}, o, slog.New(slog.DiscardHandler))
@@ -108,13 +99,10 @@ func TestPageMountedInsideTheGuard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if !wrapped {
-		t.Fatal("Protect was not applied")
-	}
 	base := "http://" + addr
-	auth := map[string]string{"Authorization": "Bearer ok"}
+	auth := map[string]string{"Authorization": "Bearer ok-ok-ok-ok-ok-ok"}
 	with := func(extra map[string]string) map[string]string {
-		m := map[string]string{"Authorization": "Bearer ok"}
+		m := map[string]string{"Authorization": "Bearer ok-ok-ok-ok-ok-ok"}
 		for k, v := range extra {
 			m[k] = v
 		}
@@ -131,9 +119,11 @@ func TestPageMountedInsideTheGuard(t *testing.T) {
 		{"page data", "GET", "/ui/api/overview", auth, http.StatusTeapot},
 		{"admin route still the admin's", "GET", "/healthz", auth, http.StatusOK},
 		{"page upload with its header", "POST", "/ui/api/upload?inbox=0&name=a.pdf", with(map[string]string{"Content-Type": "application/pdf", "X-PPSync-Request": "1"}), http.StatusTeapot},
-		{"page upload without it", "POST", "/ui/api/upload?inbox=0&name=a.pdf", with(map[string]string{"Content-Type": "application/pdf"}), http.StatusUnsupportedMediaType},
+		{"page upload without it", "POST", "/ui/api/upload?inbox=0&name=a.pdf", with(map[string]string{"Content-Type": "application/pdf"}), http.StatusForbidden},
 		{"admin post with the page header but no JSON", "POST", "/retry", with(map[string]string{"Content-Type": "text/plain", "X-PPSync-Request": "1"}), http.StatusUnsupportedMediaType},
 		{"page upload from another origin", "POST", "/ui/api/upload?inbox=0&name=a.pdf", with(map[string]string{"X-PPSync-Request": "1", "Origin": "http://evil.example"}), http.StatusForbidden},
+		{"health without auth", "GET", "/healthz", nil, http.StatusOK},
+		{"metrics without auth", "GET", "/metrics", nil, http.StatusUnauthorized},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if code, body := send(t, tc.method, base+tc.path, tc.header, "%PDF-1.4"); code != tc.want {

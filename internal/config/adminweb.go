@@ -11,6 +11,14 @@ import (
 // DefaultUploadMaxSize caps a file uploaded from the status page.
 const DefaultUploadMaxSize = 50 << 20
 
+// MinBcryptCost is the lowest bcrypt cost accepted without a warning.
+const MinBcryptCost = 10
+
+// AdminTokenFile is where the daemon of the state at statePath writes its
+// admin token at start (mode 0600, replaced at every start), for the CLI
+// and for curl: beside the state file, named after it.
+func AdminTokenFile(statePath string) string { return statePath + ".admin-token" }
+
 // adminWeb validates the status page's keys of [admin]: upload, auth, TLS.
 func (v *validator) adminWeb() {
 	a := &v.c.Admin
@@ -20,8 +28,13 @@ func (v *validator) adminWeb() {
 		v.fail("admin.upload_max_size", "must be more than 0, such as \"50MiB\"")
 	}
 	if a.AuthPasswordHash != "" {
-		if _, err := bcrypt.Cost([]byte(a.AuthPasswordHash)); err != nil {
+		if cost, err := bcrypt.Cost([]byte(a.AuthPasswordHash)); err != nil {
 			v.fail("admin.auth_password_hash", "is not a bcrypt hash (%v): make one with 'htpasswd -nbBC 12 \"\" PASSWORD | cut -d: -f2'", err)
+		} else if cost < MinBcryptCost {
+			v.warn("admin.auth_password_hash", "the bcrypt cost is %d, cheap to guess offline if the config leaks: make a new hash with cost 12 ('htpasswd -nbBC 12 \"\" PASSWORD | cut -d: -f2')", cost)
+		}
+		if a.TLSCert == "" && a.Listen != "off" && !isLoopback(a.Listen) {
+			v.warn("admin.auth_password_hash", "the password is accepted over plain HTTP on %s, which other machines can reach: anyone on the network path can read it; set tls_cert and tls_key, or listen on 127.0.0.1 and use an SSH tunnel", a.Listen)
 		}
 	}
 	if a.AuthTokenFile != "" {

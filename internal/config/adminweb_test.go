@@ -77,3 +77,44 @@ func TestAdminWebKeys(t *testing.T) {
 		}
 	}
 }
+
+// A cheap bcrypt hash and a password sent in clear over the network are
+// warned about at start; public_metrics is read.
+func TestAdminPasswordWarnings(t *testing.T) {
+	dir := setup(t)
+	cheap, _ := bcrypt.GenerateFromPassword([]byte("pw"), 8)
+	good, _ := bcrypt.GenerateFromPassword([]byte("pw"), 10)
+	for _, name := range []string{"cert.pem", "key.pem"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name, admin string
+		warn        string // "" = no warning about the password
+	}{
+		{"cheap hash", "listen = \"127.0.0.1:9847\"\nauth_password_hash = \"" + string(cheap) + "\"", "bcrypt cost is 8"},
+		{"good hash on loopback", "listen = \"127.0.0.1:9847\"\nauth_password_hash = \"" + string(good) + "\"", ""},
+		{"plain http off loopback", "listen = \"0.0.0.0:9847\"\nauth_password_hash = \"" + string(good) + "\"", "plain HTTP on 0.0.0.0:9847"},
+		{"https off loopback", "listen = \"0.0.0.0:9847\"\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nauth_password_hash = \"" + string(good) + "\"", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, dir, "[admin]\npublic_metrics = true\n"+tc.admin+"\n"+minimal)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.Admin.PublicMetrics {
+				t.Error("public_metrics not read")
+			}
+			var got string
+			for _, w := range c.Warnings {
+				if strings.Contains(w, "auth_password_hash") {
+					got += w + "\n"
+				}
+			}
+			if tc.warn == "" && got != "" || tc.warn != "" && !strings.Contains(got, tc.warn) {
+				t.Fatalf("warnings %q, want %q", got, tc.warn)
+			}
+		})
+	}
+}

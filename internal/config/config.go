@@ -122,6 +122,9 @@ type Admin struct {
 	AuthPasswordHash string `toml:"auth_password_hash"`
 	// AuthTokenFile holds a bearer token (first line).
 	AuthTokenFile string `toml:"auth_token_file"`
+	// PublicMetrics serves /metrics without credentials (for a scraper
+	// that cannot send a token).
+	PublicMetrics bool `toml:"public_metrics"`
 	// TLSCert and TLSKey serve the endpoint over HTTPS.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`

@@ -85,6 +85,7 @@ var known = []string{
 	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",
 	"webhook.tls_key", "webhook.poll_interval", "webhook.max_body",
 	"admin.upload", "admin.upload_max_size", "admin.auth_password_hash", "admin.auth_token_file", "admin.tls_cert", "admin.tls_key",
+	"admin.public_metrics",
 }
 
 func suggest(key string) string {

@@ -1,17 +1,13 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ppsync/ppsync/internal/activity"
@@ -152,61 +148,10 @@ func (s *notifySource) FailedBetween(from, to time.Time, limit int) ([]notify.Fa
 }
 
 // withMetrics adds the notifier's counters to the admin endpoint's
-// /metrics: the endpoint's own exposition (asked for in the text format)
-// followed by the notifier's families.
+// /metrics.
 func (h *notifyHook) withMetrics(o admin.Options) admin.Options {
-	if h.n == nil {
-		return o
-	}
-	protect := o.Protect
-	o.Protect = func(next http.Handler) http.Handler {
-		inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method != http.MethodGet || r.URL.Path != "/metrics" {
-				next.ServeHTTP(w, r)
-				return
-			}
-			r2 := r.Clone(r.Context())
-			r2.Header.Set("Accept", "text/plain;version=0.0.4")
-			r2.Header.Del("Accept-Encoding")
-			buf := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
-			next.ServeHTTP(buf, r2)
-			for k, v := range buf.header {
-				w.Header()[k] = v
-			}
-			w.Header().Del("Content-Length")
-			w.WriteHeader(buf.code)
-			_, _ = w.Write(buf.body.Bytes())
-			if buf.code != http.StatusOK {
-				return
-			}
-			reg := prometheus.NewRegistry()
-			if err := reg.Register(h.n); err != nil {
-				return
-			}
-			mfs, err := reg.Gather()
-			if err != nil {
-				return
-			}
-			enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
-			for _, mf := range mfs {
-				_ = enc.Encode(mf)
-			}
-		})
-		if protect != nil {
-			return protect(inner)
-		}
-		return inner
+	if h.n != nil {
+		o.Collectors = append(o.Collectors, h.n)
 	}
 	return o
 }
-
-// bufferedResponse keeps what a handler writes.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header         { return b.header }
-func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
-func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }

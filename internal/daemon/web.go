@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -21,8 +20,8 @@ import (
 const creditSampleEvery = 5 * time.Second
 
 // adminOptions are the admin endpoint's options for cfg: its own routes,
-// the status page at "/", and the page's protection (authentication off
-// loopback, cross-site refusal) and TLS around both.
+// the status page at "/", and the protection (credentials for all but
+// /healthz, cross-site refusal) and TLS around both.
 func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *activity.Recorder, log *slog.Logger) (admin.Options, error) {
 	o := admin.OptionsFor(cfg)
 	sec, tc, up, err := webui.FromConfig(cfg.Admin)
@@ -30,9 +29,11 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 		return o, err
 	}
 	up.Extensions = uploadExtensions(cfg.Inboxes)
+	up.Inboxes = cfg.Inboxes
 	o.Page = webui.New(webui.Options{Reader: webui.NewStoreSource(st, cfg.Inboxes).WithLog(log.With("component", "webui")), Live: live, Activity: rec,
 		Upload: up, Log: log.With("component", "webui")})
-	o.Protect = func(h http.Handler) http.Handler { return webui.Protect(h, sec) }
+	sec.Log = log.With("component", "admin")
+	o.Security = sec
 	o.TLS = tc
 	o.Activity = rec
 	return o, nil

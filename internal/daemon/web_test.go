@@ -136,6 +136,12 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	base := "http://" + cfg.Admin.Listen
 
 	ctx := webtest.Browser(t, 1280, 1000, 90*time.Second)
+	// Sign the browser in with the one-time link `ppsync status` prints.
+	link, _, err := admin.NewClient(cfg).LoginLink(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	webtest.Run(t, ctx, chromedp.Navigate(link))
 	t.Run("overview counts match status --json", func(t *testing.T) {
 		webtest.Run(t, ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
 		var diff string

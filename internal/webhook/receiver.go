@@ -11,9 +11,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +50,57 @@ type Receiver struct {
 
 	verified, rejected, dropped atomic.Int64
 	tests                       chan Event
+
+	rej rejectLog
+}
+
+// rejectLog turns a flood of rejected deliveries (a scanner, a replay, a
+// wrong secret) into a line for the first one, then one summary line per
+// period while they go on.
+type rejectLog struct {
+	log   *slog.Logger
+	every time.Duration
+
+	mu      sync.Mutex
+	pending map[string]int // reason → rejections since the last line
+	remote  string         // the last one's sender
+	timer   *time.Timer    // nil while no rejection is being summarised
+}
+
+func (l *rejectLog) add(reason, remote string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.timer == nil {
+		l.log.Warn("webhook delivery rejected; more rejections are summarised", "reason", reason, "remote", remote, "every", l.every)
+		l.timer = time.AfterFunc(l.every, l.flush)
+		return
+	}
+	if l.pending == nil {
+		l.pending = map[string]int{}
+	}
+	l.pending[reason]++
+	l.remote = remote
+}
+
+// flush writes the summary of the period that ended, and keeps
+// summarising while rejections arrive.
+func (l *rejectLog) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) == 0 {
+		l.timer = nil
+		return
+	}
+	n := 0
+	reasons := make([]string, 0, len(l.pending))
+	for why, c := range l.pending {
+		n += c
+		reasons = append(reasons, fmt.Sprintf("%s: %d", why, c))
+	}
+	slices.Sort(reasons)
+	l.log.Warn("webhook deliveries rejected", "count", n, "period", l.every, "reasons", strings.Join(reasons, "; "), "last_remote", l.remote)
+	l.pending = nil
+	l.timer = time.AfterFunc(l.every, l.flush)
 }
 
 // ReceiverOptions configures a Receiver.
@@ -61,6 +114,9 @@ type ReceiverOptions struct {
 	// Buffer is how many events wait for processing before new ones are
 	// dropped (polling still finds their results) [4096].
 	Buffer int
+	// RejectSummary is how often rejected deliveries are summarised in
+	// the log after the first one's line [1m].
+	RejectSummary time.Duration
 }
 
 // NewReceiver builds a receiver; Events delivers what it verified.
@@ -74,8 +130,13 @@ func NewReceiver(o ReceiverOptions) *Receiver {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{path: o.Path, static: o.Static, maxBody: o.MaxBody, log: o.Logger.With("component", "webhook"),
-		out: make(chan Event, o.Buffer), seen: map[string]time.Time{}, tests: make(chan Event, 16)}
+	if o.RejectSummary <= 0 {
+		o.RejectSummary = time.Minute
+	}
+	log := o.Logger.With("component", "webhook")
+	return &Receiver{path: o.Path, static: o.Static, maxBody: o.MaxBody, log: log,
+		out: make(chan Event, o.Buffer), seen: map[string]time.Time{}, tests: make(chan Event, 16),
+		rej: rejectLog{log: log, every: o.RejectSummary}}
 }
 
 // SetSecret installs the signing secret returned when the webhook was created.
@@ -175,7 +236,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *Receiver) reject(w http.ResponseWriter, status int, why string, req *http.Request) {
 	r.rejected.Add(1)
-	r.log.Warn("webhook delivery rejected", "reason", why, "remote", req.RemoteAddr)
+	r.rej.add(why, req.RemoteAddr)
 	http.Error(w, why, status)
 }
 

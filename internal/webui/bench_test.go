@@ -23,7 +23,7 @@ func benchFixture(b *testing.B, n int) (*fixture, http.Handler, string) {
 			some = p
 		}
 	}
-	return f, Protect(New(Options{Reader: f.reader, Live: f.live, Activity: f.act}), Security{Listen: "127.0.0.1:9847"}), some
+	return f, Protect(New(Options{Reader: f.reader, Live: f.live, Activity: f.act}), Security{Listen: "127.0.0.1:9847", NoAuth: true}), some
 }
 
 // BenchmarkEndpoints10k measures the page's data endpoints with 10,000
@@ -102,7 +102,7 @@ func BenchmarkFileList100k(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	h := Protect(New(Options{Reader: f.reader, Live: f.live, Activity: f.act}), Security{Listen: "127.0.0.1:9847"})
+	h := Protect(New(Options{Reader: f.reader, Live: f.live, Activity: f.act}), Security{Listen: "127.0.0.1:9847", NoAuth: true})
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()

@@ -10,7 +10,7 @@ import (
 // upload settings from [admin]. It reads the token file and the
 // certificate, so a bad one stops start-up with a message naming the key.
 func FromConfig(a config.Admin) (Security, *tls.Config, Upload, error) {
-	sec := Security{Listen: a.Listen, PasswordHash: a.AuthPasswordHash}
+	sec := Security{Listen: a.Listen, PasswordHash: a.AuthPasswordHash, PublicMetrics: a.PublicMetrics}
 	up := Upload{Enabled: a.Upload, MaxBytes: a.UploadMaxSize.Bytes}
 	if a.AuthTokenFile != "" {
 		tok, err := ReadToken(a.AuthTokenFile)

@@ -40,7 +40,11 @@ func TestAuthentication(t *testing.T) {
 		setup func(*http.Request)
 		want  int
 	}{
-		{"loopback needs nothing", Security{Listen: "127.0.0.1:9847"}, nil, 200},
+		{"loopback without any credential configured is refused", Security{Listen: "127.0.0.1:9847"}, nil, 403},
+		{"loopback needs the local token", Security{Listen: "127.0.0.1:9847", LocalToken: token}, nil, 401},
+		{"local token on loopback", Security{Listen: "127.0.0.1:9847", LocalToken: token}, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, 200},
+		{"wrong local token", Security{Listen: "127.0.0.1:9847", LocalToken: token}, func(r *http.Request) { r.Header.Set("Authorization", "Bearer x"+token) }, 401},
+		{"both tokens work", Security{Listen: "127.0.0.1:9847", LocalToken: "x" + token, Token: token}, func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }, 200},
 		{"open address without auth configured is refused", Security{Listen: "0.0.0.0:9847"}, nil, 403},
 		{"open address, no credentials", Security{Listen: "0.0.0.0:9847", PasswordHash: string(hash)}, nil, 401},
 		{"wrong password", Security{Listen: "0.0.0.0:9847", PasswordHash: string(hash)}, func(r *http.Request) { r.SetBasicAuth("office", "nope") }, 401},
@@ -89,7 +93,7 @@ func TestSessionCookieSparesThePassword(t *testing.T) {
 	resp.Body.Close()
 	var c *http.Cookie
 	for _, k := range resp.Cookies() {
-		if k.Name == sessionCookie {
+		if k.Name == CookieName("0.0.0.0:1") {
 			c = k
 		}
 	}
@@ -101,7 +105,7 @@ func TestSessionCookieSparesThePassword(t *testing.T) {
 	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 200 {
 		t.Fatalf("with the session: %d", resp.StatusCode)
 	}
-	req.Header.Set("Cookie", sessionCookie+"=forged")
+	req.Header.Set("Cookie", CookieName("0.0.0.0:1")+"=forged")
 	if resp, _ := http.DefaultClient.Do(req); resp.StatusCode != 401 {
 		t.Fatalf("with a forged session: %d", resp.StatusCode)
 	}
@@ -177,8 +181,8 @@ func TestFromConfig(t *testing.T) {
 		t.Fatalf("sec %+v tls %v upload %+v", sec, tc != nil, up)
 	}
 	sec, tc, _, err = FromConfig(config.Admin{Listen: "127.0.0.1:9847"})
-	if err != nil || tc != nil || sec.AuthRequired() {
-		t.Fatalf("loopback default: sec %+v tls %v err %v; want no auth, no TLS", sec, tc != nil, err)
+	if err != nil || tc != nil || !sec.AuthRequired() {
+		t.Fatalf("loopback default: sec %+v tls %v err %v; want auth, no TLS", sec, tc != nil, err)
 	}
 	if _, _, _, err := FromConfig(config.Admin{AuthTokenFile: filepath.Join(dir, "missing")}); err == nil {
 		t.Fatal("a missing token file was accepted")

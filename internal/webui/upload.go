@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -11,8 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/watcher"
 )
 
 // UploadAnswer is the answer of a successful upload.
@@ -38,11 +43,20 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusUnsupportedMediaType, err.Error())
 		return
 	}
+	if why := s.ignored(inboxes[i].Path, name); why != "" {
+		fail(w, http.StatusUnprocessableEntity, fmt.Sprintf("%q: inbox %s would ignore this file (%s): rename it and upload it again", name, inboxes[i].Path, why))
+		return
+	}
 	if r.ContentLength > s.o.Upload.MaxBytes {
 		fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s is larger than the upload limit of %d MiB", name, s.o.Upload.MaxBytes>>20))
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, s.o.Upload.MaxBytes)
+	size := r.ContentLength
+	if size < 0 {
+		size = s.o.Upload.MaxBytes
+	}
+	body := &paced{r: http.MaxBytesReader(w, r.Body, s.o.Upload.MaxBytes), rc: http.NewResponseController(w), stall: s.o.Upload.Stall,
+		end: time.Now().Add(s.o.Upload.Stall + time.Duration(size/MinUploadRate)*time.Second)}
 	path, n, err := saveAtomic(inboxes[i].Path, name, body)
 	var tooBig *http.MaxBytesError
 	switch {
@@ -51,6 +65,10 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, errNotPDF):
 		fail(w, http.StatusUnsupportedMediaType, name+": "+err.Error())
+		return
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.log.Warn("upload cut: the browser stopped sending", "inbox", inboxes[i].Path, "file", name, "remote", r.RemoteAddr, "error", err)
+		fail(w, http.StatusRequestTimeout, fmt.Sprintf("%s: the upload stalled (nothing arrived for %s, or slower than %d KiB/s): try again on a better link", name, s.o.Upload.Stall, MinUploadRate>>10))
 		return
 	case err != nil:
 		s.log.Error("upload failed", "inbox", inboxes[i].Path, "file", name, "error", err)
@@ -62,14 +80,58 @@ func (s *server) upload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, UploadAnswer{Path: path, Size: n})
 }
 
+// paced reads an upload's body, giving the connection time for each read
+// as bytes arrive (stall after the last one), up to end: the server's
+// fixed read timeout would cut a large file on a slow link.
+type paced struct {
+	r     io.Reader
+	rc    *http.ResponseController
+	stall time.Duration
+	end   time.Time
+}
+
+func (p *paced) Read(b []byte) (int, error) {
+	d := time.Now().Add(p.stall)
+	if d.After(p.end) {
+		d = p.end
+	}
+	// Not every ResponseWriter has deadlines (a test recorder): then the
+	// server's own apply.
+	_ = p.rc.SetReadDeadline(d)
+	_ = p.rc.SetWriteDeadline(d.Add(p.stall))
+	return p.r.Read(b)
+}
+
+// ignored says why the inbox at dir would not pick up a file called name,
+// or "" when it would.
+func (s *server) ignored(dir, name string) string {
+	if strings.HasPrefix(name, ".") {
+		return "a name starting with '.' is a hidden file"
+	}
+	in := config.Inbox{Path: dir, Include: []string{"*"}, Exclude: config.DefaultExclude()}
+	for _, c := range s.o.Upload.Inboxes {
+		if filepath.Clean(c.Path) == filepath.Clean(dir) {
+			in = c
+		}
+	}
+	if !watcher.NewFilter(in).File(filepath.Join(dir, name)) {
+		return "its include and exclude patterns skip the name: temporary, lock (~$...) and hidden files are never read"
+	}
+	return ""
+}
+
 var errNotPDF = errors.New("the file does not start like a PDF (%PDF-): save or export it as PDF and try again")
 
 // sanitizeName keeps the last element of a client's file name, without
 // characters Windows or a shell would trip over, and checks its extension.
+// A hidden name (".x.pdf") is refused, not renamed.
 func sanitizeName(name string, exts []string) (string, error) {
 	name = strings.ReplaceAll(name, "\\", "/")
 	if i := strings.LastIndex(name, "/"); i >= 0 {
 		name = name[i+1:]
+	}
+	if strings.HasPrefix(name, ".") {
+		return "", fmt.Errorf("%q: a name starting with '.' is a hidden file, which the inbox ignores: rename it and upload it again", name)
 	}
 	var b strings.Builder
 	for _, r := range name {
@@ -98,21 +160,27 @@ func sanitizeName(name string, exts []string) (string, error) {
 
 // saveAtomic writes body to a temp file in dir that the watcher ignores,
 // syncs it, then links it to name (or "name (2)" and so on: an existing
-// file is never replaced), so the inbox never shows a partial file.
+// file is never replaced), so the inbox never shows a partial file. The
+// file gets the permissions any program's new file gets there (0666 less
+// the umask, default ACLs), not a temp file's 0600.
 func saveAtomic(dir, name string, body io.Reader) (string, int64, error) {
-	tmp, err := os.CreateTemp(dir, ".upload.ppsync-*.tmp")
+	tmp, err := createTemp(dir)
 	if err != nil {
 		return "", 0, fmt.Errorf("upload into %s: %w", dir, err)
 	}
 	defer os.Remove(tmp.Name())
 	var head [5]byte
 	n, err := io.ReadFull(body, head[:])
-	if strings.EqualFold(filepath.Ext(name), ".pdf") && (err != nil || !bytes.Equal(head[:], []byte("%PDF-"))) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		tmp.Close()
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return "", 0, err
 		}
+		return "", 0, fmt.Errorf("upload %s into %s: %w", name, dir, err)
+	}
+	if strings.EqualFold(filepath.Ext(name), ".pdf") && (err != nil || !bytes.Equal(head[:], []byte("%PDF-"))) {
+		tmp.Close()
 		return "", 0, errNotPDF
 	}
 	if _, err := tmp.Write(head[:n]); err != nil {
@@ -154,4 +222,16 @@ func saveAtomic(dir, name string, body io.Reader) (string, int64, error) {
 		return dst, int64(n) + rest, nil
 	}
 	return "", 0, fmt.Errorf("upload %s into %s: 999 files of that name already exist", name, dir)
+}
+
+// createTemp creates a new file in dir that the watcher ignores (a hidden
+// ".upload.ppsync-*.tmp"), mode 0666 less the umask.
+func createTemp(dir string) (*os.File, error) {
+	for range 100 {
+		f, err := os.OpenFile(filepath.Join(dir, ".upload.ppsync-"+rand.Text()+".tmp"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, os.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, errors.New("cannot find a free temporary name")
 }

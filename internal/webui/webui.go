@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/activity"
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/report"
 )
 
@@ -41,10 +42,26 @@ type Upload struct {
 	// Extensions are the accepted file name endings, such as ".pdf"
 	// (nil means just ".pdf").
 	Extensions []string
+	// Inboxes are the configured inboxes, by path: a name an inbox's
+	// filters would ignore is refused. An inbox not listed gets the
+	// default filters.
+	Inboxes []config.Inbox
+	// Stall is how long an upload may send nothing before it is cut
+	// (0 means DefaultUploadStall). The whole upload may take as long as
+	// its size needs at MinUploadRate.
+	Stall time.Duration
 }
 
-// DefaultUploadMax is the upload cap when none is set.
-const DefaultUploadMax = 50 << 20
+// Upload limits.
+const (
+	// DefaultUploadMax is the upload cap when none is set.
+	DefaultUploadMax = 50 << 20
+	// DefaultUploadStall is how long an upload may pause.
+	DefaultUploadStall = 30 * time.Second
+	// MinUploadRate is the slowest link an upload is given time for, in
+	// bytes per second.
+	MinUploadRate = 8 << 10
+)
 
 // Paths of the page and its data.
 const (
@@ -62,6 +79,9 @@ type server struct {
 func New(o Options) http.Handler {
 	if o.Upload.MaxBytes <= 0 {
 		o.Upload.MaxBytes = DefaultUploadMax
+	}
+	if o.Upload.Stall <= 0 {
+		o.Upload.Stall = DefaultUploadStall
 	}
 	if len(o.Upload.Extensions) == 0 {
 		o.Upload.Extensions = []string{".pdf"}
