@@ -91,6 +91,9 @@ func TestPlanWindows(t *testing.T) {
 		if len(p.ACLPaths) != 1 || p.ACLPaths[0] != `C:\ProgramData\ppsync` {
 			t.Errorf("ACL paths = %q", p.ACLPaths)
 		}
+		if !p.ServiceSID || !p.RestartOnErrorExit {
+			t.Errorf("service SID %v, restart on an error exit %v: want both", p.ServiceSID, p.RestartOnErrorExit)
+		}
 		if !p.DelayedAutoStart || len(p.Recovery) == 0 || p.Recovery[0].Delay != 10*time.Second || p.RecoveryReset != 24*time.Hour || p.EventSource != "ppsync" {
 			t.Errorf("start/recovery/eventlog = %v %v %v %q", p.DelayedAutoStart, p.Recovery, p.RecoveryReset, p.EventSource)
 		}
