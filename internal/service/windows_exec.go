@@ -238,7 +238,9 @@ func UninstallWindows(ctx context.Context, name, eventSource string) error {
 	if err := s.Delete(); err != nil {
 		return fmt.Errorf("delete service %s: %w", name, err)
 	}
-	if err := eventlog.Remove(eventSource); err != nil {
+	// A source already gone (an install that failed before registering
+	// it, or removed by hand) is fine.
+	if err := eventlog.Remove(eventSource); err != nil && !errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
 		return fmt.Errorf("remove Event Log source %s: %w", eventSource, err)
 	}
 	return nil

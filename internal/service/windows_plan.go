@@ -177,7 +177,7 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 		Description:        Description,
 		Dirs:               []string{installDir, dataDir, winJoin(dataDir, "logs")},
 		Exe:                winJoin(installDir, Name+".exe"),
-		Args:               []string{"run", "-c", in.ConfigPath},
+		Args:               []string{"run", "--service", "-c", in.ConfigPath},
 		ACLPaths:           []string{dataDir},
 		DelayedAutoStart:   true,
 		ServiceSID:         true,

@@ -85,7 +85,7 @@ func TestPlanWindows(t *testing.T) {
 		if p.Account.Name != `NT SERVICE\ppsync` || p.AccountSID != service.VirtualAccountSID("ppsync") || p.Account.NeedsPassword() || p.GrantServiceLogon {
 			t.Errorf("account = %+v sid %s", p.Account, p.AccountSID)
 		}
-		if strings.Join(p.Args, " ") != `run -c C:\ProgramData\ppsync\config.toml` {
+		if strings.Join(p.Args, " ") != `run --service -c C:\ProgramData\ppsync\config.toml` {
 			t.Errorf("args = %q", p.Args)
 		}
 		if len(p.ACLPaths) != 1 || p.ACLPaths[0] != `C:\ProgramData\ppsync` {

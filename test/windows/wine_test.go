@@ -98,6 +98,18 @@ func setUp() (*wineEnv, error) {
 	if out, err := e.cmd(context.Background(), "wineboot", "-i").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("wineboot -i: %v\n%s", err, out)
 	}
+	// Keep the Wine session (and its service manager) up between the
+	// tests' programs: by default it shuts down, services and all, a few
+	// seconds after the last program ends.
+	if err := e.cmd(context.Background(), "wineserver", "-p").Run(); err != nil {
+		return nil, fmt.Errorf("wineserver -p: %v", err)
+	}
+	// Start the session's own processes (services.exe and the rest) with
+	// no pipes: they inherit the standard streams of the program that
+	// starts them, and outlive it.
+	if err := e.win(context.Background(), "cmd.exe", "/c", "exit").Run(); err != nil {
+		return nil, fmt.Errorf("start the Wine session: %v", err)
+	}
 	// The shim: see shim/processprng.c.
 	dll := filepath.Join(e.prefix, "drive_c", "windows", "system32", "bcryptprimitives.dll")
 	cc := exec.Command("x86_64-w64-mingw32-gcc", "-shared", "-O2", "-s", "-o", dll, filepath.Join("shim", "processprng.c"), "-ladvapi32")
@@ -119,6 +131,9 @@ func (e *wineEnv) cmd(ctx context.Context, name string, args ...string) *exec.Cm
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), "WINEPREFIX="+e.prefix, "WINEDEBUG=-all",
 		"WINEDLLOVERRIDES=mscoree,mshtml=", "DISPLAY=", "LANG=C.UTF-8")
+	// A Wine program may leave a process behind holding its output
+	// pipes; do not wait on them for ever once the program has ended.
+	cmd.WaitDelay = 10 * time.Second
 	return cmd
 }
 
