@@ -98,6 +98,20 @@ func setUp() (*wineEnv, error) {
 	if out, err := e.cmd(context.Background(), "wineboot", "-i").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("wineboot -i: %v\n%s", err, out)
 	}
+	// Drive M:, a "network" drive for TestMappedDriveAndUNC. Wine reads
+	// drive types when its session starts, so this comes first.
+	if err := os.MkdirAll(e.cPath(mappedShare), 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Symlink(e.cPath(mappedShare), filepath.Join(e.prefix, "dosdevices", "m:")); err != nil {
+		return nil, err
+	}
+	if out, err := e.win(context.Background(), "reg.exe", "add", `HKLM\Software\Wine\Drives`, "/v", "m:", "/d", "network", "/f").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("declare M: a network drive: %v\n%s", err, out)
+	}
+	if err := e.cmd(context.Background(), "wineserver", "-w").Run(); err != nil {
+		return nil, fmt.Errorf("wineserver -w: %v", err)
+	}
 	// Keep the Wine session (and its service manager) up between the
 	// tests' programs: by default it shuts down, services and all, a few
 	// seconds after the last program ends.
@@ -186,6 +200,9 @@ func (e *wineEnv) testDir(t *testing.T) string {
 }
 
 const apiKey = "pp_test_wine"
+
+// mappedShare is what drive M: maps (see setUp).
+const mappedShare = `C:\mapped-share`
 
 // startEmulator serves the API emulator on loopback; Wine programs reach it there.
 func startEmulator(t *testing.T) string {
