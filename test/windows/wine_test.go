@@ -26,7 +26,7 @@ import (
 )
 
 const howToRun = "the Windows tests run ppsync.exe under Wine: PPSYNC_WINE=1 go test ./test/windows/ " +
-	"(needs wine64 and gcc-mingw-w64-x86-64; .ci/run's Windows stage installs them and runs this)"
+	"(needs wine, wine64 and gcc-mingw-w64-x86-64; .ci/run's Windows stage installs them and runs this)"
 
 // wineEnv is the Wine prefix and the Windows binaries every test shares.
 type wineEnv struct {
@@ -77,12 +77,12 @@ func setUp() (*wineEnv, error) {
 	e.wine = "/usr/lib/wine/wine64" // exec'd directly: a signal to it reaches the Windows process
 	if _, err := os.Stat(e.wine); err != nil {
 		if e.wine, err = exec.LookPath("wine"); err != nil {
-			return nil, fmt.Errorf("no wine64: apt-get install wine64 gcc-mingw-w64-x86-64")
+			return nil, fmt.Errorf("no wine64: apt-get install wine wine64 gcc-mingw-w64-x86-64")
 		}
 	}
 	for _, tool := range []string{"wineboot", "wineserver", "x86_64-w64-mingw32-gcc"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%s not found: apt-get install wine64 gcc-mingw-w64-x86-64", tool)
+			return nil, fmt.Errorf("%s not found: apt-get install wine wine64 gcc-mingw-w64-x86-64", tool)
 		}
 	}
 	start := time.Now()
