@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds, into dist/ (or $PPSYNC_DIST):
-#   linux-{amd64,arm64}/ppsync, windows-amd64/ppsync.exe (+ install-windows.ps1),
+#   linux-{amd64,arm64}/ppsync, windows-amd64/ppsync.exe,
 #   the .deb and .rpm for both Linux architectures, and SHA256SUMS over all of them.
 # The version is stamped into the binaries; the man page is generated from
 # the binary's own help, the Debian changelog from the git history.
@@ -23,7 +23,6 @@ for arch in amd64 arm64; do
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildmode=pie -ldflags "$ldflags" -o "$out/linux-$arch/ppsync" ./cmd/ppsync
 done
 CGO_ENABLED=0 GOOS=windows GOARCH=amd64 go build -trimpath -ldflags "$ldflags" -o "$out/windows-amd64/ppsync.exe" ./cmd/ppsync
-cp packaging/install-windows.ps1 "$out/windows-amd64/"
 
 # The man page, from the help of a binary that runs here.
 CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$build/ppsync-host" ./cmd/ppsync
@@ -57,7 +56,7 @@ rm -f "$build/ppsync" "$build/ppsync-host"
 # Checksums of everything a user downloads, verifiable with: sha256sum -c SHA256SUMS
 (
   cd "$out"
-  files=$(ls ppsync_"$version"_*.deb ppsync-"$version"-*.rpm windows-amd64/ppsync.exe windows-amd64/install-windows.ps1 linux-*/ppsync)
+  files=$(ls ppsync_"$version"_*.deb ppsync-"$version"-*.rpm windows-amd64/ppsync.exe linux-*/ppsync)
   # shellcheck disable=SC2086
   sha256sum $files >SHA256SUMS
 )

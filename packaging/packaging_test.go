@@ -75,7 +75,7 @@ func testArtifacts(t *testing.T, dist string) {
 	want := []string{
 		"ppsync_" + testVersion + "_amd64.deb", "ppsync_" + testVersion + "_arm64.deb",
 		"ppsync-" + testVersion + "-1.x86_64.rpm", "ppsync-" + testVersion + "-1.aarch64.rpm",
-		"windows-amd64/ppsync.exe", "windows-amd64/install-windows.ps1",
+		"windows-amd64/ppsync.exe",
 		"linux-amd64/ppsync", "linux-arm64/ppsync",
 	}
 	sums, err := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))

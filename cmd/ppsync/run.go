@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -98,6 +99,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	cfgPath := fs.String("c", "", "config file (required)")
 	fs.StringVar(cfgPath, "config", "", "config file (same as -c)")
 	once := fs.Bool("once", false, "process what is in the inboxes now, wait for every result, then exit (0 all done, 1 some failed, 2 could not run)")
+	asService := fs.Bool("service", false, "Windows: run under the Service Control Manager (the command line 'ppsync install' writes has it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -146,7 +148,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	var mem sync.WaitGroup
 	mem.Go(func() { memlimit.Run(mctx, memlimit.Floor, memlimit.Every, m.Getenv) })
 	defer func() { stopMem(); mem.Wait() }()
-	if underServiceManager() && !*once {
+	if runtime.GOOS == "windows" && (*asService || underServiceManager()) && !*once {
 		return m.runService(cfg, key)
 	}
 	var sum daemon.Summary

@@ -19,7 +19,11 @@ import (
 
 // underServiceManager reports a Windows service start, which must talk to
 // the Service Control Manager. systemd and launchd run `ppsync run` as a
-// plain process that stops on SIGTERM, so they need nothing special.
+// plain process that stops on SIGTERM, so they need nothing special. The
+// service's command line says so with --service; this detection (the
+// parent is services.exe in session 0) covers services installed without
+// it. Wine's service manager does not run in session 0, so there only
+// --service works.
 func underServiceManager() bool {
 	return runtime.GOOS == "windows" && !ks.Interactive()
 }
@@ -69,33 +73,38 @@ func (m *Main) runService(cfg *config.Config, key string) error {
 			return fmt.Errorf("inbox %s is on a mapped drive letter, which a Windows service cannot see: use its UNC path (\\\\server\\share\\folder) in %s", in.Path, cfg.File)
 		}
 	}
-	logDir := filepath.Join(filepath.Dir(defaultConfigPath("windows", m.Getenv)), "logs")
+	logDir := filepath.Join(programData(m.Getenv), "ppsync", "logs")
 	file := &lumberjack.Logger{Filename: filepath.Join(logDir, "ppsync.log"), MaxSize: 10, MaxBackups: 5, MaxAge: 30}
 	defer file.Close()
 	prg := &program{
 		run: func(ctx context.Context, o daemon.Options) error {
-			_, err := daemon.Run(ctx, o)
+			sum, err := daemon.Run(ctx, o)
+			if err == nil {
+				o.Logger.Info("ppsync stopped", "done", sum.Done, "failed", sum.Failed+sum.Invalid, "waiting", sum.Waiting)
+			}
 			return err
 		},
 		exit: os.Exit,
 	}
-	s, err := newService(cfg, "", prg)
+	sysLog, err := openSystemLog()
 	if err != nil {
-		return err
-	}
-	sysLog, err := s.Logger(nil)
-	if err != nil {
-		sysLog = nil
+		sysLog = nil // the log file still has everything
 	}
 	prg.opts = daemon.Options{Config: cfg, APIKey: key, Logger: slog.New(&teeHandler{base: newLogger(file, cfg.Log).Handler(), sys: sysLog})}
-	return s.Run()
+	return runUnderSCM(prg)
+}
+
+// systemLog is the Windows Event Log.
+type systemLog interface {
+	Error(msg string) error
+	Warning(msg string) error
 }
 
 // teeHandler sends every record to base, and warnings and errors also to
 // the system log (the Windows Event Log).
 type teeHandler struct {
 	base slog.Handler
-	sys  ks.Logger
+	sys  systemLog
 }
 
 func (h *teeHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.base.Enabled(ctx, l) }

@@ -65,7 +65,8 @@ type Ledger struct {
 	failing bool
 
 	writeMu      sync.Mutex
-	beforeRename func() error // test hook: between temp fsync and rename
+	beforeRename func() error  // test hook: between temp fsync and rename
+	failedRetry  time.Duration // wait after a failed write [time.Minute]; tests shorten it
 }
 
 // New checks the options and returns an empty ledger; call Load next.
@@ -87,7 +88,7 @@ func New(o Options) (*Ledger, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &Ledger{o: o, xls: ext == ".xlsx", rows: map[string]Row{}, touched: map[string]bool{}}, nil
+	return &Ledger{o: o, xls: ext == ".xlsx", rows: map[string]Row{}, touched: map[string]bool{}, failedRetry: time.Minute}, nil
 }
 
 // Path is the ledger file.
@@ -217,7 +218,7 @@ func (l *Ledger) changed() {
 func (l *Ledger) delay() time.Duration {
 	d := max(l.o.Delay, 2*l.lastDur)
 	if l.failing {
-		d = max(d, time.Minute)
+		d = max(d, l.failedRetry)
 	}
 	return d
 }

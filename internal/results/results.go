@@ -195,7 +195,13 @@ func WriteAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+		// Without the temp file's random name, so that a retried write
+		// that fails the same way is the same error (logged once).
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
+		return fmt.Errorf("replace %s: %w (on Windows: is it open in another program?)", path, err)
 	}
 	syncDir(dir)
 	return nil

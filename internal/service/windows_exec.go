@@ -36,7 +36,7 @@ func QueryWindows(name string) (*WindowsService, error) {
 		return nil, fmt.Errorf("open service %s: %w", name, err)
 	}
 	defer s.Close()
-	c, err := s.Config()
+	c, err := basicConfig(s.Handle)
 	if err != nil {
 		return nil, fmt.Errorf("read the configuration of service %s: %w", name, err)
 	}
@@ -44,12 +44,71 @@ func QueryWindows(name string) (*WindowsService, error) {
 	if err != nil {
 		return nil, fmt.Errorf("query service %s: %w", name, err)
 	}
-	return &WindowsService{Account: c.ServiceStartName, BinaryPath: c.BinaryPathName, Running: st.State != svc.Stopped}, nil
+	return &WindowsService{Account: windows.UTF16PtrToString(c.ServiceStartName), BinaryPath: windows.UTF16PtrToString(c.BinaryPathName),
+		Running: st.State != svc.Stopped}, nil
+}
+
+// basicConfig reads QUERY_SERVICE_CONFIG alone. (mgr's Config also asks
+// for the SID type, which not every service manager knows.)
+func basicConfig(h windows.Handle) (*windows.QUERY_SERVICE_CONFIG, error) {
+	n := uint32(1024)
+	for {
+		b := make([]byte, n)
+		c := (*windows.QUERY_SERVICE_CONFIG)(unsafe.Pointer(&b[0]))
+		err := windows.QueryServiceConfig(h, c, n, &n)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, windows.ERROR_INSUFFICIENT_BUFFER) || n <= uint32(len(b)) {
+			return nil, err
+		}
+	}
+}
+
+// configure sets what CreateService and ChangeServiceConfig cannot: the
+// description, the delayed automatic start and the unrestricted service
+// SID (the last two as p asks).
+func configure(h windows.Handle, p WindowsPlan) error {
+	desc, err := windows.UTF16PtrFromString(p.Description)
+	if err != nil {
+		return err
+	}
+	d := windows.SERVICE_DESCRIPTION{Description: desc}
+	delayed := windows.SERVICE_DELAYED_AUTO_START_INFO{IsDelayedAutoStartUp: 1}
+	sidType := uint32(windows.SERVICE_SID_TYPE_UNRESTRICTED)
+	for _, step := range []struct {
+		want  bool
+		what  string
+		level uint32
+		info  unsafe.Pointer
+	}{
+		{true, "set the description of", windows.SERVICE_CONFIG_DESCRIPTION, unsafe.Pointer(&d)},
+		{p.DelayedAutoStart, "set the delayed automatic start of", windows.SERVICE_CONFIG_DELAYED_AUTO_START_INFO, unsafe.Pointer(&delayed)},
+		{p.ServiceSID, "give its service SID to", windows.SERVICE_CONFIG_SERVICE_SID_INFO, unsafe.Pointer(&sidType)},
+	} {
+		if !step.want {
+			continue
+		}
+		if err := windows.ChangeServiceConfig2(h, step.level, (*byte)(step.info)); err != nil {
+			return levelHint(fmt.Errorf("%s service %s: %w", step.what, p.Name, err))
+		}
+	}
+	return nil
+}
+
+// levelHint explains ERROR_INVALID_LEVEL, a ChangeServiceConfig2 setting
+// the service manager does not know.
+func levelHint(err error) error {
+	if errors.Is(err, windows.ERROR_INVALID_LEVEL) {
+		return fmt.Errorf("%w (this service manager lacks the setting: Windows has it since Vista and Server 2008; "+
+			"Wine 8 does not, see docs/install.md)", err)
+	}
+	return err
 }
 
 // ApplyWindows carries out p. password is used only for a new service
 // under a password account.
-func ApplyWindows(ctx context.Context, p WindowsPlan, password string, out io.Writer) error {
+func ApplyWindows(ctx context.Context, p WindowsPlan, password string, out io.Writer) (retErr error) {
 	m, err := mgr.Connect()
 	if err != nil {
 		return fmt.Errorf("connect to the Service Control Manager (run as Administrator): %w", err)
@@ -95,43 +154,59 @@ func ApplyWindows(ctx context.Context, p WindowsPlan, password string, out io.Wr
 		}
 	}
 	if p.Upgrade {
-		c, err := s.Config()
+		bin, err := windows.UTF16PtrFromString(commandLine(p.Exe, p.Args))
 		if err != nil {
-			return fmt.Errorf("read the configuration of service %s: %w", p.Name, err)
+			return err
 		}
-		c.BinaryPathName = commandLine(p.Exe, p.Args)
-		c.DisplayName, c.Description = p.DisplayName, p.Description
-		c.StartType, c.DelayedAutoStart = mgr.StartAutomatic, p.DelayedAutoStart
-		c.SidType = windows.SERVICE_SID_TYPE_UNRESTRICTED
-		c.ServiceStartName, c.Password = "", "" // empty: unchanged, the account and its password are kept
-		if err := s.UpdateConfig(c); err != nil {
+		display, err := windows.UTF16PtrFromString(p.DisplayName)
+		if err != nil {
+			return err
+		}
+		// The account and its password: nil, unchanged.
+		if err := windows.ChangeServiceConfig(s.Handle, windows.SERVICE_NO_CHANGE, mgr.StartAutomatic, windows.SERVICE_NO_CHANGE,
+			bin, nil, nil, nil, nil, nil, display); err != nil {
 			return fmt.Errorf("update service %s: %w", p.Name, err)
+		}
+		if err := configure(s.Handle, p); err != nil {
+			return err
 		}
 	} else {
 		s, err = m.CreateService(p.Name, p.Exe, mgr.Config{
 			StartType:        mgr.StartAutomatic,
-			DelayedAutoStart: p.DelayedAutoStart,
 			ErrorControl:     mgr.ErrorNormal,
 			DisplayName:      p.DisplayName,
-			Description:      p.Description,
 			ServiceStartName: p.Account.Name,
 			Password:         password,
-			SidType:          windows.SERVICE_SID_TYPE_UNRESTRICTED,
 		}, p.Args...)
 		if err != nil {
 			return fmt.Errorf("create service %s running as %s: %w", p.Name, p.Account.Name, err)
 		}
 		defer s.Close()
+		// A new service is created whole or not at all: a later step that
+		// fails deletes it, so that running install again starts afresh.
+		defer func() {
+			if retErr != nil {
+				_ = s.Delete()
+				retErr = fmt.Errorf("%w (the new service %s was removed again)", retErr, p.Name)
+			}
+		}()
+		if err := configure(s.Handle, p); err != nil {
+			return err
+		}
 	}
-	actions := make([]mgr.RecoveryAction, len(p.Recovery))
-	for i, r := range p.Recovery {
-		actions[i] = mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: r.Delay}
+	if len(p.Recovery) > 0 {
+		actions := make([]mgr.RecoveryAction, len(p.Recovery))
+		for i, r := range p.Recovery {
+			actions[i] = mgr.RecoveryAction{Type: mgr.ServiceRestart, Delay: r.Delay}
+		}
+		if err := s.SetRecoveryActions(actions, uint32(p.RecoveryReset/time.Second)); err != nil {
+			return levelHint(fmt.Errorf("set the recovery actions of service %s: %w", p.Name, err))
+		}
 	}
-	if err := s.SetRecoveryActions(actions, uint32(p.RecoveryReset/time.Second)); err != nil {
-		return fmt.Errorf("set the recovery actions of service %s: %w", p.Name, err)
-	}
-	if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
-		return fmt.Errorf("set the recovery actions of service %s: %w", p.Name, err)
+	if len(p.Recovery) > 0 && p.RestartOnErrorExit {
+		if err := s.SetRecoveryActionsOnNonCrashFailures(true); err != nil {
+			return levelHint(fmt.Errorf("apply the recovery actions of service %s also when it exits with an error: %w", p.Name, err))
+		}
 	}
 	if err := eventlog.InstallAsEventCreate(p.EventSource, eventlog.Error|eventlog.Warning|eventlog.Info); err != nil && !strings.Contains(err.Error(), "exists") {
 		return fmt.Errorf("register Event Log source %s: %w", p.EventSource, err)
@@ -163,7 +238,9 @@ func UninstallWindows(ctx context.Context, name, eventSource string) error {
 	if err := s.Delete(); err != nil {
 		return fmt.Errorf("delete service %s: %w", name, err)
 	}
-	if err := eventlog.Remove(eventSource); err != nil {
+	// A source already gone (an install that failed before registering
+	// it, or removed by hand) is fine.
+	if err := eventlog.Remove(eventSource); err != nil && !errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
 		return fmt.Errorf("remove Event Log source %s: %w", eventSource, err)
 	}
 	return nil

@@ -147,9 +147,18 @@ type WindowsPlan struct {
 	GrantServiceLogon              bool   // give the account "Log on as a service" (virtual accounts have it)
 	ACLPaths                       []string
 	DelayedAutoStart               bool
-	Recovery                       []Recovery
-	RecoveryReset                  time.Duration // failure count resets after this long without failures
-	EventSource                    string
+	// ServiceSID gives the service an unrestricted service SID
+	// (NT SERVICE\<name> in its token). Always true from PlanWindows;
+	// the Windows tests under Wine, whose service manager lacks service
+	// SIDs, turn it off to run every other step.
+	ServiceSID bool
+	// RestartOnErrorExit applies Recovery also when the process exits with
+	// an error, not only on a crash (true from PlanWindows; off in the Wine
+	// tests, whose service manager lacks the setting).
+	RestartOnErrorExit bool
+	Recovery           []Recovery
+	RecoveryReset      time.Duration // failure count resets after this long without failures
+	EventSource        string
 }
 
 // PlanWindows decides what installing (or upgrading) the service does.
@@ -163,17 +172,19 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 	installDir := winJoin(in.ProgramFiles, Name)
 	dataDir := winJoin(in.ProgramData, Name)
 	p := WindowsPlan{
-		Name:             Name,
-		DisplayName:      DisplayName,
-		Description:      Description,
-		Dirs:             []string{installDir, dataDir, winJoin(dataDir, "logs")},
-		Exe:              winJoin(installDir, Name+".exe"),
-		Args:             []string{"run", "-c", in.ConfigPath},
-		ACLPaths:         []string{dataDir},
-		DelayedAutoStart: true,
-		Recovery:         []Recovery{{Delay: 10 * time.Second}, {Delay: 10 * time.Second}, {Delay: time.Minute}},
-		RecoveryReset:    24 * time.Hour,
-		EventSource:      Name,
+		Name:               Name,
+		DisplayName:        DisplayName,
+		Description:        Description,
+		Dirs:               []string{installDir, dataDir, winJoin(dataDir, "logs")},
+		Exe:                winJoin(installDir, Name+".exe"),
+		Args:               []string{"run", "--service", "-c", in.ConfigPath},
+		ACLPaths:           []string{dataDir},
+		DelayedAutoStart:   true,
+		ServiceSID:         true,
+		RestartOnErrorExit: true,
+		Recovery:           []Recovery{{Delay: 10 * time.Second}, {Delay: 10 * time.Second}, {Delay: time.Minute}},
+		RecoveryReset:      24 * time.Hour,
+		EventSource:        Name,
 	}
 	if cd := winDir(in.ConfigPath); !strings.EqualFold(cd, dataDir) {
 		p.Dirs = append(p.Dirs, cd)

@@ -85,11 +85,14 @@ func TestPlanWindows(t *testing.T) {
 		if p.Account.Name != `NT SERVICE\ppsync` || p.AccountSID != service.VirtualAccountSID("ppsync") || p.Account.NeedsPassword() || p.GrantServiceLogon {
 			t.Errorf("account = %+v sid %s", p.Account, p.AccountSID)
 		}
-		if strings.Join(p.Args, " ") != `run -c C:\ProgramData\ppsync\config.toml` {
+		if strings.Join(p.Args, " ") != `run --service -c C:\ProgramData\ppsync\config.toml` {
 			t.Errorf("args = %q", p.Args)
 		}
 		if len(p.ACLPaths) != 1 || p.ACLPaths[0] != `C:\ProgramData\ppsync` {
 			t.Errorf("ACL paths = %q", p.ACLPaths)
+		}
+		if !p.ServiceSID || !p.RestartOnErrorExit {
+			t.Errorf("service SID %v, restart on an error exit %v: want both", p.ServiceSID, p.RestartOnErrorExit)
 		}
 		if !p.DelayedAutoStart || len(p.Recovery) == 0 || p.Recovery[0].Delay != 10*time.Second || p.RecoveryReset != 24*time.Hour || p.EventSource != "ppsync" {
 			t.Errorf("start/recovery/eventlog = %v %v %v %q", p.DelayedAutoStart, p.Recovery, p.RecoveryReset, p.EventSource)

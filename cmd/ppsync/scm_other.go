@@ -1,0 +1,13 @@
+//go:build !windows
+
+package main
+
+import "errors"
+
+var errNoSCM = errors.New("--service: there is a Service Control Manager on Windows only")
+
+func runUnderSCM(*program) error { return errNoSCM }
+
+func openSystemLog() (systemLog, error) { return nil, errNoSCM }
+
+func programData(getenv func(string) string) string { return getenv("ProgramData") }
