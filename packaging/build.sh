@@ -59,7 +59,7 @@ subjects=$(git log --no-merges --format=%s -n 30 "$range" 2>/dev/null || true)
 # The same entry as the .rpm's %changelog, in nfpm's changelog format.
 yq() { printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"; }
 {
-  printf -- '- semver: %s\n' "$(yq "$version")"
+  printf -- '- semver: %s\n' "$(yq "$version-1")" # the .rpm's version-release
   printf '  date: %s\n' "$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$epoch" +%Y-%m-%dT%H:%M:%SZ)"
   printf '  packager: %s\n' "$(yq "$PPSYNC_MAINTAINER")"
   printf '  changes:\n'
