@@ -443,14 +443,6 @@ parser_id = "prs_invoice"
 	}
 }
 
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatal(why)
-	}
-	t.Skip("SKIPPED: " + why)
-}
-
 // dpkgRetry runs dpkg, waiting while another package manager holds its lock.
 func dpkgRetry(dpkg string, args ...string) ([]byte, error) {
 	deadline := time.Now().Add(3 * time.Minute)
