@@ -108,7 +108,8 @@ func hostFacts(t *testing.T) map[string]string {
 		}
 	}
 	for _, p := range []string{"/usr/bin/ppsync", "/etc/ppsync", "/var/lib/ppsync", "/srv/ppsync",
-		"/lib/systemd/system/ppsync.service", "/lib/systemd/system/ppsync@.service", "/usr/share/doc/ppsync"} {
+		"/lib/systemd/system/ppsync.service", "/lib/systemd/system/ppsync@.service", "/usr/share/doc/ppsync",
+		"/usr/share/licenses/ppsync", "/usr/share/man/man1/ppsync.1.gz"} {
 		fi, err := os.Lstat(p)
 		if err != nil {
 			facts[p] = "absent"

@@ -336,10 +336,29 @@ func testRpmlint(t *testing.T, dist string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// rpmlint unpacks the package with `rpm2cpio | cpio -id` in a temporary
+	// folder, and nfpm's cpio members have absolute names, which GNU cpio
+	// honours: unguarded it writes the package's files over the host's /.
+	// A cpio first on PATH that keeps every name relative prevents that, and
+	// the host's ppsync files are compared before and after.
+	bin := t.TempDir()
+	realCpio := need(t, "cpio", "cpio")
+	wrapper := "#!/bin/sh\nexec " + realCpio + " --no-absolute-filenames \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "cpio"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := hostFacts(t)
 	args := append([]string{"--rpmlintrc", rc}, rpms...)
 	c := exec.Command(rpmlint, args...)
-	c.Env = append(os.Environ(), "HOME="+t.TempDir()) // no user config of rpmlint's
+	c.Env = append(os.Environ(), "HOME="+t.TempDir(), // no user config of rpmlint's
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "TMPDIR="+t.TempDir())
 	out, err := c.CombinedOutput()
+	after := hostFacts(t)
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("rpmlint changed the host: %s was %q, is %q", k, v, after[k])
+		}
+	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if strings.Contains(line, ": E: ") || strings.Contains(line, ": W: ") {
 			t.Errorf("rpmlint: %s", line)
