@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -395,8 +396,21 @@ func spendWindow(t *testing.T, base string) int {
 // describe the submission bucket, which still has room) holds every call,
 // not only submissions: a GET sent right after it waits for the reset too.
 func TestSubmission429FromTheRequestBucketHoldsEveryCall(t *testing.T) {
-	emu, srv := startEmulator(t, emulator.Options{RequestsPerWindow: 5})
-	paused := &pauseLog{seen: make(chan string, 4)}
+	// The emulator's clock stands still from the spent window until the
+	// client takes in its 429, so a busy machine cannot let the window
+	// reset in between; then it runs on with the wall clock, which the
+	// client's pause is measured on.
+	var held atomic.Pointer[time.Time]
+	t0 := time.Now()
+	held.Store(&t0)
+	now := func() time.Time {
+		if h := held.Load(); h != nil {
+			return *h
+		}
+		return time.Now()
+	}
+	emu, srv := startEmulator(t, emulator.Options{RequestsPerWindow: 5, Now: now})
+	paused := &pauseLog{seen: make(chan string, 4), onPause: func() { held.Store(nil) }}
 	c := newClient(t, srv.URL, api.Options{Logger: slog.New(paused)})
 	spent := spendWindow(t, srv.URL)
 	done := make(chan error, 1)
@@ -410,8 +424,8 @@ func TestSubmission429FromTheRequestBucketHoldsEveryCall(t *testing.T) {
 		if !strings.Contains(msg, "pausing all requests") {
 			t.Fatalf("after a 429 from the request bucket the client logged %q, want a pause of all requests", msg)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the submission never met its 429")
+	case err := <-done:
+		t.Fatalf("the submission ended without meeting its 429: %v", err)
 	}
 	if _, err := c.Me(context.Background()); err != nil {
 		t.Fatal(err)
@@ -425,11 +439,19 @@ func TestSubmission429FromTheRequestBucketHoldsEveryCall(t *testing.T) {
 }
 
 // pauseLog passes on the client's "API rate limit reached" messages.
-type pauseLog struct{ seen chan string }
+type pauseLog struct {
+	seen chan string
+	// onPause, when set, runs as the client takes in a 429, before any
+	// caller can retry.
+	onPause func()
+}
 
 func (p *pauseLog) Enabled(context.Context, slog.Level) bool { return true }
 func (p *pauseLog) Handle(_ context.Context, r slog.Record) error {
 	if strings.HasPrefix(r.Message, "API rate limit reached") {
+		if p.onPause != nil {
+			p.onPause()
+		}
 		select {
 		case p.seen <- r.Message:
 		default:

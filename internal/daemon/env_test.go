@@ -158,10 +158,61 @@ func (e *env) start(cfg *config.Config) (stop func() daemon.Summary) {
 	}
 }
 
+// stallLimit is how long a --once run may go without progress before the
+// test gives up on it.
+const stallLimit = 60 * time.Second
+
+// once runs the daemon with --once. There is no fixed deadline, which a
+// busy machine would miss: the run is cancelled only when it has made no
+// progress (see progressContext) for stallLimit.
 func (e *env) once(cfg *config.Config) (daemon.Summary, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx, stop := e.progressContext(context.Background(), stallLimit)
+	defer stop()
 	return daemon.Run(ctx, e.options(cfg, true))
+}
+
+// progressContext returns a context cancelled once the pipeline has made no
+// progress for stall: no new extraction or document at the emulator and no
+// new result or error file under the test's folder. While files move, it
+// waits however slow the machine is; the go test timeout bounds the rest.
+func (e *env) progressContext(parent context.Context, stall time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	progress := func() int {
+		st := e.emu.Stats()
+		n := st.ExtractionsCreated + st.DocumentsCreated
+		_ = filepath.WalkDir(e.root, func(_ string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(d.Name(), ".json") {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		last, lastAt := progress(), time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if n := progress(); n != last {
+				last, lastAt = n, time.Now()
+			} else if time.Since(lastAt) > stall {
+				e.t.Logf("no progress for %v (%d submissions, documents and results so far): cancelling the run", stall, n)
+				cancel()
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		cancel()
+		<-done
+	}
 }
 
 func pdf(t *testing.T, n, pages int, extra ...string) []byte {

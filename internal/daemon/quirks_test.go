@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -155,6 +156,10 @@ func quirkFiles() []quirkFile {
 type quirkRecorder struct {
 	next     http.RoundTripper
 	onSubmit func() // called before each submission is sent
+	// now is the emulator's clock: the windows are the emulator's.
+	now func() time.Time
+	// on429 is called when a 429 reaches the daemon, before it sees it.
+	on429 func()
 
 	mu      sync.Mutex
 	total   int
@@ -176,7 +181,7 @@ type quirkRecorder struct {
 var quirkIDRe = regexp.MustCompile(`/(ext|doc|wh)_[A-Za-z0-9]+`)
 
 func newQuirkRecorder() *quirkRecorder {
-	return &quirkRecorder{next: http.DefaultTransport, byRoute: map[string]int{}, okRoute: map[string]int{}, status: map[int]int{},
+	return &quirkRecorder{next: http.DefaultTransport, now: time.Now, byRoute: map[string]int{}, okRoute: map[string]int{}, status: map[int]int{},
 		byKey: map[string]map[int]int{}, first429: map[int64]time.Time{}, refused: map[string]bool{}}
 }
 
@@ -185,7 +190,7 @@ func (r *quirkRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	if submission && r.onSubmit != nil {
 		r.onSubmit()
 	}
-	sentAt := time.Now()
+	sentAt := r.now()
 	win := sentAt.Truncate(quirkWindow).Unix()
 	r.mu.Lock()
 	if submission && r.refused[req.Header.Get(apitypes.HeaderIdempotencyKey)] {
@@ -210,7 +215,10 @@ func (r *quirkRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.status[code]++
 	if _, ok := r.first429[win]; !ok && code == http.StatusTooManyRequests {
-		r.first429[win] = time.Now()
+		r.first429[win] = r.now()
+	}
+	if code == http.StatusTooManyRequests && r.on429 != nil {
+		r.on429()
 	}
 	if submission {
 		k := req.Header.Get(apitypes.HeaderIdempotencyKey)
@@ -268,7 +276,18 @@ const (
 func runQuirk(t *testing.T, r quirkRun) {
 	started := time.Now()
 	files := quirkFiles()
-	eo := emulator.Options{Quirks: r.quirks, Seed: 7}
+	// The emulator's clock stands still from the moment the test starts
+	// spending a rate window until a 429 reaches the daemon: however slow
+	// the machine, the window cannot reset between the test's spending and
+	// the daemon's next request. Then it runs on with the wall clock.
+	var held atomic.Pointer[time.Time]
+	clock := func() time.Time {
+		if h := held.Load(); h != nil {
+			return *h
+		}
+		return time.Now()
+	}
+	eo := emulator.Options{Quirks: r.quirks, Seed: 7, Now: clock}
 	var big []byte
 	if r.proxyLimit {
 		largest := 0
@@ -309,13 +328,15 @@ func runQuirk(t *testing.T, r quirkRun) {
 		cfg = e.webhookConfigExtra("1m", "recursive = true")
 	}
 	rec := newQuirkRecorder()
+	rec.now = clock
+	rec.on429 = func() { held.Store(nil) }
 	var gapOnce sync.Once
 	if r.creditGap {
 		rec.onSubmit = func() { gapOnce.Do(func() { e.emu.SetCredits(0) }) }
 	}
 	o := e.options(cfg, true)
 	o.Transport = rec
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := e.progressContext(context.Background(), stallLimit)
 	defer cancel()
 
 	// One --once run. While it lasts: spend the rate window from outside
@@ -350,6 +371,10 @@ func runQuirk(t *testing.T, r quirkRun) {
 			if exhausting {
 				_, _, status, _ := rec.snapshot()
 				if status[http.StatusTooManyRequests] == 0 {
+					if held.Load() == nil {
+						now := time.Now()
+						held.CompareAndSwap(nil, &now)
+					}
 					mine += spendRateWindow(t, e)
 				} else {
 					exhausting = false

@@ -45,8 +45,13 @@ Type=simple
 User=%s
 Group=%s
 ExecStart=%s run -c %s
+# SIGHUP: ppsync reads its config again (a bad one is logged and ignored).
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=10s
+# Exit code 2 is an error a restart cannot mend (bad config, refused key,
+# damaged state, an inbox held by another ppsync): stay stopped and say so.
+RestartPreventExitStatus=2
 TimeoutStopSec=30s
 # PP_API_KEY=... for the default api_key_env (mode 0600, owned by root).
 EnvironmentFile=-/etc/ppsync/env

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/apitypes"
+)
+
+// The pacing decisions, on an injected clock: a simulated fixed-window
+// server and clients that ask as fast as the buckets let them. Nothing here
+// depends on how fast the machine is, so the rates can be asserted exactly.
+
+// simServer is the emulator's fixed-window limit: windows aligned to the
+// window length, limit requests each, the X-RateLimit-* headers of its
+// answers.
+type simServer struct {
+	window   time.Duration
+	limit    int
+	per      map[int64]int // accepted, by window start
+	accepted int
+	tooMany  int
+}
+
+func (s *simServer) admit(now time.Time) (http.Header, bool) {
+	start := now.Truncate(s.window)
+	used := s.per[start.UnixNano()]
+	ok := used < s.limit
+	if ok {
+		used++
+		s.per[start.UnixNano()] = used
+		s.accepted++
+	} else {
+		s.tooMany++
+	}
+	reset := start.Add(s.window)
+	h := http.Header{}
+	h.Set(apitypes.HeaderRateLimit, strconv.Itoa(s.limit))
+	h.Set(apitypes.HeaderRateRemaining, strconv.Itoa(max(s.limit-used, 0)))
+	h.Set(apitypes.HeaderRateReset, strconv.FormatInt((reset.UnixNano()+int64(time.Second)-1)/int64(time.Second), 10))
+	return h, !ok
+}
+
+// full returns the accepted counts of the windows strictly between the
+// first and the last one used.
+func (s *simServer) full() []int {
+	var lo, hi int64 = 1<<63 - 1, 0
+	for k := range s.per {
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	var out []int
+	for k := lo + int64(s.window); k < hi; k += int64(s.window) {
+		out = append(out, s.per[k])
+	}
+	return out
+}
+
+// simulate runs greedy clients on one key for the given time, in
+// steps of tick; each answer arrives latency after its request.
+func simulate(t *testing.T, clients int, run, tick, latency time.Duration) *simServer {
+	t.Helper()
+	const window = time.Second
+	// A start in the middle of a window, as a real start is.
+	now := time.Unix(1_700_000_000, 0).Add(370 * time.Millisecond)
+	clock := func() time.Time { return now }
+	srv := &simServer{window: window, limit: 20, per: map[int64]int{}}
+	type answer struct {
+		at        time.Time
+		idx       int
+		h         http.Header
+		throttled bool
+	}
+	buckets := make([]*windowBucket, clients)
+	pending := make([][]answer, clients)
+	fallbackAt := make([]time.Time, clients) // the fixed limiter: burst 1, then 19 a window
+	pausedTo := make([]time.Time, clients)   // a 429's pause: until the reported reset
+	for i := range buckets {
+		buckets[i] = newWindowBucket(20, window, clock)
+	}
+	end := now.Add(run)
+	for ; now.Before(end); now = now.Add(tick) {
+		for i, b := range buckets {
+			// Answers that have arrived.
+			rest := pending[i][:0]
+			for _, a := range pending[i] {
+				if a.at.After(now) {
+					rest = append(rest, a)
+					continue
+				}
+				b.report(a.idx, a.h, a.throttled)
+			}
+			pending[i] = rest
+			// As many requests as the bucket lets go now.
+			for !now.Before(pausedTo[i]) {
+				idx, _, ok, fallback := b.reserve()
+				if fallback {
+					if now.Before(fallbackAt[i]) {
+						break
+					}
+					fallbackAt[i] = now.Add(window / 19)
+				} else if !ok {
+					break
+				}
+				h, throttled := srv.admit(now)
+				pending[i] = append(pending[i], answer{at: now.Add(latency), idx: idx, h: h, throttled: throttled})
+				if throttled {
+					secs, _ := strconv.ParseInt(h.Get(apitypes.HeaderRateReset), 10, 64)
+					pausedTo[i] = time.Unix(secs, 0)
+					b.exhaust(pausedTo[i])
+				}
+			}
+		}
+	}
+	return srv
+}
+
+// One client alone on a key spends all 20 submissions of every window the
+// server reports and never meets a 429.
+func TestBucketAloneSpendsTheWholeWindow(t *testing.T) {
+	for _, latency := range []time.Duration{0, 3 * time.Millisecond, 40 * time.Millisecond} {
+		t.Run(latency.String(), func(t *testing.T) {
+			srv := simulate(t, 1, 10*time.Second, time.Millisecond, latency)
+			full := srv.full()
+			t.Logf("accepted per full window: %v; 429s %d", full, srv.tooMany)
+			if len(full) < 8 {
+				t.Fatalf("only %d full windows: %v", len(full), full)
+			}
+			for _, n := range full {
+				if n != 20 {
+					t.Fatalf("a full window held %d submissions, want 20: %v", n, full)
+				}
+			}
+			if srv.tooMany != 0 {
+				t.Fatalf("server answered %d × 429", srv.tooMany)
+			}
+		})
+	}
+}
