@@ -45,12 +45,13 @@ const (
 // Problem codes written to <file>.error.json (beside pdfcheck's codes, which
 // Inspect passes through for PDFs).
 const (
-	CodeEmpty       = pdfcheck.CodeEmpty
-	CodeTooLarge    = pdfcheck.CodeTooLarge
-	CodeUnsupported = "UNSUPPORTED_FILE_TYPE"
-	CodeTruncated   = "TRUNCATED_IMAGE"
-	CodeDamaged     = "DAMAGED_IMAGE"
-	CodeMismatch    = "FILE_TYPE_MISMATCH"
+	CodeEmpty        = pdfcheck.CodeEmpty
+	CodeTooLarge     = pdfcheck.CodeTooLarge
+	CodeTooManyPages = pdfcheck.CodeTooManyPages
+	CodeUnsupported  = "UNSUPPORTED_FILE_TYPE"
+	CodeTruncated    = "TRUNCATED_IMAGE"
+	CodeDamaged      = "DAMAGED_IMAGE"
+	CodeMismatch     = "FILE_TYPE_MISMATCH"
 )
 
 // Problem is why a file was refused locally; its Message says what to do.
@@ -76,6 +77,8 @@ type Options struct {
 	Types []string
 	// MaxSize refuses larger files (0: no limit).
 	MaxSize int64
+	// MaxPages refuses PDFs with more pages (0: no limit).
+	MaxPages int
 }
 
 // Info is what an acceptable file yields.
@@ -317,7 +320,7 @@ func Inspect(path string, o Options) (Info, error) {
 			strings.ToUpper(string(got)), filepath.Ext(path), suggestExt(got)))
 	}
 	if got == KindPDF {
-		pi, err := pdfcheck.Inspect(path, o.MaxSize)
+		pi, err := pdfcheck.Inspect(path, pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
 		return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
 	}
 	return inspectImage(path, got, size)
