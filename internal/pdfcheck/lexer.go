@@ -47,8 +47,8 @@ func syntaxf(format string, args ...any) error {
 // lexer reads tokens from a forward-only source, counting the bytes read
 // so that positions can be told.
 type lexer struct {
-	r    *bufio.Reader
-	pos  int64 // position of the next byte, relative to where r began
+	r     *bufio.Reader
+	pos   int64 // position of the next byte, relative to where r began
 	back  []token
 	word  []byte
 	names map[string]string

@@ -90,10 +90,10 @@ type doc struct {
 	root      ref
 	hasRoot   bool
 	encrypted bool
-	objects   int64 // the trailer's /Size
-	spent     int64 // bytes decompressed so far
-	xref      cache // decoded cross-reference streams
-	objStm    cache // decoded object streams
+	objects   int64    // the trailer's /Size
+	spent     int64    // bytes decompressed so far
+	xref      cache    // decoded cross-reference streams
+	objStm    cache    // decoded object streams
 	free      []*lexer // lexers to reuse, so a walk allocates no buffer a node
 	inflaters []io.ReadCloser
 	scratch   []byte // where streams are decoded before being kept
