@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ppsync/ppsync/internal/pdfcheck"
 )
@@ -52,6 +53,9 @@ const (
 	CodeTruncated    = "TRUNCATED_IMAGE"
 	CodeDamaged      = "DAMAGED_IMAGE"
 	CodeMismatch     = "FILE_TYPE_MISMATCH"
+	// CodeValidationCrashed refuses a file whose validation stopped
+	// ppsync before (see Journal).
+	CodeValidationCrashed = "VALIDATION_CRASHED"
 )
 
 // Problem is why a file was refused locally; its Message says what to do.
@@ -79,6 +83,21 @@ type Options struct {
 	MaxSize int64
 	// MaxPages refuses PDFs with more pages (0: no limit).
 	MaxPages int
+	// Journal, when set, records each PDF's validation while it runs (see
+	// Journal).
+	Journal Journal
+}
+
+// Journal remembers which file is being validated, so that a file whose
+// validation stopped ppsync (a crash, memory exhausted, a kill) is refused
+// with CodeValidationCrashed when it is met again, instead of stopping
+// ppsync at every start. *state.Store is one.
+type Journal interface {
+	// BeginValidation marks this life (size, mtime) of path; crashed says
+	// an earlier run left such a mark, since when it began.
+	BeginValidation(path string, size, mtime int64) (since time.Time, crashed bool, err error)
+	// EndValidation clears the mark.
+	EndValidation(path string) error
 }
 
 // Info is what an acceptable file yields.
@@ -320,10 +339,32 @@ func Inspect(path string, o Options) (Info, error) {
 			strings.ToUpper(string(got)), filepath.Ext(path), suggestExt(got)))
 	}
 	if got == KindPDF {
-		pi, err := pdfcheck.Inspect(path, pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
-		return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
+		return inspectPDF(path, o)
 	}
 	return inspectImage(path, got, size)
+}
+
+// inspectPDF validates a PDF, under the journal's mark when there is one.
+func inspectPDF(path string, o Options) (Info, error) {
+	if o.Journal != nil {
+		st, err := os.Stat(path)
+		if err != nil {
+			return Info{}, err
+		}
+		since, crashed, err := o.Journal.BeginValidation(path, st.Size(), st.ModTime().UnixNano())
+		if err != nil {
+			return Info{}, err
+		}
+		if crashed {
+			return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), Size: st.Size()}, &Problem{Code: CodeValidationCrashed, Message: fmt.Sprintf(
+				"ppsync stopped (it crashed, ran out of memory or was killed) while checking this file, at %s, so it is not checked again lest it stop ppsync again: "+
+					"split the file or save it again (a changed file is checked afresh), or run 'ppsync retry' on it to check it once more",
+				since.Local().Format(time.RFC3339))}
+		}
+		defer func() { _ = o.Journal.EndValidation(path) }()
+	}
+	pi, err := pdfcheck.Inspect(path, pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
+	return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
 }
 
 func suggestExt(k Kind) string {

@@ -37,7 +37,9 @@ type node struct {
 func PDF(pages int, o Options) []byte {
 	// Object 1 is the catalog, 2 the root Pages node, then the pages, then
 	// the intermediate nodes.
-	nodes := map[int]*node{2: {}}
+	// nodes[num] for every object but the catalog; pages get 3…pages+2.
+	nodes := make([]*node, pages+3, pages+3+pages/max(o.Fanout-1, 1)+1)
+	nodes[2] = &node{}
 	level := make([]int, pages)
 	next := 3
 	for i := range level {
@@ -54,7 +56,7 @@ func PDF(pages int, o Options) []byte {
 				nodes[k].parent = next
 				n.count += nodes[k].count
 			}
-			nodes[next] = n
+			nodes = append(nodes, n)
 			up = append(up, next)
 			next++
 		}
@@ -69,19 +71,21 @@ func PDF(pages int, o Options) []byte {
 	if o.Count != 0 {
 		root.count = o.Count
 	}
-	body := func(num int) []byte {
+	body := func(b *bytes.Buffer, num int) {
 		if num == 1 {
-			return []byte("<</Type/Catalog/Pages 2 0 R>>")
+			b.WriteString("<</Type/Catalog/Pages 2 0 R>>")
+			return
 		}
 		n := nodes[num]
-		var b bytes.Buffer
 		if n.kids == nil {
-			fmt.Fprintf(&b, "<</Type/Page/Parent %d 0 R/MediaBox[0 0 612 792]/Resources<<>>>>", n.parent)
-			return b.Bytes()
+			b.WriteString("<</Type/Page/Parent ")
+			b.WriteString(strconv.Itoa(n.parent))
+			b.WriteString(" 0 R/MediaBox[0 0 612 792]/Resources<<>>>>")
+			return
 		}
 		b.WriteString("<</Type/Pages")
 		if num != 2 {
-			fmt.Fprintf(&b, "/Parent %d 0 R", n.parent)
+			fmt.Fprintf(b, "/Parent %d 0 R", n.parent)
 		}
 		b.WriteString("/Kids[")
 		for i, k := range n.kids {
@@ -91,24 +95,28 @@ func PDF(pages int, o Options) []byte {
 			b.WriteString(strconv.Itoa(k))
 			b.WriteString(" 0 R")
 		}
-		fmt.Fprintf(&b, "]/Count %d>>", n.count)
-		return b.Bytes()
+		fmt.Fprintf(b, "]/Count %d>>", n.count)
 	}
 	objects := next - 1
 	var out bytes.Buffer
+	out.Grow(120 * objects)
 	out.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	if !o.Compressed {
 		offsets := make([]int, objects+1)
 		for num := 1; num <= objects; num++ {
 			offsets[num] = out.Len()
-			fmt.Fprintf(&out, "%d 0 obj\n", num)
-			out.Write(body(num))
+			out.WriteString(strconv.Itoa(num))
+			out.WriteString(" 0 obj\n")
+			body(&out, num)
 			out.WriteString("\nendobj\n")
 		}
 		xref := out.Len()
 		fmt.Fprintf(&out, "xref\n0 %d\n0000000000 65535 f \n", objects+1)
 		for num := 1; num <= objects; num++ {
-			fmt.Fprintf(&out, "%010d 00000 n \n", offsets[num])
+			off := strconv.Itoa(offsets[num])
+			out.WriteString("0000000000"[len(off):])
+			out.WriteString(off)
+			out.WriteString(" 00000 n \n")
 		}
 		fmt.Fprintf(&out, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", objects+1, xref)
 		return out.Bytes()
@@ -124,15 +132,18 @@ func PDF(pages int, o Options) []byte {
 	entries[1].kind = 1
 	entries[1].field2 = out.Len()
 	out.WriteString("1 0 obj\n")
-	out.Write(body(1))
+	body(&out, 1)
 	out.WriteString("\nendobj\n")
 	stm := objects + 1
 	for first := 2; first <= objects; first += 100 {
 		last := min(first+99, objects)
 		var head, data bytes.Buffer
 		for num := first; num <= last; num++ {
-			fmt.Fprintf(&head, "%d %d ", num, data.Len())
-			data.Write(body(num))
+			head.WriteString(strconv.Itoa(num))
+			head.WriteByte(' ')
+			head.WriteString(strconv.Itoa(data.Len()))
+			head.WriteByte(' ')
+			body(&data, num)
 			data.WriteByte('\n')
 			entries[num] = entry{2, stm, num - first}
 		}
@@ -152,9 +163,8 @@ func PDF(pages int, o Options) []byte {
 	for i, e := range entries {
 		row := make([]byte, cols)
 		switch {
-		case i == 0:
-			row[0], row[6] = 0, 0xff
-			row[5] = 0xff
+		case i == 0: // the head of the free list: type 0, generation 65535
+			row[5], row[6] = 0xff, 0xff
 		default:
 			row[0] = e.kind
 			binary.BigEndian.PutUint32(row[1:5], uint32(e.field2))

@@ -1,0 +1,112 @@
+package state
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// A file is marked in the state while it is being validated, and the mark
+// is cleared afterwards. A mark still there when ppsync starts again was
+// left by a process that crashed or was killed while validating that file
+// (a file that exhausts memory kills the daemon, at every restart): the
+// file is then refused with an error file instead of being validated
+// again. A new life of the file (another size or mtime) is validated as
+// usual.
+
+// bucketValidating holds the marks, keyed by the file's path. It is created
+// by the first mark, so stores of every schema version have it or not.
+var bucketValidating = []byte("validating")
+
+// Validation is a mark: which life of a file was being validated, by which
+// run of ppsync, since when.
+type Validation struct {
+	Size    int64     `json:"size"`
+	ModTime int64     `json:"mtime"` // unix nanoseconds
+	Run     string    `json:"run"`
+	Started time.Time `json:"started"`
+}
+
+// validationRun names this process's run of the store, so that its own
+// marks are told apart from those a crashed run left.
+type validationRun struct {
+	once sync.Once
+	id   string
+}
+
+func (s *Store) runID() string {
+	s.validation.once.Do(func() {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		s.validation.id = hex.EncodeToString(b)
+	})
+	return s.validation.id
+}
+
+// BeginValidation marks the file at path (with this size and mtime) as
+// being validated. When an earlier run left a mark for this same life of
+// the file, the validation stopped that run: it returns crashed with the
+// time that run began validating it, and removes the mark (the caller
+// refuses the file instead of validating it; 'ppsync retry' or a changed
+// file tries again).
+func (s *Store) BeginValidation(path string, size, mtime int64) (since time.Time, crashed bool, err error) {
+	run := s.runID()
+	err = s.Update(func(t *Tx) error {
+		b, err := t.tx.CreateBucketIfNotExists(bucketValidating)
+		if err != nil {
+			return err
+		}
+		if raw := b.Get([]byte(path)); raw != nil {
+			var prev Validation
+			if err := json.Unmarshal(raw, &prev); err != nil {
+				return fmt.Errorf("validation mark of %s: %w", path, err)
+			}
+			if prev.Run != run && prev.Size == size && prev.ModTime == mtime {
+				since, crashed = prev.Started, true
+				return b.Delete([]byte(path))
+			}
+		}
+		v, err := json.Marshal(Validation{Size: size, ModTime: mtime, Run: run, Started: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte(path), v)
+	})
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("mark %s as being validated: %w", path, err)
+	}
+	return since, crashed, nil
+}
+
+// EndValidation clears the mark of path: its validation finished, with
+// whatever verdict.
+func (s *Store) EndValidation(path string) error {
+	err := s.Update(func(t *Tx) error {
+		if b := t.tx.Bucket(bucketValidating); b != nil {
+			return b.Delete([]byte(path))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("clear the validation mark of %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validations calls fn with every mark (for status and tests).
+func (t *Tx) Validations(fn func(path string, v Validation) error) error {
+	b := t.tx.Bucket(bucketValidating)
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(k, raw []byte) error {
+		var v Validation
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("validation mark of %s: %w", k, err)
+		}
+		return fn(string(k), v)
+	})
+}
