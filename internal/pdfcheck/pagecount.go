@@ -1081,12 +1081,17 @@ type pageCount struct {
 // countPages counts the pages of the PDF in ra. With limit > 0, a file
 // with more than limit pages fails with errTooMany and pages set to what
 // its root node claims (or limit+1 when that claim was lower).
-func countPages(ra io.ReaderAt, size int64, limit int64) (pageCount, error) {
+func countPages(ra io.ReaderAt, size int64, limit int64) (pc pageCount, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = syntaxf("the page counter failed: %v", r)
+		}
+	}()
 	d, err := openDoc(ra, size)
 	if err != nil {
 		return pageCount{}, err
 	}
-	pc := pageCount{objects: d.objects, encrypted: d.encrypted}
+	pc = pageCount{objects: d.objects, encrypted: d.encrypted}
 	root, count, err := d.pagesRoot()
 	if err != nil {
 		return pc, err

@@ -90,8 +90,7 @@ func TestCountPagesDamaged(t *testing.T) {
 }
 
 // loop is a page tree whose node is its own kid.
-func loop(t *testing.T) []byte {
-	t.Helper()
+func loop(t testing.TB) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.4\n")
 	off1 := b.Len()
@@ -192,4 +191,19 @@ func TestPDFTestValid(t *testing.T) {
 			t.Errorf("%+v: qpdf --show-npages: %q %v", o, n, err)
 		}
 	}
+}
+
+// FuzzCountPages: whatever the bytes, the counter returns (it never panics
+// or loops), and a count it accepts is positive.
+func FuzzCountPages(f *testing.F) {
+	f.Add(pdftest.PDF(3, pdftest.Options{}))
+	f.Add(pdftest.PDF(12, pdftest.Options{Fanout: 3, Compressed: true}))
+	f.Add(invoicePDF(f, 1))
+	f.Add(loop(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pc, err := countPages(bytes.NewReader(b), int64(len(b)), 50)
+		if err == nil && pc.pages < 0 {
+			t.Fatalf("accepted %d pages", pc.pages)
+		}
+	})
 }
