@@ -231,13 +231,6 @@ func smallEnough(f *os.File, size int64) bool {
 	return true
 }
 
-// hasMore reports that r has more to read.
-func hasMore(r io.Reader) bool {
-	var one [1]byte
-	n, _ := r.Read(one[:])
-	return n > 0
-}
-
 // hashBuf is the read size for hashing large files (1 MiB reads keep the
 // syscall count low; the hash itself dominates).
 const hashBuf = 1 << 20
