@@ -84,6 +84,19 @@ func Incomplete(path string) (bool, error) {
 	return !bytes.Contains(tail, []byte("%%EOF")), nil
 }
 
+// source is a file being checked: the file itself, or its bytes read into
+// memory when it is small.
+type source interface {
+	io.ReaderAt
+	io.ReadSeeker
+}
+
+// inMemoryMax is the largest file read whole into memory to be checked
+// (one read for the hash and the checks); larger ones are read where they
+// lie, through a buffer of the same size: either way reading holds at most
+// 1 MiB.
+const inMemoryMax = hashBuf
+
 // Options tune Inspect.
 type Options struct {
 	// MaxSize refuses larger files (0: no limit).
@@ -122,19 +135,34 @@ func Inspect(path string, o Options) (Info, error) {
 		return Info{}, &Problem{CodeTooLarge, fmt.Sprintf("the file is %d MiB, over the %d MiB limit per file: split it, or raise [upload] max_file_size if your PerfectParser plan allows larger files", size>>20, o.MaxSize>>20)}
 	}
 	h := sha256.New()
-	n, err := hashInto(h, f)
-	if err != nil {
-		return Info{}, err
-	}
-	if n != size {
-		return Info{}, fmt.Errorf("%s changed size while being read", path)
+	var src source = f
+	if size <= inMemoryMax {
+		// A small file is read once, into memory, for the hash and the
+		// checks alike (pdfcpu reads a file in many small pieces).
+		b := make([]byte, size+1)
+		n, err := io.ReadFull(io.TeeReader(f, h), b)
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return Info{}, err
+		}
+		if int64(n) != size {
+			return Info{}, fmt.Errorf("%s changed size while being read", path)
+		}
+		src = bytes.NewReader(b[:n])
+	} else {
+		n, err := hashInto(h, f)
+		if err != nil {
+			return Info{}, err
+		}
+		if n != size {
+			return Info{}, fmt.Errorf("%s changed size while being read", path)
+		}
 	}
 	head := make([]byte, min(size, tailSize))
-	if _, err := f.ReadAt(head, 0); err != nil {
+	if _, err := src.ReadAt(head, 0); err != nil {
 		return Info{}, err
 	}
 	tail := make([]byte, min(size, tailSize))
-	if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
+	if _, err := src.ReadAt(tail, size-int64(len(tail))); err != nil {
 		return Info{}, err
 	}
 	info := Info{SHA256: hex.EncodeToString(h.Sum(nil)), Size: size}
@@ -144,7 +172,7 @@ func Inspect(path string, o Options) (Info, error) {
 	if !bytes.Contains(tail, []byte("%%EOF")) {
 		return info, &Problem{CodeTruncated, "the PDF has no %%EOF trailer: it is truncated (an interrupted copy or scan); drop a complete copy again"}
 	}
-	pages, err := judge(f, size, o.MaxPages)
+	pages, err := judge(src, size, o.MaxPages)
 	info.Pages = pages
 	return info, err
 }
@@ -152,7 +180,7 @@ func Inspect(path string, o Options) (Info, error) {
 // judge counts the pages of the PDF in f and checks it: by the page
 // counter, whose memory is bounded whatever the file, and, for files small
 // enough for its memory to be bounded too, by pdfcpu's full validation.
-func judge(f *os.File, size int64, maxPages int) (int, error) {
+func judge(f source, size int64, maxPages int) (int, error) {
 	pc, err := countPages(f, size, int64(maxPages))
 	switch {
 	case errors.Is(err, errTooMany):
@@ -209,7 +237,7 @@ func pdfcpuProblem(err error) *Problem {
 // cross-reference tables by scanning the file). Objects are counted by
 // their "endobj" keywords; object streams, which may hold thousands of
 // objects in a few bytes, make a file too large to tell.
-func smallEnough(f *os.File, size int64) bool {
+func smallEnough(f io.ReaderAt, size int64) bool {
 	buf := make([]byte, hashBuf)
 	var objects int
 	var carry int
@@ -258,7 +286,7 @@ func HashFile(path string) (string, int64, error) {
 // pdfcpuPages validates f with pdfcpu (relaxed) and returns its page
 // count. Only for files whose object count is bounded (deepCheckObjects):
 // pdfcpu holds every object in memory.
-func pdfcpuPages(f *os.File) (n int, err error) {
+func pdfcpuPages(f io.ReadSeeker) (n int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("pdf reader failed: %v", r)
