@@ -102,7 +102,7 @@ type Options struct {
 	// MaxSize refuses larger files (0: no limit).
 	MaxSize int64
 	// MaxPages refuses PDFs with more pages (0: no limit) with
-	// CodeTooManyPages, before anything else of the file is read.
+	// CodeTooManyPages, as soon as the page tree's root says so.
 	MaxPages int
 }
 
