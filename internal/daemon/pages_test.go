@@ -64,35 +64,42 @@ func TestTooManyPagesRefusedWithoutCharge(t *testing.T) {
 	}
 }
 
-// A file whose validation stopped the daemon (the mark is still in the
-// state when it starts again) gets a VALIDATION_CRASHED error file instead
-// of being validated again, and costs nothing; a file marked the same way
-// but changed since (a new size and mtime) is validated and processed as
-// usual. No mark is left behind.
+// A file whose validation stopped the daemon in two runs in a row (their
+// marks are in the state when it starts again) gets a VALIDATION_CRASHED
+// error file instead of being validated a third time, and costs nothing.
+// A file during whose validation one run stopped (a restart, a kill: it
+// may be chance) is validated and processed as usual, and so is a file
+// marked twice but changed since (a new size and mtime). No mark is left
+// behind.
 func TestValidationThatStoppedTheDaemonIsNotRepeated(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
 	cfg := e.config("")
 	crashed := filepath.Join(e.inbox, "crashed.pdf")
+	once := filepath.Join(e.inbox, "once.pdf")
 	renewed := filepath.Join(e.inbox, "renewed.pdf")
 	write(t, crashed, pdf(t, 1, 2))
+	write(t, once, pdf(t, 4, 1))
 	write(t, renewed, pdf(t, 2, 1))
 
-	// The previous run marked both and died while validating them.
-	st, err := state.Open(cfg.State.Path, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{crashed, renewed} {
-		fi, err := os.Stat(p)
+	// Earlier runs died while validating them: crashed.pdf and renewed.pdf
+	// in two runs, once.pdf in the second only.
+	for run, files := range [][]string{{crashed, renewed}, {crashed, renewed, once}} {
+		st, err := state.Open(cfg.State.Path, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, was, err := st.BeginValidation(p, fi.Size(), fi.ModTime().UnixNano()); err != nil || was {
-			t.Fatalf("mark %s: %v %v", p, was, err)
+		for _, p := range files {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, was, err := st.BeginValidation(p, fi.Size(), fi.ModTime().UnixNano()); err != nil || was {
+				t.Fatalf("run %d: mark %s: %v %v", run, p, was, err)
+			}
 		}
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// renewed.pdf was saved again since: a new life.
 	write(t, renewed, pdf(t, 3, 1))
@@ -106,19 +113,21 @@ func TestValidationThatStoppedTheDaemonIsNotRepeated(t *testing.T) {
 		t.Fatal(err)
 	}
 	ef := readError(t, crashed)
-	if ef.Error.Code != "VALIDATION_CRASHED" || !strings.Contains(ef.Error.Message, "ppsync retry") {
+	if ef.Error.Code != "VALIDATION_CRASHED" || !strings.Contains(ef.Error.Message, "twice") || !strings.Contains(ef.Error.Message, "ppsync retry") {
 		t.Errorf("crashed.pdf: error %+v, want VALIDATION_CRASHED saying how to try again", ef.Error)
 	}
-	if !exists(results.ResultPath(renewed)) {
-		t.Errorf("renewed.pdf (changed since its mark) got no result\nlogs:\n%s", tail(e.logs.String(), 3000))
+	for _, p := range []string{once, renewed} {
+		if !exists(results.ResultPath(p)) {
+			t.Errorf("%s got no result\nlogs:\n%s", filepath.Base(p), tail(e.logs.String(), 3000))
+		}
 	}
-	if s := e.emu.Stats(); s.DocumentsCreated != 1 || s.PagesCharged != 1 {
-		t.Errorf("documents_created=%d pages_charged=%d, want only renewed.pdf", s.DocumentsCreated, s.PagesCharged)
+	if s := e.emu.Stats(); s.DocumentsCreated != 2 || s.PagesCharged != 2 {
+		t.Errorf("documents_created=%d pages_charged=%d, want once.pdf and renewed.pdf only", s.DocumentsCreated, s.PagesCharged)
 	}
-	if sum.Invalid != 1 || sum.Done != 1 {
+	if sum.Invalid != 1 || sum.Done != 2 {
 		t.Errorf("summary = %+v", sum)
 	}
-	st, err = state.OpenReadOnly(cfg.State.Path, 5*time.Second)
+	st, err := state.OpenReadOnly(cfg.State.Path, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

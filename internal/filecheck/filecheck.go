@@ -89,12 +89,13 @@ type Options struct {
 }
 
 // Journal remembers which file is being validated, so that a file whose
-// validation stopped ppsync (a crash, memory exhausted, a kill) is refused
-// with CodeValidationCrashed when it is met again, instead of stopping
-// ppsync at every start. *state.Store is one.
+// validation stopped ppsync (a crash, memory exhausted, a kill) in two runs
+// in a row is refused with CodeValidationCrashed when it is met again,
+// instead of stopping ppsync at every start. *state.Store is one.
 type Journal interface {
 	// BeginValidation marks this life (size, mtime) of path; crashed says
-	// an earlier run left such a mark, since when it began.
+	// earlier runs stopped while validating it (since: when the last one
+	// began).
 	BeginValidation(path string, size, mtime int64) (since time.Time, crashed bool, err error)
 	// EndValidation clears the mark.
 	EndValidation(path string) error
@@ -357,7 +358,7 @@ func inspectPDF(path string, o Options) (Info, error) {
 		}
 		if crashed {
 			return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), Size: st.Size()}, &Problem{Code: CodeValidationCrashed, Message: fmt.Sprintf(
-				"ppsync stopped (it crashed, ran out of memory or was killed) while checking this file, at %s, so it is not checked again lest it stop ppsync again: "+
+				"ppsync stopped (it crashed, ran out of memory or was killed) twice in a row while checking this file, the last time at %s, so it is not checked again lest it stop ppsync again: "+
 					"split the file or save it again (a changed file is checked afresh), or run 'ppsync retry' on it to check it once more",
 				since.Local().Format(time.RFC3339))}
 		}

@@ -11,23 +11,31 @@ import (
 
 // A file is marked in the state while it is being validated, and the mark
 // is cleared afterwards. A mark still there when ppsync starts again was
-// left by a process that crashed or was killed while validating that file
-// (a file that exhausts memory kills the daemon, at every restart): the
-// file is then refused with an error file instead of being validated
-// again. A new life of the file (another size or mtime) is validated as
-// usual.
+// left by a process that stopped while validating that file: it crashed,
+// ran out of memory (a file that exhausts memory kills the daemon at every
+// restart) or was killed. A stop at that moment can be chance (a restart,
+// a power cut), so the file is validated once more; when the run after
+// that stops while validating it too, the file is refused with an error
+// file instead of being validated a third time. A new life of the file
+// (another size or mtime) starts afresh.
+
+// CrashesToRefuse is how many runs must have stopped while validating the
+// same life of a file before it is refused.
+const CrashesToRefuse = 2
 
 // bucketValidating holds the marks, keyed by the file's path. It is created
 // by the first mark, so stores of every schema version have it or not.
 var bucketValidating = []byte("validating")
 
 // Validation is a mark: which life of a file was being validated, by which
-// run of ppsync, since when.
+// run of ppsync, since when, and how many runs before stopped while
+// validating it.
 type Validation struct {
 	Size    int64     `json:"size"`
 	ModTime int64     `json:"mtime"` // unix nanoseconds
 	Run     string    `json:"run"`
 	Started time.Time `json:"started"`
+	Crashes int       `json:"crashes,omitempty"`
 }
 
 // validationRun names this process's run of the store, so that its own
@@ -47,11 +55,12 @@ func (s *Store) runID() string {
 }
 
 // BeginValidation marks the file at path (with this size and mtime) as
-// being validated. When an earlier run left a mark for this same life of
-// the file, the validation stopped that run: it returns crashed with the
-// time that run began validating it, and removes the mark (the caller
-// refuses the file instead of validating it; 'ppsync retry' or a changed
-// file tries again).
+// being validated. A mark an earlier run left for this same life of the
+// file counts one run that stopped while validating it; at
+// CrashesToRefuse such runs it returns crashed, with the time the last of
+// them began validating it, and removes the mark (the caller refuses the
+// file instead of validating it; 'ppsync retry' or a changed file tries
+// again).
 func (s *Store) BeginValidation(path string, size, mtime int64) (since time.Time, crashed bool, err error) {
 	run := s.runID()
 	err = s.Update(func(t *Tx) error {
@@ -59,17 +68,24 @@ func (s *Store) BeginValidation(path string, size, mtime int64) (since time.Time
 		if err != nil {
 			return err
 		}
+		crashes := 0
 		if raw := b.Get([]byte(path)); raw != nil {
 			var prev Validation
 			if err := json.Unmarshal(raw, &prev); err != nil {
 				return fmt.Errorf("validation mark of %s: %w", path, err)
 			}
-			if prev.Run != run && prev.Size == size && prev.ModTime == mtime {
+			if prev.Size == size && prev.ModTime == mtime {
+				crashes = prev.Crashes
+				if prev.Run != run {
+					crashes++ // that run stopped while validating it
+				}
+			}
+			if crashes >= CrashesToRefuse {
 				since, crashed = prev.Started, true
 				return b.Delete([]byte(path))
 			}
 		}
-		v, err := json.Marshal(Validation{Size: size, ModTime: mtime, Run: run, Started: time.Now().UTC()})
+		v, err := json.Marshal(Validation{Size: size, ModTime: mtime, Run: run, Started: time.Now().UTC(), Crashes: crashes})
 		if err != nil {
 			return err
 		}
