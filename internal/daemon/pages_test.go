@@ -93,8 +93,12 @@ func TestValidationThatStoppedTheDaemonIsNotRepeated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, was, err := st.BeginValidation(p, fi.Size(), fi.ModTime().UnixNano()); err != nil || was {
-				t.Fatalf("run %d: mark %s: %v %v", run, p, was, err)
+			prior, _, refuse, _, err := st.CheckValidation(p, fi.Size(), fi.ModTime().UnixNano())
+			if err != nil || refuse {
+				t.Fatalf("run %d: check %s: %v %v", run, p, refuse, err)
+			}
+			if err := st.BeginValidation(p, fi.Size(), fi.ModTime().UnixNano(), prior); err != nil {
+				t.Fatal(err)
 			}
 		}
 		if err := st.Close(); err != nil {

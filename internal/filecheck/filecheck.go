@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/pdfcheck"
@@ -86,6 +87,9 @@ type Options struct {
 	// Journal, when set, records each PDF's validation while it runs (see
 	// Journal).
 	Journal Journal
+	// MarkAfter is how long a validation runs before the journal marks it
+	// (0: 100 ms; negative: at once).
+	MarkAfter time.Duration
 }
 
 // Journal remembers which file is being validated, so that a file whose
@@ -93,13 +97,20 @@ type Options struct {
 // in a row is refused with CodeValidationCrashed when it is met again,
 // instead of stopping ppsync at every start. *state.Store is one.
 type Journal interface {
-	// BeginValidation marks this life (size, mtime) of path; crashed says
-	// earlier runs stopped while validating it (since: when the last one
-	// began).
-	BeginValidation(path string, size, mtime int64) (since time.Time, crashed bool, err error)
+	// CheckValidation says how many runs stopped while validating this
+	// life (size, mtime) of path, whether to refuse it (since: when the
+	// last of them began), and whether a mark of it is there.
+	CheckValidation(path string, size, mtime int64) (prior int, since time.Time, refuse, marked bool, err error)
+	// BeginValidation marks this life of path as being validated.
+	BeginValidation(path string, size, mtime int64, prior int) error
 	// EndValidation clears the mark.
 	EndValidation(path string) error
 }
+
+// markAfter is how long a PDF's validation runs before it is marked in
+// the journal. A validation that brings ppsync down runs long (it fills
+// memory or the stack first); the quick ones, nearly all, cost no write.
+const markAfter = 100 * time.Millisecond
 
 // Info is what an acceptable file yields.
 type Info struct {
@@ -352,20 +363,66 @@ func inspectPDF(path string, o Options) (Info, error) {
 		if err != nil {
 			return Info{}, err
 		}
-		since, crashed, err := o.Journal.BeginValidation(path, st.Size(), st.ModTime().UnixNano())
+		size, mtime := st.Size(), st.ModTime().UnixNano()
+		prior, since, refuse, marked, err := o.Journal.CheckValidation(path, size, mtime)
 		if err != nil {
 			return Info{}, err
 		}
-		if crashed {
-			return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), Size: st.Size()}, &Problem{Code: CodeValidationCrashed, Message: fmt.Sprintf(
+		if refuse {
+			return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), Size: size}, &Problem{Code: CodeValidationCrashed, Message: fmt.Sprintf(
 				"ppsync stopped (it crashed, ran out of memory or was killed) twice in a row while checking this file, the last time at %s, so it is not checked again lest it stop ppsync again: "+
 					"split the file or save it again (a changed file is checked afresh), or run 'ppsync retry' on it to check it once more",
 				since.Local().Format(time.RFC3339))}
 		}
-		defer func() { _ = o.Journal.EndValidation(path) }()
+		after := o.MarkAfter
+		if after == 0 {
+			after = markAfter
+		}
+		m := &lateMark{j: o.Journal, path: path, size: size, mtime: mtime, prior: prior, marked: marked}
+		if after < 0 || prior > 0 {
+			m.begin() // a run stopped during it before: mark it at once
+		} else {
+			m.timer = time.AfterFunc(after, m.begin)
+		}
+		defer m.end()
 	}
 	pi, err := pdfcheck.Inspect(path, pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
 	return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
+}
+
+// lateMark writes a journal mark once a validation has run for a while,
+// and clears it (or the mark a stopped run left) when it ends.
+type lateMark struct {
+	j            Journal
+	path         string
+	size, mtime  int64
+	prior        int
+	timer        *time.Timer
+	mu           sync.Mutex
+	marked, done bool
+}
+
+func (m *lateMark) begin() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		return
+	}
+	if m.j.BeginValidation(m.path, m.size, m.mtime, m.prior) == nil {
+		m.marked = true
+	}
+}
+
+func (m *lateMark) end() {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = true
+	if m.marked {
+		_ = m.j.EndValidation(m.path)
+	}
 }
 
 func suggestExt(k Kind) string {

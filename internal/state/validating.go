@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// A file is marked in the state while it is being validated, and the mark
-// is cleared afterwards. A mark still there when ppsync starts again was
+// A file is marked in the state while it is being validated (when the
+// validation runs long enough to matter: see filecheck.Journal), and the
+// mark is cleared afterwards. A mark still there when ppsync starts again was
 // left by a process that stopped while validating that file: it crashed,
 // ran out of memory (a file that exhausts memory kills the daemon at every
 // restart) or was killed. A stop at that moment can be chance (a restart,
@@ -54,47 +55,65 @@ func (s *Store) runID() string {
 	return s.validation.id
 }
 
-// BeginValidation marks the file at path (with this size and mtime) as
-// being validated. A mark an earlier run left for this same life of the
-// file counts one run that stopped while validating it; at
-// CrashesToRefuse such runs it returns crashed, with the time the last of
-// them began validating it, and removes the mark (the caller refuses the
-// file instead of validating it; 'ppsync retry' or a changed file tries
-// again).
-func (s *Store) BeginValidation(path string, size, mtime int64) (since time.Time, crashed bool, err error) {
+// CheckValidation reads what the marks say of this life (size, mtime) of
+// the file at path: prior is how many runs stopped while validating it
+// (an earlier run's mark counts one more than it recorded), marked that
+// some mark of path is there (EndValidation clears it). At CrashesToRefuse
+// runs, refuse is set, with since the time the last of them began, and the
+// mark is removed (the caller refuses the file instead of validating it;
+// 'ppsync retry' or a changed file tries again). Only then does it write.
+func (s *Store) CheckValidation(path string, size, mtime int64) (prior int, since time.Time, refuse, marked bool, err error) {
 	run := s.runID()
+	var prev Validation
+	err = s.View(func(t *Tx) error {
+		b := t.tx.Bucket(bucketValidating)
+		if b == nil {
+			return nil
+		}
+		raw := b.Get([]byte(path))
+		if raw == nil {
+			return nil
+		}
+		marked = true
+		return json.Unmarshal(raw, &prev)
+	})
+	if err != nil {
+		return 0, time.Time{}, false, false, fmt.Errorf("read the validation mark of %s: %w", path, err)
+	}
+	if marked && prev.Size == size && prev.ModTime == mtime {
+		prior = prev.Crashes
+		if prev.Run != run {
+			prior++ // that run stopped while validating it
+		}
+	}
+	if prior < CrashesToRefuse {
+		return prior, time.Time{}, false, marked, nil
+	}
+	if err := s.EndValidation(path); err != nil {
+		return 0, time.Time{}, false, marked, err
+	}
+	return prior, prev.Started, true, false, nil
+}
+
+// BeginValidation marks the file at path (with this size and mtime) as
+// being validated by this run, after prior runs stopped while validating
+// it (CheckValidation).
+func (s *Store) BeginValidation(path string, size, mtime int64, prior int) error {
+	v, err := json.Marshal(Validation{Size: size, ModTime: mtime, Run: s.runID(), Started: time.Now().UTC(), Crashes: prior})
+	if err != nil {
+		return err
+	}
 	err = s.Update(func(t *Tx) error {
 		b, err := t.tx.CreateBucketIfNotExists(bucketValidating)
-		if err != nil {
-			return err
-		}
-		crashes := 0
-		if raw := b.Get([]byte(path)); raw != nil {
-			var prev Validation
-			if err := json.Unmarshal(raw, &prev); err != nil {
-				return fmt.Errorf("validation mark of %s: %w", path, err)
-			}
-			if prev.Size == size && prev.ModTime == mtime {
-				crashes = prev.Crashes
-				if prev.Run != run {
-					crashes++ // that run stopped while validating it
-				}
-			}
-			if crashes >= CrashesToRefuse {
-				since, crashed = prev.Started, true
-				return b.Delete([]byte(path))
-			}
-		}
-		v, err := json.Marshal(Validation{Size: size, ModTime: mtime, Run: run, Started: time.Now().UTC(), Crashes: crashes})
 		if err != nil {
 			return err
 		}
 		return b.Put([]byte(path), v)
 	})
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("mark %s as being validated: %w", path, err)
+		return fmt.Errorf("mark %s as being validated: %w", path, err)
 	}
-	return since, crashed, nil
+	return nil
 }
 
 // EndValidation clears the mark of path: its validation finished, with
