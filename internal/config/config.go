@@ -88,6 +88,9 @@ type Inbox struct {
 	LedgerSeparator string `toml:"ledger_separator"`
 	// LedgerDecimal is the decimal mark of numbers in the CSV: "." or ",".
 	LedgerDecimal string `toml:"ledger_decimal"`
+	// MaxPages is the most pages a PDF may have to be uploaded (each page
+	// costs a credit); a larger one gets a TOO_MANY_PAGES error file.
+	MaxPages int `toml:"max_pages"`
 }
 
 // Upload is [upload]: how files are gathered into submissions.

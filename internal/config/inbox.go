@@ -39,6 +39,7 @@ func (v *validator) inbox(i int) {
 		v.fail(k("parser_id"), "required: the PerfectParser parser id for this inbox (e.g. \"prs_123\")")
 	}
 	v.media(i)
+	v.maxPages(i)
 	if in.Exclude == nil {
 		in.Exclude = DefaultExclude()
 	}

@@ -79,7 +79,7 @@ var known = []string{
 	"inbox.path", "inbox.parser_id", "inbox.recursive", "inbox.include", "inbox.exclude", "inbox.settle",
 	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
 	"inbox.failed_dir", "inbox.types", "inbox.results_dir", "inbox.ledger", "inbox.ledger_separator",
-	"inbox.ledger_decimal", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
+	"inbox.ledger_decimal", "inbox.max_pages", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
 	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
 	"admin.hosts", "api.env_file",
 	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",

@@ -410,7 +410,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	out := make([]uploader.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types}
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages}
 	}
 	return out
 }

@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/ppsync/ppsync/internal/pdfcheck"
 )
@@ -45,12 +47,16 @@ const (
 // Problem codes written to <file>.error.json (beside pdfcheck's codes, which
 // Inspect passes through for PDFs).
 const (
-	CodeEmpty       = pdfcheck.CodeEmpty
-	CodeTooLarge    = pdfcheck.CodeTooLarge
-	CodeUnsupported = "UNSUPPORTED_FILE_TYPE"
-	CodeTruncated   = "TRUNCATED_IMAGE"
-	CodeDamaged     = "DAMAGED_IMAGE"
-	CodeMismatch    = "FILE_TYPE_MISMATCH"
+	CodeEmpty        = pdfcheck.CodeEmpty
+	CodeTooLarge     = pdfcheck.CodeTooLarge
+	CodeTooManyPages = pdfcheck.CodeTooManyPages
+	CodeUnsupported  = "UNSUPPORTED_FILE_TYPE"
+	CodeTruncated    = "TRUNCATED_IMAGE"
+	CodeDamaged      = "DAMAGED_IMAGE"
+	CodeMismatch     = "FILE_TYPE_MISMATCH"
+	// CodeValidationCrashed refuses a file whose validation stopped
+	// ppsync before (see Journal).
+	CodeValidationCrashed = "VALIDATION_CRASHED"
 )
 
 // Problem is why a file was refused locally; its Message says what to do.
@@ -76,7 +82,35 @@ type Options struct {
 	Types []string
 	// MaxSize refuses larger files (0: no limit).
 	MaxSize int64
+	// MaxPages refuses PDFs with more pages (0: no limit).
+	MaxPages int
+	// Journal, when set, records each PDF's validation while it runs (see
+	// Journal).
+	Journal Journal
+	// MarkAfter is how long a validation runs before the journal marks it
+	// (0: 100 ms; negative: at once).
+	MarkAfter time.Duration
 }
+
+// Journal remembers which file is being validated, so that a file whose
+// validation stopped ppsync (a crash, memory exhausted, a kill) in two runs
+// in a row is refused with CodeValidationCrashed when it is met again,
+// instead of stopping ppsync at every start. *state.Store is one.
+type Journal interface {
+	// CheckValidation says how many runs stopped while validating this
+	// life (size, mtime) of path, whether to refuse it (since: when the
+	// last of them began), and whether a mark of it is there.
+	CheckValidation(path string, size, mtime int64) (prior int, since time.Time, refuse, marked bool, err error)
+	// BeginValidation marks this life of path as being validated.
+	BeginValidation(path string, size, mtime int64, prior int) error
+	// EndValidation clears the mark.
+	EndValidation(path string) error
+}
+
+// markAfter is how long a PDF's validation runs before it is marked in
+// the journal. A validation that brings ppsync down runs long (it fills
+// memory or the stack first); the quick ones, nearly all, cost no write.
+const markAfter = 100 * time.Millisecond
 
 // Info is what an acceptable file yields.
 type Info struct {
@@ -317,10 +351,78 @@ func Inspect(path string, o Options) (Info, error) {
 			strings.ToUpper(string(got)), filepath.Ext(path), suggestExt(got)))
 	}
 	if got == KindPDF {
-		pi, err := pdfcheck.Inspect(path, o.MaxSize)
-		return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
+		return inspectPDF(path, o)
 	}
 	return inspectImage(path, got, size)
+}
+
+// inspectPDF validates a PDF, under the journal's mark when there is one.
+func inspectPDF(path string, o Options) (Info, error) {
+	if o.Journal != nil {
+		st, err := os.Stat(path)
+		if err != nil {
+			return Info{}, err
+		}
+		size, mtime := st.Size(), st.ModTime().UnixNano()
+		prior, since, refuse, marked, err := o.Journal.CheckValidation(path, size, mtime)
+		if err != nil {
+			return Info{}, err
+		}
+		if refuse {
+			return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), Size: size}, &Problem{Code: CodeValidationCrashed, Message: fmt.Sprintf(
+				"ppsync stopped (it crashed, ran out of memory or was killed) twice in a row while checking this file, the last time at %s, so it is not checked again lest it stop ppsync again: "+
+					"split the file or save it again (a changed file is checked afresh), or run 'ppsync retry' on it to check it once more",
+				since.Local().Format(time.RFC3339))}
+		}
+		after := o.MarkAfter
+		if after == 0 {
+			after = markAfter
+		}
+		m := &lateMark{j: o.Journal, path: path, size: size, mtime: mtime, prior: prior, marked: marked}
+		if after < 0 || prior > 0 {
+			m.begin() // a run stopped during it before: mark it at once
+		} else {
+			m.timer = time.AfterFunc(after, m.begin)
+		}
+		defer m.end()
+	}
+	pi, err := pdfcheck.Inspect(path, pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
+	return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
+}
+
+// lateMark writes a journal mark once a validation has run for a while,
+// and clears it (or the mark a stopped run left) when it ends.
+type lateMark struct {
+	j            Journal
+	path         string
+	size, mtime  int64
+	prior        int
+	timer        *time.Timer
+	mu           sync.Mutex
+	marked, done bool
+}
+
+func (m *lateMark) begin() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		return
+	}
+	if m.j.BeginValidation(m.path, m.size, m.mtime, m.prior) == nil {
+		m.marked = true
+	}
+}
+
+func (m *lateMark) end() {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = true
+	if m.marked {
+		_ = m.j.EndValidation(m.path)
+	}
 }
 
 func suggestExt(k Kind) string {

@@ -28,7 +28,7 @@ func BenchmarkHashFile(b *testing.B) {
 func BenchmarkInspectInvoice(b *testing.B) {
 	p := file(b, "inv.pdf", invoice(b, 3))
 	for b.Loop() {
-		if _, err := pdfcheck.Inspect(p, 0); err != nil {
+		if _, err := pdfcheck.Inspect(p, pdfcheck.Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

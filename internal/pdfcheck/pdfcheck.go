@@ -24,14 +24,16 @@ func init() {
 
 // Problem codes written to <file>.error.json.
 const (
-	CodeEmpty        = "EMPTY_FILE"
-	CodeNotPDF       = "NOT_A_PDF"
-	CodeTruncated    = "TRUNCATED_PDF"
-	CodePageCount    = "PAGE_COUNT_FAILED"
-	CodeEncrypted    = "PASSWORD_PROTECTED_PDF"
-	CodeTooLarge     = "FILE_TOO_LARGE"
-	CodeUnreadable   = "UNREADABLE_FILE"
-	inMemoryMaxBytes = 32 << 20
+	CodeEmpty      = "EMPTY_FILE"
+	CodeNotPDF     = "NOT_A_PDF"
+	CodeTruncated  = "TRUNCATED_PDF"
+	CodePageCount  = "PAGE_COUNT_FAILED"
+	CodeEncrypted  = "PASSWORD_PROTECTED_PDF"
+	CodeTooLarge   = "FILE_TOO_LARGE"
+	CodeUnreadable = "UNREADABLE_FILE"
+	// CodeTooManyPages refuses a PDF with more pages than its inbox's
+	// max_pages: never uploaded, never charged.
+	CodeTooManyPages = "TOO_MANY_PAGES"
 )
 
 // Problem is why a file was refused locally. Its message says what to do.
@@ -82,10 +84,40 @@ func Incomplete(path string) (bool, error) {
 	return !bytes.Contains(tail, []byte("%%EOF")), nil
 }
 
+// source is a file being checked: the file itself, or its bytes read into
+// memory when it is small.
+type source interface {
+	io.ReaderAt
+	io.ReadSeeker
+}
+
+// inMemoryMax is the largest file read whole into memory to be checked
+// (one read for the hash and the checks); larger ones are read where they
+// lie, through a buffer of the same size: either way reading holds at most
+// 1 MiB.
+const inMemoryMax = hashBuf
+
+// Options tune Inspect.
+type Options struct {
+	// MaxSize refuses larger files (0: no limit).
+	MaxSize int64
+	// MaxPages refuses PDFs with more pages (0: no limit) with
+	// CodeTooManyPages, as soon as the page tree's root says so.
+	MaxPages int
+}
+
+// deepCheckObjects is the largest PDF (in objects, the trailer's /Size)
+// that is also given to pdfcpu's full validation: pdfcpu loads every
+// object, some 2.5 KiB each, so this bounds what that costs. Larger files
+// are judged by the page counter alone, whose memory does not grow with the
+// file (see countPages).
+const deepCheckObjects = 2500
+
 // Inspect hashes and validates the PDF at path. A *Problem error means the
 // file is not acceptable (and never will be, unless it changes); any other
-// error is an I/O failure worth retrying.
-func Inspect(path string, maxSize int64) (Info, error) {
+// error is an I/O failure worth retrying. Its memory does not grow with the
+// number of pages or objects in the file.
+func Inspect(path string, o Options) (Info, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Info{}, err
@@ -99,76 +131,132 @@ func Inspect(path string, maxSize int64) (Info, error) {
 	switch {
 	case size == 0:
 		return Info{}, &Problem{CodeEmpty, "the file is empty (0 bytes): if a scanner or copy is still writing it, it is picked up again when it changes"}
-	case maxSize > 0 && size > maxSize:
-		return Info{}, &Problem{CodeTooLarge, fmt.Sprintf("the file is %d MiB, over the %d MiB limit per file: split it, or raise [upload] max_file_size if your PerfectParser plan allows larger files", size>>20, maxSize>>20)}
+	case o.MaxSize > 0 && size > o.MaxSize:
+		return Info{}, &Problem{CodeTooLarge, fmt.Sprintf("the file is %d MiB, over the %d MiB limit per file: split it, or raise [upload] max_file_size if your PerfectParser plan allows larger files", size>>20, o.MaxSize>>20)}
 	}
 	h := sha256.New()
-	var rs io.ReadSeeker
-	var head, tail []byte
-	if size <= inMemoryMaxBytes {
-		// Read in one buffer of the size stat gave, then make sure the file
-		// ends there.
-		b := make([]byte, size)
+	var src source = f
+	if size <= inMemoryMax {
+		// A small file is read once, into memory, for the hash and the
+		// checks alike (pdfcpu reads a file in many small pieces).
+		b := make([]byte, size+1)
 		n, err := io.ReadFull(io.TeeReader(f, h), b)
-		if errors.Is(err, io.ErrUnexpectedEOF) || err == nil && hasMore(f) {
-			return Info{}, fmt.Errorf("%s changed size while being read", path)
-		}
-		if err != nil {
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return Info{}, err
 		}
-		b = b[:n]
-		rs = bytes.NewReader(b)
-		head = b[:min(len(b), tailSize)]
-		tail = b[max(len(b)-tailSize, 0):]
+		if int64(n) != size {
+			return Info{}, fmt.Errorf("%s changed size while being read", path)
+		}
+		src = bytes.NewReader(b[:n])
 	} else {
-		head = make([]byte, tailSize)
-		n, _ := io.ReadFull(f, head)
-		head = head[:n]
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return Info{}, err
-		}
-		n64, err := hashInto(h, f)
+		n, err := hashInto(h, f)
 		if err != nil {
 			return Info{}, err
 		}
-		if n64 != size {
+		if n != size {
 			return Info{}, fmt.Errorf("%s changed size while being read", path)
 		}
-		tail = make([]byte, min(size, tailSize))
-		if _, err := f.ReadAt(tail, size-int64(len(tail))); err != nil {
-			return Info{}, err
-		}
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return Info{}, err
-		}
-		rs = f
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
+	head := make([]byte, min(size, tailSize))
+	if _, err := src.ReadAt(head, 0); err != nil {
+		return Info{}, err
+	}
+	tail := make([]byte, min(size, tailSize))
+	if _, err := src.ReadAt(tail, size-int64(len(tail))); err != nil {
+		return Info{}, err
+	}
+	info := Info{SHA256: hex.EncodeToString(h.Sum(nil)), Size: size}
 	if !bytes.Contains(head, []byte("%PDF-")) {
-		return Info{SHA256: sum, Size: size}, &Problem{CodeNotPDF, "the file does not start with %PDF-: it is not a PDF (perhaps another format renamed to .pdf); convert it to PDF and drop it again"}
+		return info, &Problem{CodeNotPDF, "the file does not start with %PDF-: it is not a PDF (perhaps another format renamed to .pdf); convert it to PDF and drop it again"}
 	}
 	if !bytes.Contains(tail, []byte("%%EOF")) {
-		return Info{SHA256: sum, Size: size}, &Problem{CodeTruncated, "the PDF has no %%EOF trailer: it is truncated (an interrupted copy or scan); drop a complete copy again"}
+		return info, &Problem{CodeTruncated, "the PDF has no %%EOF trailer: it is truncated (an interrupted copy or scan); drop a complete copy again"}
 	}
-	pages, err := countPages(rs)
-	if err != nil {
-		msg := strings.TrimSpace(err.Error())
-		if len(msg) > 200 {
-			msg = msg[:200] + "…"
-		}
-		if strings.Contains(strings.ToLower(msg), "password") || strings.Contains(strings.ToLower(msg), "encrypt") {
-			return Info{SHA256: sum, Size: size}, &Problem{CodeEncrypted, "the PDF needs a password to open: save an unprotected copy and drop that instead (" + msg + ")"}
-		}
-		return Info{SHA256: sum, Size: size}, &Problem{CodePageCount, "the PDF's pages cannot be counted, so it is damaged: re-export or re-scan it (" + msg + ")"}
-	}
-	return Info{SHA256: sum, Size: size, Pages: pages}, nil
+	pages, err := judge(src, size, o.MaxPages)
+	info.Pages = pages
+	return info, err
 }
 
-// hasMore reports that r has more to read.
-func hasMore(r io.Reader) bool {
-	var one [1]byte
-	n, _ := r.Read(one[:])
-	return n > 0
+// judge counts the pages of the PDF in f and checks it: by the page
+// counter, whose memory is bounded whatever the file, and, for files small
+// enough for its memory to be bounded too, by pdfcpu's full validation.
+func judge(f source, size int64, maxPages int) (int, error) {
+	pc, err := countPages(f, size, int64(maxPages))
+	switch {
+	case errors.Is(err, errTooMany):
+		return 0, &Problem{CodeTooManyPages, tooMany(pc.pages, maxPages)}
+	case err == nil && pc.pages <= 0:
+		return 0, countFailed(errors.New("the document has no pages"))
+	case err == nil && pc.objects > deepCheckObjects:
+		// Too large for pdfcpu's memory; the page tree was read.
+		return int(pc.pages), nil
+	case err != nil && !errors.Is(err, errEncryptedStream) && !smallEnough(f, size):
+		return 0, countFailed(err)
+	case errors.Is(err, errEncryptedStream) && pc.objects > deepCheckObjects:
+		return 0, &Problem{CodeEncrypted, fmt.Sprintf("the PDF is encrypted and too large (%d objects) to be checked without decrypting it: save an unprotected copy (print it to PDF, or run qpdf --decrypt) and drop that instead", pc.objects)}
+	}
+	// Small enough for pdfcpu: it validates the whole file, repairs what
+	// the counter could not read, and opens encrypted files.
+	n, perr := pdfcpuPages(f)
+	if perr != nil {
+		return 0, pdfcpuProblem(perr)
+	}
+	if maxPages > 0 && n > maxPages {
+		return 0, &Problem{CodeTooManyPages, tooMany(int64(n), maxPages)}
+	}
+	return n, nil
+}
+
+func tooMany(pages int64, maxPages int) string {
+	return fmt.Sprintf("the PDF has %d pages, and this inbox allows %d (max_pages): split the file into parts of at most %d pages, or raise max_pages for this inbox; it was not uploaded and cost nothing",
+		pages, maxPages, maxPages)
+}
+
+func countFailed(err error) *Problem {
+	return &Problem{CodePageCount, "the PDF's pages cannot be counted, so it is damaged: re-export or re-scan it (" + short(err) + ")"}
+}
+
+func short(err error) string {
+	msg := strings.TrimSpace(err.Error())
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return msg
+}
+
+func pdfcpuProblem(err error) *Problem {
+	msg := short(err)
+	if strings.Contains(strings.ToLower(msg), "password") || strings.Contains(strings.ToLower(msg), "encrypt") {
+		return &Problem{CodeEncrypted, "the PDF needs a password to open: save an unprotected copy and drop that instead (" + msg + ")"}
+	}
+	return &Problem{CodePageCount, "the PDF's pages cannot be counted, so it is damaged: re-export or re-scan it (" + msg + ")"}
+}
+
+// smallEnough reports whether a file the page counter could not read is
+// small enough, in objects, for pdfcpu to try (it repairs damaged
+// cross-reference tables by scanning the file). Objects are counted by
+// their "endobj" keywords; object streams, which may hold thousands of
+// objects in a few bytes, make a file too large to tell.
+func smallEnough(f io.ReaderAt, size int64) bool {
+	buf := make([]byte, hashBuf)
+	var objects int
+	var carry int
+	for off := int64(0); off < size; {
+		n, err := f.ReadAt(buf[carry:], off)
+		if n == 0 && err != nil {
+			return false
+		}
+		off += int64(n)
+		b := buf[:carry+n]
+		objects += bytes.Count(b, []byte("endobj"))
+		if bytes.Contains(b, []byte("/ObjStm")) || objects > deepCheckObjects {
+			return false
+		}
+		// Keep the last bytes: a keyword may straddle two reads.
+		carry = copy(buf, b[max(len(b)-7, 0):])
+		objects -= bytes.Count(buf[:carry], []byte("endobj"))
+	}
+	return true
 }
 
 // hashBuf is the read size for hashing large files (1 MiB reads keep the
@@ -195,15 +283,21 @@ func HashFile(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-func countPages(rs io.ReadSeeker) (n int, err error) {
+// pdfcpuPages validates f with pdfcpu (relaxed) and returns its page
+// count. Only for files whose object count is bounded (deepCheckObjects):
+// pdfcpu holds every object in memory.
+func pdfcpuPages(f io.ReadSeeker) (n int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("pdf reader failed: %v", r)
 		}
 	}()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
-	n, err = api.PageCount(rs, conf)
+	n, err = api.PageCount(f, conf)
 	if err == nil && n <= 0 {
 		err = errors.New("the document has no pages")
 	}

@@ -31,7 +31,7 @@ func invoice(t testing.TB, pages int) []byte {
 
 func TestInspect(t *testing.T) {
 	good := invoice(t, 3)
-	info, err := pdfcheck.Inspect(file(t, "ok.pdf", good), 0)
+	info, err := pdfcheck.Inspect(file(t, "ok.pdf", good), pdfcheck.Options{})
 	if err != nil || info.Pages != 3 || len(info.SHA256) != 64 || info.Size != int64(len(good)) {
 		t.Fatalf("good: %+v %v", info, err)
 	}
@@ -48,13 +48,13 @@ func TestInspect(t *testing.T) {
 		{"garbage with eof", []byte("%PDF-1.4\ngarbage\n%%EOF\n"), 0, pdfcheck.CodePageCount},
 		{"too large", good, 100, pdfcheck.CodeTooLarge},
 	} {
-		_, err := pdfcheck.Inspect(file(t, tc.name+".pdf", tc.data), tc.max)
+		_, err := pdfcheck.Inspect(file(t, tc.name+".pdf", tc.data), pdfcheck.Options{MaxSize: tc.max})
 		var p *pdfcheck.Problem
 		if !errors.As(err, &p) || p.Code != tc.code || p.Message == "" {
 			t.Errorf("%s: err = %v, want %s", tc.name, err, tc.code)
 		}
 	}
-	if _, err := pdfcheck.Inspect(filepath.Join(t.TempDir(), "missing.pdf"), 0); !errors.Is(err, os.ErrNotExist) {
+	if _, err := pdfcheck.Inspect(filepath.Join(t.TempDir(), "missing.pdf"), pdfcheck.Options{}); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing: %v", err)
 	}
 }
@@ -72,7 +72,7 @@ func TestPasswordProtectedPDF(t *testing.T) {
 	if out, err := exec.Command(qpdf, "--encrypt", "user-pw", "owner-pw", "256", "--", src, locked).CombinedOutput(); err != nil {
 		t.Fatalf("qpdf: %v %s", err, out)
 	}
-	_, err = pdfcheck.Inspect(locked, 0)
+	_, err = pdfcheck.Inspect(locked, pdfcheck.Options{})
 	var p *pdfcheck.Problem
 	if !errors.As(err, &p) || p.Code != pdfcheck.CodeEncrypted {
 		t.Fatalf("err = %v, want %s", err, pdfcheck.CodeEncrypted)
@@ -81,7 +81,7 @@ func TestPasswordProtectedPDF(t *testing.T) {
 	if out, err := exec.Command(qpdf, "--encrypt", "", "owner-pw", "256", "--", src, open).CombinedOutput(); err != nil {
 		t.Fatalf("qpdf: %v %s", err, out)
 	}
-	if info, err := pdfcheck.Inspect(open, 0); err != nil || info.Pages != 1 {
+	if info, err := pdfcheck.Inspect(open, pdfcheck.Options{}); err != nil || info.Pages != 1 {
 		t.Fatalf("empty user password: %+v %v", info, err)
 	}
 }
@@ -115,7 +115,7 @@ func FuzzInspect(f *testing.F) {
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		info, err := pdfcheck.Inspect(p, 0)
+		info, err := pdfcheck.Inspect(p, pdfcheck.Options{})
 		var pr *pdfcheck.Problem
 		if err != nil && !errors.As(err, &pr) {
 			t.Fatalf("non-problem error on readable file: %v", err)

@@ -203,6 +203,8 @@ type Store struct {
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
 	writeSince time.Time
+
+	validation validationRun // see validating.go
 }
 
 // Open opens (creating if needed, mode 0600) the state file. A second

@@ -49,8 +49,18 @@ func (u *Uploader) inspect(ev watcher.Event) inspected {
 	}); err == nil && unchanged(rec, known, ev, in) {
 		return inspected{unchanged: true}
 	}
-	info, err := filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
+	info, err := filecheck.Inspect(ev.Path, u.checks(in))
 	return inspected{info: info, err: err}
+}
+
+// checks are what validation asks of an inbox's files; the state remembers
+// each PDF's validation while it runs (filecheck.Journal).
+func (u *Uploader) checks(in Inbox) filecheck.Options {
+	o := filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize, MaxPages: in.MaxPages}
+	if u.st != nil {
+		o.Journal = u.st
+	}
+	return o
 }
 
 // unchanged reports that a file was handled before with this size, mtime
@@ -100,7 +110,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		// Its record changed between inspect and now (it was pruned or
 		// marked gone): hash it here.
 		pre = inspected{}
-		pre.info, pre.err = filecheck.Inspect(ev.Path, filecheck.Options{Types: in.Types, MaxSize: u.o.MaxFileSize})
+		pre.info, pre.err = filecheck.Inspect(ev.Path, u.checks(in))
 	}
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,

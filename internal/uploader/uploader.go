@@ -59,6 +59,8 @@ type Inbox struct {
 	// Types are the accepted file-name patterns (filecheck.Options.Types);
 	// empty means filecheck.DefaultTypes.
 	Types []string
+	// MaxPages refuses larger PDFs (0: no limit).
+	MaxPages int
 }
 
 // Options wires an Uploader.
