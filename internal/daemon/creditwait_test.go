@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
@@ -18,9 +20,17 @@ import (
 )
 
 // get reads path from the admin endpoint on loopback (no credentials).
-func get(t *testing.T, listen, path string) string {
+// get fetches path from the admin endpoint of cfg's daemon with the token
+// the daemon wrote for local clients, as the CLI sends it.
+func get(t *testing.T, cfg *config.Config, path string) string {
 	t.Helper()
-	resp, err := http.Get("http://" + listen + path)
+	tok, err := os.ReadFile(config.AdminTokenFile(cfg.State.Path))
+	if err != nil {
+		t.Fatalf("read the daemon's token: %v", err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Admin.Listen+path, nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,14 +97,14 @@ func TestLargeFileWaitsForCreditsSmallOnesGoAhead(t *testing.T) {
 	var fd struct {
 		State, Code, Reason string
 	}
-	if err := json.Unmarshal([]byte(get(t, listen, "/ui/api/file?path="+url.QueryEscape(big))), &fd); err != nil {
+	if err := json.Unmarshal([]byte(get(t, cfg, "/ui/api/file?path="+url.QueryEscape(big))), &fd); err != nil {
 		t.Fatal(err)
 	}
 	if fd.Code != uploader.CodeWaitingCredits || !strings.Contains(fd.Reason, "needs 60 credits, 47 available") {
 		t.Errorf("status page: %+v", fd)
 	}
 	// The metrics.
-	metrics := get(t, listen, "/metrics")
+	metrics := get(t, cfg, "/metrics")
 	for _, m := range []string{
 		fmt.Sprintf(`ppsync_files{inbox=%q,state="waiting_for_credits"} 1`, filepath.Join(e.root, "big")),
 		"ppsync_waiting_for_credits 1",

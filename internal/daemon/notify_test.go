@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -158,16 +157,11 @@ rescan_interval = "300ms"
 		t.Errorf("results took %s", d)
 	}
 
-	resp, err := http.Get("http://" + admin + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := get(t, cfg, "/metrics")
 	for _, want := range []string{`ppsync_notify_sent_total{event="failures",target="hook"} 1`, `ppsync_notify_sent_total{event="restart",target="hook"} 1`,
 		`ppsync_notify_queue_length{target="mail"}`, `ppsync_notify_failed_total{target="mail"} 0`, "ppsync_files{", "ppsync_result_latency_seconds_bucket"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("/metrics lacks %s:\n%s", want, tail(string(body), 3000))
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, tail(body, 3000))
 		}
 	}
 }
