@@ -21,7 +21,7 @@ import (
 )
 
 // SchemaVersion is the layout this build writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	bucketMeta    = []byte("meta")
@@ -92,7 +92,14 @@ type Doc struct {
 	Size     int64    `json:"size"`
 	Pages    int      `json:"pages"`
 	State    string   `json:"state"`
-	Files    []string `json:"files"` // paths waiting for this document's result
+	// First is the first file attached to the document (the name it is
+	// sent under, and the file a copy's result names as its original). The
+	// files of a document are records of their own (see Tx.DocFiles).
+	First string `json:"first,omitempty"`
+	// Files, when set, are attached to the document by PutDoc, besides
+	// the files attached already. They are not stored in the record nor
+	// read back: Tx.DocFiles lists the attached files, Tx.Detach removes one.
+	Files []string `json:"-"`
 	Batch    string   `json:"batch,omitempty"`
 	// UploadName is the filename the document was sent under; the API's
 	// answer names it, and a result is written only when the names agree.
@@ -300,6 +307,7 @@ var migrations = []func(*bolt.Tx) error{
 	},
 	1: buildOpenIndex,
 	2: buildTally,
+	3: splitDocFiles,
 }
 
 // Path returns the state file's path.
@@ -364,6 +372,9 @@ func (s *Store) Check() (err error) {
 			}
 		}
 		if err := checkIndex(tx); err != nil {
+			return damaged(s.path, err)
+		}
+		if err := checkDocWait(tx); err != nil {
 			return damaged(s.path, err)
 		}
 		// An older schema opened read-only has no tally yet; it gets one
@@ -541,7 +552,7 @@ func (t *Tx) DeleteFile(path string) error {
 	if err := t.tx.Bucket(bucketFiles).Delete([]byte(path)); err != nil {
 		return err
 	}
-	return unindex(t.tx, prefixFile, path)
+	return unindexFile(t.tx, path)
 }
 
 // Files calls fn for every file record. It reads every record (handing the
@@ -575,9 +586,14 @@ func (t *Tx) Doc(key string) (Doc, bool, error) {
 	return get[Doc](t.tx, bucketDocs, key)
 }
 
-// PutDoc writes a document record.
+// PutDoc writes a document record, attaching the paths in d.Files first.
 func (t *Tx) PutDoc(d Doc) error {
 	t.touch()
+	for _, p := range d.Files {
+		if _, err := t.Attach(&d, p); err != nil {
+			return err
+		}
+	}
 	if err := put(t.tx, bucketDocs, d.Key, d); err != nil {
 		return err
 	}
