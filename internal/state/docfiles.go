@@ -42,6 +42,7 @@ func docPrefix(key string) []byte { return append([]byte(key), 0) }
 // paths in d.Files). It reports whether path was not attached yet. The
 // first file attached becomes d.First; the caller writes d.
 func (t *Tx) Attach(d *Doc, path string) (bool, error) {
+	t.ops++
 	b := t.tx.Bucket(bucketDocFiles)
 	k := docFileKey(d.Key, path)
 	if d.First == "" {
@@ -50,6 +51,7 @@ func (t *Tx) Attach(d *Doc, path string) (bool, error) {
 	if b.Get(k) != nil {
 		return false, nil
 	}
+	t.bytes += len(k)
 	return true, b.Put(k, []byte{})
 }
 
@@ -57,6 +59,7 @@ func (t *Tx) Attach(d *Doc, path string) (bool, error) {
 // the next attached file (in path order) takes its place, or "" when none
 // is left. The caller writes d.
 func (t *Tx) Detach(d *Doc, path string) error {
+	t.ops++
 	if err := t.tx.Bucket(bucketDocFiles).Delete(docFileKey(d.Key, path)); err != nil {
 		return err
 	}
@@ -68,6 +71,7 @@ func (t *Tx) Detach(d *Doc, path string) error {
 
 // Attached reports whether path is a file of document key.
 func (t *Tx) Attached(key, path string) bool {
+	t.ops++
 	if b := t.tx.Bucket(bucketDocFiles); b != nil {
 		return b.Get(docFileKey(key, path)) != nil
 	}
@@ -113,7 +117,7 @@ func (t *Tx) DocFiles(key string, fn func(path string) error) error {
 	if b == nil {
 		return t.legacyFiles(key, fn)
 	}
-	return eachUnder(b, docPrefix(key), fn)
+	return eachUnder(t, b, docPrefix(key), fn)
 }
 
 // WaitingFiles calls fn for every file not in a final state whose content
@@ -128,7 +132,7 @@ func (t *Tx) WaitingFiles(key string, fn func(path string) error) error {
 			return fn(p)
 		})
 	}
-	return eachUnder(b, docPrefix(key), fn)
+	return eachUnder(t, b, docPrefix(key), fn)
 }
 
 // AnyWaiting reports whether a file not in a final state has document
@@ -139,9 +143,12 @@ func (t *Tx) AnyWaiting(key string) bool {
 	return found
 }
 
-func eachUnder(b *bolt.Bucket, prefix []byte, fn func(path string) error) error {
+func eachUnder(t *Tx, b *bolt.Bucket, prefix []byte, fn func(path string) error) error {
 	c := b.Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if t != nil {
+			t.ops++ // counted, not released: the cursor holds its page
+		}
 		if err := fn(string(k[len(prefix):])); err != nil {
 			if err == errStop {
 				return nil
@@ -389,6 +396,7 @@ func (t *Tx) DocFilesAfter(key, after string, n int, fn func(path string) error)
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix) && n > 0; k, _ = c.Next() {
 		n--
+		t.ops++
 		if err := fn(string(k[len(prefix):])); err != nil {
 			if err == errStop {
 				return nil

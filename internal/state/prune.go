@@ -260,7 +260,7 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 func anyOpen(tx *bolt.Tx, key string) bool {
 	open := tx.Bucket(bucketOpen)
 	found := false
-	_ = eachUnder(tx.Bucket(bucketDocFiles), docPrefix(key), func(p string) error {
+	_ = eachUnder(nil, tx.Bucket(bucketDocFiles), docPrefix(key), func(p string) error {
 		if open.Get([]byte(prefixFile+p)) != nil {
 			found = true
 			return errStop

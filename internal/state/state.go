@@ -86,12 +86,12 @@ func DocKey(parserID, sha string) string { return parserID + ":" + sha }
 
 // Doc is one distinct content submitted (or to submit) to one parser.
 type Doc struct {
-	Key      string   `json:"key"`
-	ParserID string   `json:"parser_id"`
-	SHA256   string   `json:"sha256"`
-	Size     int64    `json:"size"`
-	Pages    int      `json:"pages"`
-	State    string   `json:"state"`
+	Key      string `json:"key"`
+	ParserID string `json:"parser_id"`
+	SHA256   string `json:"sha256"`
+	Size     int64  `json:"size"`
+	Pages    int    `json:"pages"`
+	State    string `json:"state"`
 	// First is the first file attached to the document (the name it is
 	// sent under, and the file a copy's result names as its original). The
 	// files of a document are records of their own (see Tx.DocFiles).
@@ -100,7 +100,7 @@ type Doc struct {
 	// the files attached already. They are not stored in the record nor
 	// read back: Tx.DocFiles lists the attached files, Tx.Detach removes one.
 	Files []string `json:"-"`
-	Batch    string   `json:"batch,omitempty"`
+	Batch string   `json:"batch,omitempty"`
 	// UploadName is the filename the document was sent under; the API's
 	// answer names it, and a result is written only when the names agree.
 	UploadName string `json:"upload_name,omitempty"`
@@ -202,6 +202,10 @@ type Store struct {
 
 	// txs counts the transactions run through View and Update.
 	txs atomic.Uint64
+	// records counts the records read and written through View and Update,
+	// bytes the bytes of the records written (see Cost).
+	records atomic.Int64
+	bytes   atomic.Int64
 
 	// mapMu guards mapCache: where the file is mapped (see Tx.releaseMapped).
 	mapMu    sync.Mutex
@@ -395,6 +399,8 @@ type Tx struct {
 	s       *Store
 	// ops counts the records read and written (see touch).
 	ops int
+	// bytes counts the bytes of the records written, keys included.
+	bytes int
 }
 
 // opsPerRelease is how many records a transaction reads or writes between
@@ -436,7 +442,10 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(s.tx(tx))
+		t := s.tx(tx)
+		fnErr = fn(t)
+		s.records.Add(int64(t.ops))
+		s.bytes.Add(int64(t.bytes))
 		return fnErr
 	})
 	// The commit went through every page the transaction changed (bbolt
@@ -488,6 +497,7 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		t := s.tx(tx)
 		err := fn(t)
+		s.records.Add(int64(t.ops))
 		// What the read mapped goes back before the next one adds its own.
 		_ = t.releaseMapped()
 		return err
@@ -514,6 +524,16 @@ func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
 	return tx.Bucket(bucket).Put([]byte(key), b)
 }
 
+// put writes a record and counts its bytes (see Store.Cost).
+func (t *Tx) put(bucket []byte, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	t.bytes += len(key) + len(b)
+	return t.tx.Bucket(bucket).Put([]byte(key), b)
+}
+
 func each[T any](tx *bolt.Tx, bucket []byte, fn func(T) error) error {
 	return tx.Bucket(bucket).ForEach(func(k, b []byte) error {
 		var v T
@@ -537,7 +557,7 @@ func (t *Tx) PutFile(f File) error {
 	if err := retally(t.tx, f.Path, &next); err != nil {
 		return err
 	}
-	if err := put(t.tx, bucketFiles, f.Path, f); err != nil {
+	if err := t.put(bucketFiles, f.Path, f); err != nil {
 		return err
 	}
 	return indexFile(t.tx, f)
@@ -594,7 +614,7 @@ func (t *Tx) PutDoc(d Doc) error {
 			return err
 		}
 	}
-	if err := put(t.tx, bucketDocs, d.Key, d); err != nil {
+	if err := t.put(bucketDocs, d.Key, d); err != nil {
 		return err
 	}
 	return indexDoc(t.tx, d.Key, d.State)
@@ -607,7 +627,7 @@ func (t *Tx) Docs(fn func(Doc) error) error { return walk(t, bucketDocs, fn) }
 func (t *Tx) Batch(key string) (Batch, bool, error) { return get[Batch](t.tx, bucketBatches, key) }
 
 // PutBatch writes a batch intent.
-func (t *Tx) PutBatch(b Batch) error { return put(t.tx, bucketBatches, b.Key, b) }
+func (t *Tx) PutBatch(b Batch) error { return t.put(bucketBatches, b.Key, b) }
 
 // DeleteBatch removes a batch intent.
 func (t *Tx) DeleteBatch(key string) error { return t.tx.Bucket(bucketBatches).Delete([]byte(key)) }
@@ -661,6 +681,16 @@ func (t *Tx) StoredResults(after string, scan int, fn func(key string) error) (l
 	}
 	return last, k != nil, nil
 }
+
+// Cost is what the transactions run through View and Update did so far:
+// a caller compares two readings to see what one piece of work cost.
+type Cost struct {
+	Records int64 // records read or written, index entries walked included
+	Bytes   int64 // bytes of the records written (keys and values)
+}
+
+// Cost returns what the transactions did so far.
+func (s *Store) Cost() Cost { return Cost{Records: s.records.Load(), Bytes: s.bytes.Load()} }
 
 // Transactions counts the transactions run through View and Update so far:
 // a caller that releases the mapped pages now and then (ReleaseMapped) can
