@@ -41,11 +41,11 @@ func copiesRun(o options, bin, work string, n int, variant string) error {
 	if _, err := files(src, 1, 8, o.seed); err != nil {
 		return err
 	}
-	entries, err := os.ReadDir(src)
-	if err != nil || len(entries) != 1 {
-		return fmt.Errorf("copies: generating the PDF in %s: %v", src, err)
+	pdfs, err := filepath.Glob(filepath.Join(src, "*", "*.pdf"))
+	if err != nil || len(pdfs) != 1 {
+		return fmt.Errorf("copies: generating the PDF in %s: %d found (%v)", src, len(pdfs), err)
 	}
-	orig := filepath.Join(src, entries[0].Name())
+	orig := pdfs[0]
 	extra := ""
 	for i := range n {
 		var p string
