@@ -516,14 +516,6 @@ func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
 	return v, true, nil
 }
 
-func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Bucket(bucket).Put([]byte(key), b)
-}
-
 // put writes a record and counts its bytes (see Store.Cost).
 func (t *Tx) put(bucket []byte, key string, v any) error {
 	b, err := json.Marshal(v)
