@@ -64,6 +64,7 @@ type options struct {
 	instances    int
 	records      int
 	diskFiles    int
+	copies       []int
 }
 
 func main() {
@@ -76,14 +77,22 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 32, "emulator documents processed at once")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed for the generated files")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folders")
-	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million (comma-separated)")
+	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million, copies (comma-separated)")
 	flag.IntVar(&o.steadyFiles, "steady-files", 10000, "files for the steady scenario (one instance)")
 	flag.IntVar(&o.backlogFiles, "backlog-files", 100000, "files for the backlog scenario")
 	flag.IntVar(&o.sharedFiles, "shared-files", 3000, "files per instance for the shared scenario")
 	flag.IntVar(&o.instances, "instances", 3, "instances on one key for the shared scenario")
 	flag.IntVar(&o.records, "records", 1000000, "file records in the million scenario's synthetic state")
 	flag.IntVar(&o.diskFiles, "disk-files", 100000, "of those, files on disk in the million scenario")
+	copies := flag.String("copies", "1000,4000,16000", "copies of one PDF for the copies scenario (comma-separated)")
 	flag.Parse()
+	for _, c := range strings.Split(*copies, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || n <= 0 {
+			fail(fmt.Errorf("-copies %q: want positive whole numbers", *copies))
+		}
+		o.copies = append(o.copies, n)
+	}
 	if *scen != "" {
 		o.scenarios = strings.Split(*scen, ",")
 	}

@@ -235,8 +235,10 @@ func runScenarios(o options, bin, work string) error {
 			err = shared(o, bin, work)
 		case "million":
 			err = million(o, bin, work)
+		case "copies":
+			err = copiesScenario(o, bin, work)
 		default:
-			err = fmt.Errorf("-scenario %q: want steady, shared, backlog or million", s)
+			err = fmt.Errorf("-scenario %q: want steady, shared, backlog, million or copies", s)
 		}
 		if err != nil {
 			return err

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -109,6 +108,10 @@ type Finisher struct {
 	changed chan struct{} // closed and replaced when pending changes
 	// writeErrors counts result files that could not be written.
 	writeErrors atomic.Int64
+	// recalled keeps the last few results read back for documents whose
+	// stored result was dropped (see recall), so copies that come one by
+	// one after their document finished recall it once, not once each.
+	recalled recalledCache
 }
 
 // New builds a Finisher.
@@ -219,7 +222,7 @@ func (f *Finisher) Recover() error {
 				return nil
 			}
 			d, ok, err := tx.Doc(state.DocKey(rec.ParserID, rec.SHA256))
-			if err != nil || !ok || !state.DocFinal(d.State) || !slices.Contains(d.Files, rec.Path) {
+			if err != nil || !ok || !state.DocFinal(d.State) || !tx.Attached(d.Key, rec.Path) {
 				return err
 			}
 			keys = append(keys, d.Key)
@@ -321,8 +324,8 @@ func (f *Finisher) Done(ctx context.Context, key string, doc apitypes.Document) 
 // to; it returns why they differ, or "".
 func check(d state.Doc, doc apitypes.Document) string {
 	name := d.UploadName
-	if name == "" && len(d.Files) > 0 {
-		name = filepath.Base(d.Files[0])
+	if name == "" && d.First != "" {
+		name = filepath.Base(d.First)
 	}
 	if doc.Filename != name {
 		return fmt.Sprintf("the API returned document %s named %q for the file uploaded as %q", doc.DocumentID, doc.Filename, name)
@@ -335,7 +338,11 @@ func check(d state.Doc, doc apitypes.Document) string {
 
 // markFiles gives every file waiting on d a reason, without finishing it.
 func markFiles(tx *state.Tx, d state.Doc, code, reason string) error {
-	for _, p := range d.Files {
+	paths, err := tx.WaitingOn(d.Key)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
 		rec, ok, err := tx.File(p)
 		if err != nil {
 			return err
@@ -405,7 +412,13 @@ func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 		if err != nil || !ok {
 			return err
 		}
-		for _, p := range d.Files {
+		// The files still waiting, from the index of waiting files: a
+		// document whose copies all have their result reads none of them.
+		paths, err := tx.WaitingOn(key)
+		if err != nil {
+			return err
+		}
+		for _, p := range paths {
 			if rec, ok, _ := tx.File(p); ok && waiting(rec) && rec.SHA256 == d.SHA256 {
 				files = append(files, rec)
 			}
@@ -455,6 +468,61 @@ func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 	f.setPending(key, !allOK)
 }
 
+// FinishFile writes the result (or error) file of one file waiting on a
+// finished document, a copy that came after the document finished, and
+// records it; no other file of the document is read. Its cost does not
+// depend on how many copies came before. When the stored result was
+// dropped it is recalled once (see recall) and kept in memory for the
+// copies that follow. A file that cannot be written now leaves the
+// document pending, and Run writes it with any other file still waiting.
+func (f *Finisher) FinishFile(ctx context.Context, key, path string) {
+	unlock := f.lockKey(key)
+	defer unlock()
+	var d state.Doc
+	var rec state.File
+	var found, attached bool
+	err := f.st.View(func(tx *state.Tx) error {
+		var ok bool
+		var err error
+		if d, ok, err = tx.Doc(key); err != nil || !ok {
+			return err
+		}
+		if rec, found, err = tx.File(path); err != nil {
+			return err
+		}
+		attached = tx.Attached(key, path)
+		return nil
+	})
+	if err != nil {
+		f.log.Error("cannot read a finished document; retrying", "document", key, "file", path, "error", err)
+		f.setPending(key, true)
+		return
+	}
+	if !state.DocFinal(d.State) || !found || !attached || !waiting(rec) || rec.SHA256 != d.SHA256 {
+		return
+	}
+	out := outcomeOf(d)
+	recalled := false
+	if d.State == state.DocDone && len(d.Result) == 0 {
+		raw, later := f.recall(ctx, d, false)
+		switch {
+		case raw != nil:
+			out.doc, recalled = raw, true
+		case later:
+			f.setPending(key, true)
+			return
+		default:
+			out = outcome{unavailable: true}
+		}
+	}
+	if !f.finishFile(ctx, d, rec, out, true) {
+		if recalled {
+			f.keepResult(key, out.doc)
+		}
+		f.setPending(key, true)
+	}
+}
+
 // outcome is what the files of a finished document get.
 type outcome struct {
 	ok          bool            // a result file (else an error file)
@@ -487,8 +555,8 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 	var werr error
 	if o.ok {
 		dup := ""
-		if len(d.Files) > 0 && d.Files[0] != rec.Path {
-			dup = d.Files[0]
+		if d.First != "" && d.First != rec.Path {
+			dup = d.First
 		}
 		out, stale, werr = resPath, errPath, inFolder(resPath, func() error { return results.WriteResultAt(resPath, o.doc, src, dup) })
 	} else {

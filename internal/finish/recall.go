@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
@@ -40,11 +41,12 @@ const fetchTimeout = time.Minute
 // be asked later (the file stays pending), or nil alone when the result is
 // gone.
 func (f *Finisher) recall(ctx context.Context, d state.Doc, fetch bool) (doc json.RawMessage, later bool) {
-	for _, out := range f.resultFiles(d) {
-		if doc := f.resultFor(out, d); doc != nil {
-			f.log.Debug("result of the same content read from an earlier result file", "document", d.Key, "from", out.path)
-			return doc, false
-		}
+	if doc := f.recalled.get(d); doc != nil {
+		return doc, false
+	}
+	if doc := f.fromResultFiles(d); doc != nil {
+		f.recalled.put(d, doc)
+		return doc, false
 	}
 	if f.o.Fetch == nil || d.ExtractionID == "" || d.DocumentID == "" {
 		return nil, false
@@ -73,6 +75,7 @@ func (f *Finisher) recall(ctx context.Context, d state.Doc, fetch bool) (doc jso
 		return nil, false
 	}
 	f.log.Info("result of the same content fetched from the API again (free of charge)", "document_id", d.DocumentID)
+	f.recalled.put(d, raw)
 	return raw, false
 }
 
@@ -92,11 +95,35 @@ type output struct {
 	path, source string
 }
 
-// resultFiles lists where a result of d's files may be: the recorded
-// output, where after = "move" took it, and where the output of a file no
-// longer tracked would be.
-func (f *Finisher) resultFiles(d state.Doc) []output {
-	var outs []output
+// recallScan is how many files of a document one read of the state lists
+// the result files of, while recall looks for one it can read.
+const recallScan = 32
+
+// fromResultFiles reads d's result back from a result file of one of its
+// files, going through them a few at a time and stopping at the first
+// that holds it (usually the first file's own).
+func (f *Finisher) fromResultFiles(d state.Doc) json.RawMessage {
+	after := ""
+	for {
+		outs, last, more := f.resultFiles(d, after, recallScan)
+		for _, out := range outs {
+			if doc := f.resultFor(out, d); doc != nil {
+				f.log.Debug("result of the same content read from an earlier result file", "document", d.Key, "from", out.path)
+				return doc
+			}
+		}
+		if !more {
+			return nil
+		}
+		after = last
+	}
+}
+
+// resultFiles lists where a result of up to n of d's files after the file
+// after (in path order) may be: the recorded output, where after = "move"
+// took it, and where the output of a file no longer tracked would be. It
+// returns the last file it read and whether more follow.
+func (f *Finisher) resultFiles(d state.Doc, after string, n int) (outs []output, last string, more bool) {
 	var file string // the file whose outputs add lists
 	add := func(p string) {
 		if p != "" && !slices.Contains(outs, output{p, file}) {
@@ -104,8 +131,15 @@ func (f *Finisher) resultFiles(d state.Doc) []output {
 		}
 	}
 	_ = f.st.View(func(tx *state.Tx) error {
-		for _, p := range d.Files {
-			file = p
+		var paths []string
+		if err := tx.DocFilesAfter(d.Key, after, n+1, func(p string) error { paths = append(paths, p); return nil }); err != nil {
+			return err
+		}
+		if more = len(paths) > n; more {
+			paths = paths[:n]
+		}
+		for _, p := range paths {
+			file, last = p, p
 			rec, ok, err := tx.File(p)
 			if err != nil {
 				continue // that record is unreadable; the others may do
@@ -124,7 +158,7 @@ func (f *Finisher) resultFiles(d state.Doc) []output {
 		}
 		return nil
 	})
-	return outs
+	return outs, last, more
 }
 
 // resultFor returns the document of the result file at out when ppsync
@@ -199,17 +233,10 @@ func releaseResult(tx *state.Tx, key string) (bool, error) {
 	if err != nil || !ok || len(d.Result) == 0 || !state.DocFinal(d.State) {
 		return false, err
 	}
-	for _, p := range d.Files {
-		if !tx.FileOpen(p) {
-			continue // final: not waiting (and its record is not read)
-		}
-		rec, ok, err := tx.File(p)
-		if err != nil {
-			return false, err
-		}
-		if ok && waiting(rec) && rec.SHA256 == d.SHA256 {
-			return false, nil
-		}
+	// The index of waiting files answers in one seek; the files that have
+	// their result are not read.
+	if tx.AnyWaitingOn(key) {
+		return false, nil
 	}
 	d.Result = nil
 	return true, tx.PutDoc(d)
@@ -277,4 +304,40 @@ func (f *Finisher) ReleaseStored(ctx context.Context) (int, error) {
 			return n, nil
 		}
 	}
+}
+
+// recalledKeep is how many recalled results a Finisher keeps in memory.
+const recalledKeep = 16
+
+// recalledCache keeps the last few recalled results, by document key and
+// document id (a document processed again is another document).
+type recalledCache struct {
+	mu    sync.Mutex
+	order []string
+	docs  map[string]json.RawMessage
+}
+
+func recalledKey(d state.Doc) string { return d.Key + "\x00" + d.DocumentID }
+
+func (c *recalledCache) get(d state.Doc) json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.docs[recalledKey(d)]
+}
+
+func (c *recalledCache) put(d state.Doc, doc json.RawMessage) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := recalledKey(d)
+	if c.docs == nil {
+		c.docs = map[string]json.RawMessage{}
+	}
+	if _, ok := c.docs[k]; !ok {
+		c.order = append(c.order, k)
+		if len(c.order) > recalledKeep {
+			delete(c.docs, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.docs[k] = doc
 }

@@ -122,13 +122,15 @@ func TestResultReleasedOnceEveryFileIsWritten(t *testing.T) {
 
 	// Its files detached (deleted while it was processed): nothing waits.
 	e3 := newEnv(t, false)
-	_, key3 := e3.file("y.pdf", 1)
+	p3, key3 := e3.file("y.pdf", 1)
 	if err := e3.st.Update(func(tx *state.Tx) error {
 		d, _, err := tx.Doc(key3)
 		if err != nil {
 			return err
 		}
-		d.Files = nil
+		if err := tx.Detach(&d, p3); err != nil {
+			return err
+		}
 		return tx.PutDoc(d)
 	}); err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 			State: state.DocDone, Files: []string{p}, ExtractionID: ids.ExtractionID, DocumentID: ids.DocumentID, Updated: now}
 		return state.FileDone, st.Update(func(tx *state.Tx) error {
 			if old, ok, _ := tx.Doc(doc.Key); ok {
-				doc.Files = append(old.Files, p)
+				doc.First = old.First // p is attached besides the files before it
 			}
 			return errors.Join(tx.PutDoc(doc), tx.PutFile(rec))
 		})

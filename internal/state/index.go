@@ -35,9 +35,28 @@ func DocFinal(st string) bool { return st == DocDone || st == DocFailed }
 
 func indexFile(tx *bolt.Tx, f File) error {
 	if FileFinal(f.State) {
-		return unindex(tx, prefixFile, f.Path)
+		return unindexFile(tx, f.Path)
 	}
-	return tx.Bucket(bucketOpen).Put([]byte(prefixFile+f.Path), openFileValue(f))
+	open, k, v := tx.Bucket(bucketOpen), []byte(prefixFile+f.Path), openFileValue(f)
+	if err := unwait(tx, f.Path, open.Get(k)); err != nil {
+		return err
+	}
+	if err := open.Put(k, v); err != nil {
+		return err
+	}
+	if wk := waitKey(v, f.Path); wk != nil {
+		return tx.Bucket(bucketDocWait).Put(wk, []byte{})
+	}
+	return nil
+}
+
+// unindexFile removes path from the open index and from docwait.
+func unindexFile(tx *bolt.Tx, path string) error {
+	open, k := tx.Bucket(bucketOpen), []byte(prefixFile+path)
+	if err := unwait(tx, path, open.Get(k)); err != nil {
+		return err
+	}
+	return open.Delete(k)
 }
 
 // openFileValue is a file's value in the open index.

@@ -216,13 +216,12 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 				last = string(k)
 				var d struct {
 					State   string    `json:"state"`
-					Files   []string  `json:"files"`
 					Updated time.Time `json:"updated"`
 				}
 				if err := json.Unmarshal(v, &d); err != nil {
 					return fmt.Errorf("state record docs/%s: %w", k, err)
 				}
-				if DocFinal(d.State) && d.Updated.Before(cutoff) && !anyOpen(tx, d.Files) {
+				if DocFinal(d.State) && d.Updated.Before(cutoff) && !anyOpen(tx, string(k)) {
 					drop = append(drop, append([]byte(nil), k...))
 				}
 			}
@@ -232,6 +231,9 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 					return err
 				}
 				if err := unindex(tx, prefixDoc, string(k)); err != nil {
+					return err
+				}
+				if err := dropDocFiles(tx, string(k)); err != nil {
 					return err
 				}
 			}
@@ -253,13 +255,17 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 	}
 }
 
-// anyOpen reports whether one of the paths is a file still waiting.
-func anyOpen(tx *bolt.Tx, paths []string) bool {
+// anyOpen reports whether a file attached to document key is still
+// waiting. It reads the document's files once per prune, not per copy.
+func anyOpen(tx *bolt.Tx, key string) bool {
 	open := tx.Bucket(bucketOpen)
-	for _, p := range paths {
+	found := false
+	_ = eachUnder(nil, tx.Bucket(bucketDocFiles), docPrefix(key), func(p string) error {
 		if open.Get([]byte(prefixFile+p)) != nil {
-			return true
+			found = true
+			return errStop
 		}
-	}
-	return false
+		return nil
+	})
+	return found
 }

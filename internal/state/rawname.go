@@ -93,7 +93,7 @@ type docJSON Doc
 // MarshalJSON keeps the bytes of names that are not valid UTF-8.
 func (d Doc) MarshalJSON() ([]byte, error) {
 	j := docJSON(d)
-	j.Files, j.UploadName = encodeNames(d.Files), encodeName(d.UploadName)
+	j.First, j.UploadName = encodeName(d.First), encodeName(d.UploadName)
 	return json.Marshal(j)
 }
 
@@ -103,10 +103,7 @@ func (d *Doc) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	if err := decodeNames(j.Files); err != nil {
-		return err
-	}
-	if err := decodeAll(&j.UploadName); err != nil {
+	if err := decodeAll(&j.First, &j.UploadName); err != nil {
 		return err
 	}
 	*d = Doc(j)

@@ -35,9 +35,11 @@ func TestNamesKeepTheirBytes(t *testing.T) {
 		var gd state.Doc
 		var gb state.Batch
 		var seen bool
+		var files []string
 		if err := st.View(func(tx *state.Tx) error {
 			gf, _, _ = tx.File(name)
 			gd, _, _ = tx.Doc(d.Key)
+			_ = tx.DocFiles(d.Key, func(p string) error { files = append(files, p); return nil })
 			gb, _, _ = tx.Batch(b.Key)
 			return tx.Files(func(x state.File) error {
 				seen = seen || x.Path == name
@@ -49,8 +51,8 @@ func TestNamesKeepTheirBytes(t *testing.T) {
 		if gf.Path != name || gf.Result != name+".json" || !seen {
 			t.Errorf("%q: file came back as %q (result %q), listed %v", name, gf.Path, gf.Result, seen)
 		}
-		if len(gd.Files) != 1 || gd.Files[0] != name || gd.UploadName != filepath.Base(name) {
-			t.Errorf("%q: doc came back as %q / %q", name, gd.Files, gd.UploadName)
+		if len(files) != 1 || files[0] != name || gd.First != name || gd.UploadName != filepath.Base(name) {
+			t.Errorf("%q: doc came back as %q %q / %q", name, files, gd.First, gd.UploadName)
 		}
 		if len(gb.Paths) != 1 || gb.Paths[0] != name || gb.Names[0] != filepath.Base(name) {
 			t.Errorf("%q: batch came back as %q / %q", name, gb.Paths, gb.Names)

@@ -21,7 +21,7 @@ import (
 )
 
 // SchemaVersion is the layout this build writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 var (
 	bucketMeta    = []byte("meta")
@@ -86,14 +86,21 @@ func DocKey(parserID, sha string) string { return parserID + ":" + sha }
 
 // Doc is one distinct content submitted (or to submit) to one parser.
 type Doc struct {
-	Key      string   `json:"key"`
-	ParserID string   `json:"parser_id"`
-	SHA256   string   `json:"sha256"`
-	Size     int64    `json:"size"`
-	Pages    int      `json:"pages"`
-	State    string   `json:"state"`
-	Files    []string `json:"files"` // paths waiting for this document's result
-	Batch    string   `json:"batch,omitempty"`
+	Key      string `json:"key"`
+	ParserID string `json:"parser_id"`
+	SHA256   string `json:"sha256"`
+	Size     int64  `json:"size"`
+	Pages    int    `json:"pages"`
+	State    string `json:"state"`
+	// First is the first file attached to the document (the name it is
+	// sent under, and the file a copy's result names as its original). The
+	// files of a document are records of their own (see Tx.DocFiles).
+	First string `json:"first,omitempty"`
+	// Files, when set, are attached to the document by PutDoc, besides
+	// the files attached already. They are not stored in the record nor
+	// read back: Tx.DocFiles lists the attached files, Tx.Detach removes one.
+	Files []string `json:"-"`
+	Batch string   `json:"batch,omitempty"`
 	// UploadName is the filename the document was sent under; the API's
 	// answer names it, and a result is written only when the names agree.
 	UploadName string `json:"upload_name,omitempty"`
@@ -195,6 +202,10 @@ type Store struct {
 
 	// txs counts the transactions run through View and Update.
 	txs atomic.Uint64
+	// records counts the records read and written through View and Update,
+	// bytes the bytes of the records written (see Cost).
+	records atomic.Int64
+	bytes   atomic.Int64
 
 	// mapMu guards mapCache: where the file is mapped (see Tx.releaseMapped).
 	mapMu    sync.Mutex
@@ -302,6 +313,7 @@ var migrations = []func(*bolt.Tx) error{
 	},
 	1: buildOpenIndex,
 	2: buildTally,
+	3: splitDocFiles,
 }
 
 // Path returns the state file's path.
@@ -368,6 +380,9 @@ func (s *Store) Check() (err error) {
 		if err := checkIndex(tx); err != nil {
 			return damaged(s.path, err)
 		}
+		if err := checkDocWait(tx); err != nil {
+			return damaged(s.path, err)
+		}
 		// An older schema opened read-only has no tally yet; it gets one
 		// when ppsync next opens it for writing.
 		if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
@@ -386,6 +401,8 @@ type Tx struct {
 	s       *Store
 	// ops counts the records read and written (see touch).
 	ops int
+	// bytes counts the bytes of the records written, keys included.
+	bytes int
 }
 
 // opsPerRelease is how many records a transaction reads or writes between
@@ -427,7 +444,10 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(s.tx(tx))
+		t := s.tx(tx)
+		fnErr = fn(t)
+		s.records.Add(int64(t.ops))
+		s.bytes.Add(int64(t.bytes))
 		return fnErr
 	})
 	// The commit went through every page the transaction changed (bbolt
@@ -479,6 +499,7 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error {
 		t := s.tx(tx)
 		err := fn(t)
+		s.records.Add(int64(t.ops))
 		// What the read mapped goes back before the next one adds its own.
 		_ = t.releaseMapped()
 		return err
@@ -497,12 +518,14 @@ func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
 	return v, true, nil
 }
 
-func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
+// put writes a record and counts its bytes (see Store.Cost).
+func (t *Tx) put(bucket []byte, key string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return tx.Bucket(bucket).Put([]byte(key), b)
+	t.bytes += len(key) + len(b)
+	return t.tx.Bucket(bucket).Put([]byte(key), b)
 }
 
 func each[T any](tx *bolt.Tx, bucket []byte, fn func(T) error) error {
@@ -528,7 +551,7 @@ func (t *Tx) PutFile(f File) error {
 	if err := retally(t.tx, f.Path, &next); err != nil {
 		return err
 	}
-	if err := put(t.tx, bucketFiles, f.Path, f); err != nil {
+	if err := t.put(bucketFiles, f.Path, f); err != nil {
 		return err
 	}
 	return indexFile(t.tx, f)
@@ -543,7 +566,7 @@ func (t *Tx) DeleteFile(path string) error {
 	if err := t.tx.Bucket(bucketFiles).Delete([]byte(path)); err != nil {
 		return err
 	}
-	return unindex(t.tx, prefixFile, path)
+	return unindexFile(t.tx, path)
 }
 
 // Files calls fn for every file record. It reads every record (handing the
@@ -577,10 +600,15 @@ func (t *Tx) Doc(key string) (Doc, bool, error) {
 	return get[Doc](t.tx, bucketDocs, key)
 }
 
-// PutDoc writes a document record.
+// PutDoc writes a document record, attaching the paths in d.Files first.
 func (t *Tx) PutDoc(d Doc) error {
 	t.touch()
-	if err := put(t.tx, bucketDocs, d.Key, d); err != nil {
+	for _, p := range d.Files {
+		if _, err := t.Attach(&d, p); err != nil {
+			return err
+		}
+	}
+	if err := t.put(bucketDocs, d.Key, d); err != nil {
 		return err
 	}
 	return indexDoc(t.tx, d.Key, d.State)
@@ -593,7 +621,7 @@ func (t *Tx) Docs(fn func(Doc) error) error { return walk(t, bucketDocs, fn) }
 func (t *Tx) Batch(key string) (Batch, bool, error) { return get[Batch](t.tx, bucketBatches, key) }
 
 // PutBatch writes a batch intent.
-func (t *Tx) PutBatch(b Batch) error { return put(t.tx, bucketBatches, b.Key, b) }
+func (t *Tx) PutBatch(b Batch) error { return t.put(bucketBatches, b.Key, b) }
 
 // DeleteBatch removes a batch intent.
 func (t *Tx) DeleteBatch(key string) error { return t.tx.Bucket(bucketBatches).Delete([]byte(key)) }
@@ -647,6 +675,16 @@ func (t *Tx) StoredResults(after string, scan int, fn func(key string) error) (l
 	}
 	return last, k != nil, nil
 }
+
+// Cost is what the transactions run through View and Update did so far:
+// a caller compares two readings to see what one piece of work cost.
+type Cost struct {
+	Records int64 // records read or written, index entries walked included
+	Bytes   int64 // bytes of the records written (keys and values)
+}
+
+// Cost returns what the transactions did so far.
+func (s *Store) Cost() Cost { return Cost{Records: s.records.Load(), Bytes: s.bytes.Load()} }
 
 // Transactions counts the transactions run through View and Update so far:
 // a caller that releases the mapped pages now and then (ReleaseMapped) can

@@ -52,7 +52,7 @@ func TestOpenCreates0600AndRoundTrips(t *testing.T) {
 			t.Errorf("file = %+v %v %v", gf, ok, err)
 		}
 		gd, ok, _ := tx.Doc(d.Key)
-		if !ok || gd.Files[0] != f.Path {
+		if !ok || gd.First != f.Path || !tx.Attached(d.Key, f.Path) {
 			t.Errorf("doc = %+v", gd)
 		}
 		n := 0

@@ -271,7 +271,7 @@ const docsPerWrite = 10
 // or the state could not be written, between the parts of its record).
 func queuedIn(tx *state.Tx, d state.Doc) (bool, error) {
 	switch {
-	case len(d.Files) == 0:
+	case d.First == "":
 		return false, nil
 	case d.State == state.DocQueued:
 		return true, nil
@@ -373,7 +373,7 @@ func chooseBatch(tx *state.Tx, parser string, take []string) (b state.Batch, doc
 		}
 		names[name] = true
 		b.Docs = append(b.Docs, d.Key)
-		b.Paths = append(b.Paths, d.Files[0])
+		b.Paths = append(b.Paths, d.First)
 		b.Names = append(b.Names, name)
 		b.Pages += d.Pages
 		b.Bytes += d.Size
@@ -388,7 +388,7 @@ func chooseBatch(tx *state.Tx, parser string, take []string) (b state.Batch, doc
 
 // sameChoice reports that d still goes into its batch as it was chosen.
 func sameChoice(d, chosen state.Doc) bool {
-	return d.Files[0] == chosen.Files[0] && d.KeyPart() == chosen.KeyPart() && d.Pages == chosen.Pages && d.Size == chosen.Size
+	return d.First == chosen.First && d.KeyPart() == chosen.KeyPart() && d.Pages == chosen.Pages && d.Size == chosen.Size
 }
 
 // markBatched marks docs[i:j] as in b, and writes b's intent with the last

@@ -114,7 +114,11 @@ func (u *Uploader) writeMarks(marks []waitMark) {
 				continue
 			}
 			var ws []CreditWait
-			for _, p := range d.Files {
+			paths, err := tx.WaitingOn(d.Key)
+			if err != nil {
+				return err
+			}
+			for _, p := range paths {
 				rec, ok, err := tx.File(p)
 				if err != nil {
 					return err

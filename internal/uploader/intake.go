@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/filecheck"
@@ -17,10 +16,10 @@ import (
 // uploadName is the filename a document is sent under: the base name of
 // its first file.
 func uploadName(d state.Doc) string {
-	if len(d.Files) == 0 {
+	if d.First == "" {
 		return ""
 	}
-	return sendName(d.Files[0])
+	return sendName(d.First)
 }
 
 // inspected is what the parallel part of intake learnt about a ready file:
@@ -172,16 +171,22 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued}
 			fresh = true
 		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
+			// A new life: the files of the earlier one are not its files.
+			if err := tx.DetachAll(&d); err != nil {
+				return err
+			}
 			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
 				State: state.DocQueued, Retries: d.Retries + 1}
 			fresh = true
 		}
-		if !slices.Contains(d.Files, ev.Path) {
-			d.Files = append(d.Files, ev.Path)
+		// One record per file of the document: the cost of a copy does
+		// not grow with the copies before it (see state.Tx.DocFiles).
+		if _, err := tx.Attach(&d, ev.Path); err != nil {
+			return err
 		}
 		d.Updated = now
 		f.State = state.FileQueued
-		if !fresh && len(d.Files) > 1 {
+		if !fresh && tx.OtherFile(key, ev.Path) {
 			f.State = state.FileDuplicate
 		}
 		finished = d.State == state.DocDone || d.State == state.DocFailed
@@ -203,7 +208,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		u.log.Debug("queued", "file", ev.Path, "type", info.ContentType, "pages", info.Pages, "sha256", info.SHA256[:12])
 	case finished:
 		u.log.Info("same content as a file already processed; writing its result without submitting again", "file", ev.Path)
-		u.o.Finisher.Finish(ctx, key)
+		u.o.Finisher.FinishFile(ctx, key, ev.Path)
 	default:
 		u.log.Info("same content as a file already in progress; it will share that result", "file", ev.Path)
 	}
@@ -222,8 +227,10 @@ func (u *Uploader) detach(rec state.File) error {
 		if err != nil || !ok {
 			return err
 		}
-		d.Files = slices.DeleteFunc(d.Files, func(p string) bool { return p == rec.Path })
-		if len(d.Files) == 0 && d.State == state.DocQueued {
+		if err := tx.Detach(&d, rec.Path); err != nil {
+			return err
+		}
+		if d.First == "" && d.State == state.DocQueued {
 			drop = true
 			d.State = state.DocFailed
 			d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"

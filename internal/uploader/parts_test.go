@@ -154,7 +154,7 @@ func TestAnswerInterruptedBetweenParts(t *testing.T) {
 				for _, k := range first {
 					d, _, _ := tx.Doc(k)
 					if d.State != state.DocSubmitted || d.ExtractionID != "ext_1" {
-						t.Errorf("%s recorded before the stop is now %s (job %q)", d.Files[0], d.State, d.ExtractionID)
+						t.Errorf("%s recorded before the stop is now %s (job %q)", d.First, d.State, d.ExtractionID)
 					}
 				}
 				return nil
@@ -202,7 +202,10 @@ func TestDocumentChangedBetweenIntentParts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			d.Files, d.State = nil, state.DocFailed
+			if err := tx.DetachAll(&d); err != nil {
+				return err
+			}
+			d.State = state.DocFailed
 			return tx.PutDoc(d)
 		})
 	}

@@ -256,6 +256,9 @@ func TestOddKeysGoIntoBatchesUnchanged(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if err := tx.DetachAll(&d); err != nil {
+			return err
+		}
 		d.Files = []string{"/in/other/a.pdf"}
 		return tx.PutDoc(d)
 	}); err != nil {

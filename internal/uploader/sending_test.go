@@ -64,7 +64,7 @@ type fakeFinisher struct {
 	msgs   []string
 }
 
-func (f *fakeFinisher) Finish(context.Context, string) {}
+func (f *fakeFinisher) FinishFile(context.Context, string, string) {}
 func (f *fakeFinisher) Failed(_ context.Context, keys []string, code, msg string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -150,11 +150,11 @@ func TestReorderedAnswerIsMatchedByName(t *testing.T) {
 	}
 	_ = st.View(func(tx *state.Tx) error {
 		return tx.Docs(func(d state.Doc) error {
-			if d.State != state.DocSubmitted || d.DocumentID != "doc_"+filepath.Base(d.Files[0]) || d.UploadName != filepath.Base(d.Files[0]) {
-				t.Errorf("%s: state %s document %s upload name %q", d.Files[0], d.State, d.DocumentID, d.UploadName)
+			if d.State != state.DocSubmitted || d.DocumentID != "doc_"+filepath.Base(d.First) || d.UploadName != filepath.Base(d.First) {
+				t.Errorf("%s: state %s document %s upload name %q", d.First, d.State, d.DocumentID, d.UploadName)
 			}
 			if tr.docs[d.DocumentID] != d.Key {
-				t.Errorf("%s: tracked as %q", d.Files[0], tr.docs[d.DocumentID])
+				t.Errorf("%s: tracked as %q", d.First, tr.docs[d.DocumentID])
 			}
 			return nil
 		})
@@ -358,7 +358,7 @@ func TestAfterA402TheBatchGoesUnderANewKey(t *testing.T) {
 	_ = st.View(func(tx *state.Tx) error {
 		return tx.Docs(func(d state.Doc) error {
 			if d.KeyGen != 1 {
-				t.Errorf("%s: key generation %d, want 1", d.Files[0], d.KeyGen)
+				t.Errorf("%s: key generation %d, want 1", d.First, d.KeyGen)
 			}
 			again = append(again, d.KeyPart())
 			return nil

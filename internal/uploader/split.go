@@ -31,13 +31,15 @@ func (u *Uploader) dissolve(b state.Batch, changed string, newKey bool) {
 				continue
 			}
 			if changed != "" {
-				d.Files = slices.DeleteFunc(d.Files, func(p string) bool { return p == changed })
+				if err := tx.Detach(&d, changed); err != nil {
+					return err
+				}
 			}
 			d.Batch, d.Updated = "", time.Now()
 			if newKey {
 				d.KeyGen++
 			}
-			if len(d.Files) == 0 {
+			if d.First == "" {
 				d.State, d.Code, d.Message = state.DocFailed, "GONE", "every file with this content changed or was deleted before it was sent"
 			} else {
 				d.State = state.DocQueued

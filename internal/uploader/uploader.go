@@ -40,8 +40,9 @@ type Tracker interface {
 
 // Finisher ends files' lives (the finish stage).
 type Finisher interface {
-	// Finish writes the results of files waiting on an already finished document.
-	Finish(ctx context.Context, key string)
+	// FinishFile writes the result of one file (a copy that came after
+	// the document finished) and touches no other file of the document.
+	FinishFile(ctx context.Context, key, path string)
 	// Failed fails documents the API refused and writes their error files.
 	Failed(ctx context.Context, keys []string, code, msg string) error
 	// Refused writes the error file of a file refused before upload.
