@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,9 @@ type Options struct {
 	// PruneEvery is how often the state is pruned after the pass at start-up
 	// (DefaultPruneEvery when zero).
 	PruneEvery time.Duration
+	// LeaseTTL is how long another ppsync's inbox lease may stay unchanged
+	// before its holder is taken for dead (DefaultLeaseTTL when zero).
+	LeaseTTL time.Duration
 }
 
 // ErrCannotRun wraps failures that stop a run before or while it works:
@@ -126,9 +130,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	// The inbox leases keep a second ppsync (here or on another machine
 	// sharing the folder) from processing the same files.
-	leases := newLeaseKeeper(lease.Me(cfg.State.Path), watchers, log)
+	id, err := lease.LoadIdentity(cfg.State.Path)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	leases := newLeaseKeeper(lease.Me(id, cfg.State.Path), cmp.Or(o.LeaseTTL, DefaultLeaseTTL), watchers, st, log)
 	defer leases.release()
-	if err := leases.acquire(); err != nil {
+	if err := leases.acquire(ctx, o.Once); err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 
@@ -268,7 +276,11 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 
+	// The watchers' events pass the lease keeper: the files of an inbox
+	// whose lease is not held wait until it is.
+	found := make(chan watcher.Event, 256)
 	events := make(chan watcher.Event, 256)
+	g.Go(func() error { leases.forward(ctx, found, events); return nil })
 	g.Go(func() error { up.Run(ctx, events); return nil })
 	g.Go(func() error { pol.Run(ctx); return nil })
 	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
@@ -279,7 +291,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		ws.Add(1)
 		g.Go(func() error {
 			defer ws.Done()
-			if err := w.Run(ctx, events); err != nil {
+			if err := w.Run(ctx, found); err != nil {
 				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
 				unreachable.add(err.Error())
 			}
@@ -291,7 +303,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		ws.Wait()
 		close(watchersDone)
 		if o.Once {
-			close(events) // every file found at start-up has been reported
+			close(found) // every file found at start-up has been reported
 		}
 		return nil
 	})
@@ -302,22 +314,19 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.Progress(live.Report)
 	}
 
-	leaseLost := make(chan error, 1)
 	for i := range watchers {
-		g.Go(func() error { leases.run(ctx, i, leaseLost); return nil })
+		g.Go(func() error { leases.run(ctx, i); return nil })
 	}
 
 	var runErr error
 	if o.Once {
-		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin}, watchersDone, leaseLost, log)
+		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin}, watchersDone, log)
 	} else {
 		select {
 		case <-ctx.Done():
 		case err := <-preflightFailed:
 			runErr = err
 		case err := <-up.Fatal():
-			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case err := <-leaseLost:
 			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
 		}
 	}
@@ -331,6 +340,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		for _, u := range w.Status().Unreadable {
 			unreachable.add(u)
 		}
+	}
+	for _, p := range leases.problems() {
+		unreachable.add(p)
 	}
 	sum.Unreachable = unreachable.list()
 	sum.Problems = append(sum.Problems, sum.Unreachable...)
@@ -347,8 +359,8 @@ type stages struct {
 // waitOnce returns when every file found at start-up has a final state, or
 // only files waiting for credits remain. It wakes on the stages' change
 // signals, never on a timer.
-func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, leaseLost <-chan error, log *slog.Logger) error {
-	if stop, err := s.await(ctx, leaseLost, watchersDone, nil, nil); stop {
+func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, log *slog.Logger) error {
+	if stop, err := s.await(ctx, watchersDone, nil, nil); stop {
 		return err
 	}
 	for {
@@ -363,7 +375,7 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, lease
 		if idle && rest {
 			return nil
 		}
-		if stop, err := s.await(ctx, leaseLost, upC, polC, finC); stop {
+		if stop, err := s.await(ctx, upC, polC, finC); stop {
 			return err
 		}
 	}
@@ -371,14 +383,12 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, lease
 
 // await blocks until one of a, b, c is ready (a nil one never is), and
 // reports stop when waitOnce must return err instead: ctx ended (nil) or
-// the uploader or the lease failed (ErrCannotRun).
-func (s stages) await(ctx context.Context, leaseLost <-chan error, a, b, c <-chan struct{}) (stop bool, err error) {
+// the uploader failed (ErrCannotRun).
+func (s stages) await(ctx context.Context, a, b, c <-chan struct{}) (stop bool, err error) {
 	select {
 	case <-ctx.Done():
 		return true, nil
 	case err := <-s.up.Fatal():
-		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	case err := <-leaseLost:
 		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	case <-a:
 	case <-b:
