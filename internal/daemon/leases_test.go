@@ -164,24 +164,7 @@ func TestLeaseLostMidRunStopsTheInboxNotTheDaemon(t *testing.T) {
 	})
 
 	// Another ppsync takes the inbox and renews its lease.
-	ctx, stopBeating := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		h := lease.Holder{ID: "thief", Instance: "0123456789abcdef0123456789abcdef", Machine: "m2", Host: "scanner-pc-2", PID: 4242,
-			State: `C:\ProgramData\ppsync\state.db`}
-		for ctx.Err() == nil {
-			h.Beat++
-			b, _ := json.Marshal(h)
-			_ = results.WriteAtomic(filepath.Join(e.inbox, lease.FileName), b)
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
-	defer func() { stopBeating(); wg.Wait() }()
+	stopBeating := takeInbox(t, e.inbox)
 	e.waitFor("the inbox stopped", 20*time.Second, func() bool { return strings.Contains(d.logs.String(), "inbox stopped") })
 	rep, err := d.status()
 	if err != nil {
@@ -200,7 +183,6 @@ func TestLeaseLostMidRunStopsTheInboxNotTheDaemon(t *testing.T) {
 	d.alive(t, "daemon")
 
 	stopBeating()
-	wg.Wait()
 	e.waitFor("the second result after the inbox was taken back", 30*time.Second, func() bool {
 		return exists(results.ResultPath(filepath.Join(e.inbox, "second.pdf")))
 	})
@@ -213,5 +195,69 @@ func TestLeaseLostMidRunStopsTheInboxNotTheDaemon(t *testing.T) {
 	}
 	if st := e.emu.Stats(); st.DocumentsCreated != 2 {
 		t.Errorf("documents_created = %d, want 2", st.DocumentsCreated)
+	}
+}
+
+// takeInbox plays another ppsync, on another machine, that takes inbox's
+// lease and renews it until the returned function is called.
+func takeInbox(t *testing.T, inbox string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		h := lease.Holder{ID: "thief", Instance: "0123456789abcdef0123456789abcdef", Machine: "m2", Host: "scanner-pc-2", PID: 4242,
+			State: `C:\ProgramData\ppsync\state.db`}
+		for ctx.Err() == nil {
+			h.Beat++
+			b, _ := json.Marshal(h)
+			_ = results.WriteAtomic(filepath.Join(inbox, lease.FileName), b)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+// Files queued but not sent when the lease is lost are handed back: they
+// are not sent while the other ppsync holds the inbox (even once credits
+// come), and are processed, once each, after the inbox is taken back.
+func TestLostLeaseHandsBackQueuedFiles(t *testing.T) {
+	e := newEnv(t, emulator.Options{Credits: emulator.NoCredits})
+	e.leaseTTL = time.Second
+	d := e.runDaemon(e.config(""))
+	names := []string{"a.pdf", "b.pdf", "c.pdf"}
+	for i, n := range names {
+		write(t, filepath.Join(e.inbox, n), pdf(t, i, 1))
+	}
+	e.waitFor("the files waiting for credits", 30*time.Second, func() bool {
+		return strings.Contains(d.logs.String(), "not enough credits")
+	})
+	stop := takeInbox(t, e.inbox)
+	e.waitFor("the inbox stopped", 20*time.Second, func() bool { return strings.Contains(d.logs.String(), "handed_back=3") })
+	e.emu.SetCredits(100)
+	// Credits are rechecked every 200 ms: give the uploader ten rounds.
+	time.Sleep(2 * time.Second)
+	if n := e.emu.Stats().DocumentsCreated; n != 0 {
+		t.Fatalf("%d handed-back files sent while another ppsync holds the inbox", n)
+	}
+	stop()
+	e.waitFor("every result after the inbox was taken back", 30*time.Second, func() bool {
+		for _, n := range names {
+			if !exists(results.ResultPath(filepath.Join(e.inbox, n))) {
+				return false
+			}
+		}
+		return true
+	})
+	d.alive(t, "daemon")
+	if n := e.emu.Stats().DocumentsCreated; n != 3 {
+		t.Errorf("documents_created = %d, want 3", n)
 	}
 }
