@@ -165,6 +165,18 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		_ = g.Wait()
 	}()
 
+	// The whole state is checked as 'ppsync state check' does, while the
+	// stages start: damage stops the run (st.Damaged), and --once makes
+	// no count before the check is over.
+	checked := make(chan struct{})
+	g.Go(func() error {
+		defer close(checked)
+		if err := st.Check(); err == nil {
+			log.Debug("state checked", "state", cfg.State.Path)
+		}
+		return nil
+	})
+
 	rec := activity.New(nil)
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
 		Sink: sinks{books, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
@@ -320,7 +332,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	var runErr error
 	if o.Once {
-		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin}, watchersDone, log)
+		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin, st: st}, watchersDone, log)
+		if runErr == nil {
+			select {
+			case <-checked:
+			case <-ctx.Done():
+			}
+		}
 	} else {
 		select {
 		case <-ctx.Done():
@@ -328,10 +346,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			runErr = err
 		case err := <-up.Fatal():
 			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case <-st.Damaged():
 		}
 	}
 	cancel()
 	_ = g.Wait()
+	if err := st.DamageErr(); err != nil {
+		// A damaged state stops the run, and no count is made from it.
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
 	sum, err := summarize(st, cfg)
 	if err != nil && runErr == nil {
 		runErr = err
@@ -351,6 +374,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 // stages are what waitOnce watches.
 type stages struct {
+	st  *state.Store
 	up  *uploader.Uploader
 	pol *poller.Poller
 	fin *finish.Finisher
@@ -390,6 +414,8 @@ func (s stages) await(ctx context.Context, a, b, c <-chan struct{}) (stop bool, 
 		return true, nil
 	case err := <-s.up.Fatal():
 		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case <-s.st.Damaged():
+		return true, fmt.Errorf("%w: %w", ErrCannotRun, s.st.DamageErr())
 	case <-a:
 	case <-b:
 	case <-c:

@@ -199,6 +199,9 @@ type Store struct {
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
 	writeSince time.Time
+
+	// damage is set when a transaction finds the file damaged.
+	damage damage
 }
 
 // Open opens (creating if needed, mode 0600) the state file. A second
@@ -207,16 +210,23 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state %s: cannot create its folder: %w", path, err)
 	}
+	var file *os.File // the file bbolt opened last, closed if it panics
+	var db *bolt.DB
 	defer func() {
 		// bbolt panics on some kinds of damage; turn that into an error that
-		// names the file and the way out.
+		// names the file and the way out, and free the file's lock.
 		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			} else if file != nil {
+				_ = file.Close()
+			}
 			s, err = nil, damaged(path, fmt.Errorf("%v", r))
 		}
 	}()
-	opts := bolt.Options{Timeout: timeout}
+	opts := bolt.Options{Timeout: timeout, OpenFile: openFileFor(&file)}
 	before, _ := os.Stat(path)
-	db, err := openDB(path, opts)
+	db, err = openDB(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -224,12 +234,18 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 		// Compacted and swapped while this process waited for the lock:
 		// open the file that is there now.
 		db.Close()
+		db = nil
 		if db, err = openDB(path, opts); err != nil {
 			return nil, err
 		}
 	}
-	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize}
+	opts.OpenFile = nil // later opens (compaction in place) use os.OpenFile
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}}
 	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.Probe(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -253,8 +269,12 @@ func openDB(path string, opts bolt.Options) (*bolt.DB, error) {
 }
 
 func damaged(path string, err error) error {
-	return fmt.Errorf("state file %s is damaged (%v): stop ppsync and run 'ppsync state rebuild -c CONFIG' "+
-		"(it moves the file aside and rebuilds from the result files in the inboxes, so finished files are not submitted twice): %w", path, err, ErrDamaged)
+	cause := err.Error()
+	if r := []rune(cause); len(r) > 200 {
+		cause = string(r[:200]) + "…" // bbolt's account of a page can run to pages of hex
+	}
+	return fmt.Errorf("state file %s is damaged (%s): stop ppsync and run 'ppsync state rebuild -c CONFIG' "+
+		"(it moves the file aside and rebuilds from the result files in the inboxes, so finished files are not submitted twice): %w", path, cause, ErrDamaged)
 }
 
 func (s *Store) migrate() error {
@@ -309,14 +329,16 @@ func (s *Store) Close() error {
 }
 
 // view runs fn in a read-only transaction of the current file.
-func (s *Store) view(fn func(*bolt.Tx) error) error {
+func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.View(fn)
 }
 
 // update runs fn in a read-write transaction of the current file.
-func (s *Store) update(fn func(*bolt.Tx) error) error {
+func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.Update(fn)
@@ -344,6 +366,7 @@ func (s *Store) Check() (err error) {
 		if r := recover(); r != nil {
 			err = damaged(s.path, fmt.Errorf("%v", r))
 		}
+		s.markDamaged(err)
 	}()
 	return s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
@@ -416,21 +439,25 @@ type mapCache struct {
 // be written, the error wraps ErrWrite and WriteFault reports it until a
 // write succeeds again. fn must not call the Store's methods: they would
 // wait for a compaction that waits for fn.
-func (s *Store) Update(fn func(*Tx) error) error {
+func (s *Store) Update(fn func(*Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	var fnErr error
 	s.txs.Add(1)
-	s.dbMu.RLock()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		fnErr = fn(s.tx(tx))
-		return fnErr
-	})
-	// The commit went through every page the transaction changed (bbolt
-	// frees each old page and sorts the keys still read from the mapping):
-	// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
-	// around each. They are handed back at once, before the next write
-	// adds its own.
-	_ = s.release()
-	s.dbMu.RUnlock()
+	err = func() error {
+		s.dbMu.RLock()
+		defer s.dbMu.RUnlock()
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			fnErr = fn(s.tx(tx))
+			return fnErr
+		})
+		// The commit went through every page the transaction changed (bbolt
+		// frees each old page and sorts the keys still read from the mapping):
+		// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
+		// around each. They are handed back at once, before the next write
+		// adds its own.
+		_ = s.release()
+		return err
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -466,7 +493,8 @@ func (s *Store) WriteFault() string {
 
 // View runs fn in a read-only transaction. fn must not call the Store's
 // methods (see Update).
-func (s *Store) View(fn func(*Tx) error) error {
+func (s *Store) View(fn func(*Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
