@@ -165,13 +165,14 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		_ = g.Wait()
 	}()
 
-	// The whole state is checked as 'ppsync state check' does, while the
-	// stages start: damage stops the run (st.Damaged), and --once makes
-	// no count before the check is over.
+	// Every record of the state, its index and its tallies are checked as
+	// 'ppsync state check' does (bbolt's own page check aside: it must not
+	// run beside writes), while the stages start: damage stops the run
+	// (st.Damaged), and --once makes no count before the check is over.
 	checked := make(chan struct{})
 	g.Go(func() error {
 		defer close(checked)
-		if err := st.Check(); err == nil {
+		if err := st.CheckRecords(); err == nil {
 			log.Debug("state checked", "state", cfg.State.Path)
 		}
 		return nil
@@ -188,7 +189,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
-		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration,
+		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
 	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
 		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,

@@ -372,28 +372,48 @@ func (s *Store) Check() (err error) {
 		for err := range tx.Check() {
 			return damaged(s.path, err)
 		}
-		t := s.tx(tx)
-		for _, f := range []func() error{
-			func() error { return t.Files(func(File) error { return nil }) },
-			func() error { return t.Docs(func(Doc) error { return nil }) },
-			func() error { return t.Batches(func(Batch) error { return nil }) },
-		} {
-			if err := f(); err != nil {
-				return damaged(s.path, err)
-			}
+		return s.checkRecords(tx)
+	})
+}
+
+// CheckRecords is Check without bbolt's own check of the file's pages,
+// which reads the free page list unguarded and so must not run beside a
+// write: it decodes every record and checks the index of open records,
+// the tally and the index of failed files against them, in one read
+// transaction (a consistent view while the daemon writes). A damaged
+// page met on the way is reported as Check reports it.
+func (s *Store) CheckRecords() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(s.path, fmt.Errorf("%v", r))
 		}
-		if err := checkIndex(tx); err != nil {
+		s.markDamaged(err)
+	}()
+	return s.view(s.checkRecords)
+}
+
+func (s *Store) checkRecords(tx *bolt.Tx) error {
+	t := s.tx(tx)
+	for _, f := range []func() error{
+		func() error { return t.Files(func(File) error { return nil }) },
+		func() error { return t.Docs(func(Doc) error { return nil }) },
+		func() error { return t.Batches(func(Batch) error { return nil }) },
+	} {
+		if err := f(); err != nil {
 			return damaged(s.path, err)
 		}
-		// An older schema opened read-only has no tally yet; it gets one
-		// when ppsync next opens it for writing.
-		if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
-			if err := checkTally(tx); err != nil {
-				return damaged(s.path, err)
-			}
+	}
+	if err := checkIndex(tx); err != nil {
+		return damaged(s.path, err)
+	}
+	// An older schema opened read-only has no tally yet; it gets one
+	// when ppsync next opens it for writing.
+	if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
+		if err := checkTally(tx); err != nil {
+			return damaged(s.path, err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // Tx is a read or read-write transaction.
