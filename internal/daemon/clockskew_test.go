@@ -15,23 +15,31 @@ import (
 // An API server whose clock is an hour behind or ahead of ours: results
 // arrive as fast as with a server in step (through the list of finished
 // jobs, not the safety net that asks each job after twenty poll
-// intervals), in polling and in webhook mode, and the difference is logged
-// once.
+// intervals), in polling and in webhook mode (where a lost delivery leaves
+// the result to that list), and the difference is logged once.
 func TestSkewedServerClockResultsArrivePromptly(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		skew    time.Duration
 		webhook bool
+		lost    bool // every webhook delivery lost
 	}{
-		{"polling, server 1h behind", -time.Hour, false},
-		{"polling, server 1h ahead", time.Hour, false},
-		{"webhooks, server 1h behind", -time.Hour, true},
-		{"webhooks, server 1h ahead", time.Hour, true},
+		{"polling, server 1h behind", -time.Hour, false, false},
+		{"polling, server 1h ahead", time.Hour, false, false},
+		{"webhooks, server 1h behind", -time.Hour, true, false},
+		{"webhooks, server 1h ahead", time.Hour, true, false},
+		{"webhooks lost, server 1h behind", -time.Hour, true, true},
+		{"webhooks lost, server 1h ahead", time.Hour, true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, emulator.Options{ClockSkew: tc.skew, ProcessingTime: 20 * time.Millisecond})
-			// A poll interval of 3 s: the safety net would ask a job the
-			// list does not show only after a minute.
+			o := emulator.Options{ClockSkew: tc.skew, ProcessingTime: 20 * time.Millisecond}
+			if tc.lost {
+				o.WebhookDropRate = 1
+			}
+			e := newEnv(t, o)
+			// A poll interval of 3 s (the webhooks' safety-net poll too):
+			// the safety net would ask a job the list does not show only
+			// after a minute.
 			var cfg *config.Config
 			if tc.webhook {
 				cfg = e.webhookConfig("3s")
@@ -45,7 +53,7 @@ settle = "150ms"
 			}
 			stop := e.start(cfg)
 			defer stop()
-			if tc.webhook {
+			if tc.webhook && !tc.lost {
 				e.waitFor("the test delivery", 15*time.Second, func() bool { return strings.Contains(e.logs.String(), "webhook test delivery") })
 			}
 			var files []string
