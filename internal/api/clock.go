@@ -64,9 +64,11 @@ func (s *serverClock) get() (time.Duration, bool) {
 
 // toLocal rewrites an absolute X-RateLimit-Reset (server time) as our time,
 // so the pacing that reads it is not off by the difference of the clocks.
+// A difference within SkewLogThreshold is the Date header's rounding and
+// the round trip as much as the clocks: resets are then left as sent.
 func (s *serverClock) toLocal(h http.Header) {
 	off, ok := s.get()
-	if !ok || off == 0 {
+	if !ok || off.Abs() <= SkewLogThreshold {
 		return
 	}
 	v := strings.TrimSpace(h.Get(apitypes.HeaderRateReset))
