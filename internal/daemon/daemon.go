@@ -172,8 +172,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	checked := make(chan struct{})
 	g.Go(func() error {
 		defer close(checked)
+		began := time.Now()
 		if err := st.CheckRecords(); err == nil {
-			log.Debug("state checked", "state", cfg.State.Path)
+			log.Debug("state checked", "state", cfg.State.Path, "took", time.Since(began))
 		}
 		return nil
 	})
@@ -191,13 +192,18 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
 		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
+	// The watchers' events pass the lease keeper (leaseKeeper.forward): the
+	// files of an inbox whose lease is not held wait until it is. An event
+	// on its way counts as a file still settling, so a partial batch does
+	// not leave while it is.
+	found := make(chan watcher.Event, 256)
 	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
 		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,
 		BatchWindow: cfg.Upload.BatchWindow.Duration, MaxBatchFiles: cfg.Upload.MaxBatchFiles,
 		MaxBatchBytes: cfg.Upload.MaxBatchBytes.Bytes, MaxFileSize: cfg.Upload.MaxFileSize.Bytes,
 		CreditRecheck: cfg.Upload.CreditRecheck.Duration,
 		Settling: func() int {
-			n := 0
+			n := len(found)
 			for _, w := range watchers {
 				n += w.Status().Settling
 			}
@@ -289,9 +295,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 
-	// The watchers' events pass the lease keeper: the files of an inbox
-	// whose lease is not held wait until it is.
-	found := make(chan watcher.Event, 256)
 	events := make(chan watcher.Event, 256)
 	g.Go(func() error { leases.forward(ctx, found, events); return nil })
 	g.Go(func() error { up.Run(ctx, events); return nil })
