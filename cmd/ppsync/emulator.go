@@ -53,6 +53,7 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	submissions := fs.Int("submissions-per-window", 20, "submissions allowed per window")
 	seed := fs.Uint64("seed", 0, "seed for injected faults and quirks (0: random)")
 	quirkList := fs.String("quirks", "", "comma-separated alternative readings of the docs to play, or all: "+emulator.QuirkNames())
+	clockSkew := fs.Duration("clock-skew", 0, "run the server's clock this far ahead of this machine's (negative: behind), e.g. -1h")
 	proxyMax := fs.Int64("proxy-max-body", emulator.DefaultProxyMaxBody, "request body limit in bytes of the proxy-413 quirk")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -83,6 +84,7 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 		FailRate: *failRate, Latency: *latency, CutRate: *cutRate, WebhookDropRate: *dropRate,
 		WebhookDelay: *hookDelay, Seed: *seed, Logger: log, GarbleRate: *garble, SlowRate: *slowRate, SlowDelay: *slowDelay,
 		RequestsPerWindow: *requests, SubmissionsPerWindow: *submissions, Quirks: quirks, ProxyMaxBody: *proxyMax,
+		ClockSkew: *clockSkew,
 	})
 	defer emu.Close()
 	ln, err := net.Listen("tcp", *listen)

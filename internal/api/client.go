@@ -64,6 +64,7 @@ type Client struct {
 	opts    Options
 	log     *slog.Logger
 	counter *Counter
+	clock   *serverClock
 }
 
 // Counter counts requests by "METHOD /route" and status; shared with metrics.
@@ -184,12 +185,13 @@ func New(o Options) (*Client, error) {
 		tr = t
 	}
 	c := &Client{
-		base: u,
-		key:  o.APIKey,
-		ua:   o.UserAgent,
-		lim:  newLimits(o.RequestsPerWindow, o.SubmissionsPerWindow, o.RateWindow),
-		opts: o,
-		log:  o.Logger,
+		base:  u,
+		key:   o.APIKey,
+		ua:    o.UserAgent,
+		lim:   newLimits(o.RequestsPerWindow, o.SubmissionsPerWindow, o.RateWindow),
+		opts:  o,
+		log:   o.Logger,
+		clock: &serverClock{log: o.Logger},
 		counter: &Counter{
 			byRoute:  map[string]int{},
 			byStatus: map[int]int{},
@@ -450,6 +452,7 @@ func (c *Client) attempt(ctx context.Context, r request) (*response, error) {
 	if r.idemKey != "" {
 		req.Header.Set(apitypes.HeaderIdempotencyKey, r.idemKey)
 	}
+	sent := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var fc *FileChangedError
@@ -463,6 +466,8 @@ func (c *Client) attempt(ctx context.Context, r request) (*response, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	c.clock.observe(resp.Header, sent, time.Now())
+	c.clock.toLocal(resp.Header)
 	// Cap what we read: answers are small JSON documents.
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	c.counter.add(r.route, resp.StatusCode)

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -57,6 +58,9 @@ type Options struct {
 	// PruneEvery is how often the state is pruned after the pass at start-up
 	// (DefaultPruneEvery when zero).
 	PruneEvery time.Duration
+	// LeaseTTL is how long another ppsync's inbox lease may stay unchanged
+	// before its holder is taken for dead (DefaultLeaseTTL when zero).
+	LeaseTTL time.Duration
 }
 
 // ErrCannotRun wraps failures that stop a run before or while it works:
@@ -130,9 +134,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	// The inbox leases keep a second ppsync (here or on another machine
 	// sharing the folder) from processing the same files.
-	leases := newLeaseKeeper(lease.Me(cfg.State.Path), watchers, log)
+	id, err := lease.LoadIdentity(cfg.State.Path)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
+	leases := newLeaseKeeper(lease.Me(id, cfg.State.Path), cmp.Or(o.LeaseTTL, DefaultLeaseTTL), watchers, st, log)
 	defer leases.release()
-	if err := leases.acquire(); err != nil {
+	if err := leases.acquire(ctx, o.Once); err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 
@@ -161,6 +169,20 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		_ = g.Wait()
 	}()
 
+	// Every record of the state, its index and its tallies are checked as
+	// 'ppsync state check' does (bbolt's own page check aside: it must not
+	// run beside writes), while the stages start: damage stops the run
+	// (st.Damaged), and --once makes no count before the check is over.
+	checked := make(chan struct{})
+	g.Go(func() error {
+		defer close(checked)
+		began := time.Now()
+		if err := st.CheckRecords(); err == nil {
+			log.Debug("state checked", "state", cfg.State.Path, "took", time.Since(began))
+		}
+		return nil
+	})
+
 	rec := activity.New(nil)
 	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
 	if err != nil {
@@ -177,15 +199,20 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
-		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration,
+		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
+	// The watchers' events pass the lease keeper (leaseKeeper.forward): the
+	// files of an inbox whose lease is not held wait until it is. An event
+	// on its way counts as a file still settling, so a partial batch does
+	// not leave while it is.
+	found := make(chan watcher.Event, 256)
 	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
 		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,
 		BatchWindow: cfg.Upload.BatchWindow.Duration, MaxBatchFiles: cfg.Upload.MaxBatchFiles,
 		MaxBatchBytes: cfg.Upload.MaxBatchBytes.Bytes, MaxFileSize: cfg.Upload.MaxFileSize.Bytes,
 		CreditRecheck: cfg.Upload.CreditRecheck.Duration,
 		Settling: func() int {
-			n := 0
+			n := len(found)
 			for _, w := range watchers {
 				n += w.Status().Settling
 			}
@@ -280,6 +307,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	events := make(chan watcher.Event, 256)
+	g.Go(func() error { leases.forward(ctx, found, events); return nil })
 	g.Go(func() error { up.Run(ctx, events); return nil })
 	g.Go(func() error { pol.Run(ctx); return nil })
 	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
@@ -290,7 +318,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		ws.Add(1)
 		g.Go(func() error {
 			defer ws.Done()
-			if err := w.Run(ctx, events); err != nil {
+			if err := w.Run(ctx, found); err != nil {
 				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
 				unreachable.add(err.Error())
 			}
@@ -302,7 +330,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		ws.Wait()
 		close(watchersDone)
 		if o.Once {
-			close(events) // every file found at start-up has been reported
+			close(found) // every file found at start-up has been reported
 		}
 		return nil
 	})
@@ -313,14 +341,19 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.Progress(live.Report)
 	}
 
-	leaseLost := make(chan error, 1)
 	for i := range watchers {
-		g.Go(func() error { leases.run(ctx, i, leaseLost); return nil })
+		g.Go(func() error { leases.run(ctx, i); return nil })
 	}
 
 	var runErr error
 	if o.Once {
-		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin}, watchersDone, leaseLost, log)
+		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin, st: st}, watchersDone, log)
+		if runErr == nil {
+			select {
+			case <-checked:
+			case <-ctx.Done():
+			}
+		}
 	} else {
 		select {
 		case <-ctx.Done():
@@ -328,12 +361,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			runErr = err
 		case err := <-up.Fatal():
 			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case err := <-leaseLost:
-			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
+		case <-st.Damaged():
 		}
 	}
 	cancel()
 	_ = g.Wait()
+	if err := st.DamageErr(); err != nil {
+		// A damaged state stops the run, and no count is made from it.
+		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}
 	sum, err := summarize(st, cfg)
 	if err != nil && runErr == nil {
 		runErr = err
@@ -343,6 +379,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			unreachable.add(u)
 		}
 	}
+	for _, p := range leases.problems() {
+		unreachable.add(p)
+	}
 	sum.Unreachable = unreachable.list()
 	sum.Problems = append(sum.Problems, sum.Unreachable...)
 	return sum, runErr
@@ -350,6 +389,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 // stages are what waitOnce watches.
 type stages struct {
+	st  *state.Store
 	up  *uploader.Uploader
 	pol *poller.Poller
 	fin *finish.Finisher
@@ -358,8 +398,8 @@ type stages struct {
 // waitOnce returns when every file found at start-up has a final state, or
 // only files waiting for credits remain. It wakes on the stages' change
 // signals, never on a timer.
-func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, leaseLost <-chan error, log *slog.Logger) error {
-	if stop, err := s.await(ctx, leaseLost, watchersDone, nil, nil); stop {
+func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, log *slog.Logger) error {
+	if stop, err := s.await(ctx, watchersDone, nil, nil); stop {
 		return err
 	}
 	for {
@@ -374,7 +414,7 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, lease
 		if idle && rest {
 			return nil
 		}
-		if stop, err := s.await(ctx, leaseLost, upC, polC, finC); stop {
+		if stop, err := s.await(ctx, upC, polC, finC); stop {
 			return err
 		}
 	}
@@ -382,15 +422,15 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, lease
 
 // await blocks until one of a, b, c is ready (a nil one never is), and
 // reports stop when waitOnce must return err instead: ctx ended (nil) or
-// the uploader or the lease failed (ErrCannotRun).
-func (s stages) await(ctx context.Context, leaseLost <-chan error, a, b, c <-chan struct{}) (stop bool, err error) {
+// the uploader failed (ErrCannotRun).
+func (s stages) await(ctx context.Context, a, b, c <-chan struct{}) (stop bool, err error) {
 	select {
 	case <-ctx.Done():
 		return true, nil
 	case err := <-s.up.Fatal():
 		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	case err := <-leaseLost:
-		return true, fmt.Errorf("%w: %w", ErrCannotRun, err)
+	case <-s.st.Damaged():
+		return true, fmt.Errorf("%w: %w", ErrCannotRun, s.st.DamageErr())
 	case <-a:
 	case <-b:
 	case <-c:

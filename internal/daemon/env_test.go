@@ -30,6 +30,8 @@ type env struct {
 	root  string
 	inbox string
 	logs  *syncBuffer
+	// leaseTTL is the daemons' lease period (short: tests watch takeovers).
+	leaseTTL time.Duration
 }
 
 type syncBuffer struct {
@@ -65,7 +67,7 @@ func newEnv(t *testing.T, o emulator.Options) *env {
 	if err := os.Mkdir(inbox, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, emu: emu, srv: srv, root: root, inbox: inbox, logs: &syncBuffer{}}
+	return &env{t: t, emu: emu, srv: srv, root: root, inbox: inbox, logs: &syncBuffer{}, leaseTTL: 3 * time.Second}
 }
 
 // config builds a fast config; extra is appended inside the first [[inbox]]
@@ -122,7 +124,7 @@ rescan_interval = "300ms"
 }
 
 func (e *env) options(cfg *config.Config, once bool) daemon.Options {
-	return daemon.Options{Config: cfg, APIKey: key, Once: once,
+	return daemon.Options{Config: cfg, APIKey: key, Once: once, LeaseTTL: e.leaseTTL,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 }
 

@@ -9,54 +9,91 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
-// leaseTTL is how long a lease lives without renewal; it is renewed every third of it.
-const leaseTTL = 30 * time.Second
+// DefaultLeaseTTL is how long an inbox lease may stay unchanged, as
+// another ppsync watches it, before its holder is taken for dead; a lease
+// is renewed every third of it.
+const DefaultLeaseTTL = 30 * time.Second
 
 // leaseRetryMin is the first pause after an inbox's lease could not be
 // renewed or taken; it doubles up to the renewal interval.
 const leaseRetryMin = time.Second
 
-// leaseKeeper holds the lease of every inbox. An inbox that cannot be
-// reached, or whose lease file cannot be written (read-only, full), is a
-// fault of that inbox alone: it is reported and retried, and its lease is
-// taken back when it returns. Only another ppsync holding an inbox stops
-// the daemon.
+// leaseKeeper holds the lease of every inbox and keeps an inbox's files
+// away from the uploader while its lease is not held. An inbox that cannot
+// be reached, or whose lease file cannot be written (read-only, full), is
+// a fault of that inbox alone: it is reported and retried, and its lease
+// is taken back when it returns. An inbox another ppsync holds is stopped
+// (its unsent files handed back) and retried in the same way: it never
+// stops the daemon.
 type leaseKeeper struct {
 	holder   lease.Holder
+	obs      *lease.Observer
+	ttl      time.Duration
 	watchers []*watcher.Watcher
+	st       *state.Store
 	log      *slog.Logger
 	// healed is called when an inbox's lease is taken back after a fault.
 	healed func(inbox int)
 
 	mu     sync.Mutex
 	leases []*lease.Lease // nil while not held
-	faults []error        // why an inbox's lease is not renewed
+	faults []error        // why an inbox's lease is not held or renewed
+	taken  []bool         // another ppsync holds the inbox (logged once)
+	// parked are the files reported while the inbox's lease was not held,
+	// and those handed back: reported again once it is.
+	parked []map[string]bool
 }
 
-func newLeaseKeeper(holder lease.Holder, watchers []*watcher.Watcher, log *slog.Logger) *leaseKeeper {
-	return &leaseKeeper{holder: holder, watchers: watchers, log: log,
-		leases: make([]*lease.Lease, len(watchers)), faults: make([]error, len(watchers))}
+func newLeaseKeeper(holder lease.Holder, ttl time.Duration, watchers []*watcher.Watcher, st *state.Store, log *slog.Logger) *leaseKeeper {
+	k := &leaseKeeper{holder: holder, obs: lease.NewObserver(ttl), ttl: ttl, watchers: watchers, st: st, log: log,
+		leases: make([]*lease.Lease, len(watchers)), faults: make([]error, len(watchers)), taken: make([]bool, len(watchers)),
+		parked: make([]map[string]bool, len(watchers))}
+	for i := range k.parked {
+		k.parked[i] = map[string]bool{}
+	}
+	return k
 }
 
-// acquire takes the lease of every reachable inbox at start-up. Another
-// ppsync holding one is an error; an unreachable inbox is not (it is taken
-// when it comes back).
-func (k *leaseKeeper) acquire() error {
+func (k *leaseKeeper) take(dir string) (*lease.Lease, error) {
+	return lease.Acquire(dir, k.holder, k.obs, lease.Options{Confirm: 150 * time.Millisecond})
+}
+
+// acquire takes the lease of every reachable inbox at start-up. An inbox
+// another ppsync holds is stopped and retried (run); with once, it is
+// watched for one lease period and is an error if its holder lives.
+func (k *leaseKeeper) acquire(ctx context.Context, once bool) error {
 	for i, w := range k.watchers {
 		if err := w.Reachable(); err != nil {
 			k.setFault(i, err)
 			continue
 		}
-		l, err := lease.Acquire(w.Status().Path, k.holder, leaseTTL, 150*time.Millisecond)
+		path := w.Status().Path
+		l, err := k.take(path)
+		if errors.Is(err, lease.ErrHeld) && once {
+			// Watch it for a lease period: a holder that died is taken over.
+			deadline := time.Now().Add(k.ttl + k.ttl/5)
+			for errors.Is(err, lease.ErrHeld) && time.Now().Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(k.ttl / 10):
+				}
+				l, err = k.take(path)
+			}
+			if errors.Is(err, lease.ErrHeld) {
+				return err
+			}
+		}
 		switch {
 		case errors.Is(err, lease.ErrHeld):
-			return err
+			k.lost(i, err)
 		case err != nil:
 			k.setFault(i, err)
-			k.log.Error("cannot take the lease of an inbox; retrying (the other inboxes go on)", "inbox", w.Status().Path, "error", err)
+			k.log.Error("cannot take the lease of an inbox; retrying (the other inboxes go on)", "inbox", path, "error", err)
 		default:
 			k.mu.Lock()
 			k.leases[i] = l
@@ -79,12 +116,96 @@ func (k *leaseKeeper) setFault(i int, err error) {
 	k.faults[i] = err
 }
 
-// run keeps inbox i's lease until ctx ends; it sends on lost when another
-// ppsync took the inbox.
-func (k *leaseKeeper) run(ctx context.Context, i int, lost chan<- error) {
+// admit tells whether a watcher's event may go on to the uploader: a file
+// of an inbox whose lease is not held is parked until it is. A deletion
+// always goes on (it only forgets).
+func (k *leaseKeeper) admit(ev watcher.Event) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if ev.Kind == watcher.Gone {
+		delete(k.parked[ev.Inbox], ev.Path)
+		return true
+	}
+	if k.leases[ev.Inbox] != nil {
+		return true
+	}
+	k.parked[ev.Inbox][ev.Path] = true
+	return false
+}
+
+// forward passes the watchers' events on to the uploader, as admit allows,
+// until in is closed (then out is closed) or ctx ends.
+func (k *leaseKeeper) forward(ctx context.Context, in <-chan watcher.Event, out chan<- watcher.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-in:
+			if !ok {
+				close(out)
+				return
+			}
+			if !k.admit(ev) {
+				continue
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// lost stops inbox i, which another ppsync holds: its unsent files are
+// handed back (the other one sends them), the inbox is reported, and it
+// is logged once until the lease is held again.
+func (k *leaseKeeper) lost(i int, err error) {
+	path := k.watchers[i].Status().Path
+	k.mu.Lock()
+	k.leases[i] = nil
+	k.faults[i] = err
+	first := !k.taken[i]
+	k.taken[i] = true
+	k.mu.Unlock()
+	given, herr := k.st.HandBack(path)
+	k.mu.Lock()
+	for _, p := range given {
+		k.parked[i][p] = true
+	}
+	k.mu.Unlock()
+	switch {
+	case herr != nil:
+		k.log.Error("another ppsync holds an inbox, and its unsent files could not all be handed back; retrying",
+			"inbox", path, "error", herr)
+	case first:
+		k.log.Error("inbox stopped: another ppsync holds its lease; its unsent files are left to that one, and the lease is taken back "+
+			"if that ppsync stops renewing it (the other inboxes go on)", "inbox", path, "handed_back", len(given), "holder", err)
+	case len(given) > 0:
+		k.log.Info("handed back files queued while the inbox's lease was being lost", "inbox", path, "files", len(given))
+	}
+}
+
+// gained opens inbox i again: the files parked meanwhile are reported
+// again by its watcher.
+func (k *leaseKeeper) gained(i int) {
+	k.mu.Lock()
+	parked := k.parked[i]
+	k.parked[i] = map[string]bool{}
+	k.taken[i] = false
+	k.mu.Unlock()
+	for p := range parked {
+		k.watchers[i].Forget(p)
+	}
+}
+
+// run keeps inbox i's lease until ctx ends, taking it back after a fault
+// or once another holder stops renewing it.
+func (k *leaseKeeper) run(ctx context.Context, i int) {
 	w := k.watchers[i]
 	path := w.Status().Path
-	wait := leaseTTL / 3
+	renew := k.ttl / 3
+	wait := renew
 	if k.fault(i) != nil {
 		wait = leaseRetryMin
 	}
@@ -96,23 +217,22 @@ func (k *leaseKeeper) run(ctx context.Context, i int, lost chan<- error) {
 			return
 		case <-t.C:
 		}
+		was := k.fault(i)
 		err := k.keep(w, i)
 		if errors.Is(err, lease.ErrHeld) {
-			select {
-			case lost <- err:
-			default:
-			}
-			return
+			k.lost(i, err)
+			// Look often enough to see a dead holder soon after the lease period.
+			t.Reset(max(k.ttl/10, 10*time.Millisecond))
+			continue
 		}
-		was := k.fault(i)
 		k.setFault(i, err)
 		switch {
 		case err != nil:
-			if was == nil {
+			if was == nil || errors.Is(was, lease.ErrHeld) {
 				k.log.Error("inbox lease not renewed; the inbox is retried and its lease taken back when it can be written again (the other inboxes go on)",
 					"inbox", path, "error", err)
 			}
-			wait = min(max(wait*2, leaseRetryMin), leaseTTL/3)
+			wait = min(max(wait*2, leaseRetryMin), renew)
 		default:
 			if was != nil {
 				k.log.Info("inbox lease taken back", "inbox", path)
@@ -120,7 +240,7 @@ func (k *leaseKeeper) run(ctx context.Context, i int, lost chan<- error) {
 					k.healed(i)
 				}
 			}
-			wait = leaseTTL / 3
+			wait = renew
 		}
 		t.Reset(wait)
 	}
@@ -144,13 +264,14 @@ func (k *leaseKeeper) keep(w *watcher.Watcher, i int) error {
 		}
 		return nil
 	}
-	l, err := lease.Acquire(w.Status().Path, k.holder, leaseTTL, 150*time.Millisecond)
+	l, err := k.take(w.Status().Path)
 	if err != nil {
 		return err
 	}
 	k.mu.Lock()
 	k.leases[i] = l
 	k.mu.Unlock()
+	k.gained(i)
 	return nil
 }
 
@@ -164,4 +285,17 @@ func (k *leaseKeeper) release() {
 			k.leases[i] = nil
 		}
 	}
+}
+
+// problems lists the inboxes another ppsync holds, for the run's summary.
+func (k *leaseKeeper) problems() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var out []string
+	for i, taken := range k.taken {
+		if taken && k.faults[i] != nil {
+			out = append(out, fmt.Sprintf("inbox %s: not processed: %v", k.watchers[i].Status().Path, k.faults[i]))
+		}
+	}
+	return out
 }

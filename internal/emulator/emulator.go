@@ -61,6 +61,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Now is the clock (tests).
 	Now func() time.Time
+	// ClockSkew sets the server's clock this far ahead of Now (negative:
+	// behind): every time it answers with, its Date header, the since
+	// filter of the list and the rate-limit resets follow it.
+	ClockSkew time.Duration
 	// Quirks are the alternative readings of the docs to play (see
 	// quirks.go); none by default. New panics on a value that is not one of
 	// AllQuirks: use ParseQuirks for user input.
@@ -270,7 +274,7 @@ func (e *Emulator) scaled(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * float64(e.opts.RateWindow) / float64(time.Minute))
 }
 
-func (e *Emulator) now() time.Time { return e.opts.Now() }
+func (e *Emulator) now() time.Time { return e.opts.Now().Add(e.opts.ClockSkew) }
 
 func (e *Emulator) nextID(prefix string) string {
 	e.seq++

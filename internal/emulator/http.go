@@ -84,6 +84,8 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !matched {
 		route = r.Method + " (unmatched)"
 	}
+	// The server's own clock (net/http would send the machine's).
+	w.Header().Set("Date", e.now().UTC().Format(http.TimeFormat))
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		e.mu.Lock()

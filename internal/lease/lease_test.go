@@ -1,6 +1,7 @@
 package lease_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -21,42 +22,128 @@ func write(t *testing.T, dir string, h lease.Holder) {
 	}
 }
 
-func TestAcquireRefusesALiveHolderAndNamesIt(t *testing.T) {
-	dir := t.TempDir()
-	a := lease.Me("/var/lib/a/state.db")
-	la, err := lease.Acquire(dir, a, time.Minute, 0)
+// me builds the holder of a ppsync whose state file is statePath, with its
+// instance id kept beside it.
+func me(t *testing.T, statePath string) lease.Holder {
+	t.Helper()
+	id, err := lease.LoadIdentity(statePath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Another state file on the same host, while a's process (this one) lives.
-	b := lease.Me("/var/lib/b/state.db")
-	_, err = lease.Acquire(dir, b, time.Minute, 0)
-	if !errors.Is(err, lease.ErrHeld) || !strings.Contains(err.Error(), a.Host) || !strings.Contains(err.Error(), "/var/lib/a/state.db") {
-		t.Fatalf("err = %v", err)
-	}
-	// Another machine sharing the folder.
-	la.Release()
-	other := lease.Holder{ID: "x1", Host: "scanner-pc-2", PID: 4242, State: `C:\ProgramData\ppsync\state.db`, Started: time.Now(), Renewed: time.Now()}
-	write(t, dir, other)
-	_, err = lease.Acquire(dir, b, time.Minute, 0)
-	if !errors.Is(err, lease.ErrHeld) || !strings.Contains(err.Error(), "scanner-pc-2") {
-		t.Fatalf("foreign holder: %v", err)
-	}
-	// Stale: not renewed within the TTL.
-	other.Renewed = time.Now().Add(-2 * time.Minute)
-	write(t, dir, other)
-	if _, err := lease.Acquire(dir, b, time.Minute, 0); err != nil {
-		t.Fatalf("stale lease not taken over: %v", err)
+	return lease.Me(id, statePath)
+}
+
+// acquireWithin tries to take the lease every step until it is taken or d
+// passes, and returns the lease (nil if never taken) and the last error.
+func acquireWithin(dir string, h lease.Holder, obs *lease.Observer, d, step time.Duration) (*lease.Lease, error) {
+	deadline := time.Now().Add(d)
+	for {
+		l, err := lease.Acquire(dir, h, obs, lease.Options{})
+		if err == nil || !errors.Is(err, lease.ErrHeld) || time.Now().After(deadline) {
+			return l, err
+		}
+		time.Sleep(step)
 	}
 }
 
-func TestOwnLeftoverIsTakenOver(t *testing.T) {
+func TestIdentityIsCreatedOnceAndPrivate(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state.db")
+	a, err := lease.LoadIdentity(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := lease.LoadIdentity(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Instance == "" || a.Instance != b.Instance {
+		t.Fatalf("instance ids %q, %q: want one, kept", a.Instance, b.Instance)
+	}
+	st, err := os.Stat(state + lease.InstanceSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("instance id file mode %v, want 0600", st.Mode().Perm())
+	}
+	other, err := lease.LoadIdentity(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.Instance == a.Instance {
+		t.Error("two state files share an instance id")
+	}
+	if b, err := os.ReadFile("/etc/machine-id"); err == nil && strings.TrimSpace(string(b)) != a.Machine {
+		t.Errorf("machine id %q, want /etc/machine-id's %q", a.Machine, strings.TrimSpace(string(b)))
+	}
+	if err := os.WriteFile(state+lease.InstanceSuffix, []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lease.LoadIdentity(state); err == nil || !strings.Contains(err.Error(), state+lease.InstanceSuffix) {
+		t.Errorf("damaged instance id file: %v, want an error naming it", err)
+	}
+}
+
+func TestAcquireRefusesALiveHolderAndNamesIt(t *testing.T) {
 	dir := t.TempDir()
-	me := lease.Me("/var/lib/ppsync/state.db")
-	dead := me
-	dead.ID, dead.PID = "previous-run", 999999 // killed: same host, same state file
+	a := me(t, filepath.Join(t.TempDir(), "a.db"))
+	obs := lease.NewObserver(time.Minute)
+	if _, err := lease.Acquire(dir, a, obs, lease.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b := me(t, filepath.Join(t.TempDir(), "b.db"))
+	_, err := lease.Acquire(dir, b, lease.NewObserver(time.Minute), lease.Options{})
+	if !errors.Is(err, lease.ErrHeld) || !strings.Contains(err.Error(), a.Host) || !strings.Contains(err.Error(), a.State) ||
+		!strings.Contains(err.Error(), a.Instance) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// Two machines with the same hostname (and the default state path): the
+// one's live lease is never "a previous run" of the other.
+func TestSameHostnameAndStatePathIsNotOurs(t *testing.T) {
+	dir := t.TempDir()
+	a := me(t, filepath.Join(t.TempDir(), "state.db"))
+	other := a
+	other.ID, other.Instance, other.Machine = "run-2", "0123456789abcdef0123456789abcdef", "another-machine"
+	write(t, dir, other)
+	if _, err := lease.Acquire(dir, a, lease.NewObserver(time.Minute), lease.Options{}); !errors.Is(err, lease.ErrHeld) {
+		t.Fatalf("a lease of another machine with our hostname and state path taken at once: %v", err)
+	}
+}
+
+// A lease left on this machine by a process that is gone, for another
+// state file, is never taken over as a previous run of ours: only after
+// it stayed unchanged for the lease period.
+func TestDeadPIDOfAnotherStateFileIsNotOurs(t *testing.T) {
+	dir := t.TempDir()
+	mine := me(t, filepath.Join(t.TempDir(), "state.db"))
+	dead := me(t, filepath.Join(t.TempDir(), "state.db"))
+	dead.PID = 999999 // no such process
 	write(t, dir, dead)
-	l, err := lease.Acquire(dir, me, time.Minute, 0)
+	obs := lease.NewObserver(300 * time.Millisecond)
+	start := time.Now()
+	if _, err := lease.Acquire(dir, mine, obs, lease.Options{}); !errors.Is(err, lease.ErrHeld) {
+		t.Fatalf("dead pid, same host, other state file: %v, want ErrHeld", err)
+	}
+	l, err := acquireWithin(dir, mine, obs, 10*time.Second, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("not taken over after the lease period: %v", err)
+	}
+	if d := time.Since(start); d < obs.TTL {
+		t.Errorf("taken over after %s, before the lease period of %s", d, obs.TTL)
+	}
+	l.Release()
+}
+
+func TestOwnLeftoverIsTakenOverAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(t.TempDir(), "state.db")
+	prev := me(t, state)
+	prev.PID = 999999
+	write(t, dir, prev)
+	now := me(t, state) // the next run of the same state file
+	l, err := lease.Acquire(dir, now, lease.NewObserver(time.Hour), lease.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,19 +156,93 @@ func TestOwnLeftoverIsTakenOver(t *testing.T) {
 	}
 }
 
+// A live holder whose clock is an hour off either way keeps its lease: its
+// renewals are seen, whatever time they carry.
+func TestSkewedLiveHolderKeepsItsLease(t *testing.T) {
+	for _, skew := range []time.Duration{-time.Hour, time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			holder, err := lease.Acquire(dir, me(t, filepath.Join(t.TempDir(), "h.db")), lease.NewObserver(time.Minute),
+				lease.Options{Now: func() time.Time { return time.Now().Add(skew) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for ctx.Err() == nil {
+					if err := holder.Renew(); err != nil {
+						t.Errorf("holder lost its lease: %v", err)
+						return
+					}
+					time.Sleep(40 * time.Millisecond)
+				}
+			}()
+			ttl := 300 * time.Millisecond
+			other := me(t, filepath.Join(t.TempDir(), "o.db"))
+			obs := lease.NewObserver(ttl)
+			if l, err := acquireWithin(dir, other, obs, 5*ttl, 30*time.Millisecond); !errors.Is(err, lease.ErrHeld) {
+				if l != nil {
+					l.Release()
+				}
+				t.Fatalf("a live holder whose clock is %s off lost its lease: %v", skew, err)
+			}
+			cancel()
+			wg.Wait()
+		})
+	}
+}
+
+// A dead holder whose clock ran a day fast is taken over after the lease
+// period, not a day later.
+func TestDeadHolderFromTheFutureIsTakenOver(t *testing.T) {
+	dir := t.TempDir()
+	future := time.Now().Add(24 * time.Hour)
+	write(t, dir, lease.Holder{ID: "x1", Instance: "fedcba9876543210fedcba9876543210", Machine: "m2", Host: "scanner-pc-2",
+		PID: 4242, State: `C:\ProgramData\ppsync\state.db`, Started: future, Renewed: future, Beat: 7})
+	obs := lease.NewObserver(300 * time.Millisecond)
+	mine := me(t, filepath.Join(t.TempDir(), "state.db"))
+	if _, err := lease.Acquire(dir, mine, obs, lease.Options{}); !errors.Is(err, lease.ErrHeld) {
+		t.Fatalf("first sight of a foreign lease: %v, want ErrHeld", err)
+	}
+	l, err := acquireWithin(dir, mine, obs, 10*time.Second, 50*time.Millisecond)
+	if err != nil {
+		t.Fatalf("dead holder with a clock a day fast not taken over: %v", err)
+	}
+	l.Release()
+}
+
+// A lease file that does not parse is watched like any other.
+func TestUnreadableLeaseIsWatched(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, lease.FileName), []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obs := lease.NewObserver(200 * time.Millisecond)
+	mine := me(t, filepath.Join(t.TempDir(), "state.db"))
+	if _, err := lease.Acquire(dir, mine, obs, lease.Options{}); !errors.Is(err, lease.ErrHeld) {
+		t.Fatalf("unreadable lease: %v, want ErrHeld at first sight", err)
+	}
+	if _, err := acquireWithin(dir, mine, obs, 10*time.Second, 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestSimultaneousStartsOneWins(t *testing.T) {
 	for range 5 {
 		dir := t.TempDir()
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		won := 0
-		for i := range 2 {
+		for range 2 {
+			h := me(t, filepath.Join(t.TempDir(), "state.db"))
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				h := lease.Me(filepath.Join("/state", string(rune('a'+i))))
-				h.Host = "host-" + string(rune('a'+i)) // two machines
-				if _, err := lease.Acquire(dir, h, time.Minute, 100*time.Millisecond); err == nil {
+				if _, err := lease.Acquire(dir, h, lease.NewObserver(time.Minute), lease.Options{Confirm: 100 * time.Millisecond}); err == nil {
 					mu.Lock()
 					won++
 					mu.Unlock()
@@ -97,11 +258,11 @@ func TestSimultaneousStartsOneWins(t *testing.T) {
 
 func TestRenewDetectsTakeover(t *testing.T) {
 	dir := t.TempDir()
-	l, err := lease.Acquire(dir, lease.Me("/s"), time.Minute, 0)
+	l, err := lease.Acquire(dir, me(t, filepath.Join(t.TempDir(), "s.db")), lease.NewObserver(time.Minute), lease.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, dir, lease.Holder{ID: "thief", Host: "other", Renewed: time.Now()})
+	write(t, dir, lease.Holder{ID: "thief", Instance: "other", Host: "other", Renewed: time.Now()})
 	if err := l.Renew(); !errors.Is(err, lease.ErrHeld) {
 		t.Fatalf("renew after takeover: %v", err)
 	}
@@ -111,7 +272,7 @@ func TestRenewDetectsTakeover(t *testing.T) {
 // next ppsync would find a lease of a process that is gone.
 func TestRenewAfterReleaseDoesNotRecreateTheLease(t *testing.T) {
 	dir := t.TempDir()
-	l, err := lease.Acquire(dir, lease.Me("/s.db"), time.Minute, 0)
+	l, err := lease.Acquire(dir, me(t, filepath.Join(t.TempDir(), "s.db")), lease.NewObserver(time.Minute), lease.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +291,7 @@ func TestRenewAfterReleaseDoesNotRecreateTheLease(t *testing.T) {
 func TestConcurrentRenewAndReleaseEndsReleased(t *testing.T) {
 	for range 20 {
 		dir := t.TempDir()
-		l, err := lease.Acquire(dir, lease.Me("/s.db"), time.Minute, 0)
+		l, err := lease.Acquire(dir, me(t, filepath.Join(t.TempDir(), "s.db")), lease.NewObserver(time.Minute), lease.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,6 +48,10 @@ type Options struct {
 	// leave, per minute).
 	NudgeBudget int
 	NudgeWindow time.Duration
+	// ServerClock returns how far the API server's clock is ahead of ours
+	// (negative: behind) and whether it is known; a list's since, taken
+	// from our clock, is moved onto the server's by it.
+	ServerClock func() (time.Duration, bool)
 }
 
 // Poller is the result stage.
@@ -85,7 +89,9 @@ type job struct {
 	seenAt    time.Time
 }
 
-// skew is how far the server's clock may lag ours without a missed result.
+// skew is how far the server's clock may lag ours, beyond the difference
+// measured from its Date header (Options.ServerClock), without a missed
+// result.
 const skew = 5 * time.Minute
 
 // New builds a poller.
@@ -355,10 +361,15 @@ func (p *Poller) SetInterval(d time.Duration) {
 }
 
 func (p *Poller) poll(ctx context.Context) {
+	var off time.Duration
+	if p.o.ServerClock != nil {
+		off, _ = p.o.ServerClock()
+	}
 	p.mu.Lock()
 	since := time.Time{}
 	for _, j := range p.jobs {
-		s := j.submitted.Add(-skew)
+		// Submitted is our clock's; the server filters by its own.
+		s := j.submitted.Add(off - skew)
 		if !j.updated.IsZero() {
 			s = j.updated.Add(-time.Second)
 		}

@@ -216,6 +216,8 @@ type Store struct {
 	writeSince time.Time
 
 	validation validationRun // see validating.go
+	// damage is set when a transaction finds the file damaged.
+	damage damage
 }
 
 // Open opens (creating if needed, mode 0600) the state file. A second
@@ -224,16 +226,23 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("state %s: cannot create its folder: %w", path, err)
 	}
+	var file *os.File // the file bbolt opened last, closed if it panics
+	var db *bolt.DB
 	defer func() {
 		// bbolt panics on some kinds of damage; turn that into an error that
-		// names the file and the way out.
+		// names the file and the way out, and free the file's lock.
 		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			} else if file != nil {
+				_ = file.Close()
+			}
 			s, err = nil, damaged(path, fmt.Errorf("%v", r))
 		}
 	}()
-	opts := bolt.Options{Timeout: timeout}
+	opts := bolt.Options{Timeout: timeout, OpenFile: openFileFor(&file)}
 	before, _ := os.Stat(path)
-	db, err := openDB(path, opts)
+	db, err = openDB(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -241,12 +250,18 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 		// Compacted and swapped while this process waited for the lock:
 		// open the file that is there now.
 		db.Close()
+		db = nil
 		if db, err = openDB(path, opts); err != nil {
 			return nil, err
 		}
 	}
-	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize}
+	opts.OpenFile = nil // later opens (compaction in place) use os.OpenFile
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}}
 	if err := s.migrate(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.Probe(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -270,8 +285,12 @@ func openDB(path string, opts bolt.Options) (*bolt.DB, error) {
 }
 
 func damaged(path string, err error) error {
-	return fmt.Errorf("state file %s is damaged (%v): stop ppsync and run 'ppsync state rebuild -c CONFIG' "+
-		"(it moves the file aside and rebuilds from the result files in the inboxes, so finished files are not submitted twice): %w", path, err, ErrDamaged)
+	cause := err.Error()
+	if r := []rune(cause); len(r) > 200 {
+		cause = string(r[:200]) + "…" // bbolt's account of a page can run to pages of hex
+	}
+	return fmt.Errorf("state file %s is damaged (%s): stop ppsync and run 'ppsync state rebuild -c CONFIG' "+
+		"(it moves the file aside and rebuilds from the result files in the inboxes, so finished files are not submitted twice): %w", path, cause, ErrDamaged)
 }
 
 func (s *Store) migrate() error {
@@ -327,14 +346,16 @@ func (s *Store) Close() error {
 }
 
 // view runs fn in a read-only transaction of the current file.
-func (s *Store) view(fn func(*bolt.Tx) error) error {
+func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.View(fn)
 }
 
 // update runs fn in a read-write transaction of the current file.
-func (s *Store) update(fn func(*bolt.Tx) error) error {
+func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.Update(fn)
@@ -362,36 +383,57 @@ func (s *Store) Check() (err error) {
 		if r := recover(); r != nil {
 			err = damaged(s.path, fmt.Errorf("%v", r))
 		}
+		s.markDamaged(err)
 	}()
 	return s.view(func(tx *bolt.Tx) error {
 		for err := range tx.Check() {
 			return damaged(s.path, err)
 		}
-		t := s.tx(tx)
-		for _, f := range []func() error{
-			func() error { return t.Files(func(File) error { return nil }) },
-			func() error { return t.Docs(func(Doc) error { return nil }) },
-			func() error { return t.Batches(func(Batch) error { return nil }) },
-		} {
-			if err := f(); err != nil {
-				return damaged(s.path, err)
-			}
-		}
-		if err := checkIndex(tx); err != nil {
-			return damaged(s.path, err)
-		}
-		if err := checkDocWait(tx); err != nil {
-			return damaged(s.path, err)
-		}
-		// An older schema opened read-only has no tally yet; it gets one
-		// when ppsync next opens it for writing.
-		if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
-			if err := checkTally(tx); err != nil {
-				return damaged(s.path, err)
-			}
-		}
-		return nil
+		return s.checkRecords(tx)
 	})
+}
+
+// CheckRecords is Check without bbolt's own check of the file's pages,
+// which reads the free page list unguarded and so must not run beside a
+// write: it decodes every record and checks the index of open records,
+// the tally and the index of failed files against them, in one read
+// transaction (a consistent view while the daemon writes). A damaged
+// page met on the way is reported as Check reports it.
+func (s *Store) CheckRecords() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = damaged(s.path, fmt.Errorf("%v", r))
+		}
+		s.markDamaged(err)
+	}()
+	return s.view(s.checkRecords)
+}
+
+func (s *Store) checkRecords(tx *bolt.Tx) error {
+	t := s.tx(tx)
+	for _, f := range []func() error{
+		func() error { return t.Files(func(File) error { return nil }) },
+		func() error { return t.Docs(func(Doc) error { return nil }) },
+		func() error { return t.Batches(func(Batch) error { return nil }) },
+	} {
+		if err := f(); err != nil {
+			return damaged(s.path, err)
+		}
+	}
+	if err := checkIndex(tx); err != nil {
+		return damaged(s.path, err)
+	}
+	if err := checkDocWait(tx); err != nil {
+		return damaged(s.path, err)
+	}
+	// An older schema opened read-only has no tally yet; it gets one
+	// when ppsync next opens it for writing.
+	if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
+		if err := checkTally(tx); err != nil {
+			return damaged(s.path, err)
+		}
+	}
+	return nil
 }
 
 // Tx is a read or read-write transaction.
@@ -439,24 +481,28 @@ type mapCache struct {
 // be written, the error wraps ErrWrite and WriteFault reports it until a
 // write succeeds again. fn must not call the Store's methods: they would
 // wait for a compaction that waits for fn.
-func (s *Store) Update(fn func(*Tx) error) error {
+func (s *Store) Update(fn func(*Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	var fnErr error
 	s.txs.Add(1)
-	s.dbMu.RLock()
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		t := s.tx(tx)
-		fnErr = fn(t)
-		s.records.Add(int64(t.ops))
-		s.bytes.Add(int64(t.bytes))
-		return fnErr
-	})
-	// The commit went through every page the transaction changed (bbolt
-	// frees each old page and sorts the keys still read from the mapping):
-	// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
-	// around each. They are handed back at once, before the next write
-	// adds its own.
-	_ = s.release()
-	s.dbMu.RUnlock()
+	err = func() error {
+		s.dbMu.RLock()
+		defer s.dbMu.RUnlock()
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			t := s.tx(tx)
+			fnErr = fn(t)
+			s.records.Add(int64(t.ops))
+			s.bytes.Add(int64(t.bytes))
+			return fnErr
+		})
+		// The commit went through every page the transaction changed (bbolt
+		// frees each old page and sorts the keys still read from the mapping):
+		// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
+		// around each. They are handed back at once, before the next write
+		// adds its own.
+		_ = s.release()
+		return err
+	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -492,7 +538,8 @@ func (s *Store) WriteFault() string {
 
 // View runs fn in a read-only transaction. fn must not call the Store's
 // methods (see Update).
-func (s *Store) View(fn func(*Tx) error) error {
+func (s *Store) View(fn func(*Tx) error) (err error) {
+	defer s.recoverDamage(&err)
 	s.txs.Add(1)
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
