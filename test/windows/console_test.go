@@ -74,11 +74,16 @@ func TestDaemonStatusPageAndStop(t *testing.T) {
 			t.Errorf("status lacks %q:\n%s", want, out)
 		}
 	}
-	code, page := get(t, "http://"+s.admin+"/")
+	// The page needs a credential, on loopback too: the link status printed.
+	if code, _ := get(t, http.DefaultClient, "http://"+s.admin+"/status"); code != http.StatusUnauthorized {
+		t.Errorf("GET /status without a credential: %d, want 401", code)
+	}
+	c := signIn(t, out)
+	code, page := get(t, c, "http://"+s.admin+"/")
 	if code != http.StatusOK || !strings.Contains(page, "<title>ppsync</title>") {
 		t.Errorf("status page: %d\n%.300s", code, page)
 	}
-	code, body := get(t, "http://"+s.admin+"/status")
+	code, body := get(t, c, "http://"+s.admin+"/status")
 	var st map[string]any
 	if code != http.StatusOK || json.Unmarshal([]byte(body), &st) != nil {
 		t.Errorf("GET /status: %d %.500s", code, body)

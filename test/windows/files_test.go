@@ -139,8 +139,9 @@ func TestHeldResult(t *testing.T) {
 		return strings.Contains(d.out.String(), "cannot write the result file")
 	})
 	// Let a few retries fail (the poll interval is 500 ms), counted in /metrics.
+	c := e.tokenClient(t, s)
 	waitFor(t, "three failed writes", 60*time.Second, func() bool {
-		_, m := get(t, "http://"+s.admin+"/metrics")
+		_, m := get(t, c, "http://"+s.admin+"/metrics")
 		for _, line := range strings.Split(m, "\n") {
 			if v, ok := strings.CutPrefix(line, "ppsync_result_write_errors_total "); ok {
 				n, err := strconv.Atoi(v)

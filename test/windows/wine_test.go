@@ -11,10 +11,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -395,9 +397,42 @@ func (d *daemon) stop(t *testing.T) error {
 	return nil
 }
 
-func get(t *testing.T, url string) (int, string) {
+// signIn opens the one-time sign-in link that `ppsync status` printed
+// (statusOut), as a person would in a browser, and returns a client that
+// holds the session it gives.
+func signIn(t *testing.T, statusOut string) *http.Client {
 	t.Helper()
-	resp, err := http.Get(url)
+	m := regexp.MustCompile(`sign in:\s+(http://\S+/ui/login\?code=\S+)`).FindStringSubmatch(statusOut)
+	if m == nil {
+		t.Fatalf("ppsync status printed no sign-in link:\n%s", statusOut)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	if code, body := get(t, c, m[1]); code != http.StatusOK {
+		t.Fatalf("sign-in link %s: %d %.300s", m[1], code, body)
+	}
+	return c
+}
+
+// tokenClient returns a client that sends the token the daemon of s wrote
+// for local clients (<state>.admin-token), as the CLI does.
+func (e *wineEnv) tokenClient(t *testing.T, s setup) *http.Client {
+	t.Helper()
+	tok := strings.TrimSpace(readFile(t, e.cPath(s.state+".admin-token")))
+	return &http.Client{Transport: bearer{tok}}
+}
+
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
