@@ -434,19 +434,13 @@ func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 		f.setPending(key, false)
 		return
 	}
-	out := outcomeOf(d)
-	recalled := false
-	if d.State == state.DocDone && len(d.Result) == 0 && len(files) > 0 {
-		raw, later := f.recall(ctx, d, fetch)
-		switch {
-		case raw != nil:
-			out.doc, recalled = raw, true
-		case later:
-			f.setPending(key, true)
-			return
-		default:
-			out = outcome{unavailable: true}
-		}
+	out, recalled, later := outcomeOf(d), false, false
+	if len(files) > 0 {
+		out, recalled, later = f.outcomeFor(ctx, d, fetch)
+	}
+	if later {
+		f.setPending(key, true)
+		return
 	}
 	allOK := true
 	for i, rec := range files {
@@ -466,6 +460,27 @@ func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 		}
 	}
 	f.setPending(key, !allOK)
+}
+
+// outcomeFor is what the files of the finished document d get: its stored
+// result or error, or, when the stored result was dropped, the result
+// recalled (recalled), or later when it can only be had later (ask again),
+// or an unavailable outcome.
+func (f *Finisher) outcomeFor(ctx context.Context, d state.Doc, fetch bool) (out outcome, recalled, later bool) {
+	out = outcomeOf(d)
+	if d.State != state.DocDone || len(d.Result) != 0 {
+		return out, false, false
+	}
+	raw, later := f.recall(ctx, d, fetch)
+	switch {
+	case raw != nil:
+		out.doc = raw
+		return out, true, false
+	case later:
+		return out, false, true
+	default:
+		return outcome{unavailable: true}, false, false
+	}
 }
 
 // FinishFile writes the result (or error) file of one file waiting on a
@@ -501,19 +516,10 @@ func (f *Finisher) FinishFile(ctx context.Context, key, path string) {
 	if !state.DocFinal(d.State) || !found || !attached || !waiting(rec) || rec.SHA256 != d.SHA256 {
 		return
 	}
-	out := outcomeOf(d)
-	recalled := false
-	if d.State == state.DocDone && len(d.Result) == 0 {
-		raw, later := f.recall(ctx, d, false)
-		switch {
-		case raw != nil:
-			out.doc, recalled = raw, true
-		case later:
-			f.setPending(key, true)
-			return
-		default:
-			out = outcome{unavailable: true}
-		}
+	out, recalled, later := f.outcomeFor(ctx, d, false)
+	if later {
+		f.setPending(key, true)
+		return
 	}
 	if !f.finishFile(ctx, d, rec, out, true) {
 		if recalled {
