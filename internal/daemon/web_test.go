@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -266,6 +267,19 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	})
 
 	t.Run("cross-site requests are refused", func(t *testing.T) {
+		// A cross-site request comes from the signed-in person's browser,
+		// with the session cookie: the session must not be enough.
+		link, _, err := admin.NewClient(cfg).LoginLink(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		jar, _ := cookiejar.New(nil)
+		browser := &http.Client{Jar: jar}
+		if resp, err := browser.Get(link); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("sign in with %s: %v %v", link, resp, err)
+		} else {
+			resp.Body.Close()
+		}
 		before := e.emu.Stats()
 		body := `{"paths":[` + fmt.Sprintf("%q", failed) + `]}`
 		for _, tt := range []struct {
@@ -283,7 +297,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 			for k, v := range tt.hdr {
 				req.Header.Set(k, v)
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := browser.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}

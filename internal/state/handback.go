@@ -65,9 +65,11 @@ func (t *Tx) handBackFile(path, inbox string) (bool, error) {
 	if !ok {
 		return true, nil
 	}
-	d.Files = slices.DeleteFunc(d.Files, func(p string) bool { return p == path })
-	if len(d.Files) > 0 {
-		return true, t.PutDoc(d)
+	if err := t.Detach(&d, path); err != nil {
+		return false, err
+	}
+	if d.First != "" {
+		return true, t.PutDoc(d) // another file still has this content
 	}
 	t.touch()
 	if err := t.tx.Bucket(bucketDocs).Delete([]byte(d.Key)); err != nil {

@@ -72,8 +72,10 @@ func TestHandBackGivesUpOnlyUnsentFilesOfTheInbox(t *testing.T) {
 			t.Error("the queued document left with no file is still there (it would be sent)")
 		}
 		d, ok, _ := tx.Doc(state.DocKey("prs", "s"))
-		if !ok || !slices.Equal(d.Files, []string{"/b/s.pdf"}) {
-			t.Errorf("shared document = %+v, %v; want it kept for /b/s.pdf alone", d, ok)
+		var attached []string
+		_ = tx.DocFiles(d.Key, func(p string) error { attached = append(attached, p); return nil })
+		if !ok || !slices.Equal(attached, []string{"/b/s.pdf"}) || d.First != "/b/s.pdf" {
+			t.Errorf("shared document = %+v (files %v), %v; want it kept for /b/s.pdf alone", d, attached, ok)
 		}
 		var open []string
 		if err := tx.OpenDocs(func(d state.Doc) error { open = append(open, d.Key); return nil }); err != nil {
