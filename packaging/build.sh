@@ -29,7 +29,8 @@ trap 'rm -rf "$stage"' EXIT
 build=$stage/packaging/.build
 mkdir -p "$build"
 tar -cf - packaging/nfpm.yaml packaging/*.service packaging/config.toml packaging/env \
-  packaging/copyright packaging/lintian-overrides packaging/scripts config.example.toml | tar -C "$stage" -xf -
+  packaging/copyright packaging/lintian-overrides packaging/scripts config.example.toml \
+  monitoring/ppsync-alerts.yml monitoring/ppsync-alerts.test.yml monitoring/ppsync-dashboard.json | tar -C "$stage" -xf -
 ldflags="-s -w -X github.com/ppsync/ppsync/internal/version.version=$version"
 for arch in $arches; do
   # PIE: address-space randomisation, as Debian builds Go binaries.
@@ -73,7 +74,8 @@ for arch in $arches; do
     conf=packaging/nfpm.yaml
     [ "$fmt" = rpm ] && conf=packaging/nfpm-rpm.yaml
     (cd "$stage" && PPSYNC_ARCH=$arch PPSYNC_VERSION=$version \
-      "$build/nfpm" package --config "$conf" --packager "$fmt" --target "$out/" >/dev/null)
+      "$build/nfpm" package --config "$conf" --packager "$fmt" --target "$out/" >"$build/nfpm.log" 2>&1) \
+      || { echo "nfpm could not build the $fmt for $arch:" >&2; cat "$build/nfpm.log" >&2; exit 1; }
   done
 done
 
