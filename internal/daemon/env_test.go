@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
 )
@@ -136,29 +138,43 @@ func (e *env) start(cfg *config.Config) (stop func() daemon.Summary) {
 	ready := make(chan struct{})
 	o := e.options(cfg, false)
 	o.Ready = ready
-	go func() {
+	go pprof.Do(ctx, pprof.Labels(testLabel, e.t.Name()), func(ctx context.Context) {
 		s, err := daemon.Run(ctx, o)
 		if err != nil {
 			e.t.Errorf("daemon: %v", err)
 		}
 		done <- s
-	}()
+	})
+	// A test that fails before calling stop must not leave its daemon
+	// running into the next tests.
+	var stopped sync.Once
+	var summary daemon.Summary
+	stop = func() daemon.Summary {
+		stopped.Do(func() {
+			cancel()
+			select {
+			case summary = <-done:
+			case <-time.After(60 * time.Second):
+				e.t.Error("daemon did not stop within 60 s of its context's end")
+			}
+		})
+		return summary
+	}
+	e.t.Cleanup(func() { stop() })
 	select {
 	case <-ready:
-	case <-time.After(10 * time.Second):
-		e.t.Fatal("daemon did not start")
+	case s := <-done:
+		done <- s
+		e.t.Fatal("daemon stopped before it was ready")
+	case <-time.After(60 * time.Second):
+		e.t.Fatal("daemon did not start within 60 s")
 	}
-	return func() daemon.Summary {
-		cancel()
-		select {
-		case s := <-done:
-			return s
-		case <-time.After(20 * time.Second):
-			e.t.Fatal("daemon did not stop")
-			return daemon.Summary{}
-		}
-	}
+	return stop
 }
+
+// testLabel is the profiler label e.start runs each daemon under, set to the
+// test's name, so a test can tell its own goroutines from others'.
+const testLabel = "ppsync-test"
 
 // stallLimit is how long a --once run may go without progress before the
 // test gives up on it.
@@ -267,12 +283,8 @@ func readError(t *testing.T, file string) results.ErrorFile {
 // waitFor polls until cond holds or the deadline passes.
 func (e *env) waitFor(what string, d time.Duration, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s\nlogs:\n%s", what, tail(e.logs.String(), 4000))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !patience.Wait(d, 20*time.Millisecond, cond) {
+		e.t.Fatalf("timed out waiting for %s (%v, %s)\nlogs:\n%s", what, d, patience.Describe(), tail(e.logs.String(), 4000))
 	}
 }
 

@@ -1,10 +1,11 @@
 package daemon_test
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -15,15 +16,19 @@ import (
 )
 
 // ownGoroutines lists the stacks of goroutines running the pipeline's code
-// that were started after the goroutine numbered since: goroutine numbers
-// only grow, so what earlier tests left still winding down on a busy
-// machine is not counted against this one.
-func ownGoroutines(since int64) []string {
-	buf := make([]byte, 1<<22)
-	buf = buf[:runtime.Stack(buf, true)]
+// that carry the test's profiler label: e.start runs the daemon under it and
+// every goroutine inherits its creator's labels, so what other tests left
+// winding down on a busy machine is never counted against this one.
+func ownGoroutines(t *testing.T) []string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%q:%q", testLabel, t.Name())
 	var own []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		if goroutineID(g) <= since {
+	for _, g := range strings.Split(buf.String(), "\n\n") {
+		if !strings.Contains(g, "# labels: ") || !strings.Contains(g, want) {
 			continue
 		}
 		for _, pkg := range []string{"internal/daemon.", "internal/uploader.", "internal/poller.", "internal/finish.",
@@ -37,27 +42,6 @@ func ownGoroutines(since int64) []string {
 	return own
 }
 
-// goroutineID reads N from a stack's "goroutine N [state]:" header.
-func goroutineID(stack string) int64 {
-	f := strings.Fields(stack)
-	if len(f) < 2 || f[0] != "goroutine" {
-		return 0
-	}
-	id, _ := strconv.ParseInt(f[1], 10, 64)
-	return id
-}
-
-// lastGoroutineID is the highest goroutine number now running.
-func lastGoroutineID() int64 {
-	buf := make([]byte, 1<<22)
-	buf = buf[:runtime.Stack(buf, true)]
-	var last int64
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		last = max(last, goroutineID(g))
-	}
-	return last
-}
-
 // When Run returns, every goroutine it started (watchers, stages, lease
 // renewal, webhook receiver and its helpers, admin endpoint) has ended and
 // the leases are released.
@@ -65,16 +49,15 @@ func TestRunJoinsEveryGoroutineBeforeReturning(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
 	cfg := e.webhookConfig("1s")
 	cfg.Admin.Listen = freePort(t)
-	since := lastGoroutineID()
 	stop := e.start(cfg)
 	p := filepath.Join(e.inbox, "a.pdf")
 	write(t, p, pdf(t, 1, 1))
 	e.waitFor("the result", 20*time.Second, func() bool { return exists(results.ResultPath(p)) })
-	if len(ownGoroutines(since)) == 0 {
+	if len(ownGoroutines(t)) == 0 {
 		t.Fatal("no pipeline goroutine seen while running: the check cannot see them")
 	}
 	stop()
-	if own := ownGoroutines(since); len(own) > 0 {
+	if own := ownGoroutines(t); len(own) > 0 {
 		t.Fatalf("%d goroutines still running after Run returned:\n%s", len(own), strings.Join(own, "\n\n"))
 	}
 	if _, err := os.Stat(filepath.Join(e.inbox, lease.FileName)); !os.IsNotExist(err) {

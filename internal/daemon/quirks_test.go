@@ -352,6 +352,13 @@ func runQuirk(t *testing.T, r quirkRun) {
 		ready := make(chan struct{})
 		o.Ready = ready
 		done := make(chan outcome, 1)
+		if r.exhaust && mine == 0 {
+			// The window is spent before the daemon starts, so its first
+			// requests meet the 429 however fast it would otherwise finish.
+			now := time.Now()
+			held.CompareAndSwap(nil, &now)
+			mine += spendRateWindow(t, e)
+		}
 		go func() {
 			s, err := daemon.Run(ctx, o)
 			done <- outcome{s, err}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -486,9 +487,10 @@ func TestParsers(t *testing.T) {
 
 func TestRateLimitWindows(t *testing.T) {
 	window := 2 * time.Second
-	// Start just after a window boundary so all requests fall in one window.
-	time.Sleep(time.Until(time.Now().Truncate(window).Add(window + 50*time.Millisecond)))
-	h := newHarness(t, emulator.Options{RateWindow: window})
+	// The emulator's clock stands still just after a window boundary, so every
+	// request falls in one window however slowly this machine runs them.
+	clock := &testClock{t: time.Unix(1_800_000_000, 0).Truncate(window).Add(50 * time.Millisecond)}
+	h := newHarness(t, emulator.Options{RateWindow: window, Now: clock.Now})
 	good := invoice(t, 1, 1)
 	var last answer
 	for i := range 20 {
@@ -513,11 +515,24 @@ func TestRateLimitWindows(t *testing.T) {
 	}
 	// After the reset, requests go through again.
 	reset, _ := strconv.ParseInt(r.header.Get(apitypes.HeaderRateReset), 10, 64)
-	time.Sleep(time.Until(time.Unix(reset, 0)))
+	if a := h.get("/v1/me"); a.status != 429 {
+		t.Fatalf("before the reset: %d, want 429", a.status)
+	}
+	clock.Set(time.Unix(reset, 0))
 	if a := h.get("/v1/me"); a.status != 200 {
 		t.Fatalf("after reset: %d", a.status)
 	}
 }
+
+// testClock is a clock that moves only when told to.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *testClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 func TestWebhookEndpointsAndDelivery(t *testing.T) {
 	h := newHarness(t, emulator.Options{})
