@@ -455,9 +455,25 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	out := make([]uploader.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages}
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages, Targets: resultTargets(in)}
 	}
 	return out
+}
+
+// resultTargets are the folders an inbox's results, error files and moved
+// files are written to.
+func resultTargets(in config.Inbox) []string {
+	var out []string
+	if in.ResultsDir == "" || in.After == "move" {
+		out = append(out, in.Path)
+	}
+	if in.ResultsDir != "" {
+		out = append(out, in.ResultsDir)
+	}
+	if in.After == "move" {
+		out = append(out, in.ProcessedDir, in.FailedDir)
+	}
+	return slices.Compact(out)
 }
 
 // sink adapts Options.OnFinished to the finish stage's Sink.

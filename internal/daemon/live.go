@@ -118,6 +118,9 @@ func (l *liveSource) Report() (report.Report, error) {
 		if err := l.leases.fault(i); healthy && err != nil {
 			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
 		}
+		if err := l.up.InboxFault(i); healthy && err != nil {
+			healthy, s.Error = false, err.Error() // its results cannot be written: its files wait
+		}
 		if healthy && len(s.Unreadable) > 0 {
 			healthy, s.Error = false, strings.Join(s.Unreadable, "; ")
 		}

@@ -1,0 +1,103 @@
+package daemon_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/emulator"
+)
+
+// readOnly makes dir read-only for this process: a read-only bind mount of
+// it on itself as root (root writes through any mode), mode 0555
+// otherwise. The returned function makes it writable again.
+func readOnly(t *testing.T, dir string) (restore func()) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		restore = func() { _ = os.Chmod(dir, 0o755) }
+		t.Cleanup(restore)
+		return restore
+	}
+	if err := syscall.Mount(dir, dir, "", syscall.MS_BIND, ""); err != nil {
+		t.Skipf("SKIPPED: running as root, and cannot bind-mount %s read-only here (%v): the read-only folder test did not run", dir, err)
+	}
+	if err := syscall.Mount("", dir, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		_ = syscall.Unmount(dir, syscall.MNT_DETACH)
+		t.Skipf("SKIPPED: cannot remount %s read-only here (%v): the read-only folder test did not run", dir, err)
+	}
+	done := false
+	restore = func() {
+		if !done {
+			done = true
+			unmount(t, dir)
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+// A folder the results cannot be written to holds the inbox's files back:
+// nothing is sent or charged, the inbox is reported unhealthy once (not at
+// every file or retry), and once the folder can be written the files go
+// on by themselves.
+func TestUnwritableResultsFolderHoldsFilesUncharged(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("results_dir = \"results\"")
+	cfg.Admin.Listen = freePort(t)
+	results := filepath.Join(e.root, "results")
+	if err := os.Mkdir(results, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	restore := readOnly(t, results)
+	stop := e.start(cfg)
+	defer stop()
+	var files []string
+	for i := range 3 {
+		f := filepath.Join(e.inbox, "scan"+string(rune('a'+i))+".pdf")
+		write(t, f, pdf(t, i+1, 2))
+		files = append(files, f)
+	}
+	const held = "inbox cannot take its results"
+	e.waitFor("the inbox reported unwritable", 20*time.Second, func() bool {
+		rep := status(t, cfg)
+		return len(rep.Inboxes) == 1 && rep.Inboxes[0].Healthy != nil && !*rep.Inboxes[0].Healthy &&
+			strings.Contains(rep.Inboxes[0].Error, results) && strings.Contains(e.logs.String(), held)
+	})
+	e.waitFor("every file past settling", 20*time.Second, func() bool {
+		rep := status(t, cfg)
+		return rep.Inboxes[0].Settling == 0
+	})
+	if s := e.emu.Stats(); s.ExtractionsCreated != 0 || s.PagesCharged != 0 {
+		t.Fatalf("files of an inbox whose results cannot be written were sent: %d extractions, %d pages charged", s.ExtractionsCreated, s.PagesCharged)
+	}
+
+	restore()
+	e.waitFor("every result once the folder can be written", 30*time.Second, func() bool {
+		for _, f := range files {
+			if _, err := os.Stat(filepath.Join(results, filepath.Base(f)+".json")); err != nil {
+				return false
+			}
+		}
+		return true
+	})
+	e.waitFor("the inbox healthy again", 10*time.Second, func() bool {
+		rep := status(t, cfg)
+		return *rep.Inboxes[0].Healthy
+	})
+	logs := e.logs.String()
+	if n := strings.Count(logs, held); n != 1 {
+		t.Errorf("the unwritable inbox was logged %d times, want once", n)
+	}
+	if n := strings.Count(logs, "inbox takes its results again"); n != 1 {
+		t.Errorf("the healed inbox was logged %d times, want once", n)
+	}
+	if s := e.emu.Stats(); s.PagesCharged != 6 {
+		t.Errorf("%d pages charged, want 6 (each file once)", s.PagesCharged)
+	}
+}
