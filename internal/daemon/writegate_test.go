@@ -101,3 +101,75 @@ func TestUnwritableResultsFolderHoldsFilesUncharged(t *testing.T) {
 		t.Errorf("%d pages charged, want 6 (each file once)", s.PagesCharged)
 	}
 }
+
+// An inbox that turns read-only while the daemon runs (its lease was
+// taken before): its files wait uncharged, and go on once it is writable.
+func TestReadOnlyInboxHoldsFilesUncharged(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.config("")
+	cfg.Admin.Listen = freePort(t)
+	// Not ready before the inbox is made read-only below.
+	cfg.Inboxes[0].Settle.Duration = time.Second
+	drop := e.inbox // where the test writes the files
+	var restore func()
+	if os.Geteuid() == 0 {
+		// The inbox is a bind of another folder: read-only through the
+		// inbox, writable through the other.
+		drop = filepath.Join(e.root, "share")
+		if err := os.Mkdir(drop, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mount(drop, e.inbox, "", syscall.MS_BIND, ""); err != nil {
+			t.Skipf("SKIPPED: running as root, and cannot bind-mount here (%v): the read-only inbox test did not run", err)
+		}
+		t.Cleanup(func() { _ = syscall.Unmount(e.inbox, syscall.MNT_DETACH) })
+	}
+	stop := e.start(cfg)
+	defer stop()
+	e.waitFor("the inbox's lease", 10*time.Second, func() bool { return exists(filepath.Join(e.inbox, ".ppsync-lease.json")) })
+	var files []string
+	for i := range 2 {
+		f := filepath.Join(drop, "ro"+string(rune('a'+i))+".pdf")
+		write(t, f, pdf(t, i+1, 1))
+		files = append(files, filepath.Join(e.inbox, filepath.Base(f)))
+	}
+	if os.Geteuid() == 0 {
+		if err := syscall.Mount("", e.inbox, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+			t.Skipf("SKIPPED: cannot remount the inbox read-only here (%v)", err)
+		}
+		restore = func() {
+			if err := syscall.Mount("", e.inbox, "", syscall.MS_BIND|syscall.MS_REMOUNT, ""); err != nil {
+				t.Fatalf("remount the inbox writable: %v", err)
+			}
+		}
+	} else {
+		if err := os.Chmod(e.inbox, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		restore = func() { _ = os.Chmod(e.inbox, 0o755) }
+		t.Cleanup(restore)
+	}
+	const held = "inbox cannot take its results"
+	e.waitFor("the inbox reported unwritable", 20*time.Second, func() bool {
+		rep := status(t, cfg)
+		return !*rep.Inboxes[0].Healthy && strings.Contains(e.logs.String(), held) && rep.Inboxes[0].Settling == 0
+	})
+	if s := e.emu.Stats(); s.ExtractionsCreated != 0 || s.PagesCharged != 0 {
+		t.Fatalf("files of a read-only inbox were sent: %d extractions, %d pages charged", s.ExtractionsCreated, s.PagesCharged)
+	}
+	restore()
+	e.waitFor("every result once the inbox is writable", 30*time.Second, func() bool {
+		for _, f := range files {
+			if !exists(f + ".json") {
+				return false
+			}
+		}
+		return true
+	})
+	if n := strings.Count(e.logs.String(), held); n != 1 {
+		t.Errorf("the read-only inbox was logged %d times, want once", n)
+	}
+	if s := e.emu.Stats(); s.PagesCharged != 2 {
+		t.Errorf("%d pages charged, want 2", s.PagesCharged)
+	}
+}
