@@ -95,8 +95,7 @@ func (u *Uploader) admitWrite(ev watcher.Event) bool {
 	g := u.gate
 	g.mu.Lock()
 	in := &g.inbox[ev.Inbox]
-	fresh := in.fault == nil && !in.probed.IsZero() && time.Since(in.probed) < probeTTL
-	if fresh {
+	if in.fault == nil && !in.probed.IsZero() && time.Since(in.probed) < probeTTL {
 		g.mu.Unlock()
 		return true
 	}
@@ -107,21 +106,41 @@ func (u *Uploader) admitWrite(ev watcher.Event) bool {
 	}
 	g.mu.Unlock()
 	err := u.probe(ev.Inbox)
+	u.probed(ev.Inbox, err, ev.Path)
+	return err == nil
+}
+
+// probed records the outcome of a probe of inbox i; hold, when the probe
+// failed, is held. The change from writable to not, and back, is logged
+// once, and a healed inbox's held files are reported again.
+func (u *Uploader) probed(i int, err error, hold string) {
+	g := u.gate
 	g.mu.Lock()
+	in := &g.inbox[i]
 	was := in.fault
 	in.probed, in.fault = time.Now(), err
-	if err != nil {
-		in.held[ev.Path] = true
+	var healed map[string]bool
+	switch {
+	case err != nil && hold != "":
+		in.held[hold] = true
+	case err == nil && was != nil:
+		healed, in.held = in.held, map[string]bool{}
 	}
 	g.mu.Unlock()
-	if err != nil && was == nil {
-		u.log.Error("inbox cannot take its results; its files wait until it can", "inbox", u.o.Inboxes[ev.Inbox].Path, "error", err)
+	path := u.o.Inboxes[i].Path
+	switch {
+	case err != nil && was == nil:
+		u.log.Error("inbox cannot take its results; its files wait until it can", "inbox", path, "error", err)
 		select {
 		case g.faults <- struct{}{}:
 		default:
 		}
+	case err == nil && was != nil:
+		u.log.Info("inbox takes its results again; its waiting files go on", "inbox", path, "files", len(healed))
+		for p := range healed {
+			u.o.Finisher.Forget(p)
+		}
 	}
-	return err == nil
 }
 
 // release forgets a held file (deleted).
@@ -155,24 +174,8 @@ func (u *Uploader) healLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		for i := range u.gate.inbox {
-			if u.InboxFault(i) == nil {
-				continue
-			}
-			err := u.probe(i)
-			u.gate.mu.Lock()
-			in := &u.gate.inbox[i]
-			in.probed, in.fault = time.Now(), err
-			var held map[string]bool
-			if err == nil {
-				held, in.held = in.held, map[string]bool{}
-			}
-			u.gate.mu.Unlock()
-			if err != nil {
-				continue
-			}
-			u.log.Info("inbox takes its results again; its waiting files go on", "inbox", u.o.Inboxes[i].Path, "files", len(held))
-			for p := range held {
-				u.o.Finisher.Forget(p)
+			if u.InboxFault(i) != nil {
+				u.probed(i, u.probe(i), "")
 			}
 		}
 	}
