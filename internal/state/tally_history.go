@@ -329,7 +329,7 @@ func (t *Tx) History(now time.Time) (History, error) {
 		return h, err
 	}
 	h.Days = days
-	for k, v := c.Seek(histLatency); k != nil && len(k) == 3 && k[0] == histLatency[0]; k, v = c.Next() {
+	for k, v := c.Seek(histLatency); len(k) == 3 && k[0] == histLatency[0]; k, v = c.Next() {
 		if len(v) == 8 {
 			h.Latencies = append(h.Latencies, time.Duration(binary.BigEndian.Uint64(v)))
 		}
