@@ -104,18 +104,17 @@ func TestUnwritableResultsFolderHoldsFilesUncharged(t *testing.T) {
 
 // An inbox that turns read-only while the daemon runs (its lease was
 // taken before): its files wait uncharged, and go on once it is writable.
+// As root the inbox is a read-only bind of a folder the test writes in;
+// otherwise the inbox is made 0555 and the files are dropped into a
+// folder of it that stays writable (the inbox is recursive).
 func TestReadOnlyInboxHoldsFilesUncharged(t *testing.T) {
 	e := newEnv(t, emulator.Options{})
-	cfg := e.config("")
+	cfg := e.config("recursive = true")
 	cfg.Admin.Listen = freePort(t)
-	// Not ready before the inbox is made read-only below.
-	cfg.Inboxes[0].Settle.Duration = time.Second
-	drop := e.inbox // where the test writes the files
-	var restore func()
-	if os.Geteuid() == 0 {
-		// The inbox is a bind of another folder: read-only through the
-		// inbox, writable through the other.
-		drop = filepath.Join(e.root, "share")
+	root := os.Geteuid() == 0
+	drop, seen := filepath.Join(e.inbox, "sub"), filepath.Join(e.inbox, "sub")
+	if root {
+		drop, seen = filepath.Join(e.root, "share"), e.inbox
 		if err := os.Mkdir(drop, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -123,17 +122,14 @@ func TestReadOnlyInboxHoldsFilesUncharged(t *testing.T) {
 			t.Skipf("SKIPPED: running as root, and cannot bind-mount here (%v): the read-only inbox test did not run", err)
 		}
 		t.Cleanup(func() { _ = syscall.Unmount(e.inbox, syscall.MNT_DETACH) })
+	} else if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	stop := e.start(cfg)
 	defer stop()
 	e.waitFor("the inbox's lease", 10*time.Second, func() bool { return exists(filepath.Join(e.inbox, ".ppsync-lease.json")) })
-	var files []string
-	for i := range 2 {
-		f := filepath.Join(drop, "ro"+string(rune('a'+i))+".pdf")
-		write(t, f, pdf(t, i+1, 1))
-		files = append(files, filepath.Join(e.inbox, filepath.Base(f)))
-	}
-	if os.Geteuid() == 0 {
+	var restore func()
+	if root {
 		if err := syscall.Mount("", e.inbox, "", syscall.MS_BIND|syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
 			t.Skipf("SKIPPED: cannot remount the inbox read-only here (%v)", err)
 		}
@@ -148,6 +144,13 @@ func TestReadOnlyInboxHoldsFilesUncharged(t *testing.T) {
 		}
 		restore = func() { _ = os.Chmod(e.inbox, 0o755) }
 		t.Cleanup(restore)
+	}
+	// Dropped only once the inbox is read-only.
+	var files []string
+	for i := range 2 {
+		name := "ro" + string(rune('a'+i)) + ".pdf"
+		write(t, filepath.Join(drop, name), pdf(t, i+1, 1))
+		files = append(files, filepath.Join(seen, name))
 	}
 	const held = "inbox cannot take its results"
 	e.waitFor("the inbox reported unwritable", 20*time.Second, func() bool {

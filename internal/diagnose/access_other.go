@@ -4,7 +4,10 @@ package diagnose
 
 import "errors"
 
-type account struct{ Name string }
+type account struct {
+	Name     string
+	UID, GID uint32
+}
 
 func lookupAccount(name, group string) (*account, error) {
 	return nil, errors.New("checking as another user is done on Unix only")
