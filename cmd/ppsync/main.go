@@ -66,7 +66,9 @@ func (m *Main) commands() []command {
 		{"demo", "try ppsync with no key and no network: an in-process emulator, sample invoices, a receipt photo and a ledger", (*Main).runDemo, ""},
 		{"check", "check a config: key, credits, parsers, inboxes, state (exit 1 with fixes when something is wrong)", (*Main).runCheck,
 			"Finds the API key as the service does (the environment, then the env file beside the config or [api] env_file).\n" +
-				"It only reads: the state file is opened read-only and never created, so running it as root is safe."},
+				"It only reads: the state file is opened read-only and never created, so running it as root is safe.\n" +
+				"Run as root, it tests the folders as the service's user (--service-user, else User= of the installed unit, else ppsync)\n" +
+				"and against the unit's ReadWritePaths= (--unit FILE, else the installed ppsync.service and its drop-ins; --unit none for none)."},
 		{"status", "show what ppsync is doing: files by state per inbox, last errors, credits", (*Main).runStatus,
 			"Asks the running daemon of this config (its admin endpoint), or reads the state file when none runs.\n" +
 				"It refuses a daemon that serves another config."},

@@ -307,8 +307,10 @@ func containsString(list []string, s string) bool {
 // --- check -------------------------------------------------------------------
 
 func (m *Main) runCheck(ctx context.Context, args []string) error {
-	fs := m.flags("check", "check -c FILE")
+	fs := m.flags("check", "check -c FILE [--service-user NAME] [--unit FILE]")
 	cfgPath := fs.String("c", "", "config file (required)")
+	svcUser := fs.String("service-user", "", "as root, test the folders as this account (default: User= of the installed unit, else ppsync when it exists)")
+	unit := fs.String("unit", "", "the systemd unit whose ReadWritePaths the folders are tested against (default: the installed ppsync.service; \"none\" for none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -317,7 +319,7 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 		fs.Usage()
 		return err
 	}
-	res := diagnose.Run(ctx, path, diagnose.Options{Getenv: m.Getenv})
+	res := diagnose.Run(ctx, path, diagnose.Options{Getenv: m.Getenv, ServiceUser: *svcUser, UnitFile: *unit})
 	res.Write(m.Stdout)
 	if n := res.Problems(); n > 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(n, "problem"))}

@@ -24,6 +24,7 @@ import (
 	"net/http"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -186,6 +187,9 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if o.History != nil {
+		mux.HandleFunc("GET /api/history", historyHandler(o.History, time.Now))
+	}
 	return hostGuard(o, webui.Protect(guard(o, mux), o.Security))
 }
 

@@ -58,6 +58,8 @@ type Options struct {
 	// Collectors are other stages' metrics served in /metrics beside the
 	// endpoint's own (the notifier's counters, say).
 	Collectors []prometheus.Collector
+	// History serves GET /api/history (the daily totals); nil serves none.
+	History HistorySource
 }
 
 // OptionsFor returns the options for the daemon of cfg, with a fresh

@@ -184,6 +184,10 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	})
 
 	rec := activity.New(nil)
+	polledBefore, err := restoreHistory(st, rec)
+	if err != nil {
+		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+	}
 	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
@@ -280,7 +284,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
-		started: time.Now(), log: log, leases: leases, api: apiWatch}
+		started: time.Now(), log: log, leases: leases, api: apiWatch, polledBefore: polledBefore}
 	if cfg.Webhook.Enabled {
 		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log, o.Once)
 		if err != nil {
@@ -291,6 +295,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		removeStaleWebhook(ctx, client, st, log)
 	}
 	g.Go(func() error { sampleCredits(ctx, rec, up.Credits); return nil })
+	g.Go(func() error { keepHistory(ctx, st, rec, pol.LastPoll, log); return nil })
 	note.start(ctx, &g, live)
 	if cfg.Admin.Listen != "off" {
 		ao, err := adminOptions(cfg, live, st, rec, log)
@@ -450,9 +455,25 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	out := make([]uploader.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages}
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages, Targets: resultTargets(in)}
 	}
 	return out
+}
+
+// resultTargets are the folders an inbox's results, error files and moved
+// files are written to.
+func resultTargets(in config.Inbox) []string {
+	var out []string
+	if in.ResultsDir == "" || in.After == "move" {
+		out = append(out, in.Path)
+	}
+	if in.ResultsDir != "" {
+		out = append(out, in.ResultsDir)
+	}
+	if in.After == "move" {
+		out = append(out, in.ProcessedDir, in.FailedDir)
+	}
+	return slices.Compact(out)
 }
 
 // sink adapts Options.OnFinished to the finish stage's Sink.

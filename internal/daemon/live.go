@@ -39,6 +39,8 @@ type liveSource struct {
 	hook     *hookState
 	leases   *leaseKeeper
 	api      *apiHealth
+	// polledBefore is the last poll the state recorded before this run.
+	polledBefore time.Time
 
 	// The counts of the state at one version: the page asks every second,
 	// and with nothing changed the answer is the same.
@@ -96,6 +98,9 @@ func (l *liveSource) Report() (report.Report, error) {
 		r.CreditsAvailable = &credits
 	}
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
+	if r.LastPoll.IsZero() {
+		r.LastPoll = l.polledBefore
+	}
 	r.JobsInFlight, _ = l.pol.InFlight()
 	r.ResultWriteErrors = l.fin.WriteErrors()
 	if f := l.st.WriteFault(); f != "" {
@@ -112,6 +117,9 @@ func (l *liveSource) Report() (report.Report, error) {
 		healthy := s.Healthy
 		if err := l.leases.fault(i); healthy && err != nil {
 			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
+		}
+		if err := l.up.InboxFault(i); healthy && err != nil {
+			healthy, s.Error = false, err.Error() // its results cannot be written: its files wait
 		}
 		if healthy && len(s.Unreadable) > 0 {
 			healthy, s.Error = false, strings.Join(s.Unreadable, "; ")

@@ -30,8 +30,9 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 	}
 	up.Extensions = uploadExtensions(cfg.Inboxes)
 	up.Inboxes = cfg.Inboxes
-	o.Page = webui.New(webui.Options{Reader: webui.NewStoreSource(st, cfg.Inboxes).WithLog(log.With("component", "webui")), Live: live, Activity: rec,
-		Upload: up, Log: log.With("component", "webui")})
+	src := webui.NewStoreSource(st, cfg.Inboxes).WithLog(log.With("component", "webui"))
+	o.Page = webui.New(webui.Options{Reader: src, Live: live, Activity: rec, Upload: up, Log: log.With("component", "webui")})
+	o.History = src
 	sec.Log = log.With("component", "admin")
 	o.Security = sec
 	o.TLS = tc
@@ -64,7 +65,12 @@ func uploadExtensions(inboxes []config.Inbox) []string {
 func recording(rec *activity.Recorder, next finish.Sink) finish.Sink {
 	return finish.SinkFunc(func(ctx context.Context, w finish.Written) {
 		if w.Document != nil {
-			rec.Result(time.Since(w.File.FirstSeen), w.File.Pages)
+			// The latency the state keeps for the file: the same after a restart.
+			latency := w.File.Updated.Sub(w.File.FirstSeen)
+			if w.File.Updated.IsZero() {
+				latency = time.Since(w.File.FirstSeen)
+			}
+			rec.Result(latency, w.File.Pages)
 		}
 		if next != nil {
 			next.Written(ctx, w)

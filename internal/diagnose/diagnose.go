@@ -61,6 +61,13 @@ type Options struct {
 	Getenv func(string) string
 	// Transport overrides the API client's transport (tests).
 	Transport http.RoundTripper
+	// ServiceUser is the account the folders are tested as when the check
+	// runs as root: "" takes the User= of the installed unit, else
+	// DefaultServiceUser when that account exists.
+	ServiceUser string
+	// UnitFile is the systemd unit whose sandbox the folders are tested
+	// against: "" finds the installed one (UnitPaths), "none" tests none.
+	UnitFile string
 }
 
 // Run checks the config at path.
@@ -91,9 +98,12 @@ func Run(ctx context.Context, path string, o Options) Result {
 	if client != nil {
 		checkAPI(ctx, &r, client, cfg)
 	}
+	svc := serviceOf(&r, o)
 	for _, in := range cfg.Inboxes {
-		checkInbox(&r, in)
+		checkInbox(&r, in, svc)
+		checkFolders(&r, in, svc)
 	}
+	checkStateAccess(&r, cfg.State.Path, svc)
 	checkState(&r, cfg)
 	if cfg.Webhook.Enabled {
 		checkWebhook(ctx, &r, cfg, client)
@@ -153,7 +163,7 @@ func checkAPI(ctx context.Context, r *Result, c *api.Client, cfg *config.Config)
 	}
 }
 
-func checkInbox(r *Result, in config.Inbox) {
+func checkInbox(r *Result, in config.Inbox, svc service) {
 	what := "inbox " + in.Path
 	entries, err := os.ReadDir(in.Path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -165,13 +175,15 @@ func checkInbox(r *Result, in config.Inbox) {
 		r.add(false, what, "not readable: "+err.Error(), "grant the ppsync user read access (and on Windows, use a UNC path for shares)")
 		return
 	}
-	probe, err := os.CreateTemp(in.Path, ".ppsync-check-*.tmp")
-	if err != nil {
-		r.add(false, what, "not writable: "+err.Error(), "grant the ppsync user write access: results are written beside the files")
+	// The inbox takes the lease, and the results unless results_dir is set.
+	if !svc.sandbox(r, what, in.Path) {
 		return
 	}
-	probe.Close()
-	os.Remove(probe.Name())
+	if _, err := svc.access(in.Path, true); err != nil {
+		r.add(false, what, fmt.Sprintf("%s: %v", svc.userName(), err),
+			"give the service user read and write access to the folder (chown, chmod or an ACL): its lease and results are written there")
+		return
+	}
 	info, err := fsinfo.Of(in.Path)
 	kind := info.Kind
 	if err != nil {

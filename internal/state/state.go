@@ -595,7 +595,11 @@ func (t *Tx) File(path string) (File, bool, error) {
 func (t *Tx) PutFile(f File) error {
 	t.touch()
 	next := talliedOf(f)
-	if err := retally(t.tx, f.Path, &next); err != nil {
+	was, err := retally(t.tx, f.Path, &next)
+	if err != nil {
+		return err
+	}
+	if err := historyOfFile(t.tx, was, f); err != nil {
 		return err
 	}
 	if err := t.put(bucketFiles, f.Path, f); err != nil {
@@ -607,7 +611,7 @@ func (t *Tx) PutFile(f File) error {
 // DeleteFile removes a file record.
 func (t *Tx) DeleteFile(path string) error {
 	t.touch()
-	if err := retally(t.tx, path, nil); err != nil {
+	if _, err := retally(t.tx, path, nil); err != nil {
 		return err
 	}
 	if err := t.tx.Bucket(bucketFiles).Delete([]byte(path)); err != nil {
@@ -654,6 +658,9 @@ func (t *Tx) PutDoc(d Doc) error {
 		if _, err := t.Attach(&d, p); err != nil {
 			return err
 		}
+	}
+	if err := historyOfDoc(t.tx, d); err != nil {
+		return err
 	}
 	if err := t.put(bucketDocs, d.Key, d); err != nil {
 		return err

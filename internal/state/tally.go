@@ -114,24 +114,27 @@ func tallyFile(tx *bolt.Tx, path string, t tallied, delta int64) error {
 }
 
 // retally moves the record at path from its stored fields (if any) to
-// next (nil when the record is deleted).
-func retally(tx *bolt.Tx, path string, next *tallied) error {
+// next (nil when the record is deleted). It returns the state the stored
+// record had ("" when there was none).
+func retally(tx *bolt.Tx, path string, next *tallied) (string, error) {
+	was := ""
 	if raw := tx.Bucket(bucketFiles).Get([]byte(path)); raw != nil {
 		old, err := decodeTallied([]byte(path), raw)
 		if err != nil {
-			return err
+			return "", err
 		}
+		was = old.State
 		if next != nil && sameTally(*next, old) {
-			return nil
+			return was, nil
 		}
 		if err := tallyFile(tx, path, old, -1); err != nil {
-			return err
+			return "", err
 		}
 	}
 	if next == nil {
-		return nil
+		return was, nil
 	}
-	return tallyFile(tx, path, *next, 1)
+	return was, tallyFile(tx, path, *next, 1)
 }
 
 func sameTally(a, b tallied) bool {

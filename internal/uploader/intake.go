@@ -75,6 +75,9 @@ func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) 
 	var err error
 	switch ev.Kind {
 	case watcher.Ready:
+		if !u.admitWrite(ev) {
+			return // held until the inbox's results can be written
+		}
 		err = u.ready(ctx, ev, in, pre)
 	case watcher.Incomplete:
 		f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: ev.ModTime.UnixNano()}
@@ -83,6 +86,7 @@ func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) 
 		}
 		err = u.o.Finisher.Refused(ctx, f, "INCOMPLETE_FILE", ev.Reason)
 	case watcher.Gone:
+		u.release(ev)
 		err = u.gone(ev.Path)
 	}
 	if err != nil {

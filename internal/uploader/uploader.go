@@ -62,6 +62,10 @@ type Inbox struct {
 	Types []string
 	// MaxPages refuses larger PDFs (0: no limit).
 	MaxPages int
+	// Targets are the folders the inbox's results and moved files are
+	// written to; none means Path. They must take a new file before a file
+	// of the inbox is taken in (see writable.go).
+	Targets []string
 }
 
 // Options wires an Uploader.
@@ -92,6 +96,9 @@ type Options struct {
 	// Settling reports how many files the watchers are still settling: a
 	// partial batch does not go for a quiet moment while more are coming.
 	Settling func() int
+	// ProbeRetry is how often an inbox whose results cannot be written is
+	// probed again (DefaultProbeRetry when zero).
+	ProbeRetry time.Duration
 }
 
 // ErrUnauthorized is returned by Run when the API refuses the key.
@@ -120,6 +127,8 @@ type Uploader struct {
 	sem        chan struct{}
 	wg         sync.WaitGroup
 
+	gate *writeGate // the inboxes' result folders, probed (writable.go)
+
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced at every change of the work in hand
 
@@ -137,6 +146,9 @@ func New(o Options) *Uploader {
 	if o.Senders <= 0 {
 		o.Senders = 4
 	}
+	if o.ProbeRetry <= 0 {
+		o.ProbeRetry = DefaultProbeRetry
+	}
 	if o.MaxBatchFiles <= 0 || o.MaxBatchFiles > apitypes.MaxFilesPerSubmission {
 		o.MaxBatchFiles = apitypes.MaxFilesPerSubmission
 	}
@@ -149,6 +161,7 @@ func New(o Options) *Uploader {
 		kick:    make(chan struct{}, 1),
 		sem:     make(chan struct{}, o.Senders),
 		changed: make(chan struct{}),
+		gate:    newWriteGate(len(o.Inboxes)),
 	}
 }
 
@@ -279,6 +292,11 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 	go func() {
 		defer u.wg.Done()
 		u.sendLoop(ctx)
+	}()
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		u.healLoop(ctx)
 	}()
 	// Intake: files are hashed and validated on every core at once, then
 	// handled one at a time in the order their events came, so the same

@@ -508,3 +508,18 @@ func (s *StoreSource) Estimate(ctx context.Context, paths []string) (Estimate, e
 	}
 	return e, nil
 }
+
+// HistoryDays returns the daily totals the state keeps for the last days
+// days (today included), oldest first; days without events are left out.
+func (s *StoreSource) HistoryDays(days int) ([]state.DayCounts, error) {
+	var out []state.DayCounts
+	err := s.st.View(func(tx *state.Tx) error {
+		var err error
+		out, err = tx.HistoryDays(time.Now(), days)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the history in %s: %w", s.st.Path(), err)
+	}
+	return out, nil
+}

@@ -1,0 +1,86 @@
+package uploader
+
+import (
+	"bytes"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/watcher"
+)
+
+// forgetting records the files the uploader asks the watcher to report again.
+type forgetting struct {
+	fakeFinisher
+	mu     sync.Mutex
+	forgot []string
+}
+
+func (f *forgetting) Forget(p string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.forgot = append(f.forgot, p)
+}
+
+// A file of an inbox whose results folder cannot take a file is held, the
+// inbox is reported once, and the first probe that succeeds again sends the
+// held files back through the watcher.
+func TestWriteGateHoldsAndHeals(t *testing.T) {
+	dir := t.TempDir()
+	inbox, results := filepath.Join(dir, "in"), filepath.Join(dir, "results")
+	if err := os.Mkdir(inbox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A file where the folder should be: no one, root included, can write in it.
+	if err := os.WriteFile(results, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	fin := &forgetting{fakeFinisher: fakeFinisher{failed: map[string]string{}}}
+	u := New(Options{Inboxes: []Inbox{{Path: inbox, ParserID: "prs", Targets: []string{results}}}, Finisher: fin,
+		ProbeRetry: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ev := func(name string) watcher.Event {
+		return watcher.Event{Inbox: 0, Kind: watcher.Ready, Path: filepath.Join(inbox, name)}
+	}
+	for _, name := range []string{"a.pdf", "b.pdf"} {
+		time.Sleep(2 * time.Millisecond) // past ProbeRetry: each is probed again
+		if u.admitWrite(ev(name)) {
+			t.Fatalf("%s admitted while its results folder cannot be written", name)
+		}
+	}
+	if err := u.InboxFault(0); err == nil || !strings.Contains(err.Error(), results) {
+		t.Errorf("inbox fault %v, want one naming %s", err, results)
+	}
+	if n := strings.Count(logs.String(), "inbox cannot take its results"); n != 1 {
+		t.Errorf("logged %d times, want once:\n%s", n, logs.String())
+	}
+	if len(fin.forgot) != 0 {
+		t.Errorf("files sent back before the folder healed: %v", fin.forgot)
+	}
+
+	if err := os.Remove(results); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(results, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if !u.admitWrite(ev("c.pdf")) {
+		t.Fatal("a file refused once its results folder can be written")
+	}
+	if u.InboxFault(0) != nil || strings.Count(logs.String(), "inbox takes its results again") != 1 {
+		t.Errorf("fault %v after healing; log:\n%s", u.InboxFault(0), logs.String())
+	}
+	slices.Sort(fin.forgot)
+	if want := []string{filepath.Join(inbox, "a.pdf"), filepath.Join(inbox, "b.pdf")}; !slices.Equal(fin.forgot, want) {
+		t.Errorf("sent back %v, want %v", fin.forgot, want)
+	}
+	if entries, _ := os.ReadDir(results); len(entries) != 0 {
+		t.Errorf("the probe left %d files behind", len(entries))
+	}
+}
