@@ -48,8 +48,17 @@ func (u *Uploader) inspect(ev watcher.Event) inspected {
 	}); err == nil && unchanged(rec, known, ev, in) {
 		return inspected{unchanged: true}
 	}
-	info, err := filecheck.Inspect(ev.Path, u.checks(in))
+	info, err := u.inspectFile(ev.Path, u.checks(in))
 	return inspected{info: info, err: err}
+}
+
+// inspectFile hashes and validates the file at path: the one pass over its
+// bytes before the upload's.
+func (u *Uploader) inspectFile(path string, o filecheck.Options) (filecheck.Info, error) {
+	if u.o.Inspect != nil {
+		return u.o.Inspect(path, o)
+	}
+	return filecheck.Inspect(path, o)
 }
 
 // checks are what validation asks of an inbox's files; the state remembers
@@ -109,7 +118,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		// Its record changed between inspect and now (it was pruned or
 		// marked gone): hash it here.
 		pre = inspected{}
-		pre.info, pre.err = filecheck.Inspect(ev.Path, u.checks(in))
+		pre.info, pre.err = u.inspectFile(ev.Path, u.checks(in))
 	}
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,

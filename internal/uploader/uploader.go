@@ -23,6 +23,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -92,6 +93,9 @@ type Options struct {
 	// Settling reports how many files the watchers are still settling: a
 	// partial batch does not go for a quiet moment while more are coming.
 	Settling func() int
+	// Inspect hashes and validates a file: filecheck.Inspect when nil (a
+	// test counts the passes over each file through it).
+	Inspect func(path string, o filecheck.Options) (filecheck.Info, error)
 }
 
 // ErrUnauthorized is returned by Run when the API refuses the key.
