@@ -92,6 +92,9 @@ type Doc struct {
 	Size     int64  `json:"size"`
 	Pages    int    `json:"pages"`
 	State    string `json:"state"`
+	// ContentType is the MIME type validation recognised ("" in records
+	// from before it was kept: the upload then reads it from the file).
+	ContentType string `json:"content_type,omitempty"`
 	// First is the first file attached to the document (the name it is
 	// sent under, and the file a copy's result names as its original). The
 	// files of a document are records of their own (see Tx.DocFiles).

@@ -31,6 +31,7 @@ type readingAPI struct {
 	calls    int
 	hashed   int               // uploads the client would hash again
 	accepted map[string]string // upload name -> sha256 of the bytes sent
+	types    map[string]string // upload name -> content type sent
 	refused  []error
 	before   func(n int)
 	during   func(n int, name string)
@@ -79,6 +80,7 @@ func (r *readingAPI) Submit(_ context.Context, _, _ string, files []api.Upload) 
 	x.ExtractionID = fmt.Sprint("ext_", r.calls)
 	for i, f := range files {
 		r.accepted[f.Name] = sums[i]
+		r.types[f.Name] = f.ContentType
 		x.Documents = append(x.Documents, apitypes.Document{DocumentID: "doc_" + f.Name, Filename: f.Name})
 	}
 	left := 1000
@@ -151,7 +153,7 @@ func startHashRun(t *testing.T, dir string, fa *readingAPI) *hashRun {
 	t.Cleanup(func() { st.Close() })
 	r := &hashRun{st: st, fa: fa, passes: map[string]int{}, events: make(chan watcher.Event, 64), done: make(chan struct{}),
 		fin: &forgetting{fakeFinisher: fakeFinisher{failed: map[string]string{}}, changed: make(chan string, 16)}}
-	fa.accepted = map[string]string{}
+	fa.accepted, fa.types = map[string]string{}, map[string]string{}
 	r.u = New(Options{Store: st, API: fa, Finisher: r.fin, Tracker: &lockedTracker{},
 		Inboxes: []Inbox{{Path: dir, ParserID: "prs"}}, MaxBatchFiles: 50, MaxBatchBytes: 64 << 20, BatchWindow: 20 * time.Millisecond,
 		CreditRecheck: 5 * time.Millisecond,
@@ -219,6 +221,33 @@ func TestEachFileIsHashedOnce(t *testing.T) {
 		if fa.accepted[name] != want[name] {
 			t.Errorf("%s: the bytes sent hash to %s, the file to %s", name, fa.accepted[name], want[name])
 		}
+		// The type validation recognised is sent without opening the
+		// file again to sniff it.
+		if fa.types[name] != "application/pdf" {
+			t.Errorf("%s sent as %q, want application/pdf", name, fa.types[name])
+		}
+	}
+	// With the watcher's identity the file is not opened for a fingerprint.
+	if err := r.st.View(func(tx *state.Tx) error {
+		for _, name := range names {
+			f, _, err := tx.File(filepath.Join(dir, name))
+			if err != nil {
+				return err
+			}
+			if f.Identity == "" || f.Fingerprint != "" {
+				t.Errorf("%s: identity %q, fingerprint %q; want the identity alone", name, f.Identity, f.Fingerprint)
+			}
+			d, _, err := tx.Doc(state.DocKey("prs", f.SHA256))
+			if err != nil {
+				return err
+			}
+			if d.ContentType != "application/pdf" {
+				t.Errorf("%s: document's content type %q", name, d.ContentType)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	total := fa.hashed
 	for _, n := range r.passes {

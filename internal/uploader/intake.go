@@ -123,7 +123,13 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,
 		Identity: ev.Identity}
-	f.Fingerprint, _ = fileid.Fingerprint(ev.Path) // "" when unreadable: the identity alone tells then
+	if ev.Identity == "" {
+		// Where the watcher gives no identity the content's fingerprint
+		// tells this life of the file from the next ("" when unreadable).
+		// Where it does, identities decide (fileid.Same) and the file is
+		// not opened for it.
+		f.Fingerprint, _ = fileid.Fingerprint(ev.Path)
+	}
 	if known {
 		f.FirstSeen = rec.FirstSeen
 		if err := u.detach(rec); err != nil {
@@ -177,7 +183,8 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 			return err
 		}
 		if !ok {
-			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued}
+			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued,
+				ContentType: info.ContentType}
 			fresh = true
 		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
 			// A new life: the files of the earlier one are not its files.
@@ -185,7 +192,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 				return err
 			}
 			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
-				State: state.DocQueued, Retries: d.Retries + 1}
+				State: state.DocQueued, Retries: d.Retries + 1, ContentType: info.ContentType}
 			fresh = true
 		}
 		// One record per file of the document: the cost of a copy does

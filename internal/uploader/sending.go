@@ -62,7 +62,7 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 			}
 			// The file sent is checked against the life of it that was
 			// hashed (openVerified); one never recorded cannot match.
-			wants[i] = expect{size: d.Size, mtime: -1}
+			wants[i] = expect{size: d.Size, mtime: -1, contentType: d.ContentType}
 			if f, ok, err := tx.File(b.Paths[i]); err != nil {
 				return err
 			} else if ok && f.SHA256 == d.SHA256 {
@@ -77,8 +77,11 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 	}
 	for i := range b.Docs {
 		path := b.Paths[i]
-		ct, _ := filecheck.ContentTypeOf(path) // unreadable: Open reports it
 		want := wants[i]
+		ct := want.contentType
+		if ct == "" {
+			ct, _ = filecheck.ContentTypeOf(path) // unreadable: Open reports it
+		}
 		// No SHA256: the content was hashed once, at intake; the identity
 		// checks of openVerified stand for a second pass over it.
 		uploads[i] = api.Upload{Name: b.Names[i], ContentType: ct, Size: want.size,

@@ -24,6 +24,8 @@ type expect struct {
 	size     int64
 	mtime    int64  // unix nanoseconds
 	identity string // watcher.Event.Identity; "" where not trusted
+	// contentType is what validation recognised (state.Doc.ContentType).
+	contentType string
 }
 
 // errChanged is the error of a file that is no longer the one hashed.
