@@ -35,7 +35,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
@@ -65,6 +64,8 @@ type options struct {
 	records      int
 	diskFiles    int
 	copies       []int
+	localFiles   int
+	restartFiles int
 }
 
 func main() {
@@ -77,13 +78,15 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 32, "emulator documents processed at once")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed for the generated files")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folders")
-	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million, copies (comma-separated)")
+	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million, copies, local-limit, restart (comma-separated)")
 	flag.IntVar(&o.steadyFiles, "steady-files", 10000, "files for the steady scenario (one instance)")
 	flag.IntVar(&o.backlogFiles, "backlog-files", 100000, "files for the backlog scenario")
 	flag.IntVar(&o.sharedFiles, "shared-files", 3000, "files per instance for the shared scenario")
 	flag.IntVar(&o.instances, "instances", 3, "instances on one key for the shared scenario")
 	flag.IntVar(&o.records, "records", 1000000, "file records in the million scenario's synthetic state")
 	flag.IntVar(&o.diskFiles, "disk-files", 100000, "of those, files on disk in the million scenario")
+	flag.IntVar(&o.localFiles, "local-files", 2000, "new PDFs of 100 KB to 2 MB for the local-limit scenario")
+	flag.IntVar(&o.restartFiles, "files", 100000, "known files for the restart scenario")
 	copies := flag.String("copies", "1000,4000,16000", "copies of one PDF for the copies scenario (comma-separated)")
 	flag.Parse()
 	for _, c := range strings.Split(*copies, ",") {
@@ -256,26 +259,18 @@ func throughput(o options, bin, work string, n int, proc time.Duration) (tput, e
 		return tput{}, err
 	}
 	fmt.Fprintf(os.Stderr, "ppsync run --once on %d files…\n", n)
-	start := time.Now()
-	cmd := exec.Command(bin, "run", "-c", cfgPath, "--once")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.Stdout = io.Discard
-	if err := cmd.Run(); err != nil {
-		return tput{}, fmt.Errorf("ppsync run --once (%d files): %v\n%s", n, err, tail(stderr.String()))
+	run, err := runOnce(bin, cfgPath)
+	if err != nil {
+		return tput{}, err
 	}
-	wall := time.Since(start)
+	wall := run.wall
 	st := emu.Stats()
 	if st.DocumentsCreated != n {
 		return tput{}, fmt.Errorf("%d files: %d documents created", n, st.DocumentsCreated)
 	}
-	ru, _ := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	r := tput{wall: wall, cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
+	r := tput{wall: wall, cpu: run.cpu, rssKiB: run.rssKiB,
 		reqPerDoc: float64(st.RequestsTotal) / float64(n), throttled: st.RateLimited,
 		perWindow: float64(n) / (float64(wall) / float64(o.window))}
-	if ru != nil {
-		r.rssKiB = int64(ru.Maxrss)
-	}
 	// The bound: every submission after the first window's 20 waits for a
 	// window of its own; then the last batch is processed (its documents
 	// in parallel, up to the emulator's workers); plus the settle time.

@@ -20,7 +20,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/emulator"
@@ -136,8 +135,12 @@ settle = "500ms"
 }
 
 type runResult struct {
-	wall, cpu time.Duration
-	rssKiB    int64
+	wall, cpu, user, sys time.Duration
+	// rssKiB is the daemon's own peak resident memory: the highest VmHWM
+	// read from /proc/PID/status while it runs (every 20 ms). The child's
+	// ru_maxrss is not used: Linux carries the resident set the forked
+	// copy of this (larger) process had before exec into it.
+	rssKiB int64
 	// The highest RssAnon (heap, stacks) and RssFile (mapped files: the
 	// state) sampled once a second.
 	anonKiB, fileKiB int64
@@ -153,18 +156,24 @@ func runOnce(bin, cfg string) (runResult, error) {
 	if err := cmd.Start(); err != nil {
 		return runResult{}, fmt.Errorf("ppsync run --once -c %s: %v", cfg, err)
 	}
-	var anon, file atomic.Int64
+	var anon, file, hwm atomic.Int64
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	go func() {
 		defer close(sampled)
-		t := time.NewTicker(time.Second)
+		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
-		for {
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
 			case <-t.C:
+			}
+			if h := statusKiB(cmd.Process.Pid, "VmHWM:"); h > hwm.Load() {
+				hwm.Store(h)
+			}
+			if i%50 != 0 {
+				continue
 			}
 			if a := statusKiB(cmd.Process.Pid, "RssAnon:"); a > anon.Load() {
 				anon.Store(a)
@@ -180,11 +189,9 @@ func runOnce(bin, cfg string) (runResult, error) {
 	if err != nil {
 		return runResult{}, fmt.Errorf("ppsync run --once -c %s: %v\n%s", cfg, err, tail(stderr.String()))
 	}
-	r := runResult{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(),
-		anonKiB: anon.Load(), fileKiB: file.Load()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		r.rssKiB = int64(ru.Maxrss)
-	}
+	r := runResult{wall: time.Since(start), user: cmd.ProcessState.UserTime(), sys: cmd.ProcessState.SystemTime(),
+		anonKiB: anon.Load(), fileKiB: file.Load(), rssKiB: hwm.Load()}
+	r.cpu = r.user + r.sys
 	return r, nil
 }
 
@@ -237,8 +244,12 @@ func runScenarios(o options, bin, work string) error {
 			err = million(o, bin, work)
 		case "copies":
 			err = copiesScenario(o, bin, work)
+		case "local-limit":
+			err = localLimit(o, bin, work)
+		case "restart":
+			err = restartScenario(o, bin, work)
 		default:
-			err = fmt.Errorf("-scenario %q: want steady, shared, backlog, million or copies", s)
+			err = fmt.Errorf("-scenario %q: want steady, shared, backlog, million, copies, local-limit or restart", s)
 		}
 		if err != nil {
 			return err

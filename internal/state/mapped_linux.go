@@ -37,6 +37,8 @@ func (t *Tx) releaseMapped() error {
 	if t.s == nil {
 		return nil
 	}
+	t.s.unreleased.Store(0)
+	t.s.releases.Add(1)
 	ms, err := t.s.mapped(t.tx.DB())
 	if err != nil {
 		return err

@@ -115,9 +115,10 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 	s, path := openTemp(t)
 	reason := strings.Repeat("r", 1500)
 	// readAll reads every record through bbolt's own cursor (no release
-	// within the transaction) and says how much of the file is mapped then.
+	// within the transaction, each record counted as the Tx's own reads
+	// count theirs) and says how much of the file is mapped then.
 	readAll := func(tx *Tx) (int, error) {
-		err := tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { return nil })
+		err := tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { tx.ops++; return nil })
 		return mappedRSS(t, path), err
 	}
 	for b := range 4 {
@@ -337,5 +338,51 @@ func TestFilesWalkReleasesAsItGoes(t *testing.T) {
 	}
 	if peak*4 > whole {
 		t.Errorf("up to %d KiB of the state resident during the walk, %d KiB for the bucket read whole: the walk did not release as it went", peak, whole)
+	}
+}
+
+// Small transactions hand the mapped pages back in batches: one release
+// per releaseBatch records touched, not one per transaction, and what
+// stays mapped between two releases is bounded by what a batch touches.
+func TestSmallTransactionsReleaseInBatches(t *testing.T) {
+	s, path := openTemp(t)
+	reason := strings.Repeat("r", 1500)
+	for b := range 4 {
+		if err := s.Update(func(tx *Tx) error { return putFiles(tx, b, reason) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const txs = 1000
+	before := s.Releases()
+	most := 0
+	for i := range txs {
+		// One record read (scattered over the file) and one written: two
+		// records a transaction, a document's intake in miniature.
+		p := fmt.Sprintf("/in/%d/%04d.pdf", i%4, (i*397)%1000)
+		if err := s.Update(func(tx *Tx) error {
+			f, ok, err := tx.File(p)
+			if err != nil || !ok {
+				return fmt.Errorf("%s: %v %v", p, ok, err)
+			}
+			f.Reason = fmt.Sprint("seen ", i)
+			return tx.PutFile(f)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			most = max(most, mappedRSS(t, path))
+		}
+	}
+	releases := s.Releases() - before
+	if want := uint64(2*txs/releaseBatch + 1); releases > want {
+		t.Errorf("%d releases for %d small transactions of two records, want at most %d (one per %d records)", releases, txs, want, releaseBatch)
+	}
+	if releases == 0 {
+		t.Error("no release at all")
+	}
+	// A batch of 64 records touches at most some 64 leaves and their
+	// branches, and the 64 KiB around each.
+	if most > 8<<10 {
+		t.Errorf("%d KiB of the state file mapped between two releases, want at most 8 MiB", most)
 	}
 }

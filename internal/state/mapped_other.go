@@ -8,7 +8,12 @@ package state
 func (s *Store) ReleaseMapped() error { return nil }
 
 // releaseMapped is ReleaseMapped from within a transaction.
-func (t *Tx) releaseMapped() error { return nil }
+func (t *Tx) releaseMapped() error {
+	if t.s != nil {
+		t.s.unreleased.Store(0)
+	}
+	return nil
+}
 
 // releaser returns a function that does nothing.
 func (s *Store) releaser() func() { return func() {} }

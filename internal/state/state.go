@@ -92,6 +92,9 @@ type Doc struct {
 	Size     int64  `json:"size"`
 	Pages    int    `json:"pages"`
 	State    string `json:"state"`
+	// ContentType is the MIME type validation recognised ("" in records
+	// from before it was kept: the upload then reads it from the file).
+	ContentType string `json:"content_type,omitempty"`
 	// First is the first file attached to the document (the name it is
 	// sent under, and the file a copy's result names as its original). The
 	// files of a document are records of their own (see Tx.DocFiles).
@@ -210,6 +213,11 @@ type Store struct {
 	// mapMu guards mapCache: where the file is mapped (see Tx.releaseMapped).
 	mapMu    sync.Mutex
 	mapCache mapCache
+	// unreleased counts the records read and written since the mapped
+	// pages were last handed back (see releaseBatch); releases counts the
+	// releases (madvise passes).
+	unreleased atomic.Int64
+	releases   atomic.Uint64
 
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
@@ -460,6 +468,9 @@ const opsPerRelease = 16
 // cache; what the transaction still uses is mapped again on its next read,
 // with the same content (nothing is written before the commit).
 func (t *Tx) touch() {
+	if t.s != nil {
+		t.s.unreleased.Add(1)
+	}
 	if t.ops++; t.ops%opsPerRelease == 0 {
 		_ = t.releaseMapped()
 	}
@@ -488,9 +499,11 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 	err = func() error {
 		s.dbMu.RLock()
 		defer s.dbMu.RUnlock()
+		var ops int
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			t := s.tx(tx)
 			fnErr = fn(t)
+			ops = t.ops
 			s.records.Add(int64(t.ops))
 			s.bytes.Add(int64(t.bytes))
 			return fnErr
@@ -498,9 +511,11 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 		// The commit went through every page the transaction changed (bbolt
 		// frees each old page and sorts the keys still read from the mapping):
 		// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
-		// around each. They are handed back at once, before the next write
-		// adds its own.
-		_ = s.release()
+		// around each. They are handed back once the writes since the last
+		// release add up to a batch (releaseBatch).
+		if s.releaseDue(ops) {
+			_ = s.release()
+		}
 		return err
 	}()
 	s.mu.Lock()
@@ -517,6 +532,33 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 	}
 	return err
 }
+
+// releaseBatch is how many records the transactions since the last
+// release may have read or written before the next one ends with a release.
+// Each release costs a madvise over the whole mapping (and a shootdown of
+// its TLB entries on every core that ran the process) and a stat of the
+// file; a document's intake, submission and finish are a few small
+// transactions of a few records each, so releasing after each was some 20
+// releases a document. Transactions now release as they end once 64
+// records were touched since the last release (at most some 64 windows of
+// 64 KiB mapped between two, under the 2 MiB that one write of ten
+// documents maps by itself); what fewer records mapped is handed back by
+// the daemon's release every few milliseconds (Store.ReleaseMapped) or by
+// the next transaction that completes a batch. A long transaction still
+// releases every opsPerRelease records as it goes.
+const releaseBatch = 64
+
+// releaseDue reports whether a transaction that ends, having read or
+// written ops records, should hand the mapped pages back: when it alone
+// touched a batch of records (a write's commit maps again the pages of
+// every record it changed, even when it released as it went), or the
+// transactions since the last release did together.
+func (s *Store) releaseDue(ops int) bool {
+	return ops >= releaseBatch || s.unreleased.Load() >= releaseBatch
+}
+
+// Releases is how many times the mapped pages were handed back.
+func (s *Store) Releases() uint64 { return s.releases.Load() }
 
 // release hands the mapped pages back under a read transaction of its own,
 // which holds the mapping still; the caller holds dbMu.
@@ -547,8 +589,11 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 		t := s.tx(tx)
 		err := fn(t)
 		s.records.Add(int64(t.ops))
-		// What the read mapped goes back before the next one adds its own.
-		_ = t.releaseMapped()
+		// What the read mapped goes back once the reads since the last
+		// release add up to a batch (releaseBatch).
+		if s.releaseDue(t.ops) {
+			_ = t.releaseMapped()
+		}
 		return err
 	})
 }

@@ -48,8 +48,17 @@ func (u *Uploader) inspect(ev watcher.Event) inspected {
 	}); err == nil && unchanged(rec, known, ev, in) {
 		return inspected{unchanged: true}
 	}
-	info, err := filecheck.Inspect(ev.Path, u.checks(in))
+	info, err := u.inspectFile(ev.Path, u.checks(in))
 	return inspected{info: info, err: err}
+}
+
+// inspectFile hashes and validates the file at path: the one pass over its
+// bytes before the upload's.
+func (u *Uploader) inspectFile(path string, o filecheck.Options) (filecheck.Info, error) {
+	if u.o.Inspect != nil {
+		return u.o.Inspect(path, o)
+	}
+	return filecheck.Inspect(path, o)
 }
 
 // checks are what validation asks of an inbox's files; the state remembers
@@ -113,12 +122,18 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		// Its record changed between inspect and now (it was pruned or
 		// marked gone): hash it here.
 		pre = inspected{}
-		pre.info, pre.err = filecheck.Inspect(ev.Path, u.checks(in))
+		pre.info, pre.err = u.inspectFile(ev.Path, u.checks(in))
 	}
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,
 		Identity: ev.Identity}
-	f.Fingerprint, _ = fileid.Fingerprint(ev.Path) // "" when unreadable: the identity alone tells then
+	if ev.Identity == "" {
+		// Where the watcher gives no identity the content's fingerprint
+		// tells this life of the file from the next ("" when unreadable).
+		// Where it does, identities decide (fileid.Same) and the file is
+		// not opened for it.
+		f.Fingerprint, _ = fileid.Fingerprint(ev.Path)
+	}
 	if known {
 		f.FirstSeen = rec.FirstSeen
 		if err := u.detach(rec); err != nil {
@@ -172,7 +187,8 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 			return err
 		}
 		if !ok {
-			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued}
+			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued,
+				ContentType: info.ContentType}
 			fresh = true
 		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
 			// A new life: the files of the earlier one are not its files.
@@ -180,7 +196,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 				return err
 			}
 			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
-				State: state.DocQueued, Retries: d.Retries + 1}
+				State: state.DocQueued, Retries: d.Retries + 1, ContentType: info.ContentType}
 			fresh = true
 		}
 		// One record per file of the document: the cost of a copy does

@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,15 +52,22 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 		u.mu.Unlock()
 	}
 	uploads := make([]api.Upload, len(b.Docs))
-	var shas []string
+	wants := make([]expect, len(b.Docs))
 	if err := u.st.Update(func(tx *state.Tx) error {
 		b.Attempts++
-		for _, k := range b.Docs {
+		for i, k := range b.Docs {
 			d, _, err := tx.Doc(k)
 			if err != nil {
 				return err
 			}
-			shas = append(shas, d.SHA256)
+			// The file sent is checked against the life of it that was
+			// hashed (openVerified); one never recorded cannot match.
+			wants[i] = expect{size: d.Size, mtime: -1, contentType: d.ContentType}
+			if f, ok, err := tx.File(b.Paths[i]); err != nil {
+				return err
+			} else if ok && f.SHA256 == d.SHA256 {
+				wants[i].mtime, wants[i].identity = f.ModTime, f.Identity
+			}
 		}
 		return tx.PutBatch(b)
 	}); err != nil {
@@ -71,8 +77,15 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 	}
 	for i := range b.Docs {
 		path := b.Paths[i]
-		ct, _ := filecheck.ContentTypeOf(path) // unreadable: Open reports it
-		uploads[i] = api.Upload{Name: b.Names[i], ContentType: ct, SHA256: shas[i], Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+		want := wants[i]
+		ct := want.contentType
+		if ct == "" {
+			ct, _ = filecheck.ContentTypeOf(path) // unreadable: Open reports it
+		}
+		// No SHA256: the content was hashed once, at intake; the identity
+		// checks of openVerified stand for a second pass over it.
+		uploads[i] = api.Upload{Name: b.Names[i], ContentType: ct, Size: want.size,
+			Open: func() (io.ReadCloser, error) { return u.open(path, want) }}
 	}
 	sub, err := u.o.API.Submit(ctx, b.ParserID, b.Key, uploads)
 	if ctx.Err() != nil {

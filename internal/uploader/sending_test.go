@@ -266,7 +266,8 @@ func TestRefusedSubmissionsAreBounded(t *testing.T) {
 		}, 6, 0, "", ""}, // abcd, ab, cd, c, document~….pdf, d
 		{"a content refused under every name fails alone", func(_ int, files []api.Upload) error {
 			for _, f := range files {
-				if f.SHA256 == fmt.Sprintf("%064x", 2) {
+				// Content 2 is c.pdf, sent again under a plain name.
+				if f.Name == "c.pdf" || strings.HasPrefix(f.Name, "document~") {
 					return apiErr(400, apitypes.CodeInvalidPayload, fmt.Sprintf("Invalid file name %q.", f.Name))
 				}
 			}

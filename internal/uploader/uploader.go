@@ -23,6 +23,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -99,6 +100,9 @@ type Options struct {
 	// ProbeRetry is how often an inbox whose results cannot be written is
 	// probed again (DefaultProbeRetry when zero).
 	ProbeRetry time.Duration
+	// Inspect hashes and validates a file: filecheck.Inspect when nil (a
+	// test counts the passes over each file through it).
+	Inspect func(path string, o filecheck.Options) (filecheck.Info, error)
 }
 
 // ErrUnauthorized is returned by Run when the API refuses the key.

@@ -7,25 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/watcher"
 )
-
-// forgetting records the files the uploader asks the watcher to report again.
-type forgetting struct {
-	fakeFinisher
-	mu     sync.Mutex
-	forgot []string
-}
-
-func (f *forgetting) Forget(p string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.forgot = append(f.forgot, p)
-}
 
 // A file of an inbox whose results folder cannot take a file is held, the
 // inbox is reported once, and the first probe that succeeds again sends the

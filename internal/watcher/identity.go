@@ -40,3 +40,7 @@ func (w *Watcher) identity(s stamp) string {
 	}
 	return strconv.FormatUint(s.id, 16)
 }
+
+// IdentityOf is the Identity a Ready event gives a file with this inode and
+// ctime (unix nanoseconds), for checks that compare a file opened later.
+func IdentityOf(ino uint64, ctime int64) string { return strconv.FormatUint(identity(ino, ctime), 16) }
