@@ -180,11 +180,15 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 }
 
 // under reports whether the NUL-terminated path at addr in tid lies in
-// dir.
+// dir and is not the write gate's probe: that one is per inbox (at most
+// one every probeTTL), not per document.
 func under(tid int, addr uintptr, dir string) bool {
-	buf := make([]byte, len(dir)+1)
-	if n, err := syscall.PtracePeekData(tid, addr, buf); err != nil || n < len(buf) {
+	probe := dir + "/.ppsync-probe-"
+	buf := make([]byte, len(probe))
+	n, err := syscall.PtracePeekData(tid, addr, buf)
+	if err != nil || n < len(dir)+1 {
 		return false
 	}
-	return strings.HasPrefix(string(buf), dir+"/")
+	path := string(buf[:n])
+	return strings.HasPrefix(path, dir+"/") && !strings.HasPrefix(path, probe)
 }
