@@ -30,7 +30,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -194,7 +193,7 @@ func (s *Share) StartServer() {
 		s.t.Fatal(err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = ownSession()
 	cmd.Env = s.env()
 	if err := cmd.Start(); err != nil {
 		out.Close()
@@ -236,18 +235,18 @@ func (s *Share) StopServer() {
 		return
 	}
 	pid := s.smbd.Process.Pid
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	_ = killGroup(pid, false)
 	select {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = killGroup(pid, true)
 		<-s.done
 	}
 	// Children of smbd may outlive it by a moment.
-	for i := 0; i < 100 && syscall.Kill(-pid, 0) == nil; i++ {
+	for i := 0; i < 100 && groupAlive(pid); i++ {
 		time.Sleep(20 * time.Millisecond)
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	_ = killGroup(pid, true)
 	s.smbd = nil
 }
 
