@@ -20,7 +20,7 @@ type outage struct {
 	err     error         // the first failure
 	wait    time.Duration // the current back-off
 	next    time.Time     // no write is tried before
-	pending int           // write attempts refused or failed since
+	pending int           // writes put off or failed since it started
 }
 
 func (f *Finisher) backoff() (first, most time.Duration) {
@@ -97,7 +97,7 @@ func (f *Finisher) outageEnd(i int) {
 		return
 	}
 	f.log.Info("results can be written into the inbox again; the ones kept are being written",
-		"inbox", f.o.Inboxes[i].Path, "unreachable_for", f.now().Sub(o.since).Round(time.Second).String())
+		"inbox", f.o.Inboxes[i].Path, "unreachable_for", f.now().Sub(o.since).Round(time.Second).String(), "writes_put_off", o.pending)
 }
 
 // Unreachable returns why results cannot be written into inbox i now, or
