@@ -35,7 +35,8 @@ func TestDaemonBacklogOnAShareIsLinear(t *testing.T) {
 		small = 600
 	}
 	s := smbtest.Start(t)
-	emu := emulator.New(emulator.Options{APIKeys: []string{apiKey}, ProcessingTime: 5 * time.Millisecond,
+	// One page per file: credits for both backlogs (the default 1,000 is too few for the heavy pair).
+	emu := emulator.New(emulator.Options{APIKeys: []string{apiKey}, ProcessingTime: 5 * time.Millisecond, Credits: 4 * small,
 		RateWindow: time.Second, TempDir: t.TempDir()})
 	srv := httptest.NewServer(emu)
 	t.Cleanup(func() { srv.Close(); emu.Close() })
