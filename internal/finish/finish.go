@@ -85,6 +85,17 @@ type Options struct {
 	// when the API no longer has the document; any other error is taken as
 	// passing and the file is tried again. Nil: the API is never asked.
 	Fetch func(ctx context.Context, extractionID, documentID string) (json.RawMessage, error)
+	// SyncDir makes the renames in a folder durable once per batch (see
+	// Batch); nil means results.SyncDir, which skips network and FUSE
+	// filesystems. Tests count syncs through it.
+	SyncDir func(dir string) error
+	// Now is the clock of the retry back-off of an unreachable inbox; nil
+	// means time.Now.
+	Now func() time.Time
+	// RetryBackoff and MaxRetryBackoff bound the wait between two write
+	// attempts into an inbox whose storage is unreachable: the wait starts
+	// at RetryBackoff and doubles up to MaxRetryBackoff (defaults 2s, 1m).
+	RetryBackoff, MaxRetryBackoff time.Duration
 }
 
 // ErrMismatch means an API document does not belong to the file it was
@@ -112,6 +123,9 @@ type Finisher struct {
 	// stored result was dropped (see recall), so copies that come one by
 	// one after their document finished recall it once, not once each.
 	recalled recalledCache
+	// outages are the inboxes whose storage could not be reached by the
+	// last write into them (see outage.go), by inbox index.
+	outages map[int]*outage
 }
 
 // New builds a Finisher.
@@ -119,7 +133,7 @@ func New(o Options) *Finisher {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	f := &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{})}
+	f := &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{}), outages: map[int]*outage{}}
 	f.own.Log = f.log
 	for _, in := range o.Inboxes {
 		f.own.Roots = append(f.own.Roots, results.RootsOf(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir)...)
@@ -257,12 +271,14 @@ func (f *Finisher) RetryPending(ctx context.Context) {
 		keys = append(keys, k)
 	}
 	f.mu.Unlock()
-	for _, k := range keys {
-		if ctx.Err() != nil {
-			return
+	f.Batch(ctx, func(ctx context.Context) {
+		for _, k := range keys {
+			if ctx.Err() != nil {
+				return
+			}
+			f.finish(ctx, k, true)
 		}
-		f.finish(ctx, k, true)
-	}
+	})
 }
 
 func waiting(rec state.File) bool {
@@ -382,10 +398,12 @@ func (f *Finisher) Failed(ctx context.Context, keys []string, code, msg string) 
 	if err != nil {
 		return fmt.Errorf("record %d failed documents: %w", len(keys), err)
 	}
-	for _, k := range done {
-		f.setPending(k, true)
-		f.Finish(ctx, k)
-	}
+	f.Batch(ctx, func(ctx context.Context) {
+		for _, k := range done {
+			f.setPending(k, true)
+			f.Finish(ctx, k)
+		}
+	})
 	return nil
 }
 
@@ -401,8 +419,11 @@ func (f *Finisher) Finish(ctx context.Context, key string) { f.finish(ctx, key, 
 
 // finish is Finish; with fetch it may ask the API for a dropped result.
 func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
-	unlock := f.lockKey(key)
-	defer unlock()
+	b, own := f.batchOf(ctx)
+	if own {
+		defer b.flush(ctx)
+	}
+	b.lock(ctx, key)
 	var d state.Doc
 	var files []state.File
 	err := f.st.View(func(tx *state.Tx) error {
@@ -444,22 +465,28 @@ func (f *Finisher) finish(ctx context.Context, key string, fetch bool) {
 	}
 	allOK := true
 	for i, rec := range files {
-		if !f.finishFile(ctx, d, rec, out, allOK && i == len(files)-1) {
+		if !f.finishFile(ctx, b, d, rec, out, allOK && i == len(files)-1) {
 			allOK = false
 		}
 	}
-	switch {
-	case !allOK && recalled:
-		// Kept until the write that failed is done, so its retry (or a
-		// restart) needs neither the disk nor the API again.
-		f.keepResult(key, out.doc)
-	case len(files) == 0 && len(d.Result) > 0:
+	if !allOK {
+		b.fail(key)
+	}
+	if len(files) == 0 && len(d.Result) > 0 {
 		// Every file was deleted before the result came.
 		if err := f.st.Update(func(tx *state.Tx) error { _, err := releaseResult(tx, key); return err }); err != nil {
 			f.log.Warn("cannot drop a result no file waits for any more; it is dropped with the next file of the same content", "document", key, "error", err)
 		}
 	}
-	f.setPending(key, !allOK)
+	// Settled when the batch's folders are synced and its files recorded.
+	b.settle(key, func(ok bool) {
+		if !ok && recalled {
+			// Kept until the write that failed is done, so its retry (or a
+			// restart) needs neither the disk nor the API again.
+			f.keepResult(key, out.doc)
+		}
+		f.setPending(key, !ok)
+	})
 }
 
 // outcomeFor is what the files of the finished document d get: its stored
@@ -491,8 +518,11 @@ func (f *Finisher) outcomeFor(ctx context.Context, d state.Doc, fetch bool) (out
 // copies that follow. A file that cannot be written now leaves the
 // document pending, and Run writes it with any other file still waiting.
 func (f *Finisher) FinishFile(ctx context.Context, key, path string) {
-	unlock := f.lockKey(key)
-	defer unlock()
+	b, own := f.batchOf(ctx)
+	if own {
+		defer b.flush(ctx)
+	}
+	b.lock(ctx, key)
 	var d state.Doc
 	var rec state.File
 	var found, attached bool
@@ -521,12 +551,18 @@ func (f *Finisher) FinishFile(ctx context.Context, key, path string) {
 		f.setPending(key, true)
 		return
 	}
-	if !f.finishFile(ctx, d, rec, out, true) {
+	if !f.finishFile(ctx, b, d, rec, out, true) {
+		b.fail(key)
+	}
+	b.settle(key, func(ok bool) {
+		if ok {
+			return
+		}
 		if recalled {
 			f.keepResult(key, out.doc)
 		}
 		f.setPending(key, true)
-	}
+	})
 }
 
 // outcome is what the files of a finished document get.
@@ -544,12 +580,17 @@ func outcomeOf(d state.Doc) outcome {
 	return outcome{doc: d.Result, code: d.Code, msg: d.Message}
 }
 
-// finishFile writes rec's output and records it; with last it also drops
-// the document's stored result in that transaction when no file waits on
-// it any more. It reports whether rec is finished (not pending).
-func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, o outcome, last bool) bool {
+// finishFile writes rec's output into the batch b, which records it once
+// its folder is synced; with last the record also drops the document's
+// stored result when no file waits on it any more. It reports whether rec
+// is finished or on its way (not pending).
+func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec state.File, o outcome, last bool) bool {
+	inbox, inInbox := f.InboxOf(rec.Path)
+	if inInbox && f.outageHolds(inbox) {
+		return false // the outage was reported once; tried again after its back-off
+	}
 	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
-		return f.missing(rec, d.Key, last)
+		return f.missing(b, rec, d.Key, last)
 	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
 	src := results.Source{Path: rec.Path, SHA256: rec.SHA256, Size: rec.Size}
@@ -557,21 +598,33 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 	if o.unavailable {
 		code, msg = CodeResultUnavailable, f.unavailableMessage(rec.Path, d)
 	}
-	var out, stale string
+	out, stale := errPath, resPath
+	var data []byte
 	var werr error
 	if o.ok {
 		dup := ""
 		if d.First != "" && d.First != rec.Path {
 			dup = d.First
 		}
-		out, stale, werr = resPath, errPath, inFolder(resPath, func() error { return results.WriteResultAt(resPath, o.doc, src, dup) })
+		out, stale = resPath, errPath
+		data, werr = results.EncodeResult(o.doc, src, dup)
 	} else {
-		out, stale, werr = errPath, resPath, inFolder(errPath, func() error { return results.WriteErrorAt(errPath, code, msg, src) })
+		data, werr = results.EncodeError(code, msg, src)
+	}
+	if werr == nil {
+		werr = inFolder(out, func() error { return results.WriteAtomicNoDirSync(out, data) })
 	}
 	if werr != nil {
 		f.writeErrors.Add(1)
+		if inInbox && f.unreachable(inbox, werr) {
+			f.outageStart(inbox, werr)
+			return false
+		}
 		f.log.Error("cannot write the result file; retrying (nothing is lost: the result is kept in the state until it is written)", "file", rec.Path, "error", werr)
 		return false
+	}
+	if inInbox {
+		f.outageEnd(inbox)
 	}
 	removeStale(stale)
 	rec.Result, rec.Updated = out, time.Now()
@@ -580,19 +633,7 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 	} else {
 		rec.State, rec.Code, rec.Reason = state.FileFailed, code, msg
 	}
-	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, d.Key, last) }); err != nil {
-		f.log.Error("result written but not recorded; it is written again", "file", rec.Path, "error", err)
-		return false
-	}
-	switch {
-	case o.ok:
-		f.log.Info("result written", "file", rec.Path, "result", out)
-	case o.unavailable:
-		f.log.Error("the earlier result of the same content is gone; error file written (nothing charged)", "file", rec.Path, "code", code)
-	default:
-		f.log.Warn("document failed; error file written", "file", rec.Path, "code", code, "reason", msg)
-	}
-	f.after(ctx, rec, out, o.doc, o.ok)
+	b.add(batchItem{key: d.Key, rec: rec, out: out, doc: o.doc, ok: o.ok, o: o, last: last})
 	return true
 }
 
@@ -611,18 +652,14 @@ func recordFile(tx *state.Tx, rec state.File, key string, last bool) error {
 // content gets the result from the API), in an unreachable one it is left waiting
 // and written when the inbox returns (see Recover). Either way it is no
 // longer pending.
-func (f *Finisher) missing(rec state.File, key string, last bool) bool {
+func (f *Finisher) missing(b *batch, rec state.File, key string, last bool) bool {
 	i, ok := f.InboxOf(rec.Path)
 	if ok && f.o.Reachable != nil && !f.o.Reachable(i) {
 		f.log.Debug("inbox unreachable; the result is written when it returns", "file", rec.Path)
 		return true
 	}
 	rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result was written", time.Now()
-	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, key, last) }); err != nil {
-		f.log.Error("cannot record a deleted file; retrying", "file", rec.Path, "error", err)
-		return false
-	}
-	f.log.Warn("file deleted before its result was written; a later file with the same content gets the result without being charged again", "file", rec.Path)
+	b.addGone(batchItem{key: key, rec: rec, last: last})
 	return true
 }
 
@@ -702,7 +739,7 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 // files arrive), then runs write.
 func inFolder(out string, write func() error) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		return fmt.Errorf("create the folder of %s: %w (is it writable for the ppsync user?)", out, err)
+		return results.Describe("writing", out, err)
 	}
 	return write()
 }

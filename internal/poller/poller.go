@@ -488,13 +488,15 @@ func (p *Poller) fetch(ctx context.Context, id string) {
 		return
 	}
 	got := map[string]bool{}
-	for _, d := range res.Documents {
-		if !docTerminal(d.Status) {
-			continue
+	p.batch(ctx, func(ctx context.Context) {
+		for _, d := range res.Documents {
+			if !docTerminal(d.Status) {
+				continue
+			}
+			got[d.DocumentID] = true
+			p.finishFromAPI(ctx, j, d)
 		}
-		got[d.DocumentID] = true
-		p.finishFromAPI(ctx, j, d)
-	}
+	})
 	// A finished job whose results left out one of our documents: ask for it.
 	if terminal(res.Status) {
 		p.mu.Lock()
@@ -516,6 +518,18 @@ func (p *Poller) fetch(ctx context.Context, id string) {
 			}
 		}
 	}
+}
+
+// batch runs fn so that the results it finishes are written together
+// (each folder synced once) when the Finisher can (finish.Finisher.Batch).
+func (p *Poller) batch(ctx context.Context, fn func(ctx context.Context)) {
+	if b, ok := p.o.Finisher.(interface {
+		Batch(ctx context.Context, fn func(ctx context.Context))
+	}); ok {
+		b.Batch(ctx, fn)
+		return
+	}
+	fn(ctx)
 }
 
 func (p *Poller) finishFromAPI(ctx context.Context, j *job, d apitypes.Document) {

@@ -10,12 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ppsync/ppsync/internal/fsinfo"
 )
 
 // Suffixes of the files ppsync writes beside a source file.
@@ -117,14 +120,23 @@ func WriteResult(file string, doc json.RawMessage, src Source, duplicateOf strin
 
 // WriteResultAt writes a result file for src at out, atomically.
 func WriteResultAt(out string, doc json.RawMessage, src Source, duplicateOf string) error {
+	b, err := EncodeResult(doc, src, duplicateOf)
+	if err != nil {
+		return err
+	}
+	return WriteAtomic(out, b)
+}
+
+// EncodeResult is the content of the result file of src.
+func EncodeResult(doc json.RawMessage, src Source, duplicateOf string) ([]byte, error) {
 	if len(doc) == 0 {
 		doc = json.RawMessage(`null`)
 	}
 	b, err := json.MarshalIndent(Result{Document: doc, Source: src, DuplicateOf: duplicateOf, WrittenAt: now()}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode result for %s: %w", src.Path, err)
+		return nil, fmt.Errorf("encode result for %s: %w", src.Path, err)
 	}
-	return WriteAtomic(out, append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
 // WriteError writes <file>.error.json and removes a stale <file>.json.
@@ -139,11 +151,20 @@ func WriteError(file, code, message string, src Source) (string, error) {
 
 // WriteErrorAt writes an error file for src at out, atomically.
 func WriteErrorAt(out, code, message string, src Source) error {
+	b, err := EncodeError(code, message, src)
+	if err != nil {
+		return err
+	}
+	return WriteAtomic(out, b)
+}
+
+// EncodeError is the content of the error file of src.
+func EncodeError(code, message string, src Source) ([]byte, error) {
 	b, err := json.MarshalIndent(ErrorFile{Error: ErrorBody{Code: code, Message: message}, Source: src, WrittenAt: now()}, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode error file for %s: %w", src.Path, err)
+		return nil, fmt.Errorf("encode error file for %s: %w", src.Path, err)
 	}
-	return WriteAtomic(out, append(b, '\n'))
+	return append(b, '\n'), nil
 }
 
 // ReadResultSource returns the source recorded in an existing <file>.json,
@@ -174,8 +195,24 @@ func removeStale(path string) { _ = os.Remove(path) }
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
 // WriteAtomic writes data to path via a temp file in the same folder,
-// fsync and rename, then fsyncs the folder.
+// fsync and rename, then syncs the folder (see SyncDir).
 func WriteAtomic(path string, data []byte) error {
+	if err := WriteAtomicNoDirSync(path, data); err != nil {
+		return err
+	}
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return Describe("writing", path, err)
+	}
+	return nil
+}
+
+// WriteAtomicNoDirSync writes data to path via a temp file in the same
+// folder, fsync and rename, and leaves the folder unsynced: a reader never
+// sees a partial file, but the rename is durable only once the folder is
+// synced (DirSyncs does it once for many files). Errors name path, never
+// the temp file's random name, so a retried write that fails the same way
+// is the same error.
+func WriteAtomicNoDirSync(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
@@ -184,38 +221,110 @@ func WriteAtomic(path string, data []byte) error {
 	tmp := filepath.Join(dir, tempMarker+hex.EncodeToString(rnd[:])+tempSuffix)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return fmt.Errorf("write %s: %w (is the folder writable for the ppsync user?)", path, err)
+		return Describe("writing", path, err)
 	}
 	_, werr := f.Write(data)
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w (disk full?)", path, err)
+		return Describe("writing", path, firstErr(werr, serr, cerr))
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		// Without the temp file's random name, so that a retried write
-		// that fails the same way is the same error (logged once).
-		var le *os.LinkError
-		if errors.As(err, &le) {
-			err = le.Err
+		err = Describe("writing", path, err)
+		if runtime.GOOS == "windows" && errors.Is(err, fs.ErrPermission) {
+			err = fmt.Errorf("%w (is it open in another program?)", err)
 		}
-		return fmt.Errorf("replace %s: %w (on Windows: is it open in another program?)", path, err)
+		return err
 	}
-	syncDir(dir)
 	return nil
 }
 
-func syncDir(dir string) {
-	if runtime.GOOS == "windows" {
-		return // directories cannot be opened for sync on Windows
+func firstErr(errs ...error) error {
+	for _, e := range errs {
+		if e != nil {
+			return e
+		}
 	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
+	return nil
+}
+
+// SyncDir makes the renames done in dir durable: it fsyncs the folder on a
+// local filesystem. It does nothing on Windows (a folder cannot be opened
+// for sync there) and on network and FUSE filesystems (SMB, NFS,
+// smbnetfs…): there the server makes a rename durable on its own disk, a
+// folder fsync from the client cannot reach it, and an SMB client answers
+// it by listing the whole folder, a cost that grows with the folder.
+func SyncDir(dir string) error {
+	if !NeedsDirSync(dir) {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// NeedsDirSync reports whether a rename in dir is made durable by syncing
+// dir: on a local filesystem yes; on Windows, network and FUSE
+// filesystems no (see SyncDir).
+func NeedsDirSync(dir string) bool {
+	if runtime.GOOS == "windows" {
+		return false
+	}
+	fi, err := fsinfo.Of(dir)
+	return err != nil || !fi.Network
+}
+
+// DirSyncs collects the folders that hold renames not yet made durable,
+// so that the results finished together sync each folder once, not once
+// per file. The zero value syncs with SyncDir.
+type DirSyncs struct {
+	// Sync makes the renames in a folder durable; nil means SyncDir.
+	// Tests count calls through it.
+	Sync func(dir string) error
+
+	dirs []string
+	seen map[string]bool
+}
+
+// Add records that a rename in dir awaits its folder sync.
+func (s *DirSyncs) Add(dir string) {
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	if !s.seen[dir] {
+		s.seen[dir] = true
+		s.dirs = append(s.dirs, dir)
 	}
 }
+
+// Flush syncs each folder added since the last Flush once, in the order
+// added; it returns the folders whose sync failed, with their errors.
+func (s *DirSyncs) Flush() map[string]error {
+	sync := s.Sync
+	if sync == nil {
+		sync = SyncDir
+	}
+	var failed map[string]error
+	for _, d := range s.dirs {
+		if err := sync(d); err != nil {
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[d] = err
+		}
+	}
+	s.dirs, s.seen = nil, nil
+	return failed
+}
+
+// syncDir syncs dir where it means something, ignoring errors: for moves,
+// which are not results.
+func syncDir(dir string) { _ = SyncDir(dir) }
 
 // Move moves file and its result/error file from inboxRoot into destRoot,
 // keeping the path relative to the inbox. An existing file of the same name

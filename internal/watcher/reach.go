@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/ppsync/ppsync/internal/results"
 )
 
 // ErrUnmounted means the filesystem mounted on an inbox went away: the
@@ -30,12 +32,12 @@ func (w *Watcher) Reachable() error {
 	}
 	f, err := os.Open(root)
 	if err != nil {
-		return fmt.Errorf("inbox %s: %w: grant the ppsync user read access", root, err)
+		return fmt.Errorf("inbox: %w", results.Describe("reading", root, err)) // path once; access advice only for permission errors
 	}
 	names, err := f.Readdirnames(1)
 	f.Close()
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("inbox %s: cannot list it: %w: grant the ppsync user read access", root, err)
+		return fmt.Errorf("inbox: cannot list it: %w", results.Describe("reading", root, err))
 	}
 	if len(names) == 0 && w.known.Load() > 0 {
 		// Every file seen in it, the lease file and the results too, gone at

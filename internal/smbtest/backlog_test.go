@@ -1,0 +1,106 @@
+package smbtest_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/smbtest"
+)
+
+const apiKey = "pp_test_smb_key_0123456789"
+
+// The whole daemon (--once) on an inbox on a real SMB share, against the
+// emulator with a 1 s rate window: every file gets its result through the
+// share, and a backlog twice as large takes at most 2.2 times as long. 100
+// against 200 files by default; PPSYNC_TEST_HEAVY=1 runs 600 against 1,200
+// (the figures that were quadratic: 600 files in 68.5 s, 1,200 not done
+// after 283 s). The rescan interval is the default minute: a rescan lists
+// and checks the whole folder, so rescans every second over the share add
+// a cost per file that grows with the folder (the watcher's, not the
+// results').
+func TestDaemonBacklogOnAShareIsLinear(t *testing.T) {
+	small := 100
+	if os.Getenv("PPSYNC_TEST_HEAVY") != "" {
+		small = 600
+	}
+	s := smbtest.Start(t)
+	// One page per file: credits for both backlogs (the default 1,000 is too few for the heavy pair).
+	emu := emulator.New(emulator.Options{APIKeys: []string{apiKey}, ProcessingTime: 5 * time.Millisecond, Credits: 4 * small,
+		RateWindow: time.Second, TempDir: t.TempDir()})
+	srv := httptest.NewServer(emu)
+	t.Cleanup(func() { srv.Close(); emu.Close() })
+
+	took := map[int]time.Duration{}
+	for _, n := range []int{small, 2 * small} {
+		sub := fmt.Sprintf("n%d", n)
+		for i := range n {
+			inv := samples.Generate(uint64(n*100000+i), i, 1)
+			b, err := inv.PDF()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.WriteDirect(fmt.Sprintf("%s/scan%05d.pdf", sub, i), b)
+		}
+		root := t.TempDir()
+		cfg, err := config.Parse(filepath.Join(root, "ppsync.toml"), fmt.Appendf(nil, `
+[api]
+base_url = %q
+api_key = %q
+rate_window = "1s"
+[state]
+path = "state/ppsync.db"
+[upload]
+batch_window = "100ms"
+[poll]
+interval = "100ms"
+[admin]
+listen = "off"
+[[inbox]]
+path = %q
+parser_id = "prs_invoice"
+settle = "150ms"
+rescan_interval = "1m"
+`, srv.URL, apiKey, filepath.Join(s.Mount, sub)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs strings.Builder
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		start := time.Now()
+		sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: apiKey, Once: true,
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+		took[n] = time.Since(start)
+		cancel()
+		if err != nil || !sum.OK() {
+			t.Fatalf("%d files: %v, summary %+v; log:\n%s", n, err, sum, logs.String())
+		}
+		entries, err := os.ReadDir(filepath.Join(s.Folder, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := 0
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".pdf.json") {
+				results++
+			}
+		}
+		if results != n {
+			t.Fatalf("%d files: %d results on the server", n, results)
+		}
+		t.Logf("%d files on the share: %v (%v per file)", n, took[n].Round(time.Millisecond), (took[n] / time.Duration(n)).Round(time.Microsecond))
+	}
+	if r := float64(took[2*small]) / float64(took[small]); r > 2.2 {
+		t.Errorf("%d files took %.2f times as long as %d (%v against %v); want at most 2.2", 2*small, r, small, took[2*small], took[small])
+	}
+}
