@@ -112,14 +112,22 @@ func (w *Watcher) seen(p string, c *cand) time.Time {
 	if ct, ok := changeTime(p); ok && ct.Before(t) {
 		t = ct
 	}
-	floor := first.Add(-w.rescan - listingSlack)
-	if floor.Before(w.epoch) {
-		floor = w.epoch
+	floor := w.epoch
+	if !w.listed.IsZero() && first.After(w.listed) {
+		// Sighted after the first listing: not there for the one before.
+		floor = later(floor, first.Add(-w.rescan-listingSlack))
 	}
 	if t.Before(floor) {
 		t = floor
 	}
 	return t
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // settled reports whether candidate p, whose stamp has held for held, has

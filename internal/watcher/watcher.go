@@ -138,6 +138,9 @@ type Watcher struct {
 	adaptive bool
 	// lstat stats an entry (lstatPath; tests emulate a share with it).
 	lstat func(p string) (stamp, fileKind, error)
+	// listed is when the first full listing ended (zero before): files
+	// sighted earlier are the backlog found at start.
+	listed time.Time
 	// samples are the content fingerprints of settling files where the
 	// stamp may miss a write (!trustID; see sampleContent).
 	samples map[string]uint64
@@ -606,6 +609,9 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 		return err
 	}
 	w.adapt(time.Since(began))
+	if w.listed.IsZero() {
+		w.listed = time.Now()
+	}
 	w.setStatus(func(s *Status) {
 		s.Healthy, s.Error, s.LastScan = true, "", time.Now()
 		s.Rescans++
