@@ -114,6 +114,9 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,
 		Identity: ev.Identity}
+	if !ev.Seen.IsZero() {
+		f.FirstSeen = ev.Seen // drop to result: from when it could first be seen, not from now
+	}
 	f.Fingerprint, _ = fileid.Fingerprint(ev.Path) // "" when unreadable: the identity alone tells then
 	if known {
 		f.FirstSeen = rec.FirstSeen
