@@ -152,8 +152,11 @@ func TestLinearizedPDFPausedAfterFirstEOFGetsNoErrorFile(t *testing.T) {
 	}
 	// Many settle periods (and a close-write's grace) with the first part only.
 	e.waitFor("the paused file to be judged", 20*time.Second, func() bool {
-		return status(t, cfg).Inboxes[0].Incomplete == 1
+		return errorFile() || status(t, cfg).Inboxes[0].Incomplete == 1
 	})
+	if errorFile() {
+		t.Fatalf("an error file appeared for the linearized PDF paused after its first part: %s", readFile(t, results.ErrorPath(p)))
+	}
 	time.Sleep(time.Second)
 	if _, err := f.Write(whole[cut:]); err != nil {
 		t.Fatal(err)
@@ -200,4 +203,10 @@ func TestDropToResultCountsFromTheFileArrival(t *testing.T) {
 	if sum < before.Seconds() {
 		t.Errorf("drop to result %.2f s, want at least the %.0f s since the file was written", sum, before.Seconds())
 	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, _ := os.ReadFile(p)
+	return string(b)
 }
