@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -209,4 +211,25 @@ func readFile(t *testing.T, p string) string {
 	t.Helper()
 	b, _ := os.ReadFile(p)
 	return string(b)
+}
+
+// Status says, per inbox, how it is watched and why.
+func TestStatusSaysHowEachInboxIsWatched(t *testing.T) {
+	e := newEnv(t, emulator.Options{})
+	cfg := e.webConfig("127.0.0.1:"+port(t), "", "in")
+	stop := e.start(cfg)
+	defer stop()
+	var in report.Inbox
+	e.waitFor("the watch decision in status", 10*time.Second, func() bool {
+		in = status(t, cfg).Inboxes[0]
+		return in.WatchReason != ""
+	})
+	if in.Watch != "events+rescan" || !strings.Contains(in.WatchReason, "local filesystem") {
+		t.Errorf("status: watch %q because %q; want events on a local filesystem", in.Watch, in.WatchReason)
+	}
+	var text strings.Builder
+	status(t, cfg).WriteText(&text, cfg.Admin.Listen)
+	if !strings.Contains(text.String(), "watching: "+in.WatchReason) {
+		t.Errorf("ppsync status does not say why:\n%s", text.String())
+	}
 }
