@@ -172,34 +172,57 @@ func TestSeenIsTheEarliestMomentTheFileCouldBeSeen(t *testing.T) {
 }
 
 // The progress of a run counts each file once: a file is either settling
-// or reported, never both, whatever the pace its events are taken at.
-func TestOnceCountsEachFileOnce(t *testing.T) {
-	in := inbox(t, nil)
-	const n = 30
-	old := time.Now().Add(-time.Hour)
-	for i := range n {
-		p := filepath.Join(in.Path, fmt.Sprintf("f%02d.pdf", i))
-		write(t, p, pdf(t))
-		if err := os.Chtimes(p, old, old); err != nil {
-			t.Fatal(err)
-		}
-	}
-	w := watcher.New(watcher.Options{Inbox: in, Once: true})
-	out := make(chan watcher.Event) // taken one at a time, slowly
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx, out); close(out) }()
-	got := 0
-	for range out {
-		got++
-		st := w.Status()
-		if st.Settling+got > n {
-			t.Fatalf("after %d reported: %d still settling, %d files counted, want %d", got, st.Settling, st.Settling+got, n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if err := <-done; err != nil || got != n {
-		t.Fatalf("%d events, %v", got, err)
+// or reported, never both, whatever the pace its events are taken at and
+// however often the folder is listed meanwhile.
+func TestEachFileCountedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		once bool
+	}{
+		{"run --once", true},
+		{"share listed again and again", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := inbox(t, func(i *config.Inbox) { i.RescanInterval = config.D(100 * time.Millisecond) })
+			const n = 30
+			old := time.Now().Add(-time.Hour)
+			for i := range n {
+				p := filepath.Join(in.Path, fmt.Sprintf("f%02d.pdf", i))
+				write(t, p, pdf(t))
+				if err := os.Chtimes(p, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w := watcher.New(watcher.Options{Inbox: in, Once: true})
+			if !tc.once {
+				w = watcher.NewOnShare(watcher.Options{Inbox: in}, "cifs")
+			}
+			out := make(chan watcher.Event) // taken one at a time, slowly
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- w.Run(ctx, out) }()
+			for got := 1; got <= n; got++ {
+				select {
+				case <-out:
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%d events, want %d", got-1, n)
+				}
+				if st := w.Status(); st.Settling+got > n {
+					t.Fatalf("after %d reported: %d still settling, %d files counted, want %d", got, st.Settling, st.Settling+got, n)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			if !tc.once {
+				waitStatus(t, w, "listings", func(s watcher.Status) bool { return s.Rescans >= 3 })
+				if st := w.Status(); st.Settling != 0 || st.Tracked != n {
+					t.Errorf("after %d rescans: %d settling, %d tracked; want 0 and %d", st.Rescans, st.Settling, st.Tracked, n)
+				}
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
