@@ -19,7 +19,7 @@ const pollFloor = 2 * time.Second
 // waits before the next one: listing takes at most 1/pollCost of the time
 // (and of the server's attention), so a tree twice as slow to list is
 // listed half as often.
-const pollCost = 5
+const pollCost = 4
 
 // listingSlack is how long a file may exist before a listing shows it:
 // SMB clients cache a folder's listing for up to 10 s.
