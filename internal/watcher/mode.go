@@ -97,11 +97,12 @@ func (w *Watcher) newCand(s stamp) cand { return cand{stamp: s, times: newTimes(
 
 // seen is the first moment the file p (candidate c) could have been seen:
 // the earliest of its mtime, its ctime (where the system tells) and its
-// first sighting; but not before the listing before the one that could
-// first have shown it (one rescan interval and listingSlack before the
-// sighting: an mtime a copy kept from the original says nothing of the
-// arrival), nor before the watcher started: files already in the inbox at
-// start are a backlog, counted from the start.
+// first sighting; but, for a file sighted after the first listing, not
+// before the listing before the one that could first have shown it (one
+// rescan interval and listingSlack before the sighting: an mtime a copy
+// kept from the original says nothing of the arrival); and never before
+// the watcher started: files already in the inbox at start are a backlog,
+// counted from the start.
 func (w *Watcher) seen(p string, c *cand) time.Time {
 	now := time.Now()
 	first := now.Add(-c.times.age(w.clock()))
