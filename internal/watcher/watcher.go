@@ -60,17 +60,12 @@ type Event struct {
 
 // Status is an inbox's health, for logs and `ppsync status`.
 type Status struct {
-	Path string `json:"path"`
-	Mode string `json:"mode"` // events+rescan, poll, once
-	// WatchReason says why the inbox is watched the way it is (a network
-	// filesystem polled from the start, events that never came...).
-	WatchReason string `json:"watch_reason,omitempty"`
-	// RescanEvery is the current time between rescans.
-	RescanEvery time.Duration `json:"rescan_every,omitempty"`
-	Healthy     bool          `json:"healthy"`
-	Error       string        `json:"error,omitempty"`
-	LastScan    time.Time     `json:"last_scan,omitzero"`
-	Settling    int           `json:"settling"`
+	Path     string    `json:"path"`
+	Mode     string    `json:"mode"` // events+rescan, poll, once
+	Healthy  bool      `json:"healthy"`
+	Error    string    `json:"error,omitempty"`
+	LastScan time.Time `json:"last_scan,omitzero"`
+	Settling int       `json:"settling"`
 	// Incomplete counts the settling files that stopped changing but are
 	// still empty, PDFs without %%EOF or cut-off images (waiting for
 	// incomplete_after).
@@ -81,6 +76,11 @@ type Status struct {
 	// Unreadable lists what the last full scan could not read inside the
 	// inbox (folders or entries), each with the reason.
 	Unreadable []string `json:"unreadable,omitempty"`
+	// WatchReason says why the inbox is watched as Mode says (a network
+	// filesystem polled from the start, events that never came...).
+	WatchReason string `json:"watch_reason,omitempty"`
+	// RescanEvery is the current time between rescans.
+	RescanEvery time.Duration `json:"rescan_every,omitempty"`
 }
 
 // Options configures one inbox's watcher.
