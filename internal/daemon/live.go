@@ -128,7 +128,7 @@ func (l *liveSource) Report() (report.Report, error) {
 		in.Healthy, in.Error, in.LastScan = &healthy, s.Error, s.LastScan
 		in.Settling, in.Incomplete, in.Rescans, in.Overflows = s.Settling, s.Incomplete, s.Rescans, s.Overflows
 		if s.Mode != "" {
-			in.Watch = s.Mode
+			in.Watch, in.WatchReason = s.Mode, s.WatchReason
 		}
 	}
 	return r, nil

@@ -24,6 +24,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/watcher"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
@@ -190,16 +191,29 @@ func checkInbox(r *Result, in config.Inbox, svc service) {
 		kind = "unknown filesystem"
 	}
 	res := fmt.Sprintf("readable, writable, %d entries, %s, watch %s", len(entries), kind, in.Watch)
-	if info.Network && in.Watch != config.WatchPoll {
-		r.add(false, what, res+": a network share sends no change events for files written by other machines",
-			`set watch = "poll" and rescan_interval = "10s" for this inbox`)
+	how, fix := watchDecision(in, info, err)
+	if fix != "" {
+		r.add(false, what, res+": "+how, fix)
 		return
 	}
+	res += "; " + how
 	if fsinfo.IsMappedDrive(in.Path) {
 		r.add(false, what, res+": a mapped drive letter is invisible to a Windows service", `use the UNC path (\\server\share\folder)`)
 		return
 	}
 	r.add(true, what, res, "")
+}
+
+// watchDecision says how the daemon watches inbox in on its filesystem
+// (info, err from fsinfo) and why; fix is set when that would miss the
+// files other machines drop.
+func watchDecision(in config.Inbox, info fsinfo.Info, err error) (how, fix string) {
+	d := watcher.Decide(in, info, err)
+	if err == nil && info.Network && in.Watch == config.WatchEvents {
+		return "a network share sends no change events for files written by other machines",
+			`set watch = "auto" (a share is then polled from the start) or "poll" for this inbox`
+	}
+	return "watched by " + d.Mode + ": " + d.Reason, ""
 }
 
 // checkState opens the state read-only: it never creates the file (a

@@ -467,11 +467,11 @@ func Complete(path string) (Completeness, error) {
 	c := Completeness{Kind: k, Complete: true}
 	switch k {
 	case KindPDF:
-		inc, err := pdfcheck.Incomplete(path)
+		missing, err := pdfcheck.Missing(path)
 		if err != nil {
 			return Completeness{}, fmt.Errorf("check %s: %w", path, err)
 		}
-		c.Complete, c.Missing = !inc, "the %%EOF trailer"
+		c.Complete, c.Missing = missing == "", missing
 	case KindPNG, KindJPEG, KindWebP:
 		f, err := os.Open(path)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -56,32 +58,61 @@ type Info struct {
 const tailSize = 1024
 
 // Incomplete reports whether a file that looks like a PDF (it has a %PDF-
-// header) still lacks the %%EOF marker in its last KiB: the cheap
-// completeness check the watcher uses. A file that is not a PDF at all is
-// not "incomplete": Inspect refuses it.
+// header) is still being written: the cheap completeness check the
+// watcher uses (see Missing). A file that is not a PDF at all is not
+// "incomplete": Inspect refuses it.
 func Incomplete(path string) (bool, error) {
+	m, err := Missing(path)
+	return m != "", err
+}
+
+// Missing says what a file that looks like a PDF still lacks ("" when
+// nothing): the %%EOF marker in its last KiB, or, for a linearized PDF,
+// the rest of the length its linearization dictionary announces (such a
+// file has a first %%EOF after its first page, long before its end).
+func Missing(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	head := make([]byte, min(st.Size(), tailSize))
 	if _, err := io.ReadFull(f, head); err != nil {
-		return false, err
+		return "", err
 	}
 	if !bytes.Contains(head, []byte("%PDF-")) {
-		return false, nil
+		return "", nil
+	}
+	if n, ok := linearizedLength(head); ok && n > st.Size() {
+		return fmt.Sprintf("%d of the %d bytes its linearization dictionary announces", n-st.Size(), n), nil
 	}
 	off := max(st.Size()-tailSize, 0)
 	tail := make([]byte, st.Size()-off)
 	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
-		return false, err
+		return "", err
 	}
-	return !bytes.Contains(tail, []byte("%%EOF")), nil
+	if !bytes.Contains(tail, []byte("%%EOF")) {
+		return "the %%EOF trailer", nil
+	}
+	return "", nil
+}
+
+// linearizedRE finds the file length (/L) in a linearization dictionary.
+var linearizedRE = regexp.MustCompile(`/Linearized\s[^>]*?/L\s+(\d{1,15})\b`)
+
+// linearizedLength is the file length a linearization dictionary in head
+// announces.
+func linearizedLength(head []byte) (int64, bool) {
+	m := linearizedRE.FindSubmatch(head)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(m[1]), 10, 64)
+	return n, err == nil
 }
 
 // source is a file being checked: the file itself, or its bytes read into

@@ -80,6 +80,9 @@ type Inbox struct {
 	Files      map[string]int `json:"files"`
 	// LastErrors are the most recent files without a result, newest first.
 	LastErrors []FileError `json:"last_errors"`
+	// WatchReason says why the inbox is watched as Watch says (a network
+	// filesystem polled from the start...) and how often it is listed.
+	WatchReason string `json:"watch_reason,omitempty"`
 }
 
 // CreditWait is a queued file whose document needs more credits than are

@@ -67,6 +67,9 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 			}
 		}
 		fmt.Fprintf(w, "\ninbox %s (parser %s, watch %s%s)\n", in.Path, in.ParserID, in.Watch, health)
+		if in.WatchReason != "" {
+			fmt.Fprintf(w, "  watching: %s\n", in.WatchReason)
+		}
 		if in.Settling > 0 {
 			fmt.Fprintf(w, "  %s still being written", plural(in.Settling, "file"))
 			if in.Incomplete > 0 {

@@ -127,6 +127,9 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	now := time.Now()
 	f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: mtime, FirstSeen: now, Updated: now,
 		Identity: ev.Identity}
+	if !ev.Seen.IsZero() {
+		f.FirstSeen = ev.Seen // drop to result: from when it could first be seen, not from now
+	}
 	if ev.Identity == "" {
 		// Where the watcher gives no identity the content's fingerprint
 		// tells this life of the file from the next ("" when unreadable).

@@ -1,6 +1,12 @@
 package watcher
 
-import "context"
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/fsinfo"
+)
 
 // NewDeaf builds a watcher whose file events never arrive, like a network
 // share written by another machine.
@@ -35,3 +41,34 @@ func (w *Watcher) Rescan() (int, error) {
 	err := w.scan(context.Background(), out)
 	return w.cands.len(), err
 }
+
+// NewOnShare builds a watcher whose inbox is taken for a network
+// filesystem of kind (fsinfo injected) that sends no change events.
+func NewOnShare(o Options, kind string) *Watcher {
+	o.FS = func(string) (fsinfo.Info, error) { return fsinfo.Info{Network: true, Kind: kind}, nil }
+	w := New(o)
+	w.deaf = true
+	return w
+}
+
+// FreezeStamps makes the watcher see every file's mtime and ctime as they
+// were when it first looked: an SMB server that updates them only when
+// the writer closes the file. Call it before Run.
+func (w *Watcher) FreezeStamps() {
+	frozen := map[string]stamp{} // only Run's goroutine stats
+	w.lstat = func(p string) (stamp, fileKind, error) {
+		s, k, err := lstatPath(p)
+		if err != nil || k != kindFile {
+			return s, k, err
+		}
+		if f, ok := frozen[p]; ok {
+			s.mtime, s.id = f.mtime, f.id
+		} else {
+			frozen[strings.Clone(p)] = s
+		}
+		return s, k, nil
+	}
+}
+
+// Backdate makes the watcher as if started d ago. Call it before Run.
+func (w *Watcher) Backdate(d time.Duration) { w.epoch = w.epoch.Add(-d) }

@@ -8,10 +8,16 @@ import (
 	"github.com/ppsync/ppsync/internal/filecheck"
 )
 
-// confirmAfter is how long a file reported closed by its writer or renamed
-// into the inbox must keep its size and mtime before it is ready: long
-// enough to catch a second writer still at work, short beside settle.
-const confirmAfter = 50 * time.Millisecond
+// closeGrace is how long a file reported closed by its writer or renamed
+// into the inbox must keep its size and mtime before it is ready (at most
+// half of settle): long enough for a writer that saves incrementally
+// (signs, annotates: a complete PDF, closed, re-opened and extended with an
+// update and a new %%EOF) to come back, so the file is one life and one
+// document, not one per save; short beside settle.
+const closeGrace = time.Second
+
+// grace is closeGrace, or half of settle when that is shorter.
+func (w *Watcher) grace() time.Duration { return min(closeGrace, w.in.Settle.Duration/2) }
 
 // closeSource reports files whose writer closed them after writing, or
 // that were renamed into a watched folder (inotify's IN_CLOSE_WRITE and
@@ -88,13 +94,13 @@ func (f *fastLane) due() <-chan time.Time {
 
 // onClosed takes the news that p was closed by its writer or renamed in:
 // p becomes a candidate (it settles if nothing else happens) and is looked
-// at again after confirmAfter.
+// at again after the grace period.
 func (w *Watcher) onClosed(p string) {
 	f := w.fast
 	if w.deaf || !w.matches(p) {
 		return
 	}
-	s, kind, err := lstatPath(p)
+	s, kind, err := w.lstat(p)
 	if err != nil || kind != kindFile || s.size == 0 {
 		return
 	}
@@ -102,16 +108,17 @@ func (w *Watcher) onClosed(p string) {
 	if !w.cands.has(p) {
 		return // reported already with this size and mtime
 	}
-	due := time.Now().Add(confirmAfter)
+	due := time.Now().Add(w.grace())
 	if len(f.pending) == 0 {
-		f.timer.Reset(confirmAfter)
+		f.timer.Reset(w.grace())
 	}
 	f.pending[p] = closed{s, due}
 }
 
 // confirmClosed makes ready the closed files whose size and mtime held for
-// confirmAfter and that are complete by their format; the others are left
-// to settle.
+// the grace period, that no one holds open for writing any more and that
+// are complete by their format; the others are left to settle (or to their
+// next close).
 func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 	f := w.fast
 	now := time.Now()
@@ -124,20 +131,26 @@ func (w *Watcher) confirmClosed(ctx context.Context, out chan<- Event) {
 			continue
 		}
 		delete(f.pending, p)
-		if !w.cands.has(p) {
+		cd := w.cands.ptr(p)
+		if cd == nil {
 			continue // gone, or reported meanwhile
 		}
-		s, kind, err := lstatPath(p)
+		s, kind, err := w.lstat(p)
 		if err != nil || kind != kindFile || s != c.stamp {
 			continue
+		}
+		if openForWriting(p) {
+			continue // another writer still holds it: its close says when
 		}
 		if done, err := filecheck.Complete(p); err != nil || !done.Complete {
 			continue
 		}
+		seen := w.seen(p, cd)
 		w.cands.del(p)
+		w.unsample(p)
 		w.emitted.set(p, c.stamp)
-		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: time.Unix(0, c.mtime), Identity: w.identity(c.stamp)})
 		w.setStatus(func(*Status) {})
+		w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: p, Size: c.size, ModTime: time.Unix(0, c.mtime), Identity: w.identity(c.stamp), Seen: seen})
 	}
 	if !next.IsZero() {
 		f.timer.Reset(next.Sub(now))

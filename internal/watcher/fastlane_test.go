@@ -17,8 +17,9 @@ import (
 // them was made ready by its writer's close or its rename, not by settling.
 const longSettle = 5 * time.Second
 
-// fastDeadline is how soon a closed or renamed-in file must be ready.
-const fastDeadline = time.Second
+// fastDeadline is how soon a closed or renamed-in file must be ready: the
+// grace period a writer has to re-open it (1 s) and a second's margin.
+const fastDeadline = 2 * time.Second
 
 func needCloseEvents(t *testing.T) {
 	t.Helper()

@@ -1,10 +1,6 @@
 package watcher
 
-import (
-	"strconv"
-
-	"github.com/ppsync/ppsync/internal/fsinfo"
-)
+import "strconv"
 
 // identity hashes a file's inode and ctime into one number (0 is kept for
 // "unknown"): a file renamed over another has another inode, and one
@@ -23,14 +19,10 @@ func identity(ino uint64, ctime int64) uint64 {
 	return h
 }
 
-// trustIdentity reports whether inode and ctime tell a file's lives apart
-// in root: not on a network filesystem (a CIFS mount may make inode
-// numbers up, and another machine's writes may leave ctime alone), nor
-// when the filesystem cannot be told.
-func trustIdentity(root string) bool {
-	info, err := fsinfo.Of(root)
-	return err == nil && !info.Network
-}
+// Inode and ctime tell a file's lives apart except on a network
+// filesystem (a CIFS mount may make inode numbers up, and another
+// machine's writes may leave ctime alone) or one that cannot be told:
+// New sets trustID from the inbox's fsinfo.
 
 // identity is the Identity of an event for a file with stamp s: "" where
 // the filesystem's identities are not to be trusted.

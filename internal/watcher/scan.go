@@ -56,7 +56,7 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 		for _, name := range names {
 			buf = append(append(append(buf[:0], dir...), filepath.Separator), name...)
 			p := unsafe.String(unsafe.SliceData(buf), len(buf))
-			s, kind, err := lstatPath(p)
+			s, kind, err := w.lstat(p)
 			switch {
 			case err != nil:
 				if !errors.Is(err, os.ErrNotExist) {

@@ -3,6 +3,7 @@ package watcher
 import (
 	"io/fs"
 	"syscall"
+	"time"
 )
 
 // lstatPath is os.Lstat without the FileInfo: the stamp (size, mtime in
@@ -21,4 +22,14 @@ func lstatPath(p string) (s stamp, kind fileKind, err error) {
 	}
 	return stamp{size: st.Size, mtime: int64(st.Mtim.Sec)*1e9 + int64(st.Mtim.Nsec),
 		id: identity(st.Ino, int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec))}, kind, nil
+}
+
+// changeTime is p's ctime: when its content or metadata last changed,
+// which no copy can set back.
+func changeTime(p string) (time.Time, bool) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(p, &st); err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)), true
 }

@@ -92,10 +92,10 @@ func TestTableOperations(t *testing.T) {
 
 func TestTablePtrUpdatesInPlace(t *testing.T) {
 	tb := newTable[cand](newFolders())
-	tb.set("/in/a.pdf", cand{stamp{1, 2, 0}, 3})
+	tb.set("/in/a.pdf", cand{stamp: stamp{1, 2, 0}, times: 3})
 	c := tb.ptr("/in/a.pdf")
-	c.stamp, c.stableSince = stamp{4, 5, 0}, 6
-	if got, _ := tb.get("/in/a.pdf"); got != (cand{stamp{4, 5, 0}, 6}) {
+	c.stamp, c.times = stamp{4, 5, 0}, 6
+	if got, _ := tb.get("/in/a.pdf"); got != (cand{stamp: stamp{4, 5, 0}, times: 6}) {
 		t.Fatalf("after update through ptr: %v", got)
 	}
 }
@@ -270,7 +270,7 @@ func TestTableAgainstMap(t *testing.T) {
 	for i := range 20000 {
 		switch r := rng.IntN(10); {
 		case r < 5:
-			p, v := path(), cand{stamp{int64(i), rng.Int64(), 0}, int64(i)}
+			p, v := path(), cand{stamp: stamp{int64(i), rng.Int64(), 0}, times: times(i)}
 			tb.set(p, v)
 			ref[p] = v
 		case r < 8:
@@ -286,9 +286,9 @@ func TestTableAgainstMap(t *testing.T) {
 					tb.del(p)
 					delete(ref, p)
 				} else {
-					c.stableSince++
+					c.times++
 					v := ref[p]
-					v.stableSince++
+					v.times++
 					ref[strings.Clone(p)] = v // assigning replaces the key too
 				}
 			}
@@ -321,7 +321,7 @@ func TestTableNoAllocations(t *testing.T) {
 		p := fmt.Sprintf("/srv/inbox/batch-%03d/invoice-%06d.pdf", i%10, i)
 		paths = append(paths, p)
 		w.emitted.set(p, stamp{int64(i), 1, 0})
-		w.cands.set(p, cand{stamp{int64(i), 2, 0}, 0})
+		w.cands.set(p, cand{stamp: stamp{int64(i), 2, 0}, times: 0})
 	}
 	buf := make([]byte, 0, 128)
 	var missing int
@@ -333,11 +333,11 @@ func TestTableNoAllocations(t *testing.T) {
 			if c := w.cands.ptr(q); c == nil || !w.emitted.has(q) {
 				missing++
 			} else {
-				c.stableSince++
+				c.times++
 			}
 		}
 		for _, c := range w.cands.all() {
-			c.stableSince++
+			c.times++
 		}
 	})
 	if missing > 0 {
@@ -452,7 +452,7 @@ func heapPerFile(role, layout string, paths []string) float64 {
 		dirs := newFolders()
 		cands, emitted := newTable[cand](dirs), newTable[stamp](dirs)
 		for i, p := range paths {
-			cands.set(scanned(p), cand{stamp{int64(i), 1, 0}, int64(i)})
+			cands.set(scanned(p), cand{stamp: stamp{int64(i), 1, 0}, times: times(i)})
 		}
 		for p, c := range cands.all() {
 			emitted.set(p, c.stamp)
@@ -462,7 +462,7 @@ func heapPerFile(role, layout string, paths []string) float64 {
 	case "table/candidates":
 		tb := newTable[cand](newFolders())
 		for i, p := range paths {
-			tb.set(scanned(p), cand{stamp{int64(i), 1, 0}, int64(i)})
+			tb.set(scanned(p), cand{stamp: stamp{int64(i), 1, 0}, times: times(i)})
 		}
 		keep = tb
 	case "table/reported":

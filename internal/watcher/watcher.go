@@ -22,6 +22,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/filecheck"
+	"github.com/ppsync/ppsync/internal/fsinfo"
 )
 
 // Kind says what happened to a file.
@@ -52,6 +53,9 @@ type Event struct {
 	// content's fingerprint tells then (see fileid).
 	Identity string
 	Reason   string // for Incomplete
+	// Seen is the first moment the file could have been seen (see
+	// Watcher.seen): where the drop-to-result clock starts. Zero for Gone.
+	Seen time.Time
 }
 
 // Status is an inbox's health, for logs and `ppsync status`.
@@ -72,6 +76,11 @@ type Status struct {
 	// Unreadable lists what the last full scan could not read inside the
 	// inbox (folders or entries), each with the reason.
 	Unreadable []string `json:"unreadable,omitempty"`
+	// WatchReason says why the inbox is watched as Mode says (a network
+	// filesystem polled from the start, events that never came...).
+	WatchReason string `json:"watch_reason,omitempty"`
+	// RescanEvery is the current time between rescans.
+	RescanEvery time.Duration `json:"rescan_every,omitempty"`
 }
 
 // Options configures one inbox's watcher.
@@ -85,6 +94,9 @@ type Options struct {
 	// mounted, not an empty inbox (see Reachable).
 	Known  int
 	Logger *slog.Logger
+	// FS tells the filesystem of a folder (fsinfo.Of when nil): a network
+	// or FUSE filesystem is polled from the start in watch = "auto".
+	FS func(path string) (fsinfo.Info, error)
 }
 
 // Watcher watches one inbox.
@@ -118,6 +130,20 @@ type Watcher struct {
 	// trustID is set when the inbox's filesystem tells a file's lives
 	// apart by inode and ctime (see Event.Identity).
 	trustID bool
+	// fsys is the inbox's filesystem (fsErr when it could not be told).
+	fsys  fsinfo.Info
+	fsErr error
+	// adaptive is set when the rescan cadence follows the listing's cost
+	// (a network inbox polled in watch = "auto").
+	adaptive bool
+	// lstat stats an entry (lstatPath; tests emulate a share with it).
+	lstat func(p string) (stamp, fileKind, error)
+	// listed is when the first full listing ended (zero before): files
+	// sighted earlier are the backlog found at start.
+	listed time.Time
+	// samples are the content fingerprints of settling files where the
+	// stamp may miss a write (!trustID; see sampleContent).
+	samples map[string]uint64
 	// cands are the files settling, emitted the files reported (with the
 	// stamp they were reported with); both intern their folders in dirs.
 	// Only Run's goroutine touches them.
@@ -135,11 +161,12 @@ type stamp struct {
 	id    uint64
 }
 
-// cand is a settling file: its last stamp and since when it has held
-// (w.clock, immune to changes of the wall clock).
+// cand is a settling file: its last stamp, since when it has held and when
+// this life of it was first sighted (both on w.clock, immune to changes of
+// the wall clock). The two times share one word (see times).
 type cand struct {
 	stamp
-	stableSince int64
+	times times
 }
 
 // New builds a watcher for one inbox.
@@ -148,6 +175,10 @@ func New(o Options) *Watcher {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	dirs := newFolders()
+	if o.FS == nil {
+		o.FS = fsinfo.Of
+	}
+	info, ferr := o.FS(o.Inbox.Path)
 	w := &Watcher{
 		o:         o,
 		in:        o.Inbox,
@@ -159,7 +190,13 @@ func New(o Options) *Watcher {
 		announced: map[string]bool{},
 		rescan:    o.Inbox.RescanInterval.Duration,
 		epoch:     time.Now(),
-		trustID:   trustIdentity(o.Inbox.Path),
+		trustID:   ferr == nil && !info.Network,
+		fsys:      info,
+		fsErr:     ferr,
+		lstat:     lstatPath,
+	}
+	if !w.trustID {
+		w.samples = map[string]uint64{}
 	}
 	w.status = Status{Path: o.Inbox.Path, Healthy: true}
 	w.known.Store(int64(o.Known))
@@ -218,8 +255,13 @@ func (w *Watcher) applyForget() {
 // start-up was reported). Events go to out.
 func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 	mode := w.in.Watch
-	if w.o.Once {
+	d := Decide(w.in, w.fsys, w.fsErr)
+	switch {
+	case w.o.Once:
 		mode = "once"
+	case d.Adaptive:
+		mode, w.adaptive = d.Mode, true
+		w.rescan = min(pollFloor, w.in.RescanInterval.Duration)
 	}
 	if mode == config.WatchAuto || mode == config.WatchEvents {
 		if err := w.startEvents(); err != nil {
@@ -235,8 +277,11 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			mode = "events+rescan"
 		}
 	}
-	w.setStatus(func(s *Status) { s.Mode = mode })
-	w.log.Info("watching inbox", "mode", mode, "parser_id", w.in.ParserID, "recursive", w.in.Recursive,
+	if mode == config.WatchPoll && d.Mode != config.WatchPoll {
+		d.Reason = "change events are unavailable: the folder is listed every " + w.rescan.String()
+	}
+	w.setStatus(func(s *Status) { s.Mode, s.WatchReason, s.RescanEvery = mode, d.Reason, w.rescan })
+	w.log.Info("watching inbox", "mode", mode, "why", d.Reason, "parser_id", w.in.ParserID, "recursive", w.in.Recursive,
 		"settle", w.in.Settle.Duration, "rescan_interval", w.rescan)
 
 	// An unreachable inbox is retried with back-off: 1 s, doubling up to
@@ -305,7 +350,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 }
 
 // clock is the monotonic time since the watcher was built, in
-// nanoseconds: what a candidate's stableSince is measured in.
+// nanoseconds: what a candidate's times are measured on.
 func (w *Watcher) clock() int64 { return int64(time.Since(w.epoch)) }
 
 func clamp(d, lo, hi time.Duration) time.Duration { return max(lo, min(d, hi)) }
@@ -410,7 +455,7 @@ func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Eve
 
 // observe stats p and (re)starts its settle period if it is new or changed.
 func (w *Watcher) observe(p string) {
-	s, kind, err := lstatPath(p)
+	s, kind, err := w.lstat(p)
 	if err != nil || kind != kindFile {
 		return // symlinks are never followed
 	}
@@ -425,16 +470,19 @@ func (w *Watcher) observeStamp(p string, s stamp) {
 	}
 	if c := w.cands.ptr(p); c != nil {
 		if c.stamp != s {
-			c.stamp, c.stableSince = s, w.clock()
+			c.stamp = s
+			c.times.restart(w.clock())
+			w.unsample(p)
 		}
 		return
 	}
-	w.cands.set(p, cand{stamp: s, stableSince: w.clock()})
+	w.cands.set(p, w.newCand(s))
 	w.setStatus(func(*Status) {})
 }
 
 func (w *Watcher) vanished(ctx context.Context, p string, out chan<- Event) {
 	w.cands.del(p)
+	w.unsample(p)
 	if w.emitted.del(p) {
 		w.send(ctx, out, Event{Kind: Gone, Inbox: w.o.Index, Path: strings.Clone(p)})
 	}
@@ -455,34 +503,44 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 	waiting := 0
 	// p points into the iteration's buffer: events get a copy.
 	for p, c := range w.cands.all() {
-		s, kind, err := lstatPath(p)
+		s, kind, err := w.lstat(p)
 		if err != nil || kind != kindFile {
 			w.cands.del(p)
+			w.unsample(p)
 			continue
 		}
 		if s != c.stamp {
-			c.stamp, c.stableSince = s, now
+			c.stamp = s
+			c.times.restart(now)
+			w.unsample(p)
 			continue
 		}
-		held := time.Duration(now - c.stableSince)
-		if held < w.in.Settle.Duration {
+		held := c.times.held(now)
+		if !w.settled(p, c, held) {
 			continue
 		}
 		reason := w.incomplete(p, s.size)
 		if reason == "" {
+			seen := w.seen(p, c)
 			w.cands.del(p)
+			w.unsample(p)
 			w.emitted.set(p, s)
-			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Identity: w.identity(s)})
+			w.setStatus(func(*Status) {}) // counted once: reported, no longer settling
+			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Identity: w.identity(s), Seen: seen})
 			continue
 		}
 		if w.o.Once || held >= w.in.IncompleteAfter.Duration {
+			seen := w.seen(p, c)
 			w.cands.del(p)
+			w.unsample(p)
 			w.emitted.set(p, s)
-			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Reason: reason})
+			w.setStatus(func(*Status) {})
+			w.send(ctx, out, Event{Kind: Incomplete, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Reason: reason, Seen: seen})
 			continue
 		}
 		waiting++
 	}
+	w.pruneSamples()
 	w.setStatus(func(st *Status) { st.Incomplete = waiting })
 }
 
@@ -528,6 +586,7 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 	w.drainEvents(ctx, out)
 	was := w.Status()
 	err := w.Reachable()
+	began := time.Now()
 	if err == nil {
 		if !was.Healthy && w.fsw != nil {
 			// Watch first, then walk: files created in between are seen either way.
@@ -549,9 +608,14 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 		}
 		return err
 	}
+	w.adapt(time.Since(began))
+	if w.listed.IsZero() {
+		w.listed = time.Now()
+	}
 	w.setStatus(func(s *Status) {
 		s.Healthy, s.Error, s.LastScan = true, "", time.Now()
 		s.Rescans++
+		s.RescanEvery = w.rescan
 	})
 	if !was.Healthy {
 		w.log.Info("inbox is reachable again", "was", was.Error)
@@ -616,7 +680,10 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 				"ppsync finds them by rescanning; set watch = \"poll\" and rescan_interval = \"10s\" for this inbox to make that explicit",
 				"example", missed[0], "missed", len(missed), "rescanning_every", fast)
 			w.rescan = fast
-			w.setStatus(func(s *Status) { s.Mode = "poll (no events seen)" })
+			w.setStatus(func(s *Status) {
+				s.Mode, s.RescanEvery = "poll (no events seen)", fast
+				s.WatchReason = fmt.Sprintf("files appeared without a change event (%s): the folder is listed every %s", missed[0], fast)
+			})
 		}
 	}
 	return nil
