@@ -24,6 +24,7 @@ import (
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/review"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -64,6 +65,10 @@ type Inbox struct {
 	// that mirrors the inbox (outpath.ResultsPath); the inbox is left as
 	// users filled it, and a move takes only the file itself.
 	ResultsDir string
+	// Review holds results for a person to check (review.go);
+	// ReviewInLedger lists held results in the ledger, marked.
+	Review         review.Rules
+	ReviewInLedger bool
 }
 
 // Options wires a Finisher.
@@ -112,6 +117,8 @@ type Finisher struct {
 	// stored result was dropped (see recall), so copies that come one by
 	// one after their document finished recall it once, not once each.
 	recalled recalledCache
+	// rv is the review queue and duplicate index (review.go).
+	rv reviews
 }
 
 // New builds a Finisher.
@@ -557,6 +564,9 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 	if o.unavailable {
 		code, msg = CodeResultUnavailable, f.unavailableMessage(rec.Path, d)
 	}
+	if held, finished := f.hold(ctx, d, rec, o, last); held {
+		return finished
+	}
 	var out, stale string
 	var werr error
 	if o.ok {
@@ -574,6 +584,7 @@ func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, 
 		return false
 	}
 	removeStale(stale)
+	f.delivered(rec, o.doc, o.ok)
 	rec.Result, rec.Updated = out, time.Now()
 	if o.ok {
 		rec.State, rec.Code, rec.Reason = state.FileDone, "", ""
@@ -655,7 +666,7 @@ func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 	resPath, _ := f.outputs(rec.Inbox, rec.Path)
 	src, ok := f.own.ReadSource(resPath, rec.Path)
 	if !ok || src.SHA256 != rec.SHA256 {
-		return false, nil
+		return f.alreadyHeld(rec)
 	}
 	rec.State, rec.Result, rec.Updated = state.FileDone, resPath, time.Now()
 	f.log.Info("result already on disk for this content; not submitting again", "file", rec.Path)
