@@ -186,6 +186,7 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	reviewRoutes(mux, src)
 	return hostGuard(o, webui.Protect(guard(o, mux), o.Security))
 }
 

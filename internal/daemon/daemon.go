@@ -234,6 +234,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
 		}
 	}
+	recoverReviews(ctx, fin, log)
 	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
@@ -442,7 +443,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 	out := make([]finish.Inbox, len(ins))
 	for i, in := range ins {
 		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir,
-			ResultsDir: in.ResultsDir}
+			ResultsDir: in.ResultsDir, Review: reviewRules(in), ReviewInLedger: in.ReviewInLedger}
 	}
 	return out
 }

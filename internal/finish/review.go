@@ -524,3 +524,52 @@ func (f *Finisher) Reject(ctx context.Context, id string, dec Decision) (string,
 	f.completeDecision(ctx, in, h, errPath, nil, false)
 	return errPath, nil
 }
+
+// OpenOriginal opens the source file of the held result id for reading,
+// for a person to see it beside the extracted fields. It is opened below
+// its inbox only (os.Root), and refused when it or a folder on the way is
+// a link, when it is not a regular file, or when it was swapped between the
+// look and the open. The caller closes it.
+func (f *Finisher) OpenOriginal(id string) (*os.File, error) {
+	it, ok := f.rv.get(id)
+	if !ok {
+		return nil, fmt.Errorf("review %s: %w", id, ErrNotHeld)
+	}
+	in, ok := f.inbox(it.Inbox, it.File)
+	if !ok {
+		return nil, fmt.Errorf("review %s: %s is in no configured inbox: %w", id, it.File, ErrNotHeld)
+	}
+	rel, err := filepath.Rel(in.Path, it.File)
+	if err != nil || !filepath.IsLocal(rel) {
+		return nil, fmt.Errorf("review %s: %s is not inside its inbox %s: %w", id, it.File, in.Path, ErrNotHeld)
+	}
+	root, err := os.OpenRoot(in.Path)
+	if err != nil {
+		return nil, fmt.Errorf("review %s: open inbox %s: %w", id, in.Path, err)
+	}
+	defer root.Close()
+	parts := strings.Split(rel, string(filepath.Separator))
+	var byName fs.FileInfo
+	for i := range parts {
+		fi, err := root.Lstat(filepath.Join(parts[:i+1]...))
+		if err != nil {
+			return nil, fmt.Errorf("review %s: the original %s: %w", id, it.File, err)
+		}
+		last := i == len(parts)-1
+		if fi.Mode()&fs.ModeSymlink != 0 || !last && !fi.IsDir() || last && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("review %s: the original %s is reached through a link or is not a regular file, so it is not shown (remove the link): %w",
+				id, it.File, ErrNotHeld)
+		}
+		byName = fi
+	}
+	file, err := root.Open(rel)
+	if err != nil {
+		return nil, fmt.Errorf("review %s: the original %s: %w", id, it.File, err)
+	}
+	opened, err := file.Stat()
+	if err != nil || !os.SameFile(byName, opened) {
+		file.Close()
+		return nil, fmt.Errorf("review %s: the original %s was replaced while it was being opened: %w", id, it.File, ErrNotHeld)
+	}
+	return file, nil
+}
