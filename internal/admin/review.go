@@ -193,4 +193,3 @@ func serveOriginal(w http.ResponseWriter, r *http.Request, f *os.File) {
 	}
 	http.ServeContent(w, r, "", st.ModTime(), io.NewSectionReader(f, 0, st.Size()))
 }
-
