@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -212,6 +213,36 @@ func TestReviewCommandsAgainstTheDaemon(t *testing.T) {
 	}
 	if exists(results.ResultPath(filepath.Join(inbox, "missing.pdf"))) {
 		t.Fatal("a refused request approved the result")
+	}
+
+	// Counted: status and /metrics say what waits; /healthz stays healthy.
+	if code, out, _ := run(t, env, "status", "-c", cfgPath); code != 0 || !strings.Contains(out, "review:    1 result to review, the oldest for") {
+		t.Errorf("status: %d\n%s", code, out)
+	}
+	code, out, _ = run(t, env, "status", "-c", cfgPath, "--json")
+	var rep struct {
+		Review struct {
+			Pending int     `json:"pending"`
+			Age     float64 `json:"oldest_age_seconds"`
+		} `json:"review"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil || rep.Review.Pending != 1 || rep.Review.Age <= 0 {
+		t.Errorf("status --json: %d %v\n%s", code, err, out)
+	}
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := `ppsync_review_pending{inbox="` + cfg.Inboxes[0].Path + `",reason="missing_field"} 1`
+	if !strings.Contains(string(metrics), want) || !strings.Contains(string(metrics), "ppsync_review_oldest_age_seconds ") {
+		t.Errorf("metrics lack %s:\n%s", want, metrics)
+	}
+	if resp, err := http.Get(base + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz with results waiting for review: %v %v", err, resp)
 	}
 }
 

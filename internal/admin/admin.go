@@ -186,7 +186,7 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	reviewRoutes(mux, src)
+	reviewRoutes(mux, reg, src)
 	return hostGuard(o, webui.Protect(guard(o, mux), o.Security))
 }
 

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,10 +11,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/report"
 )
 
 // Reviewer is a Source that holds results for review (GET /api/review,
@@ -70,11 +75,12 @@ func NewReviewList(items []finish.HeldItem) ReviewList {
 	return l
 }
 
-func reviewRoutes(mux *http.ServeMux, src Source) {
+func reviewRoutes(mux *http.ServeMux, reg *prometheus.Registry, src Source) {
 	rv, ok := src.(Reviewer)
 	if !ok {
 		return
 	}
+	reg.MustRegister(reviewCollector{rv})
 	writeJSON := func(w http.ResponseWriter, v any) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
@@ -192,4 +198,59 @@ func serveOriginal(w http.ResponseWriter, r *http.Request, f *os.File) {
 		return
 	}
 	http.ServeContent(w, r, "", st.ModTime(), io.NewSectionReader(f, 0, st.Size()))
+}
+
+// ReviewSummary sums up the review queue for the status (nil when nothing
+// waits).
+func ReviewSummary(items []finish.HeldItem, now time.Time) *report.Review {
+	if len(items) == 0 {
+		return nil
+	}
+	r := &report.Review{Pending: len(items)}
+	counts := map[[2]string]int{}
+	for _, it := range items {
+		if r.Oldest.IsZero() || it.HeldAt.Before(r.Oldest) {
+			r.Oldest = it.HeldAt
+		}
+		seen := map[string]bool{}
+		for _, rs := range it.Reasons {
+			if !seen[rs.Rule] {
+				seen[rs.Rule] = true
+				counts[[2]string{it.Inbox, rs.Rule}]++
+			}
+		}
+	}
+	r.OldestAgeSeconds = max(0, now.Sub(r.Oldest).Seconds())
+	for k, n := range counts {
+		r.Counts = append(r.Counts, report.ReviewCount{Inbox: k[0], Reason: k[1], Count: n})
+	}
+	slices.SortFunc(r.Counts, func(a, b report.ReviewCount) int {
+		return cmp.Or(strings.Compare(a.Inbox, b.Inbox), strings.Compare(a.Reason, b.Reason))
+	})
+	return r
+}
+
+var (
+	descReviewPending = prometheus.NewDesc("ppsync_review_pending", "Results held for review, by inbox and the rule that held them (a result held by two rules counts under each).", []string{"inbox", "reason"}, nil)
+	descReviewOldest  = prometheus.NewDesc("ppsync_review_oldest_age_seconds", "How long the oldest result held for review has waited (0 when none).", nil, nil)
+)
+
+// reviewCollector turns the review queue into metrics at scrape time.
+type reviewCollector struct{ rv Reviewer }
+
+func (c reviewCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descReviewPending
+	ch <- descReviewOldest
+}
+
+func (c reviewCollector) Collect(ch chan<- prometheus.Metric) {
+	s := ReviewSummary(c.rv.ReviewQueue(), time.Now())
+	if s == nil {
+		ch <- prometheus.MustNewConstMetric(descReviewOldest, prometheus.GaugeValue, 0)
+		return
+	}
+	for _, n := range s.Counts {
+		ch <- prometheus.MustNewConstMetric(descReviewPending, prometheus.GaugeValue, float64(n.Count), n.Inbox, n.Reason)
+	}
+	ch <- prometheus.MustNewConstMetric(descReviewOldest, prometheus.GaugeValue, s.OldestAgeSeconds)
 }
