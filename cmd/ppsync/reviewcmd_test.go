@@ -77,7 +77,27 @@ func reviewDaemon(t *testing.T, files map[string][]byte) (cfgPath string, cfg *c
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+	if os.Getenv("PPSYNC_DEBUG_REVIEW") != "" {
+		t.Cleanup(func() { t.Log(logs.String()) })
+	}
 	return cfgPath, cfg, emu
+}
+
+// waitQueue waits until n results are listed for review (a held file is
+// on disk a moment before it is listed).
+func waitQueue(t *testing.T, c *admin.Client, n int) admin.ReviewList {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		l, err := c.ReviewList(t.Context())
+		if err == nil && l.Count == n {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the review queue never listed %d results: %v %+v", n, err, l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func exists(p string) bool { _, err := os.Lstat(p); return err == nil }
@@ -100,6 +120,7 @@ func TestReviewCommandsAgainstTheDaemon(t *testing.T) {
 		}
 	}
 	charged := emu.Stats().PagesCharged
+	waitQueue(t, admin.NewClient(cfg), 3)
 
 	code, out, errOut := run(t, env, "review", "list", "-c", cfgPath, "--json")
 	if code != 0 {

@@ -301,6 +301,9 @@ func (f *Finisher) scanReviews(ctx context.Context, in Inbox, root string) error
 			return ctx.Err()
 		}
 		name := strings.ToLower(de.Name())
+		if strings.HasPrefix(name, ".") {
+			return nil // ppsync's lease and temp files, and what others hide
+		}
 		switch {
 		case de.IsDir() || !strings.HasSuffix(name, results.ResultSuffix) || strings.HasSuffix(name, results.ErrorSuffix):
 		case strings.HasSuffix(name, results.ReviewSuffix):
