@@ -1,6 +1,6 @@
 // The review view (#/review): the results held for a person to check, the
 // original beside the extracted fields, and the decisions. Keys: a approve,
-// r reject, n not a duplicate, j/k next/previous; after each decision the
+// r reject, n not a duplicate, e edit, j/k next/previous; after each decision the
 // next result opens.
 (function () {
   "use strict";
@@ -41,7 +41,7 @@
   function build(view) {
     view.append(
       el("h1", { id: "h-review", text: "Review" }),
-      el("p", { class: "muted", text: "Results held for a person to check. They reach <file>.json and the ledger only once approved. Keys: a approve, r reject, n not a duplicate, j/k next/previous." }),
+      el("p", { class: "muted", text: "Results held for a person to check. They reach <file>.json and the ledger only once approved. Keys: a approve, r reject, n not a duplicate, e edit the highlighted field (Escape leaves it), j/k next/previous." }),
       el("div", { class: "rv-layout" },
         el("aside", { class: "rv-queue", "aria-label": "Queue" },
           el("p", { id: "rv-count", class: "rv-count", "aria-live": "polite" }),
@@ -97,7 +97,7 @@
     const original = /\.(png|jpe?g|webp)$/i.test(name)
       ? el("img", { src, alt: "The original of " + name, class: "rv-original" })
       : el("iframe", { src, title: "The original of " + name, class: "rv-original" });
-    const fields = el("table", { class: "rv-fields" }, el("caption", { text: "Extracted fields" + (doc.confidence !== undefined ? " (confidence " + doc.confidence + ")" : "") }));
+    const fields = el("table", { class: "rv-fields" }, el("caption", { text: "Extracted fields" + (typeof doc.confidence === "number" ? " (confidence " + doc.confidence.toFixed(2) + ")" : "") }));
     const tbody = el("tbody");
     const keys = Object.keys(data);
     for (const r of it.reasons) if (r.field && !keys.includes(r.field)) keys.push(r.field);
@@ -128,9 +128,12 @@
       dup ? btn("n", "Not a duplicate", "secondary", () => decide("approve", true)) : null);
     box.replaceChildren(
       el("h2", { id: "rv-title", text: name }),
-      el("p", { class: "muted", text: it.file + " · held " + new Date(it.held_at).toLocaleString() }),
+      el("p", { class: "muted", text: (it.file.startsWith(it.inbox) ? it.file.slice(it.inbox.length).replace(/^[\\/]/, "") : it.file) +
+        " in " + it.inbox + " · held " + new Date(it.held_at).toLocaleString() }),
       reasons,
-      el("div", { class: "rv-split" }, el("div", { class: "rv-left" }, original), el("div", { class: "rv-right" }, fields, note, buttons)),
+      // The fields come first for the keyboard (Tab), the original is shown
+      // on the left (review.css).
+      el("div", { class: "rv-split" }, el("div", { class: "rv-right" }, fields, note, buttons), el("div", { class: "rv-left" }, original)),
       el("p", { id: "rv-msg", role: "status", "aria-live": "polite" }));
   }
 
@@ -165,6 +168,12 @@
     }
   }
 
+  // edit focuses the first highlighted field (or the first field).
+  function edit() {
+    const f = document.querySelector("#rv-item tr.rv-flag [data-orig]") || document.querySelector("#rv-item [data-orig]");
+    if (f) f.focus();
+  }
+
   function move(step) {
     if (!st.items.length) return;
     const i = st.items.findIndex((x) => x.id === st.current);
@@ -179,7 +188,7 @@
       if (ev.key === "Escape") t.blur();
       return;
     }
-    const acts = { a: () => decide("approve"), r: () => decide("reject"), n: () => decide("approve", true), j: () => move(1), k: () => move(-1) };
+    const acts = { a: () => decide("approve"), r: () => decide("reject"), n: () => decide("approve", true), j: () => move(1), k: () => move(-1), e: edit };
     const f = acts[ev.key];
     if (f) { ev.preventDefault(); f(); }
   });
