@@ -41,17 +41,29 @@ ledger = "ledger.csv"
 // given files, and waits until every file has an output.
 func reviewDaemon(t *testing.T, files map[string][]byte) (cfgPath string, cfg *config.Config, emu *emulator.Emulator) {
 	t.Helper()
-	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
 	cfgPath, emu = setupWith(t, files, "", "prs_invoice")
-	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	appendConfig(t, cfgPath, reviewConfig)
+	cfg = startDaemon(t, cfgPath)
+	inbox := filepath.Join(filepath.Dir(cfgPath), "inbox")
+	deadline := time.Now().Add(30 * time.Second)
+	for name := range files {
+		p := filepath.Join(inbox, name)
+		for !exists(results.ResultPath(p)) && !exists(results.ReviewPath(p)) && !exists(results.ErrorPath(p)) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s has no output after 30 s", name)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return cfgPath, cfg, emu
+}
+
+// startDaemon runs the daemon of cfgPath until the test ends.
+func startDaemon(t *testing.T, cfgPath string) *config.Config {
+	t.Helper()
+	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
+	cfg, err := config.Load(cfgPath)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.WriteString(reviewConfig); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if cfg, err = config.Load(cfgPath); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncWriter
@@ -65,22 +77,11 @@ func reviewDaemon(t *testing.T, files map[string][]byte) (cfgPath string, cfg *c
 			t.Errorf("daemon exit %d: %s", code, logs.String())
 		}
 	})
-	waitHTTP(t, "http://"+cfg.Admin.Listen+"/healthz")
-	inbox := filepath.Join(filepath.Dir(cfgPath), "inbox")
-	deadline := time.Now().Add(30 * time.Second)
-	for name := range files {
-		p := filepath.Join(inbox, name)
-		for !exists(results.ResultPath(p)) && !exists(results.ReviewPath(p)) && !exists(results.ErrorPath(p)) {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s has no output after 30 s:\n%s", name, logs.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	if os.Getenv("PPSYNC_DEBUG_REVIEW") != "" {
 		t.Cleanup(func() { t.Log(logs.String()) })
 	}
-	return cfgPath, cfg, emu
+	waitHTTP(t, "http://"+cfg.Admin.Listen+"/healthz")
+	return cfg
 }
 
 // waitQueue waits until n results are listed for review (a held file is
@@ -268,3 +269,52 @@ func TestReviewCommandsAgainstTheDaemon(t *testing.T) {
 }
 
 func jsonFloat(f float64) string { b, _ := json.Marshal(f); return string(b) }
+
+// A held result survives 'state rebuild' and later runs without being
+// sent again, and review_in_ledger lists it marked; its approval then
+// replaces the mark.
+func TestReviewSurvivesStateRebuild(t *testing.T) {
+	env := map[string]string{"TEST_PP_KEY": "pp_test_cli"}
+	cfgPath, emu := setupWith(t, map[string][]byte{"low.pdf": reviewInvoice(t, 21, emulator.LowConfidenceMarker), "ok.pdf": reviewInvoice(t, 22)}, "", "prs_invoice")
+	appendConfig(t, cfgPath, reviewConfig+"review_in_ledger = true\n")
+	if code, out, errOut := run(t, env, "run", "-c", cfgPath, "--once"); code != 0 {
+		t.Fatalf("first run: %d\n%s\n%s", code, out, errOut)
+	}
+	low := filepath.Join(filepath.Dir(cfgPath), "inbox", "low.pdf")
+	ledgerFile := filepath.Join(filepath.Dir(cfgPath), "inbox", "ledger.csv")
+	if !exists(results.ReviewPath(low)) || exists(results.ResultPath(low)) {
+		t.Fatal("low.pdf was not held")
+	}
+	led, _ := os.ReadFile(ledgerFile)
+	if !strings.Contains(string(led), ",review") || !strings.Contains(string(led), "to review") {
+		t.Fatalf("review_in_ledger: the held result is not marked:\n%s", led)
+	}
+	docs := emu.Stats().DocumentsCreated
+	if code, out, errOut := run(t, env, "state", "rebuild", "-c", cfgPath); code != 0 {
+		t.Fatalf("state rebuild: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, env, "run", "-c", cfgPath, "--once"); code != 0 {
+		t.Fatalf("run after the rebuild: %d\n%s\n%s", code, out, errOut)
+	}
+	if emu.Stats().DocumentsCreated != docs {
+		t.Fatalf("the held file was sent again after 'state rebuild': %d → %d documents", docs, emu.Stats().DocumentsCreated)
+	}
+	if !exists(results.ReviewPath(low)) || exists(results.ResultPath(low)) {
+		t.Fatal("after the rebuild the result is no longer held")
+	}
+	l := waitQueue(t, admin.NewClient(startDaemon(t, cfgPath)), 1)
+	if code, out, errOut := run(t, env, "review", "approve", l.Items[0].ID, "-c", cfgPath); code != 0 {
+		t.Fatalf("approve: %d\n%s\n%s", code, out, errOut)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		led, _ = os.ReadFile(ledgerFile)
+		if !strings.Contains(string(led), "to review") && strings.Contains(string(led), "INV-2026-00021") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the approved result's row is still marked or missing:\n%s", led)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

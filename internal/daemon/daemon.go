@@ -190,7 +190,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer note.close()
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
+		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(watchers),
 		Fetch: documentFetcher(client)})
 	leases.healed = func(int) {
 		// Results that could not be written while the inbox was away.

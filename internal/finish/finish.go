@@ -77,7 +77,10 @@ type Options struct {
 	Inboxes []Inbox
 	Watcher Forgetter // may be nil
 	Sink    Sink      // may be nil
-	Logger  *slog.Logger
+	// HeldSink is told about results held for review in an inbox with
+	// ReviewInLedger (the ledgers only: a held result is not delivered).
+	HeldSink Sink // may be nil
+	Logger   *slog.Logger
 	// Reachable reports whether an inbox (by index) can be written to now;
 	// nil means always. A result for a file that is not there is written
 	// only into a reachable inbox (an unmounted share's empty mount point

@@ -194,8 +194,8 @@ func (f *Finisher) hold(ctx context.Context, d state.Doc, rec state.File, o outc
 	f.rv.put(HeldItem{ID: HeldID(held), Inbox: rec.Inbox, File: rec.Path, Held: held, SHA256: rec.SHA256, Reasons: reasons, HeldAt: now})
 	f.log.Warn("result held for review; it is delivered once approved ('ppsync review list', or the status page)", "file", rec.Path,
 		"held", held, "reasons", reasonList(reasons))
-	if in.ReviewInLedger && f.o.Sink != nil {
-		f.o.Sink.Written(ctx, Written{Inbox: rec.Inbox, File: rec, Output: held, Document: o.doc})
+	if in.ReviewInLedger && f.o.HeldSink != nil {
+		f.o.HeldSink.Written(ctx, Written{Inbox: rec.Inbox, File: rec, Output: held, Document: o.doc})
 	}
 	return true, true
 }
