@@ -24,16 +24,15 @@ var reviewRules = review.Rules{Below: 0.85, Require: []string{"invoice_number", 
 // reviewEnv is an inbox with review rules, a state and a ledger fed by the
 // sink, which can be restarted on the same folder and state.
 type reviewEnv struct {
-	t        *testing.T
-	dir      string
-	inbox    finish.Inbox
-	stPath   string
-	st       *state.Store
-	fin      *finish.Finisher
-	led      *ledger.Ledger
-	mu       sync.Mutex
-	sunk     []finish.Written
-	forgotMu sync.Mutex
+	t      *testing.T
+	dir    string
+	inbox  finish.Inbox
+	stPath string
+	st     *state.Store
+	fin    *finish.Finisher
+	led    *ledger.Ledger
+	mu     sync.Mutex
+	sunk   []finish.Written
 }
 
 func (e *reviewEnv) Forget(int, string) {}
