@@ -77,6 +77,7 @@ func (m *Main) commands() []command {
 				"--reprocess PATH... processes files again on purpose, finished (done) ones included, as new jobs:\n" +
 				"it says what that costs first and asks on a terminal (--yes skips the question)."},
 		{"webhook", "manage the webhook subscription: remove, test", (*Main).runWebhook, ""},
+		{"review", "list, show, approve or reject the results held for a person to check", (*Main).runReview, reviewHelp},
 		{"notify", "send a test message to every [[notify]] target and say what happened", (*Main).runNotify,
 			"'ppsync notify test -c FILE' sends a test message to each target (e-mail, Teams, Slack, ntfy, webhook)\n" +
 				"and prints, per target, whether it was accepted; exit 1 when one was not. See docs/notifications.md."},

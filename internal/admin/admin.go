@@ -190,6 +190,7 @@ func Handler(src Source, o Options) http.Handler {
 	if o.History != nil {
 		mux.HandleFunc("GET /api/history", historyHandler(o.History, time.Now))
 	}
+	reviewRoutes(mux, reg, src)
 	return hostGuard(o, webui.Protect(guard(o, mux), o.Security))
 }
 

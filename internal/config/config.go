@@ -91,6 +91,13 @@ type Inbox struct {
 	// MaxPages is the most pages a PDF may have to be uploaded (each page
 	// costs a credit); a larger one gets a TOO_MANY_PAGES error file.
 	MaxPages int `toml:"max_pages"`
+	// Review holds results for a person to check (see docs/review.md).
+	ReviewBelow      float64  `toml:"review_below"`
+	Require          []string `toml:"require"`
+	ReviewSums       bool     `toml:"review_sums"`
+	SumTolerance     float64  `toml:"sum_tolerance"`
+	ReviewDuplicates bool     `toml:"review_duplicates"`
+	ReviewInLedger   bool     `toml:"review_in_ledger"`
 }
 
 // Upload is [upload]: how files are gathered into submissions.

@@ -40,6 +40,7 @@ func (v *validator) inbox(i int) {
 	}
 	v.media(i)
 	v.maxPages(i)
+	v.review(i)
 	if in.Exclude == nil {
 		in.Exclude = DefaultExclude()
 	}

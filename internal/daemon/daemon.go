@@ -194,7 +194,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	defer note.close()
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, Logger: log, Reachable: reachable(watchers),
+		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(watchers),
 		Fetch: documentFetcher(client)})
 	leases.healed = func(int) {
 		// Results that could not be written while the inbox was away.
@@ -238,6 +238,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
 		}
 	}
+	recoverReviews(ctx, fin, log)
 	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
@@ -447,7 +448,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 	out := make([]finish.Inbox, len(ins))
 	for i, in := range ins {
 		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir,
-			ResultsDir: in.ResultsDir}
+			ResultsDir: in.ResultsDir, Review: reviewRules(in), ReviewInLedger: in.ReviewInLedger}
 	}
 	return out
 }

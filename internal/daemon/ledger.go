@@ -65,7 +65,7 @@ func (bk *book) apply(change func(*ledger.Ledger)) {
 // (the columns then come from the documents' keys).
 func LedgerOptions(in config.Inbox, schema *apitypes.Parser, log *slog.Logger) ledger.Options {
 	sep, dec := in.LedgerFormat()
-	o := ledger.Options{Path: in.Ledger, InboxRoot: in.Path, Format: ledger.Format{Separator: sep, Decimal: dec}, Log: log}
+	o := ledger.Options{Path: in.Ledger, InboxRoot: in.Path, Format: ledger.Format{Separator: sep, Decimal: dec}, Log: log, Held: in.ReviewInLedger}
 	if schema != nil {
 		o.Schema, o.Fields = schema.Schema, fieldNames(schema)
 	}

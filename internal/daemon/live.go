@@ -103,6 +103,7 @@ func (l *liveSource) Report() (report.Report, error) {
 	}
 	r.JobsInFlight, _ = l.pol.InFlight()
 	r.ResultWriteErrors = l.fin.WriteErrors()
+	r.Review = admin.ReviewSummary(l.fin.Held(), time.Now())
 	if f := l.st.WriteFault(); f != "" {
 		r.Faults = append(r.Faults, f)
 	}

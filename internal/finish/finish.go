@@ -24,6 +24,7 @@ import (
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/review"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -64,6 +65,10 @@ type Inbox struct {
 	// that mirrors the inbox (outpath.ResultsPath); the inbox is left as
 	// users filled it, and a move takes only the file itself.
 	ResultsDir string
+	// Review holds results for a person to check (review.go);
+	// ReviewInLedger lists held results in the ledger, marked.
+	Review         review.Rules
+	ReviewInLedger bool
 }
 
 // Options wires a Finisher.
@@ -72,7 +77,10 @@ type Options struct {
 	Inboxes []Inbox
 	Watcher Forgetter // may be nil
 	Sink    Sink      // may be nil
-	Logger  *slog.Logger
+	// HeldSink is told about results held for review in an inbox with
+	// ReviewInLedger (the ledgers only: a held result is not delivered).
+	HeldSink Sink // may be nil
+	Logger   *slog.Logger
 	// Reachable reports whether an inbox (by index) can be written to now;
 	// nil means always. A result for a file that is not there is written
 	// only into a reachable inbox (an unmounted share's empty mount point
@@ -126,6 +134,8 @@ type Finisher struct {
 	// outages are the inboxes whose storage could not be reached by the
 	// last write into them (see outage.go), by inbox index.
 	outages map[int]*outage
+	// rv is the review queue and duplicate index (review.go).
+	rv reviews
 }
 
 // New builds a Finisher.
@@ -598,6 +608,9 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 	if o.unavailable {
 		code, msg = CodeResultUnavailable, f.unavailableMessage(rec.Path, d)
 	}
+	if held, finished := f.hold(ctx, d, rec, o, last); held {
+		return finished
+	}
 	out, stale := errPath, resPath
 	var data []byte
 	var werr error
@@ -627,6 +640,7 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 		f.outageEnd(inbox)
 	}
 	removeStale(stale)
+	f.delivered(rec, o.doc, o.ok)
 	rec.Result, rec.Updated = out, time.Now()
 	if o.ok {
 		rec.State, rec.Code, rec.Reason = state.FileDone, "", ""
@@ -692,7 +706,7 @@ func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 	resPath, _ := f.outputs(rec.Inbox, rec.Path)
 	src, ok := f.own.ReadSource(resPath, rec.Path)
 	if !ok || src.SHA256 != rec.SHA256 {
-		return false, nil
+		return f.alreadyHeld(rec)
 	}
 	rec.State, rec.Result, rec.Updated = state.FileDone, resPath, time.Now()
 	f.log.Info("result already on disk for this content; not submitting again", "file", rec.Path)

@@ -47,6 +47,9 @@ type Options struct {
 	Delay time.Duration
 	// Log reports writes that failed (and are retried) [slog.Default()].
 	Log *slog.Logger
+	// Held lists results held for review (<file>.review.json), marked
+	// "to review" in a review column (review_in_ledger).
+	Held bool
 }
 
 // Ledger is one inbox's spreadsheet. Its methods are safe for concurrent use.
@@ -99,7 +102,7 @@ func (l *Ledger) Path() string { return l.o.Path }
 // the ledger. Rows already set by Put or Remove since New win over what is
 // found on disk. Call it once at start-up, before results are written.
 func (l *Ledger) Load(ctx context.Context, roots ...string) (int, error) {
-	found, err := scan(ctx, l.o.InboxRoot, roots, l.o.Log)
+	found, err := scan(ctx, l.o.InboxRoot, roots, l.o.Log, l.o.Held)
 	if err != nil {
 		return 0, err
 	}
@@ -121,7 +124,7 @@ func (l *Ledger) Load(ctx context.Context, roots ...string) (int, error) {
 // skipped, and so is one ppsync did not write (a link, a hard link, a file
 // not named after the source it records: results.Own); an unreadable root
 // is an error (an unreachable share must not look like "no documents").
-func scan(ctx context.Context, inboxRoot string, roots []string, log *slog.Logger) (map[string]Row, error) {
+func scan(ctx context.Context, inboxRoot string, roots []string, log *slog.Logger, held bool) (map[string]Row, error) {
 	found := map[string]Row{}
 	own := results.Own{Roots: results.RootsOf(roots...), Log: log}
 	for _, root := range roots {
@@ -143,7 +146,7 @@ func scan(ctx context.Context, inboxRoot string, roots []string, log *slog.Logge
 				return nil
 			}
 			out, err := own.Read(p, "")
-			if err != nil || out.Result == nil {
+			if err != nil || out.Result == nil && !(held && out.Review != nil) {
 				return nil
 			}
 			r, ok := RowFromResult(out.Data, inboxRoot)

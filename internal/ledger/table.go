@@ -30,6 +30,8 @@ type Row struct {
 	// DuplicateOf names the file whose submission produced this document
 	// when this file had the same content.
 	DuplicateOf string
+	// Review is "to review" for a result held for review (review.go).
+	Review string
 }
 
 // resultFile is the part of a <file>.json result the ledger reads.
@@ -47,6 +49,7 @@ type resultFile struct {
 	Source      *results.Source `json:"source"`
 	DuplicateOf string          `json:"duplicate_of"`
 	WrittenAt   string          `json:"written_at"`
+	Review      *heldReview     `json:"review"`
 }
 
 // RowFromResult reads a result file's content into a row. inboxRoot is the
@@ -64,6 +67,9 @@ func RowFromResult(b []byte, inboxRoot string) (Row, bool) {
 		Source: r.Source.Path, SHA256: r.Source.SHA256, DocumentID: r.Document.DocumentID,
 		Pages: r.Document.PageCount, Credits: r.Document.CreditsUsed, Data: r.Document.ExtractedData,
 		DuplicateOf: r.DuplicateOf,
+	}
+	if r.Review != nil {
+		row.Review = r.Review.Status
 	}
 	for _, s := range []string{r.Document.UpdatedAt, r.WrittenAt} {
 		if t, err := time.Parse(time.RFC3339, s); err == nil {
@@ -175,6 +181,10 @@ func build(rows []Row, schema json.RawMessage, fields []string, decimal rune) ta
 		t.header = append(t.header, c.name)
 	}
 	t.header = append(t.header, tailFixed...)
+	marked := reviewColumn(keep)
+	if marked {
+		t.header = append(t.header, ReviewColumn)
+	}
 	for _, c := range cols {
 		if c.list && len(c.items) > 0 {
 			lt := listTable{name: c.name, header: []string{"file", "folder", "document_id", "item"}}
@@ -208,6 +218,9 @@ func build(rows []Row, schema json.RawMessage, fields []string, decimal rune) ta
 			when = r.When.UTC().Format("2006-01-02 15:04:05")
 		}
 		line = append(line, json.Number(strconv.Itoa(r.Pages)), json.Number(strconv.Itoa(r.Credits)), when, r.DocumentID, r.SHA256)
+		if marked {
+			line = append(line, r.Review)
+		}
 		t.rows = append(t.rows, line)
 	}
 	return t

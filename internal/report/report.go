@@ -33,6 +33,8 @@ type Report struct {
 	// daemon with faults is not healthy.
 	Faults  []string `json:"faults,omitempty"`
 	Inboxes []Inbox  `json:"inboxes"`
+	// Review is the review queue (live only; review.go).
+	Review *Review `json:"review,omitempty"`
 }
 
 // Webhook is the webhook receiver's picture.

@@ -50,6 +50,7 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 		}
 		fmt.Fprintf(w, "; %d jobs in flight, %d documents queued\n", r.JobsInFlight, r.QueueDepth)
 	}
+	r.writeReview(w)
 	for _, f := range r.Faults {
 		fmt.Fprintf(w, "FAULT:     %s\n", f)
 	}

@@ -45,6 +45,8 @@ type Output struct {
 	// file (<file>.error.json).
 	Result *Result
 	Error  *ErrorFile
+	// Review is set for a held result (<file>.review.json).
+	Review *Held
 }
 
 // Source is the source the output records.
@@ -54,6 +56,9 @@ func (o Output) Source() Source {
 	}
 	if o.Error != nil {
 		return o.Error.Source
+	}
+	if o.Review != nil {
+		return o.Review.Source
 	}
 	return Source{}
 }
@@ -181,7 +186,13 @@ func (o Own) read(path, source string) (Output, error) {
 		return Output{}, &notOwn{path, "it grew past the size of any result while it was read"}
 	}
 	out := Output{Data: data}
-	if strings.HasSuffix(strings.ToLower(name), ErrorSuffix) {
+	if strings.HasSuffix(strings.ToLower(name), ReviewSuffix) {
+		var h Held
+		if json.Unmarshal(data, &h) != nil || len(h.Document) == 0 || len(h.Review) == 0 || h.Source.Path == "" {
+			return Output{}, &notOwn{path, "its content is not a ppsync held result"}
+		}
+		out.Review = &h
+	} else if strings.HasSuffix(strings.ToLower(name), ErrorSuffix) {
 		var e ErrorFile
 		if json.Unmarshal(data, &e) != nil || e.Error.Code == "" || e.Source.Path == "" {
 			return Output{}, &notOwn{path, "its content is not a ppsync error file"}
@@ -298,7 +309,7 @@ func sourceMatches(name, recorded, source string) bool {
 		return recorded == source || rb == filepath.Base(source)
 	}
 	stem := name
-	for _, s := range []string{ErrorSuffix, ResultSuffix} {
+	for _, s := range []string{ErrorSuffix, ReviewSuffix, ResultSuffix} {
 		if len(stem) > len(s) && strings.EqualFold(stem[len(stem)-len(s):], s) {
 			stem = stem[:len(stem)-len(s)]
 			break
