@@ -98,13 +98,11 @@ func New(o Options) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	sub, _ := fs.Sub(static, "static")
+	files := loadAssets(sub)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
-		http.ServeFileFS(w, r, sub, "index.html")
-	})
-	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(sub)))
+	mux.HandleFunc("GET /{$}", files.servePage)
+	mux.HandleFunc("GET /ui/static/", files.serveStatic)
+	mux.HandleFunc("GET /favicon.ico", files.serveFavicon)
 	mux.HandleFunc("GET "+apiPrefix+"overview", s.overview)
 	mux.HandleFunc("GET "+apiPrefix+"files", s.files)
 	mux.HandleFunc("GET "+apiPrefix+"file", s.file)
