@@ -585,6 +585,7 @@
     return msgs;
   }
   function lost(e) {
+    ui.overviewAt = 0; // the first answer after a loss says whether it restarted
     const first = !ui.lostAt;
     if (first) ui.lostAt = new Date();
     document.body.classList.add("stale");
