@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"sync/atomic"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
