@@ -225,7 +225,8 @@
     setTimeout(() => { a.textContent = msgs.join(". "); }, 50);
   }
   function doneText(name, state) {
-    return t("{name} " + (state === "done" ? "done" : state === "failed" ? "failed" : "refused"), { name });
+    const key = { done: "{name} done", failed: "{name} failed", refused: "{name} refused" }[state];
+    return t(key, { name });
   }
   const EVENT_STATES = ["done", "failed", "refused"];
 
