@@ -51,7 +51,7 @@ func pageKeys(t *testing.T) []string {
 	}
 	for _, m := range regexp.MustCompile(`<[^>]*\bdata-i18n-attr="([^"]+)"[^>]*>`).FindAllStringSubmatch(string(page), -1) {
 		for _, a := range strings.Split(m[1], ",") {
-			add(html.UnescapeString(regexp.MustCompile(a+`="([^"]*)"`).FindStringSubmatch(m[0])[1]))
+			add(html.UnescapeString(regexp.MustCompile(a + `="([^"]*)"`).FindStringSubmatch(m[0])[1]))
 		}
 	}
 	add(regexp.MustCompile(`<title>([^<]*)</title>`).FindStringSubmatch(string(page))[1])
