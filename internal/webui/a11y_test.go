@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -201,5 +202,39 @@ func TestKeyboardOnAPhone(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "image/") {
 		t.Errorf("/favicon.ico: %d %s, want an image", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+}
+
+// TestLayoutDoesNotShift: while the overview and the list load and refresh,
+// the layout shifts by at most 0.1 (Cumulative Layout Shift), at desktop
+// and phone sizes: room is kept for what the first answer fills in.
+func TestLayoutDoesNotShift(t *testing.T) {
+	f := newFixture(t)
+	now := time.Now()
+	for i, st := range []string{"done", "done", "failed", "queued", "submitted", "invalid", "done"} {
+		f.add(t, i%2, fmt.Sprintf("invoice-%d.pdf", i), st, 1+i, now.Add(-time.Duration(i)*time.Minute))
+	}
+	f.act.Result(8*time.Second, 2)
+	srv := f.server(t, Options{})
+	for _, size := range []struct {
+		name string
+		w, h int64
+	}{{"desktop", 1280, 900}, {"phone", 390, 844}} {
+		ctx := webtest.Browser(t, int(size.w), int(size.h), 60*time.Second)
+		webtest.Run(t, ctx, chromedp.EmulateViewport(size.w, size.h), chromedp.ActionFunc(func(ctx context.Context) error {
+			_, err := page.AddScriptToEvaluateOnNewDocument(`window.__cls = 0; new PerformanceObserver((l) => {
+  for (const e of l.getEntries()) if (!e.hadRecentInput) window.__cls += e.value; }).observe({ type: "layout-shift", buffered: true });`).Do(ctx)
+			return err
+		}))
+		for _, v := range []struct{ url, wait string }{{"/", `[data-inbox] [data-count="done"]`}, {"/#/files", `#files-body tr[data-path]`}} {
+			var cls float64
+			webtest.Run(t, ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(srv.URL+v.url), chromedp.WaitVisible(v.wait))
+			waitPolls(t, ctx, 2)
+			webtest.Run(t, ctx, chromedp.Evaluate(`window.__cls`, &cls))
+			t.Logf("%s at %s size: CLS %.3f", v.url, size.name, cls)
+			if cls > 0.1 {
+				t.Errorf("%s at %s size: the layout shifted by %.3f while loading, want at most 0.1", v.url, size.name, cls)
+			}
+		}
 	}
 }
