@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/ppsync/ppsync/internal/activity"
@@ -123,8 +124,8 @@ func TestBrowserRetryAfterConfirming(t *testing.T) {
 	}
 }
 
-// TestScreenshots regenerates docs/img/files.png and overview-phone.png
-// from a day of activity (the README's overview.png and file.png come from
+// TestScreenshots regenerates docs/img/files.png, files-phone.png,
+// overview-phone.png and overview-dark.png from a day of activity (the README's overview.png and file.png come from
 // a real daemon: internal/daemon's TestWebPageAgainstTheDaemon -update):
 //
 //	go test ./internal/webui -run TestScreenshots -update
@@ -174,7 +175,7 @@ func TestScreenshots(t *testing.T) {
 		}
 		f.add(t, i%2, fmt.Sprintf("%s.pdf", names[i%len(names)]+map[bool]string{true: "", false: fmt.Sprintf(" (%d)", i/len(names)+1)}[i < len(names)]), st, 1+i%4, now.Add(-time.Duration(46-i)*17*time.Minute))
 	}
-	srv := f.server(t, Options{Upload: Upload{Enabled: true}})
+	srv := f.serverWithHistory(t, Options{Upload: Upload{Enabled: true}})
 	out := filepath.Join("..", "..", "docs", "img")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
@@ -182,14 +183,19 @@ func TestScreenshots(t *testing.T) {
 	shots := []struct {
 		name, url, wait string
 		w, h            int
+		scheme          string
 	}{
-		{"files.png", "/#/files", `#files-body tr[data-path]`, 1280, 900},
-		{"overview-phone.png", "/", `[data-inbox] [data-count="done"]`, 390, 844},
+		{"files.png", "/#/files", `#files-body tr[data-path]`, 1280, 900, "light"},
+		{"overview-phone.png", "/", `[data-inbox] [data-count="done"]`, 390, 844, "light"},
+		{"files-phone.png", "/#/files", `#files-body tr[data-path]`, 390, 844, "light"},
+		{"overview-dark.png", "/", `#history-card svg`, 1280, 900, "dark"},
 	}
 	for _, s := range shots {
 		ctx := webtest.Browser(t, s.w, s.h, 60*time.Second)
 		var png []byte
-		webtest.Run(t, ctx, chromedp.EmulateViewport(int64(s.w), int64(s.h)), chromedp.Navigate(srv.URL+s.url), chromedp.WaitVisible(s.wait),
+		webtest.Run(t, ctx, chromedp.EmulateViewport(int64(s.w), int64(s.h)),
+			emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: s.scheme}}),
+			chromedp.Navigate(srv.URL+s.url), chromedp.WaitVisible(s.wait),
 			chromedp.Sleep(300*time.Millisecond), // let the first poll settle the layout
 			chromedp.FullScreenshot(&png, 100))
 		if err := os.WriteFile(filepath.Join(out, s.name), png, 0o644); err != nil {

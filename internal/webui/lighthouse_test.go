@@ -42,7 +42,7 @@ func TestLighthouse(t *testing.T) {
 	}
 	done := f.add(t, 0, "acme-march.pdf", "done", 2, now)
 	f.act.Result(8*time.Second, 2)
-	srv := f.server(t, Options{})
+	srv := f.serverWithHistory(t, Options{}) // as the admin endpoint serves it
 	dir := t.TempDir()
 	for _, p := range []struct{ name, url string }{
 		{"overview", "/"}, {"list", "/#/files"}, {"file", "/#/file?path=" + url.QueryEscape(done)},

@@ -294,6 +294,9 @@
         healthy ? null : h("p", { class: "error", role: "alert" }, inb.error || t("unreachable")),
         h("p", { class: "muted" }, t("Parser {id} · watch: {mode}", { id: inb.parser_id, mode: inb.watch || "auto" }) +
           (inb.last_scan ? " · " + t("last scan {when}", { when: fmt.when(inb.last_scan) }) : "")),
+        (counts.failed || 0) + (counts.refused || 0) ? h("div", { class: "buttons" },
+          h("button", { type: "button", class: "secondary", "data-key": "retry-all", onclick: () => retryAll(inb.path) },
+            plural((counts.failed || 0) + (counts.refused || 0), "Retry the failed file", "Retry all {n} failed files"))) : null,
         h("ul", { class: "counts" }, STATES.map(([k, label]) => {
           const n = counts[k] || 0;
           const target = k === "settling" ? null : filesHash({ inbox: inb.path, state: k === "waiting_for_credits" ? "queued" : k, q: "", offset: 0, sort: "-when" });
@@ -302,13 +305,81 @@
         })));
     }));
 
-    const errs = r.inboxes.flatMap((i) => i.last_errors || []).sort((x, y) => new Date(y.at) - new Date(x.at)).slice(0, 8);
+    const gone = dismissed();
+    const errs = r.inboxes.flatMap((i) => i.last_errors || []).filter((e) => !gone.has(e.path + "|" + e.at))
+      .sort((x, y) => new Date(y.at) - new Date(x.at)).slice(0, 8);
     patch($("problems"), errs.length ? h("div", { class: "card", "data-key": "problems" },
       h("h2", {}, t("Needs attention")),
       h("ul", { class: "problems" }, errs.map((e) => h("li", { "data-key": e.path },
         badge(e.state), " ",
         h("a", { href: "#/file?path=" + encodeURIComponent(e.path) }, fmt.base(e.path)),
-        h("span", { class: "muted" }, " · " + e.reason + " · " + fmt.when(e.at)))))) : null);
+        h("span", { class: "muted" }, " · " + e.reason + " · " + fmt.when(e.at)), " ",
+        h("button", { type: "button", class: "link", onclick: () => dismiss(e), "aria-label": t("Dismiss {name}", { name: fmt.base(e.path) }) }, t("Dismiss")))))) : null);
+  }
+
+  // A dismissed problem stays hidden in this browser until it happens
+  // again (a new time).
+  function dismissed() {
+    try { return new Set(JSON.parse(localStorage.getItem("ppsync.dismissed") || "[]")); } catch (e) { return new Set(); }
+  }
+  function dismiss(e) {
+    const gone = [...dismissed(), e.path + "|" + e.at].slice(-500);
+    try { localStorage.setItem("ppsync.dismissed", JSON.stringify(gone)); } catch (err) { /* private mode: for this view only */ }
+    renderOverview(ui.overview);
+    const next = document.querySelector("#problems a") || $("h-overview");
+    next.focus();
+  }
+
+  // retryAll retries every failed or refused file of an inbox, saying the
+  // total cost first (act asks).
+  async function retryAll(inbox) {
+    const paths = [];
+    try {
+      for (const state of ["failed", "refused"]) {
+        const page = await getJSON("files?" + new URLSearchParams({ inbox, state, limit: 500 }).toString());
+        paths.push(...page.rows.map((r) => r.path));
+      }
+    } catch (e) {
+      toast(t("Could not retry: {error}", { error: e.message }), true);
+      return;
+    }
+    if (paths.length) act("retry", paths);
+  }
+
+  // ---- the last 90 days, when this ppsync serves /api/history (hidden
+  // when it answers 404).
+  async function loadHistory() {
+    if (ui.historyAt && Date.now() - ui.historyAt < 60000) return;
+    ui.historyAt = Date.now();
+    let r;
+    try { r = await fetch("/api/history?days=90", { credentials: "same-origin", headers: { Accept: "application/json" } }); } catch (e) { return; }
+    if (!r.ok) { $("history-card").hidden = true; return; }
+    const body = await r.json().catch(() => null);
+    if (!body || !Array.isArray(body.days)) { $("history-card").hidden = true; return; }
+    $("history-card").hidden = false;
+    renderHistory(body.days);
+  }
+  function renderHistory(days) {
+    const W = Math.max(280, Math.round($("history").clientWidth || 1000)), H = 140, B = 4;
+    const max = Math.max(1, ...days.map((d) => d.documents));
+    const step = W / Math.max(1, days.length);
+    const svg = h("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
+      "aria-label": t("Documents per day over the last {n} days, {total} in all", { n: fmt.n(days.length), total: fmt.n(days.reduce((s, d) => s + d.documents, 0)) }) });
+    days.forEach((d, i) => {
+      const bh = (H - B) * d.documents / max;
+      svg.append(h("rect", { x: i * step, y: H - bh, width: Math.max(1, step - 1), height: bh, class: "bar" + (d.failures ? " has-failures" : "") },
+        h("title", {}, d.date + ": " + plural(d.documents, "1 document", "{n} documents"))));
+    });
+    const dateFmt = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeZone: "UTC" });
+    const table = h("details", {}, h("summary", {}, t("As a table")), h("div", { class: "table-wrap" }, h("table", {},
+      h("thead", {}, h("tr", {}, [t("Date"), t("Documents"), t("Pages"), t("Credits"), t("Failures")].map((c, i) => h("th", { scope: "col", class: i ? "num" : "" }, c)))),
+      h("tbody", {}, days.slice().reverse().map((d) => h("tr", { "data-key": d.date },
+        h("td", {}, dateFmt.format(new Date(d.date + "T00:00:00Z"))),
+        h("td", { class: "num" }, fmt.n(d.documents)), h("td", { class: "num" }, fmt.n(d.pages)),
+        h("td", { class: "num" }, fmt.n(d.credits)), h("td", { class: "num" }, fmt.n(d.failures))))))));
+    const open = $("history").querySelector("details") && $("history").querySelector("details").open;
+    patch($("history"), [h("div", { class: "chart", "data-key": "chart" }, svg), table]);
+    if (open) $("history").querySelector("details").open = true;
   }
 
   function daysText(d) {
@@ -377,6 +448,9 @@
     const from = page.total ? ui.q.offset + 1 : 0, to = ui.q.offset + page.rows.length;
     $("page-info").textContent = t("{from}–{to} of {total}", { from: fmt.n(from), to: fmt.n(to), total: fmt.n(page.total) }) +
       (page.total !== page.tracked ? " " + t("({n} tracked)", { n: fmt.n(page.tracked) }) : "");
+    const csv = new URLSearchParams();
+    for (const k of ["q", "inbox", "state", "sort"]) if (ui.q[k]) csv.set(k, ui.q[k]);
+    $("csv").href = API + "files.csv?" + csv.toString();
     $("prev").disabled = ui.q.offset <= 0;
     $("next").disabled = to >= page.total;
     document.querySelectorAll("th[data-sort]").forEach((th) => {
@@ -621,7 +695,7 @@
         ui.overviewAt = Date.now();
         setupUpload(ov);
         fillInboxFilter(ov.inboxes);
-        if (view === "overview") { msgs.push(...overviewEvents(ov.report)); renderOverview(ov); } else ui.seenTotals = null;
+        if (view === "overview") { msgs.push(...overviewEvents(ov.report)); renderOverview(ov); loadHistory(); } else ui.seenTotals = null;
       }
       if (view === ui.view) {
         if (page) { msgs.push(...rowEvents(page.rows)); renderFiles(page); }
