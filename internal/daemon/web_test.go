@@ -213,8 +213,11 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 		if s := e.emu.Stats(); s.IdempotentReplays != before.IdempotentReplays || s.DocumentsCreated != before.DocumentsCreated+1 {
 			t.Errorf("the retry made %d documents and %d idempotent replays; want one new document", s.DocumentsCreated-before.DocumentsCreated, s.IdempotentReplays-before.IdempotentReplays)
 		}
+		// After the retry the page is back on the list, on the file's row.
 		var retries string
-		webtest.Run(t, ctx, chromedp.WaitVisible(`#btn-retry`), chromedp.Evaluate(`[...document.querySelectorAll("dt")].find(d => d.textContent == "Retries")?.nextSibling.textContent || ""`, &retries))
+		webtest.Run(t, ctx, chromedp.WaitVisible(fmt.Sprintf(`#files-body tr[data-path=%q]`, failed)),
+			chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(failed)),
+			chromedp.WaitVisible(`#btn-retry`), chromedp.Evaluate(`[...document.querySelectorAll("dt")].find(d => d.textContent == "Retries")?.nextSibling.textContent || ""`, &retries))
 		if retries != "1" {
 			t.Errorf("the file page shows retries %q, want 1", retries)
 		}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/ppsync/ppsync/internal/activity"
@@ -123,8 +124,8 @@ func TestBrowserRetryAfterConfirming(t *testing.T) {
 	}
 }
 
-// TestScreenshots regenerates docs/img/files.png and overview-phone.png
-// from a day of activity (the README's overview.png and file.png come from
+// TestScreenshots regenerates docs/img/files.png, files-phone.png,
+// overview-phone.png and overview-dark.png from a day of activity (the README's overview.png and file.png come from
 // a real daemon: internal/daemon's TestWebPageAgainstTheDaemon -update):
 //
 //	go test ./internal/webui -run TestScreenshots -update
@@ -133,9 +134,18 @@ func TestScreenshots(t *testing.T) {
 		t.Skip("screenshots are only regenerated with -update")
 	}
 	f := newFixture(t)
-	// Paths as an office would have them (nothing is written to them).
+	// Paths as an office would read them (the finished files' results are
+	// written there, and removed at the end).
+	scans := filepath.Join(os.TempDir(), "share") // not "scans": internal/daemon's screenshots use that
+	if err := os.RemoveAll(scans); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(scans) })
 	for i, name := range []string{"invoices", "receipts"} {
-		p := filepath.Join(string(filepath.Separator), "srv", "scans", name)
+		p := filepath.Join(scans, name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
 		f.inboxes[i], f.cfg.Inboxes[i].Path = p, p
 	}
 	f.reader = NewStoreSource(f.st, f.cfg.Inboxes)
@@ -174,7 +184,7 @@ func TestScreenshots(t *testing.T) {
 		}
 		f.add(t, i%2, fmt.Sprintf("%s.pdf", names[i%len(names)]+map[bool]string{true: "", false: fmt.Sprintf(" (%d)", i/len(names)+1)}[i < len(names)]), st, 1+i%4, now.Add(-time.Duration(46-i)*17*time.Minute))
 	}
-	srv := f.server(t, Options{Upload: Upload{Enabled: true}})
+	srv := f.serverWithHistory(t, Options{Upload: Upload{Enabled: true}})
 	out := filepath.Join("..", "..", "docs", "img")
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
@@ -182,16 +192,26 @@ func TestScreenshots(t *testing.T) {
 	shots := []struct {
 		name, url, wait string
 		w, h            int
+		scheme          string
+		screen          bool // what fits the screen, not the whole page
 	}{
-		{"files.png", "/#/files", `#files-body tr[data-path]`, 1280, 900},
-		{"overview-phone.png", "/", `[data-inbox] [data-count="done"]`, 390, 844},
+		{"files.png", "/#/files", `#files-body tr[data-path]`, 1280, 900, "light", false},
+		{"overview-phone.png", "/", `[data-inbox] [data-count="done"]`, 390, 844, "light", false},
+		{"files-phone.png", "/#/files", `#files-body tr[data-path]`, 390, 844, "light", true},
+		{"overview-dark.png", "/", `#history-card svg`, 1280, 900, "dark", false},
 	}
 	for _, s := range shots {
 		ctx := webtest.Browser(t, s.w, s.h, 60*time.Second)
 		var png []byte
-		webtest.Run(t, ctx, chromedp.EmulateViewport(int64(s.w), int64(s.h)), chromedp.Navigate(srv.URL+s.url), chromedp.WaitVisible(s.wait),
-			chromedp.Sleep(300*time.Millisecond), // let the first poll settle the layout
-			chromedp.FullScreenshot(&png, 100))
+		webtest.Run(t, ctx, chromedp.EmulateViewport(int64(s.w), int64(s.h)),
+			emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: s.scheme}}),
+			chromedp.Navigate(srv.URL+s.url), chromedp.WaitVisible(s.wait),
+			chromedp.Sleep(300*time.Millisecond)) // let the first poll settle the layout
+		if s.screen {
+			webtest.Run(t, ctx, chromedp.CaptureScreenshot(&png))
+		} else {
+			webtest.Run(t, ctx, chromedp.FullScreenshot(&png, 100))
+		}
 		if err := os.WriteFile(filepath.Join(out, s.name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -34,6 +34,7 @@ type fakeLive struct {
 	cfg *config.Config
 
 	mu        sync.Mutex
+	started   time.Time // the daemon's start, in its report (zero: not said)
 	retried   [][]string
 	reprocess [][]string
 }
@@ -43,6 +44,9 @@ func (l *fakeLive) Report() (report.Report, error) {
 	credits := 480
 	r.CreditsAvailable = &credits
 	r.Daemon.Running = true
+	l.mu.Lock()
+	r.Daemon.Started = l.started
+	l.mu.Unlock()
 	r.LastPoll = time.Now().Add(-3 * time.Second)
 	for i := range r.Inboxes {
 		ok := true

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
@@ -52,7 +53,9 @@ type Reprocessor interface {
 
 // Query selects a page of files.
 type Query struct {
-	Search string // case-insensitive substring of the path
+	// Search is a case-insensitive part of the path or of a field
+	// extracted from the file (vendor, invoice number, amount, date).
+	Search string
 	Inbox  string // inbox path, "" for all
 	State  string // a report state ("failed", "queued", ...), "" for all
 	Sort   string // name, inbox, state, when, pages (a leading "-" reverses)
@@ -73,6 +76,9 @@ type Row struct {
 	Cost   int    `json:"cost"`
 	Code   string `json:"code,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Match is the extracted field a search found the file by, such as
+	// "Vendor name: Acme Corp" ("" when its path matched).
+	Match string `json:"match,omitempty"`
 
 	key string // lower-case name, for sorting
 }
@@ -144,6 +150,9 @@ type StoreSource struct {
 	// own reads result and error files back, below the inboxes' output
 	// folders only, and only files ppsync wrote.
 	own results.Own
+	// index holds the extracted fields of finished files, for searches.
+	index   fieldIndex
+	warming atomic.Bool // a goroutine fills index
 
 	mu   sync.Mutex
 	last struct { // the last answer of Files
@@ -239,7 +248,8 @@ func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
 	defer s.mu.Unlock()
 	search := strings.ToLower(strings.TrimSpace(q.Search))
 	var p Page
-	err := s.st.View(func(tx *state.Tx) error {
+	var unindexed []state.File // finished files whose fields the index lacks
+	walk := func(tx *state.Tx) error {
 		if s.last.page.Rows != nil && s.last.q == q && (tx.Version() == s.last.version || time.Since(s.last.at) < reuseFactor*s.last.took) {
 			p = s.last.page
 			return nil
@@ -247,6 +257,7 @@ func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
 		start := time.Now()
 		sel := pageOf(q.Offset, q.Limit, rowOrder(q.Sort))
 		p = Page{}
+		unindexed = unindexed[:0]
 		n := 0
 		err := tx.Files(func(f state.File) error {
 			if !s.known(f.Inbox) {
@@ -256,25 +267,54 @@ func (s *StoreSource) Files(ctx context.Context, q Query) (Page, error) {
 				return ctx.Err()
 			}
 			p.Tracked++
-			if q.Inbox != "" && f.Inbox != q.Inbox || search != "" && !strings.Contains(strings.ToLower(f.Path), search) {
+			if q.Inbox != "" && f.Inbox != q.Inbox {
 				return nil
+			}
+			var e indexed
+			current := true
+			if indexable(f) {
+				e, current = s.index.lookup(f)
+				if !current {
+					unindexed = append(unindexed, f)
+				}
+			}
+			match := ""
+			if search != "" && !strings.Contains(strings.ToLower(f.Path), search) {
+				if match = e.match(search); match == "" {
+					return nil
+				}
 			}
 			st := stateOf(tx, f)
 			if q.State != "" && st != q.State && !(q.State == report.WaitingCredits && st == report.Queued) {
 				return nil
 			}
 			p.Total++
-			sel.offer(rowOf(f, st))
+			r := rowOf(f, st)
+			r.Match = match
+			sel.offer(r)
 			return nil
 		})
 		if err != nil {
 			return err
 		}
 		p.Rows = sel.rows()
-		s.last.q, s.last.version, s.last.page = q, tx.Version(), p
-		s.last.at, s.last.took = time.Now(), time.Since(start)
+		if search == "" || len(unindexed) == 0 {
+			s.last.q, s.last.version, s.last.page = q, tx.Version(), p
+			s.last.at, s.last.took = time.Now(), time.Since(start)
+		}
 		return nil
-	})
+	}
+	err := s.st.View(walk)
+	switch {
+	case err != nil:
+	case search != "" && len(unindexed) > 0:
+		// A search must see every file's fields: read the missing ones
+		// (outside the state's transaction), then walk again.
+		s.fill(unindexed)
+		err = s.st.View(walk)
+	case len(unindexed) > 0:
+		s.warm(unindexed)
+	}
 	if err != nil {
 		return Page{}, fmt.Errorf("list files in %s: %w", s.st.Path(), err)
 	}

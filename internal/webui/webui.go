@@ -7,6 +7,7 @@ package webui
 
 import (
 	"embed"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"io/fs"
@@ -98,15 +99,14 @@ func New(o Options) http.Handler {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	sub, _ := fs.Sub(static, "static")
+	files := loadAssets(sub)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-cache")
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
-		http.ServeFileFS(w, r, sub, "index.html")
-	})
-	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(sub)))
+	mux.HandleFunc("GET /{$}", files.servePage)
+	mux.HandleFunc("GET /ui/static/", files.serveStatic)
+	mux.HandleFunc("GET /favicon.ico", files.serveFavicon)
 	mux.HandleFunc("GET "+apiPrefix+"overview", s.overview)
 	mux.HandleFunc("GET "+apiPrefix+"files", s.files)
+	mux.HandleFunc("GET "+apiPrefix+"files.csv", s.filesCSV)
 	mux.HandleFunc("GET "+apiPrefix+"file", s.file)
 	mux.HandleFunc("GET "+apiPrefix+"raw", s.raw)
 	mux.HandleFunc("POST "+apiPrefix+"estimate", s.estimate)
@@ -320,4 +320,42 @@ func (s *server) act(reprocess bool) http.HandlerFunc {
 		s.log.Info("files sent through again from the status page", "files", len(done), "reprocess", reprocess, "remote", r.RemoteAddr)
 		writeJSON(w, ActionAnswer{Done: done})
 	}
+}
+
+// csvMaxRows caps the rows of one CSV download of the list.
+const csvMaxRows = 1_000_000
+
+// filesCSV answers the list as filtered (q, inbox, state, sort), every
+// page of it, as a CSV file to download.
+func (s *server) filesCSV(w http.ResponseWriter, r *http.Request) {
+	v := r.URL.Query()
+	q := Query{Search: v.Get("q"), Inbox: v.Get("inbox"), State: v.Get("state"), Sort: v.Get("sort"), Limit: csvMaxRows}
+	page, err := s.o.Reader.Files(r.Context(), q)
+	if err != nil {
+		fail(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="ppsync-files-`+time.Now().Format("2006-01-02")+`.csv"`)
+	w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"path", "name", "inbox", "state", "when", "pages", "cost", "code", "reason", "found_by"})
+	for _, row := range page.Rows {
+		when := ""
+		if !row.When.IsZero() {
+			when = row.When.UTC().Format(time.RFC3339)
+		}
+		_ = cw.Write([]string{cell(row.Path), cell(row.Name), cell(row.Inbox), row.State, when, strconv.Itoa(row.Pages),
+			strconv.Itoa(row.Cost), cell(row.Code), cell(row.Reason), cell(row.Match)})
+	}
+	cw.Flush()
+}
+
+// cell keeps a spreadsheet from reading a value as a formula: one that
+// starts with = + - @ or a control character gets a leading apostrophe.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -56,7 +57,7 @@ func TestPageAndAssetsAreServed(t *testing.T) {
 	f := newFixture(t)
 	srv := f.server(t, Options{})
 	for _, c := range []struct{ path, want string }{
-		{"/", `<script src="/ui/static/app.js"`},
+		{"/", `<script src="/ui/static/app.`},
 		{"/ui/static/app.js", "X-PPSync-Request"},
 		{"/ui/static/style.css", ".counts"},
 	} {
@@ -75,6 +76,61 @@ func TestPageAndAssetsAreServed(t *testing.T) {
 		t.Errorf("page CSP = %q, want scripts from the page's own origin only", csp)
 	}
 	resp.Body.Close()
+}
+
+// TestStaticFilesAreHashedCompressedAndCached: the page names its files by
+// a hash of their content; those are cached for a year and sent gzipped to
+// a client that takes gzip; the plain names still answer, revalidated.
+func TestStaticFilesAreHashedCompressedAndCached(t *testing.T) {
+	f := newFixture(t)
+	srv := f.server(t, Options{})
+	page := fetch(t, srv.URL+"/", nil)
+	names := regexp.MustCompile(`/ui/static/(app|style|favicon)\.([0-9a-f]{10})\.(js|css|svg)`).FindAllString(page.body, -1)
+	if len(names) != 3 {
+		t.Fatalf("the page names %v, want app.js, style.css and favicon.svg by a content hash", names)
+	}
+	for _, n := range names {
+		r := fetch(t, srv.URL+n, map[string]string{"Accept-Encoding": "gzip"})
+		if r.code != 200 || !strings.Contains(r.hdr.Get("Cache-Control"), "immutable") {
+			t.Errorf("GET %s: %d, Cache-Control %q, want 200 cached as immutable", n, r.code, r.hdr.Get("Cache-Control"))
+		}
+		if !strings.HasSuffix(n, ".svg") || r.hdr.Get("Content-Encoding") != "" {
+			if r.hdr.Get("Content-Encoding") != "gzip" {
+				t.Errorf("GET %s with Accept-Encoding: gzip: Content-Encoding %q", n, r.hdr.Get("Content-Encoding"))
+			}
+		}
+	}
+	r := fetch(t, srv.URL+"/ui/static/app.js", nil)
+	if r.code != 200 || r.hdr.Get("Cache-Control") != "no-cache" || !strings.Contains(r.body, "X-PPSync-Request") {
+		t.Errorf("GET /ui/static/app.js: %d, Cache-Control %q", r.code, r.hdr.Get("Cache-Control"))
+	}
+	if r := fetch(t, srv.URL+"/ui/static/nothing.js", nil); r.code != 404 {
+		t.Errorf("GET an unknown static file: %d, want 404", r.code)
+	}
+}
+
+type fetched struct {
+	code int
+	hdr  http.Header
+	body string
+}
+
+// fetch GETs u with hdr, taking the body as sent (not decompressed).
+func fetch(t *testing.T, u string, hdr map[string]string) fetched {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	tr := &http.Transport{DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return fetched{resp.StatusCode, resp.Header, string(b)}
 }
 
 func TestOverviewIsTheReport(t *testing.T) {
