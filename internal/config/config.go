@@ -5,10 +5,13 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -254,41 +257,38 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates data as if read from file (an absolute path;
 // relative paths in the config are taken relative to its folder).
 func Parse(file string, data []byte) (*Config, error) {
-	var c Config
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
-	if err != nil {
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			line := pe.Position.Line
 			if strings.Contains(pe.Message, `'\n'`) && line > 1 {
 				line-- // the parser counts the newline that ended the bad line as the next line
 			}
-			return nil, &Error{File: file, Line: line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}
+			return nil, Errors{{File: file, Line: line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}}
 		}
-		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ") +
-			" (check the value's type: strings in quotes, durations like \"30s\", numbers bare)"}
+		return nil, Errors{{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ")}}
 	}
-	c.File = file
+	var c Config
 	loc := newLocator(data)
-	var errs Errors
-	for _, k := range md.Undecoded() {
-		key := k.String()
-		msg := "unknown key"
-		if s := suggest(key); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		} else {
-			msg += " (see config.example.toml for every key)"
-		}
-		errs = append(errs, &Error{File: file, Line: loc.line(key), Key: key, Msg: msg})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	v := validator{c: &c, file: file, loc: loc, dir: filepath.Dir(file)}
+	// Every problem is collected in one pass: the keys of the wrong type or
+	// unknown, then what validation finds in the rest.
+	d := decoder{file: file, loc: loc, bad: map[string]bool{}}
+	d.table(reflect.ValueOf(&c).Elem(), raw, "")
+	c.File = file
+	v := validator{c: &c, file: file, loc: loc, dir: filepath.Dir(file), bad: d.bad}
 	v.run()
-	if len(v.errs) > 0 {
-		slices.SortStableFunc(v.errs, func(a, b *Error) int { return a.Line - b.Line })
-		return nil, v.errs
+	errs := append(d.errs, v.errs...)
+	if len(errs) > 0 {
+		// By line; problems without a line (a missing table) come last.
+		order := func(e *Error) int {
+			if e.Line <= 0 {
+				return math.MaxInt
+			}
+			return e.Line
+		}
+		slices.SortStableFunc(errs, func(a, b *Error) int { return cmp.Compare(order(a), order(b)) })
+		return nil, errs
 	}
 	return &c, nil
 }
