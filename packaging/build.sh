@@ -31,7 +31,12 @@ mkdir -p "$build"
 tar -cf - packaging/nfpm.yaml packaging/*.service packaging/config.toml packaging/env \
   packaging/copyright packaging/lintian-overrides packaging/scripts config.example.toml \
   monitoring/ppsync-alerts.yml monitoring/ppsync-alerts.test.yml monitoring/ppsync-dashboard.json | tar -C "$stage" -xf -
-ldflags="-s -w -X github.com/ppsync/ppsync/internal/version.version=$version"
+# The commit and its date are stamped too, for builds without the Go
+# toolchain's own record of the checkout (a source tarball, -buildvcs=false).
+commit=$(git rev-parse HEAD 2>/dev/null || true)
+commit_date=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || true)
+pkg=github.com/ppsync/ppsync/internal/version
+ldflags="-s -w -X $pkg.version=$version -X $pkg.commit=$commit -X $pkg.commitDate=$commit_date"
 for arch in $arches; do
   # PIE: address-space randomisation, as Debian builds Go binaries.
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildmode=pie -ldflags "$ldflags" -o "$out/linux-$arch/ppsync" ./cmd/ppsync

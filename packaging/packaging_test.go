@@ -223,8 +223,10 @@ func testContents(t *testing.T, dpkgDeb, deb, bin string) {
 		}
 	}
 	v, err := exec.Command(bin, "version").Output()
-	if err != nil || strings.TrimSpace(string(v)) != "ppsync "+testVersion {
-		t.Errorf("version = %q %v", v, err)
+	first, _, _ := strings.Cut(string(v), "\n")
+	if err != nil || first != "ppsync "+testVersion || !strings.Contains(string(v), "\ncommit:      ") ||
+		strings.Contains(string(v), "commit:      unknown") || !strings.Contains(string(v), "\ncommit date: ") {
+		t.Errorf("version = %q %v: want the stamped version, its commit and commit date", v, err)
 	}
 	cfg, _ := os.ReadFile("config.toml")
 	if !strings.Contains(string(cfg), `path = "/var/lib/ppsync/state.db"`) {
