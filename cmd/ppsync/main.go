@@ -48,6 +48,9 @@ type Main struct {
 	Getenv func(string) string
 	// Reload delivers SIGHUP: a running daemon reads its config again.
 	Reload <-chan os.Signal
+	// flagSets, when not nil, collects the flag sets the commands make
+	// (by name, "run", "state compact"): shell completion reads them.
+	flagSets map[string]*flag.FlagSet
 }
 
 type command struct {
@@ -98,6 +101,10 @@ func (m *Main) commands() []command {
 				"nothing is submitted twice. Run it as root (Administrator on Windows)."},
 		{"restart", "restart the service", m.serviceControl("restart"),
 			"Stops and starts the installed service, e.g. after editing the config. Run it as root (Administrator on Windows)."},
+		{"config", "show the effective configuration: every setting, its value and where it came from", (*Main).runConfig,
+			"'ppsync config show -c FILE' prints every setting after the defaults as TOML that ppsync reads back, each\n" +
+				"with its source (the file's line, or the default); secrets are masked. --json prints the same as JSON."},
+		{"completion", "print a shell completion script: bash, zsh, fish or powershell", (*Main).runCompletion, completionHelp},
 		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, ""},
 		{"version", "print the version", (*Main).runVersion, ""},
 		{"help", "show this help, or a command's help", (*Main).runHelp, ""},
@@ -181,6 +188,9 @@ var errUsage = errors.New("usage")
 func (m *Main) flags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	if m.flagSets != nil {
+		m.flagSets[name] = fs
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ppsync %s\n\n", usage)
 		for _, c := range m.commands() {

@@ -37,6 +37,15 @@ type Config struct {
 	File string `toml:"-"`
 	// Warnings are accepted but unusual values (tiny test durations, say).
 	Warnings []string `toml:"-"`
+	// lines are the file's line of every key it sets ("inbox[0].settle").
+	lines map[string]int
+}
+
+// Line returns the line of the file that sets key ("api.rate_window",
+// "inbox[1].settle"), and false when the file leaves it to its default.
+func (c *Config) Line(key string) (int, bool) {
+	n, ok := c.lines[key]
+	return n, ok
 }
 
 // API is [api].
@@ -44,7 +53,7 @@ type API struct {
 	BaseURL              string   `toml:"base_url"`
 	APIKeyEnv            string   `toml:"api_key_env"`
 	APIKeyFile           string   `toml:"api_key_file"`
-	APIKey               string   `toml:"api_key"`
+	APIKey               string   `toml:"api_key" ppsync:"secret"`
 	RequestsPerWindow    int      `toml:"requests_per_window"`
 	SubmissionsPerWindow int      `toml:"submissions_per_window"`
 	RateWindow           Duration `toml:"rate_window"`
@@ -125,7 +134,7 @@ type Admin struct {
 	// UploadMaxSize caps one uploaded file.
 	UploadMaxSize Size `toml:"upload_max_size"`
 	// AuthPasswordHash is a bcrypt hash of the admin password.
-	AuthPasswordHash string `toml:"auth_password_hash"`
+	AuthPasswordHash string `toml:"auth_password_hash" ppsync:"secret"`
 	// AuthTokenFile holds a bearer token (first line).
 	AuthTokenFile string `toml:"auth_token_file"`
 	// PublicMetrics serves /metrics without credentials (for a scraper
@@ -145,7 +154,7 @@ type Webhook struct {
 	PublicURL string   `toml:"public_url"`
 	Events    []string `toml:"events"`
 	// Secret is an optional static token the API sends back as X-Webhook-Secret.
-	Secret  string `toml:"secret"`
+	Secret  string `toml:"secret" ppsync:"secret"`
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
 	// PollInterval is the safety-net polling while webhooks are on.
@@ -276,6 +285,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	d := decoder{file: file, loc: loc, bad: map[string]bool{}}
 	d.table(reflect.ValueOf(&c).Elem(), raw, "")
 	c.File = file
+	c.lines = loc.lines
 	v := validator{c: &c, file: file, loc: loc, dir: filepath.Dir(file), bad: d.bad}
 	v.run()
 	errs := append(d.errs, v.errs...)

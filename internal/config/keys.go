@@ -16,6 +16,10 @@ type Key struct {
 	// Table is true for a list of tables ([[inbox]], [[notify]]): Name is
 	// the table, not a key.
 	Table bool
+	// Secret is true for a value that must not be shown (a key, a
+	// password hash, a URL that may hold a token): the field is tagged
+	// `ppsync:"secret"`.
+	Secret bool
 }
 
 // Keys lists every key the file may set, in the order of the Config type.
@@ -52,7 +56,7 @@ func walkKeys(t reflect.Type, prefix string, out *[]Key) {
 		case ft.Kind() == reflect.Slice:
 			*out = append(*out, Key{Name: name, Kind: "list of " + kindName(ft.Elem()) + "s"})
 		default:
-			*out = append(*out, Key{Name: name, Kind: kindName(ft)})
+			*out = append(*out, Key{Name: name, Kind: kindName(ft), Secret: f.Tag.Get("ppsync") == "secret"})
 		}
 	}
 }
