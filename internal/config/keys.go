@@ -1,6 +1,7 @@
 package config
 
 import (
+	"path/filepath"
 	"reflect"
 	"strings"
 )
@@ -82,6 +83,53 @@ func knownKeys() []string {
 	for _, k := range Keys() {
 		if !k.Table {
 			out = append(out, k.Name)
+		}
+	}
+	return out
+}
+
+// defaultNotes describe the defaults that depend on other settings or on
+// where the config is, or keys that have none.
+var defaultNotes = map[string]string{
+	"api.api_key_env":     `"PP_API_KEY", when neither api_key_file nor api_key is set`,
+	"api.env_file":        `the file "env" beside the config, when it exists`,
+	"state.path":          `"ppsync-state.db" beside the config`,
+	"admin.listen":        "127.0.0.1 and a port from 20000-29999 derived from [state] path",
+	"inbox.path":          "required",
+	"inbox.parser_id":     "required",
+	"inbox.include":       "the types, and the formats the API does not read (they get an error file)",
+	"inbox.exclude":       "temporary files and NAS and OS folders (config.example.toml lists them)",
+	"inbox.processed_dir": `"processed" in the inbox, with after = "move"`,
+	"inbox.failed_dir":    `"failed" in the inbox, with after = "move"`,
+	"notify.name":         `"notify1", "notify2", ... by position`,
+	"notify.url":          "one of url, url_env and url_file is required",
+	"notify.url_env":      "one of url, url_env and url_file is required",
+	"notify.url_file":     "one of url, url_env and url_file is required",
+	"notify.events":       "failures, inbox, api, credits, restart (and digest with digest_at)",
+	"webhook.public_url":  "required with enabled = true",
+}
+
+// KeyDefaults returns the default of every key (by Key.Name), as the
+// config file writes it or as a sentence; "" for a key without one.
+func KeyDefaults() map[string]string {
+	dir := string(filepath.Separator) + "ppsync-defaults"
+	c, err := Parse(filepath.Join(dir, "config.toml"), []byte("[[inbox]]\npath = \"inbox\"\nparser_id = \"p\"\n[[notify]]\nurl_env = \"X\"\n"))
+	out := map[string]string{}
+	if err != nil {
+		return out // cannot happen: the text above is valid
+	}
+	for _, s := range c.Effective(func(string) string { return "" }) {
+		name := genericKey(s.Key)
+		if _, done := out[name]; done {
+			continue
+		}
+		switch note, ok := defaultNotes[name]; {
+		case ok:
+			out[name] = note
+		case s.Empty || s.Masked != "":
+			out[name] = ""
+		default:
+			out[name] = TOMLValue(s.Value)
 		}
 	}
 	return out
