@@ -153,3 +153,14 @@ func TestBashCompletionCompletes(t *testing.T) {
 		}
 	}
 }
+
+// 'ppsync emulator --help' shows the emulator's control endpoints and
+// parsers (internal/emulator's tests keep that text in step with the routes).
+func TestEmulatorHelpShowsControlEndpoints(t *testing.T) {
+	code, _, errOut := run(t, nil, "emulator", "--help")
+	for _, want := range []string{"GET  /_emulator/stats", "POST /_emulator/credits", "prs_invoice", "prs_unconfigured", "--rate-window", "--clock-skew", "mangle-names"} {
+		if code != 0 || !strings.Contains(errOut, want) {
+			t.Errorf("emulator --help (exit %d) lacks %q", code, want)
+		}
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/ppsync/ppsync/internal/emulator"
 )
 
 // Exit codes shared by every subcommand.
@@ -105,7 +107,7 @@ func (m *Main) commands() []command {
 			"'ppsync config show -c FILE' prints every setting after the defaults as TOML that ppsync reads back, each\n" +
 				"with its source (the file's line, or the default); secrets are masked. --json prints the same as JSON."},
 		{"completion", "print a shell completion script: bash, zsh, fish or powershell", (*Main).runCompletion, completionHelp},
-		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, ""},
+		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, emulator.Help()},
 		{"version", "print the version", (*Main).runVersion, ""},
 		{"help", "show this help, or a command's help", (*Main).runHelp, ""},
 	}
