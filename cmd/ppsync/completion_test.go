@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,6 +162,23 @@ func TestEmulatorHelpShowsControlEndpoints(t *testing.T) {
 	for _, want := range []string{"GET  /_emulator/stats", "POST /_emulator/credits", "prs_invoice", "prs_unconfigured", "--rate-window", "--clock-skew", "mangle-names"} {
 		if code != 0 || !strings.Contains(errOut, want) {
 			t.Errorf("emulator --help (exit %d) lacks %q", code, want)
+		}
+	}
+}
+
+// Every command's line in 'ppsync help' keeps two spaces between its name
+// and its summary, where the man page's generator splits it: the longest
+// name ("completion") included.
+func TestHelpListsEveryCommandForTheManPage(t *testing.T) {
+	_, out, _ := run(t, nil, "help")
+	line := regexp.MustCompile(`(?m)^ {2,}([a-z][a-z0-9-]*) {2,}\S`)
+	found := map[string]bool{}
+	for _, m := range line.FindAllStringSubmatch(out, -1) {
+		found[m[1]] = true
+	}
+	for _, c := range (&Main{}).commands() {
+		if !found[c.name] {
+			t.Errorf("'ppsync help' has no line '  %s  SUMMARY':\n%s", c.name, out)
 		}
 	}
 }

@@ -145,8 +145,12 @@ func (m *Main) usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: ppsync <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	width := 0
 	for _, c := range m.commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range m.commands() {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary) // two spaces: the man page's generator splits there
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'ppsync <command> --help' for a command's flags. Start with 'ppsync demo'.")
