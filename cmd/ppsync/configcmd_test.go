@@ -206,7 +206,7 @@ func TestConfigShowRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	hash := orig.Admin.AuthPasswordHash
-	noSecrets(t, "config show", out, testKey, testHookSec, hash, testPass)
+	noSecrets(t, "config show", out, testKey, testHookSec, hash, testPass, "ntfy://x", "https://example.com/hook")
 	for _, want := range []string{
 		"[api]\n", "[[inbox]]\n", "[[notify]]\n",
 		"rate_window = \"2m\"  # " + p + ":6\n",
@@ -215,6 +215,8 @@ func TestConfigShowRoundTrip(t *testing.T) {
 		"# secret = \"(set)\"  # masked; from " + p,
 		"# api_key = \"(set, ends in abcd)\"  # masked; from api_key_file = " + filepath.Join(filepath.Dir(p), "key"),
 		"max_pages = 50  # ", "runs_out_days_below = 2.5  # ",
+		"# url = \"(set)\"  # masked; from the line PP_NOTIFY_URL= of " + filepath.Join(filepath.Dir(p), "env") + "\n",
+		"# url = \"(set)\"  # masked; from url_file " + filepath.Join(filepath.Dir(p), "url") + "\n",
 		"# name = \"teams\"", // not true: replaced below
 	} {
 		if want == "# name = \"teams\"" {

@@ -50,6 +50,23 @@ func (c *Config) Effective(getenv func(string) string) []Setting {
 	var out []Setting
 	c.effective(reflect.ValueOf(c).Elem(), "", &out)
 	for i, s := range out {
+		var n int
+		if _, err := fmt.Sscanf(s.Key, "notify[%d].url", &n); err == nil && strings.HasSuffix(s.Key, "].url") && s.Empty {
+			// The URL comes from url_env or url_file: say so, masked.
+			in := c.Notify[n]
+			src := "url_file " + in.URLFile
+			if in.URLEnv != "" {
+				src = "environment variable " + in.URLEnv
+				if strings.TrimSpace(getenv(in.URLEnv)) == "" && c.API.EnvFile != "" {
+					src = fmt.Sprintf("the line %s= of %s", in.URLEnv, c.API.EnvFile)
+				}
+			}
+			out[i].Source = src
+			if _, err := c.ResolveNotifyURL(n, getenv); err == nil {
+				out[i].Empty, out[i].Masked = false, "(set)"
+			}
+			continue
+		}
 		if s.Key == "api.api_key" && s.Masked == "" {
 			// The key is not in the file: say where it is read from.
 			src := c.APIKeySource(getenv)
@@ -258,7 +275,7 @@ func RenderTOML(settings []Setting) string {
 		switch {
 		case s.Masked != "":
 			fmt.Fprintf(&b, "# %s = %s  # masked; from %s\n", leaf, tomlString(s.Masked), s.Source)
-		case s.Empty && s.Key == "api.api_key":
+		case s.Empty && (s.Key == "api.api_key" || strings.HasSuffix(s.Key, "].url") && s.Source != "not set"):
 			fmt.Fprintf(&b, "# %s: not found; it is read from %s\n", leaf, s.Source)
 		case s.Empty && s.List:
 			fmt.Fprintf(&b, "# %s = []  # not set\n", leaf)
