@@ -2,8 +2,9 @@
 # Builds, into dist/ (or $PPSYNC_DIST):
 #   linux-{amd64,arm64}/ppsync, windows-amd64/ppsync.exe,
 #   the .deb and .rpm for both Linux architectures, and SHA256SUMS over all of them.
-# The version is stamped into the binaries; the man page is generated from
-# the binary's own help, the Debian changelog from the git history.
+# The version is stamped into the binaries; the man page and the bash, zsh
+# and fish completion are generated from the binary's own help, the Debian
+# changelog from the git history.
 #   packaging/build.sh [VERSION]      (default: git describe, else 0.0.0-dev)
 # PPSYNC_MAINTAINER overrides the packages' maintainer field; PPSYNC_ARCHES
 # (default "amd64 arm64") limits the Linux architectures built.
@@ -31,7 +32,12 @@ mkdir -p "$build"
 tar -cf - packaging/nfpm.yaml packaging/*.service packaging/config.toml packaging/env \
   packaging/copyright packaging/lintian-overrides packaging/scripts config.example.toml \
   monitoring/ppsync-alerts.yml monitoring/ppsync-alerts.test.yml monitoring/ppsync-dashboard.json | tar -C "$stage" -xf -
-ldflags="-s -w -X github.com/ppsync/ppsync/internal/version.version=$version"
+# The commit and its date are stamped too, for builds without the Go
+# toolchain's own record of the checkout (a source tarball, -buildvcs=false).
+commit=$(git rev-parse HEAD 2>/dev/null || true)
+commit_date=$(TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || true)
+pkg=github.com/ppsync/ppsync/internal/version
+ldflags="-s -w -X $pkg.version=$version -X $pkg.commit=$commit -X $pkg.commitDate=$commit_date"
 for arch in $arches; do
   # PIE: address-space randomisation, as Debian builds Go binaries.
   CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -buildmode=pie -ldflags "$ldflags" -o "$out/linux-$arch/ppsync" ./cmd/ppsync
@@ -43,6 +49,10 @@ CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$build/ppsync-host" ./c
 go run ./packaging/manpage -bin "$build/ppsync-host" -version "$version" \
   -date "$(date -u -d "@$epoch" +%Y-%m-%d 2>/dev/null || date -u -r "$epoch" +%Y-%m-%d)" >"$build/ppsync.1"
 gzip -9nf "$build/ppsync.1"
+# Shell completion, written by the binary from its own command table.
+"$build/ppsync-host" completion bash >"$build/ppsync.bash"
+"$build/ppsync-host" completion zsh >"$build/_ppsync"
+"$build/ppsync-host" completion fish >"$build/ppsync.fish"
 
 # The changelog: this version's commits since the last tag (at most 30).
 range=HEAD

@@ -181,6 +181,9 @@ func testContents(t *testing.T, dpkgDeb, deb, bin string) {
 		"./usr/share/doc/ppsync/copyright",
 		"./usr/share/doc/ppsync/changelog.gz",
 		"./usr/share/man/man1/ppsync.1.gz",
+		"./usr/share/bash-completion/completions/ppsync",
+		"./usr/share/zsh/vendor-completions/_ppsync",
+		"./usr/share/fish/vendor_completions.d/ppsync.fish",
 		"./usr/share/ppsync/monitoring/ppsync-alerts.yml",
 		"./usr/share/ppsync/monitoring/ppsync-alerts.test.yml",
 		"./usr/share/ppsync/monitoring/ppsync-dashboard.json",
@@ -223,8 +226,19 @@ func testContents(t *testing.T, dpkgDeb, deb, bin string) {
 		}
 	}
 	v, err := exec.Command(bin, "version").Output()
-	if err != nil || strings.TrimSpace(string(v)) != "ppsync "+testVersion {
-		t.Errorf("version = %q %v", v, err)
+	first, _, _ := strings.Cut(string(v), "\n")
+	if err != nil || first != "ppsync "+testVersion || !strings.Contains(string(v), "\ncommit:      ") ||
+		strings.Contains(string(v), "commit:      unknown") || !strings.Contains(string(v), "\ncommit date: ") {
+		t.Errorf("version = %q %v: want the stamped version, its commit and commit date", v, err)
+	}
+	// The completion scripts are the binary's own, and parse.
+	for shell, path := range map[string]string{"bash": "./usr/share/bash-completion/completions/ppsync",
+		"zsh": "./usr/share/zsh/vendor-completions/_ppsync", "fish": "./usr/share/fish/vendor_completions.d/ppsync.fish"} {
+		packaged, _ := exec.Command("sh", "-c", dpkgDeb+" --fsys-tarfile "+deb+" | tar -xO "+path).Output()
+		want, err := exec.Command(bin, "completion", shell).Output()
+		if err != nil || len(want) == 0 || string(packaged) != string(want) {
+			t.Errorf("packaged %s differs from 'ppsync completion %s' (%v)", path, shell, err)
+		}
 	}
 	cfg, _ := os.ReadFile("config.toml")
 	if !strings.Contains(string(cfg), `path = "/var/lib/ppsync/state.db"`) {
@@ -284,7 +298,8 @@ func testManPage(t *testing.T, root, bin string) {
 	if commands == 0 {
 		t.Errorf("found no commands in ppsync help:\n%s", help)
 	}
-	for _, want := range []string{"NAME", "ppsync - ", "SYNOPSIS", "COMMANDS", "FILES", "/etc/ppsync/env", "Usage: ppsync run", "ppsync " + testVersion} {
+	for _, want := range []string{"NAME", "ppsync - ", "SYNOPSIS", "COMMANDS", "FILES", "/etc/ppsync/env", "Usage: ppsync run", "ppsync " + testVersion,
+		"SIGNALS", "ENVIRONMENT", "EXIT STATUS", "CONFIGURATION", "PP_API_KEY", "incomplete_after"} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("rendered man page lacks %q", want)
 		}
@@ -332,6 +347,14 @@ func testSystemdVerify(t *testing.T, root, bin string) {
 func testRpmlint(t *testing.T, dist string) {
 	rpmlint := need(t, "rpmlint", "rpmlint")
 	rpms, _ := filepath.Glob(filepath.Join(dist, "*.rpm"))
+	for _, r := range rpms {
+		list, err := exec.Command("rpm", "-qlp", r).Output()
+		for _, want := range []string{"/usr/share/bash-completion/completions/ppsync", "/usr/share/zsh/site-functions/_ppsync", "/usr/share/fish/vendor_completions.d/ppsync.fish"} {
+			if err != nil || !strings.Contains(string(list), want+"\n") {
+				t.Errorf("%s lacks %s (%v)", filepath.Base(r), want, err)
+			}
+		}
+	}
 	if len(rpms) == 0 {
 		t.Fatal("no .rpm built")
 	}

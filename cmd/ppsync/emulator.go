@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/emulator"
-	"github.com/ppsync/ppsync/internal/version"
 )
 
 // stringList is a repeatable string flag.
@@ -20,15 +19,6 @@ type stringList []string
 func (s *stringList) String() string { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error {
 	*s = append(*s, v)
-	return nil
-}
-
-func (m *Main) runVersion(_ context.Context, args []string) error {
-	fs := m.flags("version", "version")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	fmt.Fprintln(m.Stdout, "ppsync", version.String())
 	return nil
 }
 

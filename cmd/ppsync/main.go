@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/ppsync/ppsync/internal/emulator"
 )
 
 // Exit codes shared by every subcommand.
@@ -48,6 +50,9 @@ type Main struct {
 	Getenv func(string) string
 	// Reload delivers SIGHUP: a running daemon reads its config again.
 	Reload <-chan os.Signal
+	// flagSets, when not nil, collects the flag sets the commands make
+	// (by name, "run", "state compact"): shell completion reads them.
+	flagSets map[string]*flag.FlagSet
 }
 
 type command struct {
@@ -101,7 +106,11 @@ func (m *Main) commands() []command {
 				"nothing is submitted twice. Run it as root (Administrator on Windows)."},
 		{"restart", "restart the service", m.serviceControl("restart"),
 			"Stops and starts the installed service, e.g. after editing the config. Run it as root (Administrator on Windows)."},
-		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, ""},
+		{"config", "show the effective configuration: every setting, its value and where it came from", (*Main).runConfig,
+			"'ppsync config show -c FILE' prints every setting after the defaults as TOML that ppsync reads back, each\n" +
+				"with its source (the file's line, or the default); secrets are masked. --json prints the same as JSON."},
+		{"completion", "print a shell completion script: bash, zsh, fish or powershell", (*Main).runCompletion, completionHelp},
+		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, emulator.Help()},
 		{"version", "print the version", (*Main).runVersion, ""},
 		{"help", "show this help, or a command's help", (*Main).runHelp, ""},
 	}
@@ -139,8 +148,12 @@ func (m *Main) usage(w io.Writer) {
 	fmt.Fprintln(w, "Usage: ppsync <command> [flags]")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Commands:")
+	width := 0
 	for _, c := range m.commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		width = max(width, len(c.name))
+	}
+	for _, c := range m.commands() {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary) // two spaces: the man page's generator splits there
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'ppsync <command> --help' for a command's flags. Start with 'ppsync demo'.")
@@ -184,6 +197,9 @@ var errUsage = errors.New("usage")
 func (m *Main) flags(name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(m.Stderr)
+	if m.flagSets != nil {
+		m.flagSets[name] = fs
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ppsync %s\n\n", usage)
 		for _, c := range m.commands() {

@@ -171,6 +171,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	} else {
 		sum, err = m.serve(ctx, path, cfg, key, log)
 	}
+	err = withKeySource(err, cfg, m.Getenv)
 	if err != nil {
 		if cfg.Log.Format == "json" {
 			log.Error("cannot run", "error", err)

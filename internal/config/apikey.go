@@ -59,3 +59,79 @@ func (c *Config) KeyFileWarning() string {
 	}
 	return ""
 }
+
+// KeySource says where the API key is read from, for errors that must
+// name it without showing it.
+type KeySource struct {
+	// Kind is "config" (api_key in the file), "key_file" (api_key_file),
+	// "env" (the environment variable) or "env_file" (its line in
+	// [api] env_file).
+	Kind string
+	// Name is the environment variable, or the key file's path.
+	Name string
+	// Path is the env file (env_file only).
+	Path string
+	// Setting is where the config says so: "FILE:LINE" of api_key,
+	// api_key_file or api_key_env, or "" when that is the default.
+	Setting string
+}
+
+// APIKeySource finds where the key is read from, in the order
+// ResolveAPIKey reads it. getenv is os.Getenv in production.
+func (c *Config) APIKeySource(getenv func(string) string) KeySource {
+	at := func(key string) string {
+		if n, ok := c.Line(key); ok {
+			return fmt.Sprintf("%s:%d", c.File, n)
+		}
+		return ""
+	}
+	switch {
+	case c.API.APIKey != "":
+		return KeySource{Kind: "config", Setting: at("api.api_key")}
+	case c.API.APIKeyFile != "":
+		return KeySource{Kind: "key_file", Name: c.API.APIKeyFile, Setting: at("api.api_key_file")}
+	}
+	name := c.API.APIKeyEnv
+	if name == "" {
+		name = DefaultAPIKeyEnv
+	}
+	s := KeySource{Kind: "env", Name: name, Setting: at("api.api_key_env")}
+	if strings.TrimSpace(getenv(name)) == "" && c.API.EnvFile != "" {
+		s.Kind, s.Path = "env_file", c.API.EnvFile
+	}
+	return s
+}
+
+// String names the source: "api_key at /etc/ppsync/config.toml:4",
+// "environment variable PP_API_KEY", ...
+func (s KeySource) String() string {
+	switch s.Kind {
+	case "config":
+		return "api_key at " + s.Setting
+	case "key_file":
+		if s.Setting != "" {
+			return fmt.Sprintf("api_key_file = %s (%s)", s.Name, s.Setting)
+		}
+		return "api_key_file = " + s.Name
+	case "env_file":
+		return fmt.Sprintf("the line %s= of %s (api.env_file; the variable is not set in the environment)", s.Name, s.Path)
+	}
+	if s.Setting != "" {
+		return fmt.Sprintf("environment variable %s (named by api_key_env at %s)", s.Name, s.Setting)
+	}
+	return "environment variable " + s.Name
+}
+
+// Fix says what to do when the API refuses the key from s.
+func (s KeySource) Fix() string {
+	const get = "a valid key from the PerfectParser dashboard (Integrations → API Keys)"
+	switch s.Kind {
+	case "config":
+		return "replace api_key at " + s.Setting + " with " + get + ", or better move the key to api_key_file (mode 0600)"
+	case "key_file":
+		return "put " + get + " in " + s.Name + " (mode 0600)"
+	case "env_file":
+		return fmt.Sprintf("replace the line %s=... in %s with %s, then restart ppsync", s.Name, s.Path, get)
+	}
+	return fmt.Sprintf("set %s to %s where it is exported (the service's environment or env file, or your shell), then restart ppsync", s.Name, get)
+}

@@ -5,10 +5,13 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +37,15 @@ type Config struct {
 	File string `toml:"-"`
 	// Warnings are accepted but unusual values (tiny test durations, say).
 	Warnings []string `toml:"-"`
+	// lines are the file's line of every key it sets ("inbox[0].settle").
+	lines map[string]int
+}
+
+// Line returns the line of the file that sets key ("api.rate_window",
+// "inbox[1].settle"), and false when the file leaves it to its default.
+func (c *Config) Line(key string) (int, bool) {
+	n, ok := c.lines[key]
+	return n, ok
 }
 
 // API is [api].
@@ -41,7 +53,7 @@ type API struct {
 	BaseURL              string   `toml:"base_url"`
 	APIKeyEnv            string   `toml:"api_key_env"`
 	APIKeyFile           string   `toml:"api_key_file"`
-	APIKey               string   `toml:"api_key"`
+	APIKey               string   `toml:"api_key" ppsync:"secret"`
 	RequestsPerWindow    int      `toml:"requests_per_window"`
 	SubmissionsPerWindow int      `toml:"submissions_per_window"`
 	RateWindow           Duration `toml:"rate_window"`
@@ -129,7 +141,7 @@ type Admin struct {
 	// UploadMaxSize caps one uploaded file.
 	UploadMaxSize Size `toml:"upload_max_size"`
 	// AuthPasswordHash is a bcrypt hash of the admin password.
-	AuthPasswordHash string `toml:"auth_password_hash"`
+	AuthPasswordHash string `toml:"auth_password_hash" ppsync:"secret"`
 	// AuthTokenFile holds a bearer token (first line).
 	AuthTokenFile string `toml:"auth_token_file"`
 	// PublicMetrics serves /metrics without credentials (for a scraper
@@ -149,7 +161,7 @@ type Webhook struct {
 	PublicURL string   `toml:"public_url"`
 	Events    []string `toml:"events"`
 	// Secret is an optional static token the API sends back as X-Webhook-Secret.
-	Secret  string `toml:"secret"`
+	Secret  string `toml:"secret" ppsync:"secret"`
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
 	// PollInterval is the safety-net polling while webhooks are on.
@@ -261,41 +273,39 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates data as if read from file (an absolute path;
 // relative paths in the config are taken relative to its folder).
 func Parse(file string, data []byte) (*Config, error) {
-	var c Config
-	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&c)
-	if err != nil {
+	var raw map[string]any
+	if _, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			line := pe.Position.Line
 			if strings.Contains(pe.Message, `'\n'`) && line > 1 {
 				line-- // the parser counts the newline that ended the bad line as the next line
 			}
-			return nil, &Error{File: file, Line: line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}
+			return nil, Errors{{File: file, Line: line, Key: pe.LastKey, Msg: strings.TrimPrefix(pe.Message, "toml: ")}}
 		}
-		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ") +
-			" (check the value's type: strings in quotes, durations like \"30s\", numbers bare)"}
+		return nil, Errors{{File: file, Msg: strings.TrimPrefix(err.Error(), "toml: ")}}
 	}
-	c.File = file
+	var c Config
 	loc := newLocator(data)
-	var errs Errors
-	for _, k := range md.Undecoded() {
-		key := k.String()
-		msg := "unknown key"
-		if s := suggest(key); s != "" {
-			msg += fmt.Sprintf(" (did you mean %q?)", s)
-		} else {
-			msg += " (see config.example.toml for every key)"
-		}
-		errs = append(errs, &Error{File: file, Line: loc.line(key), Key: key, Msg: msg})
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
-	v := validator{c: &c, file: file, loc: loc, dir: filepath.Dir(file)}
+	// Every problem is collected in one pass: the keys of the wrong type or
+	// unknown, then what validation finds in the rest.
+	d := decoder{file: file, loc: loc, bad: map[string]bool{}}
+	d.table(reflect.ValueOf(&c).Elem(), raw, "")
+	c.File = file
+	c.lines = loc.lines
+	v := validator{c: &c, file: file, loc: loc, dir: filepath.Dir(file), bad: d.bad}
 	v.run()
-	if len(v.errs) > 0 {
-		slices.SortStableFunc(v.errs, func(a, b *Error) int { return a.Line - b.Line })
-		return nil, v.errs
+	errs := append(d.errs, v.errs...)
+	if len(errs) > 0 {
+		// By line; problems without a line (a missing table) come last.
+		order := func(e *Error) int {
+			if e.Line <= 0 {
+				return math.MaxInt
+			}
+			return e.Line
+		}
+		slices.SortStableFunc(errs, func(a, b *Error) int { return cmp.Compare(order(a), order(b)) })
+		return nil, errs
 	}
 	return &c, nil
 }

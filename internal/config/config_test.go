@@ -80,11 +80,11 @@ func TestErrorsNameFileLineKeyAndHint(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", "[api]\nrate_windw = \"1m\"\n" + minimal, []string{"ppsync.toml:2", "api.rate_windw", "unknown key", `did you mean "api.rate_window"`}},
-		{"unknown key in inbox", minimal + "setle = \"2s\"\n", []string{"ppsync.toml:5", "inbox.setle", `"inbox.settle"`}},
-		{"unknown table", "[watch]\ninbox = 1\n" + minimal, []string{"ppsync.toml:2", "watch.inbox", "unknown key"}},
+		{"unknown key in inbox", minimal + "setle = \"2s\"\n", []string{"ppsync.toml:5", "inbox[0].setle", `"inbox.settle"`}},
+		{"unknown table", "[watch]\ninbox = 1\n" + minimal, []string{"ppsync.toml:1", "watch", "unknown table"}},
 		{"bare number duration", "[poll]\ninterval = 30\n" + minimal, []string{"ppsync.toml:2", "poll.interval", `"30s"`}},
 		{"bad duration", minimal + "settle = \"soon\"\n", []string{"ppsync.toml:5", "not a duration"}},
-		{"wrong type", "[api]\nrequests_per_window = \"many\"\n" + minimal, []string{"ppsync.toml", "requests_per_window", "type"}},
+		{"wrong type", "[api]\nrequests_per_window = \"many\"\n" + minimal, []string{"ppsync.toml:2", "requests_per_window", "whole number", `not a string ("many")`}},
 		{"syntax", "[api\n" + minimal, []string{"ppsync.toml:1"}},
 		{"negative duration", minimal + "settle = \"-1s\"\n", []string{"ppsync.toml:5", "inbox[0].settle", "positive"}},
 		{"zero duration", "[poll]\ninterval = \"0s\"\n" + minimal, []string{"ppsync.toml:2", "poll.interval"}},

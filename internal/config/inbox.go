@@ -44,7 +44,7 @@ func (v *validator) inbox(i int) {
 	if in.Exclude == nil {
 		in.Exclude = DefaultExclude()
 	}
-	if in.Ledger != "" && within(in.Ledger, in.Path) {
+	if in.Ledger != "" && within(in.Ledger, in.Path) && !slices.Contains(in.Exclude, filepath.Base(in.Ledger)) {
 		in.Exclude = append(in.Exclude, filepath.Base(in.Ledger)) // never upload the ledger itself
 	}
 	v.globs(k("include"), in.Include)

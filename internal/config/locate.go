@@ -72,23 +72,8 @@ func (l *locator) line(key string) int {
 	return 0
 }
 
-// known lists every key, for "did you mean".
-var known = []string{
-	"api.base_url", "api.api_key_env", "api.api_key_file", "api.api_key", "api.requests_per_window",
-	"api.submissions_per_window", "api.rate_window", "api.request_timeout", "state.path", "state.retention",
-	"inbox.path", "inbox.parser_id", "inbox.recursive", "inbox.include", "inbox.exclude", "inbox.settle",
-	"inbox.incomplete_after", "inbox.watch", "inbox.rescan_interval", "inbox.after", "inbox.processed_dir",
-	"inbox.failed_dir", "inbox.types", "inbox.results_dir", "inbox.ledger", "inbox.ledger_separator",
-	"inbox.ledger_decimal", "inbox.max_pages", "upload.batch_window", "upload.max_batch_files", "upload.max_batch_bytes",
-	"upload.max_file_size", "upload.credit_recheck", "poll.interval", "log.level", "log.format", "admin.listen",
-	"admin.hosts", "api.env_file",
-	"webhook.enabled", "webhook.listen", "webhook.public_url", "webhook.events", "webhook.secret", "webhook.tls_cert",
-	"webhook.tls_key", "webhook.poll_interval", "webhook.max_body",
-	"admin.upload", "admin.upload_max_size", "admin.auth_password_hash", "admin.auth_token_file", "admin.tls_cert", "admin.tls_key",
-	"admin.public_metrics",
-}
-
 func suggest(key string) string {
+	known := knownKeys()
 	best, bestD := "", 4
 	for _, k := range known {
 		if d := levenshtein(strings.ToLower(key), k); d < bestD {

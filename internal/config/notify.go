@@ -19,7 +19,7 @@ type Notify struct {
 	// URL names the target; it may hold a secret (a password, a webhook
 	// token), so it can instead come from the environment variable URLEnv
 	// (or that line of [api] env_file) or the first line of URLFile.
-	URL     string `toml:"url"`
+	URL     string `toml:"url" ppsync:"secret"`
 	URLEnv  string `toml:"url_env"`
 	URLFile string `toml:"url_file"`
 	// Events are what this target is told: failures, inbox, api, credits,

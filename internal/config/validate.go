@@ -22,9 +22,14 @@ type validator struct {
 	dir  string
 	loc  *locator
 	errs Errors
+	// bad are keys whose value could not be read (already reported).
+	bad map[string]bool
 }
 
 func (v *validator) fail(key, format string, args ...any) {
+	if v.bad[key] {
+		return
+	}
 	v.errs = append(v.errs, &Error{File: v.file, Line: v.loc.line(key), Key: key, Msg: fmt.Sprintf(format, args...)})
 }
 

@@ -97,7 +97,7 @@ func Run(ctx context.Context, path string, o Options) Result {
 		r.add(false, "api", err.Error(), "fix [api] base_url")
 	}
 	if client != nil {
-		checkAPI(ctx, &r, client, cfg)
+		checkAPI(ctx, &r, client, cfg, o.Getenv)
 	}
 	svc := serviceOf(&r, o)
 	for _, in := range cfg.Inboxes {
@@ -112,12 +112,13 @@ func Run(ctx context.Context, path string, o Options) Result {
 	return r
 }
 
-func checkAPI(ctx context.Context, r *Result, c *api.Client, cfg *config.Config) {
+func checkAPI(ctx context.Context, r *Result, c *api.Client, cfg *config.Config, getenv func(string) string) {
 	me, err := c.Me(ctx)
 	if err != nil {
 		fix := "check the network and base_url"
 		if api.IsUnauthorized(err) {
-			fix = "use a valid key from the PerfectParser dashboard (Integrations → API Keys)"
+			src := cfg.APIKeySource(getenv)
+			fix = "the key comes from " + src.String() + ": " + src.Fix()
 		}
 		r.add(false, "api "+cfg.API.BaseURL, err.Error(), fix)
 		return

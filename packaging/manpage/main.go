@@ -15,6 +15,8 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+
+	"github.com/ppsync/ppsync/internal/config"
 )
 
 func main() {
@@ -108,27 +110,9 @@ func Render(help func(args ...string) (string, error), version, date string) (st
 			b.WriteString(".fi\n")
 		}
 	}
-	b.WriteString(`.SH EXIT STATUS
-0 when everything succeeded; 1 when the command ran but some files failed or a check found problems; 2 when it could not run (bad usage, bad config, bad key, unreachable API).
-.SH FILES
-.TP
-.I /etc/ppsync/config.toml
-the service's configuration (every key with its default: /usr/share/doc/ppsync/config.example.toml)
-.TP
-.I /etc/ppsync/env
-the service's environment, mode 0600: PP_API_KEY=...
-.TP
-.I /var/lib/ppsync/state.db
-the state: what was sent, what is done
-.TP
-.I /srv/ppsync/inbox
-the packaged inbox
-.SH SEE ALSO
-.BR systemctl (1),
-.BR journalctl (1),
-/usr/share/doc/ppsync/config.example.toml,
-https://github.com/ppsync/ppsync
-`)
+	b.WriteString(staticSections)
+	b.WriteString(configReference())
+	b.WriteString(seeAlso)
 	return b.String(), nil
 }
 
@@ -162,4 +146,156 @@ func escapeLine(s string) string {
 
 func quoteArg(s string) string {
 	return `"` + strings.ReplaceAll(escape(s), `"`, `\(dq`) + `"`
+}
+
+// staticSections are the parts of the page that no help text holds.
+const staticSections = `.SH SIGNALS
+.TP
+.B SIGHUP
+Read the config again (what
+.B systemctl reload ppsync
+sends). When it is valid, the pipeline stops gracefully and starts again with it in the same
+process: files in flight stay in the state and are picked up again, the inboxes' leases are
+released and taken again, nothing is submitted twice. When it is not valid, the log says
+.I SIGHUP: the config was not reloaded
+with the reason, and ppsync keeps running with the old one. The
+.B [log]
+settings are read at start only.
+.TP
+.BR SIGTERM ", " SIGINT
+Stop (what
+.B systemctl stop
+and Ctrl\-C send). No new submission starts; a result being written is finished (results are
+written atomically, never half); submissions the API accepted and results not fetched yet stay in
+the state and are fetched at the next start, without submitting or paying again. The ledgers
+are written, the leases released, and ppsync exits 0.
+.SH ENVIRONMENT
+.TP
+.B PP_API_KEY
+the API key, unless
+.B [api]
+api_key_env names another variable, or api_key_file or api_key is set. When the variable is
+not set, its line in the env file (api.env_file, by default the file
+.I env
+beside the config) is read.
+.TP
+the variables named by [[notify]] url_env
+the notification targets' URLs (read from the env file too when not set).
+.TP
+.BR HTTPS_PROXY ", " HTTP_PROXY ", " NO_PROXY
+a proxy for the calls to the PerfectParser API.
+.TP
+.BR SSL_CERT_FILE ", " SSL_CERT_DIR
+the CA certificates trusted for https:// (the system's by default).
+.TP
+.B GOMEMLIMIT
+a fixed soft memory limit; without it ppsync sets one from its live heap.
+.TP
+.B TZ
+the time zone of [[notify]] quiet_hours and digest_at (local time).
+.TP
+.B HOME
+what
+.I ~/
+means in a path of the config.
+.TP
+.BR ProgramData ", " ProgramFiles
+Windows: where the service's config, state and logs are, and the binary.
+.SH EXIT STATUS
+.TP
+.B 0
+everything succeeded.
+.TP
+.B 1
+the command ran, but some files failed
+.RB ( "run \-\-once" ;
+each failed file has its
+.I .error.json
+saying why), or a check or test found problems
+.RB ( check ", " "notify test" ).
+.TP
+.B 2
+ppsync could not run: bad usage, a config that does not load (every problem is listed, with its
+file and line), a key the API refuses (the message says where the key came from), an
+unreachable API with
+.BR \-\-once ,
+a damaged state file, an inbox held by another ppsync. The systemd unit does not restart after
+exit status 2 (RestartPreventExitStatus=2): fix what the journal says, then restart.
+.SH FILES
+.TP
+.I /etc/ppsync/config.toml
+the service's configuration; see CONFIGURATION below and
+.IR /usr/share/doc/ppsync/config.example.toml .
+.BR "ppsync config show" " \-c " FILE
+prints it with every default.
+.TP
+.I /etc/ppsync/env
+the service's environment, mode 0600: PP_API_KEY=...
+.TP
+.I /etc/ppsync/NAME.toml
+another config, run by the template unit ppsync@NAME.
+.TP
+.I /var/lib/ppsync/state.db
+the state: what was sent, what is done (mode 0600).
+.TP
+.I /var/lib/ppsync/state.db.admin\-token
+the admin endpoint's token, written at every start (mode 0600).
+.TP
+.I /srv/ppsync/inbox
+the packaged inbox (mode 0750, owned by the ppsync user).
+.TP
+.I /usr/share/bash\-completion/completions/ppsync
+.TQ
+.I /usr/share/zsh/vendor\-completions/_ppsync
+.TQ
+.I /usr/share/fish/vendor_completions.d/ppsync.fish
+shell completion, as
+.B ppsync completion
+prints it.
+`
+
+const seeAlso = `.SH SEE ALSO
+.BR systemctl (1),
+.BR journalctl (1),
+/usr/share/doc/ppsync/config.example.toml,
+https://github.com/ppsync/ppsync
+`
+
+// configReference lists every key the config reads, from the config
+// package itself, with what it holds and its default.
+func configReference() string {
+	var b strings.Builder
+	b.WriteString(".SH CONFIGURATION\n")
+	b.WriteString("The config file is TOML. Durations are quoted strings with a unit (\"500ms\", \"30s\", \"5m\", \"180d\"); " +
+		"sizes are strings such as \"100MiB\" or a number of bytes; relative paths are relative to the config's folder. " +
+		"Unknown keys are refused. Every key, with its default:\n")
+	defaults := config.KeyDefaults()
+	table := ""
+	for _, k := range config.Keys() {
+		if k.Table {
+			fmt.Fprintf(&b, ".SS [[%s]]\n", k.Name)
+			table = k.Name
+			continue
+		}
+		t, leaf := "", k.Name
+		if i := strings.LastIndex(k.Name, "."); i >= 0 {
+			t, leaf = k.Name[:i], k.Name[i+1:]
+		}
+		if t != table {
+			fmt.Fprintf(&b, ".SS [%s]\n", t)
+			table = t
+		}
+		fmt.Fprintf(&b, ".TP\n.B %s\n%s", escape(leaf), escape(k.Kind))
+		if k.Secret {
+			b.WriteString(", secret (masked by config show)")
+		}
+		switch d := defaults[k.Name]; {
+		case strings.HasPrefix(d, "required") || strings.HasPrefix(d, "one of"):
+			b.WriteString("; " + escape(d))
+		case d != "":
+			b.WriteString("; default: " + escape(d))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ppsync/ppsync/internal/config"
 )
 
 const mainHelp = `ppsync turns a folder into a PerfectParser pipeline: every PDF dropped into an inbox
@@ -96,5 +98,52 @@ func TestManRendersCleanly(t *testing.T) {
 	c.Stdin = strings.NewReader(page)
 	if out, err := c.CombinedOutput(); err != nil || len(out) > 0 {
 		t.Errorf("groff -ww: %v\n%s", err, out)
+	}
+}
+
+// The page has the sections no help text holds, and its configuration
+// reference lists every key the config package reads, under its table.
+func TestManSectionsAndConfigReference(t *testing.T) {
+	page, err := Render(fakeHelp(map[string]string{"run": "Usage: ppsync run\n", "start": ""}), "1.2.3", "2026-01-31")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".SH SIGNALS\n", ".B SIGHUP\n", ".BR SIGTERM \", \" SIGINT\n", ".SH ENVIRONMENT\n", ".B PP_API_KEY\n",
+		".B GOMEMLIMIT\n", "HTTPS_PROXY", ".SH EXIT STATUS\n", ".SH FILES\n", ".SH CONFIGURATION\n", "/etc/ppsync/env",
+		"/usr/share/bash\\-completion/completions/ppsync", ".SH SEE ALSO\n"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	ref := page[strings.Index(page, ".SH CONFIGURATION"):]
+	ref = ref[:strings.Index(ref, ".SH SEE ALSO")]
+	keys := config.Keys()
+	for _, k := range keys {
+		if k.Table {
+			if !strings.Contains(ref, ".SS [["+k.Name+"]]\n") {
+				t.Errorf("no section for [[%s]]", k.Name)
+			}
+			continue
+		}
+		i := strings.LastIndex(k.Name, ".")
+		table, leaf := k.Name[:i], k.Name[i+1:]
+		sec := strings.Index(ref, ".SS ["+table+"]\n")
+		if sec < 0 {
+			sec = strings.Index(ref, ".SS [["+table+"]]\n")
+		}
+		if sec < 0 {
+			t.Errorf("no section for [%s]", table)
+			continue
+		}
+		body := ref[sec+4:]
+		if end := strings.Index(body, ".SS "); end >= 0 {
+			body = body[:end]
+		}
+		if !strings.Contains(body, ".B "+escape(leaf)+"\n") {
+			t.Errorf("the reference lacks %s", k.Name)
+		}
+	}
+	if !strings.Contains(ref, ".B settle\nduration; default: \"2s\"\n") {
+		t.Errorf("settle's entry lacks its kind and default:\n%s", ref)
 	}
 }

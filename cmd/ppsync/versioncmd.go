@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ppsync/ppsync/internal/version"
+)
+
+// runVersion prints what the binary is: version, commit, commit date,
+// whether the tree was modified, Go version and platform.
+func (m *Main) runVersion(_ context.Context, args []string) error {
+	fs := m.flags("version", "version [--json]")
+	asJSON := fs.Bool("json", false, "print the facts as one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	in := version.Get()
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(in)
+	}
+	fmt.Fprint(m.Stdout, in.Text())
+	return nil
+}
