@@ -114,7 +114,9 @@ func (w *Watcher) seen(p string, c *cand) time.Time {
 		t = ct
 	}
 	floor := w.epoch
-	if !w.listed.IsZero() && first.After(w.listed) {
+	// first is kept to the millisecond (times), so it may read up to 1 ms
+	// late: a file sighted by the first listing must not pass for a later one.
+	if !w.listed.IsZero() && first.After(w.listed.Add(time.Millisecond)) {
 		// Sighted after the first listing: not there for the one before.
 		floor = later(floor, first.Add(-w.rescan-listingSlack))
 	}
