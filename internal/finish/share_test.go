@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/smbtest"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -102,9 +103,11 @@ func TestShareBacklogCostIsLinear(t *testing.T) {
 	}
 	s := smbtest.Start(t)
 	took := map[int]time.Duration{}
-	for _, n := range []int{small, 2 * small} {
+	// Each size twice, alternating, keeping the faster run: a burst of
+	// other work on the machine slows one run, rarely both.
+	for round, n := range []int{small, 2 * small, small, 2 * small} {
 		st := openStore(t)
-		sub := fmt.Sprintf("n%d", n)
+		sub := fmt.Sprintf("n%d-%d", n, round)
 		inbox := filepath.Join(s.Mount, sub)
 		var keys, names []string
 		for i := range n {
@@ -121,7 +124,9 @@ func TestShareBacklogCostIsLinear(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		took[n] = time.Since(start)
+		if d := time.Since(start); took[n] == 0 || d < took[n] {
+			took[n] = d
+		}
 		if !fin.Idle() {
 			t.Fatalf("%d results: some still pending (write errors %d)", n, fin.WriteErrors())
 		}
@@ -131,7 +136,16 @@ func TestShareBacklogCostIsLinear(t *testing.T) {
 		}
 		t.Logf("%d results on the share: %v (%v per result)", n, took[n].Round(time.Millisecond), (took[n] / time.Duration(n)).Round(time.Microsecond))
 	}
-	if r := float64(took[2*small]) / float64(took[small]); r > 2.2 {
+	r := float64(took[2*small]) / float64(took[small])
+	t.Logf("%d results took %.2f times as long as %d", 2*small, r, small)
+	// A ratio of wall times says something only on a machine that is not
+	// busy with other work: under load it is logged, not judged (the
+	// folder syncs themselves are counted by TestBatchSyncsEachFolderOnceBeforeRecording).
+	if f := patience.Factor(); f > 1.5 {
+		t.Logf("not judged: %s", patience.Describe())
+		return
+	}
+	if r > 2.2 {
 		t.Errorf("%d results took %.2f times as long as %d (%v against %v); want at most 2.2: the cost per result grows with the folder",
 			2*small, r, small, took[2*small], took[small])
 	}
