@@ -25,6 +25,7 @@ import (
 	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Forgetter lets finish ask a watcher to report a path again.
@@ -548,7 +549,7 @@ func outcomeOf(d state.Doc) outcome {
 // the document's stored result in that transaction when no file waits on
 // it any more. It reports whether rec is finished (not pending).
 func (f *Finisher) finishFile(ctx context.Context, d state.Doc, rec state.File, o outcome, last bool) bool {
-	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(winpath.Sys(rec.Path)); errors.Is(err, os.ErrNotExist) {
 		return f.missing(rec, d.Key, last)
 	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
@@ -701,7 +702,7 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 // inFolder creates out's folder (a results_dir mirrors the inbox's tree as
 // files arrive), then runs write.
 func inFolder(out string, write func() error) error {
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := os.MkdirAll(winpath.Sys(filepath.Dir(out)), 0o755); err != nil {
 		return fmt.Errorf("create the folder of %s: %w (is it writable for the ppsync user?)", out, err)
 	}
 	return write()
@@ -709,4 +710,4 @@ func inFolder(out string, write func() error) error {
 
 // removeStale deletes an outdated result or error file; failing to is not
 // fatal, the fresh file is in place.
-func removeStale(path string) { _ = os.Remove(path) }
+func removeStale(path string) { _ = os.Remove(winpath.Sys(path)) }

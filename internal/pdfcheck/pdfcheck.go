@@ -14,6 +14,8 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 func init() {
@@ -60,7 +62,7 @@ const tailSize = 1024
 // completeness check the watcher uses. A file that is not a PDF at all is
 // not "incomplete": Inspect refuses it.
 func Incomplete(path string) (bool, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return false, err
 	}
@@ -118,7 +120,7 @@ const deepCheckObjects = 2500
 // error is an I/O failure worth retrying. Its memory does not grow with the
 // number of pages or objects in the file.
 func Inspect(path string, o Options) (Info, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return Info{}, err
 	}
@@ -270,7 +272,7 @@ func hashInto(h io.Writer, r io.Reader) (int64, error) {
 // HashFile returns the hex sha256 and size of a file, the way Inspect
 // hashes large files.
 func HashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return "", 0, err
 	}

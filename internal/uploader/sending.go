@@ -17,6 +17,7 @@ import (
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 func (u *Uploader) launch(ctx context.Context, b state.Batch) {
@@ -72,7 +73,7 @@ func (u *Uploader) send(ctx context.Context, b state.Batch) {
 	for i := range b.Docs {
 		path := b.Paths[i]
 		ct, _ := filecheck.ContentTypeOf(path) // unreadable: Open reports it
-		uploads[i] = api.Upload{Name: b.Names[i], ContentType: ct, SHA256: shas[i], Open: func() (io.ReadCloser, error) { return os.Open(path) }}
+		uploads[i] = api.Upload{Name: b.Names[i], ContentType: ct, SHA256: shas[i], Open: func() (io.ReadCloser, error) { return os.Open(winpath.Sys(path)) }}
 	}
 	sub, err := u.o.API.Submit(ctx, b.ParserID, b.Key, uploads)
 	if ctx.Err() != nil {
