@@ -48,7 +48,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := m.requireConfig(fs, *cfgPath)
+	cfg, err := m.requireConfig(fs, m.instanceConfig(*cfgPath, *instance))
 	if err != nil {
 		return err
 	}

@@ -113,3 +113,12 @@ func instanceFlag(fs interface {
 func checkedInstance(name string) (string, error) {
 	return name, service.CheckInstance(name)
 }
+
+// instanceConfig is -c, or with --name NAME and no -c that instance's
+// default config (for commands that otherwise default to the default's).
+func (m *Main) instanceConfig(path, instance string) string {
+	if path == "" && instance != "" {
+		return instanceConfigPath(runtime.GOOS, instance, m.Getenv)
+	}
+	return path
+}
