@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/service"
 )
 
 // instanceConfigPath is the default config of the service instance (--name
@@ -107,11 +106,6 @@ func instanceFlag(fs interface {
 }) *string {
 	return fs.String("name", "", "the service instance, for one more config on this host: ppsync@NAME (systemd), ppsync-NAME (Windows, launchd); its default config is "+
 		instanceConfigPath(runtime.GOOS, "NAME", func(string) string { return "" }))
-}
-
-// checkedInstance validates --name.
-func checkedInstance(name string) (string, error) {
-	return name, service.CheckInstance(name)
 }
 
 // instanceConfig is -c, or with --name NAME and no -c that instance's
