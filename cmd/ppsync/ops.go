@@ -44,10 +44,11 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	fs := m.flags("status", "status -c FILE [--json]")
 	cfgPath := fs.String("c", "", "config file (required)")
 	asJSON := fs.Bool("json", false, "print JSON (the same as the admin endpoint's /status)")
+	instance := instanceFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := m.requireConfig(fs, *cfgPath)
+	cfg, err := m.requireConfig(fs, m.instanceConfig(*cfgPath, *instance))
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.Service = serviceStatus(cfg.File)
+	rep.Service = serviceStatus(*instance)
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")

@@ -100,6 +100,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	fs.StringVar(cfgPath, "config", "", "config file (same as -c)")
 	once := fs.Bool("once", false, "process what is in the inboxes now, wait for every result, then exit (0 all done, 1 some failed, 2 could not run)")
 	asService := fs.Bool("service", false, "Windows: run under the Service Control Manager (the command line 'ppsync install' writes has it)")
+	instance := fs.String("name", "", "with --service: the service instance 'ppsync install --name' made (its log folder and Event Log source)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	mem.Go(func() { memlimit.Run(mctx, memlimit.Floor, memlimit.Every, m.Getenv) })
 	defer func() { stopMem(); mem.Wait() }()
 	if runtime.GOOS == "windows" && (*asService || underServiceManager()) && !*once {
-		return m.runService(cfg, key)
+		return m.runService(cfg, key, *instance)
 	}
 	var sum daemon.Summary
 	if *once {

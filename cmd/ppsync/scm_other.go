@@ -6,8 +6,8 @@ import "errors"
 
 var errNoSCM = errors.New("--service: there is a Service Control Manager on Windows only")
 
-func runUnderSCM(*program) error { return errNoSCM }
+func runUnderSCM(*program, string) error { return errNoSCM }
 
-func openSystemLog() (systemLog, error) { return nil, errNoSCM }
+func openSystemLog(string) (systemLog, error) { return nil, errNoSCM }
 
 func programData(getenv func(string) string) string { return getenv("ProgramData") }

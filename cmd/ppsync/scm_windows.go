@@ -8,8 +8,6 @@ import (
 	"golang.org/x/sys/windows"
 	"golang.org/x/sys/windows/svc"
 	"golang.org/x/sys/windows/svc/eventlog"
-
-	"github.com/ppsync/ppsync/internal/service"
 )
 
 // scmHandler runs the program for the Service Control Manager. It is
@@ -45,10 +43,10 @@ func (h *scmHandler) Execute(_ []string, r <-chan svc.ChangeRequest, changes cha
 
 // runUnderSCM hands the process to the Service Control Manager until the
 // service is stopped.
-func runUnderSCM(prg *program) error {
+func runUnderSCM(prg *program, name string) error {
 	h := &scmHandler{prg: prg}
-	if err := svc.Run(service.Name, h); err != nil {
-		return fmt.Errorf("run as the Windows service %s: %w (run 'ppsync run' without --service outside the Service Control Manager)", service.Name, err)
+	if err := svc.Run(name, h); err != nil {
+		return fmt.Errorf("run as the Windows service %s: %w (run 'ppsync run' without --service outside the Service Control Manager)", name, err)
 	}
 	return h.stopErr
 }
@@ -57,10 +55,10 @@ func runUnderSCM(prg *program) error {
 // the source 'ppsync install' registers.
 type eventLogWriter struct{ l *eventlog.Log }
 
-func openSystemLog() (systemLog, error) {
-	l, err := eventlog.Open(service.Name)
+func openSystemLog(name string) (systemLog, error) {
+	l, err := eventlog.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("open the Event Log source %s: %w", service.Name, err)
+		return nil, fmt.Errorf("open the Event Log source %s: %w", name, err)
 	}
 	return eventLogWriter{l}, nil
 }

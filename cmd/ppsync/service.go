@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	ks "github.com/kardianos/service"
@@ -25,7 +26,7 @@ func defaultConfigPath(goos string, getenv func(string) string) string {
 		if pd == "" {
 			pd = `C:\ProgramData`
 		}
-		return filepath.Join(pd, "ppsync", "config.toml")
+		return strings.TrimRight(pd, `\/`) + `\ppsync\config.toml` // a Windows path, on any system
 	case "darwin":
 		return "/usr/local/etc/ppsync/config.toml"
 	}
@@ -34,10 +35,16 @@ func defaultConfigPath(goos string, getenv func(string) string) string {
 
 // configOrDefault returns -c, else the platform default when it exists.
 func (m *Main) configOrDefault(flagValue string) (string, error) {
+	return m.instanceConfigOrDefault(flagValue, "")
+}
+
+// instanceConfigOrDefault returns -c, else the default config of the
+// service instance (--name) when it exists.
+func (m *Main) instanceConfigOrDefault(flagValue, instance string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	def := defaultConfigPath(runtime.GOOS, m.Getenv)
+	def := instanceConfigPath(runtime.GOOS, instance, m.Getenv)
 	if _, err := os.Stat(def); err == nil {
 		return def, nil
 	}
@@ -45,7 +52,7 @@ func (m *Main) configOrDefault(flagValue string) (string, error) {
 }
 
 // unitFor describes the service for cfg.
-func unitFor(cfg *config.Config, userName string) (service.Unit, error) {
+func unitFor(cfg *config.Config, userName, instance string) (service.Unit, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return service.Unit{}, fmt.Errorf("cannot find the ppsync binary: %w", err)
@@ -53,14 +60,14 @@ func unitFor(cfg *config.Config, userName string) (service.Unit, error) {
 	if exe, err = filepath.EvalSymlinks(exe); err != nil {
 		return service.Unit{}, err
 	}
-	u := service.Unit{Exe: exe, ConfigPath: cfg.File, User: userName}
+	u := service.Unit{Exe: exe, ConfigPath: cfg.File, User: userName, Instance: instance}
 	for _, in := range cfg.Inboxes {
 		u.RWPaths = append(u.RWPaths, in.Path)
 		if in.After == "move" {
 			u.RWPaths = append(u.RWPaths, in.ProcessedDir, in.FailedDir)
 		}
 	}
-	if dir := filepath.Dir(cfg.State.Path); dir != "/var/lib/ppsync" {
+	if dir := filepath.Dir(cfg.State.Path); dir != "/var/lib/ppsync" && !strings.HasPrefix(dir, "/var/lib/ppsync/") {
 		u.RWPaths = append(u.RWPaths, dir)
 	}
 	return u, nil
@@ -71,17 +78,18 @@ type noopProgram struct{}
 func (noopProgram) Start(ks.Service) error { return nil }
 func (noopProgram) Stop(ks.Service) error  { return nil }
 
-func newService(cfg *config.Config, userName string, prg ks.Interface) (ks.Service, error) {
-	u, err := unitFor(cfg, userName)
+func newService(cfg *config.Config, userName, instance string, prg ks.Interface) (ks.Service, error) {
+	u, err := unitFor(cfg, userName, instance)
 	if err != nil {
 		return nil, err
 	}
 	return ks.New(prg, service.Config(runtime.GOOS, u))
 }
 
-// serviceStatus says whether the service is installed and running.
-func serviceStatus(cfgFile string) string {
-	s, err := ks.New(noopProgram{}, &ks.Config{Name: service.Name})
+// serviceStatus says whether the service instance (--name; "" for the
+// default) is installed and running.
+func serviceStatus(instance string) string {
+	s, err := ks.New(noopProgram{}, &ks.Config{Name: service.ServiceName(runtime.GOOS, instance)})
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
@@ -100,13 +108,17 @@ func serviceStatus(cfgFile string) string {
 }
 
 func (m *Main) runInstall(ctx context.Context, args []string) error {
-	fs := m.flags("install", "install -c FILE [--user NAME]")
-	cfgPath := fs.String("c", "", "config file (default: the platform's, e.g. /etc/ppsync/config.toml)")
+	fs := m.flags("install", "install -c FILE [--user NAME] [--name NAME]")
+	cfgPath := fs.String("c", "", "config file (default: the platform's, e.g. /etc/ppsync/config.toml; with --name NAME: /etc/ppsync/NAME.toml)")
+	instance := instanceFlag(fs)
 	userName := fs.String("user", defaultServiceUser(), "account the service runs as (Windows: DOMAIN\\name, a managed service account DOMAIN\\name$, or by default NT SERVICE\\ppsync; a password is asked for, never taken from the command line)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	path, err := m.configOrDefault(*cfgPath)
+	if err := service.CheckInstance(*instance); err != nil {
+		return err
+	}
+	path, err := m.instanceConfigOrDefault(*cfgPath, *instance)
 	if err != nil {
 		return err
 	}
@@ -114,8 +126,11 @@ func (m *Main) runInstall(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := m.checkInstanceConflicts(cfg); err != nil {
+		return err
+	}
 	if runtime.GOOS == "windows" {
-		return m.installWindows(ctx, cfg, *userName)
+		return m.installWindows(ctx, cfg, *userName, *instance)
 	}
 	if err := service.CheckInstallable(runtime.GOOS, chosenSystem()); err != nil {
 		return fmt.Errorf("install the service: %w", err)
@@ -125,31 +140,31 @@ func (m *Main) runInstall(ctx context.Context, args []string) error {
 			return fmt.Errorf("user %q does not exist: create it with 'useradd --system --home-dir /var/lib/ppsync --shell /usr/sbin/nologin %s' (the .deb/.rpm do this), or pass --user", *userName, *userName)
 		}
 	}
-	s, err := newService(cfg, *userName, noopProgram{})
+	s, err := newService(cfg, *userName, *instance, noopProgram{})
 	if err != nil {
 		return err
 	}
 	if err := s.Install(); err != nil {
-		return fmt.Errorf("install the service: %w (run as root / Administrator; 'ppsync uninstall' first to reinstall)", err)
+		return fmt.Errorf("install the service: %w (run as root / Administrator; 'ppsync uninstall%s' first to reinstall)", err, nameArg(*instance))
 	}
-	fmt.Fprintf(m.Stdout, "installed service %q with config %s\nstart it with: ppsync start\n", service.Name, cfg.File)
+	fmt.Fprintf(m.Stdout, "installed service %q with config %s\nstart it with: ppsync start%s\n", service.ServiceName(runtime.GOOS, *instance), cfg.File, nameArg(*instance))
 	return nil
 }
 
 // installWindows installs the Windows service, or upgrades it in place
 // when it exists (new binary, same account and password).
-func (m *Main) installWindows(ctx context.Context, cfg *config.Config, userName string) error {
+func (m *Main) installWindows(ctx context.Context, cfg *config.Config, userName, instance string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("cannot find the ppsync binary: %w", err)
 	}
-	existing, err := service.QueryWindows(service.Name)
+	existing, err := service.QueryWindows(service.ServiceName("windows", instance))
 	if err != nil {
 		return err
 	}
 	plan, err := service.PlanWindows(service.WindowsInput{
 		Exe: exe, ProgramFiles: m.Getenv("ProgramFiles"), ProgramData: m.Getenv("ProgramData"),
-		ConfigPath: cfg.File, User: userName, Existing: existing,
+		ConfigPath: cfg.File, User: userName, Existing: existing, Instance: instance,
 	})
 	if err != nil {
 		return fmt.Errorf("install the service: %w", err)
@@ -167,8 +182,8 @@ func (m *Main) installWindows(ctx context.Context, cfg *config.Config, userName 
 		fmt.Fprintf(m.Stdout, "upgraded service %q to %s, still running as %s, config %s\n", plan.Name, plan.Exe, plan.Account.Name, cfg.File)
 		return nil
 	}
-	fmt.Fprintf(m.Stdout, "installed service %q (%s, delayed automatic start, restarts on failure) running as %s, config %s\nstart it with: ppsync start\n",
-		plan.Name, plan.Exe, plan.Account.Name, cfg.File)
+	fmt.Fprintf(m.Stdout, "installed service %q (%s, delayed automatic start, restarts on failure) running as %s, config %s\nstart it with: ppsync start%s\n",
+		plan.Name, plan.Exe, plan.Account.Name, cfg.File, nameArg(instance))
 	return nil
 }
 
@@ -194,18 +209,23 @@ const startHold = 5 * time.Second
 // serviceControl runs start, stop, restart or uninstall.
 func (m *Main) serviceControl(action string) func(*Main, context.Context, []string) error {
 	return func(m *Main, ctx context.Context, args []string) error {
-		fs := m.flags(action, action)
+		fs := m.flags(action, action+" [--name NAME]")
+		instance := instanceFlag(fs)
 		if err := parse(fs, args); err != nil {
 			return err
 		}
+		if err := service.CheckInstance(*instance); err != nil {
+			return err
+		}
+		name := service.ServiceName(runtime.GOOS, *instance)
 		if action == "uninstall" && runtime.GOOS == "windows" {
-			if err := service.UninstallWindows(ctx, service.Name, service.Name); err != nil {
+			if err := service.UninstallWindows(ctx, name, name); err != nil {
 				return fmt.Errorf("uninstall the service: %w", err)
 			}
-			fmt.Fprintf(m.Stdout, "uninstall: done (the config, the state and the logs in %s are kept)\n", filepath.Dir(defaultConfigPath("windows", m.Getenv)))
+			fmt.Fprintf(m.Stdout, "uninstall: done (the config, the state and the logs in %s are kept)\n", filepath.Dir(instanceConfigPath("windows", *instance, m.Getenv)))
 			return nil
 		}
-		s, err := ks.New(noopProgram{}, &ks.Config{Name: service.Name, DisplayName: service.DisplayName})
+		s, err := ks.New(noopProgram{}, &ks.Config{Name: name, DisplayName: service.InstanceDisplayName(*instance)})
 		if err != nil {
 			return err
 		}
@@ -221,8 +241,8 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 			return fmt.Errorf("%s the service: %w (is it installed? run as root / Administrator)", action, err)
 		}
 		if action == "start" || action == "restart" {
-			if err := service.ConfirmRunning(ctx, serviceProbe(s), startHold, 250*time.Millisecond); err != nil {
-				return fmt.Errorf("%s the service: %w; %s", action, err, whereLogs())
+			if err := service.ConfirmRunning(ctx, serviceProbe(s, name), startHold, 250*time.Millisecond); err != nil {
+				return fmt.Errorf("%s the service: %w; %s", action, err, whereLogs(*instance))
 			}
 		}
 		fmt.Fprintf(m.Stdout, "%s: done\n", action)
@@ -233,15 +253,15 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 // serviceProbe reads the service's state from its manager. systemd's own
 // view is needed: kardianos counts "activating (auto-restart)", a daemon
 // that died and waits to be restarted, as running.
-func serviceProbe(s ks.Service) func(context.Context) (service.State, error) {
+func serviceProbe(s ks.Service, name string) func(context.Context) (service.State, error) {
 	switch {
 	case runtime.GOOS == "windows":
-		return service.WindowsProbe(service.Name)
+		return service.WindowsProbe(name)
 	case chosenSystem() == "linux-systemd":
 		return func(ctx context.Context) (service.State, error) {
-			out, err := exec.CommandContext(ctx, "systemctl", "show", service.Name+".service", "--property=ActiveState,SubState,NRestarts").Output()
+			out, err := exec.CommandContext(ctx, "systemctl", "show", name+".service", "--property=ActiveState,SubState,NRestarts").Output()
 			if err != nil {
-				return service.State{}, fmt.Errorf("systemctl show %s: %w", service.Name, err)
+				return service.State{}, fmt.Errorf("systemctl show %s: %w", name, err)
 			}
 			return service.ParseSystemdShow(string(out))
 		}
@@ -261,12 +281,30 @@ func serviceProbe(s ks.Service) func(context.Context) (service.State, error) {
 }
 
 // whereLogs says where to read why the service stopped.
-func whereLogs() string {
+func whereLogs(instance string) string {
+	name := service.ServiceName(runtime.GOOS, instance)
 	switch runtime.GOOS {
 	case "windows":
-		return `see the Event Log (Application, source ppsync) and %ProgramData%\ppsync\logs\ppsync.log`
+		return `see the Event Log (Application, source ` + name + `) and ` + windowsLogDir(`%ProgramData%`, instance) + `\ppsync.log`
 	case "darwin":
-		return "see /usr/local/var/log/ppsync/"
+		return "see /usr/local/var/log/ppsync/" + name + ".err.log"
 	}
-	return "see: journalctl -u ppsync -n 50"
+	return "see: journalctl -u " + name + " -n 50"
+}
+
+// nameArg is " --name NAME" for an instance, "" for the default service.
+func nameArg(instance string) string {
+	if instance == "" {
+		return ""
+	}
+	return " --name " + instance
+}
+
+// windowsLogDir is the Windows service's log folder under programData:
+// %ProgramData%\ppsync\logs, or %ProgramData%\ppsync\NAME\logs.
+func windowsLogDir(programData, instance string) string {
+	if instance == "" {
+		return programData + `\ppsync\logs`
+	}
+	return programData + `\ppsync\` + instance + `\logs`
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/service"
 )
 
 // underServiceManager reports a Windows service start, which must talk to
@@ -67,13 +68,17 @@ func (p *program) Stop(ks.Service) error {
 
 // runService runs the daemon under the Windows Service Control Manager,
 // logging to a rotating file and warnings and errors to the Event Log.
-func (m *Main) runService(cfg *config.Config, key string) error {
+func (m *Main) runService(cfg *config.Config, key, instance string) error {
+	if err := service.CheckInstance(instance); err != nil {
+		return err
+	}
+	name := service.ServiceName("windows", instance)
 	for _, in := range cfg.Inboxes {
 		if fsinfo.IsMappedDrive(in.Path) {
 			return fmt.Errorf("inbox %s is on a mapped drive letter, which a Windows service cannot see: use its UNC path (\\\\server\\share\\folder) in %s", in.Path, cfg.File)
 		}
 	}
-	logDir := filepath.Join(programData(m.Getenv), "ppsync", "logs")
+	logDir := windowsLogDir(programData(m.Getenv), instance)
 	file := &lumberjack.Logger{Filename: filepath.Join(logDir, "ppsync.log"), MaxSize: 10, MaxBackups: 5, MaxAge: 30}
 	defer file.Close()
 	prg := &program{
@@ -86,12 +91,12 @@ func (m *Main) runService(cfg *config.Config, key string) error {
 		},
 		exit: os.Exit,
 	}
-	sysLog, err := openSystemLog()
+	sysLog, err := openSystemLog(name)
 	if err != nil {
 		sysLog = nil // the log file still has everything
 	}
 	prg.opts = daemon.Options{Config: cfg, APIKey: key, Logger: slog.New(&teeHandler{base: newLogger(file, cfg.Log).Handler(), sys: sysLog})}
-	return runUnderSCM(prg)
+	return runUnderSCM(prg, name)
 }
 
 // systemLog is the Windows Event Log.

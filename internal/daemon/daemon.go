@@ -34,6 +34,7 @@ import (
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/watcher"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Options configures a run.
@@ -531,7 +532,7 @@ func reconcileMissing(st *state.Store, cfg *config.Config, ws []*watcher.Watcher
 			if f.State != state.FileQueued && f.State != state.FileDuplicate || !reachable[f.Inbox] {
 				return nil
 			}
-			if _, err := os.Lstat(f.Path); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Lstat(winpath.Sys(f.Path)); errors.Is(err, os.ErrNotExist) {
 				gone = append(gone, f)
 			}
 			return nil

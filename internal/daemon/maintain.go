@@ -9,6 +9,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // DefaultPruneEvery is how often a running daemon prunes its state.
@@ -41,10 +42,10 @@ func pruneExists(inboxes []config.Inbox) func(string) bool {
 	}
 	return func(p string) bool {
 		if roots[p] {
-			fi, err := os.Stat(p)
+			fi, err := os.Stat(winpath.Sys(p))
 			return err == nil && fi.IsDir()
 		}
-		_, err := os.Lstat(p)
+		_, err := os.Lstat(winpath.Sys(p))
 		return !errors.Is(err, os.ErrNotExist)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/pdfcheck"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Kind is a file format as recognised from its content.
@@ -276,7 +277,7 @@ func convertAdvice(k Kind) string {
 
 // readHead opens path and reads its first bytes.
 func readHead(path string) ([]byte, int64, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -359,7 +360,7 @@ func Inspect(path string, o Options) (Info, error) {
 // inspectPDF validates a PDF, under the journal's mark when there is one.
 func inspectPDF(path string, o Options) (Info, error) {
 	if o.Journal != nil {
-		st, err := os.Stat(path)
+		st, err := os.Stat(winpath.Sys(path))
 		if err != nil {
 			return Info{}, err
 		}
@@ -473,7 +474,7 @@ func Complete(path string) (Completeness, error) {
 		}
 		c.Complete, c.Missing = missing == "", missing
 	case KindPNG, KindJPEG, KindWebP:
-		f, err := os.Open(path)
+		f, err := os.Open(winpath.Sys(path))
 		if err != nil {
 			return Completeness{}, err
 		}
@@ -493,7 +494,7 @@ func Complete(path string) (Completeness, error) {
 
 // inspectImage hashes an image and checks its header, dimensions and end.
 func inspectImage(path string, k Kind, size int64) (Info, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return Info{}, err
 	}

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // span is how much of each end of a file the fingerprint reads.
@@ -25,7 +27,7 @@ const span = 64 << 10
 // its size and of its first and last 64 KiB (all of it when smaller), as
 // 32 hex digits.
 func Fingerprint(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return "", fmt.Errorf("fingerprint %s: %w", path, err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/review"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Forgetter lets finish ask a watcher to report a path again.
@@ -599,7 +600,7 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 	if inInbox && f.outageHolds(inbox) {
 		return false // the outage was reported once; tried again after its back-off
 	}
-	if _, err := os.Lstat(rec.Path); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(winpath.Sys(rec.Path)); errors.Is(err, os.ErrNotExist) {
 		return f.missing(b, rec, d.Key, last)
 	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
@@ -752,7 +753,7 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 // inFolder creates out's folder (a results_dir mirrors the inbox's tree as
 // files arrive), then runs write.
 func inFolder(out string, write func() error) error {
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	if err := os.MkdirAll(winpath.Sys(filepath.Dir(out)), 0o755); err != nil {
 		return results.Describe("writing", out, err)
 	}
 	return write()
@@ -760,4 +761,4 @@ func inFolder(out string, write func() error) error {
 
 // removeStale deletes an outdated result or error file; failing to is not
 // fatal, the fresh file is in place.
-func removeStale(path string) { _ = os.Remove(path) }
+func removeStale(path string) { _ = os.Remove(winpath.Sys(path)) }

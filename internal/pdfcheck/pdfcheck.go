@@ -16,6 +16,8 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 func init() {
@@ -71,7 +73,7 @@ func Incomplete(path string) (bool, error) {
 // the rest of the length its linearization dictionary announces (such a
 // file has a first %%EOF after its first page, long before its end).
 func Missing(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return "", err
 	}
@@ -149,7 +151,7 @@ const deepCheckObjects = 2500
 // error is an I/O failure worth retrying. Its memory does not grow with the
 // number of pages or objects in the file.
 func Inspect(path string, o Options) (Info, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return Info{}, err
 	}
@@ -301,7 +303,7 @@ func hashInto(h io.Writer, r io.Reader) (int64, error) {
 // HashFile returns the hex sha256 and size of a file, the way Inspect
 // hashes large files.
 func HashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return "", 0, err
 	}

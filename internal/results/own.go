@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // MaxOwnSize is the largest result or error file ReadOwn reads back: the
@@ -134,7 +136,7 @@ func (o Own) read(path, source string) (Output, error) {
 	if root == "" {
 		return Output{}, &notOwn{path, "it is not inside an inbox or a results folder ppsync writes to"}
 	}
-	r, err := os.OpenRoot(root)
+	r, err := os.OpenRoot(winpath.Sys(root))
 	if err != nil {
 		return Output{}, fmt.Errorf("read %s: open %s: %w", path, root, err)
 	}

@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Suffixes of the files ppsync writes beside a source file.
@@ -190,7 +191,7 @@ func (o Own) ReadSource(out, source string) (Source, bool) {
 
 // removeStale deletes an outdated result or error file. Failing to is not
 // fatal: the fresh file is in place.
-func removeStale(path string) { _ = os.Remove(path) }
+func removeStale(path string) { _ = os.Remove(winpath.Sys(path)) }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 
@@ -219,7 +220,7 @@ func WriteAtomicNoDirSync(path string, data []byte) error {
 	// A short, fixed-length temp name: one built from the file's own name
 	// would break the 255-byte name limit for long names.
 	tmp := filepath.Join(dir, tempMarker+hex.EncodeToString(rnd[:])+tempSuffix)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(winpath.Sys(tmp), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return Describe("writing", path, err)
 	}
@@ -227,11 +228,11 @@ func WriteAtomicNoDirSync(path string, data []byte) error {
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
+		os.Remove(winpath.Sys(tmp))
 		return Describe("writing", path, firstErr(werr, serr, cerr))
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := os.Rename(winpath.Sys(tmp), winpath.Sys(path)); err != nil {
+		os.Remove(winpath.Sys(tmp))
 		err = Describe("writing", path, err)
 		if runtime.GOOS == "windows" && errors.Is(err, fs.ErrPermission) {
 			err = fmt.Errorf("%w (is it open in another program?)", err)
@@ -335,8 +336,8 @@ func Move(file, inboxRoot, destRoot string) (string, error) {
 		return dest, err
 	}
 	for _, suffix := range []string{ResultSuffix, ErrorSuffix} {
-		if _, err := os.Stat(file + suffix); err == nil {
-			if err := os.Rename(file+suffix, dest+suffix); err != nil {
+		if _, err := os.Stat(winpath.Sys(file + suffix)); err == nil {
+			if err := os.Rename(winpath.Sys(file+suffix), winpath.Sys(dest+suffix)); err != nil {
 				return dest, fmt.Errorf("move %s: %w", file+suffix, err)
 			}
 		}
@@ -366,11 +367,11 @@ func MoveFile(file, inboxRoot, destRoot string) (string, error) {
 		rel = filepath.Base(file)
 	}
 	dest := filepath.Join(destRoot, rel)
-	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+	if err := os.MkdirAll(winpath.Sys(filepath.Dir(dest)), 0o755); err != nil {
 		return "", fmt.Errorf("move %s: %w", file, err)
 	}
 	dest = freeName(dest)
-	if err := os.Rename(file, dest); err != nil {
+	if err := os.Rename(winpath.Sys(file), winpath.Sys(dest)); err != nil {
 		return "", fmt.Errorf("move %s to %s: %w", file, dest, err)
 	}
 	syncDir(filepath.Dir(dest))
@@ -378,14 +379,14 @@ func MoveFile(file, inboxRoot, destRoot string) (string, error) {
 }
 
 func freeName(p string) string {
-	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(winpath.Sys(p)); errors.Is(err, os.ErrNotExist) {
 		return p
 	}
 	ext := filepath.Ext(p)
 	stem := strings.TrimSuffix(p, ext)
 	for i := 1; ; i++ {
 		c := fmt.Sprintf("%s (%d)%s", stem, i, ext)
-		if _, err := os.Lstat(c); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(winpath.Sys(c)); errors.Is(err, os.ErrNotExist) {
 			return c
 		}
 	}
@@ -395,15 +396,16 @@ func freeName(p string) string {
 // recursive). Call it before anything writes results.
 func CleanTemp(dir string, recursive bool) (int, error) {
 	n := 0
-	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	xdir := winpath.Extended(dir) // names ending in a dot or a space, on Windows
+	err := filepath.WalkDir(xdir, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
-			if p == dir {
+			if p == xdir {
 				return err
 			}
 			return nil
 		}
 		if d.IsDir() {
-			if p != dir && !recursive {
+			if p != xdir && !recursive {
 				return filepath.SkipDir
 			}
 			return nil

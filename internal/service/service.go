@@ -26,6 +26,10 @@ type Unit struct {
 	ConfigPath string   // absolute path of the config file
 	User       string   // account the service runs as
 	RWPaths    []string // inboxes, processed/failed folders, a state folder outside /var/lib/ppsync
+	// Instance is --name: "" for the default service ppsync, else the
+	// service is ppsync@NAME (Linux) or ppsync-NAME, with its own key file
+	// and state folder (see ServiceName).
+	Instance string
 }
 
 // Systemd renders the hardened unit.
@@ -53,9 +57,9 @@ RestartSec=10s
 # damaged state, an inbox held by another ppsync): stay stopped and say so.
 RestartPreventExitStatus=2
 TimeoutStopSec=30s
-# PP_API_KEY=... for the default api_key_env (mode 0600, owned by root).
-EnvironmentFile=-/etc/ppsync/env
-StateDirectory=ppsync
+# PP_API_KEY=... %s (mode 0600, owned by root).
+EnvironmentFile=-%s
+StateDirectory=%s
 StateDirectoryMode=0700
 ConfigurationDirectory=ppsync
 LogsDirectory=ppsync
@@ -64,7 +68,7 @@ LimitNOFILE=65536
 
 # Hardening: read-only system, writable only where results go.
 ProtectSystem=strict
-`, DisplayName, u.User, u.User, systemdQuote(u.Exe), systemdQuote(u.ConfigPath))
+`, InstanceDisplayName(u.Instance), u.User, u.User, systemdQuote(u.Exe), systemdQuote(u.ConfigPath), keyFor(u.Instance), envFile(u.Instance), stateDirectory(u.Instance))
 	for _, p := range rw {
 		fmt.Fprintf(&b, "ReadWritePaths=-%s\n", systemdQuote(p))
 	}
@@ -109,8 +113,8 @@ func systemdQuote(p string) string {
 // Config builds the kardianos/service configuration for goos.
 func Config(goos string, u Unit) *ks.Config {
 	c := &ks.Config{
-		Name:        Name,
-		DisplayName: DisplayName,
+		Name:        ServiceName(goos, u.Instance),
+		DisplayName: InstanceDisplayName(u.Instance),
 		Description: Description,
 		Executable:  u.Exe,
 		Arguments:   []string{"run", "-c", u.ConfigPath},

@@ -130,6 +130,10 @@ type WindowsInput struct {
 	ConfigPath   string // absolute
 	User         string // --user, "" when not given
 	Existing     *WindowsService
+	// Instance is --name: "" for the service ppsync, else the service
+	// ppsync-NAME with its binary in %ProgramFiles%\ppsync\NAME and its
+	// data and logs in %ProgramData%\ppsync\NAME.
+	Instance string
 }
 
 // WindowsPlan is what `ppsync install` does on Windows. The executor
@@ -169,22 +173,33 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 	if in.ConfigPath == "" {
 		return WindowsPlan{}, errors.New("no config file given: pass -c FILE")
 	}
+	if err := CheckInstance(in.Instance); err != nil {
+		return WindowsPlan{}, err
+	}
+	name := ServiceName("windows", in.Instance)
 	installDir := winJoin(in.ProgramFiles, Name)
 	dataDir := winJoin(in.ProgramData, Name)
+	args := []string{"run", "--service", "-c", in.ConfigPath}
+	if in.Instance != "" {
+		// Its own binary: upgrading one service never replaces the file
+		// another one runs.
+		installDir, dataDir = winJoin(installDir, in.Instance), winJoin(dataDir, in.Instance)
+		args = []string{"run", "--service", "--name", in.Instance, "-c", in.ConfigPath}
+	}
 	p := WindowsPlan{
-		Name:               Name,
-		DisplayName:        DisplayName,
+		Name:               name,
+		DisplayName:        InstanceDisplayName(in.Instance),
 		Description:        Description,
 		Dirs:               []string{installDir, dataDir, winJoin(dataDir, "logs")},
 		Exe:                winJoin(installDir, Name+".exe"),
-		Args:               []string{"run", "--service", "-c", in.ConfigPath},
+		Args:               args,
 		ACLPaths:           []string{dataDir},
 		DelayedAutoStart:   true,
 		ServiceSID:         true,
 		RestartOnErrorExit: true,
 		Recovery:           []Recovery{{Delay: 10 * time.Second}, {Delay: 10 * time.Second}, {Delay: time.Minute}},
 		RecoveryReset:      24 * time.Hour,
-		EventSource:        Name,
+		EventSource:        name,
 	}
 	if cd := winDir(in.ConfigPath); !strings.EqualFold(cd, dataDir) {
 		p.Dirs = append(p.Dirs, cd)
@@ -195,9 +210,9 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 	}
 	if ex := in.Existing; ex != nil {
 		p.Upgrade, p.WasRunning = true, ex.Running
-		kept := existingAccount(ex.Account)
+		kept := existingAccount(name, ex.Account)
 		if in.User != "" {
-			want, err := ParseAccount(Name, in.User)
+			want, err := ParseAccount(name, in.User)
 			if err != nil {
 				return WindowsPlan{}, err
 			}
@@ -208,7 +223,7 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 		}
 		p.Account = kept
 	} else {
-		a, err := ParseAccount(Name, in.User)
+		a, err := ParseAccount(name, in.User)
 		if err != nil {
 			return WindowsPlan{}, err
 		}
@@ -226,11 +241,11 @@ func PlanWindows(in WindowsInput) (WindowsPlan, error) {
 	return p, nil
 }
 
-func existingAccount(name string) Account {
+func existingAccount(service, name string) Account {
 	if name == "" || strings.EqualFold(name, "LocalSystem") || strings.EqualFold(name, `NT AUTHORITY\SYSTEM`) {
 		return Account{Name: "LocalSystem", Kind: AccountSystem}
 	}
-	if a, err := ParseAccount(Name, name); err == nil {
+	if a, err := ParseAccount(service, name); err == nil {
 		return a
 	}
 	return Account{Name: name, Kind: AccountPassword}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // nameMax is the longest file name (in bytes) the common filesystems hold:
@@ -91,7 +92,7 @@ func safeByte(c byte) bool {
 
 // hashFile returns the sha256 and size of the file at path.
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return "", 0, err
 	}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // A file is hashed once, while it is validated (intake); its upload reads
@@ -45,7 +47,7 @@ func (u *Uploader) open(path string, want expect) (io.ReadCloser, error) {
 // openVerified opens path for upload: an error wrapping errChanged when
 // it is not the file recorded in want.
 func openVerified(path string, want expect) (io.ReadCloser, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(winpath.Sys(path))
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // ErrUnmounted means the filesystem mounted on an inbox went away: the
@@ -23,14 +24,14 @@ var ErrVanished = errors.New("everything in the inbox vanished at once")
 // is written into it while this fails.
 func (w *Watcher) Reachable() error {
 	root := w.in.Path
-	st, err := os.Stat(root)
+	st, err := os.Stat(winpath.Sys(root))
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w: check that the folder exists, that its share is mounted and that the ppsync user may read it", root, err)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("inbox %s is not a folder: fix [[inbox]] path or move the file away", root)
 	}
-	f, err := os.Open(root)
+	f, err := os.Open(winpath.Sys(root))
 	if err != nil {
 		return fmt.Errorf("inbox: %w", results.Describe("reading", root, err)) // path once; access advice only for permission errors
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"unsafe"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // fileKind is what a scan needs to know about a directory entry.
@@ -32,7 +34,7 @@ const (
 // or file below root that cannot be read is handed to unreadable (with a
 // path of its own) and skipped; root itself must be a readable folder.
 func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string, s stamp), unreadable func(p string, err error)) error {
-	st, err := os.Stat(root)
+	st, err := os.Stat(winpath.Sys(root))
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w", root, err)
 	}
@@ -79,7 +81,7 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 
 // readNames lists a folder's entries by name.
 func readNames(dir string) ([]string, error) {
-	f, err := os.Open(dir)
+	f, err := os.Open(winpath.Sys(dir))
 	if err != nil {
 		return nil, err
 	}

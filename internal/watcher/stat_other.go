@@ -5,13 +5,15 @@ package watcher
 import (
 	"os"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // lstatPath is os.Lstat reduced to the stamp (size, mtime in unix
 // nanoseconds, identity where the system gives one) and kind of the entry
 // at p, symlinks not followed.
 func lstatPath(p string) (s stamp, kind fileKind, err error) {
-	st, err := os.Lstat(p)
+	st, err := os.Lstat(winpath.Sys(p))
 	if err != nil {
 		return stamp{}, kindOther, err
 	}

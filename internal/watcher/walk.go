@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // WalkFunc is called by Walk for every file of an inbox that is one of its
@@ -27,16 +28,18 @@ func Walk(ctx context.Context, in config.Inbox, fn WalkFunc) error {
 }
 
 func walk(ctx context.Context, in config.Inbox, f *Filter, root string, fn WalkFunc) error {
-	st, err := os.Stat(root)
+	st, err := os.Stat(winpath.Sys(root))
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w", root, err)
 	}
 	if !st.IsDir() {
 		return fmt.Errorf("inbox %s is not a folder", root)
 	}
-	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	xroot := winpath.Extended(root) // names ending in a dot or a space, on Windows
+	err = filepath.WalkDir(xroot, func(xp string, d fs.DirEntry, err error) error {
+		p := winpath.Plain(xp)
 		if err != nil {
-			if p == root {
+			if xp == xroot {
 				return err
 			}
 			return fn(p, nil, err)
@@ -45,7 +48,7 @@ func walk(ctx context.Context, in config.Inbox, f *Filter, root string, fn WalkF
 			return ctx.Err()
 		}
 		if d.IsDir() {
-			if p != root && (!in.Recursive || f.SkipDir(p)) {
+			if xp != xroot && (!in.Recursive || f.SkipDir(p)) {
 				return filepath.SkipDir
 			}
 			return nil

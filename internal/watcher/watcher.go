@@ -23,6 +23,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Kind says what happened to a file.
@@ -375,21 +376,23 @@ func (w *Watcher) startEvents() error {
 }
 
 func (w *Watcher) addTree(root string) error {
-	if err := w.fsw.Add(root); err != nil {
+	if err := w.fsw.Add(winpath.Sys(root)); err != nil {
 		return watchErr(err)
 	}
 	w.fast.add(root)
 	if !w.in.Recursive {
 		return nil
 	}
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root || !d.IsDir() {
+	xroot := winpath.Extended(root) // names ending in a dot or a space, on Windows
+	return filepath.WalkDir(xroot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == xroot || !d.IsDir() {
 			return nil
 		}
+		p = winpath.Plain(p)
 		if w.skipDir(p) {
 			return filepath.SkipDir
 		}
-		if err := w.fsw.Add(p); err != nil {
+		if err := w.fsw.Add(winpath.Sys(p)); err != nil {
 			return watchErr(err)
 		}
 		w.fast.add(p)
@@ -422,10 +425,10 @@ func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Eve
 	if ev.Has(fsnotify.Chmod) && !ev.Has(fsnotify.Create) && !ev.Has(fsnotify.Write) {
 		return // Spotlight, antivirus and backup tools touch modes constantly
 	}
-	p := ev.Name
+	p := winpath.Plain(ev.Name)
 	w.announced[p] = true
 	if ev.Has(fsnotify.Create) && w.in.Recursive {
-		if st, err := os.Lstat(p); err == nil && st.IsDir() && !w.skipDir(p) {
+		if st, err := os.Lstat(winpath.Sys(p)); err == nil && st.IsDir() && !w.skipDir(p) {
 			// Watch the new folder first, then scan it: files created in
 			// between produce no event.
 			if err := w.addTree(p); err != nil {
@@ -436,7 +439,7 @@ func (w *Watcher) onEvent(ctx context.Context, ev fsnotify.Event, out chan<- Eve
 		}
 	}
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-		if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(winpath.Sys(p)); errors.Is(err, os.ErrNotExist) {
 			w.vanished(ctx, p, out)
 			return
 		}
@@ -668,7 +671,7 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		if seen < w.emitted.len() {
 			// p points into the iteration's buffer; vanished copies what it keeps.
 			for p := range w.emitted.all() {
-				if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+				if _, err := os.Lstat(winpath.Sys(p)); errors.Is(err, os.ErrNotExist) {
 					w.vanished(ctx, p, out)
 				}
 			}

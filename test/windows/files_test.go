@@ -3,6 +3,7 @@ package wintest
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -27,24 +28,89 @@ func TestNames(t *testing.T) {
 	}
 	cases := []struct {
 		name, win string // the file as Windows sees it
+		out       string // the output beside it: ".json", or ".error.json"
 	}{
-		{"upper-case extension", s.inbox + `\Invoice.PDF`},
-		{"path longer than 260 characters", deep + `\long.pdf`},
+		{"upper-case extension", s.inbox + `\Invoice.PDF`, ".json"},
+		{"path longer than 260 characters", deep + `\long.pdf`, ".json"},
+		// Folders made by a Mac or Linux client: Win32 paths drop the
+		// trailing dot or space, so they are opened by their \\?\ paths.
+		{"folder name ending in a dot", s.inbox + `\ACME Inc.\dot.pdf`, ".json"},
+		{"folder name ending in a space", s.inbox + `\Trailing space \space.pdf`, ".json"},
+		{"folders ending in a dot and a space, deeper", s.inbox + `\ACME Inc.\2026 \Q1.\deep.pdf`, ".json"},
+		{"an error file in a folder ending in a dot", s.inbox + `\ACME Inc.\photo.heic`, ".error.json"},
 	}
 	for i, c := range cases {
 		if err := os.MkdirAll(filepath.Dir(e.cPath(c.win)), 0o755); err != nil {
 			t.Fatal(err)
 		}
+		if strings.HasSuffix(c.win, ".heic") {
+			writeFile(t, e.cPath(c.win), "\x00\x00\x00\x18ftypheic")
+			continue
+		}
 		dropInvoice(t, e.cPath(c.win), 20+i)
 	}
-	out := e.must(t, "run", "--once", "-c", s.config)
+	// The HEIC file is refused (its error file says to convert it): exit 1.
+	out, err := e.ppsync(t, 2*time.Minute, "run", "--once", "-c", s.config)
+	if err == nil || !strings.Contains(out, "5 done, 0 failed, 1 refused before upload") {
+		t.Errorf("run --once: %v, want 5 done and 1 refused:\n%s", err, out)
+	}
 	for _, c := range cases {
 		if len(c.win) > 260 {
 			t.Logf("%s: %d characters", c.name, len(c.win)+len(".json"))
 		}
-		if !exists(e.cPath(c.win + ".json")) {
-			t.Errorf("%s: no %s.json:\n%s", c.name, filepath.Base(e.cPath(c.win)), out)
+		if !exists(e.cPath(c.win + c.out)) {
+			t.Errorf("%s: no %s%s:\n%s", c.name, c.win, c.out, out)
 		}
+	}
+}
+
+// Folders whose names end in a dot or a space, watched by a live daemon
+// that moves finished files: a file dropped into one is found through its
+// change events (the rescan is 10 minutes away), processed, and moved with
+// its result into the processed folder, under the same folder names.
+func TestTrailingDotLive(t *testing.T) {
+	e := needWine(t)
+	base := `C:\t\` + t.Name()
+	s := e.writeConfig(t, startEmulator(t), "", "recursive = true\nafter = \"move\"\nrescan_interval = \"10m\"\n"+
+		"processed_dir = '"+base+`\processed'`+"\nfailed_dir = '"+base+`\failed'`+"\n")
+	for _, dir := range []string{`\ACME Inc.`, `\Trailing space `} {
+		if err := os.MkdirAll(e.cPath(s.inbox+dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dropInvoice(t, e.cPath(s.inbox+`\ACME Inc.\first.pdf`), 51) // found by the first scan
+	d := e.startDaemon(t, s)
+	processed := base + `\processed`
+	waitFor(t, `processed\ACME Inc.\first.pdf.json`, 90*time.Second, func() bool {
+		return exists(e.cPath(processed + `\ACME Inc.\first.pdf.json`))
+	})
+	for i, win := range []string{`\ACME Inc.\live.pdf`, `\Trailing space \live.pdf`} {
+		dropInvoice(t, e.cPath(s.inbox+win), 52+i)
+		waitFor(t, `processed`+win+`.json`, 90*time.Second, func() bool {
+			return exists(e.cPath(processed + win + ".json"))
+		})
+		if !exists(e.cPath(processed+win)) || exists(e.cPath(s.inbox+win)) {
+			t.Errorf("%s was not moved into %s", s.inbox+win, processed)
+		}
+		if b := readFile(t, e.cPath(processed+win+".json")); !strings.Contains(b, fmt.Sprintf("INV-2026-%05d", 52+i)) {
+			t.Errorf("processed%s.json: %.300s", win, b)
+		}
+	}
+	// A refused file: its error file, moved with it into the failed folder.
+	writeFile(t, e.cPath(s.inbox+`\ACME Inc.\photo.heic`), "\x00\x00\x00\x18ftypheic")
+	failed := base + `\failed\ACME Inc.\photo.heic`
+	waitFor(t, failed+".error.json", 90*time.Second, func() bool { return exists(e.cPath(failed + ".error.json")) })
+	if !exists(e.cPath(failed)) {
+		t.Errorf("photo.heic was not moved into %s", failed)
+	}
+	if strings.Contains(d.out.String(), "level=WARN") && strings.Contains(d.out.String(), "cannot") {
+		t.Errorf("warnings while watching the folders:\n%s", d.out.String())
+	}
+	if !strings.Contains(d.out.String(), "mode=events+rescan") {
+		t.Errorf("the daemon does not watch with change events:\n%s", d.out.String())
+	}
+	if err := d.stop(t); err != nil {
+		t.Errorf("stop: %v", err)
 	}
 }
 

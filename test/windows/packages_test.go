@@ -21,6 +21,7 @@ func TestWindowsPackageTests(t *testing.T) {
 	}{
 		{"internal/service", []string{"TestApplyWindowsLevels", "TestApplyWindowsSteps"}},
 		{"internal/ledger", []string{"TestLedgerHeldOpenWithoutSharing"}},
+		{"internal/winpath", []string{"TestOdd", "TestExtendedAndPlain", "TestTrailingDotAndSpace"}},
 	} {
 		t.Run(strings.ReplaceAll(tc.pkg, "/", "_"), func(t *testing.T) {
 			exe := filepath.Join(e.root, strings.ReplaceAll(tc.pkg, "/", "_")+".test.exe")

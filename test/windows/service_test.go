@@ -1,6 +1,7 @@
 package wintest
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -108,5 +109,102 @@ func TestService(t *testing.T) {
 	}
 	if out := e.must(t, "status", "-c", s.config); !strings.Contains(out, "service:   not installed") {
 		t.Errorf("status after uninstall:\n%s", out)
+	}
+}
+
+// Two configs side by side, as `ppsync install --name` makes them: each
+// install runs up to the settings Wine lacks (its own binary and folders
+// made), a second config on the first one's admin address is refused, then
+// the services ppsync-acme and ppsync-beta are created with sc.exe as
+// install would, less those settings. Each is started, queried, stopped
+// and uninstalled by its --name, processes its own inbox and logs to its
+// own folder.
+func TestServiceNamed(t *testing.T) {
+	e := needWine(t)
+	api := startEmulator(t)
+	base := e.testDir(t)
+	names := []string{"acme", "beta"}
+	setups := map[string]setup{}
+	for _, n := range names {
+		dataDir := `C:\ProgramData\ppsync\` + n
+		_ = os.RemoveAll(e.cPath(dataDir))
+		// The instance's default config: install, start and status find it by --name.
+		setups[n] = e.writeConfigIn(t, dataDir, api, base+`\`+n+`-inbox`, "")
+		t.Cleanup(func() { _ = e.win(context.Background(), "sc.exe", "delete", "ppsync-"+n).Run() })
+	}
+
+	// A second config on the first one's admin address is refused.
+	acme, beta := setups["acme"], setups["beta"]
+	clash := strings.Replace(readFile(t, e.cPath(beta.config)), beta.admin, acme.admin, 1)
+	writeFile(t, e.cPath(beta.config), clash)
+	out, err := e.ppsync(t, 2*time.Minute, "install", "--name", "beta")
+	if err == nil || !strings.Contains(out, `both set [admin] listen = "`+acme.admin+`"`) || !strings.Contains(out, `ppsync\acme\config.toml`) {
+		t.Errorf("install --name beta with acme's admin address: %v\n%s", err, out)
+	}
+	writeFile(t, e.cPath(beta.config), strings.Replace(clash, `listen = "`+acme.admin+`"`, `listen = "`+beta.admin+`"`, 1))
+
+	for _, n := range names {
+		out, err := e.ppsync(t, 2*time.Minute, "install", "--name", n)
+		if err == nil {
+			t.Fatalf("install --name %s passed under Wine, whose service manager has no service SIDs: update docs/install.md\n%s", n, out)
+		}
+		for _, want := range []string{`copied `, `C:\Program Files\ppsync\` + n + `\ppsync.exe`, " of service ppsync-" + n + ": Invalid level", "the new service ppsync-" + n + " was removed again"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("install --name %s under Wine: output lacks %q:\n%s", n, want, out)
+			}
+		}
+		if !exists(e.cPath(`C:\ProgramData\ppsync\` + n + `\logs`)) {
+			t.Errorf("install --name %s did not create its logs folder", n)
+		}
+		bin := `"C:\Program Files\ppsync\` + n + `\ppsync.exe" run --service --name ` + n + ` -c ` + setups[n].config
+		if out, err := e.win(t.Context(), "sc.exe", "create", "ppsync-"+n, "binPath=", bin, "start=", "demand", "DisplayName=", "ppsync "+n).CombinedOutput(); err != nil {
+			t.Fatalf("sc.exe create ppsync-%s: %v\n%s", n, err, out)
+		}
+	}
+	for i, n := range names {
+		if out := e.must(t, "start", "--name", n); !strings.Contains(out, "start: done") {
+			t.Fatalf("ppsync start --name %s:\n%s", n, out)
+		}
+		dropInvoice(t, e.cPath(setups[n].inbox+`\`+n+`.pdf`), 60+i)
+	}
+	for _, n := range names {
+		s := setups[n]
+		waitFor(t, n+".pdf.json", 90*time.Second, func() bool { return exists(e.cPath(s.inbox + `\` + n + ".pdf.json")) })
+		if out := e.must(t, "status", "--name", n); !strings.Contains(out, "service:   installed, running") || !strings.Contains(out, "inbox "+s.inbox) {
+			t.Errorf("status --name %s:\n%s", n, out)
+		}
+	}
+	for _, n := range names {
+		l := readFile(t, e.cPath(`C:\ProgramData\ppsync\`+n+`\logs\ppsync.log`))
+		other := names[0]
+		if n == other {
+			other = names[1]
+		}
+		if !strings.Contains(l, n+".pdf") || strings.Contains(l, other+".pdf") {
+			t.Errorf("the log of ppsync-%s: want its own file only:\n%.3000s", n, l)
+		}
+	}
+
+	// Stopping acme leaves beta running.
+	if out := e.must(t, "stop", "--name", "acme"); !strings.Contains(out, "stop: done") {
+		t.Fatalf("ppsync stop --name acme:\n%s", out)
+	}
+	waitFor(t, "ppsync-acme to stop", 60*time.Second, func() bool {
+		out, _ := e.ppsync(t, time.Minute, "status", "--name", "acme")
+		return strings.Contains(out, "service:   installed, stopped")
+	})
+	if out := e.must(t, "status", "--name", "beta"); !strings.Contains(out, "service:   installed, running") {
+		t.Errorf("beta after acme stopped:\n%s", out)
+	}
+	if out := e.must(t, "stop", "--name", "beta"); !strings.Contains(out, "stop: done") {
+		t.Errorf("ppsync stop --name beta:\n%s", out)
+	}
+	for _, n := range names {
+		if out := e.must(t, "uninstall", "--name", n); !strings.Contains(out, "uninstall: done") || !strings.Contains(out, `ppsync\`+n) {
+			t.Errorf("ppsync uninstall --name %s:\n%s", n, out)
+		}
+		if out := e.must(t, "status", "--name", n); !strings.Contains(out, "service:   not installed") {
+			t.Errorf("status --name %s after uninstall:\n%s", n, out)
+		}
 	}
 }

@@ -234,7 +234,13 @@ type setup struct {
 // beside it; extra is added to the [[inbox]] table.
 func (e *wineEnv) writeConfig(t *testing.T, api, inbox, extra string) setup {
 	t.Helper()
-	dir := e.testDir(t)
+	return e.writeConfigIn(t, e.testDir(t), api, inbox, extra)
+}
+
+// writeConfigIn is writeConfig into the folder dir (a Windows path, made
+// if missing).
+func (e *wineEnv) writeConfigIn(t *testing.T, dir, api, inbox, extra string) setup {
+	t.Helper()
 	s := setup{dir: dir, config: dir + `\config.toml`, inbox: inbox, state: dir + `\state.db`, admin: freePort(t)}
 	if s.inbox == "" {
 		s.inbox = dir + `\inbox`
