@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/emulator"
 )
 
 // copiesScenario drops hard links of one PDF, o.copies of them at each
@@ -71,18 +70,11 @@ func copiesRun(o options, bin, work string, n int, variant string) error {
 	if variant == "two inboxes" {
 		extra = "[[inbox]]\npath = \"inbox2\"\nparser_id = \"prs_invoice\"\nsettle = \"500ms\"\n"
 	}
-	lifted := o
-	lifted.window = 10 * time.Millisecond
-	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, Workers: o.workers,
-		RateWindow: lifted.window, TempDir: dir})
+	emu, cfg, stop, err := liftedServer(o, dir, extra)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	cfg, err := writeConfig(dir, url, lifted, "warn", extra)
-	if err != nil {
-		return err
-	}
 	report := func(variant string) error {
 		fmt.Fprintf(os.Stderr, "copies: %d, %s…\n", n, variant)
 		r, err := runOnce(bin, cfg)

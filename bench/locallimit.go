@@ -161,18 +161,11 @@ func localLimit(o options, bin, work string) error {
 	if err != nil {
 		return err
 	}
-	lifted := o
-	lifted.window = 10 * time.Millisecond
-	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, Workers: o.workers,
-		RateWindow: lifted.window, TempDir: dir})
+	emu, cfg, stop, err := liftedServer(o, dir, "")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	cfg, err := writeConfig(dir, url, lifted, "warn", "")
-	if err != nil {
-		return err
-	}
 	// Warm the page cache for both sides alike: the floor reads first once.
 	if _, _, err := floor(paths, true); err != nil {
 		return err
@@ -224,18 +217,11 @@ func restartScenario(o options, bin, work string) error {
 	if err := knownState(filepath.Join(dir, "state.db"), inbox, paths); err != nil {
 		return err
 	}
-	lifted := o
-	lifted.window = 10 * time.Millisecond
-	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, Workers: o.workers,
-		RateWindow: lifted.window, TempDir: dir})
+	emu, cfg, stop, err := liftedServer(o, dir, "")
 	if err != nil {
 		return err
 	}
 	defer stop()
-	cfg, err := writeConfig(dir, url, lifted, "warn", "")
-	if err != nil {
-		return err
-	}
 	if _, _, err := floor(paths, false); err != nil {
 		return err
 	}
@@ -324,4 +310,23 @@ func identityOf(ino uint64, ctime int64) uint64 {
 		h = 1
 	}
 	return h
+}
+
+// liftedServer starts an emulator with the API's limits lifted (a 10 ms
+// rate window, credits without end, no processing time) and writes the
+// config of a run in dir against it, with extraInbox's TOML added.
+func liftedServer(o options, dir, extraInbox string) (*emulator.Emulator, string, func(), error) {
+	lifted := o
+	lifted.window = 10 * time.Millisecond
+	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, Workers: o.workers,
+		RateWindow: lifted.window, TempDir: dir})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cfg, err := writeConfig(dir, url, lifted, "warn", extraInbox)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return emu, cfg, stop, nil
 }

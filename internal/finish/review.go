@@ -453,13 +453,9 @@ func (f *Finisher) readHeld(id string) (HeldItem, *results.Held, error) {
 func (f *Finisher) Approve(ctx context.Context, id string, dec Decision) (string, error) {
 	f.rv.decide.Lock()
 	defer f.rv.decide.Unlock()
-	it, h, err := f.readHeld(id)
+	it, h, in, err := f.heldIn(id, "approve")
 	if err != nil {
 		return "", err
-	}
-	in, ok := f.inbox(it.Inbox, it.File)
-	if !ok {
-		return "", fmt.Errorf("review %s: %s is in no configured inbox any more; add its inbox back to approve it", id, it.File)
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal(h.Document, &doc); err != nil || doc == nil {
@@ -498,6 +494,20 @@ func (f *Finisher) Approve(ctx context.Context, id string, dec Decision) (string
 	return resPath, nil
 }
 
+// heldIn reads the held result id and finds its inbox, which must still
+// be configured for a person to verb (approve, reject) it.
+func (f *Finisher) heldIn(id, verb string) (HeldItem, *results.Held, Inbox, error) {
+	it, h, err := f.readHeld(id)
+	if err != nil {
+		return it, h, Inbox{}, err
+	}
+	in, ok := f.inbox(it.Inbox, it.File)
+	if !ok {
+		return it, h, in, fmt.Errorf("review %s: %s is in no configured inbox any more; add its inbox back to %s it", id, it.File, verb)
+	}
+	return it, h, in, nil
+}
+
 // Reject turns the held result id into an error file with code
 // REJECTED_IN_REVIEW and dec's note, records the file failed, tells the
 // sink and moves the file when the inbox says so, then removes
@@ -506,13 +516,9 @@ func (f *Finisher) Approve(ctx context.Context, id string, dec Decision) (string
 func (f *Finisher) Reject(ctx context.Context, id string, dec Decision) (string, error) {
 	f.rv.decide.Lock()
 	defer f.rv.decide.Unlock()
-	it, h, err := f.readHeld(id)
+	it, h, in, err := f.heldIn(id, "reject")
 	if err != nil {
 		return "", err
-	}
-	in, ok := f.inbox(it.Inbox, it.File)
-	if !ok {
-		return "", fmt.Errorf("review %s: %s is in no configured inbox any more; add its inbox back to reject it", id, it.File)
 	}
 	msg := "rejected in review by " + cmp.Or(dec.By, "unknown")
 	if dec.Note != "" {
