@@ -22,6 +22,7 @@ import (
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/watcher"
 )
 
 // sizedFiles writes n invoices padded to sizes drawn evenly from 100 KB to
@@ -276,7 +277,7 @@ func knownState(path, inbox string, paths []string) error {
 					return err
 				}
 				f := state.File{Path: p, Inbox: inbox, ParserID: "prs_invoice", SHA256: sha, Pages: 1, State: state.FileDone,
-					Size: st.Size, ModTime: st.Mtim.Nano(), Identity: strconv.FormatUint(identityOf(st.Ino, st.Ctim.Nano()), 16),
+					Size: st.Size, ModTime: st.Mtim.Nano(), Identity: watcher.IdentityOf(uint64(st.Ino), st.Ctim.Nano()),
 					Result: p + ".json", FirstSeen: then, Updated: then}
 				if err := tx.PutFile(f); err != nil {
 					return err
@@ -294,22 +295,6 @@ func knownState(path, inbox string, paths []string) error {
 		}
 	}
 	return nil
-}
-
-// identityOf is the watcher's identity of a file (internal/watcher,
-// identity.go): FNV-1a over its inode and ctime.
-func identityOf(ino uint64, ctime int64) uint64 {
-	h := uint64(14695981039346656037)
-	for _, v := range [2]uint64{ino, uint64(ctime)} {
-		for i := range 8 {
-			h ^= (v >> (8 * i)) & 0xff
-			h *= 1099511628211
-		}
-	}
-	if h == 0 {
-		h = 1
-	}
-	return h
 }
 
 // liftedServer starts an emulator with the API's limits lifted (a 10 ms
