@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
 )
 
 // copiesScenario drops hard links of one PDF, o.copies of them at each
