@@ -80,7 +80,7 @@ func TestDaemonStatusPageAndStop(t *testing.T) {
 	}
 	c := signIn(t, out)
 	code, page := get(t, c, "http://"+s.admin+"/")
-	if code != http.StatusOK || !strings.Contains(page, "<title>ppsync</title>") {
+	if code != http.StatusOK || !strings.Contains(page, "<title>ppsync status</title>") {
 		t.Errorf("status page: %d\n%.300s", code, page)
 	}
 	code, body := get(t, c, "http://"+s.admin+"/status")

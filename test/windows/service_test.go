@@ -74,7 +74,7 @@ func TestService(t *testing.T) {
 			t.Errorf("status while the service runs lacks %q:\n%s", want, out)
 		}
 	}
-	if code, page := get(t, signIn(t, out), "http://"+s.admin+"/"); code != http.StatusOK || !strings.Contains(page, "<title>ppsync</title>") {
+	if code, page := get(t, signIn(t, out), "http://"+s.admin+"/"); code != http.StatusOK || !strings.Contains(page, "<title>ppsync status</title>") {
 		t.Errorf("status page from the service: %d %.200s", code, page)
 	}
 	logFile := e.cPath(logDir + `\ppsync.log`)
