@@ -157,6 +157,12 @@ ledger = "ledger.csv"
 ledger_separator = ";"
 ledger_decimal = ","
 max_pages = 50
+review_below = 0.9
+require = ["invoice_number", "total_amount"]
+review_sums = true
+sum_tolerance = 0.05
+review_duplicates = true
+review_in_ledger = true
 `, hash, testHookSec)
 	p := filepath.Join(dir, "ppsync.toml")
 	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {

@@ -107,6 +107,7 @@ var defaultNotes = map[string]string{
 	"notify.url_file":     "one of url, url_env and url_file is required",
 	"notify.events":       "failures, inbox, api, credits, restart (and digest with digest_at)",
 	"webhook.public_url":  "required with enabled = true",
+	"inbox.require":       "none: no field is required",
 }
 
 // KeyDefaults returns the default of every key (by Key.Name), as the
