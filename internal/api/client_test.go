@@ -18,6 +18,7 @@ import (
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/samples"
 )
 
@@ -173,7 +174,7 @@ func TestSubmitPollResults(t *testing.T) {
 	if st.PagesCharged != 3 || st.DocumentsCreated != 2 || st.IdempotentReplays != 1 || st.CreditsAvailable != 997 {
 		t.Fatalf("stats after replay = %+v", st)
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience.Scale(10 * time.Second))
 	for {
 		got, err := c.Extraction(ctx, x.ExtractionID)
 		if err != nil {
@@ -597,10 +598,10 @@ func TestWebhookCalls(t *testing.T) {
 		if sig != emulator.Sign(wh.SigningSecret, []byte(body)) || !strings.Contains(body, `"test":true`) {
 			t.Fatalf("delivery sig=%s body=%s", sig, body)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience.Scale(5 * time.Second)):
 		t.Fatal("test delivery never arrived")
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for {
 		g, err := c.Webhook(ctx, wh.WebhookID)
 		if err != nil {

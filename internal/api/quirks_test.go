@@ -22,6 +22,7 @@ import (
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 // diskUpload writes b to a file and uploads it from disk, as the uploader does.
@@ -47,7 +48,7 @@ func names(docs []apitypes.Document) []string {
 // waitDone polls an extraction until it is terminal.
 func waitDone(t *testing.T, c *api.Client, id string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(patience.Scale(15 * time.Second))
 	for {
 		x, err := c.Extraction(context.Background(), id)
 		if err == nil && (x.Status == apitypes.StatusCompleted || x.Status == apitypes.StatusPartial || x.Status == apitypes.StatusFailed) {

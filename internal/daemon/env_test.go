@@ -154,7 +154,7 @@ func (e *env) start(cfg *config.Config) (stop func() daemon.Summary) {
 			cancel()
 			select {
 			case summary = <-done:
-			case <-time.After(60 * time.Second):
+			case <-time.After(patience.Scale(60 * time.Second)):
 				e.t.Error("daemon did not stop within 60 s of its context's end")
 			}
 		})
@@ -166,7 +166,7 @@ func (e *env) start(cfg *config.Config) (stop func() daemon.Summary) {
 	case s := <-done:
 		done <- s
 		e.t.Fatal("daemon stopped before it was ready")
-	case <-time.After(60 * time.Second):
+	case <-time.After(patience.Scale(60 * time.Second)):
 		e.t.Fatal("daemon did not start within 60 s")
 	}
 	return stop

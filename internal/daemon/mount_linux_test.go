@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -45,7 +46,7 @@ func bind(t *testing.T, store, mnt string) {
 
 func unmount(t *testing.T, mnt string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for {
 		err := syscall.Unmount(mnt, 0)
 		if err == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -672,7 +673,7 @@ func TestDuplicateResultIsWrittenOnce(t *testing.T) {
 		// Hold the first report until the other file is reported, or long
 		// enough for several rounds of Run's retries (it ticks every poll
 		// interval, 100 ms).
-		deadline := time.Now().Add(2 * time.Second)
+		deadline := time.Now().Add(patience.Scale(2 * time.Second))
 		for time.Now().Before(deadline) {
 			mu.Lock()
 			n := len(calls)

@@ -15,6 +15,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -106,7 +107,7 @@ func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
 	}
 	select {
 	case <-tr.filled:
-	case <-time.After(20 * time.Second):
+	case <-time.After(patience.Scale(20 * time.Second)):
 		t.Fatal("nothing was submitted")
 	}
 	// More files once the disk is full: new records under long names make

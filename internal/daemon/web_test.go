@@ -21,6 +21,7 @@ import (
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
@@ -146,7 +147,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	t.Run("overview counts match status --json", func(t *testing.T) {
 		webtest.Run(t, ctx, chromedp.Navigate(base+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
 		var diff string
-		deadline := time.Now().Add(5 * time.Second)
+		deadline := time.Now().Add(patience.Scale(5 * time.Second))
 		for {
 			rep := status(t, cfg)
 			if diff = countsDiffer(pageCounts(t, ctx), rep); diff == "" {
@@ -178,7 +179,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 		}
 		t.Logf("dropped file on the page %v after it was written (settle is 150 ms)", time.Since(dropAt).Round(time.Millisecond))
 		var badge string
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(patience.Scale(20 * time.Second))
 		for badge != "Done" {
 			if time.Now().After(deadline) {
 				t.Fatalf("the dropped file shows %q, not Done", badge)

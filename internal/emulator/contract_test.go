@@ -23,6 +23,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/samples"
 )
 
@@ -172,7 +173,7 @@ func wantError(t *testing.T, what string, a answer, status int, code string) {
 
 func (h *harness) waitStatus(id string, want ...string) answer {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience.Scale(10 * time.Second))
 	for {
 		a := h.get("/v1/extractions/" + id)
 		if s, _ := a.obj("extraction")["status"].(string); slices.Contains(want, s) {
@@ -582,11 +583,11 @@ func TestWebhookEndpointsAndDelivery(t *testing.T) {
 				t.Fatalf("document event without document_id: %s", d.body)
 			}
 			seen[p.Event] = true
-		case <-time.After(10 * time.Second):
+		case <-time.After(patience.Scale(10 * time.Second)):
 			t.Fatalf("deliveries seen: %v", seen)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for {
 		g := h.get("/v1/webhooks/" + id)
 		if ds, _ := g.obj("webhook")["deliveries"].([]any); len(ds) >= 3 {
@@ -609,7 +610,7 @@ func TestWebhookEndpointsAndDelivery(t *testing.T) {
 		if !strings.Contains(string(d.body), `"test":true`) {
 			t.Errorf("test delivery %s", d.body)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(patience.Scale(10 * time.Second)):
 		t.Fatal("test delivery never came")
 	}
 	if d := h.do("DELETE", "/v1/webhooks/"+id, nil, ""); d.status != 204 || len(d.raw) != 0 {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 func TestParseQuirks(t *testing.T) {
@@ -400,7 +401,7 @@ func TestQuirkWebhookShapes(t *testing.T) {
 				var b []byte
 				select {
 				case b = <-bodies:
-				case <-time.After(10 * time.Second):
+				case <-time.After(patience.Scale(10 * time.Second)):
 					t.Fatalf("no delivery for %s", want)
 				}
 				var p map[string]any

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -251,7 +252,7 @@ func TestWriteFailureStaysPending(t *testing.T) {
 	go e.fin.Run(ctx, 10*time.Millisecond)
 	select {
 	case <-changed:
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience.Scale(5 * time.Second)):
 		t.Fatal("pending result never written")
 	}
 	if !e.fin.Idle() || e.rec(p).State != state.FileDone {

@@ -21,6 +21,7 @@ import (
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/state"
@@ -703,7 +704,7 @@ func TestFinishLeavesTheAPIToRun(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { e.fin.Run(ctx, 10*time.Millisecond); close(stopped) }()
 	defer func() { cancel(); <-stopped }()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(patience.Scale(10 * time.Second))
 	for !e.fin.Idle() {
 		select {
 		case <-changed:

@@ -59,7 +59,7 @@ func TestShareOutageLogsItsStartAndEnd(t *testing.T) {
 		t.Error("the inbox is not marked unreachable during the outage")
 	}
 	s.StartServer()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(patience.Scale(90 * time.Second))
 	for !fin.Idle() {
 		if time.Now().After(deadline) {
 			t.Fatalf("results still pending 90s after the server came back; log:\n%s", strings.Join(logs.except(), "\n"))

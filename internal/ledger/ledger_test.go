@@ -18,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ppsync/ppsync/internal/ledger"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -279,7 +280,7 @@ func TestDebouncedWrite(t *testing.T) {
 	for i := range 5 {
 		l.Put(row(t, inbox, doc{file: filepath.Join(inbox, fmt.Sprintf("%d.pdf", i)), docID: fmt.Sprintf("doc_%d", i), vendor: "V", total: 1}))
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for {
 		if b, err := os.ReadFile(path); err == nil && bytes.Count(b, []byte("\r\n")) == 6 {
 			break

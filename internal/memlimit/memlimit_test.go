@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 func TestLimit(t *testing.T) {
@@ -26,7 +28,7 @@ func TestRunSetsAndRestores(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { Run(ctx, 1<<40, time.Millisecond, func(string) string { return "" }); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for debug.SetMemoryLimit(-1) != 1<<40 {
 		if time.Now().After(deadline) {
 			t.Fatalf("limit is %d, want the floor %d", debug.SetMemoryLimit(-1), int64(1<<40))

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/notify"
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 // fakeSource is the daemon's health and failures, set by the test.
@@ -123,7 +124,7 @@ func waitMsg(t *testing.T, ch <-chan smtpMsg, what string) smtpMsg {
 	select {
 	case m := <-ch:
 		return m
-	case <-time.After(15 * time.Second):
+	case <-time.After(patience.Scale(15 * time.Second)):
 		t.Fatalf("no e-mail arrived: %s", what)
 		return smtpMsg{}
 	}
@@ -276,7 +277,7 @@ func (r *receiver) wait(t *testing.T, what string) request {
 	select {
 	case q := <-r.got:
 		return q
-	case <-time.After(15 * time.Second):
+	case <-time.After(patience.Scale(15 * time.Second)):
 		t.Fatalf("nothing arrived: %s", what)
 		return request{}
 	}
@@ -470,7 +471,7 @@ url_file = "dead.url"
 	if q.Body["event"] != "restart" {
 		t.Errorf("got %+v", q.Body)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(patience.Scale(15 * time.Second))
 	for testutil.ToFloat64(counter(t, n, "ppsync_notify_failed_total", "dead")) != 1 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
@@ -82,7 +83,7 @@ func TestNudgesOutOfOrderAndCoalesced(t *testing.T) {
 		t.Fatal("read an untracked job")
 	}
 	p.Track("ext_1", keys)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for {
 		_, e1 := os.Stat(results.ResultPath(filepath.Join(dir, "d1.pdf")))
 		_, e2 := os.Stat(results.ResultPath(filepath.Join(dir, "d2.pdf")))

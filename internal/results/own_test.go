@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 // secret is what an attacker wants served: the daemon's environment, the
@@ -189,7 +191,7 @@ func TestReadOwnRefusesWhatPpsyncDidNotWrite(t *testing.T) {
 			}()
 			select {
 			case <-done:
-			case <-time.After(30 * time.Second):
+			case <-time.After(patience.Scale(30 * time.Second)):
 				t.Fatal("Read blocked")
 			}
 			if err == nil || strings.Contains(string(out.Data), secret) || strings.Contains(string(out.Data), "doc_secret") {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -161,7 +162,7 @@ func TestCompactInPlaceWhileReadingAndWriting(t *testing.T) {
 		})
 	}
 	waitWritten := func(k int) {
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(patience.Scale(10 * time.Second))
 		for {
 			mu.Lock()
 			got := len(written)

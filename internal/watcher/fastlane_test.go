@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -40,7 +41,7 @@ func startWatching(t *testing.T, mutate func(*config.Inbox)) (config.Inbox, *run
 		}
 	})
 	r := start(t, in, false)
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for r.w.Status().Mode == "" {
 		if time.Now().After(deadline) {
 			t.Fatal("watcher never started")

@@ -11,13 +11,14 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
 // waitStatus polls the watcher's status until ok holds.
 func waitStatus(t *testing.T, w *watcher.Watcher, what string, ok func(watcher.Status) bool) watcher.Status {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(patience.Scale(10 * time.Second))
 	for {
 		st := w.Status()
 		if ok(st) {
@@ -205,7 +206,7 @@ func TestEachFileCountedOnce(t *testing.T) {
 			for got := 1; got <= n; got++ {
 				select {
 				case <-out:
-				case <-time.After(10 * time.Second):
+				case <-time.After(patience.Scale(10 * time.Second)):
 					t.Fatalf("%d events, want %d", got-1, n)
 				}
 				if st := w.Status(); st.Settling+got > n {

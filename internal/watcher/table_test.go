@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 // collect returns the table's contents as a map, failing on a path yielded twice.
@@ -535,7 +536,7 @@ func TestWatcherTablesThroughAFolder(t *testing.T) {
 	await := func(kind Kind, paths []string) {
 		t.Helper()
 		var got []string
-		timeout := time.After(10 * time.Second)
+		timeout := time.After(patience.Scale(10 * time.Second))
 		for len(got) < len(paths) {
 			select {
 			case ev := <-out:
@@ -557,7 +558,7 @@ func TestWatcherTablesThroughAFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	await(Gone, want[1:])
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for w.Status().Tracked != 1 || w.Status().Settling != 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("status %+v, want 1 tracked, none settling", w.Status())

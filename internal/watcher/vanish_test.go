@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -28,7 +29,7 @@ func TestEverythingVanishedAtOnceIsUnreachable(t *testing.T) {
 		}
 		got[ev.Path] = true
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for r.w.Status().Rescans < 2 { // a full scan after both were reported
 		if time.Now().After(deadline) {
 			t.Fatal("no rescan")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -206,7 +207,7 @@ func TestOnceReportsIncompleteAtOnceAndReturns(t *testing.T) {
 			t.Fatal(err)
 		}
 		r.done <- nil
-	case <-time.After(3 * time.Second):
+	case <-time.After(patience.Scale(3 * time.Second)):
 		t.Fatal("once mode did not return")
 	}
 }
@@ -233,7 +234,7 @@ func TestUnreachableInboxIsAnErrorNotEmpty(t *testing.T) {
 	if err := os.Rename(in.Path, away); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(patience.Scale(5 * time.Second))
 	for r.w.Status().Healthy {
 		if time.Now().After(deadline) {
 			t.Fatal("unreachable inbox still healthy")
@@ -415,7 +416,7 @@ func TestAutoModeNoticesMissingEventsAndSaysSo(t *testing.T) {
 		if ev.Path != p {
 			t.Fatalf("event for %s", ev.Path)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(patience.Scale(5 * time.Second)):
 		t.Fatal("the rescan did not find the file")
 	}
 	out := logs.String()

@@ -15,6 +15,7 @@ import (
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/webhook"
@@ -235,7 +236,7 @@ func TestWebhookQuirks(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := map[string]webhook.Event{}
-			timeout := time.After(10 * time.Second)
+			timeout := time.After(patience.Scale(10 * time.Second))
 			for len(got) < 2 {
 				select {
 				case ev := <-r.Events():

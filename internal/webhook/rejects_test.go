@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
@@ -47,7 +48,7 @@ func TestRejectedDeliveriesAreSummarised(t *testing.T) {
 	}
 	// Wait until every rejection is in a summary.
 	summary := regexp.MustCompile(`msg="webhook deliveries rejected" component=webhook count=(\d+) period=\S+ reasons="missing or invalid X-PerfectParser-Signature: (\d+)"`)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience.Scale(20 * time.Second))
 	var sums [][]string
 	for {
 		sums = summary.FindAllStringSubmatch(log.String(), -1)
@@ -76,7 +77,7 @@ func TestRejectedDeliveriesAreSummarised(t *testing.T) {
 	}
 	t.Logf("3000 rejections in %v: %d lines", elapsed, lines)
 	// Quiet again: the next rejection gets its own line at once.
-	deadline = time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(patience.Scale(10 * time.Second))
 	for {
 		before := strings.Count(log.String(), "webhook delivery rejected")
 		post(t, r, "/hook", "{}", nil)
