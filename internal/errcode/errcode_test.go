@@ -157,7 +157,7 @@ func TestCatalogue(t *testing.T) {
 
 func TestLookup(t *testing.T) {
 	tests := []struct {
-		code, want string
+		code, want  string
 		ok, charged bool
 	}{
 		{"NOT_A_PDF", "NOT_A_PDF", true, false},
