@@ -226,3 +226,28 @@ func TestDocsTable(t *testing.T) {
 		}
 	}
 }
+
+// TestImportsNothingHeavy: every package may take its explanations from
+// here, so the catalogue imports the standard library only.
+func TestImportsNothingHeavy(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			if first, _, _ := strings.Cut(p, "/"); strings.Contains(first, ".") {
+				t.Errorf("%s imports %s: the catalogue imports the standard library only", name, p)
+			}
+		}
+	}
+}
