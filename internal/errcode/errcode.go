@@ -20,6 +20,9 @@ type Origin string
 const (
 	// Check: ppsync's own check before upload; nothing was sent or charged.
 	Check Origin = "ppsync's check before upload"
+	// CheckOrAPI: either; the API's refusal of one file is isolated by
+	// splitting its batch, and charges nothing either.
+	CheckOrAPI Origin = "ppsync's check before upload, or the API"
 	// API: the PerfectParser API answered with it (the client may also
 	// derive it from the HTTP status of an answer that named no code).
 	API Origin = "the API"
@@ -138,7 +141,7 @@ var catalogue = [...]Entry{
 	{Code: "TRUNCATED_PDF", Origin: Check, OnFile: true, Retry: true,
 		Meaning: "The PDF is cut off: it does not end the way a complete PDF does.",
 		Fix:     "It was probably still being copied. Copy it again; if the copy is complete, press retry."},
-	{Code: "PAGE_COUNT_FAILED", Origin: Check, OnFile: true,
+	{Code: "PAGE_COUNT_FAILED", Origin: CheckOrAPI, OnFile: true,
 		Meaning: "The pages of the PDF could not be counted, by ppsync's check or by the API (which then refused the file alone: ppsync split the batch to find it, the others went through); it is probably damaged.",
 		Fix:     "Open it in a PDF viewer and save or print it to a new PDF, then drop that in."},
 	{Code: "PASSWORD_PROTECTED_PDF", Origin: Check, OnFile: true,
@@ -156,7 +159,7 @@ var catalogue = [...]Entry{
 	{Code: "FILE_TOO_LARGE", Origin: Check, OnFile: true, Retry: true,
 		Meaning: "The file is larger than [upload] max_file_size.",
 		Fix:     "Split it into smaller files, or raise [upload] max_file_size if your PerfectParser plan allows larger files, then press retry."},
-	{Code: "UNSUPPORTED_FILE_TYPE", Origin: Check, OnFile: true,
+	{Code: "UNSUPPORTED_FILE_TYPE", Origin: CheckOrAPI, OnFile: true,
 		Meaning: "The file is of a type the inbox or PerfectParser does not take: HEIC, TIFF, GIF, BMP or another (the message says what to convert to). From the API, it refused the file alone: ppsync split the batch to find it, the others went through.",
 		Fix:     "Save it as PDF (or PNG, JPEG, WebP) and drop it in again. On an iPhone: Settings → Camera → Formats → Most Compatible."},
 	{Code: "TOO_MANY_PAGES", Origin: Check, OnFile: true, Retry: true,
