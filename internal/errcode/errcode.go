@@ -232,7 +232,7 @@ var catalogue = [...]Entry{
 		Fix:        "Check that extraction in the PerfectParser dashboard; run 'ppsync retry' on the file only if its result is not there (it is charged again)."},
 	{Code: "EXTRACTION_FAILED", Origin: API, OnFile: true, Charged: true, Retry: true,
 		ChargeNote: "by the API; ppsync does not resend it by itself",
-		Meaning:    "PerfectParser processed the document and could not read it; its error_message is quoted.",
+		Meaning:    "PerfectParser could not read the document: it processed it and failed it (its error_message is quoted).",
 		Fix:        "Check that the scan is legible and the right way up. Press retry to try again (it is charged again)."},
 	{Code: "RESULT_MISMATCH", Origin: Ppsync, OnFile: true, Charged: true,
 		ChargeNote: "the API processed the document",
