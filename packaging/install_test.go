@@ -189,8 +189,8 @@ func forgetInstalled(t *testing.T) {
 	}
 }
 
-// installPerREADME follows the README's "Installing it as a service →
-// Linux: the package" section literally, in the package's own layout:
+// installPerREADME follows the README's "Install" section (docs/install.md, "In short: the
+// Linux package") literally, in the package's own layout:
 //
 //	sudo apt install ./dist/ppsync_1.0.0_amd64.deb   → dpkg -i (CI has no apt repository)
 //	sudoedit /etc/ppsync/env                          → PP_API_KEY=... into the packaged file

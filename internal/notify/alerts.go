@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/errcode"
 )
 
 // Health is what the daemon reports at each check.
@@ -258,8 +259,12 @@ func failureMessage(fs []Failure, more int, now time.Time) Message {
 	return Message{Event: config.EventFailures, Status: StatusProblem, Title: title, Body: b.String(), Files: files, At: now}
 }
 
-// fixFor says what to do about a failure, by its code.
+// fixFor says what to do about a failure, by its code: the catalogue's fix
+// (docs/errors.md), else a guess from the code's words.
 func fixFor(code string) string {
+	if e, ok := errcode.Lookup(code); ok {
+		return e.Fix
+	}
 	switch {
 	case strings.Contains(code, "INSUFFICIENT_CREDITS") || strings.Contains(code, "CREDIT"):
 		return "Top up the credits in the PerfectParser dashboard."

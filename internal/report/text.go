@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/errcode"
 )
 
 // WriteText prints the report for a person; adminListen is the config's
@@ -92,7 +94,27 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 			for _, e := range in.LastErrors {
 				fmt.Fprintf(w, "    %s  %s: %s %s\n", e.At.Local().Format("2006-01-02 15:04"), e.Path, e.Code, e.Reason)
 			}
+			writeFixes(w, in.LastErrors)
 		}
+	}
+}
+
+// writeFixes prints, once per code of errs, what the catalogue of codes
+// says to do about it (docs/errors.md).
+func writeFixes(w io.Writer, errs []FileError) {
+	seen := map[string]bool{}
+	head := false
+	for _, e := range errs {
+		c, ok := errcode.Lookup(e.Code)
+		if !ok || seen[c.Code] {
+			continue
+		}
+		seen[c.Code] = true
+		if !head {
+			fmt.Fprintln(w, "  what to do:")
+			head = true
+		}
+		fmt.Fprintf(w, "    %s (charged: %s): %s\n", c.Code, c.ChargedText(), c.Fix)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ppsync/ppsync/internal/errcode"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	"github.com/ppsync/ppsync/internal/winpath"
 )
@@ -100,6 +101,20 @@ type Result struct {
 type ErrorBody struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Fix and Charged come from the catalogue of codes (internal/errcode):
+	// what to do, and whether credits were spent on the file. Both are
+	// left out for a code the catalogue does not know.
+	Fix     string `json:"fix,omitempty"`
+	Charged *bool  `json:"charged,omitempty"`
+}
+
+// errorBody is the error object of code, with the catalogue's advice.
+func errorBody(code, message string) ErrorBody {
+	b := ErrorBody{Code: code, Message: message}
+	if e, ok := errcode.Lookup(code); ok {
+		b.Fix, b.Charged = e.Fix, &e.Charged
+	}
+	return b
 }
 
 // ErrorFile is the content of <file>.error.json.
@@ -161,7 +176,7 @@ func WriteErrorAt(out, code, message string, src Source) error {
 
 // EncodeError is the content of the error file of src.
 func EncodeError(code, message string, src Source) ([]byte, error) {
-	b, err := json.MarshalIndent(ErrorFile{Error: ErrorBody{Code: code, Message: message}, Source: src, WrittenAt: now()}, "", "  ")
+	b, err := json.MarshalIndent(ErrorFile{Error: errorBody(code, message), Source: src, WrittenAt: now()}, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode error file for %s: %w", src.Path, err)
 	}
