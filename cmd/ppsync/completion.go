@@ -5,53 +5,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"regexp"
 	"slices"
-	"sort"
 	"strings"
+
+	"github.com/ppsync/ppsync/internal/completion"
 )
-
-// Shells 'ppsync completion' writes a script for.
-var completionShells = []string{"bash", "zsh", "fish", "powershell"}
-
-const completionHelp = "'ppsync completion bash' prints a script that completes ppsync's commands, subcommands and flags.\n" +
-	"  bash:       ppsync completion bash > /etc/bash_completion.d/ppsync  (or source <(ppsync completion bash))\n" +
-	"  zsh:        ppsync completion zsh > \"${fpath[1]}/_ppsync\"\n" +
-	"  fish:       ppsync completion fish > ~/.config/fish/completions/ppsync.fish\n" +
-	"  PowerShell: ppsync completion powershell | Out-String | Invoke-Expression  (add it to $PROFILE)\n" +
-	"The .deb and .rpm install the bash, zsh and fish scripts."
-
-// compFlag is one flag of a command, as the completion scripts offer it.
-type compFlag struct {
-	name, usage string
-	value       bool // takes a value (not a bool flag)
-	file        bool // the value is a path
-}
-
-// spelling is how the flag is offered: -c for one letter, --name else.
-func (f compFlag) spelling() string {
-	if len(f.name) == 1 {
-		return "-" + f.name
-	}
-	return "--" + f.name
-}
-
-// compCmd is a command or a subcommand.
-type compCmd struct {
-	name, summary string
-	flags         []compFlag
-	subs          []compCmd
-	// args completes positional arguments: "file", "command" or "".
-	args string
-}
-
-var usageSub = regexp.MustCompile(`ppsync ([a-z][a-z0-9-]*) ([a-z][a-z0-9|-]*)`)
 
 // completionSpec reads the commands, their subcommands and their flags
 // from the command table: each command is asked for its --help with the
 // flag sets it makes collected, so the scripts follow every change.
-func (m *Main) completionSpec() []compCmd {
+func (m *Main) completionSpec() []completion.Cmd {
 	probe := func(c command, args ...string) (map[string]*flag.FlagSet, string) {
 		var out bytes.Buffer
 		p := &Main{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" },
@@ -59,72 +22,39 @@ func (m *Main) completionSpec() []compCmd {
 		_ = c.run(p, context.Background(), args)
 		return p.flagSets, out.String()
 	}
-	var spec []compCmd
-	table := m.commands()
-	for _, c := range table {
-		cc := compCmd{name: c.name, summary: c.summary}
+	var spec []completion.Cmd
+	for _, c := range m.commands() {
+		cc := completion.Cmd{Name: c.name, Summary: c.summary}
 		sets, help := probe(c, "--help")
 		if strings.Contains(help, "PATH") {
-			cc.args = "file" // retry PATH...
+			cc.Args = "file" // retry PATH...
 		}
 		if fs := sets[c.name]; fs != nil {
-			cc.flags = flagsOf(fs)
+			cc.Flags = completion.FlagsOf(fs)
 		}
-		var subs []string
-		for _, mm := range usageSub.FindAllStringSubmatch(help, -1) {
-			if mm[1] != c.name {
-				continue
-			}
-			for _, s := range strings.Split(mm[2], "|") {
-				if s != "" && !slices.Contains(subs, s) {
-					subs = append(subs, s)
-				}
-			}
-		}
-		for _, s := range subs {
+		for _, s := range completion.Subcommands(help, c.name) {
 			sets, _ := probe(c, s, "--help")
-			sc := compCmd{name: s}
+			sc := completion.Cmd{Name: s}
 			if fs := sets[c.name+" "+s]; fs != nil {
-				sc.flags = flagsOf(fs)
+				sc.Flags = completion.FlagsOf(fs)
 			}
-			cc.subs = append(cc.subs, sc)
+			cc.Subs = append(cc.Subs, sc)
 		}
 		switch c.name {
 		case "help":
-			cc.args = "command"
+			cc.Args = "command"
 		case "completion":
-			cc.args = ""
-			cc.subs = nil
-			for _, s := range completionShells {
-				cc.subs = append(cc.subs, compCmd{name: s})
+			cc.Args, cc.Subs = "", nil
+			for _, s := range completion.Shells() {
+				cc.Subs = append(cc.Subs, completion.Cmd{Name: s})
 			}
 		}
-		if len(cc.subs) > 0 {
-			cc.args = ""
+		if len(cc.Subs) > 0 {
+			cc.Args = ""
 		}
 		spec = append(spec, cc)
 	}
 	return spec
-}
-
-func flagsOf(fs *flag.FlagSet) []compFlag {
-	var out []compFlag
-	fs.VisitAll(func(f *flag.Flag) {
-		isBool := false
-		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-			isBool = true
-		}
-		usage, _ := flag.UnquoteUsage(f)
-		out = append(out, compFlag{name: f.Name, usage: firstLine(f.Usage), value: !isBool,
-			file: !isBool && (f.Name == "c" || f.Name == "config" || f.Name == "dir" || usage == "FILE" || usage == "DIR" || usage == "PATH")})
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
 }
 
 func (m *Main) runCompletion(_ context.Context, args []string) error {
@@ -133,299 +63,9 @@ func (m *Main) runCompletion(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 || !slices.Contains(completionShells, rest[0]) {
+	if len(rest) != 1 || !slices.Contains(completion.Shells(), rest[0]) {
 		fs.Usage()
-		return fmt.Errorf("completion: name one shell: %s", strings.Join(completionShells, ", "))
+		return fmt.Errorf("completion: name one shell: %s", strings.Join(completion.Shells(), ", "))
 	}
-	spec := m.completionSpec()
-	switch rest[0] {
-	case "bash":
-		writeBash(m.Stdout, spec)
-	case "zsh":
-		writeZsh(m.Stdout, spec)
-	case "fish":
-		writeFish(m.Stdout, spec)
-	case "powershell":
-		writePowerShell(m.Stdout, spec)
-	}
-	return nil
-}
-
-func names(cs []compCmd) []string {
-	var out []string
-	for _, c := range cs {
-		out = append(out, c.name)
-	}
-	return out
-}
-
-func flagWords(fl []compFlag) string {
-	var out []string
-	for _, f := range fl {
-		out = append(out, f.spelling())
-	}
-	return strings.Join(out, " ")
-}
-
-func writeBash(w io.Writer, spec []compCmd) {
-	fmt.Fprintln(w, "# bash completion for ppsync; generated by 'ppsync completion bash'.")
-	fmt.Fprintln(w, "_ppsync() {")
-	fmt.Fprintln(w, `  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}`)
-	fmt.Fprintln(w, `  local cmd="" sub="" i w skip=""`)
-	// Flags that take a value: the next word is that value.
-	valueFlags, fileFlags := map[string]bool{}, map[string]bool{}
-	var walk func(cs []compCmd)
-	walk = func(cs []compCmd) {
-		for _, c := range cs {
-			for _, f := range c.flags {
-				if f.value {
-					valueFlags["-"+f.name], valueFlags["--"+f.name] = true, true
-					if f.file {
-						fileFlags["-"+f.name], fileFlags["--"+f.name] = true, true
-					}
-				}
-			}
-			walk(c.subs)
-		}
-	}
-	walk(spec)
-	alt := func(set map[string]bool) string {
-		var k []string
-		for f := range set {
-			k = append(k, f)
-		}
-		sort.Strings(k)
-		return strings.Join(k, "|")
-	}
-	fmt.Fprintln(w, `  for ((i = 1; i < COMP_CWORD; i++)); do`)
-	fmt.Fprintln(w, `    w=${COMP_WORDS[i]}`)
-	fmt.Fprintln(w, `    if [[ -n $skip ]]; then skip=""; continue; fi`)
-	fmt.Fprintln(w, `    case $w in`)
-	fmt.Fprintf(w, "      %s) skip=1 ;;\n", alt(valueFlags))
-	fmt.Fprintln(w, `      -*) ;;`)
-	fmt.Fprintln(w, `      *) if [[ -z $cmd ]]; then cmd=$w; elif [[ -z $sub ]]; then sub=$w; fi ;;`)
-	fmt.Fprintln(w, `    esac`)
-	fmt.Fprintln(w, `  done`)
-	fmt.Fprintln(w, `  case $prev in`)
-	fmt.Fprintf(w, "    %s) COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n", alt(fileFlags))
-	fmt.Fprintln(w, `  esac`)
-	fmt.Fprintln(w, `  if [[ -n $skip ]]; then COMPREPLY=(); return; fi`)
-	fmt.Fprintf(w, "  if [[ -z $cmd ]]; then COMPREPLY=($(compgen -W %q -- \"$cur\")); return; fi\n", strings.Join(names(spec), " "))
-	fmt.Fprintln(w, `  local words="" args=""`)
-	fmt.Fprintln(w, `  case $cmd in`)
-	for _, c := range spec {
-		fmt.Fprintf(w, "    %s)\n", c.name)
-		if len(c.subs) > 0 {
-			fmt.Fprintf(w, "      if [[ -z $sub ]]; then COMPREPLY=($(compgen -W %q -- \"$cur\")); return; fi\n", strings.Join(names(c.subs), " "))
-			fmt.Fprintln(w, "      case $sub in")
-			for _, s := range c.subs {
-				fmt.Fprintf(w, "        %s) words=%q ;;\n", s.name, flagWords(s.flags))
-			}
-			fmt.Fprintln(w, "      esac ;;")
-			continue
-		}
-		words := flagWords(c.flags)
-		if c.args == "command" {
-			words = strings.Join(names(spec), " ")
-		}
-		fmt.Fprintf(w, "      words=%q; args=%q ;;\n", words, c.args)
-	}
-	fmt.Fprintln(w, `  esac`)
-	fmt.Fprintln(w, `  COMPREPLY=($(compgen -W "$words" -- "$cur"))`)
-	fmt.Fprintln(w, `  if [[ $args == file && $cur != -* ]]; then COMPREPLY+=($(compgen -f -- "$cur")); fi`)
-	fmt.Fprintln(w, "}")
-	fmt.Fprintln(w, "complete -o filenames -F _ppsync ppsync")
-}
-
-// zshQuote makes s safe inside a single-quoted zsh word of _arguments or
-// _describe: no quotes, brackets or colons left unescaped.
-func zshQuote(s string) string {
-	s = strings.NewReplacer("'", "", "[", "(", "]", ")", ":", `\:`, "\\", "").Replace(s)
-	return s
-}
-
-func zshArgs(fl []compFlag, args string) string {
-	var out []string
-	for _, f := range fl {
-		spec := fmt.Sprintf("'%s[%s]", f.spelling(), zshQuote(f.usage))
-		switch {
-		case f.file:
-			spec += ":file:_files"
-		case f.value:
-			spec += ":value: "
-		}
-		out = append(out, spec+"'")
-	}
-	switch args {
-	case "file":
-		out = append(out, "'*:file:_files'")
-	}
-	return strings.Join(out, " ")
-}
-
-func writeZsh(w io.Writer, spec []compCmd) {
-	fmt.Fprintln(w, "#compdef ppsync")
-	fmt.Fprintln(w, "# zsh completion for ppsync; generated by 'ppsync completion zsh'.")
-	fmt.Fprintln(w, "_ppsync() {")
-	fmt.Fprintln(w, "  local -a commands subs")
-	fmt.Fprintln(w, "  commands=(")
-	for _, c := range spec {
-		fmt.Fprintf(w, "    '%s:%s'\n", c.name, zshQuote(c.summary))
-	}
-	fmt.Fprintln(w, "  )")
-	fmt.Fprintln(w, "  if (( CURRENT == 2 )); then")
-	fmt.Fprintln(w, "    _describe -t commands 'ppsync command' commands")
-	fmt.Fprintln(w, "    return")
-	fmt.Fprintln(w, "  fi")
-	fmt.Fprintln(w, "  local cmd=${words[2]}")
-	fmt.Fprintln(w, "  shift words; (( CURRENT-- ))")
-	fmt.Fprintln(w, "  case $cmd in")
-	for _, c := range spec {
-		fmt.Fprintf(w, "    %s)\n", c.name)
-		switch {
-		case len(c.subs) > 0:
-			fmt.Fprintln(w, "      if (( CURRENT == 2 )); then")
-			var ss []string
-			for _, s := range c.subs {
-				ss = append(ss, "'"+s.name+"'")
-			}
-			fmt.Fprintf(w, "        subs=(%s)\n", strings.Join(ss, " "))
-			fmt.Fprintln(w, "        _describe -t subcommands 'subcommand' subs")
-			fmt.Fprintln(w, "        return")
-			fmt.Fprintln(w, "      fi")
-			fmt.Fprintln(w, "      local sub=${words[2]}")
-			fmt.Fprintln(w, "      shift words; (( CURRENT-- ))")
-			fmt.Fprintln(w, "      case $sub in")
-			for _, s := range c.subs {
-				if a := zshArgs(s.flags, s.args); a != "" {
-					fmt.Fprintf(w, "        %s) _arguments %s ;;\n", s.name, a)
-				} else {
-					fmt.Fprintf(w, "        %s) ;;\n", s.name)
-				}
-			}
-			fmt.Fprintln(w, "      esac ;;")
-		case c.args == "command":
-			fmt.Fprintln(w, "      _describe -t commands 'ppsync command' commands ;;")
-		default:
-			if a := zshArgs(c.flags, c.args); a != "" {
-				fmt.Fprintf(w, "      _arguments %s ;;\n", a)
-			} else {
-				fmt.Fprintln(w, "      ;;")
-			}
-		}
-	}
-	fmt.Fprintln(w, "  esac")
-	fmt.Fprintln(w, "}")
-	fmt.Fprintln(w, `if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _ppsync "$@"; else compdef _ppsync ppsync; fi`)
-}
-
-// fishQuote single-quotes s for fish.
-func fishQuote(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
-}
-
-func fishFlag(w io.Writer, cond string, f compFlag) {
-	opt := "-l " + f.name
-	if len(f.name) == 1 {
-		opt = "-s " + f.name
-	}
-	extra := ""
-	switch {
-	case f.file:
-		extra = " -r -F"
-	case f.value:
-		extra = " -x"
-	}
-	fmt.Fprintf(w, "complete -c ppsync -n %s %s%s -d %s\n", fishQuote(cond), opt, extra, fishQuote(f.usage))
-}
-
-func writeFish(w io.Writer, spec []compCmd) {
-	fmt.Fprintln(w, "# fish completion for ppsync; generated by 'ppsync completion fish'.")
-	fmt.Fprintln(w, "complete -c ppsync -f")
-	all := strings.Join(names(spec), " ")
-	for _, c := range spec {
-		fmt.Fprintf(w, "complete -c ppsync -n %s -a %s -d %s\n", fishQuote("not __fish_seen_subcommand_from "+all), c.name, fishQuote(c.summary))
-	}
-	for _, c := range spec {
-		in := "__fish_seen_subcommand_from " + c.name
-		if len(c.subs) > 0 {
-			subs := strings.Join(names(c.subs), " ")
-			fmt.Fprintf(w, "complete -c ppsync -n %s -a %s\n", fishQuote(in+"; and not __fish_seen_subcommand_from "+subs), fishQuote(subs))
-			for _, s := range c.subs {
-				for _, f := range s.flags {
-					fishFlag(w, in+"; and __fish_seen_subcommand_from "+s.name, f)
-				}
-			}
-			continue
-		}
-		for _, f := range c.flags {
-			fishFlag(w, in, f)
-		}
-		switch c.args {
-		case "file":
-			fmt.Fprintf(w, "complete -c ppsync -n %s -F\n", fishQuote(in))
-		case "command":
-			fmt.Fprintf(w, "complete -c ppsync -n %s -a %s\n", fishQuote(in), fishQuote(all))
-		}
-	}
-}
-
-// psQuote single-quotes s for PowerShell.
-func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func writePowerShell(w io.Writer, spec []compCmd) {
-	fmt.Fprintln(w, "# PowerShell completion for ppsync; generated by 'ppsync completion powershell'.")
-	fmt.Fprintln(w, "Register-ArgumentCompleter -Native -CommandName 'ppsync', 'ppsync.exe' -ScriptBlock {")
-	fmt.Fprintln(w, "    param($wordToComplete, $commandAst, $cursorPosition)")
-	fmt.Fprintln(w, "    $commands = [ordered]@{")
-	for _, c := range spec {
-		fmt.Fprintf(w, "        %s = %s\n", psQuote(c.name), psQuote(c.summary))
-	}
-	fmt.Fprintln(w, "    }")
-	fmt.Fprintln(w, "    $subs = @{")
-	for _, c := range spec {
-		if len(c.subs) > 0 {
-			var q []string
-			for _, s := range c.subs {
-				q = append(q, psQuote(s.name))
-			}
-			fmt.Fprintf(w, "        %s = @(%s)\n", psQuote(c.name), strings.Join(q, ", "))
-		}
-	}
-	fmt.Fprintln(w, "    }")
-	fmt.Fprintln(w, "    $flags = @{")
-	for _, c := range spec {
-		emit := func(key string, fl []compFlag) {
-			var q []string
-			for _, f := range fl {
-				q = append(q, psQuote(f.spelling()))
-			}
-			fmt.Fprintf(w, "        %s = @(%s)\n", psQuote(key), strings.Join(q, ", "))
-		}
-		emit(c.name, c.flags)
-		for _, s := range c.subs {
-			emit(c.name+" "+s.name, s.flags)
-		}
-	}
-	fmt.Fprintln(w, "    }")
-	fmt.Fprintln(w, "    $words = @($commandAst.CommandElements | Select-Object -Skip 1 | ForEach-Object { $_.ToString() } | Where-Object { $_ -notlike '-*' })")
-	fmt.Fprintln(w, "    if ($wordToComplete -and $words.Count -gt 0 -and $words[-1] -eq $wordToComplete) { $words = @($words | Select-Object -SkipLast 1) }")
-	fmt.Fprintln(w, "    $candidates = @()")
-	fmt.Fprintln(w, "    if ($words.Count -eq 0) {")
-	fmt.Fprintln(w, "        $candidates = $commands.Keys")
-	fmt.Fprintln(w, "    } elseif ($words[0] -eq 'help' -and $words.Count -eq 1) {")
-	fmt.Fprintln(w, "        $candidates = $commands.Keys")
-	fmt.Fprintln(w, "    } elseif ($subs.ContainsKey($words[0]) -and $words.Count -eq 1) {")
-	fmt.Fprintln(w, "        $candidates = $subs[$words[0]]")
-	fmt.Fprintln(w, "    } else {")
-	fmt.Fprintln(w, "        $key = $words[0]")
-	fmt.Fprintln(w, "        if ($subs.ContainsKey($words[0]) -and $words.Count -gt 1) { $key = $words[0] + ' ' + $words[1] }")
-	fmt.Fprintln(w, "        if ($flags.ContainsKey($key)) { $candidates = $flags[$key] }")
-	fmt.Fprintln(w, "    }")
-	fmt.Fprintln(w, "    $candidates | Where-Object { $_ -like \"$wordToComplete*\" } | ForEach-Object {")
-	fmt.Fprintln(w, "        $tip = $_")
-	fmt.Fprintln(w, "        if ($commands.Contains($_)) { $tip = $commands[$_] }")
-	fmt.Fprintln(w, "        [System.Management.Automation.CompletionResult]::new($_, $_, 'ParameterValue', $tip)")
-	fmt.Fprintln(w, "    }")
-	fmt.Fprintln(w, "}")
+	return completion.Write(m.Stdout, rest[0], m.completionSpec())
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ppsync/ppsync/internal/completion"
 )
 
 func completionScript(t *testing.T, shell string) string {
@@ -25,7 +27,7 @@ func completionScript(t *testing.T, shell string) string {
 func TestCompletionCoversTheCommandTable(t *testing.T) {
 	m := &Main{}
 	spec := m.completionSpec()
-	for _, shell := range completionShells {
+	for _, shell := range completion.Shells() {
 		script := completionScript(t, shell)
 		for _, c := range m.commands() {
 			// Each shell's own way of offering a command.
@@ -36,42 +38,42 @@ func TestCompletionCoversTheCommandTable(t *testing.T) {
 			}
 		}
 		for _, c := range spec {
-			for _, s := range c.subs {
-				if !strings.Contains(script, s.name) {
-					t.Errorf("%s script lacks %s %s", shell, c.name, s.name)
+			for _, s := range c.Subs {
+				if !strings.Contains(script, s.Name) {
+					t.Errorf("%s script lacks %s %s", shell, c.Name, s.Name)
 				}
 			}
-			for _, f := range c.flags {
-				want := f.spelling()
+			for _, f := range c.Flags {
+				want := f.Spelling()
 				if shell == "fish" {
-					want = "-l " + f.name
-					if len(f.name) == 1 {
-						want = "-s " + f.name
+					want = "-l " + f.Name
+					if len(f.Name) == 1 {
+						want = "-s " + f.Name
 					}
 				}
 				if !strings.Contains(script, want) {
-					t.Errorf("%s script lacks %s's flag %s", shell, c.name, want)
+					t.Errorf("%s script lacks %s's flag %s", shell, c.Name, want)
 				}
 			}
 		}
 	}
 	// The spec itself found what the commands define.
-	find := func(name string) compCmd {
+	find := func(name string) completion.Cmd {
 		for _, c := range spec {
-			if c.name == name {
+			if c.Name == name {
 				return c
 			}
 		}
 		t.Fatalf("no %s in the spec", name)
-		return compCmd{}
+		return completion.Cmd{}
 	}
-	if names := names(find("state").subs); strings.Join(names, " ") != "check rebuild compact" {
+	if names := completion.Names(find("state").Subs); strings.Join(names, " ") != "check rebuild compact" {
 		t.Errorf("state subcommands = %v", names)
 	}
-	if fl := flagWords(find("run").flags); !strings.Contains(fl, "--once") || !strings.Contains(fl, "-c") {
+	if fl := completion.FlagWords(find("run").Flags); !strings.Contains(fl, "--once") || !strings.Contains(fl, "-c") {
 		t.Errorf("run flags = %s", fl)
 	}
-	if fl := flagWords(find("emulator").flags); !strings.Contains(fl, "--rate-window") {
+	if fl := completion.FlagWords(find("emulator").Flags); !strings.Contains(fl, "--rate-window") {
 		t.Errorf("emulator flags = %s", fl)
 	}
 	if code, _, errOut := run(t, nil, "completion", "tcsh"); code != 2 || !strings.Contains(errOut, "bash, zsh, fish, powershell") {

@@ -3,15 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
-	"strings"
 
-	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/uploader"
+	"github.com/ppsync/ppsync/internal/diagnose"
 )
 
 // runConfig is 'ppsync config show': the effective configuration.
@@ -71,21 +67,8 @@ func (m *Main) configFlags() *flag.FlagSet {
 	return fs
 }
 
-// keyRefused reports an answer of the API refusing the key (401, 403).
-func keyRefused(err error) bool {
-	var ae *api.Error
-	if errors.As(err, &ae) && (ae.StatusCode == http.StatusUnauthorized || ae.StatusCode == http.StatusForbidden) {
-		return true
-	}
-	return api.IsUnauthorized(err) || errors.Is(err, uploader.ErrUnauthorized)
-}
-
 // withKeySource adds to an error of a refused key where the key came from
-// and what to do; the key itself is never shown.
+// and what to do (diagnose.WithKeySource).
 func withKeySource(err error, cfg *config.Config, getenv func(string) string) error {
-	if err == nil || cfg == nil || !keyRefused(err) {
-		return err
-	}
-	src := cfg.APIKeySource(getenv)
-	return fmt.Errorf("%w\nthe key comes from %s: %s", err, src, strings.TrimSuffix(src.Fix(), "."))
+	return diagnose.WithKeySource(err, cfg, getenv)
 }

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
@@ -69,35 +66,11 @@ func (m *Main) runEmulator(ctx context.Context, args []string) error {
 	if startCredits == 0 {
 		startCredits = emulator.NoCredits
 	}
-	emu := emulator.New(emulator.Options{
+	return emulator.Serve(ctx, *listen, emulator.Options{
 		APIKeys: keys, Credits: startCredits, ProcessingTime: *procTime, Workers: *workers, RateWindow: *window,
 		FailRate: *failRate, Latency: *latency, CutRate: *cutRate, WebhookDropRate: *dropRate,
 		WebhookDelay: *hookDelay, Seed: *seed, Logger: log, GarbleRate: *garble, SlowRate: *slowRate, SlowDelay: *slowDelay,
 		RequestsPerWindow: *requests, SubmissionsPerWindow: *submissions, Quirks: quirks, ProxyMaxBody: *proxyMax,
 		ClockSkew: *clockSkew,
-	})
-	defer emu.Close()
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("emulator --listen %s: %w (is another emulator running? pick another port)", *listen, err)
-	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
-	fmt.Fprintf(m.Stdout, "listening on http://%s\n", ln.Addr())
-	if len(quirks) > 0 {
-		fmt.Fprintf(m.Stdout, "quirks: %v\n", quirks)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("emulator: %w", err)
-	case <-ctx.Done():
-	}
-	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("emulator shutdown: %w", err)
-	}
-	fmt.Fprintln(m.Stdout, "emulator stopped")
-	return nil
+	}, m.Stdout)
 }

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ppsync/ppsync/internal/completion"
 	"github.com/ppsync/ppsync/internal/emulator"
 )
 
@@ -109,7 +110,7 @@ func (m *Main) commands() []command {
 		{"config", "show the effective configuration: every setting, its value and where it came from", (*Main).runConfig,
 			"'ppsync config show -c FILE' prints every setting after the defaults as TOML that ppsync reads back, each\n" +
 				"with its source (the file's line, or the default); secrets are masked. --json prints the same as JSON."},
-		{"completion", "print a shell completion script: bash, zsh, fish or powershell", (*Main).runCompletion, completionHelp},
+		{"completion", "print a shell completion script: bash, zsh, fish or powershell", (*Main).runCompletion, completion.Help},
 		{"emulator", "serve a local PerfectParser API for tests and integrations", (*Main).runEmulator, emulator.Help()},
 		{"version", "print the version", (*Main).runVersion, ""},
 		{"help", "show this help, or a command's help", (*Main).runHelp, ""},

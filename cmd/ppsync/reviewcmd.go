@@ -12,6 +12,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/review"
 )
 
 // reviewHelp is the help of 'ppsync review'.
@@ -111,7 +112,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 			return nil
 		}
 		for _, it := range l.Items {
-			fmt.Fprintf(m.Stdout, "%s  %s  held %s ago  %s\n", it.ID, it.File, time.Since(it.HeldAt).Round(time.Second), reasonsText(it))
+			fmt.Fprintf(m.Stdout, "%s  %s  held %s ago  %s\n", it.ID, it.File, time.Since(it.HeldAt).Round(time.Second), review.ReasonsText(it.Reasons))
 		}
 		fmt.Fprintf(m.Stdout, "%s to review\n", plural(l.Count, "result"))
 		return nil
@@ -123,7 +124,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 		if *jsonOut {
 			return printJSON(m, it)
 		}
-		fmt.Fprintf(m.Stdout, "id:      %s\nfile:    %s\nheld:    %s (%s)\nreasons: %s\n", it.ID, it.File, it.Held, it.HeldAt.Format(time.RFC3339), reasonsText(it))
+		fmt.Fprintf(m.Stdout, "id:      %s\nfile:    %s\nheld:    %s (%s)\nreasons: %s\n", it.ID, it.File, it.Held, it.HeldAt.Format(time.RFC3339), review.ReasonsText(it.Reasons))
 		var doc struct {
 			Confidence    *float64        `json:"confidence"`
 			ExtractedData json.RawMessage `json:"extracted_data"`
@@ -153,14 +154,6 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "rejected: %s written (%s)\n", ans.Output, finish.CodeRejectedInReview)
 	}
 	return nil
-}
-
-func reasonsText(it finish.HeldItem) string {
-	var s []string
-	for _, r := range it.Reasons {
-		s = append(s, r.Rule+": "+r.Message)
-	}
-	return strings.Join(s, "; ")
 }
 
 func printJSON(m *Main, v any) error {

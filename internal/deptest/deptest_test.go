@@ -24,6 +24,19 @@ var rules = []deptest.Rule{
 	{From: mod + "/internal/config", Deny: []string{"net/http", mod + "/internal/state", "go.etcd.io/bbolt"}, Why: "config reads one file and touches no network"},
 	{From: mod + "/cmd/ppsync", Direct: true, Deny: []string{"go.etcd.io/bbolt", "github.com/fsnotify/fsnotify", "github.com/prometheus/client_golang"},
 		Why: "cmd only parses and wires; stages own their libraries"},
+	{From: mod + "/cmd/ppsync", Direct: true, Deny: cmdDeny(mod),
+		Why: "cmd parses flags and prints; the stages, the files they write and the service managers are reached through the packages that own them"},
+}
+
+// cmdDeny are the packages of module m that its command imports only
+// through others: the pipeline's stages and their file formats, and the
+// libraries of the service managers and log files.
+func cmdDeny(m string) []string {
+	return []string{
+		m + "/internal/watcher", m + "/internal/poller", m + "/internal/results", m + "/internal/pdfcheck",
+		m + "/internal/filecheck", m + "/internal/lease", m + "/internal/ledger", m + "/internal/samples", m + "/internal/fsinfo",
+		"github.com/kardianos/service", "golang.org/x/sys/windows", "gopkg.in/natefinch/lumberjack.v2",
+	}
 }
 
 func moduleRoot(t *testing.T) string {
@@ -101,5 +114,28 @@ func TestCheckCoversSubpackagesOfADeniedModule(t *testing.T) {
 	}
 	if v := deptest.Check(g, []deptest.Rule{{From: "a", Direct: true, Deny: []string{"go.etcd.io/bbolt"}}}); len(v) != 0 {
 		t.Fatalf("a direct-only rule followed an indirect import: %v", v)
+	}
+}
+
+// The command's rule catches a stage imported directly, and only that: a
+// stage reached through the package that wires it is fine.
+func TestCmdRuleCatchesADirectStageImport(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := deptest.Load(context.Background(), dir, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fix = "example.com/violating"
+	var got []string
+	for _, from := range []string{fix + "/cmd/wired", fix + "/cmd/leaky"} {
+		for _, v := range deptest.Check(g, []deptest.Rule{{From: from, Direct: true, Deny: cmdDeny(fix), Why: "stages through their owners"}}) {
+			got = append(got, v.String())
+		}
+	}
+	if len(got) != 1 || !strings.HasSuffix(got[0], fix+"/cmd/leaky -> "+fix+"/internal/watcher") {
+		t.Fatalf("violations %q, want exactly cmd/leaky -> internal/watcher", got)
 	}
 }

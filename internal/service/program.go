@@ -1,10 +1,10 @@
-package main
+package service
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -13,50 +13,54 @@ import (
 	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/fsinfo"
-	"github.com/ppsync/ppsync/internal/service"
 )
 
-// underServiceManager reports a Windows service start, which must talk to
+// exitCantRun is ppsync's exit code for "could not run".
+const exitCantRun = 2
+
+// UnderServiceManager reports a Windows service start, which must talk to
 // the Service Control Manager. systemd and launchd run `ppsync run` as a
 // plain process that stops on SIGTERM, so they need nothing special. The
 // service's command line says so with --service; this detection (the
 // parent is services.exe in session 0) covers services installed without
 // it. Wine's service manager does not run in session 0, so there only
 // --service works.
-func underServiceManager() bool {
+func UnderServiceManager() bool {
 	return runtime.GOOS == "windows" && !ks.Interactive()
 }
 
-// program adapts the daemon to kardianos: Start returns at once, Stop
-// cancels and waits for in-flight writes to finish. A daemon that stops
-// on its own (bad key, unreadable state) ends the process with exit code
-// 2 instead of leaving a service that reports "running" and does
+// Program adapts the daemon to a service manager: Start returns at once,
+// Stop cancels and waits for in-flight writes to finish. A daemon that
+// stops on its own (bad key, unreadable state) ends the process with exit
+// code 2 instead of leaving a service that reports "running" and does
 // nothing; the Service Control Manager then applies the recovery actions.
-type program struct {
-	opts   daemon.Options
-	run    func(context.Context, daemon.Options) error
-	exit   func(code int)
+type Program struct {
+	Log  *slog.Logger
+	Run  func(context.Context) error
+	Exit func(code int)
+
 	cancel context.CancelFunc
 	done   chan error
 }
 
-func (p *program) Start(ks.Service) error {
+// Start runs the daemon in the background.
+func (p *Program) Start(ks.Service) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel, p.done = cancel, make(chan error, 1)
 	go func() {
-		err := p.run(ctx, p.opts)
+		err := p.Run(ctx)
 		if ctx.Err() == nil {
-			p.opts.Logger.Error("ppsync stopped on its own; the service ends so that it is restarted", "error", err)
-			p.exit(exitCantRun)
+			p.Log.Error("ppsync stopped on its own; the service ends so that it is restarted", "error", err)
+			p.Exit(exitCantRun)
 		}
 		p.done <- err
 	}()
 	return nil
 }
 
-func (p *program) Stop(ks.Service) error {
+// Stop cancels the daemon and waits for it.
+func (p *Program) Stop(ks.Service) error {
 	p.cancel()
 	select {
 	case err := <-p.done:
@@ -66,36 +70,30 @@ func (p *program) Stop(ks.Service) error {
 	}
 }
 
-// runService runs the daemon under the Windows Service Control Manager,
-// logging to a rotating file and warnings and errors to the Event Log.
-func (m *Main) runService(cfg *config.Config, key, instance string) error {
-	if err := service.CheckInstance(instance); err != nil {
+// RunWindows runs the daemon (run, with the logger it is given) under the
+// Windows Service Control Manager as the service instance, logging
+// through handler to a rotating file in WindowsLogDir and warnings and
+// errors to the Event Log too.
+func RunWindows(cfg *config.Config, instance string, getenv func(string) string, handler func(io.Writer) slog.Handler,
+	run func(context.Context, *slog.Logger) error, exit func(int)) error {
+	if err := CheckInstance(instance); err != nil {
 		return err
 	}
-	name := service.ServiceName("windows", instance)
+	name := ServiceName("windows", instance)
 	for _, in := range cfg.Inboxes {
 		if fsinfo.IsMappedDrive(in.Path) {
 			return fmt.Errorf("inbox %s is on a mapped drive letter, which a Windows service cannot see: use its UNC path (\\\\server\\share\\folder) in %s", in.Path, cfg.File)
 		}
 	}
-	logDir := windowsLogDir(programData(m.Getenv), instance)
+	logDir := WindowsLogDir(programData(getenv), instance)
 	file := &lumberjack.Logger{Filename: filepath.Join(logDir, "ppsync.log"), MaxSize: 10, MaxBackups: 5, MaxAge: 30}
 	defer file.Close()
-	prg := &program{
-		run: func(ctx context.Context, o daemon.Options) error {
-			sum, err := daemon.Run(ctx, o)
-			if err == nil {
-				o.Logger.Info("ppsync stopped", "done", sum.Done, "failed", sum.Failed+sum.Invalid, "waiting", sum.Waiting)
-			}
-			return err
-		},
-		exit: os.Exit,
-	}
 	sysLog, err := openSystemLog(name)
 	if err != nil {
 		sysLog = nil // the log file still has everything
 	}
-	prg.opts = daemon.Options{Config: cfg, APIKey: key, Logger: slog.New(&teeHandler{base: newLogger(file, cfg.Log).Handler(), sys: sysLog})}
+	log := slog.New(&teeHandler{base: handler(file), sys: sysLog})
+	prg := &Program{Log: log, Run: func(ctx context.Context) error { return run(ctx, log) }, Exit: exit}
 	return runUnderSCM(prg, name)
 }
 

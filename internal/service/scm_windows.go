@@ -1,6 +1,6 @@
 //go:build windows
 
-package main
+package service
 
 import (
 	"fmt"
@@ -14,7 +14,7 @@ import (
 // called directly, not through kardianos' Run, which decides by itself
 // whether it runs as a service (and decides wrongly under Wine).
 type scmHandler struct {
-	prg     *program
+	prg     *Program
 	stopErr error
 }
 
@@ -43,7 +43,7 @@ func (h *scmHandler) Execute(_ []string, r <-chan svc.ChangeRequest, changes cha
 
 // runUnderSCM hands the process to the Service Control Manager until the
 // service is stopped.
-func runUnderSCM(prg *program, name string) error {
+func runUnderSCM(prg *Program, name string) error {
 	h := &scmHandler{prg: prg}
 	if err := svc.Run(name, h); err != nil {
 		return fmt.Errorf("run as the Windows service %s: %w (run 'ppsync run' without --service outside the Service Control Manager)", name, err)

@@ -1,4 +1,4 @@
-package main
+package progress
 
 import (
 	"bytes"
@@ -17,18 +17,18 @@ func TestProgressLine(t *testing.T) {
 	low := 7
 	tests := []struct {
 		name string
-		p    progress
+		p    Progress
 		want string
 	}{
-		{"nothing done yet", progress{Total: 500, Elapsed: 3 * time.Second, Credits: &credits},
+		{"nothing done yet", Progress{Total: 500, Elapsed: 3 * time.Second, Credits: &credits},
 			"0/500 files done · 1,234 credits left"},
-		{"under way", progress{Done: 312, Total: 500, Elapsed: 75 * time.Second, Credits: &credits},
+		{"under way", Progress{Done: 312, Total: 500, Elapsed: 75 * time.Second, Credits: &credits},
 			"312/500 files done · 4.2 files/s · about 45s left · 1,234 credits left"},
-		{"with failures, credits unknown", progress{Done: 40, Failed: 2, Total: 100, Elapsed: 20 * time.Second},
+		{"with failures, credits unknown", Progress{Done: 40, Failed: 2, Total: 100, Elapsed: 20 * time.Second},
 			"40/100 files done (2 failed) · 2.0 files/s · about 30s left"},
-		{"finished", progress{Done: 10, Total: 10, Elapsed: 5 * time.Second, Credits: &low},
+		{"finished", Progress{Done: 10, Total: 10, Elapsed: 5 * time.Second, Credits: &low},
 			"10/10 files done · 2.0 files/s · 7 credits left"},
-		{"long run", progress{Done: 1000, Total: 9000, Elapsed: 10 * time.Minute},
+		{"long run", Progress{Done: 1000, Total: 9000, Elapsed: 10 * time.Minute},
 			"1000/9000 files done · 1.7 files/s · about 1h20m0s left"},
 	}
 	for _, tt := range tests {
@@ -53,7 +53,7 @@ func TestTallyCountsFinishedAndSettling(t *testing.T) {
 		{Settling: 2, Files: map[string]int{report.Done: 5, report.Failed: 1, report.Invalid: 1, report.Queued: 3, report.InFlight: 4}},
 		{Files: map[string]int{report.Done: 1, report.Gone: 1, report.WaitingCredits: 2}},
 	}}
-	finished, failed, total := tally(rep)
+	finished, failed, total := Tally(rep)
 	if finished != 9 || failed != 2 || total != 20 {
 		t.Errorf("finished %d failed %d total %d, want 9 2 20", finished, failed, total)
 	}
@@ -92,16 +92,16 @@ func (f *fakeStatus) finish() {
 // earlier run are not counted.
 func TestProgressSummaryInALog(t *testing.T) {
 	var buf syncWriter
-	v := newProgressView(&buf, false)
+	v := NewView(&buf, false)
 	if v.every != logEvery {
 		t.Fatalf("summary every %v, want %v", v.every, logEvery)
 	}
 	v.every = 20 * time.Millisecond
-	v.log = slog.New(slog.NewJSONHandler(&buf, nil))
+	v.Log = slog.New(slog.NewJSONHandler(&buf, nil))
 	f := &fakeStatus{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { v.run(ctx, f.status); close(done) }()
+	go func() { v.Run(ctx, f.status); close(done) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for f.called() == 0 { // the run's starting point is taken first
 		if time.Now().After(deadline) {
@@ -118,7 +118,7 @@ func TestProgressSummaryInALog(t *testing.T) {
 	}
 	cancel()
 	<-done
-	v.clear()
+	v.Clear()
 	out := buf.String()
 	if strings.ContainsAny(out, "\r\x1b") {
 		t.Errorf("terminal control characters in a log: %q", out)
@@ -139,13 +139,31 @@ func TestProgressSummaryInALog(t *testing.T) {
 // it is drawn again below, and it is gone at the end.
 func TestProgressLineOnATerminal(t *testing.T) {
 	var buf bytes.Buffer
-	v := newProgressView(&buf, true)
+	v := NewView(&buf, true)
 	v.draw("1/10 files done")
 	_, _ = v.Write([]byte("level=WARN msg=\"a warning\"\n"))
 	v.draw("2/10 files done")
-	v.clear()
+	v.Clear()
 	want := "\r\x1b[K1/10 files done" + "\r\x1b[Klevel=WARN msg=\"a warning\"\n1/10 files done" + "\r\x1b[K2/10 files done" + "\r\x1b[K"
 	if got := buf.String(); got != want {
 		t.Errorf("terminal output\n got %q\nwant %q", got, want)
 	}
+}
+
+// syncWriter is a buffer written by one goroutine and read by another.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }

@@ -1,12 +1,12 @@
 //go:build !windows
 
-package main
+package service
 
 import "errors"
 
 var errNoSCM = errors.New("--service: there is a Service Control Manager on Windows only")
 
-func runUnderSCM(*program, string) error { return errNoSCM }
+func runUnderSCM(*Program, string) error { return errNoSCM }
 
 func openSystemLog(string) (systemLog, error) { return nil, errNoSCM }
 
