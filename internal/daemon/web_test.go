@@ -364,9 +364,13 @@ func screenshots(t *testing.T, ctx context.Context, base, file string) {
 		{"file.png", "/#/file?path=" + url.QueryEscape(file), `#data-card table`},
 	} {
 		var png []byte
+		var height int64
 		webtest.Run(t, ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(base+s.url), chromedp.WaitVisible(s.wait),
 			chromedp.Sleep(1200*time.Millisecond), // one refresh, so "updated" and the chart are current
-			chromedp.FullScreenshot(&png, 100))
+			chromedp.Evaluate(`document.documentElement.scrollHeight`, &height))
+		// The whole page in the window: the browser draws a PDF (the
+		// file's original) only where it can be seen.
+		webtest.Run(t, ctx, chromedp.EmulateViewport(1280, max(height, 1000)), chromedp.Sleep(3*time.Second), chromedp.CaptureScreenshot(&png))
 		if err := os.WriteFile(filepath.Join(out, s.name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -356,11 +356,12 @@
 
   // ---- the last 90 days, when this ppsync serves /api/history (hidden
   // when it answers 404).
+  const HISTORY_DAYS = 90;
   async function loadHistory() {
     if (ui.historyAt && Date.now() - ui.historyAt < 60000) return;
     ui.historyAt = Date.now();
     let r;
-    try { r = await fetch("/api/history?days=90", { credentials: "same-origin", headers: { Accept: "application/json" } }); } catch (e) { return; }
+    try { r = await fetch("/api/history?days=" + HISTORY_DAYS, { credentials: "same-origin", headers: { Accept: "application/json" } }); } catch (e) { return; }
     if (!r.ok) { $("history-card").hidden = true; return; }
     const body = await r.json().catch(() => null);
     if (!body || !Array.isArray(body.days)) { $("history-card").hidden = true; return; }
@@ -370,10 +371,17 @@
   function renderHistory(days) {
     const W = Math.max(280, Math.round($("history").clientWidth || 1000)), H = 140, B = 4;
     const max = Math.max(1, ...days.map((d) => d.documents));
-    const step = W / Math.max(1, days.length);
+    // A bar per day of the HISTORY_DAYS asked for, placed by its date (the
+    // answer leaves out days without events), so that a few days of history
+    // are a few thin bars at the right, not one as wide as the chart.
+    const DAY = 86400000, dayOf = (d) => Date.parse(d.date + "T00:00:00Z");
+    const last = Math.max(Math.floor(Date.now() / DAY) * DAY, ...days.map(dayOf));
+    const step = W / HISTORY_DAYS;
     const svg = h("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
-      "aria-label": t("Documents per day over the last {n} days, {total} in all", { n: fmt.n(days.length), total: fmt.n(days.reduce((s, d) => s + d.documents, 0)) }) });
-    days.forEach((d, i) => {
+      "aria-label": t("Documents per day over the last {n} days, {total} in all", { n: fmt.n(HISTORY_DAYS), total: fmt.n(days.reduce((s, d) => s + d.documents, 0)) }) });
+    days.forEach((d) => {
+      const i = HISTORY_DAYS - 1 - Math.round((last - dayOf(d)) / DAY);
+      if (i < 0) return;
       const bh = (H - B) * d.documents / max;
       svg.append(h("rect", { x: i * step, y: H - bh, width: Math.max(1, step - 1), height: bh, class: "bar" + (d.failures ? " has-failures" : "") },
         h("title", {}, d.date + ": " + plural(d.documents, "1 document", "{n} documents"))));
