@@ -5,12 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +15,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/webui"
 )
 
 // Reviewer is a Source that holds results for review (GET /api/review,
@@ -115,7 +112,7 @@ func reviewRoutes(mux *http.ServeMux, reg *prometheus.Registry, src Source) {
 			return
 		}
 		defer f.Close()
-		serveOriginal(w, r, f)
+		webui.ServeOriginal(w, r, f)
 	})
 	decide := func(approve bool) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -159,45 +156,6 @@ func decider(r *http.Request, name string) string {
 		return how
 	}
 	return name + " (" + how + ")"
-}
-
-// originalTypes are the files the review view shows inline, by extension.
-var originalTypes = map[string]string{
-	".pdf": "application/pdf", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".webp": "image/webp",
-}
-
-// serveOriginal sends the source file: a PDF or a photo inline with its
-// type, anything else as a download; never sniffed, never scripted.
-func serveOriginal(w http.ResponseWriter, r *http.Request, f *os.File) {
-	name := filepath.Base(f.Name())
-	ct, inline := originalTypes[strings.ToLower(filepath.Ext(name))]
-	disp := "attachment"
-	if inline {
-		disp = "inline"
-	} else {
-		ct = "application/octet-stream"
-	}
-	ascii := strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
-			return '_'
-		}
-		return r
-	}, name)
-	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`%s; filename="%s"; filename*=UTF-8''%s`, disp, ascii, url.PathEscape(name)))
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	// Shown in the review view's frame on this origin only (the guard
-	// denies every frame otherwise); a browser's PDF viewer does not run
-	// in a sandbox, so none is set, and the type is never sniffed.
-	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
-	w.Header().Set("Content-Security-Policy", "frame-ancestors 'self'")
-	w.Header().Set("Cache-Control", "private, no-store")
-	st, err := f.Stat()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	http.ServeContent(w, r, "", st.ModTime(), io.NewSectionReader(f, 0, st.Size()))
 }
 
 // ReviewSummary sums up the review queue for the status (nil when nothing

@@ -31,7 +31,8 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 	up.Extensions = uploadExtensions(cfg.Inboxes)
 	up.Inboxes = cfg.Inboxes
 	src := webui.NewStoreSource(st, cfg.Inboxes).WithLog(log.With("component", "webui"))
-	o.Page = webui.New(webui.Options{Reader: src, Live: live, Activity: rec, Upload: up, Log: log.With("component", "webui")})
+	o.Page = webui.New(webui.Options{Reader: src, Live: live, Activity: rec, Upload: up, Log: log.With("component", "webui"),
+		Inboxes: cfg.Inboxes})
 	o.History = src
 	sec.Log = log.With("component", "admin")
 	o.Security = sec

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/ppsync/ppsync/internal/admin"
@@ -113,6 +114,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	}
 	cfg := e.webConfig("127.0.0.1:"+port(t), "upload = true", "invoices", "receipts")
 	invoices, receipts := cfg.Inboxes[0].Path, cfg.Inboxes[1].Path
+	cfg.Inboxes[0].Ledger = filepath.Join(e.root, "invoices-ledger.csv") // outside the inbox: never picked up
 	var good []string
 	for n := 1; n <= 3; n++ {
 		p := filepath.Join(invoices, invoiceName(n))
@@ -165,6 +167,28 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 		webtest.Run(t, ctx, chromedp.Text(`#summary .card:nth-child(2) .big`, &credits))
 		if rep := status(t, cfg); rep.CreditsAvailable == nil || strings.ReplaceAll(credits, ",", "") != fmt.Sprint(*rep.CreditsAvailable) {
 			t.Errorf("credits shown %q, status says %v", credits, rep.CreditsAvailable)
+		}
+	})
+
+	t.Run("a file's page shows its original and links its inbox's ledger", func(t *testing.T) {
+		e.waitFor("the ledger", 20*time.Second, func() bool { return exists(cfg.Inboxes[0].Ledger) })
+		var got struct {
+			Src, Type, Ledger, LedgerType, LedgerBody string
+			Status, LedgerStatus                      int
+		}
+		webtest.Run(t, ctx, chromedp.Navigate(base+"/#/file?path="+url.QueryEscape(good[1])), chromedp.WaitVisible(`#original-card iframe.preview`),
+			chromedp.Evaluate(`(async () => {
+				const p = document.querySelector("#original-card .preview").getAttribute("src");
+				const l = document.querySelector("#original-card a[data-ledger]").getAttribute("href");
+				const r = await fetch(p), lr = await fetch(l);
+				return {Src: p, Status: r.status, Type: r.headers.get("content-type"),
+					Ledger: l, LedgerStatus: lr.status, LedgerType: lr.headers.get("content-type"), LedgerBody: await lr.text()};
+			})()`, &got, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+		if got.Status != 200 || got.Type != "application/pdf" {
+			t.Errorf("the original %s answers %d %s, want 200 application/pdf", got.Src, got.Status, got.Type)
+		}
+		if got.LedgerStatus != 200 || got.LedgerType != "text/csv; charset=utf-8" || !strings.Contains(got.LedgerBody, invoiceNumber(t, readResult(t, good[1]))) {
+			t.Errorf("the ledger %s answers %d %s %q, want 200 text/csv with the file's row", got.Ledger, got.LedgerStatus, got.LedgerType, got.LedgerBody)
 		}
 	})
 
@@ -341,9 +365,13 @@ func screenshots(t *testing.T, ctx context.Context, base, file string) {
 		{"file.png", "/#/file?path=" + url.QueryEscape(file), `#data-card table`},
 	} {
 		var png []byte
+		var height int64
 		webtest.Run(t, ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Navigate(base+s.url), chromedp.WaitVisible(s.wait),
 			chromedp.Sleep(1200*time.Millisecond), // one refresh, so "updated" and the chart are current
-			chromedp.FullScreenshot(&png, 100))
+			chromedp.Evaluate(`document.documentElement.scrollHeight`, &height))
+		// The whole page in the window: the browser draws a PDF (the
+		// file's original) only where it can be seen.
+		webtest.Run(t, ctx, chromedp.EmulateViewport(1280, max(height, 1000)), chromedp.Sleep(3*time.Second), chromedp.CaptureScreenshot(&png))
 		if err := os.WriteFile(filepath.Join(out, s.name), png, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/review"
+	"github.com/ppsync/ppsync/internal/safeopen"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -548,37 +549,15 @@ func (f *Finisher) OpenOriginal(id string) (*os.File, error) {
 	if !ok {
 		return nil, fmt.Errorf("review %s: %s is in no configured inbox: %w", id, it.File, ErrNotHeld)
 	}
-	rel, err := filepath.Rel(in.Path, it.File)
-	if err != nil || !filepath.IsLocal(rel) {
+	file, err := safeopen.OpenBelow(in.Path, it.File)
+	switch {
+	case errors.Is(err, safeopen.ErrOutside):
 		return nil, fmt.Errorf("review %s: %s is not inside its inbox %s: %w", id, it.File, in.Path, ErrNotHeld)
-	}
-	root, err := os.OpenRoot(in.Path)
-	if err != nil {
-		return nil, fmt.Errorf("review %s: open inbox %s: %w", id, in.Path, err)
-	}
-	defer root.Close()
-	parts := strings.Split(rel, string(filepath.Separator))
-	var byName fs.FileInfo
-	for i := range parts {
-		fi, err := root.Lstat(filepath.Join(parts[:i+1]...))
-		if err != nil {
-			return nil, fmt.Errorf("review %s: the original %s: %w", id, it.File, err)
-		}
-		last := i == len(parts)-1
-		if fi.Mode()&fs.ModeSymlink != 0 || !last && !fi.IsDir() || last && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("review %s: the original %s is reached through a link or is not a regular file, so it is not shown (remove the link): %w",
-				id, it.File, ErrNotHeld)
-		}
-		byName = fi
-	}
-	file, err := root.Open(rel)
-	if err != nil {
-		return nil, fmt.Errorf("review %s: the original %s: %w", id, it.File, err)
-	}
-	opened, err := file.Stat()
-	if err != nil || !os.SameFile(byName, opened) {
-		file.Close()
-		return nil, fmt.Errorf("review %s: the original %s was replaced while it was being opened: %w", id, it.File, ErrNotHeld)
+	case errors.Is(err, safeopen.ErrLink):
+		return nil, fmt.Errorf("review %s: the original %s is reached through a link or is not a regular file, so it is not shown (remove the link): %w",
+			id, it.File, ErrNotHeld)
+	case err != nil:
+		return nil, fmt.Errorf("review %s: the original: %w", id, err)
 	}
 	return file, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,14 @@ func TestAxeEveryView(t *testing.T) {
 	}
 	done := f.add(t, 0, "acme-march.pdf", "done", 2, now)
 	failed := f.add(t, 1, "blurry.pdf", "failed", 3, now)
+	photo := f.add(t, 1, "receipt.png", "done", 1, now)
+	// The originals and a ledger, so that a file's page shows its preview
+	// and the ledger link.
+	putFile(t, done, samplePDF(t))
+	putFile(t, failed, samplePDF(t))
+	putFile(t, photo, samplePNG(t))
+	f.cfg.Inboxes[0].Ledger = filepath.Join(f.inboxes[0], "invoices.csv")
+	putFile(t, f.cfg.Inboxes[0].Ledger, []byte("file\r\nacme-march.pdf\r\n"))
 	f.act.Result(8*time.Second, 2)
 	f.act.Credits(480)
 	srv := f.serverWithHistory(t, Options{Upload: Upload{Enabled: true}})
@@ -92,6 +101,7 @@ func TestAxeEveryView(t *testing.T) {
 		{"files", "/#/files", `#files-body tr[data-path]`},
 		{"done file", "/#/file?path=" + url.QueryEscape(done), `#data-card dl`},
 		{"failed file", "/#/file?path=" + url.QueryEscape(failed), `#btn-retry`},
+		{"photo file", "/#/file?path=" + url.QueryEscape(photo), `#original-card img.preview`},
 		{"upload", "/#/upload", `#u-types:not(:empty)`},
 	}
 	// Every view light at both sizes; dark mode has the same layout with

@@ -140,6 +140,9 @@ func TestDismissAProblem(t *testing.T) {
 // /api/history of 90 days as the admin endpoint answers it.
 func (f *fixture) serverWithHistory(t *testing.T, o Options) *httptest.Server {
 	o.Reader, o.Live, o.Activity = f.reader, f.live, f.act
+	if o.Inboxes == nil {
+		o.Inboxes = f.cfg.Inboxes
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", Protect(New(o), Security{Listen: "127.0.0.1:0", NoAuth: true}))
 	mux.HandleFunc("GET /api/history", func(w http.ResponseWriter, r *http.Request) {

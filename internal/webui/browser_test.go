@@ -148,6 +148,9 @@ func TestScreenshots(t *testing.T) {
 		}
 		f.inboxes[i], f.cfg.Inboxes[i].Path = p, p
 	}
+	// The invoices keep a ledger: its link is on the overview.
+	f.cfg.Inboxes[0].Ledger = filepath.Join(f.inboxes[0], "invoices.csv")
+	putFile(t, f.cfg.Inboxes[0].Ledger, []byte("file\r\n"))
 	f.reader = NewStoreSource(f.st, f.cfg.Inboxes)
 	now := time.Now()
 	var mu sync.Mutex

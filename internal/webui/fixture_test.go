@@ -104,6 +104,9 @@ func newFixture(t testing.TB) *fixture {
 // server serves the page over the fixture with o's upload settings.
 func (f *fixture) server(tb testing.TB, o Options) *httptest.Server {
 	o.Reader, o.Live, o.Activity = f.reader, f.live, f.act
+	if o.Inboxes == nil {
+		o.Inboxes = f.cfg.Inboxes
+	}
 	srv := httptest.NewServer(Protect(New(o), Security{Listen: "127.0.0.1:0", NoAuth: true}))
 	tb.Cleanup(srv.Close)
 	return srv

@@ -33,6 +33,9 @@ type Options struct {
 	Activity *activity.Recorder
 	Upload   Upload
 	Log      *slog.Logger
+	// Inboxes are the configured inboxes: their ledgers and the folders
+	// their originals may be served from (see original.go, ledger.go).
+	Inboxes []config.Inbox
 }
 
 // Upload configures the "drop here" area.
@@ -113,6 +116,9 @@ func New(o Options) http.Handler {
 	mux.HandleFunc("POST "+apiPrefix+"retry", s.act(false))
 	mux.HandleFunc("POST "+apiPrefix+"reprocess", s.act(true))
 	mux.HandleFunc("POST "+apiPrefix+"upload", s.upload)
+	mux.HandleFunc("GET "+apiPrefix+"original", s.original)
+	mux.HandleFunc("GET "+apiPrefix+"ledgers", s.ledgers)
+	mux.HandleFunc("GET "+apiPrefix+"ledger", s.ledger)
 	return mux
 }
 

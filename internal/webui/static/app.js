@@ -15,6 +15,12 @@
     for (const [k, v] of Object.entries(vars || {})) s = s.split("{" + k + "}").join(String(v));
     return s;
   }
+  // fixText is the catalogue's text of an error code's fix ("fix.CODE.problem",
+  // "fix.CODE.action"), else the server's own (English) text.
+  function fixText(code, part, server) {
+    const k = "fix." + String(code || "").toUpperCase() + "." + part;
+    return Object.prototype.hasOwnProperty.call(CAT, k) && CAT[k] ? CAT[k] : server;
+  }
   // plural picks the form for n (both forms are catalogue keys).
   function plural(n, one, many, vars) {
     return t(n === 1 ? one : many, { n: fmt.n(n), ...vars });
@@ -160,6 +166,7 @@
     view: "overview", overview: null,
     q: { q: "", inbox: "", state: "", sort: "-when", offset: 0, limit: 50 },
     overviewAt: 0, filePath: "", busy: false, again: false, polls: 0,
+    ledgers: {}, // inbox path → its ledger ({name, url}), from /ui/api/ledgers
     focusHeading: false, returnFocus: "", listHash: "#/files",
     seenRows: null, seenFile: null, seenTotals: null, started: "", lostAt: null,
   };
@@ -294,6 +301,7 @@
         healthy ? null : h("p", { class: "error", role: "alert" }, inb.error || t("unreachable")),
         h("p", { class: "muted" }, t("Parser {id} · watch: {mode}", { id: inb.parser_id, mode: inb.watch || "auto" }) +
           (inb.last_scan ? " · " + t("last scan {when}", { when: fmt.when(inb.last_scan) }) : "")),
+        ledgerLink(inb.path),
         (counts.failed || 0) + (counts.refused || 0) ? h("div", { class: "buttons" },
           h("button", { type: "button", class: "secondary", "data-key": "retry-all", onclick: () => retryAll(inb.path) },
             plural((counts.failed || 0) + (counts.refused || 0), "Retry the failed file", "Retry all {n} failed files"))) : null,
@@ -348,11 +356,12 @@
 
   // ---- the last 90 days, when this ppsync serves /api/history (hidden
   // when it answers 404).
+  const HISTORY_DAYS = 90;
   async function loadHistory() {
     if (ui.historyAt && Date.now() - ui.historyAt < 60000) return;
     ui.historyAt = Date.now();
     let r;
-    try { r = await fetch("/api/history?days=90", { credentials: "same-origin", headers: { Accept: "application/json" } }); } catch (e) { return; }
+    try { r = await fetch("/api/history?days=" + HISTORY_DAYS, { credentials: "same-origin", headers: { Accept: "application/json" } }); } catch (e) { return; }
     if (!r.ok) { $("history-card").hidden = true; return; }
     const body = await r.json().catch(() => null);
     if (!body || !Array.isArray(body.days)) { $("history-card").hidden = true; return; }
@@ -362,10 +371,17 @@
   function renderHistory(days) {
     const W = Math.max(280, Math.round($("history").clientWidth || 1000)), H = 140, B = 4;
     const max = Math.max(1, ...days.map((d) => d.documents));
-    const step = W / Math.max(1, days.length);
+    // A bar per day of the HISTORY_DAYS asked for, placed by its date (the
+    // answer leaves out days without events), so that a few days of history
+    // are a few thin bars at the right, not one as wide as the chart.
+    const DAY = 86400000, dayOf = (d) => Date.parse(d.date + "T00:00:00Z");
+    const last = Math.max(Math.floor(Date.now() / DAY) * DAY, ...days.map(dayOf));
+    const step = W / HISTORY_DAYS;
     const svg = h("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img",
-      "aria-label": t("Documents per day over the last {n} days, {total} in all", { n: fmt.n(days.length), total: fmt.n(days.reduce((s, d) => s + d.documents, 0)) }) });
-    days.forEach((d, i) => {
+      "aria-label": t("Documents per day over the last {n} days, {total} in all", { n: fmt.n(HISTORY_DAYS), total: fmt.n(days.reduce((s, d) => s + d.documents, 0)) }) });
+    days.forEach((d) => {
+      const i = HISTORY_DAYS - 1 - Math.round((last - dayOf(d)) / DAY);
+      if (i < 0) return;
       const bh = (H - B) * d.documents / max;
       svg.append(h("rect", { x: i * step, y: H - bh, width: Math.max(1, step - 1), height: bh, class: "bar" + (d.failures ? " has-failures" : "") },
         h("title", {}, d.date + ": " + plural(d.documents, "1 document", "{n} documents"))));
@@ -484,10 +500,10 @@
     if (f.fix) {
       parts.push(h("div", { class: "card fix", role: "region", "aria-label": t("What went wrong"), "data-key": "fix" },
         h("h2", {}, t("What went wrong")),
-        h("p", {}, f.fix.problem),
+        h("p", {}, fixText(f.code, "problem", f.fix.problem)),
         f.reason ? h("p", { class: "muted" }, t("Reason given: {reason}", { reason: f.reason }) + (f.code ? " (" + f.code + ")" : "")) : null,
         h("h2", {}, t("How to fix it")),
-        h("p", {}, f.fix.action),
+        h("p", {}, fixText(f.code, "action", f.fix.action)),
         h("div", { class: "buttons" }, actions)));
     } else if (actions.length) {
       parts.push(h("div", { class: "buttons", "data-key": "actions" }, actions));
@@ -505,8 +521,41 @@
       kv(t("Document"), f.document_id), kv(t("Retries"), f.retries ? fmt.n(f.retries) : ""), kv(t("Result file"), f.result_path))));
     parts.push(grid);
     parts.push(dataCard(f));
+    parts.push(originalCard(f));
     patch($("file"), parts);
     focusHeading();
+  }
+  // ledgerLink downloads the ledger of an inbox (null when it keeps none).
+  function ledgerLink(inbox) {
+    const l = ui.ledgers[inbox];
+    if (!l) return null;
+    return h("p", { class: "ledger", "data-key": "ledger" },
+      h("a", { href: l.url, download: l.name, "data-ledger": inbox }, t("Download the ledger ({name})", { name: l.name })));
+  }
+  // originalCard shows the file itself: a PDF in a frame, a photo as an
+  // image, and a link to open it; the server sends it only as what its
+  // content is, with no script run (see original.go).
+  function originalCard(f) {
+    const card = h("div", { class: "card original", id: "original-card", "data-key": "original" }, h("h2", {}, t("The original")));
+    if (f.state === "deleted") {
+      card.append(h("p", { class: "muted" }, t("The file was deleted, so it cannot be shown.")));
+      return card;
+    }
+    const src = API + "original?path=" + encodeURIComponent(f.path);
+    const name = f.name;
+    // A refused file may not be what its name says: it is offered as a
+    // link only (the server sends anything not a PDF or a photo as a
+    // download, which a frame would start by itself).
+    const shown = f.state !== "refused";
+    if (shown && /\.(png|jpe?g|webp|gif)$/i.test(name)) {
+      card.append(h("img", { src, alt: t("The original of {name}", { name }), class: "preview", "data-key": "preview" }));
+    } else if (shown && /\.pdf$/i.test(name)) {
+      card.append(h("iframe", { src, title: t("The original of {name}", { name }), class: "preview", "data-key": "preview" }));
+    }
+    card.append(h("p", { "data-key": "open" }, h("a", { href: src, target: "_blank", rel: "noopener", id: "original-link" }, t("Open the original")),
+      ui.ledgers[f.inbox] ? [" · ", h("a", { href: ui.ledgers[f.inbox].url, download: ui.ledgers[f.inbox].name, "data-ledger": f.inbox },
+        t("Download the ledger ({name})", { name: ui.ledgers[f.inbox].name }))] : null));
+    return card;
   }
   function fileEvents(f) {
     const was = ui.seenFile;
@@ -695,6 +744,7 @@
         ui.overviewAt = Date.now();
         setupUpload(ov);
         fillInboxFilter(ov.inboxes);
+        if (!ui.ledgersLoaded) await loadLedgers();
         if (view === "overview") { msgs.push(...overviewEvents(ov.report)); renderOverview(ov); loadHistory(); } else ui.seenTotals = null;
       }
       if (view === ui.view) {
@@ -710,6 +760,17 @@
     } finally {
       ui.busy = false;
       if (ui.again) { ui.again = false; refresh(); }
+    }
+  }
+  // loadLedgers asks once which inboxes keep a ledger (an older ppsync
+  // without the route: none).
+  async function loadLedgers() {
+    ui.ledgersLoaded = true;
+    try {
+      ui.ledgers = Object.fromEntries((await getJSON("ledgers")).map((l) => [l.inbox, l]));
+    } catch (e) {
+      ui.ledgers = {};
+      if (e.status === 0) ui.ledgersLoaded = false; // not answering: ask again
     }
   }
   function fillInboxFilter(inboxes) {
