@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -23,6 +24,7 @@ import (
 	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/fsinfo"
+	instances "github.com/ppsync/ppsync/internal/service"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 	"github.com/ppsync/ppsync/internal/webhook"
@@ -69,6 +71,10 @@ type Options struct {
 	// UnitFile is the systemd unit whose sandbox the folders are tested
 	// against: "" finds the installed one (UnitPaths), "none" tests none.
 	UnitFile string
+	// OtherConfigs are the configs of the other instances on this host,
+	// checked for a shared state file or admin address: nil finds them
+	// where the services keep them (the service package's SiblingConfigPaths).
+	OtherConfigs []string
 }
 
 // Run checks the config at path.
@@ -99,6 +105,7 @@ func Run(ctx context.Context, path string, o Options) Result {
 	if client != nil {
 		checkAPI(ctx, &r, client, cfg, o.Getenv)
 	}
+	checkInstances(&r, cfg, o)
 	svc := serviceOf(&r, o)
 	for _, in := range cfg.Inboxes {
 		checkInbox(&r, in, svc)
@@ -110,6 +117,43 @@ func Run(ctx context.Context, path string, o Options) Result {
 		checkWebhook(ctx, &r, cfg, client)
 	}
 	return r
+}
+
+// checkInstances reports another config on this host (another instance's)
+// that keeps its state in the same file or listens on the same admin
+// address: the two services would fight over the state's lock, or the
+// second could not serve its page.
+func checkInstances(r *Result, cfg *config.Config, o Options) {
+	paths := o.OtherConfigs
+	if paths == nil {
+		paths = instances.SiblingConfigPaths(runtime.GOOS, o.Getenv, filepath.Glob)
+	}
+	var others []*config.Config
+	for _, p := range paths {
+		if oc, err := config.Load(p); err == nil && !sameConfig(oc.File, cfg.File) {
+			others = append(others, oc)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	what := "other configs on this host"
+	if err := instances.InstanceConflict(runtime.GOOS, cfg, others); err != nil {
+		r.add(false, what, err.Error(), "one of the two services would not run: change the setting named, then start both")
+		return
+	}
+	names := make([]string, len(others))
+	for i, oc := range others {
+		names[i] = oc.File
+	}
+	r.add(true, what, "no shared state file or admin address with "+strings.Join(names, ", "), "")
+}
+
+func sameConfig(a, b string) bool {
+	if runtime.GOOS == "windows" {
+		return strings.EqualFold(filepath.Clean(a), filepath.Clean(b))
+	}
+	return filepath.Clean(a) == filepath.Clean(b)
 }
 
 func checkAPI(ctx context.Context, r *Result, c *api.Client, cfg *config.Config, getenv func(string) string) {

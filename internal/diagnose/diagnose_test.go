@@ -123,3 +123,46 @@ func TestStateHeldOrDamaged(t *testing.T) {
 		t.Fatalf("damaged state: %+v", c)
 	}
 }
+
+// Another instance's config on the same host that keeps its state in the
+// same file, or serves its page on the same address, is a problem check
+// names; distinct configs pass.
+func TestOtherConfigsOnTheHost(t *testing.T) {
+	file := setup(t, "prs_invoice", "[admin]\nlisten = \"127.0.0.1:18471\"\n")
+	state := filepath.Join(filepath.Dir(file), "var", "state.db")
+	other := func(body string) string {
+		p := filepath.Join(t.TempDir(), "other.toml")
+		if err := os.WriteFile(p, []byte(body+"[[inbox]]\npath = \"in\"\nparser_id = \"prs_invoice\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		name string
+		body string
+		ok   bool
+		has  string
+	}{
+		{"distinct", "[state]\npath = \"own.db\"\n[admin]\nlisten = \"127.0.0.1:18472\"\n", true, "no shared state file or admin address"},
+		{"same state", fmt.Sprintf("[state]\npath = %q\n[admin]\nlisten = \"127.0.0.1:18472\"\n", state), false, "both keep their state in " + state},
+		{"same admin address", "[state]\npath = \"own.db\"\n[admin]\nlisten = \"127.0.0.1:18471\"\n", false, `both set [admin] listen = "127.0.0.1:18471"`},
+	} {
+		o := other(c.body)
+		r := diagnose.Run(context.Background(), file, diagnose.Options{Getenv: env(map[string]string{"PP_API_KEY": key}), UnitFile: "none",
+			OtherConfigs: []string{file, o}})
+		got := find(t, r, "other configs")
+		if got.OK != c.ok || !strings.Contains(got.Result, c.has) {
+			t.Errorf("%s: %+v, want ok=%v and %q", c.name, got, c.ok, c.has)
+		}
+		if !c.ok && got.Fix == "" {
+			t.Errorf("%s: a problem without a fix: %+v", c.name, got)
+		}
+	}
+	// The config itself among the others is no conflict, and no others no line.
+	r := diagnose.Run(context.Background(), file, diagnose.Options{Getenv: env(map[string]string{"PP_API_KEY": key}), UnitFile: "none", OtherConfigs: []string{file}})
+	for _, c := range r.Checks {
+		if strings.HasPrefix(c.What, "other configs") {
+			t.Errorf("the config alone: %+v", c)
+		}
+	}
+}

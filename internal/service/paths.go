@@ -75,7 +75,7 @@ func sameFile(goos, a, b string) bool {
 // InstanceConflict refuses a config whose state file or admin address
 // another config (others, the other instances' configs) already uses: two
 // services would fight over the state's lock, or one admin endpoint would
-// fail to listen.
+// fail to listen. A port 0 (any free port) never conflicts.
 func InstanceConflict(goos string, cfg *config.Config, others []*config.Config) error {
 	for _, o := range others {
 		if o == nil || sameFile(goos, o.File, cfg.File) {
@@ -85,7 +85,7 @@ func InstanceConflict(goos string, cfg *config.Config, others []*config.Config) 
 			return fmt.Errorf("%s and %s both keep their state in %s: two services cannot share a state; "+
 				"give each config its own [state] path (e.g. %s)", cfg.File, o.File, cfg.State.Path, suggestState(cfg.State.Path))
 		}
-		if cfg.Admin.Listen != "off" && cfg.Admin.Listen == o.Admin.Listen {
+		if cfg.Admin.Listen != "off" && !strings.HasSuffix(cfg.Admin.Listen, ":0") && cfg.Admin.Listen == o.Admin.Listen {
 			return fmt.Errorf("%s and %s both set [admin] listen = %q: the second service could not listen; "+
 				"give each config its own address (another port), or leave listen out: each state path then gets a port of its own",
 				cfg.File, o.File, cfg.Admin.Listen)

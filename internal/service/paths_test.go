@@ -88,3 +88,16 @@ func TestInstanceConflict(t *testing.T) {
 		t.Errorf("two configs with the admin endpoint off: %v", err)
 	}
 }
+
+// Two configs that both turn the admin endpoint off, or both ask for any
+// free port, can run side by side.
+func TestInstanceConflictIgnoresOffAndAnyPort(t *testing.T) {
+	for _, listen := range []string{"off", "127.0.0.1:0"} {
+		a, b := &config.Config{File: "/etc/ppsync/a.toml"}, &config.Config{File: "/etc/ppsync/b.toml"}
+		a.State.Path, b.State.Path = "/var/lib/ppsync/a.db", "/var/lib/ppsync/b.db"
+		a.Admin.Listen, b.Admin.Listen = listen, listen
+		if err := service.InstanceConflict("linux", a, []*config.Config{b}); err != nil {
+			t.Errorf("listen = %q in both: %v", listen, err)
+		}
+	}
+}
