@@ -279,10 +279,10 @@ func knownState(path, inbox string, paths []string) error {
 				f := state.File{Path: p, Inbox: inbox, ParserID: "prs_invoice", SHA256: sha, Pages: 1, State: state.FileDone,
 					Size: st.Size, ModTime: st.Mtim.Nano(), Identity: watcher.IdentityOf(uint64(st.Ino), st.Ctim.Nano()),
 					Result: p + ".json", FirstSeen: then, Updated: then}
-				if err := tx.PutFile(f); err != nil {
+				if err := tx.RestoreFile(f); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs_invoice", sha), ParserID: "prs_invoice", SHA256: sha,
+				if err := tx.RestoreDoc(state.Doc{Key: state.DocKey("prs_invoice", sha), ParserID: "prs_invoice", SHA256: sha,
 					Size: f.Size, Pages: 1, State: state.DocDone, Files: []string{p}, ExtractionID: "ext_x", DocumentID: "doc_x",
 					Updated: then}); err != nil {
 					return err

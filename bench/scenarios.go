@@ -519,10 +519,10 @@ func syntheticState(path, inbox string, records int) error {
 					f.Size = 20000
 				}
 				f.Result = f.Path + ".json"
-				if err := tx.PutFile(f); err != nil {
+				if err := tx.RestoreFile(f); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs_invoice", sha), ParserID: "prs_invoice", SHA256: sha,
+				if err := tx.RestoreDoc(state.Doc{Key: state.DocKey("prs_invoice", sha), ParserID: "prs_invoice", SHA256: sha,
 					Size: f.Size, Pages: 1, State: state.DocDone, Files: []string{f.Path}, ExtractionID: "ext_x", DocumentID: "doc_x",
 					Result: result, Updated: f.Updated}); err != nil {
 					return err

@@ -83,8 +83,8 @@ func (m *Main) stateCheck(cfg *config.Config) error {
 	files, docs := map[string]int{}, map[string]int{}
 	batches := 0
 	_ = st.View(func(tx *state.Tx) error {
-		_ = tx.Files(func(f state.File) error { files[f.State]++; return nil })
-		_ = tx.Docs(func(d state.Doc) error { docs[d.State]++; return nil })
+		_ = tx.Files(func(f state.File) error { files[string(f.State)]++; return nil })
+		_ = tx.Docs(func(d state.Doc) error { docs[string(d.State)]++; return nil })
 		return tx.Batches(func(state.Batch) error { batches++; return nil })
 	})
 	fmt.Fprintf(m.Stdout, "state %s: consistent, schema %d\n  files: %v\n  documents: %v\n  submissions waiting to be confirmed: %d\n",

@@ -28,7 +28,7 @@ func TestStateCompactShrinksAndRefusesWhileRunning(t *testing.T) {
 		err := st.Update(func(tx *state.Tx) error {
 			for i := range 500 {
 				p := fmt.Sprintf("/inbox/%d-%d.pdf", batch, i)
-				if err := tx.PutFile(state.File{Path: p, Inbox: "/inbox", State: state.FileDone, Reason: reason}); err != nil {
+				if err := tx.SeedFile(state.File{Path: p, Inbox: "/inbox", State: state.FileDone, Reason: reason}); err != nil {
 					return err
 				}
 			}
@@ -44,7 +44,7 @@ func TestStateCompactShrinksAndRefusesWhileRunning(t *testing.T) {
 			if f.Path == keep {
 				return nil
 			}
-			return tx.DeleteFile(f.Path)
+			return tx.SeedDeleteFile(f.Path)
 		})
 	})
 	if err != nil {

@@ -32,10 +32,10 @@ func seedGoneRecords(t *testing.T, path, inbox string, n int) {
 			for i := start; i < min(start+1000, n); i++ {
 				p := filepath.Join(inbox, fmt.Sprintf("gone %06d.pdf", i))
 				sha := fmt.Sprintf("%064d", i)
-				if err := tx.PutFile(state.File{Path: p, Inbox: inbox, ParserID: "prs_invoice", SHA256: sha, State: state.FileDone, Updated: old}); err != nil {
+				if err := tx.SeedFile(state.File{Path: p, Inbox: inbox, ParserID: "prs_invoice", SHA256: sha, State: state.FileDone, Updated: old}); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs_invoice", sha), ParserID: "prs_invoice", SHA256: sha,
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs_invoice", sha), ParserID: "prs_invoice", SHA256: sha,
 					State: state.DocDone, Files: []string{p}, Result: result, Updated: old}); err != nil {
 					return err
 				}
@@ -136,7 +136,7 @@ func TestMaintainCompactsTheStateInPlace(t *testing.T) {
 		for start := 0; start < 20000; start += 1000 {
 			if err := st.Update(func(tx *state.Tx) error {
 				for i := start; i < start+1000; i++ {
-					if err := tx.DeleteFile(filepath.Join(e0.inbox, fmt.Sprintf("gone %06d.pdf", i))); err != nil {
+					if err := tx.SeedDeleteFile(filepath.Join(e0.inbox, fmt.Sprintf("gone %06d.pdf", i))); err != nil {
 						return err
 					}
 				}

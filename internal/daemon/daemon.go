@@ -545,7 +545,7 @@ func reconcileMissing(st *state.Store, cfg *config.Config, ws []*watcher.Watcher
 		for _, f := range gone {
 			f.State, f.Reason, f.Updated = state.FileGone, "deleted from the inbox while ppsync was stopped", time.Now()
 			log.Warn("file deleted while ppsync was stopped", "file", f.Path)
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.MarkGone(f); err != nil {
 				return err
 			}
 		}

@@ -61,11 +61,11 @@ func TestPruneWhileRunningKeepsInFlightAndUnreachable(t *testing.T) {
 			{Path: onShare, Inbox: share, ParserID: "prs_invoice", SHA256: "dd", State: state.FileDone, Updated: old},
 		}
 		for _, f := range recs {
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 		}
-		return tx.PutDoc(state.Doc{Key: state.DocKey("prs_invoice", "aa"), ParserID: "prs_invoice", SHA256: "aa",
+		return tx.SeedDoc(state.Doc{Key: state.DocKey("prs_invoice", "aa"), ParserID: "prs_invoice", SHA256: "aa",
 			State: state.DocDone, Files: []string{gone}, Updated: old})
 	})
 	if err != nil {

@@ -93,7 +93,7 @@ func TestSummarizeAndKnownFilesMatchAFullScan(t *testing.T) {
 				i++
 				// Paths out of time order, so the problems' path order is tested.
 				f.Path, f.Inbox, f.Updated = fmt.Sprintf("%s/%02d.pdf", inbox, (i*7)%24), inbox, t0.Add(time.Duration(i)*time.Minute)
-				if err := tx.PutFile(f); err != nil {
+				if err := tx.SeedFile(f); err != nil {
 					return err
 				}
 			}

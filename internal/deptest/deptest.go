@@ -1,5 +1,6 @@
 // Package deptest checks the import graph against layering rules: which
-// package may not depend on which. The project's own rules are in its
+// package may not depend on which, and which identifiers only some
+// packages may use. The project's own rules are in its
 // test, so a broken rule fails `go test ./...`.
 package deptest
 
@@ -9,8 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -129,4 +134,98 @@ func reach(g Graph, p string, direct bool) [][]string {
 		}
 	}
 	return out
+}
+
+// Sources maps each package to its non-test Go files (absolute paths).
+type Sources map[string][]string
+
+// LoadSources lists the non-test Go files of the packages matching
+// patterns, with `go list` run in dir.
+func LoadSources(ctx context.Context, dir string, patterns ...string) (Sources, error) {
+	args := append([]string{"list", "-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,Error"}, patterns...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	src := Sources{}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p struct {
+			ImportPath, Dir   string
+			GoFiles, CgoFiles []string
+			Error             *struct{ Err string }
+		}
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("go list in %s: decode: %w", dir, err)
+		}
+		if p.Error != nil {
+			return nil, fmt.Errorf("go list in %s: package %s: %s", dir, p.ImportPath, p.Error.Err)
+		}
+		for _, f := range append(p.GoFiles, p.CgoFiles...) {
+			src[p.ImportPath] = append(src[p.ImportPath], filepath.Join(p.Dir, f))
+		}
+	}
+	return src, nil
+}
+
+// UseRule says that the identifiers Names may be selected (x.Name: a
+// method, field or package member) only in the non-test files of the
+// packages Allow. It guards an API meant for tests and fixtures: test
+// files are never checked.
+type UseRule struct {
+	Names []string
+	Allow []string
+	Why   string
+}
+
+// UseViolation is a use of a guarded identifier outside the packages
+// allowed.
+type UseViolation struct {
+	Rule UseRule
+	Pkg  string
+	Pos  string // file:line:column
+	Name string
+}
+
+func (v UseViolation) String() string {
+	return fmt.Sprintf("%s: %s uses %s, which only %s may use (%s)", v.Pos, v.Pkg, v.Name, strings.Join(v.Rule.Allow, ", "), v.Rule.Why)
+}
+
+// CheckUses parses the files of src and returns every use that breaks
+// rules, sorted by package and position.
+func CheckUses(src Sources, rules []UseRule) ([]UseViolation, error) {
+	pkgs := make([]string, 0, len(src))
+	for p := range src {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	fset := token.NewFileSet()
+	var out []UseViolation
+	for _, p := range pkgs {
+		for _, path := range src[p] {
+			f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+			if err != nil {
+				return nil, fmt.Errorf("parse %s: %w", path, err)
+			}
+			ast.Inspect(f, func(n ast.Node) bool {
+				sel, ok := n.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				for _, r := range rules {
+					if slices.Contains(r.Names, sel.Sel.Name) && !slices.Contains(r.Allow, p) {
+						out = append(out, UseViolation{Rule: r, Pkg: p, Pos: fset.Position(sel.Sel.Pos()).String(), Name: sel.Sel.Name})
+					}
+				}
+				return true
+			})
+		}
+	}
+	return out, nil
 }

@@ -39,6 +39,12 @@ func cmdDeny(m string) []string {
 	}
 }
 
+// useRules guard identifiers only some packages may use.
+var useRules = []deptest.UseRule{
+	{Names: []string{"SeedFile", "SeedDoc", "SeedDeleteFile"}, Allow: []string{mod + "/internal/state"},
+		Why: "only internal/state writes file and document records, through its typed life-cycle operations; the Seed methods are for tests and fixtures"},
+}
+
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs(".")
@@ -117,6 +123,27 @@ func TestCheckCoversSubpackagesOfADeniedModule(t *testing.T) {
 	}
 }
 
+func TestOnlyStateWritesRecords(t *testing.T) {
+	src, err := deptest.LoadSources(context.Background(), moduleRoot(t), "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rule holds vacuously unless the packages that write records are
+	// scanned.
+	for _, must := range []string{"/internal/state", "/internal/uploader", "/internal/finish", "/internal/rebuild", "/bench"} {
+		if len(src[mod+must]) == 0 {
+			t.Fatalf("no source files of %s were scanned", mod+must)
+		}
+	}
+	got, err := deptest.CheckUses(src, useRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range got {
+		t.Error(v)
+	}
+}
+
 // The command's rule catches a stage imported directly, and only that: a
 // stage reached through the package that wires it is fine.
 func TestCmdRuleCatchesADirectStageImport(t *testing.T) {
@@ -137,5 +164,32 @@ func TestCmdRuleCatchesADirectStageImport(t *testing.T) {
 	}
 	if len(got) != 1 || !strings.HasSuffix(got[0], fix+"/cmd/leaky -> "+fix+"/internal/watcher") {
 		t.Fatalf("violations %q, want exactly cmd/leaky -> internal/watcher", got)
+	}
+}
+
+func TestUseCheckerCatchesAViolatingModule(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := deptest.LoadSources(context.Background(), dir, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fix = "example.com/violating"
+	got, err := deptest.CheckUses(src, []deptest.UseRule{{Names: []string{"SeedRecord"}, Allow: []string{fix + "/internal/records"}, Why: "fixture"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// records may use it, test files are not checked: only writer.go's
+	// call is a violation.
+	if len(got) != 1 {
+		t.Fatalf("violations %v, want exactly the one in internal/writer/writer.go", got)
+	}
+	v := got[0].String()
+	for _, part := range []string{filepath.Join("internal", "writer", "writer.go") + ":9:", fix + "/internal/writer", "SeedRecord", fix + "/internal/records", "fixture"} {
+		if !strings.Contains(v, part) {
+			t.Errorf("violation %q does not name %q", v, part)
+		}
 	}
 }

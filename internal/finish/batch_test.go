@@ -33,10 +33,10 @@ func submitted(t testing.TB, st *state.Store, inbox, folder, name string, write 
 	sha := p + "-sha"
 	key := state.DocKey("prs", sha)
 	if err := st.Update(func(tx *state.Tx) error {
-		if err := tx.PutFile(state.File{Path: p, Inbox: inbox, ParserID: "prs", SHA256: sha, Pages: 1, State: state.FileQueued}); err != nil {
+		if err := tx.SeedFile(state.File{Path: p, Inbox: inbox, ParserID: "prs", SHA256: sha, Pages: 1, State: state.FileQueued}); err != nil {
 			return err
 		}
-		return tx.PutDoc(state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: 1, State: state.DocSubmitted,
+		return tx.SeedDoc(state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: 1, State: state.DocSubmitted,
 			Files: []string{p}, UploadName: name, DocumentID: "doc_" + name})
 	}); err != nil {
 		t.Fatal(err)
@@ -54,7 +54,7 @@ func openStore(t testing.TB) *state.Store {
 	return st
 }
 
-func fileState(t testing.TB, st *state.Store, p string) string {
+func fileState(t testing.TB, st *state.Store, p string) state.FileState {
 	t.Helper()
 	var f state.File
 	if err := st.View(func(tx *state.Tx) error { f, _, _ = tx.File(p); return nil }); err != nil {

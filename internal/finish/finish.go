@@ -332,7 +332,7 @@ func (f *Finisher) Done(ctx context.Context, key string, doc apitypes.Document) 
 			}
 			d.Message += " (the credits stay charged; ppsync does not resend it by itself: check the file, then run 'ppsync retry' on it if you want to)"
 		}
-		return tx.PutDoc(d)
+		return tx.RecordAnswer(d)
 	})
 	if err != nil {
 		return fmt.Errorf("record finished document %s: %w", doc.DocumentID, err)
@@ -378,7 +378,7 @@ func markFiles(tx *state.Tx, d state.Doc, code, reason string) error {
 			continue
 		}
 		rec.Code, rec.Reason, rec.Updated = code, reason, time.Now()
-		if err := tx.PutFile(rec); err != nil {
+		if err := tx.AmendFile(rec); err != nil {
 			return err
 		}
 	}
@@ -398,8 +398,8 @@ func (f *Finisher) Failed(ctx context.Context, keys []string, code, msg string) 
 			if !ok || d.State == state.DocDone || d.State == state.DocFailed {
 				continue
 			}
-			d.State, d.Code, d.Message, d.Batch, d.Updated = state.DocFailed, code, msg, "", time.Now()
-			if err := tx.PutDoc(d); err != nil {
+			d.Code, d.Message, d.Batch, d.Updated = code, msg, "", time.Now()
+			if err := tx.FailDoc(d); err != nil {
 				return err
 			}
 			done = append(done, k)
@@ -652,10 +652,15 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 	return true
 }
 
-// recordFile records rec; with last it also drops the stored result of the
+// recordFile records the outcome of a waiting file (gone, or its result or
+// error file written); with last it also drops the stored result of the
 // document key when no file waits on it any more.
 func recordFile(tx *state.Tx, rec state.File, key string, last bool) error {
-	if err := tx.PutFile(rec); err != nil || !last {
+	write := tx.FinishFile
+	if rec.State == state.FileGone {
+		write = tx.MarkGone
+	}
+	if err := write(rec); err != nil || !last {
 		return err
 	}
 	_, err := releaseResult(tx, key)
@@ -693,7 +698,7 @@ func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string
 		rec.FirstSeen = rec.Updated
 	}
 	f.log.Warn("file refused before upload (no credits spent); see its error file", "file", rec.Path, "code", code, "reason", msg)
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.RefuseFile(rec) }); err != nil {
 		return fmt.Errorf("record refused file %s: %w", rec.Path, err)
 	}
 	f.after(ctx, rec, errPath, nil, false)
@@ -711,7 +716,7 @@ func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 	}
 	rec.State, rec.Result, rec.Updated = state.FileDone, resPath, time.Now()
 	f.log.Info("result already on disk for this content; not submitting again", "file", rec.Path)
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.RecognizeResult(rec) }); err != nil {
 		return false, fmt.Errorf("record %s done: %w", rec.Path, err)
 	}
 	return true, nil
@@ -742,7 +747,7 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 	}
 	f.log.Debug("moved", "file", rec.Path, "to", moved)
 	rec.MovedTo = moved
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.AmendFile(rec) }); err != nil {
 		f.log.Warn("moved a finished file but cannot record where", "file", rec.Path, "error", err)
 	}
 	if f.o.Watcher != nil {

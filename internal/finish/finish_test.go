@@ -66,10 +66,10 @@ func (e *env) file(name string, pages int) (string, string) {
 	sha := name + "-sha"
 	key := state.DocKey("prs", sha)
 	if err := e.st.Update(func(tx *state.Tx) error {
-		if err := tx.PutFile(state.File{Path: p, Inbox: filepath.Join(e.dir, "inbox"), ParserID: "prs", SHA256: sha, Pages: pages, State: state.FileQueued}); err != nil {
+		if err := tx.SeedFile(state.File{Path: p, Inbox: filepath.Join(e.dir, "inbox"), ParserID: "prs", SHA256: sha, Pages: pages, State: state.FileQueued}); err != nil {
 			return err
 		}
-		return tx.PutDoc(state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: pages, State: state.DocSubmitted,
+		return tx.SeedDoc(state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: pages, State: state.DocSubmitted,
 			Files: []string{p}, UploadName: filepath.Base(name), DocumentID: "doc_1"})
 	}); err != nil {
 		e.t.Fatal(err)

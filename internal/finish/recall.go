@@ -219,7 +219,7 @@ func (f *Finisher) keepResult(key string, doc json.RawMessage) {
 			return err
 		}
 		d.Result = doc
-		return tx.PutDoc(d)
+		return tx.AmendDoc(d)
 	})
 	if err != nil {
 		f.log.Warn("cannot keep a result obtained again until its files are written; it is obtained again", "document", key, "error", err)
@@ -239,7 +239,7 @@ func releaseResult(tx *state.Tx, key string) (bool, error) {
 		return false, nil
 	}
 	d.Result = nil
-	return true, tx.PutDoc(d)
+	return true, tx.AmendDoc(d)
 }
 
 // metaReleased marks a state file whose stored results were dropped by

@@ -47,7 +47,7 @@ func storedResult(t *testing.T, st *state.Store, key string) json.RawMessage {
 
 // addWaiting records another file waiting on key's document, with state
 // st (FileQueued or FileDuplicate).
-func (e *env) addWaiting(key, path, sha string, st string) {
+func (e *env) addWaiting(key, path, sha string, st state.FileState) {
 	e.t.Helper()
 	if err := e.st.Update(func(tx *state.Tx) error {
 		d, _, err := tx.Doc(key)
@@ -55,10 +55,10 @@ func (e *env) addWaiting(key, path, sha string, st string) {
 			return err
 		}
 		d.Files = append(d.Files, path)
-		if err := tx.PutDoc(d); err != nil {
+		if err := tx.SeedDoc(d); err != nil {
 			return err
 		}
-		return tx.PutFile(state.File{Path: path, Inbox: filepath.Join(e.dir, "inbox"), ParserID: d.ParserID, SHA256: sha, Pages: d.Pages, State: st})
+		return tx.SeedFile(state.File{Path: path, Inbox: filepath.Join(e.dir, "inbox"), ParserID: d.ParserID, SHA256: sha, Pages: d.Pages, State: st})
 	}); err != nil {
 		e.t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestResultReleasedOnceEveryFileIsWritten(t *testing.T) {
 		if err := tx.Detach(&d, p3); err != nil {
 			return err
 		}
-		return tx.PutDoc(d)
+		return tx.SeedDoc(d)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -263,11 +263,11 @@ func newAPIEnv(t *testing.T, move, fetch bool) *apiEnv {
 	}
 	e.docID = got.DocumentID
 	if err := e.st.Update(func(tx *state.Tx) error {
-		if err := tx.PutFile(state.File{Path: e.first, Inbox: filepath.Join(e.dir, "inbox"), ParserID: "prs_invoice", SHA256: e.sha,
+		if err := tx.SeedFile(state.File{Path: e.first, Inbox: filepath.Join(e.dir, "inbox"), ParserID: "prs_invoice", SHA256: e.sha,
 			Size: int64(len(e.content)), Pages: 2, State: state.FileQueued}); err != nil {
 			return err
 		}
-		return tx.PutDoc(state.Doc{Key: e.key, ParserID: "prs_invoice", SHA256: e.sha, Size: int64(len(e.content)), Pages: 2,
+		return tx.SeedDoc(state.Doc{Key: e.key, ParserID: "prs_invoice", SHA256: e.sha, Size: int64(len(e.content)), Pages: 2,
 			State: state.DocSubmitted, Files: []string{e.first}, UploadName: "a.pdf", ExtractionID: e.extID, DocumentID: e.docID})
 	}); err != nil {
 		t.Fatal(err)
@@ -507,7 +507,7 @@ func TestResultUnavailableWritesAnErrorFile(t *testing.T) {
 						return err
 					}
 					tt.ids(&d)
-					return tx.PutDoc(d)
+					return tx.SeedDoc(d)
 				}); err != nil {
 					t.Fatal(err)
 				}
@@ -645,7 +645,7 @@ func TestRecalledResultKeptUntilItsWriteSucceeds(t *testing.T) {
 func TestReleaseStoredDropsOldResultsOnce(t *testing.T) {
 	e := newEnv(t, false)
 	old := json.RawMessage(`{"document_id":"doc_1","status":"completed"}`)
-	put := func(name, fileState string) string {
+	put := func(name string, fileState state.FileState) string {
 		p, key := e.file(name, 1)
 		if err := e.st.Update(func(tx *state.Tx) error {
 			d, _, err := tx.Doc(key)
@@ -653,7 +653,7 @@ func TestReleaseStoredDropsOldResultsOnce(t *testing.T) {
 				return err
 			}
 			d.State, d.Result = state.DocDone, old
-			if err := tx.PutDoc(d); err != nil {
+			if err := tx.SeedDoc(d); err != nil {
 				return err
 			}
 			f, _, err := tx.File(p)
@@ -661,7 +661,7 @@ func TestReleaseStoredDropsOldResultsOnce(t *testing.T) {
 				return err
 			}
 			f.State = fileState
-			return tx.PutFile(f)
+			return tx.SeedFile(f)
 		}); err != nil {
 			t.Fatal(err)
 		}

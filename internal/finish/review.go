@@ -259,7 +259,7 @@ func (f *Finisher) alreadyHeld(rec state.File) (bool, error) {
 	_ = json.Unmarshal(out.Review.Review, &hr)
 	rec.State, rec.Result, rec.Updated = state.FileDone, held, time.Now()
 	rec.Reason = "held for review: " + reasonList(hr.Reasons)
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.RecognizeResult(rec) }); err != nil {
 		return false, fmt.Errorf("record %s held for review: %w", rec.Path, err)
 	}
 	f.rv.put(HeldItem{ID: HeldID(held), Inbox: rec.Inbox, File: rec.Path, Held: held, SHA256: rec.SHA256, Reasons: hr.Reasons, HeldAt: hr.HeldAt})
@@ -372,7 +372,7 @@ func (f *Finisher) completeDecision(ctx context.Context, in Inbox, h *results.He
 		}
 		rec.State, rec.Code, rec.Reason = state.FileFailed, CodeRejectedInReview, e.Error.Message
 	}
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error { return tx.DecideReview(rec) }); err != nil {
 		f.log.Error("review decision written but not recorded; it is completed at the next start", "file", rec.Path, "error", err)
 		return
 	}

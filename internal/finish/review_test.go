@@ -107,10 +107,10 @@ func (e *reviewEnv) finished(name, sha string, conf float64, data string) string
 	}
 	key := state.DocKey("prs", sha)
 	if err := e.st.Update(func(tx *state.Tx) error {
-		if err := tx.PutFile(state.File{Path: p, Inbox: e.inbox.Path, ParserID: "prs", SHA256: sha, Pages: 1, State: state.FileQueued}); err != nil {
+		if err := tx.SeedFile(state.File{Path: p, Inbox: e.inbox.Path, ParserID: "prs", SHA256: sha, Pages: 1, State: state.FileQueued}); err != nil {
 			return err
 		}
-		return tx.PutDoc(state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: 1, State: state.DocSubmitted,
+		return tx.SeedDoc(state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: 1, State: state.DocSubmitted,
 			Files: []string{p}, UploadName: name, DocumentID: "doc_" + sha})
 	}); err != nil {
 		e.t.Fatal(err)

@@ -62,8 +62,8 @@ func TestNudgesOutOfOrderAndCoalesced(t *testing.T) {
 		k := state.DocKey("prs", sha)
 		keys[id] = k
 		_ = st.Update(func(tx *state.Tx) error {
-			_ = tx.PutFile(state.File{Path: p, Inbox: dir, ParserID: "prs", SHA256: sha, State: state.FileQueued})
-			return tx.PutDoc(state.Doc{Key: k, ParserID: "prs", SHA256: sha, State: state.DocSubmitted, Files: []string{p},
+			_ = tx.SeedFile(state.File{Path: p, Inbox: dir, ParserID: "prs", SHA256: sha, State: state.FileQueued})
+			return tx.SeedDoc(state.Doc{Key: k, ParserID: "prs", SHA256: sha, State: state.DocSubmitted, Files: []string{p},
 				ExtractionID: "ext_1", DocumentID: id})
 		})
 	}

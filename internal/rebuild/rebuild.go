@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg *config.Config, now time.Time) (Result, error)
 
 // record stores p as done or failed when its result or error file belongs
 // to its current contents, and returns the state it recorded ("" if none).
-func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now time.Time) (string, error) {
+func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now time.Time) (state.FileState, error) {
 	rec := state.File{Path: p, Inbox: in.Path, ParserID: in.ParserID, Size: info.Size(), ModTime: info.ModTime().UnixNano(),
 		FirstSeen: now, Updated: now}
 	base := outpath.ResultsPath(in.Path, in.ResultsDir, p) // outputs beside p, or in results_dir
@@ -114,7 +114,7 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 			if old, ok, _ := tx.Doc(doc.Key); ok {
 				doc.First = old.First // p is attached besides the files before it
 			}
-			return errors.Join(tx.PutDoc(doc), tx.PutFile(rec))
+			return errors.Join(tx.RestoreDoc(doc), tx.RestoreFile(rec))
 		})
 	}
 	out, err := own.Read(results.ErrorPath(base), p)
@@ -127,7 +127,7 @@ func record(st *state.Store, in config.Inbox, p string, info fs.FileInfo, now ti
 		return "", nil
 	}
 	rec.SHA256, rec.State, rec.Code, rec.Reason, rec.Result = sum, state.FileFailed, ef.Error.Code, ef.Error.Message, results.ErrorPath(base)
-	return state.FileFailed, st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) })
+	return state.FileFailed, st.Update(func(tx *state.Tx) error { return tx.RestoreFile(rec) })
 }
 
 func readResult(own results.Own, out, source string) (results.Result, bool) {

@@ -61,14 +61,14 @@ recursive = true
 	return cfg
 }
 
-func files(t *testing.T, path string) map[string]string {
+func files(t *testing.T, path string) map[string]state.FileState {
 	t.Helper()
 	st, err := state.Open(path, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	got := map[string]string{}
+	got := map[string]state.FileState{}
 	if err := st.View(func(tx *state.Tx) error {
 		return tx.Files(func(f state.File) error { got[f.Path] = f.State; return nil })
 	}); err != nil {
@@ -184,7 +184,7 @@ func TestRebuildFromResultsDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := files(t, cfg.State.Path)
-	want := map[string]string{done: state.FileDone, bad: state.FileFailed}
+	want := map[string]state.FileState{done: state.FileDone, bad: state.FileFailed}
 	if res.Done != 1 || res.Failed != 1 || len(got) != len(want) {
 		t.Fatalf("done %d failed %d, recorded %v; want %v", res.Done, res.Failed, got, want)
 	}

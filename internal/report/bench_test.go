@@ -36,7 +36,7 @@ func BenchmarkFromState(b *testing.B) {
 				if i%100 == 0 {
 					f.State, f.Code, f.Reason = state.FileFailed, "EXTRACTION_FAILED", "the document could not be read"
 				}
-				if err := tx.PutFile(f); err != nil {
+				if err := tx.SeedFile(f); err != nil {
 					return err
 				}
 			}
@@ -49,14 +49,14 @@ func BenchmarkFromState(b *testing.B) {
 		for i := range open {
 			sha := fmt.Sprintf("open%060x", i)
 			f := state.File{Path: fmt.Sprintf("/a/open%03d.pdf", i), Inbox: "/a", ParserID: "p", SHA256: sha, State: state.FileQueued, FirstSeen: t0, Updated: t0}
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 			ds := state.DocSubmitted
 			if i%2 == 0 {
 				ds = state.DocQueued
 			}
-			if err := tx.PutDoc(state.Doc{Key: state.DocKey("p", sha), ParserID: "p", SHA256: sha, State: ds, Files: []string{f.Path}}); err != nil {
+			if err := tx.SeedDoc(state.Doc{Key: state.DocKey("p", sha), ParserID: "p", SHA256: sha, State: ds, Files: []string{f.Path}}); err != nil {
 				return err
 			}
 		}

@@ -31,7 +31,7 @@ func fullScan(t *testing.T, st *state.Store, cfg *config.Config, waitingCredits 
 		r.Inboxes = append(r.Inboxes, report.Inbox{Path: in.Path, ParserID: in.ParserID, Watch: in.Watch, Files: files, LastErrors: []report.FileError{}})
 	}
 	err := st.View(func(tx *state.Tx) error {
-		docState := map[string]string{}
+		docState := map[string]state.DocState{}
 		return tx.Files(func(f state.File) error {
 			i, ok := idx[f.Inbox]
 			if !ok {
@@ -104,7 +104,7 @@ func mixedState(t *testing.T, st *state.Store) {
 	err := st.Update(func(tx *state.Tx) error {
 		put := func(f state.File) error {
 			f.Updated = at()
-			return tx.PutFile(f)
+			return tx.SeedFile(f)
 		}
 		for _, inbox := range []string{"/a", "/b", "/elsewhere"} {
 			for i := range 12 {
@@ -142,9 +142,9 @@ func mixedState(t *testing.T, st *state.Store) {
 				}
 			}
 		}
-		for key, ds := range map[string]string{"queued": state.DocQueued, "submitted": state.DocSubmitted, "batched": state.DocBatched,
+		for key, ds := range map[string]state.DocState{"queued": state.DocQueued, "submitted": state.DocSubmitted, "batched": state.DocBatched,
 			"queued-/a": state.DocQueued, "queued-/b": state.DocQueued, "queued-/elsewhere": state.DocQueued} {
-			if err := tx.PutDoc(state.Doc{Key: state.DocKey("p", key), ParserID: "p", SHA256: key, State: ds}); err != nil {
+			if err := tx.SeedDoc(state.Doc{Key: state.DocKey("p", key), ParserID: "p", SHA256: key, State: ds}); err != nil {
 				return err
 			}
 		}
@@ -159,7 +159,7 @@ func mixedState(t *testing.T, st *state.Store) {
 				return err
 			}
 		}
-		return tx.DeleteFile("/b/failed-03.pdf")
+		return tx.SeedDeleteFile("/b/failed-03.pdf")
 	})
 	if err != nil {
 		t.Fatal(err)

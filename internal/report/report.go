@@ -122,7 +122,7 @@ var States = []string{Queued, WaitingCredits, InFlight, Done, Failed, Invalid, G
 const maxErrors = 10
 
 // finalState names a final file state as the report counts it.
-func finalState(fs string) (string, bool) {
+func finalState(fs state.FileState) (string, bool) {
 	switch fs {
 	case state.FileDone:
 		return Done, true

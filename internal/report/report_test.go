@@ -38,11 +38,11 @@ func TestFromState(t *testing.T) {
 			{Path: "/b/5.pdf", Inbox: "/b", ParserID: "p", SHA256: "f", State: state.FileQueued, Updated: now},
 			{Path: "/elsewhere/6.pdf", Inbox: "/elsewhere", State: state.FileDone, Updated: now},
 		} {
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 		}
-		return tx.PutDoc(state.Doc{Key: state.DocKey("p", "q"), ParserID: "p", SHA256: "q", State: state.DocQueued})
+		return tx.SeedDoc(state.Doc{Key: state.DocKey("p", "q"), ParserID: "p", SHA256: "q", State: state.DocQueued})
 	})
 	if err != nil {
 		t.Fatal(err)

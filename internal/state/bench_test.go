@@ -26,7 +26,7 @@ func BenchmarkFileLookup(b *testing.B) {
 	const n = 10000
 	if err := s.Update(func(tx *state.Tx) error {
 		for i := range n {
-			if err := tx.PutFile(state.File{Path: fmt.Sprintf("/inbox/f%05d.pdf", i), State: state.FileDone, SHA256: "x", Size: int64(i)}); err != nil {
+			if err := tx.SeedFile(state.File{Path: fmt.Sprintf("/inbox/f%05d.pdf", i), State: state.FileDone, SHA256: "x", Size: int64(i)}); err != nil {
 				return err
 			}
 		}
@@ -145,10 +145,10 @@ func benchState(b *testing.B, path string, n, keep int) {
 	for start := 0; start < n; start += 1000 {
 		if err := s.Update(func(tx *state.Tx) error {
 			for i := start; i < min(start+1000, n); i++ {
-				if err := tx.PutFile(state.File{Path: p(i), Inbox: "/inbox", SHA256: sha(i), State: state.FileDone}); err != nil {
+				if err := tx.SeedFile(state.File{Path: p(i), Inbox: "/inbox", SHA256: sha(i), State: state.FileDone}); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha(i)), SHA256: sha(i), State: state.DocDone, Files: []string{p(i)}, Result: result}); err != nil {
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", sha(i)), SHA256: sha(i), State: state.DocDone, Files: []string{p(i)}, Result: result}); err != nil {
 					return err
 				}
 			}

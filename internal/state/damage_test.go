@@ -27,7 +27,7 @@ func TestDamagedPageInATransactionIsAnError(t *testing.T) {
 	if err := s.Update(func(tx *state.Tx) error {
 		for i := range 400 {
 			f := state.File{Path: fmt.Sprintf("/in/%04d-%s.pdf", i, strings.Repeat("x", 60)), Inbox: "/in", State: state.FileDone}
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 		}

@@ -21,8 +21,8 @@ import (
 //
 // The "docwait" bucket has the same keys for the files still waiting (not
 // in a final state) that name the document by their content: it is the
-// open index (index.go) keyed by document, kept in step by PutFile and
-// DeleteFile, so "does a file still wait on this document" is one seek.
+// open index (index.go) keyed by document, kept in step by putFile and
+// deleteFile, so "does a file still wait on this document" is one seek.
 var (
 	bucketDocFiles = []byte("docfiles")
 	bucketDocWait  = []byte("docwait")
@@ -38,7 +38,7 @@ func docFileKey(key, path string) []byte {
 
 func docPrefix(key string) []byte { return append([]byte(key), 0) }
 
-// Attach records path as a file of document d (PutDoc does it for the
+// Attach records path as a file of document d (putDoc does it for the
 // paths in d.Files). It reports whether path was not attached yet. The
 // first file attached becomes d.First; the caller writes d.
 func (t *Tx) Attach(d *Doc, path string) (bool, error) {

@@ -30,11 +30,11 @@ func TestMigrateFilesListToRecords(t *testing.T) {
 			if p == "/in/done.pdf" {
 				st = state.FileDone
 			}
-			if err := tx.PutFile(state.File{Path: p, Inbox: "/in", ParserID: "prs", SHA256: "abc", State: st}); err != nil {
+			if err := tx.SeedFile(state.File{Path: p, Inbox: "/in", ParserID: "prs", SHA256: "abc", State: st}); err != nil {
 				return err
 			}
 		}
-		return tx.PutDoc(state.Doc{Key: key, ParserID: "prs", SHA256: "abc", State: state.DocSubmitted})
+		return tx.SeedDoc(state.Doc{Key: key, ParserID: "prs", SHA256: "abc", State: state.DocSubmitted})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func (t *Tx) handBackFile(path, inbox string) (bool, error) {
 	if ok && d.State != DocQueued {
 		return false, nil // in a batch or sent: paid for, its result comes
 	}
-	if err := t.DeleteFile(path); err != nil {
+	if err := t.removeFile(OpHandBackFile, path); err != nil {
 		return false, err
 	}
 	if !ok {
@@ -69,7 +69,10 @@ func (t *Tx) handBackFile(path, inbox string) (bool, error) {
 		return false, err
 	}
 	if d.First != "" {
-		return true, t.PutDoc(d) // another file still has this content
+		return true, t.AmendDoc(d) // another file still has this content
+	}
+	if err := DocStep(OpHandBackDoc, d.Key, d.State, DocNone); err != nil {
+		return false, err
 	}
 	t.touch()
 	if err := t.tx.Bucket(bucketDocs).Delete([]byte(d.Key)); err != nil {

@@ -19,7 +19,7 @@ func TestHandBackGivesUpOnlyUnsentFilesOfTheInbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	file := func(path, inbox, sha, st string) state.File {
+	file := func(path, inbox, sha string, st state.FileState) state.File {
 		return state.File{Path: path, Inbox: inbox, ParserID: "prs", SHA256: sha, State: st, Size: 1}
 	}
 	files := []state.File{
@@ -40,10 +40,10 @@ func TestHandBackGivesUpOnlyUnsentFilesOfTheInbox(t *testing.T) {
 	if err := s.Update(func(tx *state.Tx) error {
 		var errs []error
 		for _, f := range files {
-			errs = append(errs, tx.PutFile(f))
+			errs = append(errs, tx.SeedFile(f))
 		}
 		for _, d := range docs {
-			errs = append(errs, tx.PutDoc(d))
+			errs = append(errs, tx.SeedDoc(d))
 		}
 		return errors.Join(errs...)
 	}); err != nil {

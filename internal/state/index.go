@@ -13,7 +13,7 @@ import (
 // seen. Keys are a one-letter kind and the record's key; values are the
 // record's state, and for a file also its inbox and document key
 // (state NUL inbox NUL parser:sha256), so a status report counts the files
-// in flight from the index alone. PutFile, PutDoc and DeleteFile keep it in
+// in flight from the index alone. putFile, putDoc and deleteFile keep it in
 // step. A file value of an earlier version holds the state alone; readers
 // then read the record.
 const (
@@ -22,7 +22,7 @@ const (
 )
 
 // FileFinal reports whether a file state ends the file's life.
-func FileFinal(st string) bool {
+func FileFinal(st FileState) bool {
 	switch st {
 	case FileDone, FileFailed, FileInvalid, FileGone:
 		return true
@@ -31,7 +31,7 @@ func FileFinal(st string) bool {
 }
 
 // DocFinal reports whether a document state ends the document's life.
-func DocFinal(st string) bool { return st == DocDone || st == DocFailed }
+func DocFinal(st DocState) bool { return st == DocDone || st == DocFailed }
 
 func indexFile(tx *bolt.Tx, f File) error {
 	if FileFinal(f.State) {
@@ -65,10 +65,10 @@ func openFileValue(f File) []byte {
 	if f.SHA256 != "" {
 		key = DocKey(f.ParserID, f.SHA256)
 	}
-	return []byte(f.State + "\x00" + f.Inbox + "\x00" + key)
+	return []byte(string(f.State) + "\x00" + f.Inbox + "\x00" + key)
 }
 
-func indexDoc(tx *bolt.Tx, key, st string) error {
+func indexDoc(tx *bolt.Tx, key string, st DocState) error {
 	if DocFinal(st) {
 		return unindex(tx, prefixDoc, key)
 	}
@@ -131,12 +131,14 @@ func (t *Tx) OpenFiles(fn func(File) error) error {
 // strings point into the state's pages: they are valid only during the
 // call that received them (strings.Clone what must outlive it).
 type OpenFile struct {
-	Path, State, Inbox string
+	Path, Inbox string
+	State       FileState
 	// DocKey is the key of the file's document ("" before it was hashed);
 	// DocState is that document's state when it is open too, "" when it is
 	// final (done or failed: the file waits for its result to be written)
 	// or has no record.
-	DocKey, DocState string
+	DocKey   string
+	DocState DocState
 }
 
 // releaseEvery is how many index entries EachOpenFile reads between two
@@ -169,10 +171,10 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 		var of OpenFile
 		if st, rest, ok := bytes.Cut(v, []byte{0}); ok {
 			inbox, key, _ := bytes.Cut(rest, []byte{0})
-			of = OpenFile{Path: path, State: view(st), Inbox: view(inbox), DocKey: view(key)}
+			of = OpenFile{Path: path, State: FileState(view(st)), Inbox: view(inbox), DocKey: view(key)}
 			if len(key) > 0 {
 				docKey = append(append(docKey[:0], prefixDoc...), key...)
-				of.DocState = view(open.Get(docKey))
+				of.DocState = DocState(view(open.Get(docKey)))
 			}
 		} else {
 			f, ok, err := get[File](t.tx, bucketFiles, string(path))
@@ -194,7 +196,7 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 // OpenDocState is the state of f's document while that document is open
 // (queued, batched or submitted), "" when it is final or f has none. It
 // reads the open-records index, not the document's record.
-func (t *Tx) OpenDocState(f File) string { return t.openFileOf(f).DocState }
+func (t *Tx) OpenDocState(f File) DocState { return t.openFileOf(f).DocState }
 
 // openFileOf builds an OpenFile from a record.
 func (t *Tx) openFileOf(f File) OpenFile {
@@ -202,7 +204,7 @@ func (t *Tx) openFileOf(f File) OpenFile {
 	if f.SHA256 != "" {
 		of.DocKey = DocKey(f.ParserID, f.SHA256)
 		if open := t.tx.Bucket(bucketOpen); open != nil {
-			of.DocState = string(open.Get([]byte(prefixDoc + of.DocKey)))
+			of.DocState = DocState(open.Get([]byte(prefixDoc + of.DocKey)))
 		} else if d, ok, _ := t.Doc(of.DocKey); ok && !DocFinal(d.State) {
 			of.DocState = d.State
 		}

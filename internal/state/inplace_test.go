@@ -29,10 +29,10 @@ func seedState(t *testing.T, path, inbox string, n, resultSize int, updated time
 			for i := start; i < min(start+1000, n); i++ {
 				p := filepath.Join(inbox, fmt.Sprintf("f%06d.pdf", i))
 				sha := fmt.Sprintf("%064d", i)
-				if err := tx.PutFile(state.File{Path: p, Inbox: inbox, ParserID: "prs", SHA256: sha, State: state.FileDone, Updated: updated}); err != nil {
+				if err := tx.SeedFile(state.File{Path: p, Inbox: inbox, ParserID: "prs", SHA256: sha, State: state.FileDone, Updated: updated}); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, State: state.DocDone,
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, State: state.DocDone,
 					Files: []string{p}, Result: result, Updated: updated}); err != nil {
 					return err
 				}
@@ -65,10 +65,10 @@ func freeMost(t *testing.T, s *state.Store, inbox string, n int) {
 	if err := s.Update(func(tx *state.Tx) error {
 		for i := range n {
 			if i%10 != 0 {
-				if err := tx.DeleteFile(filepath.Join(inbox, fmt.Sprintf("f%06d.pdf", i))); err != nil {
+				if err := tx.SeedDeleteFile(filepath.Join(inbox, fmt.Sprintf("f%06d.pdf", i))); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", fmt.Sprintf("%064d", i)), State: state.DocDone}); err != nil {
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", fmt.Sprintf("%064d", i)), State: state.DocDone}); err != nil {
 					return err
 				}
 			}
@@ -121,7 +121,7 @@ func TestCompactInPlaceWhileReadingAndWriting(t *testing.T) {
 				}
 				p := fmt.Sprintf("/live/w%d-%06d.pdf", w, i)
 				if err := s.Update(func(tx *state.Tx) error {
-					return tx.PutFile(state.File{Path: p, Inbox: "/live", State: state.FileDone, Updated: time.Now()})
+					return tx.SeedFile(state.File{Path: p, Inbox: "/live", State: state.FileDone, Updated: time.Now()})
 				}); err != nil {
 					errs <- fmt.Errorf("writer %d: %w", w, err)
 					return
@@ -357,7 +357,7 @@ func TestCompactInPlaceFailureKeepsTheOldFile(t *testing.T) {
 				t.Errorf("file %d bytes after a failed compaction, %d before", got, before)
 			}
 			if err := s.Update(func(tx *state.Tx) error {
-				return tx.PutFile(state.File{Path: "/after/a.pdf", State: state.FileDone})
+				return tx.SeedFile(state.File{Path: "/after/a.pdf", State: state.FileDone})
 			}); err != nil {
 				t.Fatalf("write after a failed compaction: %v", err)
 			}

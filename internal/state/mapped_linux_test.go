@@ -66,7 +66,7 @@ func openTemp(t *testing.T) (*Store, string) {
 // putFiles writes 1,000 done file records under /in/b/ with a long reason.
 func putFiles(tx *Tx, b int, reason string) error {
 	for i := range 1000 {
-		if err := tx.PutFile(File{Path: fmt.Sprintf("/in/%d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
+		if err := tx.SeedFile(File{Path: fmt.Sprintf("/in/%d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
 			return err
 		}
 	}
@@ -178,10 +178,10 @@ func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 		if err := s.Update(func(tx *Tx) error {
 			for i := b; i < min(b+2000, n); i++ {
 				sha := fmt.Sprintf("%064d", i)
-				if err := tx.PutFile(File{Path: fmt.Sprintf("%s/%06d.pdf", inbox, i), Inbox: inbox, ParserID: "prs", SHA256: sha, State: FileQueued}); err != nil {
+				if err := tx.SeedFile(File{Path: fmt.Sprintf("%s/%06d.pdf", inbox, i), Inbox: inbox, ParserID: "prs", SHA256: sha, State: FileQueued}); err != nil {
 					return err
 				}
-				if err := tx.PutDoc(Doc{Key: DocKey("prs", sha), State: DocQueued}); err != nil {
+				if err := tx.SeedDoc(Doc{Key: DocKey("prs", sha), State: DocQueued}); err != nil {
 					return err
 				}
 			}
@@ -241,7 +241,7 @@ func TestCompactInPlaceDoesNotMapTheFile(t *testing.T) {
 	for b := range 16 {
 		if err := s.Update(func(tx *Tx) error {
 			for i := range 1000 {
-				if err := tx.PutFile(File{Path: fmt.Sprintf("/in/%02d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
+				if err := tx.SeedFile(File{Path: fmt.Sprintf("/in/%02d/%04d.pdf", b, i), State: FileDone, Reason: reason}); err != nil {
 					return err
 				}
 			}
@@ -365,7 +365,7 @@ func TestSmallTransactionsReleaseInBatches(t *testing.T) {
 				return fmt.Errorf("%s: %v %v", p, ok, err)
 			}
 			f.Reason = fmt.Sprint("seen ", i)
-			return tx.PutFile(f)
+			return tx.SeedFile(f)
 		}); err != nil {
 			t.Fatal(err)
 		}

@@ -37,12 +37,12 @@ func TestEachOpenFile(t *testing.T) {
 	}
 	if err := s.Update(func(tx *state.Tx) error {
 		for _, f := range files {
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 		}
 		for _, d := range docs {
-			if err := tx.PutDoc(d); err != nil {
+			if err := tx.SeedDoc(d); err != nil {
 				return err
 			}
 		}
@@ -63,8 +63,8 @@ func TestEachOpenFile(t *testing.T) {
 		if err := s.View(func(tx *state.Tx) error {
 			return tx.EachOpenFile(func(f state.OpenFile) error {
 				// The strings are the transaction's: copy what is kept.
-				f = state.OpenFile{Path: strings.Clone(f.Path), State: strings.Clone(f.State), Inbox: strings.Clone(f.Inbox),
-					DocKey: strings.Clone(f.DocKey), DocState: strings.Clone(f.DocState)}
+				f = state.OpenFile{Path: strings.Clone(f.Path), State: state.FileState(strings.Clone(string(f.State))), Inbox: strings.Clone(f.Inbox),
+					DocKey: strings.Clone(f.DocKey), DocState: state.DocState(strings.Clone(string(f.DocState)))}
 				got[f.Path] = f
 				return nil
 			})
@@ -88,7 +88,7 @@ func TestEachOpenFile(t *testing.T) {
 	// An entry as an earlier version wrote it (the state alone): the record
 	// is read instead, and state check accepts it.
 	s.Close()
-	setOpenValue(t, path, "/a/sent.pdf", state.FileQueued)
+	setOpenValue(t, path, "/a/sent.pdf", string(state.FileQueued))
 	if s, err = state.Open(path, time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestEachOpenFile(t *testing.T) {
 
 	// An entry that names another inbox than its record is damage.
 	s.Close()
-	setOpenValue(t, path, "/a/sent.pdf", state.FileQueued+"\x00/elsewhere\x00prs:s")
+	setOpenValue(t, path, "/a/sent.pdf", string(state.FileQueued)+"\x00/elsewhere\x00prs:s")
 	if s, err = state.Open(path, time.Second); err != nil {
 		t.Fatal(err)
 	}

@@ -179,7 +179,7 @@ func (s *Store) deleteFiles(fs []File) (int, error) {
 			if !ok || cur.State != f.State || !cur.Updated.Equal(f.Updated) {
 				continue // the file started a new life meanwhile
 			}
-			if err := tx.DeleteFile(f.Path); err != nil {
+			if err := tx.ForgetFile(f.Path); err != nil {
 				return err
 			}
 			n++
@@ -215,7 +215,7 @@ func (s *Store) pruneDocs(ctx context.Context, cutoff time.Time, st *PruneStats)
 				n++
 				last = string(k)
 				var d struct {
-					State   string    `json:"state"`
+					State   DocState  `json:"state"`
 					Updated time.Time `json:"updated"`
 				}
 				if err := json.Unmarshal(v, &d); err != nil {

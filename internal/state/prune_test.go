@@ -35,7 +35,7 @@ func TestPruneKeepsInFlightAndRecentRemovesOldAndGone(t *testing.T) {
 	old := now.Add(-200 * 24 * time.Hour)
 	recent := now.Add(-24 * time.Hour)
 	onDisk := map[string]bool{inbox: true}
-	rec := func(name, st string, updated time.Time, exists, resultExists bool) state.File {
+	rec := func(name string, st state.FileState, updated time.Time, exists, resultExists bool) state.File {
 		p := filepath.Join(inbox, name)
 		f := state.File{Path: p, Inbox: inbox, ParserID: "prs", SHA256: "sha-" + name, State: st, Updated: updated}
 		if st == state.FileDone {
@@ -76,19 +76,19 @@ func TestPruneKeepsInFlightAndRecentRemovesOldAndGone(t *testing.T) {
 	defer s.Close()
 	if err := s.Update(func(tx *state.Tx) error {
 		for _, f := range files {
-			if err := tx.PutFile(f.f); err != nil {
+			if err := tx.SeedFile(f.f); err != nil {
 				return err
 			}
 		}
 		for _, d := range docs {
-			if err := tx.PutDoc(d.d); err != nil {
+			if err := tx.SeedDoc(d.d); err != nil {
 				return err
 			}
 		}
 		if err := tx.PutBatch(state.Batch{Key: "intent", Created: old}); err != nil {
 			return err
 		}
-		return tx.PutFile(offline)
+		return tx.SeedFile(offline)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -146,24 +146,24 @@ func TestOpenIndexFollowsStates(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "state.db"))
 	defer s.Close()
 	if err := s.Update(func(tx *state.Tx) error {
-		for i, st := range []string{state.FileQueued, state.FileDone, state.FileDuplicate, state.FileGone} {
-			if err := tx.PutFile(state.File{Path: fmt.Sprintf("/in/%d-%s.pdf", i, st), State: st}); err != nil {
+		for i, st := range []state.FileState{state.FileQueued, state.FileDone, state.FileDuplicate, state.FileGone} {
+			if err := tx.SeedFile(state.File{Path: fmt.Sprintf("/in/%d-%s.pdf", i, st), State: st}); err != nil {
 				return err
 			}
 		}
-		for i, st := range []string{state.DocQueued, state.DocBatched, state.DocSubmitted, state.DocDone, state.DocFailed} {
-			if err := tx.PutDoc(state.Doc{Key: fmt.Sprintf("prs:%d-%s", i, st), State: st}); err != nil {
+		for i, st := range []state.DocState{state.DocQueued, state.DocBatched, state.DocSubmitted, state.DocDone, state.DocFailed} {
+			if err := tx.SeedDoc(state.Doc{Key: fmt.Sprintf("prs:%d-%s", i, st), State: st}); err != nil {
 				return err
 			}
 		}
 		// A queued file that finishes leaves the index; a deleted one too.
-		if err := tx.PutFile(state.File{Path: "/in/0-queued.pdf", State: state.FileDone}); err != nil {
+		if err := tx.SeedFile(state.File{Path: "/in/0-queued.pdf", State: state.FileDone}); err != nil {
 			return err
 		}
-		if err := tx.PutFile(state.File{Path: "/in/9-queued.pdf", State: state.FileQueued}); err != nil {
+		if err := tx.SeedFile(state.File{Path: "/in/9-queued.pdf", State: state.FileQueued}); err != nil {
 			return err
 		}
-		return tx.DeleteFile("/in/9-queued.pdf")
+		return tx.SeedDeleteFile("/in/9-queued.pdf")
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -246,10 +246,10 @@ func TestCompactShrinksAfterPruneKeeps0600(t *testing.T) {
 	if err := s.Update(func(tx *state.Tx) error {
 		for i := range n {
 			sha := fmt.Sprintf("%064d", i)
-			if err := tx.PutFile(state.File{Path: fmt.Sprintf("/in/f%05d.pdf", i), Inbox: "/in", State: state.FileDone, SHA256: sha, Updated: old}); err != nil {
+			if err := tx.SeedFile(state.File{Path: fmt.Sprintf("/in/f%05d.pdf", i), Inbox: "/in", State: state.FileDone, SHA256: sha, Updated: old}); err != nil {
 				return err
 			}
-			if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha), State: state.DocDone, Result: []byte("[" + result + "0]"), Updated: old}); err != nil {
+			if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", sha), State: state.DocDone, Result: []byte("[" + result + "0]"), Updated: old}); err != nil {
 				return err
 			}
 		}
@@ -327,7 +327,7 @@ func TestCheckFindsAnIndexOutOfStep(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s := openStore(t, path)
 	if err := s.Update(func(tx *state.Tx) error {
-		return tx.PutFile(state.File{Path: "/in/a.pdf", State: state.FileQueued})
+		return tx.SeedFile(state.File{Path: "/in/a.pdf", State: state.FileQueued})
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -21,10 +21,10 @@ func TestNamesKeepTheirBytes(t *testing.T) {
 		d := state.Doc{Key: "p:" + name, Files: []string{name}, UploadName: filepath.Base(name)}
 		b := state.Batch{Key: "b:" + name, Paths: []string{name}, Names: []string{filepath.Base(name)}}
 		if err := st.Update(func(tx *state.Tx) error {
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
-			if err := tx.PutDoc(d); err != nil {
+			if err := tx.SeedDoc(d); err != nil {
 				return err
 			}
 			return tx.PutBatch(b)

@@ -25,7 +25,7 @@ func TestOpenReadOnlyNeverCreatesOrWrites(t *testing.T) {
 	if _, err := state.OpenReadOnly(path, 100*time.Millisecond); !errors.Is(err, state.ErrLocked) {
 		t.Fatalf("held file: %v", err)
 	}
-	if err := st.Update(func(tx *state.Tx) error { return tx.PutFile(state.File{Path: "/a.pdf", State: state.FileDone}) }); err != nil {
+	if err := st.Update(func(tx *state.Tx) error { return tx.SeedFile(state.File{Path: "/a.pdf", State: state.FileDone}) }); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -37,7 +37,7 @@ func TestOpenReadOnlyNeverCreatesOrWrites(t *testing.T) {
 	if err := ro.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if err := ro.Update(func(tx *state.Tx) error { return tx.PutFile(state.File{Path: "/b.pdf"}) }); err == nil {
+	if err := ro.Update(func(tx *state.Tx) error { return tx.SeedFile(state.File{Path: "/b.pdf"}) }); err == nil {
 		t.Fatal("a read-only store accepted a write")
 	}
 	n := 0

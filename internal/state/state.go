@@ -38,38 +38,46 @@ var ErrDamaged = errors.New("state file damaged")
 // ErrLocked means another process holds the state file.
 var ErrLocked = errors.New("state file is locked")
 
+// FileState is where a file record is in its life (see lifecycle.go). Its
+// JSON form is the plain string, as records have always stored it.
+type FileState string
+
+// DocState is where a document record is in its life (see lifecycle.go).
+// Its JSON form is the plain string, as records have always stored it.
+type DocState string
+
 // File states.
 const (
-	FileQueued    = "queued"    // hashed and valid, waiting for its document's result
-	FileDone      = "done"      // <file>.json written
-	FileFailed    = "failed"    // <file>.error.json written (the API failed it)
-	FileInvalid   = "invalid"   // <file>.error.json written (refused locally, never uploaded)
-	FileGone      = "gone"      // deleted before its result could be written
-	FileDuplicate = "duplicate" // same content as another file: shares its document
+	FileQueued    FileState = "queued"    // hashed and valid, waiting for its document's result
+	FileDone      FileState = "done"      // <file>.json written
+	FileFailed    FileState = "failed"    // <file>.error.json written (the API failed it)
+	FileInvalid   FileState = "invalid"   // <file>.error.json written (refused locally, never uploaded)
+	FileGone      FileState = "gone"      // deleted before its result could be written
+	FileDuplicate FileState = "duplicate" // same content as another file: shares its document
 )
 
 // Document states.
 const (
-	DocQueued    = "queued"    // waiting to be batched
-	DocBatched   = "batched"   // in a batch intent, maybe sent
-	DocSubmitted = "submitted" // accepted by the API; waiting for the result
-	DocDone      = "done"      // result stored
-	DocFailed    = "failed"    // the API (or local validation of the batch) failed it
+	DocQueued    DocState = "queued"    // waiting to be batched
+	DocBatched   DocState = "batched"   // in a batch intent, maybe sent
+	DocSubmitted DocState = "submitted" // accepted by the API; waiting for the result
+	DocDone      DocState = "done"      // result stored
+	DocFailed    DocState = "failed"    // the API (or local validation of the batch) failed it
 )
 
 // File is one file in an inbox, keyed by absolute path.
 type File struct {
-	Path     string `json:"path"`
-	Inbox    string `json:"inbox"`
-	ParserID string `json:"parser_id"`
-	Size     int64  `json:"size"`
-	ModTime  int64  `json:"mtime"` // unix nanoseconds
-	SHA256   string `json:"sha256,omitempty"`
-	Pages    int    `json:"pages,omitempty"`
-	State    string `json:"state"`
-	Code     string `json:"code,omitempty"`
-	Reason   string `json:"reason,omitempty"`
-	Result   string `json:"result,omitempty"` // path of the written .json / .error.json
+	Path     string    `json:"path"`
+	Inbox    string    `json:"inbox"`
+	ParserID string    `json:"parser_id"`
+	Size     int64     `json:"size"`
+	ModTime  int64     `json:"mtime"` // unix nanoseconds
+	SHA256   string    `json:"sha256,omitempty"`
+	Pages    int       `json:"pages,omitempty"`
+	State    FileState `json:"state"`
+	Code     string    `json:"code,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	Result   string    `json:"result,omitempty"` // path of the written .json / .error.json
 	// MovedTo is where after = "move" put the finished file; the record
 	// stays (under the path the file had) so it is counted.
 	MovedTo string `json:"moved_to,omitempty"`
@@ -86,12 +94,12 @@ func DocKey(parserID, sha string) string { return parserID + ":" + sha }
 
 // Doc is one distinct content submitted (or to submit) to one parser.
 type Doc struct {
-	Key      string `json:"key"`
-	ParserID string `json:"parser_id"`
-	SHA256   string `json:"sha256"`
-	Size     int64  `json:"size"`
-	Pages    int    `json:"pages"`
-	State    string `json:"state"`
+	Key      string   `json:"key"`
+	ParserID string   `json:"parser_id"`
+	SHA256   string   `json:"sha256"`
+	Size     int64    `json:"size"`
+	Pages    int      `json:"pages"`
+	State    DocState `json:"state"`
 	// ContentType is the MIME type validation recognised ("" in records
 	// from before it was kept: the upload then reads it from the file).
 	ContentType string `json:"content_type,omitempty"`
@@ -99,7 +107,7 @@ type Doc struct {
 	// sent under, and the file a copy's result names as its original). The
 	// files of a document are records of their own (see Tx.DocFiles).
 	First string `json:"first,omitempty"`
-	// Files, when set, are attached to the document by PutDoc, besides
+	// Files, when set, are attached to the document when it is written, besides
 	// the files attached already. They are not stored in the record nor
 	// read back: Tx.DocFiles lists the attached files, Tx.Detach removes one.
 	Files []string `json:"-"`
@@ -636,8 +644,8 @@ func (t *Tx) File(path string) (File, bool, error) {
 	return get[File](t.tx, bucketFiles, path)
 }
 
-// PutFile writes a file record.
-func (t *Tx) PutFile(f File) error {
+// putFile writes a file record (lifecycle.go checks the step first).
+func (t *Tx) putFile(f File) error {
 	t.touch()
 	next := talliedOf(f)
 	was, err := retally(t.tx, f.Path, &next)
@@ -653,8 +661,8 @@ func (t *Tx) PutFile(f File) error {
 	return indexFile(t.tx, f)
 }
 
-// DeleteFile removes a file record.
-func (t *Tx) DeleteFile(path string) error {
+// deleteFile removes a file record (lifecycle.go checks the step first).
+func (t *Tx) deleteFile(path string) error {
 	t.touch()
 	if _, err := retally(t.tx, path, nil); err != nil {
 		return err
@@ -696,8 +704,9 @@ func (t *Tx) Doc(key string) (Doc, bool, error) {
 	return get[Doc](t.tx, bucketDocs, key)
 }
 
-// PutDoc writes a document record, attaching the paths in d.Files first.
-func (t *Tx) PutDoc(d Doc) error {
+// putDoc writes a document record, attaching the paths in d.Files first
+// (lifecycle.go checks the step first).
+func (t *Tx) putDoc(d Doc) error {
 	t.touch()
 	for _, p := range d.Files {
 		if _, err := t.Attach(&d, p); err != nil {
@@ -760,7 +769,7 @@ func (t *Tx) StoredResults(after string, scan int, fn func(key string) error) (l
 			continue
 		}
 		var d struct {
-			State  string          `json:"state"`
+			State  DocState        `json:"state"`
 			Result json.RawMessage `json:"result"`
 		}
 		if err := json.Unmarshal(v, &d); err != nil {

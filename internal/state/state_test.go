@@ -36,7 +36,7 @@ func TestOpenCreates0600AndRoundTrips(t *testing.T) {
 	d := state.Doc{Key: state.DocKey("prs", "abc"), State: state.DocQueued, Files: []string{f.Path}}
 	b := state.Batch{Key: "k1", Docs: []string{d.Key}}
 	if err := s.Update(func(tx *state.Tx) error {
-		return errors.Join(tx.PutFile(f), tx.PutDoc(d), tx.PutBatch(b), tx.PutMeta("since", "x"))
+		return errors.Join(tx.SeedFile(f), tx.SeedDoc(d), tx.PutBatch(b), tx.PutMeta("since", "x"))
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ func TestStoredResultsInRounds(t *testing.T) {
 			case 4: // a file name that merely contains the word
 				d.Files = []string{`/in/"result":.pdf`}
 			}
-			if err := tx.PutDoc(d); err != nil {
+			if err := tx.SeedDoc(d); err != nil {
 				return err
 			}
 		}

@@ -16,8 +16,8 @@ import (
 // The "tally" bucket counts the file records per inbox and state, and the
 // "errs" bucket indexes the records that ended without a result (failed,
 // invalid, gone) per inbox by time, so that a status report reads a few
-// counters and the records it shows instead of every record. PutFile and
-// DeleteFile keep both in step with the records, from the fields of the
+// counters and the records it shows instead of every record. putFile and
+// deleteFile keep both in step with the records, from the fields of the
 // record they replace.
 //
 // Tally keys are the inbox's bytes, NUL, the state, and NUL "moved" for
@@ -36,7 +36,7 @@ const movedSuffix = "\x00moved"
 
 // FileWithoutResult reports whether a file state is the end of a file's life
 // without a result (failed, refused locally, or deleted first).
-func FileWithoutResult(st string) bool {
+func FileWithoutResult(st FileState) bool {
 	return st == FileFailed || st == FileInvalid || st == FileGone
 }
 
@@ -44,7 +44,7 @@ func FileWithoutResult(st string) bool {
 // depend on: decoding only these keeps a write from decoding whole records.
 type tallied struct {
 	Inbox   string    `json:"inbox"`
-	State   string    `json:"state"`
+	State   FileState `json:"state"`
 	MovedTo string    `json:"moved_to"`
 	Updated time.Time `json:"updated"`
 }
@@ -69,7 +69,7 @@ func decodeTallied(key, raw []byte) (tallied, error) {
 
 func inboxPrefix(inbox string) []byte { return append([]byte(inbox), 0) }
 
-func tallyKey(inbox, st string, moved bool) []byte {
+func tallyKey(inbox string, st FileState, moved bool) []byte {
 	k := append(inboxPrefix(inbox), st...)
 	if moved {
 		k = append(k, movedSuffix...)
@@ -116,8 +116,8 @@ func tallyFile(tx *bolt.Tx, path string, t tallied, delta int64) error {
 // retally moves the record at path from its stored fields (if any) to
 // next (nil when the record is deleted). It returns the state the stored
 // record had ("" when there was none).
-func retally(tx *bolt.Tx, path string, next *tallied) (string, error) {
-	was := ""
+func retally(tx *bolt.Tx, path string, next *tallied) (FileState, error) {
+	var was FileState
 	if raw := tx.Bucket(bucketFiles).Get([]byte(path)); raw != nil {
 		old, err := decodeTallied([]byte(path), raw)
 		if err != nil {
@@ -185,7 +185,7 @@ func derive(tx *bolt.Tx) (derived, error) {
 			d.tally[string(tallyKey(t.Inbox, t.State, true))]++
 		}
 		if FileWithoutResult(t.State) {
-			d.errs[string(errKey(t.Inbox, t.Updated, string(k)))] = t.State
+			d.errs[string(errKey(t.Inbox, t.Updated, string(k)))] = string(t.State)
 		}
 		return nil
 	})
@@ -288,17 +288,17 @@ func errKeyPath(k []byte) string {
 // Tally counts one inbox's file records.
 type Tally struct {
 	// Files counts the records by state.
-	Files map[string]int
+	Files map[FileState]int
 	// Moved counts, by state, the records whose file was moved away after
 	// its result (after = "move"); they are also in Files.
-	Moved map[string]int
+	Moved map[FileState]int
 }
 
 // Tally returns the counts of inbox's file records, reading counters
 // rather than records. A store of an older schema opened read-only has no
 // tally: its records are counted instead.
 func (t *Tx) Tally(inbox string) (Tally, error) {
-	r := Tally{Files: map[string]int{}, Moved: map[string]int{}}
+	r := Tally{Files: map[FileState]int{}, Moved: map[FileState]int{}}
 	b := t.tx.Bucket(bucketTally)
 	if b == nil {
 		err := t.Files(func(f File) error {
@@ -320,9 +320,9 @@ func (t *Tx) Tally(inbox string) (Tally, error) {
 			return r, err
 		}
 		if st, moved := strings.CutSuffix(string(k[len(p):]), movedSuffix); moved {
-			r.Moved[st] = int(n)
+			r.Moved[FileState(st)] = int(n)
 		} else {
-			r.Files[st] = int(n)
+			r.Files[FileState(st)] = int(n)
 		}
 	}
 	return r, nil

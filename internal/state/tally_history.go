@@ -17,7 +17,7 @@ import (
 // balance samples of the burn rate.
 //
 // The counts are written by the transitions that already record the events
-// (PutFile for results and failures, PutDoc for the charge of a submitted
+// (putFile for results and failures, putDoc for the charge of a submitted
 // document), in the same transaction: no extra write per document. Old
 // hours and days are pruned as new ones begin, so the bucket stays a few
 // kilobytes. The bucket is created by the first write that needs it: a
@@ -247,7 +247,7 @@ func recordLatency(tx *bolt.Tx, d time.Duration) error {
 // its pages and its latency) or an error file (a failure). Records written
 // without passing through the pipeline (a rebuild, a result recognised on
 // disk) count nothing.
-func historyOfFile(tx *bolt.Tx, old string, f File) error {
+func historyOfFile(tx *bolt.Tx, old FileState, f File) error {
 	switch {
 	case f.State == FileDone && (old == FileQueued || old == FileDuplicate):
 		at := eventTime(f.Updated)
@@ -271,7 +271,7 @@ func historyOfDoc(tx *bolt.Tx, d Doc) error {
 	if d.State != DocSubmitted || d.Pages <= 0 {
 		return nil
 	}
-	if string(tx.Bucket(bucketOpen).Get([]byte(prefixDoc+d.Key))) == DocSubmitted {
+	if DocState(tx.Bucket(bucketOpen).Get([]byte(prefixDoc+d.Key))) == DocSubmitted {
 		return nil
 	}
 	at := d.SubmittedAt

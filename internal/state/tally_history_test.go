@@ -12,32 +12,32 @@ import (
 
 // life puts a file through queued → end (and its document through
 // queued → submitted → done when end is done) at the given times.
-func life(t *testing.T, s *state.Store, path, end string, pages int, seen, at time.Time) {
+func life(t *testing.T, s *state.Store, path string, end state.FileState, pages int, seen, at time.Time) {
 	t.Helper()
 	sha := fmt.Sprintf("%064x", len(path)*7919+pages)
 	key := state.DocKey("prs", sha)
 	f := state.File{Path: path, Inbox: "/in", ParserID: "prs", SHA256: sha, Pages: pages, State: state.FileQueued, FirstSeen: seen, Updated: seen}
 	d := state.Doc{Key: key, ParserID: "prs", SHA256: sha, Pages: pages, State: state.DocQueued, Updated: seen}
 	steps := []func(tx *state.Tx) error{
-		func(tx *state.Tx) error { return errorsJoin(tx.PutDoc(d), tx.PutFile(f)) },
+		func(tx *state.Tx) error { return errorsJoin(tx.SeedDoc(d), tx.SeedFile(f)) },
 	}
 	if end == state.FileDone || end == state.FileFailed {
 		steps = append(steps, func(tx *state.Tx) error {
 			d.State, d.SubmittedAt, d.Updated = state.DocSubmitted, at, at
-			return tx.PutDoc(d)
+			return tx.SeedDoc(d)
 		}, func(tx *state.Tx) error {
 			// Written again while submitted (an answer's detail): charged once.
 			d.Unmatched++
-			return tx.PutDoc(d)
+			return tx.SeedDoc(d)
 		})
 	}
 	steps = append(steps, func(tx *state.Tx) error {
 		f.State, f.Updated = end, at
-		return tx.PutFile(f)
+		return tx.SeedFile(f)
 	}, func(tx *state.Tx) error {
 		// Moved after its result: the same state again counts nothing.
 		f.MovedTo = path + ".moved"
-		return tx.PutFile(f)
+		return tx.SeedFile(f)
 	})
 	for _, step := range steps {
 		if err := s.Update(step); err != nil {
@@ -73,14 +73,14 @@ func TestHistorySurvivesReopening(t *testing.T) {
 	life(t, s, "/in/c.pdf", state.FileFailed, 5, now.Add(-time.Second), now)
 	// Refused before upload: never queued, a failure, nothing charged.
 	if err := s.Update(func(tx *state.Tx) error {
-		return tx.PutFile(state.File{Path: "/in/d.pdf", Inbox: "/in", State: state.FileInvalid, Updated: now})
+		return tx.SeedFile(state.File{Path: "/in/d.pdf", Inbox: "/in", State: state.FileInvalid, Updated: now})
 	}); err != nil {
 		t.Fatal(err)
 	}
 	// Written without passing through the pipeline (a rebuild): nothing.
 	if err := s.Update(func(tx *state.Tx) error {
-		return errorsJoin(tx.PutFile(state.File{Path: "/in/e.pdf", Inbox: "/in", State: state.FileDone, Pages: 9, Updated: now}),
-			tx.PutFile(state.File{Path: "/in/f.pdf", Inbox: "/in", State: state.FileFailed, Updated: now}))
+		return errorsJoin(tx.SeedFile(state.File{Path: "/in/e.pdf", Inbox: "/in", State: state.FileDone, Pages: 9, Updated: now}),
+			tx.SeedFile(state.File{Path: "/in/f.pdf", Inbox: "/in", State: state.FileFailed, Updated: now}))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +206,11 @@ func TestHistoryLatenciesAreTheLatest(t *testing.T) {
 	if err := s.Update(func(tx *state.Tx) error {
 		for i := range state.HistoryLatencies + 10 {
 			f := state.File{Path: fmt.Sprintf("/in/%d.pdf", i), Inbox: "/in", State: state.FileQueued}
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 			f.State, f.FirstSeen, f.Updated = state.FileDone, now.Add(-time.Duration(i)*time.Millisecond), now
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 		}

@@ -18,7 +18,7 @@ import (
 
 // counts is an inbox's tally as the test expects it: records by state, and
 // the moved ones by state.
-type counts struct{ files, moved map[string]int }
+type counts struct{ files, moved map[state.FileState]int }
 
 // scanned computes every inbox's tally and error list from all records,
 // the way the tally replaces.
@@ -30,7 +30,7 @@ func scanned(t *testing.T, s *state.Store) (map[string]counts, map[string][]stri
 		return tx.Files(func(f state.File) error {
 			c, ok := tally[f.Inbox]
 			if !ok {
-				c = counts{map[string]int{}, map[string]int{}}
+				c = counts{map[state.FileState]int{}, map[state.FileState]int{}}
 				tally[f.Inbox] = c
 			}
 			c.files[f.State]++
@@ -82,7 +82,7 @@ func agree(t *testing.T, s *state.Store, want map[string]counts) {
 			w, sc := want[in], scan[in]
 			for _, m := range []struct {
 				name           string
-				got, want, scn map[string]int
+				got, want, scn map[state.FileState]int
 			}{{"files", got.Files, w.files, sc.files}, {"moved", got.Moved, w.moved, sc.moved}} {
 				if !maps.Equal(m.got, nonNil(m.want)) || !maps.Equal(m.got, nonNil(m.scn)) {
 					t.Errorf("inbox %q: tally of %s %v, want %v, records say %v", in, m.name, m.got, m.want, m.scn)
@@ -105,9 +105,9 @@ func agree(t *testing.T, s *state.Store, want map[string]counts) {
 	}
 }
 
-func nonNil(m map[string]int) map[string]int {
+func nonNil(m map[state.FileState]int) map[state.FileState]int {
 	if m == nil {
-		return map[string]int{}
+		return map[state.FileState]int{}
 	}
 	return m
 }
@@ -124,61 +124,61 @@ func TestTallyFollowsEveryWrite(t *testing.T) {
 	}{
 		{"new records", func(tx *state.Tx) error {
 			return errorsJoin(
-				tx.PutFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0}),
-				tx.PutFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0}),
-				tx.PutFile(state.File{Path: "/in2/c.pdf", Inbox: "/in2", State: state.FileFailed, Updated: t0}))
+				tx.SeedFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0}),
+				tx.SeedFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0}),
+				tx.SeedFile(state.File{Path: "/in2/c.pdf", Inbox: "/in2", State: state.FileFailed, Updated: t0}))
 		}, map[string]counts{
-			"/in":  {files: map[string]int{state.FileQueued: 2}},
-			"/in2": {files: map[string]int{state.FileFailed: 1}},
+			"/in":  {files: map[state.FileState]int{state.FileQueued: 2}},
+			"/in2": {files: map[state.FileState]int{state.FileFailed: 1}},
 		}},
 		{"state change", func(tx *state.Tx) error {
 			return errorsJoin(
-				tx.PutFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, Updated: t0.Add(time.Minute)}),
-				tx.PutFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileInvalid, Updated: t0.Add(time.Minute)}))
+				tx.SeedFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, Updated: t0.Add(time.Minute)}),
+				tx.SeedFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileInvalid, Updated: t0.Add(time.Minute)}))
 		}, map[string]counts{
-			"/in":  {files: map[string]int{state.FileDone: 1, state.FileInvalid: 1}},
-			"/in2": {files: map[string]int{state.FileFailed: 1}},
+			"/in":  {files: map[state.FileState]int{state.FileDone: 1, state.FileInvalid: 1}},
+			"/in2": {files: map[state.FileState]int{state.FileFailed: 1}},
 		}},
 		{"rewrite in the same state, later", func(tx *state.Tx) error {
-			return tx.PutFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileInvalid, Reason: "again", Updated: t0.Add(time.Hour)})
+			return tx.SeedFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileInvalid, Reason: "again", Updated: t0.Add(time.Hour)})
 		}, map[string]counts{
-			"/in":  {files: map[string]int{state.FileDone: 1, state.FileInvalid: 1}},
-			"/in2": {files: map[string]int{state.FileFailed: 1}},
+			"/in":  {files: map[state.FileState]int{state.FileDone: 1, state.FileInvalid: 1}},
+			"/in2": {files: map[state.FileState]int{state.FileFailed: 1}},
 		}},
 		{"moved after its result", func(tx *state.Tx) error {
-			return tx.PutFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, MovedTo: "/done/a.pdf", Updated: t0.Add(time.Minute)})
+			return tx.SeedFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, MovedTo: "/done/a.pdf", Updated: t0.Add(time.Minute)})
 		}, map[string]counts{
-			"/in":  {files: map[string]int{state.FileDone: 1, state.FileInvalid: 1}, moved: map[string]int{state.FileDone: 1}},
-			"/in2": {files: map[string]int{state.FileFailed: 1}},
+			"/in":  {files: map[state.FileState]int{state.FileDone: 1, state.FileInvalid: 1}, moved: map[state.FileState]int{state.FileDone: 1}},
+			"/in2": {files: map[state.FileState]int{state.FileFailed: 1}},
 		}},
 		{"inbox change", func(tx *state.Tx) error {
-			return tx.PutFile(state.File{Path: "/in2/c.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0})
+			return tx.SeedFile(state.File{Path: "/in2/c.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0})
 		}, map[string]counts{
-			"/in": {files: map[string]int{state.FileDone: 1, state.FileInvalid: 1, state.FileFailed: 1}, moved: map[string]int{state.FileDone: 1}},
+			"/in": {files: map[state.FileState]int{state.FileDone: 1, state.FileInvalid: 1, state.FileFailed: 1}, moved: map[state.FileState]int{state.FileDone: 1}},
 		}},
 		{"new life of a moved file", func(tx *state.Tx) error {
-			return tx.PutFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0.Add(2 * time.Hour)})
+			return tx.SeedFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0.Add(2 * time.Hour)})
 		}, map[string]counts{
-			"/in": {files: map[string]int{state.FileQueued: 1, state.FileInvalid: 1, state.FileFailed: 1}},
+			"/in": {files: map[state.FileState]int{state.FileQueued: 1, state.FileInvalid: 1, state.FileFailed: 1}},
 		}},
 		{"delete", func(tx *state.Tx) error {
-			return errorsJoin(tx.DeleteFile("/in/b.pdf"), tx.DeleteFile("/in/never.pdf"))
+			return errorsJoin(tx.SeedDeleteFile("/in/b.pdf"), tx.SeedDeleteFile("/in/never.pdf"))
 		}, map[string]counts{
-			"/in": {files: map[string]int{state.FileQueued: 1, state.FileFailed: 1}},
+			"/in": {files: map[state.FileState]int{state.FileQueued: 1, state.FileFailed: 1}},
 		}},
 		{"raw names", func(tx *state.Tx) error {
 			return errorsJoin(
-				tx.PutFile(state.File{Path: raw + "/x\xff.pdf", Inbox: raw, State: state.FileGone, Updated: t0}),
-				tx.PutFile(state.File{Path: raw + "/y.pdf", Inbox: raw, State: state.FileDone, MovedTo: "/done/\xfe.pdf", Updated: t0}),
-				tx.PutFile(state.File{Path: raw + "/x\xff.pdf", Inbox: raw, State: state.FileFailed, Updated: t0.Add(time.Second)}))
+				tx.SeedFile(state.File{Path: raw + "/x\xff.pdf", Inbox: raw, State: state.FileGone, Updated: t0}),
+				tx.SeedFile(state.File{Path: raw + "/y.pdf", Inbox: raw, State: state.FileDone, MovedTo: "/done/\xfe.pdf", Updated: t0}),
+				tx.SeedFile(state.File{Path: raw + "/x\xff.pdf", Inbox: raw, State: state.FileFailed, Updated: t0.Add(time.Second)}))
 		}, map[string]counts{
-			"/in": {files: map[string]int{state.FileQueued: 1, state.FileFailed: 1}},
-			raw:   {files: map[string]int{state.FileFailed: 1, state.FileDone: 1}, moved: map[string]int{state.FileDone: 1}},
+			"/in": {files: map[state.FileState]int{state.FileQueued: 1, state.FileFailed: 1}},
+			raw:   {files: map[state.FileState]int{state.FileFailed: 1, state.FileDone: 1}, moved: map[state.FileState]int{state.FileDone: 1}},
 		}},
 		{"raw names deleted", func(tx *state.Tx) error {
-			return errorsJoin(tx.DeleteFile(raw+"/x\xff.pdf"), tx.DeleteFile(raw+"/y.pdf"))
+			return errorsJoin(tx.SeedDeleteFile(raw+"/x\xff.pdf"), tx.SeedDeleteFile(raw+"/y.pdf"))
 		}, map[string]counts{
-			"/in": {files: map[string]int{state.FileQueued: 1, state.FileFailed: 1}},
+			"/in": {files: map[state.FileState]int{state.FileQueued: 1, state.FileFailed: 1}},
 		}},
 	}
 	for _, st := range steps {
@@ -195,15 +195,15 @@ func TestRecentErrorsNewestFirstPerInbox(t *testing.T) {
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	if err := s.Update(func(tx *state.Tx) error {
 		return errorsJoin(
-			tx.PutFile(state.File{Path: "/in/old.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0.Add(-time.Hour)}),
-			tx.PutFile(state.File{Path: "/in/zero.pdf", Inbox: "/in", State: state.FileGone}),
-			tx.PutFile(state.File{Path: "/in/1969.pdf", Inbox: "/in", State: state.FileInvalid, Updated: time.Unix(-5, 0)}),
-			tx.PutFile(state.File{Path: "/in/new.pdf", Inbox: "/in", State: state.FileInvalid, Updated: t0.Add(time.Nanosecond)}),
-			tx.PutFile(state.File{Path: "/in/mid.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0.In(time.FixedZone("X", 3600))}),
-			tx.PutFile(state.File{Path: "/in/done.pdf", Inbox: "/in", State: state.FileDone, Updated: t0.Add(time.Hour)}),
+			tx.SeedFile(state.File{Path: "/in/old.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0.Add(-time.Hour)}),
+			tx.SeedFile(state.File{Path: "/in/zero.pdf", Inbox: "/in", State: state.FileGone}),
+			tx.SeedFile(state.File{Path: "/in/1969.pdf", Inbox: "/in", State: state.FileInvalid, Updated: time.Unix(-5, 0)}),
+			tx.SeedFile(state.File{Path: "/in/new.pdf", Inbox: "/in", State: state.FileInvalid, Updated: t0.Add(time.Nanosecond)}),
+			tx.SeedFile(state.File{Path: "/in/mid.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0.In(time.FixedZone("X", 3600))}),
+			tx.SeedFile(state.File{Path: "/in/done.pdf", Inbox: "/in", State: state.FileDone, Updated: t0.Add(time.Hour)}),
 			// Inboxes whose names extend /in are not /in.
-			tx.PutFile(state.File{Path: "/in2/x.pdf", Inbox: "/in2", State: state.FileFailed, Updated: t0.Add(2 * time.Hour)}),
-			tx.PutFile(state.File{Path: "/in/sub/y.pdf", Inbox: "/in/sub", State: state.FileFailed, Updated: t0.Add(2 * time.Hour)}))
+			tx.SeedFile(state.File{Path: "/in2/x.pdf", Inbox: "/in2", State: state.FileFailed, Updated: t0.Add(2 * time.Hour)}),
+			tx.SeedFile(state.File{Path: "/in/sub/y.pdf", Inbox: "/in/sub", State: state.FileFailed, Updated: t0.Add(2 * time.Hour)}))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -227,9 +227,9 @@ func TestRecentErrorsNewestFirstPerInbox(t *testing.T) {
 		}
 	}
 	agree(t, s, map[string]counts{
-		"/in":     {files: map[string]int{state.FileFailed: 2, state.FileInvalid: 2, state.FileGone: 1, state.FileDone: 1}},
-		"/in2":    {files: map[string]int{state.FileFailed: 1}},
-		"/in/sub": {files: map[string]int{state.FileFailed: 1}},
+		"/in":     {files: map[state.FileState]int{state.FileFailed: 2, state.FileInvalid: 2, state.FileGone: 1, state.FileDone: 1}},
+		"/in2":    {files: map[state.FileState]int{state.FileFailed: 1}},
+		"/in/sub": {files: map[state.FileState]int{state.FileFailed: 1}},
 	})
 }
 
@@ -242,13 +242,13 @@ func TestPruneKeepsTheTally(t *testing.T) {
 	onDisk := map[string]bool{"/in": true, "/in/kept.pdf": true, "/in/old.pdf": true, "/in/old.pdf.json": true, "/in/failed.pdf": true}
 	if err := s.Update(func(tx *state.Tx) error {
 		return errorsJoin(
-			tx.PutFile(state.File{Path: "/in/kept.pdf", Inbox: "/in", State: state.FileDone, Result: "/in/kept.pdf.json", Updated: now}),
-			tx.PutFile(state.File{Path: "/in/old.pdf", Inbox: "/in", State: state.FileDone, Result: "/in/old.pdf.json", Updated: old}),
-			tx.PutFile(state.File{Path: "/in/moved.pdf", Inbox: "/in", State: state.FileDone, MovedTo: "/out/moved.pdf", Updated: now}),
-			tx.PutFile(state.File{Path: "/in/gone.pdf", Inbox: "/in", State: state.FileGone, Updated: now}),
-			tx.PutFile(state.File{Path: "/in/failed.pdf", Inbox: "/in", State: state.FileFailed, Updated: now}),
-			tx.PutFile(state.File{Path: "/in/failed-deleted.pdf", Inbox: "/in", State: state.FileFailed, Updated: now}),
-			tx.PutFile(state.File{Path: "/in/queued.pdf", Inbox: "/in", State: state.FileQueued, Updated: old}))
+			tx.SeedFile(state.File{Path: "/in/kept.pdf", Inbox: "/in", State: state.FileDone, Result: "/in/kept.pdf.json", Updated: now}),
+			tx.SeedFile(state.File{Path: "/in/old.pdf", Inbox: "/in", State: state.FileDone, Result: "/in/old.pdf.json", Updated: old}),
+			tx.SeedFile(state.File{Path: "/in/moved.pdf", Inbox: "/in", State: state.FileDone, MovedTo: "/out/moved.pdf", Updated: now}),
+			tx.SeedFile(state.File{Path: "/in/gone.pdf", Inbox: "/in", State: state.FileGone, Updated: now}),
+			tx.SeedFile(state.File{Path: "/in/failed.pdf", Inbox: "/in", State: state.FileFailed, Updated: now}),
+			tx.SeedFile(state.File{Path: "/in/failed-deleted.pdf", Inbox: "/in", State: state.FileFailed, Updated: now}),
+			tx.SeedFile(state.File{Path: "/in/queued.pdf", Inbox: "/in", State: state.FileQueued, Updated: old}))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestPruneKeepsTheTally(t *testing.T) {
 		t.Errorf("pruned %d files, want 4", st.Files)
 	}
 	agree(t, s, map[string]counts{
-		"/in": {files: map[string]int{state.FileDone: 1, state.FileFailed: 1, state.FileQueued: 1}},
+		"/in": {files: map[state.FileState]int{state.FileDone: 1, state.FileFailed: 1, state.FileQueued: 1}},
 	})
 }
 
@@ -273,12 +273,12 @@ func TestMigrationBuildsTheTally(t *testing.T) {
 	raw := "/\xe4rger"
 	if err := s.Update(func(tx *state.Tx) error {
 		return errorsJoin(
-			tx.PutFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, Updated: t0}),
-			tx.PutFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileDone, MovedTo: "/out/b.pdf", Updated: t0}),
-			tx.PutFile(state.File{Path: "/in/c.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0}),
-			tx.PutFile(state.File{Path: "/in/d.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0}),
-			tx.PutFile(state.File{Path: raw + "/e.pdf", Inbox: raw, State: state.FileInvalid, Updated: t0.Add(time.Second)}),
-			tx.PutFile(state.File{Path: raw + "/f.pdf", Inbox: raw, State: state.FileGone, Updated: t0}))
+			tx.SeedFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, Updated: t0}),
+			tx.SeedFile(state.File{Path: "/in/b.pdf", Inbox: "/in", State: state.FileDone, MovedTo: "/out/b.pdf", Updated: t0}),
+			tx.SeedFile(state.File{Path: "/in/c.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0}),
+			tx.SeedFile(state.File{Path: "/in/d.pdf", Inbox: "/in", State: state.FileQueued, Updated: t0}),
+			tx.SeedFile(state.File{Path: raw + "/e.pdf", Inbox: raw, State: state.FileInvalid, Updated: t0.Add(time.Second)}),
+			tx.SeedFile(state.File{Path: raw + "/f.pdf", Inbox: raw, State: state.FileGone, Updated: t0}))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -296,8 +296,8 @@ func TestMigrationBuildsTheTally(t *testing.T) {
 	}
 	db.Close()
 	want := map[string]counts{
-		"/in": {files: map[string]int{state.FileDone: 2, state.FileFailed: 1, state.FileQueued: 1}, moved: map[string]int{state.FileDone: 1}},
-		raw:   {files: map[string]int{state.FileInvalid: 1, state.FileGone: 1}},
+		"/in": {files: map[state.FileState]int{state.FileDone: 2, state.FileFailed: 1, state.FileQueued: 1}, moved: map[state.FileState]int{state.FileDone: 1}},
+		raw:   {files: map[state.FileState]int{state.FileInvalid: 1, state.FileGone: 1}},
 	}
 
 	ro, err := state.OpenReadOnly(path, time.Second)
@@ -362,8 +362,8 @@ func TestCheckFindsATallyOutOfStep(t *testing.T) {
 			s := openStore(t, path)
 			if err := s.Update(func(tx *state.Tx) error {
 				return errorsJoin(
-					tx.PutFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, Updated: t0}),
-					tx.PutFile(state.File{Path: "/in/c.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0}))
+					tx.SeedFile(state.File{Path: "/in/a.pdf", Inbox: "/in", State: state.FileDone, Updated: t0}),
+					tx.SeedFile(state.File{Path: "/in/c.pdf", Inbox: "/in", State: state.FileFailed, Updated: t0}))
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -394,7 +394,7 @@ func TestCheckFindsATallyOutOfStep(t *testing.T) {
 func TestFilesWithoutResultAcrossInboxes(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "state.db"))
 	defer s.Close()
-	states := []string{state.FileDone, state.FileFailed, state.FileInvalid, state.FileGone, state.FileQueued, state.FileDuplicate}
+	states := []state.FileState{state.FileDone, state.FileFailed, state.FileInvalid, state.FileGone, state.FileQueued, state.FileDuplicate}
 	want := map[string]bool{}
 	if err := s.Update(func(tx *state.Tx) error {
 		for i := range 60 {
@@ -403,7 +403,7 @@ func TestFilesWithoutResultAcrossInboxes(t *testing.T) {
 			if state.FileWithoutResult(f.State) {
 				want[f.Path] = true
 			}
-			if err := tx.PutFile(f); err != nil {
+			if err := tx.SeedFile(f); err != nil {
 				return err
 			}
 		}

@@ -397,8 +397,8 @@ func markBatched(tx *state.Tx, b state.Batch, docs []state.Doc, i, j int) error 
 	now := time.Now()
 	for k := i; k < j; k++ {
 		d := docs[k]
-		d.State, d.Batch, d.UploadName, d.Updated = state.DocBatched, b.Key, b.Names[k], now
-		if err := tx.PutDoc(d); err != nil {
+		d.Batch, d.UploadName, d.Updated = b.Key, b.Names[k], now
+		if err := tx.MarkBatched(d); err != nil {
 			return err
 		}
 	}

@@ -34,7 +34,7 @@ func BenchmarkFormBatches5000(b *testing.B) {
 		if err := st.Update(func(tx *state.Tx) error {
 			for i := range 5000 {
 				sha := fmt.Sprintf("%064x", i)
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 1000, Pages: 1,
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 1000, Pages: 1,
 					State: state.DocQueued, Files: []string{fmt.Sprintf("/in/f%d.pdf", i)}}); err != nil {
 					return err
 				}

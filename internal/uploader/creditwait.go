@@ -134,7 +134,7 @@ func (u *Uploader) writeMarks(marks []waitMark) {
 					code, reason = "", ""
 				}
 				rec.Code, rec.Reason, rec.Updated = code, reason, time.Now()
-				if err := tx.PutFile(rec); err != nil {
+				if err := tx.AmendFile(rec); err != nil {
 					return err
 				}
 				ws = append(ws, CreditWait{Path: p, Inbox: rec.Inbox, Needs: m.pages, Available: max(m.available, 0)})

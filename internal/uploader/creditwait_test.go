@@ -28,11 +28,11 @@ func TestCreditShortParserDoesNotBlockAnother(t *testing.T) {
 				pages        int
 			}{{"prs_a", big, 60}, {"prs_b", small, 1}} {
 				sha := fmt.Sprintf("%064x", i)
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey(d.parser, sha), ParserID: d.parser, SHA256: sha, Size: 10, Pages: d.pages,
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey(d.parser, sha), ParserID: d.parser, SHA256: sha, Size: 10, Pages: d.pages,
 					State: state.DocQueued, Files: []string{d.path}}); err != nil {
 					return err
 				}
-				if err := tx.PutFile(state.File{Path: d.path, Inbox: filepath.Dir(d.path), ParserID: d.parser, SHA256: sha, Pages: d.pages,
+				if err := tx.SeedFile(state.File{Path: d.path, Inbox: filepath.Dir(d.path), ParserID: d.parser, SHA256: sha, Pages: d.pages,
 					State: state.FileQueued}); err != nil {
 					return err
 				}
@@ -117,11 +117,11 @@ func TestWaitMarkFromAnEarlierRunIsCleared(t *testing.T) {
 	defer st.Close()
 	sha := fmt.Sprintf("%064x", 7)
 	if err := st.Update(func(tx *state.Tx) error {
-		if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 10, Pages: 60,
+		if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 10, Pages: 60,
 			State: state.DocQueued, Files: []string{"/in/big.pdf"}}); err != nil {
 			return err
 		}
-		return tx.PutFile(state.File{Path: "/in/big.pdf", Inbox: "/in", ParserID: "prs", SHA256: sha, Pages: 60, State: state.FileQueued,
+		return tx.SeedFile(state.File{Path: "/in/big.pdf", Inbox: "/in", ParserID: "prs", SHA256: sha, Pages: 60, State: state.FileQueued,
 			Code: CodeWaitingCredits, Reason: waitReason(60, 50)})
 	}); err != nil {
 		t.Fatal(err)

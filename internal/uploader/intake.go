@@ -214,10 +214,14 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		}
 		finished = d.State == state.DocDone || d.State == state.DocFailed
 		doc = d
-		if err := tx.PutDoc(d); err != nil {
+		write := tx.AmendDoc
+		if fresh {
+			write = tx.QueueDoc
+		}
+		if err := write(d); err != nil {
 			return err
 		}
-		return tx.PutFile(f)
+		return tx.QueueFile(f)
 	})
 	if err != nil {
 		return fmt.Errorf("record %s: %w", ev.Path, err)
@@ -255,10 +259,10 @@ func (u *Uploader) detach(rec state.File) error {
 		}
 		if d.First == "" && d.State == state.DocQueued {
 			drop = true
-			d.State = state.DocFailed
 			d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
+			return tx.FailDoc(d)
 		}
-		return tx.PutDoc(d)
+		return tx.AmendDoc(d)
 	})
 	if err != nil {
 		return fmt.Errorf("detach %s from its old content: %w", rec.Path, err)
@@ -298,11 +302,11 @@ func (u *Uploader) gone(path string) error {
 		if err := u.detach(rec); err != nil {
 			return err
 		}
-		rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result arrived", time.Now()
+		rec.Reason, rec.Updated = "deleted from the inbox before its result arrived", time.Now()
 		u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
-		return u.st.Update(func(tx *state.Tx) error { return tx.PutFile(rec) })
+		return u.st.Update(func(tx *state.Tx) error { return tx.MarkGone(rec) })
 	default:
 		// Finished files that leave the inbox need no tracking.
-		return u.st.Update(func(tx *state.Tx) error { return tx.DeleteFile(path) })
+		return u.st.Update(func(tx *state.Tx) error { return tx.ForgetFile(path) })
 	}
 }

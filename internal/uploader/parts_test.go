@@ -24,9 +24,9 @@ func manyNames(n int) []string {
 }
 
 // stateOfDocs counts documents by state, and batch intents.
-func stateOfDocs(t *testing.T, st *state.Store) (byState map[string]int, intents int) {
+func stateOfDocs(t *testing.T, st *state.Store) (byState map[state.DocState]int, intents int) {
 	t.Helper()
-	byState = map[string]int{}
+	byState = map[state.DocState]int{}
 	if err := st.View(func(tx *state.Tx) error {
 		if err := tx.Docs(func(d state.Doc) error { byState[d.State]++; return nil }); err != nil {
 			return err
@@ -206,7 +206,7 @@ func TestDocumentChangedBetweenIntentParts(t *testing.T) {
 				return err
 			}
 			d.State = state.DocFailed
-			return tx.PutDoc(d)
+			return tx.SeedDoc(d)
 		})
 	}
 	b, ok := u.form()

@@ -223,7 +223,7 @@ func newOddUploader(t *testing.T, fa *fakeAPI, docs ...[2]string) (*Uploader, *s
 	if err := st.Update(func(tx *state.Tx) error {
 		for i, kp := range docs {
 			key, path := kp[0], kp[1]
-			if err := tx.PutDoc(state.Doc{Key: key, ParserID: "prs", SHA256: fmt.Sprint("sha", i), Size: 10, Pages: 1,
+			if err := tx.SeedDoc(state.Doc{Key: key, ParserID: "prs", SHA256: fmt.Sprint("sha", i), Size: 10, Pages: 1,
 				State: state.DocQueued, Files: []string{path}, Updated: time.Unix(int64(i+1), 0)}); err != nil {
 				return err
 			}
@@ -260,7 +260,7 @@ func TestOddKeysGoIntoBatchesUnchanged(t *testing.T) {
 			return err
 		}
 		d.Files = []string{"/in/other/a.pdf"}
-		return tx.PutDoc(d)
+		return tx.SeedDoc(d)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func PlanReprocess(st *state.Store, paths []string) (Plan, error) {
 			case !ok:
 				p.Skipped[path] = "not tracked by ppsync (never seen, moved away after processing, or not in an inbox)"
 			case !again(f.State, true):
-				p.Skipped[path] = "it is still being processed (" + f.State + ")"
+				p.Skipped[path] = "it is still being processed (" + string(f.State) + ")"
 			default:
 				p.Files = append(p.Files, f.Path)
 				if f.Pages > 0 {
@@ -64,7 +64,7 @@ func PlanReprocess(st *state.Store, paths []string) (Plan, error) {
 }
 
 // again tells whether a file in state s can be sent through again.
-func again(s string, reprocess bool) bool {
+func again(s state.FileState, reprocess bool) bool {
 	return s == state.FileFailed || s == state.FileInvalid || reprocess && s == state.FileDone
 }
 
@@ -107,12 +107,12 @@ func mark(st *state.Store, paths []string, failed, reprocess bool) ([]string, er
 					return err
 				} else if ok && (d.State == state.DocFailed || reprocess && d.State == state.DocDone) {
 					d.Retry, d.Updated = true, time.Now()
-					if err := tx.PutDoc(d); err != nil {
+					if err := tx.AmendDoc(d); err != nil {
 						return err
 					}
 				}
 			}
-			if err := tx.DeleteFile(f.Path); err != nil {
+			if err := tx.ForgetFile(f.Path); err != nil {
 				return err
 			}
 			marked = append(marked, f.Path)

@@ -17,8 +17,10 @@ func TestReprocessPlanAndMarks(t *testing.T) {
 	}
 	defer st.Close()
 	files := []struct {
-		path, fileState, docState string
-		pages                     int
+		path      string
+		fileState state.FileState
+		docState  state.DocState
+		pages     int
 	}{
 		{"/in/done.pdf", state.FileDone, state.DocDone, 3},
 		{"/in/failed.pdf", state.FileFailed, state.DocFailed, 2},
@@ -30,11 +32,11 @@ func TestReprocessPlanAndMarks(t *testing.T) {
 			sha := ""
 			if f.docState != "" {
 				sha = f.path + "-sha"
-				if err := tx.PutDoc(state.Doc{Key: state.DocKey("p", sha), ParserID: "p", SHA256: sha, Pages: f.pages, State: f.docState, Files: []string{f.path}}); err != nil {
+				if err := tx.SeedDoc(state.Doc{Key: state.DocKey("p", sha), ParserID: "p", SHA256: sha, Pages: f.pages, State: f.docState, Files: []string{f.path}}); err != nil {
 					return err
 				}
 			}
-			if err := tx.PutFile(state.File{Path: f.path, Inbox: "/in", ParserID: "p", SHA256: sha, Pages: f.pages, State: f.fileState}); err != nil {
+			if err := tx.SeedFile(state.File{Path: f.path, Inbox: "/in", ParserID: "p", SHA256: sha, Pages: f.pages, State: f.fileState}); err != nil {
 				return err
 			}
 		}

@@ -329,21 +329,25 @@ func (u *Uploader) recordSubmitted(ctx context.Context, b state.Batch, sub api.S
 				if d.State != state.DocBatched {
 					continue
 				}
+				// Still batched (the answer did not name it, too often
+				// to queue it again): it is failed with the others.
+				write := tx.AmendDoc
 				if docID, ok := matched[k]; ok {
 					d.State, d.ExtractionID, d.DocumentID, d.SubmittedAt, d.UploadName = state.DocSubmitted, x.ExtractionID, docID, now, b.Names[k]
 					partIDs[docID] = d.Key
+					write = tx.RecordAnswer
 				} else {
 					d.Unmatched++
 					d.Batch = ""
 					if d.Unmatched >= maxUnmatched {
 						partUnmatched = append(partUnmatched, d.Key)
 					} else {
-						d.State = state.DocQueued
 						partRequeue = append(partRequeue, d.Key)
+						write = tx.RequeueDoc
 					}
 				}
 				d.Updated = now
-				if err := tx.PutDoc(d); err != nil {
+				if err := write(d); err != nil {
 					return err
 				}
 			}

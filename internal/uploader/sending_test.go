@@ -96,7 +96,7 @@ func newTestUploader(t *testing.T, fa *fakeAPI, names ...string) (*Uploader, *fa
 	if err := st.Update(func(tx *state.Tx) error {
 		for i, n := range names {
 			sha := fmt.Sprintf("%064x", i)
-			if err := tx.PutDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 10, Pages: 1,
+			if err := tx.SeedDoc(state.Doc{Key: state.DocKey("prs", sha), ParserID: "prs", SHA256: sha, Size: 10, Pages: 1,
 				State: state.DocQueued, Files: []string{n}}); err != nil {
 				return err
 			}

@@ -39,13 +39,14 @@ func (u *Uploader) dissolve(b state.Batch, changed string, newKey bool) {
 			if newKey {
 				d.KeyGen++
 			}
+			write := tx.RequeueDoc
 			if d.First == "" {
-				d.State, d.Code, d.Message = state.DocFailed, "GONE", "every file with this content changed or was deleted before it was sent"
+				d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
+				write = tx.FailDoc
 			} else {
-				d.State = state.DocQueued
 				back = append(back, k)
 			}
-			if err := tx.PutDoc(d); err != nil {
+			if err := write(d); err != nil {
 				return err
 			}
 		}
@@ -144,7 +145,7 @@ func (u *Uploader) split(ctx context.Context, b state.Batch, cause error, bySize
 			for _, k := range hs[i].Docs {
 				d, _, _ := tx.Doc(k)
 				d.Batch = hs[i].Key
-				if err := tx.PutDoc(d); err != nil {
+				if err := tx.AmendDoc(d); err != nil {
 					return err
 				}
 			}
@@ -270,7 +271,7 @@ func (u *Uploader) resendAs(ctx context.Context, b state.Batch, name string, cau
 		nb.Key = IdempotencyKey(b.ParserID, []string{d.KeyPart()})
 		nb.Pages, nb.Bytes = d.Pages, d.Size
 		d.Batch, d.Updated = nb.Key, time.Now()
-		if err := tx.PutDoc(d); err != nil {
+		if err := tx.AmendDoc(d); err != nil {
 			return err
 		}
 		return tx.PutBatch(nb)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -37,7 +38,7 @@ func (k *keyRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (k *keyRecorder) waitKeys(t *testing.T, n int) []string {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience.Scale(20 * time.Second))
 	for {
 		k.mu.Lock()
 		got := append([]string(nil), k.keys...)
@@ -100,10 +101,10 @@ func TestReprocessOfASingleFileUsesANewKey(t *testing.T) {
 			return err
 		}
 		d.State, f.State = state.DocDone, state.FileDone
-		if err := tx.PutDoc(d); err != nil {
+		if err := tx.SeedDoc(d); err != nil {
 			return err
 		}
-		return tx.PutFile(f)
+		return tx.SeedFile(f)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -124,11 +125,11 @@ func TestReprocessOfASingleFileUsesANewKey(t *testing.T) {
 }
 
 // waitDocState waits until the document of the file at p is in state s.
-func waitDocState(t *testing.T, st *state.Store, p, s string) {
+func waitDocState(t *testing.T, st *state.Store, p string, s state.DocState) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(patience.Scale(20 * time.Second))
 	for {
-		var got string
+		var got state.DocState
 		if err := st.View(func(tx *state.Tx) error {
 			f, ok, err := tx.File(p)
 			if err != nil || !ok {

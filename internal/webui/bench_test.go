@@ -92,7 +92,7 @@ func BenchmarkFileList100k(b *testing.B) {
 		if err := f.st.Update(func(tx *state.Tx) error {
 			for i := lo; i < lo+5000; i++ {
 				p := fmt.Sprintf("%s/%03d/invoice-%06d.pdf", f.inboxes[i%2], i%500, i)
-				if err := tx.PutFile(state.File{Path: p, Inbox: f.inboxes[i%2], ParserID: f.cfg.Inboxes[i%2].ParserID,
+				if err := tx.SeedFile(state.File{Path: p, Inbox: f.inboxes[i%2], ParserID: f.cfg.Inboxes[i%2].ParserID,
 					SHA256: fmt.Sprintf("%064x", i), Pages: 1 + i%7, State: state.FileDone, Result: p + ".json", Updated: at.Add(time.Duration(i) * time.Millisecond)}); err != nil {
 					return err
 				}

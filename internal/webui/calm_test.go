@@ -73,7 +73,7 @@ func TestFocusSurvivesPolls(t *testing.T) {
 			return err
 		}
 		rec.State, rec.Updated = state.FileDone, time.Now()
-		return tx.PutFile(rec)
+		return tx.SeedFile(rec)
 	})
 	if err != nil {
 		t.Fatal(err)

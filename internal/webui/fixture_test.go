@@ -124,9 +124,9 @@ func (f *fixture) add(tb testing.TB, i int, name, st string, pages int, at time.
 	sha := fmt.Sprintf("%x", sha256.Sum256([]byte(path))) // distinct content per file
 	parser := f.cfg.Inboxes[i].ParserID
 	rec := state.File{Path: path, Inbox: f.inboxes[i], ParserID: parser, Size: int64(pages) * 1000, ModTime: at.UnixNano(),
-		SHA256: sha, Pages: pages, State: st, FirstSeen: at.Add(-time.Minute), Updated: at}
+		SHA256: sha, Pages: pages, State: state.FileState(st), FirstSeen: at.Add(-time.Minute), Updated: at}
 	doc := state.Doc{Key: state.DocKey(parser, sha), ParserID: parser, SHA256: sha, Pages: pages, Files: []string{path}, Updated: at}
-	switch st {
+	switch state.FileState(st) {
 	case "queued":
 		rec.State, doc.State = state.FileQueued, state.DocQueued
 	case "submitted":
@@ -154,11 +154,11 @@ func (f *fixture) add(tb testing.TB, i int, name, st string, pages int, at time.
 	}
 	err := f.st.Update(func(tx *state.Tx) error {
 		if rec.SHA256 != "" {
-			if err := tx.PutDoc(doc); err != nil {
+			if err := tx.SeedDoc(doc); err != nil {
 				return err
 			}
 		}
-		return tx.PutFile(rec)
+		return tx.SeedFile(rec)
 	})
 	if err != nil {
 		tb.Fatal(err)

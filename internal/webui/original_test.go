@@ -54,7 +54,7 @@ func (f *fixture) moved(t testing.TB, path, dst string) {
 			t.Fatalf("%s not tracked: %v", path, err)
 		}
 		rec.MovedTo = dst
-		return tx.PutFile(rec)
+		return tx.SeedFile(rec)
 	})
 	if err != nil {
 		t.Fatal(err)

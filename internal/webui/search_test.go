@@ -46,7 +46,7 @@ func (f *fixture) setDoc(tb testing.TB, path, doc string) {
 			return err
 		}
 		rec.Updated = time.Now()
-		return tx.PutFile(rec)
+		return tx.SeedFile(rec)
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -224,10 +224,10 @@ func (f *fixture) addMany(tb testing.TB, n int, base time.Time) []string {
 				return err
 			}
 			doc := state.Doc{Key: state.DocKey(parser, sha), ParserID: parser, SHA256: sha, Pages: 1, Files: []string{path}, Updated: at, State: state.DocDone}
-			if err := tx.PutDoc(doc); err != nil {
+			if err := tx.SeedDoc(doc); err != nil {
 				return err
 			}
-			if err := tx.PutFile(rec); err != nil {
+			if err := tx.SeedFile(rec); err != nil {
 				return err
 			}
 			paths[i] = path

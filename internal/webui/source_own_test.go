@@ -59,7 +59,7 @@ func TestResultReplacedByALinkIsNeverServed(t *testing.T) {
 					return err
 				}
 				rec.Path, rec.Result = linked, linked+".json"
-				return tx.PutFile(rec)
+				return tx.SeedFile(rec)
 			})
 			if err != nil {
 				t.Fatal(err)

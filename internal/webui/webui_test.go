@@ -274,7 +274,7 @@ func TestFileLifeAndData(t *testing.T) {
 			return err
 		}
 		rec.MovedTo = movedTo
-		return tx.PutFile(rec)
+		return tx.SeedFile(rec)
 	}); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,5 @@
+package records
+
+import "testing"
+
+func TestSeed(t *testing.T) { (&Tx{}).SeedRecord() }
