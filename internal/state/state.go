@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -364,6 +366,9 @@ func (s *Store) Close() error {
 // view runs fn in a read-only transaction of the current file.
 func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 	defer s.recoverDamage(&err)
+	// A damaged page can point past the mapped file: the read then faults,
+	// which this turns into a panic that recoverDamage reports.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.View(fn)
@@ -372,6 +377,7 @@ func (s *Store) view(fn func(*bolt.Tx) error) (err error) {
 // update runs fn in a read-write transaction of the current file.
 func (s *Store) update(fn func(*bolt.Tx) error) (err error) {
 	defer s.recoverDamage(&err)
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	s.dbMu.RLock()
 	defer s.dbMu.RUnlock()
 	return s.db.Update(fn)
@@ -402,11 +408,42 @@ func (s *Store) Check() (err error) {
 		s.markDamaged(err)
 	}()
 	return s.view(func(tx *bolt.Tx) error {
+		// bbolt's check reads the pages in a goroutine of its own, where a
+		// read past the mapped file would crash the process; every page
+		// it reaches through the buckets is read here first, guarded.
+		if err := readEveryBucket(tx); err != nil {
+			return damaged(s.path, err)
+		}
+		if err := s.checkRecords(tx); err != nil {
+			return err
+		}
 		for err := range tx.Check() {
 			return damaged(s.path, err)
 		}
-		return s.checkRecords(tx)
+		return nil
 	})
+}
+
+// readEveryBucket reads every key and value of every bucket, nested ones
+// included, so that a damaged page faults (and is reported) in the
+// caller's guarded goroutine.
+func readEveryBucket(tx *bolt.Tx) error {
+	var sum uint32 // a checksum, so that every byte is really read
+	var walk func(b *bolt.Bucket) error
+	walk = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			sum = crc32.Update(sum, crc32.IEEETable, k)
+			if v == nil {
+				if nested := b.Bucket(k); nested != nil {
+					return walk(nested)
+				}
+				return nil
+			}
+			sum = crc32.Update(sum, crc32.IEEETable, v)
+			return nil
+		})
+	}
+	return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
 }
 
 // CheckRecords is Check without bbolt's own check of the file's pages,
