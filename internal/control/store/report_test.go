@@ -1,4 +1,4 @@
-package report_test
+package store_test
 
 import (
 	"path/filepath"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -17,7 +18,7 @@ func TestFromState(t *testing.T) {
 		Inboxes: []config.Inbox{{Path: "/a", ParserID: "p"}, {Path: "/b", ParserID: "p"}}}
 
 	// Not created yet: every count is zero, nothing is opened.
-	r, err := report.FromState(nil, cfg, false)
+	r, err := store.Report(nil, cfg, false)
 	if err != nil || r.State.Path != cfg.State.Path || r.State.Schema != 0 || len(r.Inboxes) != 2 || r.Inboxes[0].Files[report.Done] != 0 {
 		t.Fatalf("no state: %+v %v", r, err)
 	}
@@ -46,7 +47,7 @@ func TestFromState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err = report.FromState(st, cfg, true)
+	r, err = store.Report(st, cfg, true)
 	if err != nil {
 		t.Fatal(err)
 	}
