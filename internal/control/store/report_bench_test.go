@@ -15,7 +15,7 @@ import (
 	"github.com/ppsync/ppsync/internal/state"
 )
 
-// BenchmarkFromState builds the status of two inboxes holding 100,000
+// BenchmarkFromState builds (with store.Report) the status of two inboxes holding 100,000
 // finished files (one in a hundred failed) and 100 files in flight, as
 // /status, /metrics and the status page do every second.
 func BenchmarkFromState(b *testing.B) {

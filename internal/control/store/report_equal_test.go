@@ -17,7 +17,7 @@ import (
 )
 
 // fullScan is the report as it was computed from every file record before
-// the tally; FromState must give the same answer.
+// the tally; store.Report must give the same answer.
 func fullScan(t *testing.T, st *state.Store, cfg *config.Config, waitingCredits bool) report.Report {
 	t.Helper()
 	r := report.Report{WaitingForCredits: waitingCredits, State: report.StateInfo{Path: st.Path()}}
