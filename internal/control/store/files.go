@@ -1,6 +1,7 @@
 // Package store reads ppsync's state store for the control operations:
 // the status counted from the state (Report), the status page's file list,
-// file pages and results (Files), and the retry and reprocess marks (Mark).
+// file pages and results (Files), and the retry and reprocess marks (Retry,
+// PlanReprocess, Reprocess).
 // The running daemon and the offline implementation both read through it.
 package store
 
@@ -32,7 +33,8 @@ type row struct {
 	key string
 }
 
-// Files reads files from the state store for the configured inboxes.
+// Files is control.Files over the state store: the status page's view of
+// the files of the configured inboxes.
 type Files struct {
 	st      *state.Store
 	inboxes []control.InboxInfo
@@ -54,7 +56,7 @@ type Files struct {
 }
 
 // Forget drops the last answer of Files: the next call walks the state
-// whatever its age.
+// whatever its age (tests and benchmarks measure the walk with it).
 func (s *Files) Forget() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -65,7 +67,9 @@ func (s *Files) Forget() {
 // state changes (see Files).
 const reuseFactor = 9
 
-// NewFiles reads st for the inboxes of cfg.
+var _ control.Files = (*Files)(nil)
+
+// NewFiles reads st for the inboxes.
 func NewFiles(st *state.Store, inboxes []config.Inbox) *Files {
 	s := &Files{st: st}
 	for _, in := range inboxes {
