@@ -18,26 +18,43 @@ import (
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
+	"github.com/ppsync/ppsync/internal/control/offline"
 	"github.com/ppsync/ppsync/internal/diagnose"
-	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
-	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
-// openStateIdle opens the state when no daemon holds it (read-only
-// unless write is set; only a write creates it).
-func openStateIdle(cfg *config.Config, write bool) (*state.Store, error) {
-	open := state.OpenReadOnly
-	if write {
-		open = state.Open
+// target is the installation the CLI acts on: its running daemon, through
+// the admin endpoint, or, when none answers, the state file.
+type target struct {
+	control.Control
+	// daemon is the running daemon's client (nil offline).
+	daemon *admin.Client
+	// why is why no daemon was asked: its client's error, or nil when
+	// [admin] listen is "off".
+	why error
+}
+
+// running tells whether the daemon answered.
+func (t target) running() bool { return t.daemon != nil }
+
+// targetOf asks cfg's daemon; when none answers at its admin address it
+// falls back to the state file (an answer from another program, or from
+// another config's daemon, is an error).
+func (m *Main) targetOf(ctx context.Context, cfg *config.Config) (target, error) {
+	var why error
+	if c := admin.NewClient(cfg); c != nil {
+		_, err := c.Identity(ctx)
+		if err == nil {
+			return target{Control: c, daemon: c}, nil
+		}
+		if !errors.Is(err, admin.ErrNoDaemon) {
+			return target{}, err
+		}
+		why = err
 	}
-	st, err := open(cfg.State.Path, 300*time.Millisecond)
-	if errors.Is(err, state.ErrLocked) {
-		return nil, fmt.Errorf("a running ppsync holds %s, but its admin endpoint (%s) did not answer: check [admin] listen in %s",
-			cfg.State.Path, cfg.Admin.Listen, cfg.File)
-	}
-	return st, err
+	return target{Control: offline.New(cfg, m.Getenv, nil), why: why}, nil
 }
 
 func (m *Main) runStatus(ctx context.Context, args []string) error {
@@ -52,7 +69,11 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, daemon, err := daemonStatus(ctx, cfg)
+	t, err := m.targetOf(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	rep, err := t.Status(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,9 +88,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		listen = "https://" + listen
 	}
 	rep.WriteText(m.Stdout, listen)
-	if daemon != nil {
+	if t.running() {
 		// A one-time link that signs the browser in to the status page.
-		link, exp, err := daemon.LoginLink(ctx)
+		link, exp, err := t.daemon.LoginLink(ctx)
 		if err != nil {
 			fmt.Fprintf(m.Stdout, "sign in:   (no sign-in link: %v)\n", err)
 		} else {
@@ -77,32 +98,6 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
-}
-
-// daemonStatus asks the config's daemon, or reads the state file when
-// none runs; the client is returned when the daemon answered.
-func daemonStatus(ctx context.Context, cfg *config.Config) (report.Report, *admin.Client, error) {
-	err := admin.ErrNoDaemon
-	if c := admin.NewClient(cfg); c != nil {
-		var rep report.Report
-		if rep, err = c.Status(ctx); err == nil {
-			return rep, c, nil
-		}
-	}
-	if !errors.Is(err, admin.ErrNoDaemon) {
-		return report.Report{}, nil, err
-	}
-	st, err := openStateIdle(cfg, false)
-	if errors.Is(err, state.ErrNotCreated) {
-		rep, _ := report.FromState(nil, cfg, false)
-		return rep, nil, nil
-	}
-	if err != nil {
-		return report.Report{}, nil, err
-	}
-	defer st.Close()
-	rep, err := report.FromState(st, cfg, false)
-	return rep, nil, err
 }
 
 // requireConfig loads -c, else the platform's default config.
@@ -148,15 +143,11 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	if *reprocess {
 		return m.reprocess(ctx, cfg, paths, *yes)
 	}
-	var ans admin.RetryAnswer
-	err = admin.ErrNoDaemon
-	if c := admin.NewClient(cfg); c != nil {
-		ans, err = c.Retry(ctx, admin.RetryRequest{Paths: paths, Failed: *failed})
+	t, err := m.targetOf(ctx, cfg)
+	if err != nil {
+		return err
 	}
-	running := err == nil
-	if errors.Is(err, admin.ErrNoDaemon) {
-		ans.Retried, err = retryIdle(cfg, paths, *failed)
-	}
+	ans, err := t.Retry(ctx, control.RetryRequest{Paths: paths, Failed: *failed})
 	if err != nil {
 		return err
 	}
@@ -172,7 +163,7 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	switch {
 	case len(ans.Retried) == 0:
 		fmt.Fprintln(m.Stdout, "nothing to retry: no failed or refused file matched")
-	case running:
+	case t.running():
 		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(ans.Retried), "file"))
 	default:
 		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", plural(len(ans.Retried), "file"))
@@ -183,28 +174,17 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	return nil
 }
 
-// reprocess processes finished files again: it asks the daemon (or reads
-// the state when none runs) what that costs, says so, asks for
-// confirmation on a terminal unless yes, then marks them.
+// reprocess processes finished files again: it asks the daemon (or the
+// state when none runs) what that costs, says so, asks for confirmation
+// on a terminal unless yes, then marks them.
 func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string, yes bool) error {
-	c := admin.NewClient(cfg)
-	plan, err := admin.ReprocessAnswer{}, admin.ErrNoDaemon
-	if c != nil {
-		plan, err = c.Reprocess(ctx, admin.ReprocessRequest{Paths: paths})
+	t, err := m.targetOf(ctx, cfg)
+	if err != nil {
+		return err
 	}
-	running := err == nil
-	var st *state.Store
-	if errors.Is(err, admin.ErrNoDaemon) {
-		if _, serr := os.Stat(cfg.State.Path); errors.Is(serr, os.ErrNotExist) {
-			return &exitError{code: exitFailed, err: fmt.Errorf("nothing to process again: the state %s does not exist yet (ppsync has not run with %s)", cfg.State.Path, cfg.File)}
-		}
-		if st, err = openStateIdle(cfg, true); err != nil {
-			return err
-		}
-		defer st.Close()
-		var p uploader.Plan
-		p, err = uploader.PlanReprocess(st, paths)
-		plan = admin.ReprocessAnswer{Files: p.Files, Pages: p.Pages, Unknown: p.Unknown, Skipped: p.Skipped}
+	plan, err := t.PlanReprocess(ctx, paths)
+	if errors.Is(err, control.ErrNoState) {
+		return &exitError{code: exitFailed, err: err}
 	}
 	if err != nil {
 		return err
@@ -228,21 +208,15 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 			return nil
 		}
 	}
-	var done []string
-	if running {
-		var ans admin.ReprocessAnswer
-		ans, err = c.Reprocess(ctx, admin.ReprocessRequest{Paths: plan.Files, Confirm: true})
-		done = ans.Reprocessed
-	} else {
-		done, err = uploader.MarkReprocess(st, plan.Files)
-	}
+	ans, err := t.Reprocess(ctx, plan.Files)
 	if err != nil {
 		return err
 	}
+	done := ans.Reprocessed
 	for _, p := range done {
 		fmt.Fprintln(m.Stdout, "reprocess:", p)
 	}
-	if running {
+	if t.running() {
 		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(done), "file"))
 	} else {
 		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", plural(len(done), "file"))
@@ -254,7 +228,7 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 }
 
 // reprocessCost says what processing the planned files again costs.
-func reprocessCost(p admin.ReprocessAnswer) string {
+func reprocessCost(p control.ReprocessAnswer) string {
 	s := fmt.Sprintf("Processing %s again costs %s (1 page = 1 credit)", plural(len(p.Files), "file"), plural(p.Pages, "credit"))
 	if p.Unknown > 0 {
 		s += fmt.Sprintf(", plus the pages of %s never counted", plural(p.Unknown, "file"))
@@ -280,20 +254,6 @@ func (m *Main) confirm(question string) (bool, error) {
 	}
 	a := strings.ToLower(strings.TrimSpace(line))
 	return a == "y" || a == "yes", nil
-}
-
-// retryIdle marks files for the next run in the state of a stopped
-// daemon; a state not created yet holds nothing to retry.
-func retryIdle(cfg *config.Config, paths []string, failed bool) ([]string, error) {
-	if _, err := os.Stat(cfg.State.Path); errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	st, err := openStateIdle(cfg, true)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	return uploader.MarkRetry(st, paths, failed)
 }
 
 func containsString(list []string, s string) bool {
@@ -337,15 +297,17 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 		return err
 	}
 	if sub == "test" {
-		c := admin.NewClient(cfg)
-		if c == nil {
-			return fmt.Errorf("webhook test: [admin] listen is \"off\" in %s: the test needs the running daemon's admin endpoint", cfg.File)
-		}
-		ans, err := c.WebhookTest(ctx)
-		if errors.Is(err, admin.ErrNoDaemon) {
-			return fmt.Errorf("webhook test: %w (start ppsync first)", err)
-		}
+		t, err := m.targetOf(ctx, cfg)
 		if err != nil {
+			return fmt.Errorf("webhook test: %w", err)
+		}
+		ans, err := t.WebhookTest(ctx)
+		switch {
+		case errors.Is(err, control.ErrNotRunning) && t.why == nil:
+			return fmt.Errorf("webhook test: [admin] listen is \"off\" in %s: the test needs the running daemon's admin endpoint", cfg.File)
+		case errors.Is(err, control.ErrNotRunning):
+			return fmt.Errorf("webhook test: %w (start ppsync first)", t.why)
+		case err != nil:
 			return fmt.Errorf("webhook test: %w", err)
 		}
 		if !ans.OK {

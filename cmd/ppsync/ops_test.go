@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -159,4 +160,54 @@ func appendConfig(t *testing.T, path, text string) {
 	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// `ppsync webhook test` needs the running daemon: with [admin] listen
+// "off" it says the endpoint is off; with no daemon answering it says to
+// start ppsync; neither reads nor creates the state.
+func TestWebhookTestWithoutTheDaemon(t *testing.T) {
+	for _, tc := range []struct {
+		name, listen, want string
+	}{
+		{"admin off", "off", `[admin] listen is "off" in `},
+		{"nobody answers", "127.0.0.1:" + freePortOf(t), "(start ppsync first)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := filepath.Join(dir, "ppsync.toml")
+			text := "[api]\napi_key = \"k\"\n[admin]\nlisten = \"" + tc.listen + "\"\n[[inbox]]\npath = \"in\"\nparser_id = \"p\"\n"
+			if err := os.MkdirAll(filepath.Join(dir, "in"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, out, errOut := run(t, nil, "webhook", "test", "-c", cfg)
+			if code == 0 || !strings.Contains(errOut, "webhook test: ") || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d\nstdout: %s\nstderr: %s\nwant %q", code, out, errOut, tc.want)
+			}
+			if strings.Contains(errOut, "operation needs the running daemon") {
+				t.Errorf("the offline error leaked instead of the advice:\n%s", errOut)
+			}
+			c, err := config.Load(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(c.State.Path); !os.IsNotExist(err) {
+				t.Errorf("the state %s was created: %v", c.State.Path, err)
+			}
+		})
+	}
+}
+
+// freePortOf is a TCP port nobody listens on.
+func freePortOf(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, p, _ := net.SplitHostPort(ln.Addr().String())
+	return p
 }

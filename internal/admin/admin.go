@@ -1,7 +1,9 @@
 // Package admin serves the daemon's local admin endpoint: /healthz,
 // /identity (which config and state the daemon serves), /status (the JSON
-// of `ppsync status --json`), /metrics for Prometheus, and POST /retry and
-// POST /webhook/test; and holds the client the CLI talks to it with.
+// of `ppsync status --json`), /metrics for Prometheus, and the operations
+// of control.Control: POST /retry, POST /reprocess, POST /webhook/test and
+// POST /ledger/rebuild; and holds the client the CLI talks to it with,
+// which implements control.Control over those routes.
 //
 // Every route but /healthz (and /metrics when [admin] public_metrics is
 // set) needs a credential, on loopback too: the token Serve writes to a
@@ -32,66 +34,28 @@ import (
 
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/api"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/webui"
 )
 
-// Source is the running daemon, as the admin endpoint sees it.
+// Source is the running daemon, as the admin endpoint sees it: the
+// control operations it serves, and its API counters for /metrics.
 type Source interface {
-	Report() (report.Report, error)
-	Retry(paths []string, failed bool) ([]string, error)
+	control.Control
 	APICounter() *api.Counter
-	WebhookTest(ctx context.Context) (string, error)
 }
 
-// WebhookTestAnswer is the answer of POST /webhook/test.
-type WebhookTestAnswer struct {
-	OK      bool   `json:"ok"`
-	Message string `json:"message"`
-}
-
-// RetryRequest is the body of POST /retry.
-type RetryRequest struct {
-	Paths  []string `json:"paths"`
-	Failed bool     `json:"failed"`
-}
-
-// RetryAnswer is its answer.
-type RetryAnswer struct {
-	Retried []string `json:"retried"`
-}
-
-// Reprocessor is a Source that can also process finished files again
-// (POST /reprocess).
-type Reprocessor interface {
-	// PlanReprocess says what processing paths again would send and cost.
-	PlanReprocess(paths []string) (ReprocessAnswer, error)
-	// Reprocess marks paths to be processed again and returns those marked.
-	Reprocess(paths []string) ([]string, error)
-}
-
-// ReprocessRequest is the body of POST /reprocess. Without Confirm only the
-// plan (files and cost) is returned and nothing changes.
-type ReprocessRequest struct {
-	Paths   []string `json:"paths"`
-	Confirm bool     `json:"confirm"`
-}
-
-// ReprocessAnswer is what processing files again sends and costs, and,
-// once confirmed, what was marked.
-type ReprocessAnswer struct {
-	// Files are the tracked paths the request applies to.
-	Files []string `json:"files"`
-	// Pages is what sending Files costs (1 page = 1 credit).
-	Pages int `json:"pages"`
-	// Unknown counts files whose pages were never counted.
-	Unknown int `json:"unknown"`
-	// Skipped are the paths left out, with why.
-	Skipped map[string]string `json:"skipped"`
-	// Reprocessed are the paths marked (only with Confirm).
-	Reprocessed []string `json:"reprocessed"`
-}
+// The endpoint's requests and answers are control's.
+type (
+	RetryRequest      = control.RetryRequest
+	RetryAnswer       = control.RetryAnswer
+	ReprocessRequest  = control.ReprocessRequest
+	ReprocessAnswer   = control.ReprocessAnswer
+	WebhookTestAnswer = control.WebhookTestAnswer
+	RebuildAnswer     = control.RebuildAnswer
+)
 
 // Handler builds the admin routes (and the page, when o.Page is set),
 // guarded as o says.
@@ -105,7 +69,7 @@ func Handler(src Source, o Options) http.Handler {
 		mux.Handle("/", o.Page)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := src.Report()
+		rep, err := src.Status(r.Context())
 		if err != nil {
 			http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
 			return
@@ -127,7 +91,7 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(o.Identity)
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		rep, err := src.Report()
+		rep, err := src.Status(r.Context())
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
@@ -144,28 +108,26 @@ func Handler(src Source, o Options) http.Handler {
 			http.Error(w, `body must be {"paths": [...], "failed": bool}`, http.StatusBadRequest)
 			return
 		}
-		done, err := src.Retry(in.Paths, in.Failed)
+		ans, err := src.Retry(r.Context(), in)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(RetryAnswer{Retried: done})
+		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.HandleFunc("POST /reprocess", func(w http.ResponseWriter, r *http.Request) {
-		rp, ok := src.(Reprocessor)
-		if !ok {
-			http.Error(w, "this daemon cannot process finished files again", http.StatusNotImplemented)
-			return
-		}
 		var in ReprocessRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || len(in.Paths) == 0 {
 			http.Error(w, `body must be {"paths": [...], "confirm": bool} with at least one path`, http.StatusBadRequest)
 			return
 		}
-		ans, err := rp.PlanReprocess(in.Paths)
-		if err == nil && in.Confirm && len(ans.Files) > 0 {
-			ans.Reprocessed, err = rp.Reprocess(ans.Files)
+		var ans ReprocessAnswer
+		var err error
+		if in.Confirm {
+			ans, err = src.Reprocess(r.Context(), in.Paths)
+		} else {
+			ans, err = src.PlanReprocess(r.Context(), in.Paths)
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -178,10 +140,24 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.HandleFunc("POST /webhook/test", func(w http.ResponseWriter, r *http.Request) {
-		msg, err := src.WebhookTest(r.Context())
-		ans := WebhookTestAnswer{OK: err == nil, Message: msg}
+		ans, err := src.WebhookTest(r.Context())
 		if err != nil {
-			ans.Message = err.Error()
+			ans = WebhookTestAnswer{OK: false, Message: err.Error()}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(ans)
+	})
+	mux.HandleFunc("POST /ledger/rebuild", func(w http.ResponseWriter, r *http.Request) {
+		// A rebuild reads every result file: longer than the server's
+		// write timeout allows other answers.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(rebuildTimeout))
+		ans, err := src.RebuildLedgers(r.Context())
+		if err != nil && len(ans.Errors) == 0 {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		if ans.Rebuilt == nil {
+			ans.Rebuilt = []control.LedgerRebuilt{}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(ans)
@@ -242,7 +218,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descThrottled, prometheus.CounterValue, float64(throttled))
-	rep, err := c.src.Report()
+	rep, err := c.src.Status(context.Background())
 	if err != nil {
 		return
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/report"
 )
 
@@ -25,19 +26,31 @@ type fake struct {
 	retried [][]string
 }
 
-func (f *fake) Report() (report.Report, error) {
+func (f *fake) Status(context.Context) (report.Report, error) {
 	return report.Report{Daemon: report.Daemon{Running: true}, State: report.StateInfo{Path: "x"},
 		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}},
 		Webhook: &report.Webhook{Verified: 2, Rejected: 3000, Dropped: 1}}, nil
 }
-func (f *fake) Retry(paths []string, failed bool) ([]string, error) {
+func (f *fake) Retry(_ context.Context, req admin.RetryRequest) (admin.RetryAnswer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.retried = append(f.retried, paths)
-	return paths, nil
+	f.retried = append(f.retried, req.Paths)
+	return admin.RetryAnswer{Retried: req.Paths}, nil
 }
-func (f *fake) APICounter() *api.Counter                    { return &api.Counter{} }
-func (f *fake) WebhookTest(context.Context) (string, error) { return "delivered", nil }
+func (f *fake) APICounter() *api.Counter { return &api.Counter{} }
+func (f *fake) WebhookTest(context.Context) (admin.WebhookTestAnswer, error) {
+	return admin.WebhookTestAnswer{OK: true, Message: "delivered"}, nil
+}
+func (f *fake) PlanReprocess(context.Context, []string) (admin.ReprocessAnswer, error) {
+	return admin.ReprocessAnswer{}, errors.New("this fake does not process files again")
+}
+func (f *fake) Reprocess(context.Context, []string) (admin.ReprocessAnswer, error) {
+	return admin.ReprocessAnswer{}, errors.New("this fake does not process files again")
+}
+func (f *fake) RebuildLedgers(context.Context) (admin.RebuildAnswer, error) {
+	return admin.RebuildAnswer{Rebuilt: []control.LedgerRebuilt{{Inbox: "/in", Ledger: "/in/ledger.csv", Documents: 2}},
+		Errors: []string{"ledger /b.csv of inbox /b: unreadable"}}, errors.New("ledger /b.csv of inbox /b: unreadable")
+}
 
 func (f *fake) calls() int {
 	f.mu.Lock()

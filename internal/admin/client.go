@@ -17,9 +17,12 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/webui"
 )
+
+var _ control.Control = (*Client)(nil)
 
 // ErrNoDaemon means no daemon answered at the config's admin address.
 var ErrNoDaemon = errors.New("no daemon answered")
@@ -36,7 +39,8 @@ func (e *WrongDaemonError) Error() string {
 		e.Addr, e.Got.Config, e.Got.State, e.Want.Config, e.Want.State)
 }
 
-// Client talks to the daemon of one config, and only to it: every call
+// Client talks to the daemon of one config, and only to it (it is that
+// daemon's control.Control): every call
 // first checks that the daemon at the admin address serves this config's
 // state, and every request names that state.
 type Client struct {
@@ -153,12 +157,30 @@ func (c *Client) Status(ctx context.Context) (report.Report, error) {
 	return rep, err
 }
 
-// Reprocess asks the daemon what processing finished files again costs,
-// and with req.Confirm, marks them.
-func (c *Client) Reprocess(ctx context.Context, req ReprocessRequest) (ReprocessAnswer, error) {
+// PlanReprocess asks the daemon what processing finished files again
+// sends and costs; nothing changes.
+func (c *Client) PlanReprocess(ctx context.Context, paths []string) (ReprocessAnswer, error) {
 	var ans ReprocessAnswer
-	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", req, &ans)
+	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", ReprocessRequest{Paths: paths}, &ans)
 	return ans, err
+}
+
+// Reprocess asks the daemon to process the finished files among paths
+// again (charged again): the plan, with the paths marked.
+func (c *Client) Reprocess(ctx context.Context, paths []string) (ReprocessAnswer, error) {
+	var ans ReprocessAnswer
+	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", ReprocessRequest{Paths: paths, Confirm: true}, &ans)
+	return ans, err
+}
+
+// RebuildLedgers asks the daemon to regenerate every inbox's ledger from
+// its result files (waits up to 10 minutes).
+func (c *Client) RebuildLedgers(ctx context.Context) (RebuildAnswer, error) {
+	var ans RebuildAnswer
+	if err := c.call(ctx, 10*time.Minute, http.MethodPost, "/ledger/rebuild", struct{}{}, &ans); err != nil {
+		return ans, err
+	}
+	return ans, ans.Err()
 }
 
 // Retry asks the daemon to send files through again.

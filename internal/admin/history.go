@@ -9,7 +9,7 @@ import (
 	"github.com/ppsync/ppsync/internal/state"
 )
 
-// HistorySource reads the daily totals the state keeps (webui.StoreSource).
+// HistorySource reads the daily totals the state keeps (control/store.Files).
 type HistorySource interface {
 	// HistoryDays returns the days with events among the last days days,
 	// oldest first.

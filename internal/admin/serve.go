@@ -19,6 +19,8 @@ const (
 	readTimeout       = 10 * time.Second
 	writeTimeout      = 60 * time.Second
 	idleTimeout       = 60 * time.Second
+	// rebuildTimeout is how long POST /ledger/rebuild may take.
+	rebuildTimeout = 10 * time.Minute
 )
 
 // NewServer returns the endpoint's HTTP server with its timeouts set.

@@ -80,7 +80,7 @@ func TestLoopbackNeedsTheToken(t *testing.T) {
 		t.Fatal("an unauthenticated request reached the daemon")
 	}
 	// The CLI's client reads the file and gets in.
-	if _, err := admin.NewClient(cfg).Reprocess(context.Background(), admin.ReprocessRequest{Paths: []string{"/in/a.pdf"}, Confirm: true}); err != nil || len(src.marked) != 1 {
+	if _, err := admin.NewClient(cfg).Reprocess(context.Background(), []string{"/in/a.pdf"}); err != nil || len(src.marked) != 1 {
 		t.Fatalf("client with the token file: %v, marked %v", err, src.marked)
 	}
 	stop()
@@ -130,7 +130,7 @@ func TestHelperAsNobody(t *testing.T) {
 	out.Reprocess = do("POST", "/reprocess", `{"paths":["/in/a.pdf"],"confirm":true}`)
 	cfg, err := config.Load(cfgFile)
 	if err == nil {
-		_, err = admin.NewClient(cfg).Reprocess(context.Background(), admin.ReprocessRequest{Paths: []string{"/in/a.pdf"}, Confirm: true})
+		_, err = admin.NewClient(cfg).Reprocess(context.Background(), []string{"/in/a.pdf"})
 	}
 	if err != nil {
 		out.ClientErr = err.Error()
@@ -220,7 +220,7 @@ func TestOtherUsersCannotActOnTheDaemon(t *testing.T) {
 		t.Fatalf("nobody reprocessed %v", src.marked)
 	}
 	// The owner's CLI gets in.
-	ans, err := admin.NewClient(cfg).Reprocess(context.Background(), admin.ReprocessRequest{Paths: []string{"/in/a.pdf"}, Confirm: true})
+	ans, err := admin.NewClient(cfg).Reprocess(context.Background(), []string{"/in/a.pdf"})
 	if err != nil || len(ans.Reprocessed) != 1 {
 		t.Fatalf("owner's client: %+v %v", ans, err)
 	}

@@ -21,7 +21,7 @@ type reprocessing struct {
 	marked [][]string
 }
 
-func (r *reprocessing) PlanReprocess(paths []string) (admin.ReprocessAnswer, error) {
+func (r *reprocessing) PlanReprocess(_ context.Context, paths []string) (admin.ReprocessAnswer, error) {
 	ans := admin.ReprocessAnswer{Skipped: map[string]string{}}
 	for _, p := range paths {
 		if strings.HasSuffix(p, ".pdf") {
@@ -34,11 +34,13 @@ func (r *reprocessing) PlanReprocess(paths []string) (admin.ReprocessAnswer, err
 	return ans, nil
 }
 
-func (r *reprocessing) Reprocess(paths []string) ([]string, error) {
+func (r *reprocessing) Reprocess(ctx context.Context, paths []string) (admin.ReprocessAnswer, error) {
+	ans, _ := r.PlanReprocess(ctx, paths)
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
-	r.marked = append(r.marked, paths)
-	return paths, nil
+	r.marked = append(r.marked, ans.Files)
+	ans.Reprocessed = ans.Files
+	return ans, nil
 }
 
 func TestReprocessPlansThenMarksOnlyWhenConfirmed(t *testing.T) {
@@ -49,7 +51,7 @@ func TestReprocessPlansThenMarksOnlyWhenConfirmed(t *testing.T) {
 	c := admin.NewClient(cfg)
 	ctx := context.Background()
 
-	plan, err := c.Reprocess(ctx, admin.ReprocessRequest{Paths: []string{"/in/a.pdf", "/in/b.pdf", "/in/notes.txt"}})
+	plan, err := c.PlanReprocess(ctx, []string{"/in/a.pdf", "/in/b.pdf", "/in/notes.txt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +61,7 @@ func TestReprocessPlansThenMarksOnlyWhenConfirmed(t *testing.T) {
 	if len(src.marked) != 0 {
 		t.Fatal("a plan marked files")
 	}
-	ans, err := c.Reprocess(ctx, admin.ReprocessRequest{Paths: []string{"/in/a.pdf", "/in/notes.txt"}, Confirm: true})
+	ans, err := c.Reprocess(ctx, []string{"/in/a.pdf", "/in/notes.txt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +69,12 @@ func TestReprocessPlansThenMarksOnlyWhenConfirmed(t *testing.T) {
 		t.Fatalf("confirmed: %+v, marked %v (want only the planned file)", ans, src.marked)
 	}
 
-	// A daemon that cannot reprocess says so.
+	// A daemon that fails to reprocess says why.
 	addr2 := freeAddr(t)
 	cfg2 := testConfig(t, t.TempDir(), addr2)
 	serve(t, cfg2, &fake{})
-	if _, err := admin.NewClient(cfg2).Reprocess(ctx, admin.ReprocessRequest{Paths: []string{"/in/a.pdf"}}); err == nil || !strings.Contains(err.Error(), "501") {
-		t.Fatalf("reprocess on a daemon without it: %v", err)
+	if _, err := admin.NewClient(cfg2).PlanReprocess(ctx, []string{"/in/a.pdf"}); err == nil || !strings.Contains(err.Error(), "500") || !strings.Contains(err.Error(), "does not process files again") {
+		t.Fatalf("reprocess on a daemon failing it: %v", err)
 	}
 }
 
@@ -136,5 +138,25 @@ func TestPageMountedInsideTheGuard(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+// The client's rebuild gives the inboxes rebuilt and the error of each
+// that failed, as the daemon said; its webhook test gives the answer.
+func TestClientRebuildAndWebhookTest(t *testing.T) {
+	cfg := testConfig(t, t.TempDir(), freeAddr(t))
+	serve(t, cfg, &fake{})
+	c := admin.NewClient(cfg)
+	ctx := context.Background()
+	ans, err := c.RebuildLedgers(ctx)
+	if err == nil || !strings.Contains(err.Error(), "ledger /b.csv of inbox /b: unreadable") {
+		t.Errorf("rebuild error = %v, want the failed inbox named", err)
+	}
+	if len(ans.Rebuilt) != 1 || ans.Rebuilt[0].Documents != 2 || ans.Rebuilt[0].Ledger != "/in/ledger.csv" {
+		t.Errorf("rebuilt = %+v, want the one inbox rebuilt", ans.Rebuilt)
+	}
+	hook, err := c.WebhookTest(ctx)
+	if err != nil || !hook.OK || hook.Message != "delivered" {
+		t.Errorf("webhook test = %+v, %v", hook, err)
 	}
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -16,6 +15,8 @@ import (
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
@@ -25,7 +26,8 @@ import (
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
-// liveSource answers the admin endpoint from the running stages.
+// liveSource is the running daemon's control.Control: the admin endpoint
+// and the status page act through it, on the running stages.
 type liveSource struct {
 	cfg      *config.Config
 	st       *state.Store
@@ -50,7 +52,9 @@ type liveSource struct {
 	counts       *report.Report
 }
 
-// fromState is report.FromState, reused while the state has not changed.
+var _ admin.Source = (*liveSource)(nil)
+
+// fromState is store.Report, reused while the state has not changed.
 func (l *liveSource) fromState(waiting bool) (report.Report, error) {
 	var v uint64
 	if err := l.st.View(func(tx *state.Tx) error { v = tx.Version(); return nil }); err != nil {
@@ -59,7 +63,7 @@ func (l *liveSource) fromState(waiting bool) (report.Report, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.counts == nil || l.countVersion != v || l.countWaiting != waiting {
-		r, err := report.FromState(l.st, l.cfg, waiting)
+		r, err := store.Report(l.st, l.cfg, waiting)
 		if err != nil {
 			return r, err
 		}
@@ -79,12 +83,33 @@ func cloneReport(r report.Report) report.Report {
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
-func (l *liveSource) WebhookTest(ctx context.Context) (string, error) {
+func (l *liveSource) WebhookTest(ctx context.Context) (control.WebhookTestAnswer, error) {
 	if l.hook == nil {
-		return "", errors.New("webhooks are not enabled in the config")
+		return control.WebhookTestAnswer{Message: "webhooks are not enabled in the config"}, nil
 	}
-	return l.hook.test(ctx)
+	msg, err := l.hook.test(ctx)
+	if err != nil {
+		return control.WebhookTestAnswer{Message: err.Error()}, nil
+	}
+	return control.WebhookTestAnswer{OK: true, Message: msg}, nil
 }
+
+// RebuildLedgers regenerates every inbox's ledger from its result files,
+// as `ppsync ledger rebuild` does, with the daemon's API client for the
+// parsers' schemas.
+func (l *liveSource) RebuildLedgers(ctx context.Context) (control.RebuildAnswer, error) {
+	return RebuildLedgersAnswer(ctx, l.cfg, l.client, l.log)
+}
+
+// RebuildLedgersAnswer is RebuildLedgers answered as control says it: the
+// running daemon and the offline implementation both rebuild through it.
+func RebuildLedgersAnswer(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) (control.RebuildAnswer, error) {
+	done, err := RebuildLedgers(ctx, cfg, api, log)
+	return rebuildAnswer(done, err), err
+}
+
+// Status is the daemon's report (the same as Report).
+func (l *liveSource) Status(context.Context) (report.Report, error) { return l.Report() }
 
 func (l *liveSource) Report() (report.Report, error) {
 	credits, known, waiting := l.up.Credits()
@@ -157,57 +182,74 @@ func heldForCredits(r *report.Report, waits []uploader.CreditWait, allWaiting bo
 	}
 }
 
-func (l *liveSource) Retry(paths []string, failed bool) ([]string, error) {
-	abs, err := absPaths(paths)
+// Retry sends failed or refused files through again now.
+func (l *liveSource) Retry(_ context.Context, req control.RetryRequest) (control.RetryAnswer, error) {
+	abs, err := absPaths(req.Paths)
 	if err != nil {
-		return nil, err
+		return control.RetryAnswer{}, err
 	}
-	marked, err := uploader.MarkRetry(l.st, abs, failed)
+	ans, err := store.Retry(l.st, control.RetryRequest{Paths: abs, Failed: req.Failed})
 	if err != nil {
-		return nil, err
+		return control.RetryAnswer{}, err
 	}
-	for _, p := range marked {
+	for _, p := range ans.Retried {
 		l.fin.Forget(p)
 	}
-	if len(marked) > 0 {
-		l.log.Info("files sent through again on request", "files", len(marked))
+	if len(ans.Retried) > 0 {
+		l.log.Info("files sent through again on request", "files", len(ans.Retried))
 	}
-	return marked, nil
+	return ans, nil
 }
 
 func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
 
 // PlanReprocess says what processing paths again sends and costs.
-func (l *liveSource) PlanReprocess(paths []string) (admin.ReprocessAnswer, error) {
+func (l *liveSource) PlanReprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
 	abs, err := absPaths(paths)
 	if err != nil {
-		return admin.ReprocessAnswer{}, err
+		return control.ReprocessAnswer{}, err
 	}
-	p, err := uploader.PlanReprocess(l.st, abs)
-	if err != nil {
-		return admin.ReprocessAnswer{}, err
-	}
-	return admin.ReprocessAnswer{Files: p.Files, Pages: p.Pages, Unknown: p.Unknown, Skipped: p.Skipped}, nil
+	return store.PlanReprocess(l.st, abs)
 }
 
 // Reprocess processes files again on purpose (finished ones included),
 // each under a new idempotency key: it is charged again.
-func (l *liveSource) Reprocess(paths []string) ([]string, error) {
+func (l *liveSource) Reprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
 	abs, err := absPaths(paths)
 	if err != nil {
-		return nil, err
+		return control.ReprocessAnswer{}, err
 	}
-	marked, err := uploader.MarkReprocess(l.st, abs)
+	ans, err := store.Reprocess(l.st, abs)
 	if err != nil {
-		return nil, err
+		return ans, err
 	}
-	for _, p := range marked {
+	for _, p := range ans.Reprocessed {
 		l.fin.Forget(p)
 	}
-	if len(marked) > 0 {
-		l.log.Info("files processed again on request (charged again)", "files", len(marked))
+	if len(ans.Reprocessed) > 0 {
+		l.log.Info("files processed again on request (charged again)", "files", len(ans.Reprocessed))
 	}
-	return marked, nil
+	return ans, nil
+}
+
+// rebuildAnswer is RebuildLedgers' outcome as control says it.
+func rebuildAnswer(done []LedgerRebuilt, err error) control.RebuildAnswer {
+	ans := control.RebuildAnswer{Rebuilt: []control.LedgerRebuilt{}}
+	for _, r := range done {
+		lr := control.LedgerRebuilt{Inbox: r.Inbox, Ledger: r.Ledger, Documents: r.Documents}
+		if r.SchemaErr != nil {
+			lr.SchemaNote = r.SchemaErr.Error()
+		}
+		ans.Rebuilt = append(ans.Rebuilt, lr)
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			ans.Errors = append(ans.Errors, e.Error())
+		}
+	} else if err != nil {
+		ans.Errors = append(ans.Errors, err.Error())
+	}
+	return ans
 }
 
 func absPaths(paths []string) ([]string, error) {

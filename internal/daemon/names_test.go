@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
@@ -91,7 +92,7 @@ func statusOf(t *testing.T, cfg *config.Config) report.Report {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	r, err := report.FromState(st, cfg, false)
+	r, err := store.Report(st, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/webui"
@@ -30,7 +31,7 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 	}
 	up.Extensions = uploadExtensions(cfg.Inboxes)
 	up.Inboxes = cfg.Inboxes
-	src := webui.NewStoreSource(st, cfg.Inboxes).WithLog(log.With("component", "webui"))
+	src := store.NewFiles(st, cfg.Inboxes).WithLog(log.With("component", "webui"))
 	o.Page = webui.New(webui.Options{Reader: src, Live: live, Activity: rec, Upload: up, Log: log.With("component", "webui"),
 		Inboxes: cfg.Inboxes})
 	o.History = src

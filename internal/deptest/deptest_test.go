@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +46,17 @@ var useRules = []deptest.UseRule{
 		Why: "only internal/state writes file and document records, through its typed life-cycle operations; the Seed methods are for tests and fixtures"},
 }
 
+// controlRules keep the status page and the control interface off the
+// store, for the module m (the project's, or the fixture's).
+func controlRules(m string) []deptest.Rule {
+	return []deptest.Rule{
+		{From: m + "/internal/webui", Deny: []string{m + "/internal/state", "go.etcd.io/bbolt"},
+			Why: "the status page reads through internal/control, never the state store"},
+		{From: m + "/internal/control", Deny: []string{m + "/internal/state", "go.etcd.io/bbolt"},
+			Why: "the control interface knows nothing of the store (control/store and control/offline read it)"},
+	}
+}
+
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs(".")
@@ -68,13 +80,45 @@ func TestLayering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, must := range []string{"/internal/state", "/internal/watcher", "/internal/api", "/internal/emulator", "/cmd/ppsync"} {
+	for _, must := range []string{"/internal/state", "/internal/watcher", "/internal/api", "/internal/emulator", "/cmd/ppsync", "/internal/webui", "/internal/control"} {
 		if _, ok := g[mod+must]; !ok {
 			t.Fatalf("%s is missing from the import graph: the rules would hold vacuously", mod+must)
 		}
 	}
-	for _, v := range deptest.Check(g, rules) {
+	for _, v := range deptest.Check(g, append(slices.Clone(rules), controlRules(mod)...)) {
 		t.Error(v)
+	}
+}
+
+// Each of controlRules fails on a fixture that breaks it: the page reaching
+// the state through control and bbolt through control/store, and control
+// importing the state.
+func TestControlRulesCatchTheirViolations(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := deptest.Load(context.Background(), dir, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fix = "example.com/violating"
+	var lines []string
+	for _, v := range deptest.Check(g, controlRules(fix)) {
+		lines = append(lines, v.String())
+	}
+	want := []string{
+		fix + "/internal/webui -> " + fix + "/internal/control -> " + fix + "/internal/state",
+		fix + "/internal/webui -> " + fix + "/internal/control/store -> go.etcd.io/bbolt",
+		fix + "/internal/control -> " + fix + "/internal/state",
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("violations:\n%s\nwant exactly %d", strings.Join(lines, "\n"), len(want))
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(lines[i], w) {
+			t.Errorf("violation %d = %q, want the chain %q", i, lines[i], w)
+		}
 	}
 }
 

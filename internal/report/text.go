@@ -34,7 +34,7 @@ func (r Report) WriteText(w io.Writer, adminListen string) {
 		fmt.Fprintln(w)
 	}
 	for i, cw := range r.CreditWaits {
-		if i == maxErrors {
+		if i == MaxErrors {
 			fmt.Fprintf(w, "           … and %d more files waiting for credits\n", len(r.CreditWaits)-i)
 			break
 		}

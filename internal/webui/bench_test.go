@@ -52,7 +52,7 @@ func BenchmarkEndpoints10k(b *testing.B) {
 						if err := f.st.Update(func(tx *state.Tx) error { return tx.PutMeta("bench", time.Now().String()) }); err != nil {
 							b.Fatal(err)
 						}
-						f.reader.forget() // not the last answer, however young
+						f.reader.Forget() // not the last answer, however young
 						b.StartTimer()
 					}
 					c0, _ := cpuTime()
@@ -109,7 +109,7 @@ func BenchmarkFileList100k(b *testing.B) {
 		if err := f.st.Update(func(tx *state.Tx) error { return tx.PutMeta("bench", time.Now().String()) }); err != nil {
 			b.Fatal(err)
 		}
-		f.reader.forget()
+		f.reader.Forget()
 		b.StartTimer()
 		w := httptest.NewRecorder()
 		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/ui/api/files?sort=-when&limit=50", nil))

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/ppsync/ppsync/internal/activity"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/webtest"
 )
 
@@ -32,7 +33,7 @@ func TestBrowserOverviewMatchesReport(t *testing.T) {
 	ctx := webtest.Browser(t, 1200, 900, 60*time.Second)
 	webtest.Run(t, ctx, chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(`[data-inbox] [data-count="done"]`))
 
-	rep, err := f.live.Report()
+	rep, err := f.live.Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func TestScreenshots(t *testing.T) {
 	// The invoices keep a ledger: its link is on the overview.
 	f.cfg.Inboxes[0].Ledger = filepath.Join(f.inboxes[0], "invoices.csv")
 	putFile(t, f.cfg.Inboxes[0].Ledger, []byte("file\r\n"))
-	f.reader = NewStoreSource(f.st, f.cfg.Inboxes)
+	f.reader = store.NewFiles(f.st, f.cfg.Inboxes)
 	now := time.Now()
 	var mu sync.Mutex
 	clock := now.Add(-23 * time.Hour)

@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
@@ -23,7 +26,7 @@ type fixture struct {
 	t       *testing.T
 	st      *state.Store
 	cfg     *config.Config
-	reader  *StoreSource
+	reader  *store.Files
 	live    *fakeLive
 	act     *activity.Recorder
 	inboxes []string
@@ -39,8 +42,8 @@ type fakeLive struct {
 	reprocess [][]string
 }
 
-func (l *fakeLive) Report() (report.Report, error) {
-	r, err := report.FromState(l.st, l.cfg, false)
+func (l *fakeLive) Status(context.Context) (report.Report, error) {
+	r, err := store.Report(l.st, l.cfg, false)
 	credits := 480
 	r.CreditsAvailable = &credits
 	r.Daemon.Running = true
@@ -55,18 +58,30 @@ func (l *fakeLive) Report() (report.Report, error) {
 	return r, err
 }
 
-func (l *fakeLive) Retry(paths []string, failed bool) ([]string, error) {
+func (l *fakeLive) Retry(_ context.Context, req control.RetryRequest) (control.RetryAnswer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.retried = append(l.retried, paths)
-	return paths, nil
+	l.retried = append(l.retried, req.Paths)
+	return control.RetryAnswer{Retried: req.Paths}, nil
 }
 
-func (l *fakeLive) Reprocess(paths []string) ([]string, error) {
+func (l *fakeLive) PlanReprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
+	return control.ReprocessAnswer{Files: paths}, nil
+}
+
+func (l *fakeLive) Reprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.reprocess = append(l.reprocess, paths)
-	return paths, nil
+	return control.ReprocessAnswer{Files: paths, Reprocessed: paths}, nil
+}
+
+func (l *fakeLive) WebhookTest(context.Context) (control.WebhookTestAnswer, error) {
+	return control.WebhookTestAnswer{}, control.ErrNotRunning
+}
+
+func (l *fakeLive) RebuildLedgers(context.Context) (control.RebuildAnswer, error) {
+	return control.RebuildAnswer{}, control.ErrNotRunning
 }
 
 func (l *fakeLive) calls() (retried, reprocessed [][]string) {
@@ -93,7 +108,7 @@ func newFixture(t testing.TB) *fixture {
 		paths = append(paths, p)
 	}
 	live := &fakeLive{st: st, cfg: cfg}
-	f := &fixture{st: st, cfg: cfg, reader: NewStoreSource(st, cfg.Inboxes), live: live, inboxes: paths}
+	f := &fixture{st: st, cfg: cfg, reader: store.NewFiles(st, cfg.Inboxes), live: live, inboxes: paths}
 	f.act = activity.New(nil)
 	if tt, ok := t.(*testing.T); ok {
 		f.t = tt

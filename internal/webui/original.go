@@ -13,58 +13,16 @@ import (
 	"strings"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/safeopen"
-	"github.com/ppsync/ppsync/internal/state"
 )
 
-// Location is where a tracked file is on disk, as the state records it.
-type Location struct {
-	Path  string `json:"path"`
-	Inbox string `json:"inbox"`
-	// MovedTo is where after = "move" took the file ("" when it was not
-	// moved).
-	MovedTo string `json:"moved_to,omitempty"`
-}
-
-// Locator is implemented by a Reader that knows where after = "move" took
-// a file (*StoreSource does). Without it the original is looked for at its
-// path in the inbox only.
-type Locator interface {
-	Locate(ctx context.Context, path string) (Location, error)
-}
-
-// Locate says where the tracked file path is: in its inbox, or where it
-// was moved. A path the state does not know (or of an inbox not
-// configured) gives ErrNotFound.
-func (s *StoreSource) Locate(ctx context.Context, path string) (Location, error) {
-	var loc Location
-	err := s.st.View(func(tx *state.Tx) error {
-		f, ok, err := tx.File(path)
-		if err != nil {
-			return err
-		}
-		if !ok || !s.known(f.Inbox) {
-			return ErrNotFound
-		}
-		loc = Location{Path: f.Path, Inbox: f.Inbox, MovedTo: f.MovedTo}
-		return nil
-	})
-	if err != nil {
-		return Location{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return loc, nil
-}
+// Location is where a tracked file is on disk.
+type Location = control.Location
 
 // locate finds a tracked file through the Reader.
 func (s *server) locate(ctx context.Context, path string) (Location, error) {
-	if l, ok := s.o.Reader.(Locator); ok {
-		return l.Locate(ctx, path)
-	}
-	fd, err := s.o.Reader.File(ctx, path)
-	if err != nil {
-		return Location{}, err
-	}
-	return Location{Path: fd.Path, Inbox: fd.Inbox}, nil
+	return s.o.Reader.Locate(ctx, path)
 }
 
 // inbox is the configured inbox at path.

@@ -153,7 +153,7 @@ func TestTenThousandFilesSearchFast(t *testing.T) {
 	h := Protect(New(Options{Reader: f.reader, Live: f.live, Activity: f.act}), Security{Listen: "127.0.0.1:9847", NoAuth: true})
 	timed := func(q string) (time.Duration, Page) {
 		t.Helper()
-		f.reader.forget() // a walk, not the last answer
+		f.reader.Forget() // a walk, not the last answer
 		c0, ok := cpuTime()
 		start := time.Now()
 		w := httptest.NewRecorder()
@@ -177,14 +177,14 @@ func TestTenThousandFilesSearchFast(t *testing.T) {
 	}
 	took, _ := timed("sort=-when&limit=50")
 	start := time.Now()
-	for f.reader.index.size() < 10000 {
+	for f.reader.Indexed() < 10000 {
 		if time.Since(start) > 2*time.Minute {
-			t.Fatalf("the index holds %d of 10,000 files after 2 minutes", f.reader.index.size())
+			t.Fatalf("the index holds %d of 10,000 files after 2 minutes", f.reader.Indexed())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Logf("the index filled in the background in %v", time.Since(start).Round(time.Millisecond))
-	for f.reader.warming.Load() {
+	for f.reader.Warming() {
 		time.Sleep(time.Millisecond)
 	}
 	check("the list", took)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/report"
 )
 
@@ -152,7 +153,7 @@ type UploadInfo struct {
 }
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.o.Live.Report()
+	rep, err := s.o.Live.Status(r.Context())
 	if err != nil {
 		fail(w, http.StatusInternalServerError, "status: "+err.Error())
 		return
@@ -165,7 +166,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	if s.o.Upload.Enabled {
 		ov.Upload = &UploadInfo{MaxBytes: s.o.Upload.MaxBytes, Extensions: s.o.Upload.Extensions}
 	}
-	_, ov.Reprocess = s.o.Live.(Reprocessor)
+	ov.Reprocess = true
 	writeJSON(w, ov)
 }
 
@@ -213,7 +214,7 @@ func (s *server) file(w http.ResponseWriter, r *http.Request) {
 	if failLookup(w, err) {
 		return
 	}
-	writeJSON(w, fd)
+	writeJSON(w, withFix(fd))
 }
 
 func (s *server) raw(w http.ResponseWriter, r *http.Request) {
@@ -307,14 +308,13 @@ func (s *server) act(reprocess bool) http.HandlerFunc {
 		var done []string
 		var err error
 		if reprocess {
-			rp, ok := s.o.Live.(Reprocessor)
-			if !ok {
-				fail(w, http.StatusNotImplemented, "this ppsync cannot process finished files again")
-				return
-			}
-			done, err = rp.Reprocess(a.Paths)
+			var ans control.ReprocessAnswer
+			ans, err = s.o.Live.Reprocess(r.Context(), a.Paths)
+			done = ans.Reprocessed
 		} else {
-			done, err = s.o.Live.Retry(a.Paths, false)
+			var ans control.RetryAnswer
+			ans, err = s.o.Live.Retry(r.Context(), control.RetryRequest{Paths: a.Paths})
+			done = ans.Retried
 		}
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err.Error())

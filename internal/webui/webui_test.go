@@ -2,6 +2,7 @@ package webui
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -146,7 +147,7 @@ func TestOverviewIsTheReport(t *testing.T) {
 	if code := getJSON(t, srv.URL, "/ui/api/overview", &ov); code != 200 {
 		t.Fatalf("overview: %d", code)
 	}
-	want, _ := f.live.Report()
+	want, _ := f.live.Status(context.Background())
 	if len(ov.Report.Inboxes) != 2 {
 		t.Fatalf("inboxes = %d", len(ov.Report.Inboxes))
 	}

@@ -1,8 +1,10 @@
-package webui
+package store
 
 import (
 	"container/heap"
 	"slices"
+
+	"github.com/ppsync/ppsync/internal/control"
 )
 
 // selection keeps the first n rows of an order among the rows offered to
@@ -10,13 +12,13 @@ import (
 // last of the rows kept.
 type selection struct {
 	n, off int
-	order  func(a, b Row) int
-	kept   []Row
+	order  func(a, b row) int
+	kept   []row
 }
 
 // pageOf selects the rows of the page at off of limit rows (limit <= 0:
 // every row from off on) in order.
-func pageOf(off, limit int, order func(a, b Row) int) *selection {
+func pageOf(off, limit int, order func(a, b row) int) *selection {
 	off = max(off, 0)
 	n := -1
 	if limit > 0 {
@@ -28,7 +30,7 @@ func pageOf(off, limit int, order func(a, b Row) int) *selection {
 func (s *selection) Len() int           { return len(s.kept) }
 func (s *selection) Less(i, j int) bool { return s.order(s.kept[i], s.kept[j]) > 0 }
 func (s *selection) Swap(i, j int)      { s.kept[i], s.kept[j] = s.kept[j], s.kept[i] }
-func (s *selection) Push(x any)         { s.kept = append(s.kept, x.(Row)) }
+func (s *selection) Push(x any)         { s.kept = append(s.kept, x.(row)) }
 func (s *selection) Pop() any {
 	r := s.kept[len(s.kept)-1]
 	s.kept = s.kept[:len(s.kept)-1]
@@ -36,7 +38,7 @@ func (s *selection) Pop() any {
 }
 
 // offer considers a row for the page.
-func (s *selection) offer(r Row) {
+func (s *selection) offer(r row) {
 	switch {
 	case s.n < 0:
 		s.kept = append(s.kept, r)
@@ -50,10 +52,14 @@ func (s *selection) offer(r Row) {
 }
 
 // rows returns the page: the rows kept, in order, from off on (never nil).
-func (s *selection) rows() []Row {
+func (s *selection) rows() []control.Row {
 	slices.SortFunc(s.kept, s.order)
 	if s.off >= len(s.kept) {
-		return []Row{}
+		return []control.Row{}
 	}
-	return s.kept[s.off:]
+	out := make([]control.Row, 0, len(s.kept)-s.off)
+	for _, r := range s.kept[s.off:] {
+		out = append(out, r.Row)
+	}
+	return out
 }

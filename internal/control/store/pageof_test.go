@@ -1,4 +1,4 @@
-package webui
+package store
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/control"
 )
 
 // The bounded selection gives exactly the page a sort of every row gives,
@@ -14,7 +16,7 @@ import (
 // end of the page.
 func TestPageOfMatchesAFullSort(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	var rows []Row
+	var rows []row
 	seen := map[string]bool{}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for len(rows) < 3000 {
@@ -24,8 +26,8 @@ func TestPageOfMatchesAFullSort(t *testing.T) {
 			continue // paths are unique in the state
 		}
 		seen[path] = true
-		rows = append(rows, Row{Path: path, Inbox: fmt.Sprintf("/in/%d", r.IntN(3)), State: []string{"done", "failed", "queued"}[r.IntN(3)],
-			When: t0.Add(time.Duration(r.IntN(50)) * time.Minute), Pages: r.IntN(5), Cost: r.IntN(5), key: name})
+		rows = append(rows, row{Row: control.Row{Path: path, Inbox: fmt.Sprintf("/in/%d", r.IntN(3)), State: []string{"done", "failed", "queued"}[r.IntN(3)],
+			When: t0.Add(time.Duration(r.IntN(50)) * time.Minute), Pages: r.IntN(5), Cost: r.IntN(5)}, key: name})
 	}
 	for _, by := range []string{"", "name", "inbox", "-inbox", "state", "pages", "-pages", "cost", "when", "-when"} {
 		order := rowOrder(by)
@@ -46,13 +48,13 @@ func TestPageOfMatchesAFullSort(t *testing.T) {
 					t.Errorf("sort %q page %v: kept %d rows, want at most %d", by, pg, most, bound)
 				}
 			}
-			if got := sel.rows(); !slices.EqualFunc(got, all[off:end], func(a, b Row) bool { return a.Path == b.Path && a.When == b.When && a.Pages == b.Pages }) {
+			if got := sel.rows(); !slices.EqualFunc(got, all[off:end], func(a control.Row, b row) bool { return a.Path == b.Path && a.When == b.When && a.Pages == b.Pages }) {
 				t.Errorf("sort %q page %v: %d rows differ from a full sort's %d", by, pg, len(got), end-off)
 			}
 		}
 	}
 	// With unique paths the order is total.
-	if rowOrder("")(Row{Path: "/a", key: "x"}, Row{Path: "/b", key: "x"}) == 0 {
+	if rowOrder("")(row{Row: control.Row{Path: "/a"}, key: "x"}, row{Row: control.Row{Path: "/b"}, key: "x"}) == 0 {
 		t.Error("two paths compare equal")
 	}
 }
@@ -65,8 +67,8 @@ func TestFileListReusesItsLastAnswer(t *testing.T) {
 	base := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 	f.add(t, 0, "a.pdf", "done", 1, base)
 	ctx := context.Background()
-	q := Query{Sort: "name", Limit: 50}
-	count := func(q Query) int {
+	q := control.Query{Sort: "name", Limit: 50}
+	count := func(q control.Query) int {
 		t.Helper()
 		p, err := f.reader.Files(ctx, q)
 		if err != nil {
@@ -84,14 +86,14 @@ func TestFileListReusesItsLastAnswer(t *testing.T) {
 	if n := count(q); n != 1 {
 		t.Errorf("%d files right after a write, want the last answer's 1 (its walk was costly)", n)
 	}
-	if n := count(Query{Sort: "-when", Limit: 50}); n != 2 {
+	if n := count(control.Query{Sort: "-when", Limit: 50}); n != 2 {
 		t.Errorf("%d files for another query, want 2", n)
 	}
 	f.reader.mu.Lock()
 	f.reader.last.took = 0 // a cheap walk
 	f.reader.mu.Unlock()
 	f.add(t, 0, "c.pdf", "done", 1, base)
-	if n := count(Query{Sort: "-when", Limit: 50}); n != 3 {
+	if n := count(control.Query{Sort: "-when", Limit: 50}); n != 3 {
 		t.Errorf("%d files after a write with a cheap last walk, want 3", n)
 	}
 }

@@ -1,4 +1,4 @@
-package report_test
+package store_test
 
 import (
 	"encoding/json"
@@ -11,12 +11,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
 // fullScan is the report as it was computed from every file record before
-// the tally; FromState must give the same answer.
+// the tally; store.Report must give the same answer.
 func fullScan(t *testing.T, st *state.Store, cfg *config.Config, waitingCredits bool) report.Report {
 	t.Helper()
 	r := report.Report{WaitingForCredits: waitingCredits, State: report.StateInfo{Path: st.Path()}}
@@ -190,7 +191,7 @@ func TestFromStateMatchesAFullScan(t *testing.T) {
 	}
 	mixedState(t, st)
 	for _, waiting := range []bool{false, true} {
-		got, err := report.FromState(st, cfg, waiting)
+		got, err := store.Report(st, cfg, waiting)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -225,7 +226,7 @@ func TestFromStateMatchesAFullScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
-	got, err := report.FromState(ro, cfg, false)
+	got, err := store.Report(ro, cfg, false)
 	if err != nil {
 		t.Fatal(err)
 	}

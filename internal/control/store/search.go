@@ -1,4 +1,4 @@
-package webui
+package store
 
 import (
 	"encoding/json"
@@ -64,7 +64,7 @@ func (x *fieldIndex) put(path string, e indexed) {
 // warm reads the fields of files into the index in the background, once
 // at a time: a list request answers at once, and the searches after it find
 // the index filled. It ends when files are read.
-func (s *StoreSource) warm(files []state.File) {
+func (s *Files) warm(files []state.File) {
 	if !s.warming.CompareAndSwap(false, true) {
 		return
 	}
@@ -76,7 +76,7 @@ func (s *StoreSource) warm(files []state.File) {
 }
 
 // fill reads the fields of files into the index.
-func (s *StoreSource) fill(files []state.File) {
+func (s *Files) fill(files []state.File) {
 	for _, f := range files {
 		if _, ok := s.index.lookup(f); ok {
 			continue // read meanwhile

@@ -1,4 +1,4 @@
-package report_test
+package store_test
 
 import (
 	"fmt"
@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
-// BenchmarkFromState builds the status of two inboxes holding 100,000
+// BenchmarkFromState builds (with store.Report) the status of two inboxes holding 100,000
 // finished files (one in a hundred failed) and 100 files in flight, as
 // /status, /metrics and the status page do every second.
 func BenchmarkFromState(b *testing.B) {
@@ -68,12 +69,12 @@ func BenchmarkFromState(b *testing.B) {
 	// a process that holds none of it (Linux only); a report before makes
 	// the program's own code resident, so it is not counted.
 	rss := -1
-	if _, err := report.FromState(st, cfg, false); err != nil {
+	if _, err := store.Report(st, cfg, false); err != nil {
 		b.Fatal(err)
 	}
 	if err := st.ReleaseMapped(); err == nil {
 		before, ok1 := rssFileKiB()
-		if _, err := report.FromState(st, cfg, false); err != nil {
+		if _, err := store.Report(st, cfg, false); err != nil {
 			b.Fatal(err)
 		}
 		if after, ok2 := rssFileKiB(); ok1 && ok2 {
@@ -82,7 +83,7 @@ func BenchmarkFromState(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		r, err := report.FromState(st, cfg, false)
+		r, err := store.Report(st, cfg, false)
 		if err != nil {
 			b.Fatal(err)
 		}

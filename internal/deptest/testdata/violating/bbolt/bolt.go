@@ -1,0 +1,2 @@
+// Package bbolt stands in for the real store library.
+package bbolt

@@ -1,0 +1,4 @@
+// Package store may use bbolt (the rule for control is not for its subtree).
+package store
+
+import _ "go.etcd.io/bbolt"
