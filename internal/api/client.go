@@ -52,6 +52,10 @@ type Options struct {
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
+	// WatchHealth watches every round trip for an outage of the API (no
+	// answer, or a gateway error): it is logged once when it starts and once
+	// when it ends, and Client.Fault describes it meanwhile.
+	WatchHealth bool
 }
 
 // Client talks to the PerfectParser API. It is safe for concurrent use.
@@ -65,6 +69,7 @@ type Client struct {
 	log     *slog.Logger
 	counter *Counter
 	clock   *serverClock
+	health  *health // nil without Options.WatchHealth
 }
 
 // Counter counts requests by "METHOD /route" and status; shared with metrics.
@@ -184,7 +189,13 @@ func New(o Options) (*Client, error) {
 		t.MaxIdleConnsPerHost = 16
 		tr = t
 	}
+	var h *health
+	if o.WatchHealth {
+		h = &health{base: tr, url: o.BaseURL, log: o.Logger}
+		tr = h
+	}
 	c := &Client{
+		health: h,
 		base:  u,
 		key:   o.APIKey,
 		ua:    o.UserAgent,

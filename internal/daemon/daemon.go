@@ -145,13 +145,13 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 
-	apiWatch := newAPIHealth(o.Transport, cfg.API.BaseURL, log.With("component", "api"))
 	client, err := apiconf.New(cfg, o.APIKey, func(a *api.Options) {
-		a.Transport, a.Logger = apiWatch, log.With("component", "api")
+		a.Transport, a.Logger, a.WatchHealth = o.Transport, log.With("component", "api"), true
 	})
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
+	apiWatch := &apiHealth{client}
 
 	// The ledgers are written last: after every stage has stopped, before
 	// the leases are released and the state is closed.
