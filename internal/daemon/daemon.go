@@ -57,7 +57,7 @@ type Options struct {
 	// back-off); its targets come from the config.
 	Notify notify.Options
 	// PruneEvery is how often the state is pruned after the pass at start-up
-	// (DefaultPruneEvery when zero).
+	// (state.DefaultPruneEvery when zero).
 	PruneEvery time.Duration
 	// LeaseTTL is how long another ppsync's inbox lease may stay unchanged
 	// before its holder is taken for dead (DefaultLeaseTTL when zero).
@@ -122,7 +122,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	defer st.Close()
-	compactAtStart(st, log)
+	maint := state.NewMaintainer(st, state.MaintainOptions{Roots: inboxRoots(cfg.Inboxes), Retention: cfg.State.Retention.Duration,
+		Every: o.PruneEvery, Log: log})
+	_ = maint.Recover(ctx)
 
 	known, err := knownFiles(st, cfg)
 	if err != nil {
@@ -174,15 +176,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	// 'ppsync state check' does (bbolt's own page check aside: it must not
 	// run beside writes), while the stages start: damage stops the run
 	// (st.Damaged), and --once makes no count before the check is over.
-	checked := make(chan struct{})
-	g.Go(func() error {
-		defer close(checked)
-		began := time.Now()
-		if err := st.CheckRecords(); err == nil {
-			log.Debug("state checked", "state", cfg.State.Path, "took", time.Since(began))
-		}
-		return nil
-	})
+	checked := maint.Checked()
 
 	rec := activity.New(nil)
 	polledBefore, err := restoreHistory(st, rec)
@@ -243,7 +237,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
 		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
-	g.Go(func() error { maintain(ctx, st, cfg, o.PruneEvery, log); return nil })
+	g.Go(func() error { return maint.Run(ctx) })
 	g.Go(func() error { releaseStored(ctx, fin, log); return nil })
 
 	// Pre-flight: the key and the balance. A --once run waits for it (it
@@ -601,4 +595,13 @@ func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
 		s.Problems = append(s.Problems, p.text)
 	}
 	return s, err
+}
+
+// inboxRoots are the paths of the configured inboxes.
+func inboxRoots(ins []config.Inbox) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.Path
+	}
+	return out
 }
