@@ -3,7 +3,6 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
@@ -137,15 +137,20 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	}
 	// The inbox leases keep a second ppsync (here or on another machine
 	// sharing the folder) from processing the same files.
-	id, err := lease.LoadIdentity(cfg.State.Path)
-	if err != nil {
+	// The watchers' events pass the lease keeper: the files of an inbox
+	// whose lease is not held wait until it is. An event on its way counts
+	// as a file still settling, so a partial batch does not leave while it is.
+	found, events := make(chan watcher.Event, 256), make(chan watcher.Event, 256)
+	var healed func(int)
+	leases := &leaseKeeper{lease.NewKeeper(lease.KeeperOptions{StatePath: cfg.State.Path, TTL: o.LeaseTTL, Watchers: watchers,
+		Store: st, Log: log, Once: o.Once, In: found, Out: events, Healed: func(i int) { healed(i) }})}
+	if err := leases.Recover(ctx); err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
-	leases := newLeaseKeeper(lease.Me(id, cfg.State.Path), cmp.Or(o.LeaseTTL, DefaultLeaseTTL), watchers, st, log)
-	defer leases.release()
-	if err := leases.acquire(ctx, o.Once); err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
+	leaseCtx, stopLeases := context.WithCancel(context.WithoutCancel(ctx))
+	var leaseRun sync.WaitGroup
+	leaseRun.Go(func() { _ = leases.Run(leaseCtx) })
+	defer func() { stopLeases(); leaseRun.Wait() }()
 
 	client, err := apiconf.New(cfg, o.APIKey, func(a *api.Options) {
 		a.Transport, a.Logger, a.WatchHealth = o.Transport, log.With("component", "api"), true
@@ -157,11 +162,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	// The ledgers are written last: after every stage has stopped, before
 	// the leases are released and the state is closed.
-	books, err := newBooks(cfg, log)
+	bk, err := ledger.NewBooks(ledgerInboxes(cfg.Inboxes), client, log)
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
+		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
-	defer books.close()
+	books := ledgerSink{bk}
+	booksCtx, stopBooks := context.WithCancel(context.WithoutCancel(ctx))
+	var booksRun sync.WaitGroup
+	booksRun.Go(func() { _ = bk.Run(booksCtx) })
+	defer func() { stopBooks(); booksRun.Wait() }()
 
 	// One lifetime: every goroutine below joins g, and g is joined (after
 	// ctx is cancelled) before the leases are released and the store closed.
@@ -191,7 +200,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
 		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(watchers),
 		Fetch: documentFetcher(client)})
-	leases.healed = func(int) {
+	healed = func(int) {
 		// Results that could not be written while the inbox was away.
 		if err := fin.Recover(); err != nil {
 			log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
@@ -200,11 +209,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
 		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
 		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
-	// The watchers' events pass the lease keeper (leaseKeeper.forward): the
-	// files of an inbox whose lease is not held wait until it is. An event
-	// on its way counts as a file still settling, so a partial batch does
-	// not leave while it is.
-	found := make(chan watcher.Event, 256)
 	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
 		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,
 		BatchWindow: cfg.Upload.BatchWindow.Duration, MaxBatchFiles: cfg.Upload.MaxBatchFiles,
@@ -307,12 +311,9 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		}
 	}
 
-	events := make(chan watcher.Event, 256)
-	g.Go(func() error { leases.forward(ctx, found, events); return nil })
 	g.Go(func() error { up.Run(ctx, events); return nil })
 	g.Go(func() error { pol.Run(ctx); return nil })
 	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
-	g.Go(func() error { books.run(ctx, client); return nil })
 	var ws sync.WaitGroup
 	var unreachable faultList
 	for _, w := range watchers {
@@ -342,9 +343,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.Progress(live.Report)
 	}
 
-	for i := range watchers {
-		g.Go(func() error { leases.run(ctx, i); return nil })
-	}
 
 	var runErr error
 	if o.Once {
@@ -380,7 +378,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 			unreachable.add(u)
 		}
 	}
-	for _, p := range leases.problems() {
+	for _, p := range leases.Problems() {
 		unreachable.add(p)
 	}
 	sum.Unreachable = unreachable.list()
