@@ -195,7 +195,6 @@ func New(o Options) (*Client, error) {
 		tr = h
 	}
 	c := &Client{
-		health: h,
 		base:  u,
 		key:   o.APIKey,
 		ua:    o.UserAgent,
@@ -208,6 +207,7 @@ func New(o Options) (*Client, error) {
 			byStatus: map[int]int{},
 			byBoth:   map[RouteStatus]int{},
 		},
+		health: h,
 	}
 	c.http = &http.Client{
 		Transport: tr,

@@ -343,7 +343,6 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 		o.Progress(live.Report)
 	}
 
-
 	var runErr error
 	if o.Once {
 		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin, st: st}, watchersDone, log)
