@@ -34,6 +34,7 @@ import (
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/watcher"
+	"github.com/ppsync/ppsync/internal/webhook"
 	"github.com/ppsync/ppsync/internal/winpath"
 )
 
@@ -285,14 +286,15 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
 		started: time.Now(), log: log, leases: leases, api: apiWatch, polledBefore: polledBefore}
+	wo := webhookOptions(cfg, o.Once)
+	wo.Client, wo.Store, wo.Poller, wo.Log = client, st, pol, log
+	hook := webhook.NewKeeper(wo)
+	if err := hook.Recover(ctx); err != nil {
+		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
+	}
+	g.Go(func() error { return hook.Run(ctx) })
 	if cfg.Webhook.Enabled {
-		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log, o.Once)
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-		}
-		live.hook = hook
-	} else {
-		removeStaleWebhook(ctx, client, st, log)
+		live.hook = &hookState{hook}
 	}
 	g.Go(func() error { sampleCredits(ctx, rec, up.Credits); return nil })
 	g.Go(func() error { keepHistory(ctx, st, rec, pol.LastPoll, log); return nil })
