@@ -15,26 +15,15 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/ppsync/ppsync/internal/activity"
-	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/api"
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
-	"github.com/ppsync/ppsync/internal/lease"
-	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
-	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
-	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/watcher"
-	"github.com/ppsync/ppsync/internal/webhook"
 	"github.com/ppsync/ppsync/internal/winpath"
 )
 
@@ -106,11 +95,11 @@ func reachable(ws []*watcher.Watcher) func(inbox int) bool {
 	return func(i int) bool { return i >= 0 && i < len(ws) && ws[i].Reachable() == nil }
 }
 
-// Run runs the pipeline until ctx ends (or, with Once, until done). Every
-// goroutine it starts belongs to one group, joined before the leases are
-// released and the state store is closed.
+// Run runs the pipeline until ctx ends (or, with Once, until done): it
+// opens the state, wires the stages into components (wire) and supervises
+// them: every component recovers in order, then runs; they are stopped and
+// joined in reverse before the state store is closed.
 func Run(ctx context.Context, o Options) (Summary, error) {
-	cfg := o.Config
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -118,273 +107,25 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	// A fault that repeats (a full disk, a share away) is written once,
 	// then summarised once a minute.
 	log = slog.New(logonce.New(log.Handler(), time.Minute))
-	st, err := state.Open(cfg.State.Path, time.Second)
+	st, err := state.Open(o.Config.State.Path, time.Second)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	defer st.Close()
-	maint := state.NewMaintainer(st, state.MaintainOptions{Roots: inboxRoots(cfg.Inboxes), Retention: cfg.State.Retention.Duration,
-		Every: o.PruneEvery, Log: log})
-	_ = maint.Recover(ctx)
-
-	known, err := knownFiles(st, cfg)
+	p, err := wire(st, o, log)
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+		return Summary{}, err
 	}
-	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
-	for i, in := range cfg.Inboxes {
-		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Known: known[in.Path],
-			Logger: log.With("component", "watcher")})
+	sup := supervisor(p.components)
+	if err := sup.Recover(ctx); err != nil {
+		return Summary{}, err
 	}
-	// The inbox leases keep a second ppsync (here or on another machine
-	// sharing the folder) from processing the same files.
-	// The watchers' events pass the lease keeper: the files of an inbox
-	// whose lease is not held wait until it is. An event on its way counts
-	// as a file still settling, so a partial batch does not leave while it is.
-	found, events := make(chan watcher.Event, 256), make(chan watcher.Event, 256)
-	var healed func(int)
-	leases := &leaseKeeper{lease.NewKeeper(lease.KeeperOptions{StatePath: cfg.State.Path, TTL: o.LeaseTTL, Watchers: watchers,
-		Store: st, Log: log, Once: o.Once, In: found, Out: events, Healed: func(i int) { healed(i) }})}
-	if err := leases.Recover(ctx); err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
-	leaseCtx, stopLeases := context.WithCancel(context.WithoutCancel(ctx))
-	var leaseRun sync.WaitGroup
-	leaseRun.Go(func() { _ = leases.Run(leaseCtx) })
-	defer func() { stopLeases(); leaseRun.Wait() }()
-
-	client, err := apiconf.New(cfg, o.APIKey, func(a *api.Options) {
-		a.Transport, a.Logger, a.WatchHealth = o.Transport, log.With("component", "api"), true
-	})
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-	}
-	apiWatch := &apiHealth{client}
-
-	// The ledgers are written last: after every stage has stopped, before
-	// the leases are released and the state is closed.
-	bk, err := ledger.NewBooks(ledgerInboxes(cfg.Inboxes), client, log)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-	}
-	books := ledgerSink{bk}
-	booksCtx, stopBooks := context.WithCancel(context.WithoutCancel(ctx))
-	var booksRun sync.WaitGroup
-	booksRun.Go(func() { _ = bk.Run(booksCtx) })
-	defer func() { stopBooks(); booksRun.Wait() }()
-
-	// One lifetime: every goroutine below joins g, and g is joined (after
-	// ctx is cancelled) before the leases are released and the store closed.
-	ctx, cancel := context.WithCancel(ctx)
-	var g errgroup.Group
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-
-	// Every record of the state, its index and its tallies are checked as
-	// 'ppsync state check' does (bbolt's own page check aside: it must not
-	// run beside writes), while the stages start: damage stops the run
-	// (st.Damaged), and --once makes no count before the check is over.
-	checked := maint.Checked()
-
-	rec := activity.New(nil)
-	polledBefore, err := restoreHistory(st, rec)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-	}
-	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
-	defer note.close()
-	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(watchers),
-		Fetch: documentFetcher(client)})
-	healed = func(int) {
-		// Results that could not be written while the inbox was away.
-		if err := fin.Recover(); err != nil {
-			log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
-		}
-	}
-	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
-		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
-		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
-	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
-		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,
-		BatchWindow: cfg.Upload.BatchWindow.Duration, MaxBatchFiles: cfg.Upload.MaxBatchFiles,
-		MaxBatchBytes: cfg.Upload.MaxBatchBytes.Bytes, MaxFileSize: cfg.Upload.MaxFileSize.Bytes,
-		CreditRecheck: cfg.Upload.CreditRecheck.Duration,
-		Settling: func() int {
-			n := len(found)
-			for _, w := range watchers {
-				n += w.Status().Settling
-			}
-			return n
-		}})
-	for _, rec := range []func() error{fin.Recover, pol.Recover, up.Recover} {
-		if err := rec(); err != nil {
-			return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-		}
-	}
-	for _, in := range cfg.Inboxes {
-		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "inbox", in.Path, "files", n)
-		}
-		if in.ResultsDir == "" {
-			continue
-		}
-		if n, err := results.CleanTemp(in.ResultsDir, true); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
-		}
-	}
-	recoverReviews(ctx, fin, log)
-	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-	}
-	g.Go(func() error { return maint.Run(ctx) })
-	g.Go(func() error { releaseStored(ctx, fin, log); return nil })
-
-	// Pre-flight: the key and the balance. A --once run waits for it (it
-	// has nothing to do without the API). The daemon checks in the
-	// background while every stage starts, so its status page, /healthz and
-	// watchers answer during an API outage at boot, while the client keeps
-	// trying for up to two minutes; a refused key still stops it.
-	preflight := func() error {
-		pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
-		me, err := up.Preflight(pre)
-		cancelPre()
-		switch {
-		case api.IsUnauthorized(err):
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case err != nil && o.Once:
-			return fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
-		case err != nil && ctx.Err() != nil: // stopping
-		case err != nil:
-			if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by apiWatch
-				log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
-			}
-		default:
-			log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
-				"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
-		}
-		return nil
-	}
-	preflightFailed := make(chan error, 1)
-	if o.Once {
-		if err := preflight(); err != nil {
-			return Summary{}, err
-		}
-	} else {
-		g.Go(func() error {
-			if err := preflight(); err != nil {
-				preflightFailed <- err
-			}
-			return nil
-		})
-	}
-
-	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
-		started: time.Now(), log: log, leases: leases, api: apiWatch, polledBefore: polledBefore}
-	wo := webhookOptions(cfg, o.Once)
-	wo.Client, wo.Store, wo.Poller, wo.Log = client, st, pol, log
-	hook := webhook.NewKeeper(wo)
-	if err := hook.Recover(ctx); err != nil {
-		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-	}
-	g.Go(func() error { return hook.Run(ctx) })
-	if cfg.Webhook.Enabled {
-		live.hook = &hookState{hook}
-	}
-	g.Go(func() error { sampleCredits(ctx, rec, up.Credits); return nil })
-	g.Go(func() error { keepHistory(ctx, st, rec, pol.LastPoll, log); return nil })
-	note.start(ctx, &g, live)
-	if cfg.Admin.Listen != "off" {
-		ao, err := adminOptions(cfg, live, st, rec, log)
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-		}
-		ao = note.withMetrics(ao)
-		stopAdmin, err := admin.Serve(ctx, live, ao, log)
-		if err != nil {
-			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
-		} else {
-			g.Go(func() error { <-ctx.Done(); stopAdmin(); return nil })
-		}
-	}
-
-	g.Go(func() error { up.Run(ctx, events); return nil })
-	g.Go(func() error { pol.Run(ctx); return nil })
-	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
-	var ws sync.WaitGroup
-	var unreachable faultList
-	for _, w := range watchers {
-		ws.Add(1)
-		g.Go(func() error {
-			defer ws.Done()
-			if err := w.Run(ctx, found); err != nil {
-				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
-				unreachable.add(err.Error())
-			}
-			return nil
-		})
-	}
-	watchersDone := make(chan struct{})
-	g.Go(func() error {
-		ws.Wait()
-		close(watchersDone)
-		if o.Once {
-			close(found) // every file found at start-up has been reported
-		}
-		return nil
-	})
-	if o.Ready != nil {
-		close(o.Ready)
-	}
-	if o.Progress != nil {
-		o.Progress(live.Report)
-	}
-
-	var runErr error
-	if o.Once {
-		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin, st: st}, watchersDone, log)
-		if runErr == nil {
-			select {
-			case <-checked:
-			case <-ctx.Done():
-			}
-		}
-	} else {
-		select {
-		case <-ctx.Done():
-		case err := <-preflightFailed:
-			runErr = err
-		case err := <-up.Fatal():
-			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case <-st.Damaged():
-		}
-	}
-	cancel()
-	_ = g.Wait()
+	runErr := sup.Run(ctx)
 	if err := st.DamageErr(); err != nil {
 		// A damaged state stops the run, and no count is made from it.
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
-	sum, err := summarize(st, cfg)
-	if err != nil && runErr == nil {
-		runErr = err
-	}
-	for _, w := range watchers {
-		for _, u := range w.Status().Unreadable {
-			unreachable.add(u)
-		}
-	}
-	for _, p := range leases.Problems() {
-		unreachable.add(p)
-	}
-	sum.Unreachable = unreachable.list()
-	sum.Problems = append(sum.Problems, sum.Unreachable...)
-	return sum, runErr
+	return p.summary(runErr)
 }
 
 // stages are what waitOnce watches.
