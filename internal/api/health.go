@@ -77,3 +77,6 @@ func (c *Client) Fault() string {
 	}
 	return c.health.fault()
 }
+
+// Transport is the HTTP transport a client sends through (Options.Transport).
+type Transport = http.RoundTripper

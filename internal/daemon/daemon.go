@@ -1,5 +1,7 @@
-// Package daemon wires the stages together: watchers → uploader → API →
-// poller → finish, around one state store and one API client.
+// Package daemon wires the stages together (watchers → uploader → API →
+// poller → finish, around one state store and one API client) and
+// supervises them: it builds the components of a run, recovers and runs
+// them in order, and stops them in reverse (docs/components.md).
 package daemon
 
 import (
@@ -8,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/logonce"
@@ -35,7 +37,7 @@ type Options struct {
 	Once   bool
 	Logger *slog.Logger
 	// Transport overrides the HTTP transport (tests).
-	Transport http.RoundTripper
+	Transport api.Transport
 	// OnFinished is called after each file's result or error file is written.
 	OnFinished func(f state.File, doc json.RawMessage)
 	// Ready is closed once every stage is running (tests, demo).
