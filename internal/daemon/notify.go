@@ -84,7 +84,7 @@ func (h *notifyHook) Recover(context.Context) error {
 // Run runs the notifier until ctx ends, then removes the marker: this run
 // ends cleanly.
 func (h *notifyHook) Run(ctx context.Context) error {
-	if h.n != nil {
+	if h.n != nil && ctx.Err() == nil { // not when the run never started
 		for _, t := range h.targets {
 			h.log.Info("notifications on", "target", t.Config.Name, "where", t.Target.Where, "events", strings.Join(t.Config.Events, ","))
 		}

@@ -126,11 +126,11 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		component{recover: func(ctx context.Context) error { return wrapCannot(p.leases.Recover(ctx)) }, run: p.leases.Run},
 		bk,
 		note,
-		component{recover: stateErr(cannot, fin.Recover), run: func(ctx context.Context) error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil }},
-		component{recover: stateErr(cannot, pol.Recover), run: func(ctx context.Context) error { pol.Run(ctx); return nil }},
-		component{recover: stateErr(cannot, up.Recover), run: func(ctx context.Context) error { up.Run(ctx, events); return nil }},
+		component{recover: stateErr(cannot, fin.Recover), run: work(func(ctx context.Context) { fin.Run(ctx, cfg.Poll.Interval.Duration) })},
+		component{recover: stateErr(cannot, pol.Recover), run: work(pol.Run)},
+		component{recover: stateErr(cannot, up.Recover), run: work(func(ctx context.Context) { up.Run(ctx, events) })},
 		component{recover: func(ctx context.Context) error { return startupFiles(ctx, p, fin, cannot, log) },
-			run: func(ctx context.Context) error { releaseStored(ctx, fin, log); return nil }},
+			run: work(func(ctx context.Context) { releaseStored(ctx, fin, log) })},
 		preflight(o, up, apiWatch, log),
 		component{recover: func(ctx context.Context) error {
 			if err := hook.Recover(ctx); err != nil {
@@ -138,20 +138,30 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 			}
 			return nil
 		}, run: hook.Run},
-		component{run: func(ctx context.Context) error {
+		component{run: work(func(ctx context.Context) {
 			var wg sync.WaitGroup
 			wg.Go(func() { sampleCredits(ctx, rec, up.Credits) })
 			wg.Go(func() { keepHistory(ctx, st, rec, pol.LastPoll, log) })
 			wg.Wait()
-			return nil
-		}},
+		})},
 		adm,
-		component{run: func(ctx context.Context) error { p.watch(ctx, found, log); return nil }},
+		component{run: work(func(ctx context.Context) { p.watch(ctx, found, log) })},
 		component{run: func(ctx context.Context) error {
 			return p.until(ctx, stages{up: up, pol: pol, fin: fin, st: st}, maint.Checked(), live, log)
 		}},
 	}
 	return p, nil
+}
+
+// work is the Run of a component that holds nothing to let go of: it does
+// nothing when the run never started (its context has already ended).
+func work(run func(ctx context.Context)) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if ctx.Err() == nil {
+			run(ctx)
+		}
+		return nil
+	}
 }
 
 // wrapCannot marks a start-up failure as ErrCannotRun.
@@ -224,7 +234,12 @@ func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.
 	if o.Once {
 		return component{recover: check}
 	}
-	return component{run: check}
+	return component{run: func(ctx context.Context) error {
+		if ctx.Err() != nil { // the run never started
+			return nil
+		}
+		return check(ctx)
+	}}
 }
 
 // newAdminServer is the admin endpoint (the status page, /healthz, the

@@ -38,6 +38,7 @@ func TestBooksKeepResultsWrittenBeforeTheRowsOnDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			if name == "stopped at once" {
 				cancel()
 				b.Written(inbox, src, src+".json", true)

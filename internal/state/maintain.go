@@ -89,6 +89,10 @@ func (m *Maintainer) Recover(context.Context) error {
 // stay counted in the daemon's memory. Prune works in small transactions,
 // so the stages go on meanwhile; they pause while the file is compacted.
 func (m *Maintainer) Run(ctx context.Context) error {
+	if ctx.Err() != nil { // the run never started: nothing to check or keep
+		m.once.Do(func() { close(m.checked) })
+		return nil
+	}
 	var check sync.WaitGroup
 	check.Go(func() {
 		defer m.once.Do(func() { close(m.checked) })

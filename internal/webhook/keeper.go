@@ -128,7 +128,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 		}
 	})
 	wg.Go(func() { shutdownAt(ctx, k.srv) })
-	if !k.o.Wait {
+	if !k.o.Wait && ctx.Err() == nil {
 		k.register(ctx)
 	}
 	k.mu.Lock()
