@@ -170,7 +170,8 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 			view.clear()
 		}
 	} else {
-		sum, err = m.serve(ctx, path, cfg, key, log)
+		sum, err = daemon.Serve(ctx, daemon.Options{Config: cfg, APIKey: key, Logger: log},
+			daemon.Reload{Signal: m.Reload, Path: path, Getenv: m.Getenv})
 	}
 	err = withKeySource(err, cfg, m.Getenv)
 	if err != nil {
@@ -193,64 +194,6 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		return &exitError{code: exitFailed, err: errors.New(plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
 	}
 	return nil
-}
-
-// serve runs the daemon until ctx ends. On SIGHUP it reads the config
-// again: when it is valid, the pipeline stops gracefully (results in
-// flight are kept in the state, leases released) and starts again with the
-// new config in this process; when it is not, it says why and keeps running
-// with the old one.
-func (m *Main) serve(ctx context.Context, path string, cfg *config.Config, key string, log *slog.Logger) (daemon.Summary, error) {
-	type outcome struct {
-		sum daemon.Summary
-		err error
-	}
-	for {
-		runCtx, stopRun := context.WithCancel(ctx)
-		done := make(chan outcome, 1)
-		go func() {
-			sum, err := daemon.Run(runCtx, daemon.Options{Config: cfg, APIKey: key, Logger: log})
-			done <- outcome{sum, err}
-		}()
-		var next *config.Config
-		var nextKey string
-		for next == nil {
-			select {
-			case r := <-done:
-				stopRun()
-				return r.sum, r.err
-			case <-m.Reload:
-				next, nextKey = m.reloadConfig(path, log)
-			}
-		}
-		log.Info("config reloaded: stopping the pipeline and starting it again with it", "config", path, "inboxes", len(next.Inboxes))
-		stopRun()
-		if r := <-done; r.err != nil {
-			return r.sum, r.err
-		}
-		cfg, key = next, nextKey
-	}
-}
-
-// reloadConfig reads the config again after SIGHUP; it returns nil (and
-// logs why) when it cannot be used.
-func (m *Main) reloadConfig(path string, log *slog.Logger) (*config.Config, string) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		log.Error("SIGHUP: the config was not reloaded; still running with the previous one. Fix it and send SIGHUP again",
-			"config", path, "error", err)
-		return nil, ""
-	}
-	key, err := cfg.ResolveAPIKey(m.Getenv)
-	if err != nil {
-		log.Error("SIGHUP: the config was not reloaded (no API key); still running with the previous one",
-			"config", path, "error", err)
-		return nil, ""
-	}
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
-	}
-	return cfg, key
 }
 
 func plural(n int, what string) string {

@@ -52,6 +52,10 @@ type Options struct {
 	// Transport overrides the HTTP transport (tests).
 	Transport http.RoundTripper
 	Logger    *slog.Logger
+	// WatchHealth watches every round trip for an outage of the API (no
+	// answer, or a gateway error): it is logged once when it starts and once
+	// when it ends, and Client.Fault describes it meanwhile.
+	WatchHealth bool
 }
 
 // Client talks to the PerfectParser API. It is safe for concurrent use.
@@ -65,6 +69,7 @@ type Client struct {
 	log     *slog.Logger
 	counter *Counter
 	clock   *serverClock
+	health  *health // nil without Options.WatchHealth
 }
 
 // Counter counts requests by "METHOD /route" and status; shared with metrics.
@@ -184,6 +189,11 @@ func New(o Options) (*Client, error) {
 		t.MaxIdleConnsPerHost = 16
 		tr = t
 	}
+	var h *health
+	if o.WatchHealth {
+		h = &health{base: tr, url: o.BaseURL, log: o.Logger}
+		tr = h
+	}
 	c := &Client{
 		base:  u,
 		key:   o.APIKey,
@@ -197,6 +207,7 @@ func New(o Options) (*Client, error) {
 			byStatus: map[int]int{},
 			byBoth:   map[RouteStatus]int{},
 		},
+		health: h,
 	}
 	c.http = &http.Client{
 		Transport: tr,

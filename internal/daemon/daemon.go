@@ -1,38 +1,30 @@
-// Package daemon wires the stages together: watchers → uploader → API →
-// poller → finish, around one state store and one API client.
+// Package daemon wires the stages together (watchers → uploader → API →
+// poller → finish, around one state store and one API client) and
+// supervises them: it builds the components of a run, recovers and runs
+// them in order, and stops them in reverse (docs/components.md).
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/ppsync/ppsync/internal/activity"
-	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
-	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
-	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
-	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/watcher"
 	"github.com/ppsync/ppsync/internal/winpath"
 )
@@ -45,7 +37,7 @@ type Options struct {
 	Once   bool
 	Logger *slog.Logger
 	// Transport overrides the HTTP transport (tests).
-	Transport http.RoundTripper
+	Transport api.Transport
 	// OnFinished is called after each file's result or error file is written.
 	OnFinished func(f state.File, doc json.RawMessage)
 	// Ready is closed once every stage is running (tests, demo).
@@ -57,7 +49,7 @@ type Options struct {
 	// back-off); its targets come from the config.
 	Notify notify.Options
 	// PruneEvery is how often the state is pruned after the pass at start-up
-	// (DefaultPruneEvery when zero).
+	// (state.DefaultPruneEvery when zero).
 	PruneEvery time.Duration
 	// LeaseTTL is how long another ppsync's inbox lease may stay unchanged
 	// before its holder is taken for dead (DefaultLeaseTTL when zero).
@@ -105,11 +97,11 @@ func reachable(ws []*watcher.Watcher) func(inbox int) bool {
 	return func(i int) bool { return i >= 0 && i < len(ws) && ws[i].Reachable() == nil }
 }
 
-// Run runs the pipeline until ctx ends (or, with Once, until done). Every
-// goroutine it starts belongs to one group, joined before the leases are
-// released and the state store is closed.
+// Run runs the pipeline until ctx ends (or, with Once, until done): it
+// opens the state, wires the stages into components (wire) and supervises
+// them: every component recovers in order, then runs; they are stopped and
+// joined in reverse before the state store is closed.
 func Run(ctx context.Context, o Options) (Summary, error) {
-	cfg := o.Config
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -117,281 +109,25 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	// A fault that repeats (a full disk, a share away) is written once,
 	// then summarised once a minute.
 	log = slog.New(logonce.New(log.Handler(), time.Minute))
-	st, err := state.Open(cfg.State.Path, time.Second)
+	st, err := state.Open(o.Config.State.Path, time.Second)
 	if err != nil {
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	defer st.Close()
-	compactAtStart(st, log)
-
-	known, err := knownFiles(st, cfg)
+	p, err := wire(st, o, log)
 	if err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
+		return Summary{}, err
 	}
-	watchers := make([]*watcher.Watcher, len(cfg.Inboxes))
-	for i, in := range cfg.Inboxes {
-		watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Known: known[in.Path],
-			Logger: log.With("component", "watcher")})
+	sup := supervisor(p.components)
+	if err := sup.Recover(ctx); err != nil {
+		return Summary{}, err
 	}
-	// The inbox leases keep a second ppsync (here or on another machine
-	// sharing the folder) from processing the same files.
-	id, err := lease.LoadIdentity(cfg.State.Path)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
-	leases := newLeaseKeeper(lease.Me(id, cfg.State.Path), cmp.Or(o.LeaseTTL, DefaultLeaseTTL), watchers, st, log)
-	defer leases.release()
-	if err := leases.acquire(ctx, o.Once); err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
-
-	apiWatch := newAPIHealth(o.Transport, cfg.API.BaseURL, log.With("component", "api"))
-	client, err := apiconf.New(cfg, o.APIKey, func(a *api.Options) {
-		a.Transport, a.Logger = apiWatch, log.With("component", "api")
-	})
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-	}
-
-	// The ledgers are written last: after every stage has stopped, before
-	// the leases are released and the state is closed.
-	books, err := newBooks(cfg, log)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
-	defer books.close()
-
-	// One lifetime: every goroutine below joins g, and g is joined (after
-	// ctx is cancelled) before the leases are released and the store closed.
-	ctx, cancel := context.WithCancel(ctx)
-	var g errgroup.Group
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-
-	// Every record of the state, its index and its tallies are checked as
-	// 'ppsync state check' does (bbolt's own page check aside: it must not
-	// run beside writes), while the stages start: damage stops the run
-	// (st.Damaged), and --once makes no count before the check is over.
-	checked := make(chan struct{})
-	g.Go(func() error {
-		defer close(checked)
-		began := time.Now()
-		if err := st.CheckRecords(); err == nil {
-			log.Debug("state checked", "state", cfg.State.Path, "took", time.Since(began))
-		}
-		return nil
-	})
-
-	rec := activity.New(nil)
-	polledBefore, err := restoreHistory(st, rec)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-	}
-	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
-	if err != nil {
-		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-	}
-	defer note.close()
-	fin := finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(watchers),
-		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(watchers),
-		Fetch: documentFetcher(client)})
-	leases.healed = func(int) {
-		// Results that could not be written while the inbox was away.
-		if err := fin.Recover(); err != nil {
-			log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
-		}
-	}
-	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
-		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
-		NudgeBudget: (cfg.API.RequestsPerWindow - cfg.API.SubmissionsPerWindow) * 7 / 10})
-	// The watchers' events pass the lease keeper (leaseKeeper.forward): the
-	// files of an inbox whose lease is not held wait until it is. An event
-	// on its way counts as a file still settling, so a partial batch does
-	// not leave while it is.
-	found := make(chan watcher.Event, 256)
-	up := uploader.New(uploader.Options{Store: st, API: client, Inboxes: uploaderInboxes(cfg.Inboxes),
-		Tracker: pol, Finisher: fin, Logger: log, Once: o.Once,
-		BatchWindow: cfg.Upload.BatchWindow.Duration, MaxBatchFiles: cfg.Upload.MaxBatchFiles,
-		MaxBatchBytes: cfg.Upload.MaxBatchBytes.Bytes, MaxFileSize: cfg.Upload.MaxFileSize.Bytes,
-		CreditRecheck: cfg.Upload.CreditRecheck.Duration,
-		Settling: func() int {
-			n := len(found)
-			for _, w := range watchers {
-				n += w.Status().Settling
-			}
-			return n
-		}})
-	for _, rec := range []func() error{fin.Recover, pol.Recover, up.Recover} {
-		if err := rec(); err != nil {
-			return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-		}
-	}
-	for _, in := range cfg.Inboxes {
-		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "inbox", in.Path, "files", n)
-		}
-		if in.ResultsDir == "" {
-			continue
-		}
-		if n, err := results.CleanTemp(in.ResultsDir, true); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
-		}
-	}
-	recoverReviews(ctx, fin, log)
-	if err := reconcileMissing(st, cfg, watchers, log); err != nil {
-		return Summary{}, fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
-	}
-	g.Go(func() error { maintain(ctx, st, cfg, o.PruneEvery, log); return nil })
-	g.Go(func() error { releaseStored(ctx, fin, log); return nil })
-
-	// Pre-flight: the key and the balance. A --once run waits for it (it
-	// has nothing to do without the API). The daemon checks in the
-	// background while every stage starts, so its status page, /healthz and
-	// watchers answer during an API outage at boot, while the client keeps
-	// trying for up to two minutes; a refused key still stops it.
-	preflight := func() error {
-		pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
-		me, err := up.Preflight(pre)
-		cancelPre()
-		switch {
-		case api.IsUnauthorized(err):
-			return fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case err != nil && o.Once:
-			return fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
-		case err != nil && ctx.Err() != nil: // stopping
-		case err != nil:
-			if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by apiWatch
-				log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
-			}
-		default:
-			log.Info("ppsync started", "version", version.String(), "api", cfg.API.BaseURL, "credits", me.CreditsAvailable,
-				"key", me.KeyName, "inboxes", len(cfg.Inboxes), "state", cfg.State.Path)
-		}
-		return nil
-	}
-	preflightFailed := make(chan error, 1)
-	if o.Once {
-		if err := preflight(); err != nil {
-			return Summary{}, err
-		}
-	} else {
-		g.Go(func() error {
-			if err := preflight(); err != nil {
-				preflightFailed <- err
-			}
-			return nil
-		})
-	}
-
-	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: watchers, client: client,
-		started: time.Now(), log: log, leases: leases, api: apiWatch, polledBefore: polledBefore}
-	if cfg.Webhook.Enabled {
-		hook, err := startWebhook(ctx, &g, cfg, client, st, pol, log, o.Once)
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
-		}
-		live.hook = hook
-	} else {
-		removeStaleWebhook(ctx, client, st, log)
-	}
-	g.Go(func() error { sampleCredits(ctx, rec, up.Credits); return nil })
-	g.Go(func() error { keepHistory(ctx, st, rec, pol.LastPoll, log); return nil })
-	note.start(ctx, &g, live)
-	if cfg.Admin.Listen != "off" {
-		ao, err := adminOptions(cfg, live, st, rec, log)
-		if err != nil {
-			return Summary{}, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-		}
-		ao = note.withMetrics(ao)
-		stopAdmin, err := admin.Serve(ctx, live, ao, log)
-		if err != nil {
-			log.Error("admin endpoint not started; 'ppsync status' cannot reach this daemon", "listen", cfg.Admin.Listen, "error", err)
-		} else {
-			g.Go(func() error { <-ctx.Done(); stopAdmin(); return nil })
-		}
-	}
-
-	events := make(chan watcher.Event, 256)
-	g.Go(func() error { leases.forward(ctx, found, events); return nil })
-	g.Go(func() error { up.Run(ctx, events); return nil })
-	g.Go(func() error { pol.Run(ctx); return nil })
-	g.Go(func() error { fin.Run(ctx, cfg.Poll.Interval.Duration); return nil })
-	g.Go(func() error { books.run(ctx, client); return nil })
-	var ws sync.WaitGroup
-	var unreachable faultList
-	for _, w := range watchers {
-		ws.Add(1)
-		g.Go(func() error {
-			defer ws.Done()
-			if err := w.Run(ctx, found); err != nil {
-				log.Error("cannot scan inbox", "inbox", w.Status().Path, "error", err)
-				unreachable.add(err.Error())
-			}
-			return nil
-		})
-	}
-	watchersDone := make(chan struct{})
-	g.Go(func() error {
-		ws.Wait()
-		close(watchersDone)
-		if o.Once {
-			close(found) // every file found at start-up has been reported
-		}
-		return nil
-	})
-	if o.Ready != nil {
-		close(o.Ready)
-	}
-	if o.Progress != nil {
-		o.Progress(live.Report)
-	}
-
-	for i := range watchers {
-		g.Go(func() error { leases.run(ctx, i); return nil })
-	}
-
-	var runErr error
-	if o.Once {
-		runErr = waitOnce(ctx, stages{up: up, pol: pol, fin: fin, st: st}, watchersDone, log)
-		if runErr == nil {
-			select {
-			case <-checked:
-			case <-ctx.Done():
-			}
-		}
-	} else {
-		select {
-		case <-ctx.Done():
-		case err := <-preflightFailed:
-			runErr = err
-		case err := <-up.Fatal():
-			runErr = fmt.Errorf("%w: %w", ErrCannotRun, err)
-		case <-st.Damaged():
-		}
-	}
-	cancel()
-	_ = g.Wait()
+	runErr := sup.Run(ctx)
 	if err := st.DamageErr(); err != nil {
 		// A damaged state stops the run, and no count is made from it.
 		return Summary{}, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
-	sum, err := summarize(st, cfg)
-	if err != nil && runErr == nil {
-		runErr = err
-	}
-	for _, w := range watchers {
-		for _, u := range w.Status().Unreadable {
-			unreachable.add(u)
-		}
-	}
-	for _, p := range leases.problems() {
-		unreachable.add(p)
-	}
-	sum.Unreachable = unreachable.list()
-	sum.Problems = append(sum.Problems, sum.Unreachable...)
-	return sum, runErr
+	return p.summary(runErr)
 }
 
 // stages are what waitOnce watches.
@@ -601,4 +337,13 @@ func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
 		s.Problems = append(s.Problems, p.text)
 	}
 	return s, err
+}
+
+// inboxRoots are the paths of the configured inboxes.
+func inboxRoots(ins []config.Inbox) []string {
+	out := make([]string, len(ins))
+	for i, in := range ins {
+		out[i] = in.Path
+	}
+	return out
 }

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/config"
@@ -27,6 +25,7 @@ type notifyHook struct {
 	src     *notifySource
 	targets []notify.Configured
 	marker  string
+	state   string // the state file's path
 	crashed string
 	log     *slog.Logger
 }
@@ -35,26 +34,15 @@ type notifyHook struct {
 // runs on it: found at start, it means the last run did not end cleanly.
 func RunningMarker(statePath string) string { return statePath + ".running" }
 
-// newNotifyHook resolves the targets, makes the notifier (o tunes it; its
-// targets, logger and source are set here) and lays the marker.
+// newNotifyHook resolves the targets and makes the notifier (o tunes it;
+// its targets, logger and source are set here).
 func newNotifyHook(cfg *config.Config, st *state.Store, rec *activity.Recorder, o notify.Options, log *slog.Logger) (*notifyHook, error) {
-	h := &notifyHook{marker: RunningMarker(cfg.State.Path), log: log.With("component", "notify")}
-	if prev, err := os.ReadFile(h.marker); err == nil {
-		h.crashed = fmt.Sprintf("The last run of ppsync on %s did not end cleanly (%s); it was killed, crashed, or the machine lost power.\n"+
-			"Nothing is lost: files in flight are taken up again. If this repeats, look at the service's log (journalctl -u ppsync).",
-			cfg.State.Path, strings.TrimSpace(string(prev)))
-		h.log.Warn("the last run did not end cleanly", "state", cfg.State.Path, "marker", h.marker)
-	}
-	stamp := fmt.Sprintf("started %s, pid %d", time.Now().Format(time.RFC3339), os.Getpid())
-	if err := os.WriteFile(h.marker, []byte(stamp+"\n"), 0o600); err != nil {
-		h.log.Warn("cannot write the marker of a running daemon; a crash will not be reported at the next start", "file", h.marker, "error", err)
-	}
+	h := &notifyHook{marker: RunningMarker(cfg.State.Path), state: cfg.State.Path, log: log.With("component", "notify")}
 	if len(cfg.Notify) == 0 {
 		return h, nil
 	}
 	ts, err := notify.FromConfig(cfg, os.Getenv, nil)
 	if err != nil {
-		h.close()
 		return nil, err
 	}
 	h.targets = ts
@@ -64,17 +52,49 @@ func newNotifyHook(cfg *config.Config, st *state.Store, rec *activity.Recorder, 
 		o.Host, _ = os.Hostname()
 	}
 	h.n = notify.New(o)
-	if h.crashed != "" {
-		h.n.Restarted(h.crashed)
-	}
 	return h, nil
 }
 
-// close removes the marker: this run ends cleanly.
-func (h *notifyHook) close() {
+// lend gives the notifier the live health to read.
+func (h *notifyHook) lend(live *liveSource) {
+	if h.src != nil {
+		h.src.live = live
+	}
+}
+
+// Recover reports a last run that did not end cleanly (its marker is still
+// there) and lays this run's marker.
+func (h *notifyHook) Recover(context.Context) error {
+	if prev, err := os.ReadFile(h.marker); err == nil {
+		h.crashed = fmt.Sprintf("The last run of ppsync on %s did not end cleanly (%s); it was killed, crashed, or the machine lost power.\n"+
+			"Nothing is lost: files in flight are taken up again. If this repeats, look at the service's log (journalctl -u ppsync).",
+			h.state, strings.TrimSpace(string(prev)))
+		h.log.Warn("the last run did not end cleanly", "state", h.state, "marker", h.marker)
+	}
+	stamp := fmt.Sprintf("started %s, pid %d", time.Now().Format(time.RFC3339), os.Getpid())
+	if err := os.WriteFile(h.marker, []byte(stamp+"\n"), 0o600); err != nil {
+		h.log.Warn("cannot write the marker of a running daemon; a crash will not be reported at the next start", "file", h.marker, "error", err)
+	}
+	if h.n != nil && h.crashed != "" {
+		h.n.Restarted(h.crashed)
+	}
+	return nil
+}
+
+// Run runs the notifier until ctx ends, then removes the marker: this run
+// ends cleanly.
+func (h *notifyHook) Run(ctx context.Context) error {
+	if h.n != nil && ctx.Err() == nil { // not when the run never started
+		for _, t := range h.targets {
+			h.log.Info("notifications on", "target", t.Config.Name, "where", t.Target.Where, "events", strings.Join(t.Config.Events, ","))
+		}
+		h.n.Run(ctx)
+	}
+	<-ctx.Done()
 	if err := os.Remove(h.marker); err != nil && !os.IsNotExist(err) {
 		h.log.Warn("cannot remove the marker of a running daemon; the next start will report a crash", "file", h.marker, "error", err)
 	}
+	return nil
 }
 
 // Written implements finish.Sink.
@@ -89,18 +109,6 @@ func (h *notifyHook) Written(_ context.Context, w finish.Written) {
 	case f.State == state.FileFailed || f.State == state.FileInvalid:
 		h.n.Failed(notify.Failure{Path: f.Path, Code: f.Code, Reason: f.Reason, At: time.Now()})
 	}
-}
-
-// start runs the notifier in g, reading health from live.
-func (h *notifyHook) start(ctx context.Context, g *errgroup.Group, live *liveSource) {
-	if h.n == nil {
-		return
-	}
-	h.src.live = live
-	for _, t := range h.targets {
-		h.log.Info("notifications on", "target", t.Config.Name, "where", t.Target.Where, "events", strings.Join(t.Config.Events, ","))
-	}
-	g.Go(func() error { h.n.Run(ctx); return nil })
 }
 
 // notifySource is what the notifier reads from the daemon.

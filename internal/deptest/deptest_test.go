@@ -27,6 +27,8 @@ var rules = []deptest.Rule{
 		Why: "cmd only parses and wires; stages own their libraries"},
 	{From: mod + "/cmd/ppsync", Direct: true, Deny: cmdDeny(mod),
 		Why: "cmd parses flags and prints; the stages, the files they write and the service managers are reached through the packages that own them"},
+	{From: mod + "/internal/daemon", Direct: true, Deny: daemonDenies,
+		Why: "the daemon only wires and supervises: the stages own their sockets, their stores and their libraries"},
 }
 
 // cmdDeny are the packages of module m that its command imports only
@@ -57,6 +59,13 @@ func controlRules(m string) []deptest.Rule {
 	}
 }
 
+// daemonDenies are what internal/daemon may reach only through a stage: a
+// socket or HTTP (the admin endpoint, the webhook receiver, the API
+// client), the bbolt file (state), file events (watcher), the ledger's
+// spreadsheets (ledger) and the metrics (admin).
+var daemonDenies = []string{"net", "go.etcd.io/bbolt", "github.com/fsnotify/fsnotify", "github.com/xuri/excelize/v2",
+	"github.com/prometheus/client_golang"}
+
 func moduleRoot(t *testing.T) string {
 	t.Helper()
 	dir, err := filepath.Abs(".")
@@ -80,7 +89,7 @@ func TestLayering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, must := range []string{"/internal/state", "/internal/watcher", "/internal/api", "/internal/emulator", "/cmd/ppsync", "/internal/webui", "/internal/control"} {
+	for _, must := range []string{"/internal/state", "/internal/watcher", "/internal/api", "/internal/emulator", "/cmd/ppsync", "/internal/webui", "/internal/control", "/internal/daemon"} {
 		if _, ok := g[mod+must]; !ok {
 			t.Fatalf("%s is missing from the import graph: the rules would hold vacuously", mod+must)
 		}
@@ -138,6 +147,7 @@ func TestCheckerCatchesAViolatingModule(t *testing.T) {
 		{From: fix + "/cmd/app", Direct: true, Deny: []string{fix + "/internal/api"}, Why: "only through state, not directly"},
 		{From: fix + "/cmd/app", Direct: true, Deny: []string{fix + "/internal/state"}, Why: "direct"},
 		{From: fix + "/internal/missing", Deny: []string{"net/http"}, Why: "absent package"},
+		{From: fix + "/internal/daemon", Direct: true, Deny: daemonDenies, Why: "wires and supervises only"},
 	})
 	var lines []string
 	for _, v := range got {
@@ -146,6 +156,8 @@ func TestCheckerCatchesAViolatingModule(t *testing.T) {
 	want := []string{
 		fix + "/internal/state -> " + fix + "/internal/api -> net/http",
 		fix + "/cmd/app -> " + fix + "/internal/state",
+		// The daemon may import a stage (the watcher), not serve HTTP itself.
+		fix + "/internal/daemon -> net/http",
 	}
 	if len(got) != len(want) {
 		t.Fatalf("violations:\n%s\nwant exactly %d", strings.Join(lines, "\n"), len(want))

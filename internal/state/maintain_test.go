@@ -1,0 +1,79 @@
+package state_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ppsync/ppsync/internal/state"
+)
+
+// TestMaintainerPrunesEveryIntervalAndKeepsAnUnmountedInbox runs the
+// maintainer over a state with old finished records in a reachable inbox
+// and in an inbox whose root is gone (an unmounted share): the first are
+// pruned at once, the second kept, and the record check is reported done.
+func TestMaintainerPrunesEveryIntervalAndKeepsAnUnmountedInbox(t *testing.T) {
+	dir := t.TempDir()
+	here, away := filepath.Join(dir, "here"), filepath.Join(dir, "away")
+	if err := os.Mkdir(here, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, filepath.Join(dir, "state.db"))
+	defer st.Close()
+	old := time.Now().Add(-400 * 24 * time.Hour)
+	gone, kept := filepath.Join(here, "a.pdf"), filepath.Join(away, "b.pdf")
+	err := st.Update(func(tx *state.Tx) error {
+		for _, f := range []state.File{
+			{Path: gone, Inbox: here, ParserID: "prs", SHA256: "aa", State: state.FileGone, Updated: old},
+			{Path: kept, Inbox: away, ParserID: "prs", SHA256: "bb", State: state.FileGone, Updated: old},
+		} {
+			if err := tx.SeedFile(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := state.NewMaintainer(st, state.MaintainOptions{Roots: []string{here, away}, Retention: 24 * time.Hour, Every: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Recover(ctx); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	select {
+	case <-m.Checked():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the record check was never reported done")
+	}
+	has := func(p string) bool {
+		var ok bool
+		if err := st.View(func(tx *state.Tx) error { _, ok, err = tx.File(p); return err }); err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for has(gone) {
+		if time.Now().After(deadline) {
+			t.Fatal("the old record of a reachable inbox was not pruned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !has(kept) {
+		t.Error("a record of an inbox whose root is gone was pruned")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return once its context ended")
+	}
+}
