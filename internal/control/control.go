@@ -20,6 +20,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/report"
@@ -236,4 +238,18 @@ type InboxInfo struct {
 	Path     string `json:"path"`
 	ParserID string `json:"parser_id"`
 	Name     string `json:"name"`
+}
+
+// AbsPaths makes the paths of a request absolute (the state keys files by
+// absolute path), naming a path that cannot be.
+func AbsPaths(paths []string) ([]string, error) {
+	abs := make([]string, 0, len(paths))
+	for _, p := range paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("path %q: %w", p, err)
+		}
+		abs = append(abs, a)
+	}
+	return abs, nil
 }

@@ -2,11 +2,9 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -184,7 +182,7 @@ func heldForCredits(r *report.Report, waits []uploader.CreditWait, allWaiting bo
 
 // Retry sends failed or refused files through again now.
 func (l *liveSource) Retry(_ context.Context, req control.RetryRequest) (control.RetryAnswer, error) {
-	abs, err := absPaths(req.Paths)
+	abs, err := control.AbsPaths(req.Paths)
 	if err != nil {
 		return control.RetryAnswer{}, err
 	}
@@ -205,7 +203,7 @@ func (l *liveSource) APICounter() *api.Counter { return l.client.Counter() }
 
 // PlanReprocess says what processing paths again sends and costs.
 func (l *liveSource) PlanReprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
-	abs, err := absPaths(paths)
+	abs, err := control.AbsPaths(paths)
 	if err != nil {
 		return control.ReprocessAnswer{}, err
 	}
@@ -215,7 +213,7 @@ func (l *liveSource) PlanReprocess(_ context.Context, paths []string) (control.R
 // Reprocess processes files again on purpose (finished ones included),
 // each under a new idempotency key: it is charged again.
 func (l *liveSource) Reprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
-	abs, err := absPaths(paths)
+	abs, err := control.AbsPaths(paths)
 	if err != nil {
 		return control.ReprocessAnswer{}, err
 	}
@@ -250,16 +248,4 @@ func rebuildAnswer(done []LedgerRebuilt, err error) control.RebuildAnswer {
 		ans.Errors = append(ans.Errors, err.Error())
 	}
 	return ans
-}
-
-func absPaths(paths []string) ([]string, error) {
-	abs := make([]string, 0, len(paths))
-	for _, p := range paths {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			return nil, fmt.Errorf("path %q: %w", p, err)
-		}
-		abs = append(abs, a)
-	}
-	return abs, nil
 }

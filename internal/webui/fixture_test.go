@@ -2,9 +2,7 @@ package webui
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/json"
-	"fmt"
+	"github.com/ppsync/ppsync/internal/control/store/storetest"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/report"
-	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -127,56 +124,11 @@ func (f *fixture) server(tb testing.TB, o Options) *httptest.Server {
 	return srv
 }
 
-var sampleDoc = json.RawMessage(`{"document_id":"doc_1","filename":"x.pdf","status":"completed","page_count":2,"confidence":0.97,
-"extracted_data":{"vendor_name":"Acme Corp","invoice_number":"INV-2026-001","total_amount":1250.75,
-"line_items":[{"description":"Cloud Servers","amount":1000},{"description":"Support Tier 1","amount":250.75}]}}`)
+var sampleDoc = storetest.SampleDoc
 
-// add records a file in inbox i in the given file state ("queued" files
-// get a queued document; "submitted" files a submitted one).
+// add records a file in inbox i in the given file state (see
+// storetest.AddFile).
 func (f *fixture) add(tb testing.TB, i int, name, st string, pages int, at time.Time) string {
 	tb.Helper()
-	path := filepath.Join(f.inboxes[i], name)
-	sha := fmt.Sprintf("%x", sha256.Sum256([]byte(path))) // distinct content per file
-	parser := f.cfg.Inboxes[i].ParserID
-	rec := state.File{Path: path, Inbox: f.inboxes[i], ParserID: parser, Size: int64(pages) * 1000, ModTime: at.UnixNano(),
-		SHA256: sha, Pages: pages, State: state.FileState(st), FirstSeen: at.Add(-time.Minute), Updated: at}
-	doc := state.Doc{Key: state.DocKey(parser, sha), ParserID: parser, SHA256: sha, Pages: pages, Files: []string{path}, Updated: at}
-	switch state.FileState(st) {
-	case "queued":
-		rec.State, doc.State = state.FileQueued, state.DocQueued
-	case "submitted":
-		rec.State, doc.State = state.FileQueued, state.DocSubmitted
-		doc.Batch, doc.ExtractionID, doc.DocumentID, doc.SubmittedAt = "idem-"+sha[:8], "ext_1", "doc_1", at
-	case state.FileDone:
-		// As in a real state: the result is in the result file, not in
-		// the document record.
-		doc.State = state.DocDone
-		doc.Batch, doc.ExtractionID, doc.DocumentID, doc.SubmittedAt = "idem-"+sha[:8], "ext_1", "doc_1", at.Add(-30*time.Second)
-		rec.Result = path + ".json"
-		b, err := json.Marshal(results.Result{Document: sampleDoc, Source: results.Source{Path: path, SHA256: sha, Size: rec.Size}})
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(rec.Result, b, 0o600); err != nil {
-			tb.Fatal(err)
-		}
-	case state.FileFailed:
-		doc.State, doc.Code, doc.Message = state.DocFailed, "EXTRACTION_FAILED", "unreadable scan"
-		rec.Code, rec.Reason, rec.Result = "EXTRACTION_FAILED", "unreadable scan", path+".error.json"
-	case state.FileInvalid:
-		rec.SHA256, rec.Pages = "", 0
-		rec.Code, rec.Reason, rec.Result = "NOT_A_PDF", "the file does not start with %PDF-", path+".error.json"
-	}
-	err := f.st.Update(func(tx *state.Tx) error {
-		if rec.SHA256 != "" {
-			if err := tx.SeedDoc(doc); err != nil {
-				return err
-			}
-		}
-		return tx.SeedFile(rec)
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return path
+	return storetest.AddFile(tb, f.st, f.inboxes[i], f.cfg.Inboxes[i].ParserID, name, st, pages, at)
 }

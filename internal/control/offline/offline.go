@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apiconf"
@@ -87,7 +86,7 @@ func (o *Offline) Status(ctx context.Context) (report.Report, error) {
 // Retry marks files to be sent through again when ppsync next runs; a
 // state not created yet holds nothing to retry.
 func (o *Offline) Retry(ctx context.Context, req control.RetryRequest) (control.RetryAnswer, error) {
-	abs, err := absPaths(req.Paths)
+	abs, err := control.AbsPaths(req.Paths)
 	if err != nil || !o.created() {
 		return control.RetryAnswer{}, err
 	}
@@ -106,7 +105,7 @@ func (e *noState) Error() string { return e.msg }
 func (e *noState) Unwrap() error { return control.ErrNoState }
 
 func (o *Offline) reprocess(paths []string, mark bool) (control.ReprocessAnswer, error) {
-	abs, err := absPaths(paths)
+	abs, err := control.AbsPaths(paths)
 	if err != nil {
 		return control.ReprocessAnswer{}, err
 	}
@@ -151,16 +150,4 @@ func (o *Offline) RebuildLedgers(ctx context.Context) (control.RebuildAnswer, er
 		}
 	}
 	return daemon.RebuildLedgersAnswer(ctx, o.cfg, parsers, o.log)
-}
-
-func absPaths(paths []string) ([]string, error) {
-	abs := make([]string, 0, len(paths))
-	for _, p := range paths {
-		a, err := filepath.Abs(p)
-		if err != nil {
-			return nil, fmt.Errorf("path %q: %w", p, err)
-		}
-		abs = append(abs, a)
-	}
-	return abs, nil
 }
