@@ -28,14 +28,9 @@ type Graph map[string][]string
 // Load lists the packages matching patterns, and all they depend on, with
 // `go list -deps` run in dir.
 func Load(ctx context.Context, dir string, patterns ...string) (Graph, error) {
-	args := append([]string{"list", "-deps", "-e", "-json=ImportPath,Imports,Error"}, patterns...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := goList(ctx, dir, append([]string{"-deps", "-e", "-json=ImportPath,Imports,Error"}, patterns...))
 	if err != nil {
-		return nil, fmt.Errorf("go list in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
 	g := Graph{}
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -142,14 +137,9 @@ type Sources map[string][]string
 // LoadSources lists the non-test Go files of the packages matching
 // patterns, with `go list` run in dir.
 func LoadSources(ctx context.Context, dir string, patterns ...string) (Sources, error) {
-	args := append([]string{"list", "-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,Error"}, patterns...)
-	cmd := exec.CommandContext(ctx, "go", args...)
-	cmd.Dir = dir
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := goList(ctx, dir, append([]string{"-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,Error"}, patterns...))
 	if err != nil {
-		return nil, fmt.Errorf("go list in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
+		return nil, err
 	}
 	src := Sources{}
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -226,6 +216,19 @@ func CheckUses(src Sources, rules []UseRule) ([]UseViolation, error) {
 				return true
 			})
 		}
+	}
+	return out, nil
+}
+
+// goList runs `go list args...` in dir and returns its output.
+func goList(ctx context.Context, dir string, args []string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"list"}, args...)...)
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
 }

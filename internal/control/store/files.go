@@ -262,12 +262,9 @@ func (s *Files) File(ctx context.Context, path string) (control.FileDetail, erro
 	var fd control.FileDetail
 	var rec state.File
 	err := s.st.View(func(tx *state.Tx) error {
-		f, ok, err := tx.File(path)
+		f, err := s.tracked(tx, path)
 		if err != nil {
 			return err
-		}
-		if !ok || !s.known(f.Inbox) {
-			return control.ErrNotFound
 		}
 		st := stateOf(tx, f)
 		rec = f
@@ -393,16 +390,9 @@ func pagesText(n int) string {
 func (s *Files) Result(ctx context.Context, path string) ([]byte, error) {
 	var f state.File
 	err := s.st.View(func(tx *state.Tx) error {
-		var ok bool
 		var err error
-		f, ok, err = tx.File(path)
-		if err != nil {
-			return err
-		}
-		if !ok || !s.known(f.Inbox) {
-			return control.ErrNotFound
-		}
-		return nil
+		f, err = s.tracked(tx, path)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("result of %s: %w", path, err)
@@ -468,12 +458,9 @@ func (s *Files) HistoryDays(days int) ([]state.DayCounts, error) {
 func (s *Files) Locate(ctx context.Context, path string) (control.Location, error) {
 	var loc control.Location
 	err := s.st.View(func(tx *state.Tx) error {
-		f, ok, err := tx.File(path)
+		f, err := s.tracked(tx, path)
 		if err != nil {
 			return err
-		}
-		if !ok || !s.known(f.Inbox) {
-			return control.ErrNotFound
 		}
 		loc = control.Location{Path: f.Path, Inbox: f.Inbox, MovedTo: f.MovedTo}
 		return nil
@@ -482,4 +469,17 @@ func (s *Files) Locate(ctx context.Context, path string) (control.Location, erro
 		return control.Location{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return loc, nil
+}
+
+// tracked is the record of path, or control.ErrNotFound when the state
+// does not know it or its inbox is not configured.
+func (s *Files) tracked(tx *state.Tx, path string) (state.File, error) {
+	f, ok, err := tx.File(path)
+	if err != nil {
+		return state.File{}, err
+	}
+	if !ok || !s.known(f.Inbox) {
+		return state.File{}, control.ErrNotFound
+	}
+	return f, nil
 }
