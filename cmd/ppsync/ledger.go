@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/stageopts"
 )
 
 func (m *Main) runLedger(ctx context.Context, args []string) error {
@@ -21,7 +21,7 @@ func (m *Main) runLedger(ctx context.Context, args []string) error {
 	// answers) they come from the documents' own keys.
 	var parsers daemon.Parsers
 	if key, err := cfg.ResolveAPIKey(m.Getenv); err == nil {
-		if c, err := apiconf.New(cfg, key); err == nil {
+		if c, err := stageopts.NewClient(cfg, key); err == nil {
 			parsers = c
 		}
 	}

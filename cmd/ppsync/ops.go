@@ -16,11 +16,11 @@ import (
 	"golang.org/x/term"
 
 	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/offline"
 	"github.com/ppsync/ppsync/internal/diagnose"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
@@ -320,7 +320,7 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := apiconf.New(cfg, key)
+	client, err := stageopts.NewClient(cfg, key)
 	if err != nil {
 		return err
 	}

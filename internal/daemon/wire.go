@@ -10,13 +10,13 @@ import (
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
@@ -52,7 +52,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	}
 	p.watchers = make([]*watcher.Watcher, len(cfg.Inboxes))
 	for i, in := range cfg.Inboxes {
-		p.watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: in, Once: o.Once, Known: known[in.Path],
+		p.watchers[i] = watcher.New(watcher.Options{Index: i, Inbox: stageopts.Watcher(in), Once: o.Once, Known: known[in.Path],
 			Logger: log.With("component", "watcher")})
 	}
 	// The watchers' events pass the lease keeper: the files of an inbox
@@ -67,7 +67,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 				log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
 			}
 		}})}
-	client, err := apiconf.New(cfg, o.APIKey, func(a *api.Options) {
+	client, err := stageopts.NewClient(cfg, o.APIKey, func(a *api.Options) {
 		a.Transport, a.Logger, a.WatchHealth = o.Transport, log.With("component", "api"), true
 	})
 	if err != nil {

@@ -16,7 +16,7 @@ const mod = "github.com/ppsync/ppsync"
 // rules are ppsync's layering, as design.md draws it.
 var rules = []deptest.Rule{
 	{From: mod + "/internal/state", Deny: []string{"net/http"}, Why: "the store knows nothing of the network"},
-	{From: mod + "/internal/watcher", Deny: []string{mod + "/internal/state", "go.etcd.io/bbolt"}, Why: "the watcher never opens the state"},
+	watcherRule(mod),
 	{From: mod + "/internal/api", Deny: []string{mod + "/internal/state", mod + "/internal/watcher", mod + "/internal/config",
 		"go.etcd.io/bbolt", "github.com/fsnotify/fsnotify"}, Why: "the client knows nothing of files, folders, the config or bbolt"},
 	{From: mod + "/internal/emulator", Subtree: true, Deny: []string{mod + "/internal/api"}, Why: "the emulator shares only the API's JSON types with the client"},
@@ -29,6 +29,14 @@ var rules = []deptest.Rule{
 		Why: "cmd parses flags and prints; the stages, the files they write and the service managers are reached through the packages that own them"},
 	{From: mod + "/internal/daemon", Direct: true, Deny: daemonDenies,
 		Why: "the daemon only wires and supervises: the stages own their sockets, their stores and their libraries"},
+}
+
+// watcherRule keeps the watcher of module m off the store and the config
+// file: it takes a watcher.Inbox, which internal/stageopts builds from the
+// config.
+func watcherRule(m string) deptest.Rule {
+	return deptest.Rule{From: m + "/internal/watcher", Deny: []string{m + "/internal/state", "go.etcd.io/bbolt", m + "/internal/config"},
+		Why: "the watcher never opens the state, and takes its inbox from internal/stageopts, not the config"}
 }
 
 // cmdDeny are the packages of module m that its command imports only
@@ -128,6 +136,28 @@ func TestControlRulesCatchTheirViolations(t *testing.T) {
 		if !strings.HasSuffix(lines[i], w) {
 			t.Errorf("violation %d = %q, want the chain %q", i, lines[i], w)
 		}
+	}
+}
+
+// The watcher's rule catches the watcher importing the config (the
+// fixture's watcher keeps away from the state, so that is its only
+// violation).
+func TestWatcherRuleCatchesAConfigImport(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := deptest.Load(context.Background(), dir, "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const fix = "example.com/violating"
+	var lines []string
+	for _, v := range deptest.Check(g, []deptest.Rule{watcherRule(fix)}) {
+		lines = append(lines, v.String())
+	}
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], fix+"/internal/watcher -> "+fix+"/internal/config") {
+		t.Fatalf("violations %q, want exactly internal/watcher -> internal/config", lines)
 	}
 }
 

@@ -21,10 +21,10 @@ import (
 
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	instances "github.com/ppsync/ppsync/internal/service"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 	"github.com/ppsync/ppsync/internal/webhook"
@@ -96,7 +96,7 @@ func Run(ctx context.Context, path string, o Options) Result {
 	key, err := cfg.ResolveAPIKey(o.Getenv)
 	if err != nil {
 		r.add(false, "api key", err.Error(), "set the key as the config says")
-	} else if client, err = apiconf.New(cfg, key, func(a *api.Options) {
+	} else if client, err = stageopts.NewClient(cfg, key, func(a *api.Options) {
 		a.MaxRetries = 2
 		a.Transport = o.Transport
 	}); err != nil {
@@ -253,7 +253,7 @@ func checkInbox(r *Result, in config.Inbox, svc service) {
 // (info, err from fsinfo) and why; fix is set when that would miss the
 // files other machines drop.
 func watchDecision(in config.Inbox, info fsinfo.Info, err error) (how, fix string) {
-	d := watcher.Decide(in, info, err)
+	d := watcher.Decide(stageopts.Watcher(in), info, err)
 	if err == nil && info.Network && in.Watch == config.WatchEvents {
 		return "a network share sends no change events for files written by other machines",
 			`set watch = "auto" (a share is then polled from the start) or "poll" for this inbox`

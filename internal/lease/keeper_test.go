@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/watcher"
@@ -87,8 +86,8 @@ func TestKeeperStopsAHeldInboxAndTakesItBack(t *testing.T) {
 	}
 	stopThief := thief(t, held)
 	ws := []*watcher.Watcher{
-		watcher.New(watcher.Options{Index: 0, Inbox: config.Inbox{Path: free}}),
-		watcher.New(watcher.Options{Index: 1, Inbox: config.Inbox{Path: held}}),
+		watcher.New(watcher.Options{Index: 0, Inbox: watcher.Inbox{Path: free}}),
+		watcher.New(watcher.Options{Index: 1, Inbox: watcher.Inbox{Path: held}}),
 	}
 	hb := &handBack{queued: []string{filepath.Join(held, "queued.pdf")}}
 	in, out := make(chan watcher.Event, 4), make(chan watcher.Event, 4)

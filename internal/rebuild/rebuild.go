@@ -19,6 +19,7 @@ import (
 	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/pdfcheck"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -60,7 +61,7 @@ func Run(ctx context.Context, cfg *config.Config, now time.Time) (Result, error)
 	}
 	defer st.Close()
 	for _, in := range cfg.Inboxes {
-		err := watcher.Walk(ctx, in, func(p string, d fs.DirEntry, err error) error {
+		err := watcher.Walk(ctx, stageopts.Watcher(in), func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
 				res.Unreadable = append(res.Unreadable, p)
 				return nil

@@ -16,8 +16,8 @@ import (
 func TestInboxOnAShareDownIsAnIOError(t *testing.T) {
 	s := smbtest.Start(t)
 	s.WriteDirect("a.pdf", []byte("%PDF-1.4\n%%EOF\n"))
-	in := config.Inbox{Path: s.Mount, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
-		Settle: config.D(time.Second), IncompleteAfter: config.D(time.Minute), RescanInterval: config.D(time.Hour), Watch: config.WatchPoll}
+	in := watcher.Inbox{Path: s.Mount, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
+		Settle: time.Second, IncompleteAfter: time.Minute, RescanInterval: time.Hour, Watch: watcher.WatchPoll}
 	w := watcher.New(watcher.Options{Inbox: in})
 	if err := w.Reachable(); err != nil {
 		t.Fatalf("inbox on a running share: %v", err)

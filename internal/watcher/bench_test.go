@@ -26,8 +26,8 @@ func BenchmarkRescan10kUnchanged(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	in := config.Inbox{Path: dir, Recursive: true, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
-		Settle: config.D(time.Second), IncompleteAfter: config.D(time.Minute), RescanInterval: config.D(time.Hour), Watch: config.WatchPoll}
+	in := watcher.Inbox{Path: dir, Recursive: true, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
+		Settle: time.Second, IncompleteAfter: time.Minute, RescanInterval: time.Hour, Watch: watcher.WatchPoll}
 	w := watcher.New(watcher.Options{Inbox: in})
 	if err := w.ScanSettled(); err != nil {
 		b.Fatal(err)

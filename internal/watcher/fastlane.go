@@ -17,7 +17,7 @@ import (
 const closeGrace = time.Second
 
 // grace is closeGrace, or half of settle when that is shorter.
-func (w *Watcher) grace() time.Duration { return min(closeGrace, w.in.Settle.Duration/2) }
+func (w *Watcher) grace() time.Duration { return min(closeGrace, w.in.Settle/2) }
 
 // closeSource reports files whose writer closed them after writing, or
 // that were renamed into a watched folder (inotify's IN_CLOSE_WRITE and

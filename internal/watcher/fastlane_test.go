@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -31,11 +30,11 @@ func needCloseEvents(t *testing.T) {
 
 // startWatching starts a watcher with a long settle and waits until its
 // folder watches are in place, so no drop can precede them.
-func startWatching(t *testing.T, mutate func(*config.Inbox)) (config.Inbox, *run) {
+func startWatching(t *testing.T, mutate func(*watcher.Inbox)) (watcher.Inbox, *run) {
 	t.Helper()
-	in := inbox(t, func(i *config.Inbox) {
-		i.Settle = config.D(longSettle)
-		i.IncompleteAfter = config.D(time.Minute)
+	in := inbox(t, func(i *watcher.Inbox) {
+		i.Settle = longSettle
+		i.IncompleteAfter = time.Minute
 		if mutate != nil {
 			mutate(i)
 		}
@@ -127,7 +126,7 @@ func TestClosedOrRenamedInFileIsReadyBeforeSettle(t *testing.T) {
 
 func TestClosedFileInNewSubfolderIsReadyBeforeSettle(t *testing.T) {
 	needCloseEvents(t)
-	in, r := startWatching(t, func(i *config.Inbox) { i.Recursive = true })
+	in, r := startWatching(t, func(i *watcher.Inbox) { i.Recursive = true })
 	sub := filepath.Join(in.Path, "2026")
 	if err := os.Mkdir(sub, 0o755); err != nil {
 		t.Fatal(err)
@@ -209,9 +208,9 @@ func TestFilesWithoutCloseOrCompletenessWaitSettle(t *testing.T) {
 }
 
 func TestShareWithoutEventsWaitsSettle(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) {
-		i.Settle = config.D(longSettle)
-		i.RescanInterval = config.D(100 * time.Millisecond)
+	in := inbox(t, func(i *watcher.Inbox) {
+		i.Settle = longSettle
+		i.RescanInterval = 100 * time.Millisecond
 	})
 	w := watcher.NewDeaf(watcher.Options{Inbox: in})
 	r := startWith(t, w)

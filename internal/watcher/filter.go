@@ -6,7 +6,6 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -41,7 +40,7 @@ func compile(globs []string) []pattern {
 }
 
 // NewFilter builds the filter of one inbox.
-func NewFilter(in config.Inbox) *Filter {
+func NewFilter(in Inbox) *Filter {
 	f := &Filter{root: filepath.Clean(in.Path), include: compile(in.Include), exclude: compile(in.Exclude)}
 	for _, d := range []string{in.ProcessedDir, in.FailedDir} {
 		if d != "" {

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/fileid"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 )
@@ -41,17 +40,17 @@ type Decision struct {
 // could not be told): in watch = "auto", a network or FUSE filesystem is
 // polled from the start, since a share sends no change events for the
 // files other machines write.
-func Decide(in config.Inbox, info fsinfo.Info, err error) Decision {
-	every := in.RescanInterval.Duration
+func Decide(in Inbox, info fsinfo.Info, err error) Decision {
+	every := in.RescanInterval
 	switch {
-	case in.Watch == config.WatchPoll:
-		return Decision{Mode: config.WatchPoll, Reason: fmt.Sprintf(`watch = "poll": the folder is listed every %s (rescan_interval)`, every)}
-	case in.Watch == config.WatchAuto && err == nil && info.Network:
+	case in.Watch == WatchPoll:
+		return Decision{Mode: WatchPoll, Reason: fmt.Sprintf(`watch = "poll": the folder is listed every %s (rescan_interval)`, every)}
+	case in.Watch == WatchAuto && err == nil && info.Network:
 		return Decision{Mode: fmt.Sprintf("poll (network filesystem %s)", info.Kind), Adaptive: true,
 			Reason: fmt.Sprintf("the folder is on a network or FUSE filesystem (%s), which sends no change events for files other machines write: "+
 				"it is listed every %s from the start, less often when a listing takes longer (a listing takes at most 1/%d of the time; at most every %s, rescan_interval)",
 				info.Kind, min(pollFloor, every), pollCost, max(every, pollFloor))}
-	case in.Watch == config.WatchEvents:
+	case in.Watch == WatchEvents:
 		return Decision{Mode: "events+rescan", Reason: fmt.Sprintf(`watch = "events": change events, and a rescan every %s (rescan_interval)`, every)}
 	case err != nil:
 		return Decision{Mode: "events+rescan", Reason: fmt.Sprintf("the filesystem could not be told (%v): change events, a rescan every %s, and polling if files appear without events", err, every)}
@@ -65,8 +64,8 @@ func (w *Watcher) adapt(took time.Duration) {
 	if !w.adaptive {
 		return
 	}
-	floor := min(pollFloor, w.in.RescanInterval.Duration)
-	w.rescan = clamp(pollCost*took, floor, max(w.in.RescanInterval.Duration, floor))
+	floor := min(pollFloor, w.in.RescanInterval)
+	w.rescan = clamp(pollCost*took, floor, max(w.in.RescanInterval, floor))
 }
 
 // times packs two w.clock readings in milliseconds, each modulo 2^32 (a
@@ -139,14 +138,14 @@ func later(a, b time.Time) time.Time {
 // again once it held for settle; a difference starts settle again.
 func (w *Watcher) settled(p string, c *cand, held time.Duration) bool {
 	if w.samples == nil {
-		return held >= w.in.Settle.Duration
+		return held >= w.in.Settle
 	}
 	base, ok := w.samples[p]
 	if !ok {
 		w.samples[strings.Clone(p)] = sampleContent(p)
 		return false
 	}
-	if held < w.in.Settle.Duration {
+	if held < w.in.Settle {
 		return false
 	}
 	if fp := sampleContent(p); fp != base {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/ppsync/ppsync/internal/config"
 )
 
 // A run that reports each file once lets its tables go when it is over:
@@ -27,8 +25,8 @@ func TestOnceRunDropsItsTables(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	in := config.Inbox{Path: dir, ParserID: "p", Include: []string{"*.pdf"}, Settle: config.D(20 * time.Millisecond), IncompleteAfter: config.D(time.Second),
-		RescanInterval: config.D(300 * time.Millisecond), Watch: config.WatchAuto}
+	in := Inbox{Path: dir, ParserID: "p", Include: []string{"*.pdf"}, Settle: 20 * time.Millisecond, IncompleteAfter: time.Second,
+		RescanInterval: 300 * time.Millisecond, Watch: WatchAuto}
 	w := New(Options{Inbox: in, Once: true})
 	out := make(chan Event, 2*n)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

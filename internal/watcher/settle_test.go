@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -15,7 +14,7 @@ import (
 // place) is not reported until it has been still for settle.
 func TestSettleWaitsForMtimeNotOnlySize(t *testing.T) {
 	const settle = 2 * time.Second
-	in := inbox(t, func(in *config.Inbox) { in.Settle = config.D(settle); in.IncompleteAfter = config.D(time.Minute) })
+	in := inbox(t, func(in *watcher.Inbox) { in.Settle = settle; in.IncompleteAfter = time.Minute })
 	p := filepath.Join(in.Path, "touched.pdf")
 	write(t, p, pdf(t))
 	base := time.Now().Add(-time.Hour)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/watcher"
@@ -43,14 +42,14 @@ func TestDecide(t *testing.T) {
 		adaptive bool
 		reason   string
 	}{
-		{"auto, local", config.WatchAuto, local, nil, "events+rescan", false, "local filesystem (ext4)"},
-		{"auto, share", config.WatchAuto, share, nil, "poll (network filesystem cifs)", true, "every 2s from the start"},
-		{"auto, unknown filesystem", config.WatchAuto, fsinfo.Info{}, os.ErrPermission, "events+rescan", false, "could not be told"},
-		{"events on a share: the user's choice", config.WatchEvents, share, nil, "events+rescan", false, `watch = "events"`},
-		{"poll, local", config.WatchPoll, local, nil, "poll", false, "every 1m0s (rescan_interval)"},
+		{"auto, local", watcher.WatchAuto, local, nil, "events+rescan", false, "local filesystem (ext4)"},
+		{"auto, share", watcher.WatchAuto, share, nil, "poll (network filesystem cifs)", true, "every 2s from the start"},
+		{"auto, unknown filesystem", watcher.WatchAuto, fsinfo.Info{}, os.ErrPermission, "events+rescan", false, "could not be told"},
+		{"events on a share: the user's choice", watcher.WatchEvents, share, nil, "events+rescan", false, `watch = "events"`},
+		{"poll, local", watcher.WatchPoll, local, nil, "poll", false, "every 1m0s (rescan_interval)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := config.Inbox{Path: "/in", Watch: tc.watch, RescanInterval: config.D(time.Minute)}
+			in := watcher.Inbox{Path: "/in", Watch: tc.watch, RescanInterval: time.Minute}
 			d := watcher.Decide(in, tc.info, tc.err)
 			if d.Mode != tc.mode || d.Adaptive != tc.adaptive || !strings.Contains(d.Reason, tc.reason) {
 				t.Errorf("Decide = %+v, want mode %q adaptive %v and a reason with %q", d, tc.mode, tc.adaptive, tc.reason)
@@ -63,7 +62,7 @@ func TestDecide(t *testing.T) {
 // first second at the fast cadence, though rescan_interval is a minute and
 // no change event ever comes: a file dropped is found within the cadence.
 func TestNetworkInboxIsPolledFromTheStart(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.RescanInterval = config.D(time.Minute) })
+	in := inbox(t, func(i *watcher.Inbox) { i.RescanInterval = time.Minute })
 	w := watcher.NewOnShare(watcher.Options{Inbox: in}, "cifs")
 	r := startWith(t, w)
 	st := waitStatus(t, w, "first scan", func(s watcher.Status) bool { return s.Rescans > 0 })
@@ -89,10 +88,10 @@ func TestNetworkInboxIsPolledFromTheStart(t *testing.T) {
 // and the file is not ready until its content holds for settle too.
 func TestPreallocatedFileOnShareWaitsForItsContent(t *testing.T) {
 	const settle = 400 * time.Millisecond
-	in := inbox(t, func(i *config.Inbox) {
-		i.Settle = config.D(settle)
-		i.IncompleteAfter = config.D(time.Minute)
-		i.RescanInterval = config.D(time.Minute)
+	in := inbox(t, func(i *watcher.Inbox) {
+		i.Settle = settle
+		i.IncompleteAfter = time.Minute
+		i.RescanInterval = time.Minute
 	})
 	w := watcher.NewOnShare(watcher.Options{Inbox: in}, "cifs")
 	w.FreezeStamps()
@@ -139,7 +138,7 @@ func TestPreallocatedFileOnShareWaitsForItsContent(t *testing.T) {
 // written 5 s before a listing found it reports at least 5 s, not the
 // time since the listing.
 func TestSeenIsTheEarliestMomentTheFileCouldBeSeen(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.RescanInterval = config.D(time.Minute) })
+	in := inbox(t, func(i *watcher.Inbox) { i.RescanInterval = time.Minute })
 	old := filepath.Join(in.Path, "backlog.pdf")
 	write(t, old, pdf(t))
 	hourAgo := time.Now().Add(-time.Hour)
@@ -184,7 +183,7 @@ func TestEachFileCountedOnce(t *testing.T) {
 		{"share listed again and again", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			in := inbox(t, func(i *config.Inbox) { i.RescanInterval = config.D(100 * time.Millisecond) })
+			in := inbox(t, func(i *watcher.Inbox) { i.RescanInterval = 100 * time.Millisecond })
 			const n = 30
 			old := time.Now().Add(-time.Hour)
 			for i := range n {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -18,8 +17,8 @@ import (
 // and no rescans, so it is the settle check that must see it.)
 func TestSettleRestartsOnAnMtimeOnlyChange(t *testing.T) {
 	const settle = time.Second
-	in := inbox(t, func(in *config.Inbox) {
-		in.Settle, in.IncompleteAfter, in.RescanInterval = config.D(settle), config.D(time.Minute), config.D(time.Hour)
+	in := inbox(t, func(in *watcher.Inbox) {
+		in.Settle, in.IncompleteAfter, in.RescanInterval = settle, time.Minute, time.Hour
 	})
 	p := filepath.Join(in.Path, "touched.pdf")
 	b := pdf(t)

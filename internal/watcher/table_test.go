@@ -514,9 +514,9 @@ func TestWatcherTablesThroughAFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	in := config.Inbox{Path: root, Recursive: true, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
-		Settle: config.D(50 * time.Millisecond), IncompleteAfter: config.D(time.Second),
-		RescanInterval: config.D(time.Hour), Watch: config.WatchAuto}
+	in := Inbox{Path: root, Recursive: true, Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
+		Settle: 50 * time.Millisecond, IncompleteAfter: time.Second,
+		RescanInterval: time.Hour, Watch: WatchAuto}
 	w := New(Options{Inbox: in})
 	ctx, cancel := context.WithCancel(context.Background())
 	out := make(chan Event, 16)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
@@ -16,7 +15,7 @@ import (
 // empty mount point, where the device cannot tell): unreachable, no Gone;
 // a file appearing heals it.
 func TestEverythingVanishedAtOnceIsUnreachable(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Watch = config.WatchPoll })
+	in := inbox(t, func(i *watcher.Inbox) { i.Watch = watcher.WatchPoll })
 	a, b := filepath.Join(in.Path, "a.pdf"), filepath.Join(in.Path, "b.pdf")
 	write(t, a, pdf(t))
 	write(t, b, pdf(t))

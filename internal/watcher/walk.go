@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/winpath"
 )
 
@@ -23,11 +22,11 @@ type WalkFunc func(path string, d fs.DirEntry, err error) error
 // other non-regular files never followed; ppsync's own outputs and files
 // the include and exclude globs rule out skipped. An inbox that cannot be
 // read is an error.
-func Walk(ctx context.Context, in config.Inbox, fn WalkFunc) error {
+func Walk(ctx context.Context, in Inbox, fn WalkFunc) error {
 	return walk(ctx, in, NewFilter(in), in.Path, fn)
 }
 
-func walk(ctx context.Context, in config.Inbox, f *Filter, root string, fn WalkFunc) error {
+func walk(ctx context.Context, in Inbox, f *Filter, root string, fn WalkFunc) error {
 	st, err := os.Stat(winpath.Sys(root))
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w", root, err)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	"github.com/ppsync/ppsync/internal/winpath"
@@ -87,7 +86,7 @@ type Status struct {
 // Options configures one inbox's watcher.
 type Options struct {
 	Index int
-	Inbox config.Inbox
+	Inbox Inbox
 	// Once scans once, settles what it found, reports it and returns.
 	Once bool
 	// Known is how many files the state knows in the inbox (still there
@@ -103,7 +102,7 @@ type Options struct {
 // Watcher watches one inbox.
 type Watcher struct {
 	o      Options
-	in     config.Inbox
+	in     Inbox
 	filter *Filter
 	log    *slog.Logger
 
@@ -189,7 +188,7 @@ func New(o Options) *Watcher {
 		cands:     newTable[cand](dirs),
 		emitted:   newTable[stamp](dirs),
 		announced: map[string]bool{},
-		rescan:    o.Inbox.RescanInterval.Duration,
+		rescan:    o.Inbox.RescanInterval,
 		epoch:     time.Now(),
 		trustID:   ferr == nil && !info.Network,
 		fsys:      info,
@@ -262,28 +261,28 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 		mode = "once"
 	case d.Adaptive:
 		mode, w.adaptive = d.Mode, true
-		w.rescan = min(pollFloor, w.in.RescanInterval.Duration)
+		w.rescan = min(pollFloor, w.in.RescanInterval)
 	}
-	if mode == config.WatchAuto || mode == config.WatchEvents {
+	if mode == WatchAuto || mode == WatchEvents {
 		if err := w.startEvents(); err != nil {
-			if mode == config.WatchEvents {
+			if mode == WatchEvents {
 				w.log.Error("cannot watch for file events; falling back to rescanning", "error", err, "rescan_interval", w.rescan)
 			} else {
 				w.log.Warn("file events unavailable; finding files by rescanning", "error", err, "rescan_interval", w.rescan)
 			}
-			mode = config.WatchPoll
+			mode = WatchPoll
 		} else {
 			defer w.fsw.Close()
 			defer w.fast.close()
 			mode = "events+rescan"
 		}
 	}
-	if mode == config.WatchPoll && d.Mode != config.WatchPoll {
+	if mode == WatchPoll && d.Mode != WatchPoll {
 		d.Reason = "change events are unavailable: the folder is listed every " + w.rescan.String()
 	}
 	w.setStatus(func(s *Status) { s.Mode, s.WatchReason, s.RescanEvery = mode, d.Reason, w.rescan })
 	w.log.Info("watching inbox", "mode", mode, "why", d.Reason, "parser_id", w.in.ParserID, "recursive", w.in.Recursive,
-		"settle", w.in.Settle.Duration, "rescan_interval", w.rescan)
+		"settle", w.in.Settle, "rescan_interval", w.rescan)
 
 	// An unreachable inbox is retried with back-off: 1 s, doubling up to
 	// rescan_interval.
@@ -302,7 +301,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 	}
 	// Settling is checked often (a stat per settling file): the tick adds
 	// directly to every file's latency.
-	tick := clamp(w.in.Settle.Duration/10, 25*time.Millisecond, 200*time.Millisecond)
+	tick := clamp(w.in.Settle/10, 25*time.Millisecond, 200*time.Millisecond)
 	settle := time.NewTicker(tick)
 	defer settle.Stop()
 	rescan := time.NewTimer(next(firstErr))
@@ -532,7 +531,7 @@ func (w *Watcher) check(ctx context.Context, out chan<- Event) {
 			w.send(ctx, out, Event{Kind: Ready, Inbox: w.o.Index, Path: strings.Clone(p), Size: s.size, ModTime: time.Unix(0, s.mtime), Identity: w.identity(s), Seen: seen})
 			continue
 		}
-		if w.o.Once || held >= w.in.IncompleteAfter.Duration {
+		if w.o.Once || held >= w.in.IncompleteAfter {
 			seen := w.seen(p, c)
 			w.cands.del(p)
 			w.unsample(p)
@@ -570,9 +569,9 @@ func (w *Watcher) incomplete(p string, size int64) string {
 
 func (w *Watcher) waited() time.Duration {
 	if w.o.Once {
-		return w.in.Settle.Duration
+		return w.in.Settle
 	}
-	return w.in.IncompleteAfter.Duration
+	return w.in.IncompleteAfter
 }
 
 func (w *Watcher) send(ctx context.Context, out chan<- Event, ev Event) {
@@ -676,7 +675,7 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 				}
 			}
 		}
-		if len(missed) > 0 && !w.warnedMiss && w.in.Watch == config.WatchAuto {
+		if len(missed) > 0 && !w.warnedMiss && w.in.Watch == WatchAuto {
 			w.warnedMiss = true
 			fast := min(w.rescan, 10*time.Second)
 			w.log.Warn("files appeared without a change event: this inbox looks like a network share that sends no events. "+

@@ -18,12 +18,12 @@ import (
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
-func inbox(t *testing.T, mutate func(*config.Inbox)) config.Inbox {
+func inbox(t *testing.T, mutate func(*watcher.Inbox)) watcher.Inbox {
 	t.Helper()
-	in := config.Inbox{
+	in := watcher.Inbox{
 		Path: t.TempDir(), ParserID: "prs", Include: []string{"*.pdf"}, Exclude: config.DefaultExclude(),
-		Settle: config.D(150 * time.Millisecond), IncompleteAfter: config.D(time.Second),
-		RescanInterval: config.D(300 * time.Millisecond), Watch: config.WatchAuto,
+		Settle: 150 * time.Millisecond, IncompleteAfter: time.Second,
+		RescanInterval: 300 * time.Millisecond, Watch: watcher.WatchAuto,
 	}
 	if mutate != nil {
 		mutate(&in)
@@ -39,7 +39,7 @@ type run struct {
 	done   chan error
 }
 
-func start(t *testing.T, in config.Inbox, once bool) *run {
+func start(t *testing.T, in watcher.Inbox, once bool) *run {
 	t.Helper()
 	w := watcher.New(watcher.Options{Inbox: in, Once: once})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -97,9 +97,9 @@ func write(t *testing.T, p string, b []byte) {
 }
 
 func TestStartupScanSettlesAndFiltersOnce(t *testing.T) {
-	for _, mode := range []string{config.WatchAuto, config.WatchPoll} {
+	for _, mode := range []string{watcher.WatchAuto, watcher.WatchPoll} {
 		t.Run(mode, func(t *testing.T) {
-			in := inbox(t, func(i *config.Inbox) { i.Watch = mode })
+			in := inbox(t, func(i *watcher.Inbox) { i.Watch = mode })
 			good := filepath.Join(in.Path, "Invoice.PDF")
 			write(t, good, pdf(t))
 			for _, name := range []string{"Invoice.PDF.json", "x.pdf.error.json", ".Invoice.PDF.json.ppsync-ab12.tmp",
@@ -109,7 +109,7 @@ func TestStartupScanSettlesAndFiltersOnce(t *testing.T) {
 			started := time.Now()
 			r := start(t, in, false)
 			ev := r.expect(watcher.Ready, good)
-			if time.Since(started) < in.Settle.Duration {
+			if time.Since(started) < in.Settle {
 				t.Errorf("start-up file reported before it settled")
 			}
 			if ev.Size != int64(len(pdf(t))) {
@@ -163,7 +163,7 @@ func TestIncompleteAndEmptyFilesWaitThenReport(t *testing.T) {
 	empty := filepath.Join(in.Path, "empty.pdf")
 	write(t, empty, nil)
 	r := start(t, in, false)
-	r.quiet(in.IncompleteAfter.Duration / 2)
+	r.quiet(in.IncompleteAfter / 2)
 	if st := r.w.Status(); st.Settling != 2 || st.Incomplete != 2 {
 		t.Errorf("while waiting for %%%%EOF: settling %d, incomplete %d; want 2 and 2", st.Settling, st.Incomplete)
 	}
@@ -213,7 +213,7 @@ func TestOnceReportsIncompleteAtOnceAndReturns(t *testing.T) {
 }
 
 func TestRecursiveWatchesNewSubfolders(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Recursive = true; i.RescanInterval = config.D(time.Hour) })
+	in := inbox(t, func(i *watcher.Inbox) { i.Recursive = true; i.RescanInterval = time.Hour })
 	r := start(t, in, false)
 	time.Sleep(100 * time.Millisecond)
 	p := filepath.Join(in.Path, "2026", "11", "deep.pdf")
@@ -225,7 +225,7 @@ func TestRecursiveWatchesNewSubfolders(t *testing.T) {
 }
 
 func TestUnreachableInboxIsAnErrorNotEmpty(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Watch = config.WatchPoll })
+	in := inbox(t, func(i *watcher.Inbox) { i.Watch = watcher.WatchPoll })
 	p := filepath.Join(in.Path, "a.pdf")
 	write(t, p, pdf(t))
 	r := start(t, in, false)
@@ -258,7 +258,7 @@ func TestUnreachableInboxIsAnErrorNotEmpty(t *testing.T) {
 }
 
 func TestSymlinksAreNotFollowed(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Recursive = true })
+	in := inbox(t, func(i *watcher.Inbox) { i.Recursive = true })
 	outside := t.TempDir()
 	write(t, filepath.Join(outside, "secret.pdf"), pdf(t))
 	if err := os.Symlink(filepath.Join(outside, "secret.pdf"), filepath.Join(in.Path, "link.pdf")); err != nil {
@@ -289,7 +289,7 @@ func TestForgetReportsAgain(t *testing.T) {
 
 func TestFilterFiles(t *testing.T) {
 	root := t.TempDir()
-	in := config.Inbox{Path: root, Include: []string{"*.pdf", "scans/**/*.tif"}, Exclude: append(config.DefaultExclude(), "drafts/**", "**/old/*.pdf")}
+	in := watcher.Inbox{Path: root, Include: []string{"*.pdf", "scans/**/*.tif"}, Exclude: append(config.DefaultExclude(), "drafts/**", "**/old/*.pdf")}
 	f := watcher.NewFilter(in)
 	for rel, want := range map[string]bool{
 		"a.pdf": true, "A.PDF": true, "scan 01.Pdf": true, "a.pdf.json": false, "~$a.pdf": false,
@@ -305,7 +305,7 @@ func TestFilterFiles(t *testing.T) {
 
 func TestFilterPrunesFolders(t *testing.T) {
 	root := t.TempDir()
-	in := config.Inbox{Path: root, Include: []string{"*.pdf"}, Exclude: append(config.DefaultExclude(), "archive/**", "Private"),
+	in := watcher.Inbox{Path: root, Include: []string{"*.pdf"}, Exclude: append(config.DefaultExclude(), "archive/**", "Private"),
 		ProcessedDir: filepath.Join(root, "done")}
 	f := watcher.NewFilter(in)
 	for rel, want := range map[string]bool{
@@ -350,7 +350,7 @@ func nasTree(t *testing.T, root string) []string {
 }
 
 func TestWalkSkipsNASFoldersAndHiddenFolders(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Recursive = true })
+	in := inbox(t, func(i *watcher.Inbox) { i.Recursive = true })
 	want := nasTree(t, in.Path)
 	var got []string
 	err := watcher.Walk(context.Background(), in, func(p string, _ fs.DirEntry, err error) error {
@@ -368,14 +368,14 @@ func TestWalkSkipsNASFoldersAndHiddenFolders(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("Walk found %q, want only %q", got, want)
 	}
-	if err := watcher.Walk(context.Background(), inbox(t, func(i *config.Inbox) { i.Path = filepath.Join(i.Path, "gone") }),
+	if err := watcher.Walk(context.Background(), inbox(t, func(i *watcher.Inbox) { i.Path = filepath.Join(i.Path, "gone") }),
 		func(string, fs.DirEntry, error) error { return nil }); err == nil {
 		t.Fatal("walking a missing inbox is not an error")
 	}
 }
 
 func TestRecursiveInboxReportsNoNASFolderFiles(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Recursive = true })
+	in := inbox(t, func(i *watcher.Inbox) { i.Recursive = true })
 	want := nasTree(t, in.Path)
 	r := start(t, in, true)
 	var got []string
@@ -400,7 +400,7 @@ func TestRecursiveInboxReportsNoNASFolderFiles(t *testing.T) {
 }
 
 func TestAutoModeNoticesMissingEventsAndSaysSo(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.RescanInterval = config.D(400 * time.Millisecond) })
+	in := inbox(t, func(i *watcher.Inbox) { i.RescanInterval = 400 * time.Millisecond })
 	var logs syncBuf
 	w := watcher.NewDeaf(watcher.Options{Inbox: in, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -456,7 +456,7 @@ func (s *syncBuf) String() string {
 // structure reaches its end (PNG IEND, JPEG end of image), however long
 // its size stays still in between; the reason names what is missing.
 func TestImagesSettleWhenComplete(t *testing.T) {
-	in := inbox(t, func(i *config.Inbox) { i.Include = []string{"*.png", "*.jpg"} })
+	in := inbox(t, func(i *watcher.Inbox) { i.Include = []string{"*.png", "*.jpg"} })
 	r := samples.GenerateReceipt(3, 1)
 	jpg, err := samples.ReceiptJPEG(r)
 	if err != nil {
@@ -471,7 +471,7 @@ func TestImagesSettleWhenComplete(t *testing.T) {
 		write(t, p, b[:len(b)*2/3])
 	}
 	run := start(t, in, false)
-	run.quiet(in.IncompleteAfter.Duration / 2)
+	run.quiet(in.IncompleteAfter / 2)
 	if st := run.w.Status(); st.Incomplete != 2 {
 		t.Errorf("cut-off images: incomplete %d, want 2", st.Incomplete)
 	}

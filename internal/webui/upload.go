@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -114,7 +115,7 @@ func (s *server) ignored(dir, name string) string {
 			in = c
 		}
 	}
-	if !watcher.NewFilter(in).File(filepath.Join(dir, name)) {
+	if !watcher.NewFilter(stageopts.Watcher(in)).File(filepath.Join(dir, name)) {
 		return "its include and exclude patterns skip the name: temporary, lock (~$...) and hidden files are never read"
 	}
 	return ""

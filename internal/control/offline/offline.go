@@ -12,12 +12,12 @@ import (
 	"os"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 )
 
@@ -145,7 +145,7 @@ func (o *Offline) WebhookTest(ctx context.Context) (control.WebhookTestAnswer, e
 func (o *Offline) RebuildLedgers(ctx context.Context) (control.RebuildAnswer, error) {
 	var parsers daemon.Parsers
 	if key, err := o.cfg.ResolveAPIKey(o.getenv); err == nil {
-		if c, err := apiconf.New(o.cfg, key); err == nil {
+		if c, err := stageopts.NewClient(o.cfg, key); err == nil {
 			parsers = c
 		}
 	}

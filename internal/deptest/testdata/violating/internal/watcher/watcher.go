@@ -1,4 +1,4 @@
-// Package watcher keeps its rule.
+// Package watcher keeps away from the state but reads the config itself.
 package watcher
 
-import _ "strings"
+import _ "example.com/violating/internal/config"

@@ -1,4 +1,4 @@
-package apiconf_test
+package stageopts_test
 
 import (
 	"os"
@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
-	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/stageopts"
 )
 
 func TestOptionsCarryEveryAPISetting(t *testing.T) {
@@ -33,12 +33,12 @@ parser_id = "prs"
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := apiconf.Options(cfg, "secret")
+	o := stageopts.API(cfg, "secret")
 	if o.BaseURL != "http://127.0.0.1:1" || o.APIKey != "secret" || o.RequestsPerWindow != 100 ||
 		o.SubmissionsPerWindow != 10 || o.RateWindow != 2*time.Minute || o.RequestTimeout != 7*time.Second || o.UserAgent == "" {
 		t.Fatalf("options lost a setting: %+v", o)
 	}
-	c, err := apiconf.New(cfg, "secret", func(o *api.Options) { o.MaxRetries = 1 })
+	c, err := stageopts.NewClient(cfg, "secret", func(o *api.Options) { o.MaxRetries = 1 })
 	if err != nil || c == nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -1,0 +1,2 @@
+// Package config reads the config file.
+package config
