@@ -63,10 +63,13 @@ func TestHistorySurvivesARestart(t *testing.T) {
 		return picture{act: fmt.Sprintf("hours %v, %d latencies, p50 %v, p95 %v", a.Hours, a.LatencySamples, a.LatencyP50, a.LatencyP95),
 			history: get(t, cfg, "/api/history?days=90"), poll: m[1], window: a.BurnWindowHours}
 	}
-	before := look()
-	if !strings.Contains(before.act, "3 latencies") {
-		t.Fatalf("before the restart: %s", before.act)
-	}
+	// The activity records a result just after its file is written: wait
+	// for the third, then take the picture.
+	var before picture
+	e.waitFor("the activity of every result", 20*time.Second, func() bool {
+		before = look()
+		return strings.Contains(before.act, "3 latencies")
+	})
 	var h admin.HistoryAnswer
 	if err := json.Unmarshal([]byte(before.history), &h); err != nil || len(h.Days) != 1 {
 		t.Fatalf("history %s: %v", before.history, err)
