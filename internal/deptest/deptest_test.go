@@ -111,92 +111,36 @@ func TestLayering(t *testing.T) {
 // the state through control and bbolt through control/store, and control
 // importing the state.
 func TestControlRulesCatchTheirViolations(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := deptest.Load(context.Background(), dir, "./...")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fix = "example.com/violating"
-	var lines []string
-	for _, v := range deptest.Check(g, controlRules(fix)) {
-		lines = append(lines, v.String())
-	}
-	want := []string{
+	const fix = fixMod
+	wantChains(t, fixtureViolations(t, controlRules(fix)), []string{
 		fix + "/internal/webui -> " + fix + "/internal/control -> " + fix + "/internal/state",
 		fix + "/internal/webui -> " + fix + "/internal/control/store -> go.etcd.io/bbolt",
 		fix + "/internal/control -> " + fix + "/internal/state",
-	}
-	if len(lines) != len(want) {
-		t.Fatalf("violations:\n%s\nwant exactly %d", strings.Join(lines, "\n"), len(want))
-	}
-	for i, w := range want {
-		if !strings.HasSuffix(lines[i], w) {
-			t.Errorf("violation %d = %q, want the chain %q", i, lines[i], w)
-		}
-	}
+	})
 }
 
 // The watcher's rule catches the watcher importing the config (the
 // fixture's watcher keeps away from the state, so that is its only
 // violation).
 func TestWatcherRuleCatchesAConfigImport(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := deptest.Load(context.Background(), dir, "./...")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fix = "example.com/violating"
-	var lines []string
-	for _, v := range deptest.Check(g, []deptest.Rule{watcherRule(fix)}) {
-		lines = append(lines, v.String())
-	}
-	if len(lines) != 1 || !strings.HasSuffix(lines[0], fix+"/internal/watcher -> "+fix+"/internal/config") {
-		t.Fatalf("violations %q, want exactly internal/watcher -> internal/config", lines)
-	}
+	wantChains(t, fixtureViolations(t, []deptest.Rule{watcherRule(fixMod)}), []string{fixMod + "/internal/watcher -> " + fixMod + "/internal/config"})
 }
 
 func TestCheckerCatchesAViolatingModule(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := deptest.Load(context.Background(), dir, "./...")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fix = "example.com/violating"
-	got := deptest.Check(g, []deptest.Rule{
+	const fix = fixMod
+	wantChains(t, fixtureViolations(t, []deptest.Rule{
 		{From: fix + "/internal/state", Deny: []string{"net/http"}, Why: "transitive"},
 		{From: fix + "/internal/watcher", Deny: []string{fix + "/internal/state"}, Why: "kept"},
 		{From: fix + "/cmd/app", Direct: true, Deny: []string{fix + "/internal/api"}, Why: "only through state, not directly"},
 		{From: fix + "/cmd/app", Direct: true, Deny: []string{fix + "/internal/state"}, Why: "direct"},
 		{From: fix + "/internal/missing", Deny: []string{"net/http"}, Why: "absent package"},
 		{From: fix + "/internal/daemon", Direct: true, Deny: daemonDenies, Why: "wires and supervises only"},
-	})
-	var lines []string
-	for _, v := range got {
-		lines = append(lines, v.String())
-	}
-	want := []string{
+	}), []string{
 		fix + "/internal/state -> " + fix + "/internal/api -> net/http",
 		fix + "/cmd/app -> " + fix + "/internal/state",
 		// The daemon may import a stage (the watcher), not serve HTTP itself.
 		fix + "/internal/daemon -> net/http",
-	}
-	if len(got) != len(want) {
-		t.Fatalf("violations:\n%s\nwant exactly %d", strings.Join(lines, "\n"), len(want))
-	}
-	for i, w := range want {
-		if !strings.HasSuffix(lines[i], w) {
-			t.Errorf("violation %d = %q, want the chain %q", i, lines[i], w)
-		}
-	}
+	})
 }
 
 func TestCheckCoversSubpackagesOfADeniedModule(t *testing.T) {
@@ -233,36 +177,20 @@ func TestOnlyStateWritesRecords(t *testing.T) {
 // The command's rule catches a stage imported directly, and only that: a
 // stage reached through the package that wires it is fine.
 func TestCmdRuleCatchesADirectStageImport(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := deptest.Load(context.Background(), dir, "./...")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fix = "example.com/violating"
-	var got []string
+	const fix = fixMod
+	var rules []deptest.Rule
 	for _, from := range []string{fix + "/cmd/wired", fix + "/cmd/leaky"} {
-		for _, v := range deptest.Check(g, []deptest.Rule{{From: from, Direct: true, Deny: cmdDeny(fix), Why: "stages through their owners"}}) {
-			got = append(got, v.String())
-		}
+		rules = append(rules, deptest.Rule{From: from, Direct: true, Deny: cmdDeny(fix), Why: "stages through their owners"})
 	}
-	if len(got) != 1 || !strings.HasSuffix(got[0], fix+"/cmd/leaky -> "+fix+"/internal/watcher") {
-		t.Fatalf("violations %q, want exactly cmd/leaky -> internal/watcher", got)
-	}
+	wantChains(t, fixtureViolations(t, rules), []string{fix + "/cmd/leaky -> " + fix + "/internal/watcher"})
 }
 
 func TestUseCheckerCatchesAViolatingModule(t *testing.T) {
-	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
+	src, err := deptest.LoadSources(context.Background(), fixtureDir(t), "./...")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := deptest.LoadSources(context.Background(), dir, "./...")
-	if err != nil {
-		t.Fatal(err)
-	}
-	const fix = "example.com/violating"
+	const fix = fixMod
 	got, err := deptest.CheckUses(src, []deptest.UseRule{{Names: []string{"SeedRecord"}, Allow: []string{fix + "/internal/records"}, Why: "fixture"}})
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +204,48 @@ func TestUseCheckerCatchesAViolatingModule(t *testing.T) {
 	for _, part := range []string{filepath.Join("internal", "writer", "writer.go") + ":9:", fix + "/internal/writer", "SeedRecord", fix + "/internal/records", "fixture"} {
 		if !strings.Contains(v, part) {
 			t.Errorf("violation %q does not name %q", v, part)
+		}
+	}
+}
+
+// fixMod is the module of the fixture in testdata/violating, which breaks
+// every rule once.
+const fixMod = "example.com/violating"
+
+func fixtureDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs(filepath.Join("testdata", "violating"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// fixtureViolations checks rules against the fixture's import graph and
+// returns each violation as text.
+func fixtureViolations(t *testing.T, rules []deptest.Rule) []string {
+	t.Helper()
+	g, err := deptest.Load(context.Background(), fixtureDir(t), "./...")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, v := range deptest.Check(g, rules) {
+		lines = append(lines, v.String())
+	}
+	return lines
+}
+
+// wantChains fails unless lines are exactly the import chains of want, in
+// order (each line ends with its chain).
+func wantChains(t *testing.T, lines, want []string) {
+	t.Helper()
+	if len(lines) != len(want) {
+		t.Fatalf("violations:\n%s\nwant exactly %d: %q", strings.Join(lines, "\n"), len(want), want)
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(lines[i], w) {
+			t.Errorf("violation %d = %q, want the chain %q", i, lines[i], w)
 		}
 	}
 }
