@@ -152,20 +152,8 @@ func TestOriginalEndpoint(t *testing.T) {
 			p := tt.setup(t, f, base)
 			srv := f.server(t, Options{})
 			r := fetch(t, srv.URL+"/ui/api/original?path="+url.QueryEscape(p), nil)
-			if r.code != tt.status {
-				t.Fatalf("status %d (%s), want %d", r.code, r.body, tt.status)
-			}
-			if ct := r.hdr.Get("Content-Type"); ct != tt.ctype {
-				t.Errorf("Content-Type %q, want %q", ct, tt.ctype)
-			}
-			if strings.Contains(r.body, "API key") {
-				t.Errorf("the secret behind the link was served: %q", r.body)
-			}
-			if tt.status != 200 {
+			if !servedAsAsked(t, r, tt.status, tt.ctype, tt.disp) {
 				return
-			}
-			if d := r.hdr.Get("Content-Disposition"); !strings.HasPrefix(d, tt.disp) {
-				t.Errorf("Content-Disposition %q, want it to start %q", d, tt.disp)
 			}
 			if tt.body != nil && !bytes.Equal([]byte(r.body), tt.body) {
 				t.Errorf("body is %d bytes, not the file's %d", len(r.body), len(tt.body))
@@ -247,20 +235,8 @@ func TestLedgerEndpoint(t *testing.T) {
 			inbox := tt.setup(t, f, base)
 			srv := f.server(t, Options{})
 			r := fetch(t, srv.URL+"/ui/api/ledger?inbox="+url.QueryEscape(inbox), nil)
-			if r.code != tt.status {
-				t.Fatalf("status %d (%s), want %d", r.code, r.body, tt.status)
-			}
-			if ct := r.hdr.Get("Content-Type"); ct != tt.ctype {
-				t.Errorf("Content-Type %q, want %q", ct, tt.ctype)
-			}
-			if strings.Contains(r.body, "API key") {
-				t.Errorf("the secret behind the link was served: %q", r.body)
-			}
-			if tt.status != 200 {
+			if !servedAsAsked(t, r, tt.status, tt.ctype, tt.disp) {
 				return
-			}
-			if d := r.hdr.Get("Content-Disposition"); !strings.HasPrefix(d, tt.disp) {
-				t.Errorf("Content-Disposition %q, want it to start %q", d, tt.disp)
 			}
 			if !bytes.Equal([]byte(r.body), tt.body) {
 				t.Errorf("body %q, want the ledger's %q", r.body, tt.body)
@@ -307,4 +283,27 @@ func TestFileActionsNeedSignIn(t *testing.T) {
 			t.Errorf("GET %s with the token: %d %q, want 200", u, r.code, r.body)
 		}
 	}
+}
+
+// servedAsAsked checks a download's status, type and disposition, and that
+// the secret a link pointed at was not served; it says whether the answer
+// was a 200 whose body is worth checking.
+func servedAsAsked(t *testing.T, r fetched, status int, ctype, disp string) bool {
+	t.Helper()
+	if r.code != status {
+		t.Fatalf("status %d (%s), want %d", r.code, r.body, status)
+	}
+	if ct := r.hdr.Get("Content-Type"); ct != ctype {
+		t.Errorf("Content-Type %q, want %q", ct, ctype)
+	}
+	if strings.Contains(r.body, "API key") {
+		t.Errorf("the secret behind the link was served: %q", r.body)
+	}
+	if status != 200 {
+		return false
+	}
+	if d := r.hdr.Get("Content-Disposition"); !strings.HasPrefix(d, disp) {
+		t.Errorf("Content-Disposition %q, want it to start %q", d, disp)
+	}
+	return true
 }
