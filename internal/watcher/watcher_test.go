@@ -456,7 +456,12 @@ func (s *syncBuf) String() string {
 // structure reaches its end (PNG IEND, JPEG end of image), however long
 // its size stays still in between; the reason names what is missing.
 func TestImagesSettleWhenComplete(t *testing.T) {
-	in := inbox(t, func(i *watcher.Inbox) { i.Include = []string{"*.png", "*.jpg"} })
+	// incomplete_after is long enough, on a busy machine too, to see both
+	// held as incomplete before they are reported.
+	in := inbox(t, func(i *watcher.Inbox) {
+		i.Include = []string{"*.png", "*.jpg"}
+		i.IncompleteAfter = patience.Scale(2 * time.Second)
+	})
 	r := samples.GenerateReceipt(3, 1)
 	jpg, err := samples.ReceiptJPEG(r)
 	if err != nil {
@@ -471,13 +476,17 @@ func TestImagesSettleWhenComplete(t *testing.T) {
 		write(t, p, b[:len(b)*2/3])
 	}
 	run := start(t, in, false)
-	run.quiet(in.IncompleteAfter / 2)
-	if st := run.w.Status(); st.Incomplete != 2 {
-		t.Errorf("cut-off images: incomplete %d, want 2", st.Incomplete)
+	if !patience.Wait(in.IncompleteAfter/2, 10*time.Millisecond, func() bool { return run.w.Status().Incomplete == 2 }) {
+		t.Errorf("cut-off images: incomplete %d, want 2", run.w.Status().Incomplete)
+	}
+	select {
+	case ev := <-run.events:
+		t.Fatalf("%s %s reported before incomplete_after", ev.Kind, ev.Path)
+	default:
 	}
 	got := map[string]watcher.Event{}
 	for range 2 {
-		ev, ok := run.next(3 * time.Second)
+		ev, ok := run.next(in.IncompleteAfter + patience.Scale(3*time.Second))
 		if !ok {
 			t.Fatal("cut-off images never reported")
 		}
