@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/logx"
 	"github.com/ppsync/ppsync/internal/service"
 )
 
@@ -121,7 +122,7 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 // Event Log.
 func (m *Main) runService(cfg *config.Config, key, instance string) error {
 	return service.RunWindows(cfg, instance, m.Getenv,
-		func(w io.Writer) slog.Handler { return newLogger(w, cfg.Log).Handler() },
+		func(w io.Writer) slog.Handler { return logx.New(w, cfg.Log).Handler() },
 		func(ctx context.Context, log *slog.Logger) error {
 			sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: key, Logger: log})
 			if err == nil {
