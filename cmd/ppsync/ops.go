@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -54,7 +55,9 @@ func (m *Main) targetOf(ctx context.Context, cfg *config.Config) (target, error)
 		}
 		why = err
 	}
-	return target{Control: offline.New(cfg, m.Getenv, nil), why: why}, nil
+	// Offline, a ledger rebuild's warnings go to stderr.
+	warn := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return target{Control: offline.New(cfg, m.Getenv, warn), why: why}, nil
 }
 
 func (m *Main) runStatus(ctx context.Context, args []string) error {
