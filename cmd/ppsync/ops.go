@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"golang.org/x/term"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/offline"
 	"github.com/ppsync/ppsync/internal/diagnose"
-	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
@@ -159,7 +157,7 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	}
 	var missing []string
 	for _, p := range paths {
-		if !containsString(ans.Retried, p) {
+		if !slices.Contains(ans.Retried, p) {
 			missing = append(missing, p)
 		}
 	}
@@ -259,15 +257,6 @@ func (m *Main) confirm(question string) (bool, error) {
 	return a == "y" || a == "yes", nil
 }
 
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // --- check -------------------------------------------------------------------
 
 func (m *Main) runCheck(ctx context.Context, args []string) error {
@@ -327,15 +316,7 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
-	if errors.Is(err, state.ErrLocked) {
-		return fmt.Errorf("ppsync is running and holds %s: stop it first (or turn webhooks off in the config and restart: it then deletes the subscription itself)", cfg.State.Path)
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	id, err := webhook.Remove(ctx, client, st)
+	id, err := webhook.RemoveAt(ctx, client, cfg.State.Path)
 	if err != nil {
 		return err
 	}
