@@ -6,12 +6,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os/user"
 	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/review"
 )
 
@@ -125,33 +123,17 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 			return printJSON(m, it)
 		}
 		fmt.Fprintf(m.Stdout, "id:      %s\nfile:    %s\nheld:    %s (%s)\nreasons: %s\n", it.ID, it.File, it.Held, it.HeldAt.Format(time.RFC3339), review.ReasonsText(it.Reasons))
-		var doc struct {
-			Confidence    *float64        `json:"confidence"`
-			ExtractedData json.RawMessage `json:"extracted_data"`
-		}
-		_ = json.Unmarshal(it.Document, &doc)
-		if doc.Confidence != nil {
-			fmt.Fprintf(m.Stdout, "confidence: %g\n", *doc.Confidence)
-		}
-		var pretty any
-		if json.Unmarshal(doc.ExtractedData, &pretty) == nil {
-			b, _ := json.MarshalIndent(pretty, "", "  ")
-			fmt.Fprintf(m.Stdout, "extracted_data:\n%s\n", b)
-		}
+		fmt.Fprint(m.Stdout, review.DocumentText(it.Document))
 		return nil
 	}
-	by := "cli"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		by = u.Username
-	}
-	ans, err := c.ReviewDecide(ctx, id, sub == "approve", admin.ReviewDecision{Set: set, Note: *note, NotDuplicate: *notDup, By: by})
+	ans, err := c.ReviewDecide(ctx, id, sub == "approve", admin.ReviewDecision{Set: set, Note: *note, NotDuplicate: *notDup, By: review.Reviewer()})
 	if err != nil {
 		return noDaemon(err)
 	}
 	if sub == "approve" {
 		fmt.Fprintf(m.Stdout, "approved: %s written\n", ans.Output)
 	} else {
-		fmt.Fprintf(m.Stdout, "rejected: %s written (%s)\n", ans.Output, finish.CodeRejectedInReview)
+		fmt.Fprintf(m.Stdout, "rejected: %s written (%s)\n", ans.Output, review.CodeRejected)
 	}
 	return nil
 }
