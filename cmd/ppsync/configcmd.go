@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/diagnose"
 )
 
 // runConfig is 'ppsync config show': the effective configuration.
@@ -65,10 +64,4 @@ func (m *Main) configFlags() *flag.FlagSet {
 	fs.String("c", "", "config file (default: the service's config)")
 	fs.Bool("json", false, "print the settings as JSON: key, value (or masked), source")
 	return fs
-}
-
-// withKeySource adds to an error of a refused key where the key came from
-// and what to do (diagnose.WithKeySource).
-func withKeySource(err error, cfg *config.Config, getenv func(string) string) error {
-	return diagnose.WithKeySource(err, cfg, getenv)
 }

@@ -38,7 +38,7 @@ func (m *Main) runNotify(ctx context.Context, args []string) error {
 		fs.Usage()
 		return err
 	}
-	cfg, err := m.loadConfig(path, nil)
+	cfg, err := m.loadConfig(path)
 	if err != nil {
 		return err
 	}

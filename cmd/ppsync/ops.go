@@ -15,47 +15,20 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/apiconf"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/control"
-	"github.com/ppsync/ppsync/internal/control/offline"
+	"github.com/ppsync/ppsync/internal/control/target"
 	"github.com/ppsync/ppsync/internal/diagnose"
+	"github.com/ppsync/ppsync/internal/service"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
-// target is the installation the CLI acts on: its running daemon, through
-// the admin endpoint, or, when none answers, the state file.
-type target struct {
-	control.Control
-	// daemon is the running daemon's client (nil offline).
-	daemon *admin.Client
-	// why is why no daemon was asked: its client's error, or nil when
-	// [admin] listen is "off".
-	why error
-}
-
-// running tells whether the daemon answered.
-func (t target) running() bool { return t.daemon != nil }
-
-// targetOf asks cfg's daemon; when none answers at its admin address it
-// falls back to the state file (an answer from another program, or from
-// another config's daemon, is an error).
-func (m *Main) targetOf(ctx context.Context, cfg *config.Config) (target, error) {
-	var why error
-	if c := admin.NewClient(cfg); c != nil {
-		_, err := c.Identity(ctx)
-		if err == nil {
-			return target{Control: c, daemon: c}, nil
-		}
-		if !errors.Is(err, admin.ErrNoDaemon) {
-			return target{}, err
-		}
-		why = err
-	}
-	// Offline, a ledger rebuild's warnings go to stderr.
+// targetOf is the installation the CLI acts on (internal/control/target);
+// offline, a ledger rebuild's warnings go to stderr.
+func (m *Main) targetOf(ctx context.Context, cfg *config.Config) (target.Target, error) {
 	warn := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return target{Control: offline.New(cfg, m.Getenv, warn), why: why}, nil
+	return target.Of(ctx, cfg, m.Getenv, warn)
 }
 
 func (m *Main) runStatus(ctx context.Context, args []string) error {
@@ -78,7 +51,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.Service = serviceStatus(*instance)
+	rep.Service = service.Status(*instance)
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
@@ -89,9 +62,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		listen = "https://" + listen
 	}
 	rep.WriteText(m.Stdout, listen)
-	if t.running() {
+	if t.Running() {
 		// A one-time link that signs the browser in to the status page.
-		link, exp, err := t.daemon.LoginLink(ctx)
+		link, exp, err := t.Daemon.LoginLink(ctx)
 		if err != nil {
 			fmt.Fprintf(m.Stdout, "sign in:   (no sign-in link: %v)\n", err)
 		} else {
@@ -108,7 +81,7 @@ func (m *Main) requireConfig(fs *flag.FlagSet, path string) (*config.Config, err
 		fs.Usage()
 		return nil, err
 	}
-	return m.loadConfig(p, nil)
+	return m.loadConfig(p)
 }
 
 func (m *Main) runRetry(ctx context.Context, args []string) error {
@@ -164,7 +137,7 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	switch {
 	case len(ans.Retried) == 0:
 		fmt.Fprintln(m.Stdout, "nothing to retry: no failed or refused file matched")
-	case t.running():
+	case t.Running():
 		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(ans.Retried), "file"))
 	default:
 		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", plural(len(ans.Retried), "file"))
@@ -217,7 +190,7 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 	for _, p := range done {
 		fmt.Fprintln(m.Stdout, "reprocess:", p)
 	}
-	if t.running() {
+	if t.Running() {
 		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(done), "file"))
 	} else {
 		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", plural(len(done), "file"))
@@ -295,10 +268,10 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 		}
 		ans, err := t.WebhookTest(ctx)
 		switch {
-		case errors.Is(err, control.ErrNotRunning) && t.why == nil:
+		case errors.Is(err, control.ErrNotRunning) && t.Why == nil:
 			return fmt.Errorf("webhook test: [admin] listen is \"off\" in %s: the test needs the running daemon's admin endpoint", cfg.File)
 		case errors.Is(err, control.ErrNotRunning):
-			return fmt.Errorf("webhook test: %w (start ppsync first)", t.why)
+			return fmt.Errorf("webhook test: %w (start ppsync first)", t.Why)
 		case err != nil:
 			return fmt.Errorf("webhook test: %w", err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,20 +18,7 @@ import (
 
 // configOrDefault returns -c, else the platform default when it exists.
 func (m *Main) configOrDefault(flagValue string) (string, error) {
-	return m.instanceConfigOrDefault(flagValue, "")
-}
-
-// instanceConfigOrDefault returns -c, else the default config of the
-// service instance (--name) when it exists.
-func (m *Main) instanceConfigOrDefault(flagValue, instance string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	def := service.InstanceConfigPath(runtime.GOOS, instance, m.Getenv)
-	if _, err := os.Stat(def); err == nil {
-		return def, nil
-	}
-	return "", fmt.Errorf("-c FILE is required (no config at the default %s; start from config.example.toml)", def)
+	return service.ConfigOrDefault(flagValue, "", m.Getenv)
 }
 
 // instanceConfig is -c, or with --name NAME and no -c that instance's
@@ -43,16 +31,7 @@ func (m *Main) instanceConfig(path, instance string) string {
 }
 
 // instanceFlag adds --name to a service command's flags.
-func instanceFlag(fs interface {
-	String(name, value, usage string) *string
-}) *string {
-	return fs.String("name", "", "the service instance, for one more config on this host: ppsync@NAME (systemd), ppsync-NAME (Windows, launchd); its default config is "+
-		service.InstanceConfigPath(runtime.GOOS, "NAME", func(string) string { return "" }))
-}
-
-func serviceStatus(instance string) string { return service.Status(instance) }
-
-func underServiceManager() bool { return service.UnderServiceManager() }
+func instanceFlag(fs *flag.FlagSet) *string { return fs.String("name", "", service.InstanceFlagHelp()) }
 
 func (m *Main) runInstall(ctx context.Context, args []string) error {
 	fs := m.flags("install", "install -c FILE [--user NAME] [--name NAME]")
@@ -65,11 +44,11 @@ func (m *Main) runInstall(ctx context.Context, args []string) error {
 	if err := service.CheckInstance(*instance); err != nil {
 		return err
 	}
-	path, err := m.instanceConfigOrDefault(*cfgPath, *instance)
+	path, err := service.ConfigOrDefault(*cfgPath, *instance, m.Getenv)
 	if err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig(path, nil)
+	cfg, err := m.loadConfig(path)
 	if err != nil {
 		return err
 	}
