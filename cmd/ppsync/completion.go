@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/completion"
 )
 
@@ -59,7 +60,7 @@ func (m *Main) completionSpec() []completion.Cmd {
 
 func (m *Main) runCompletion(_ context.Context, args []string) error {
 	fs := m.flags("completion", "completion bash|zsh|fish|powershell")
-	rest, err := parseArgs(fs, args)
+	rest, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 )
 
@@ -22,7 +23,7 @@ func (m *Main) runConfig(_ context.Context, args []string) error {
 	}
 	cfgPath := fs.Lookup("c").Value
 	asJSON := fs.Lookup("json").Value
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	given := cfgPath.String()

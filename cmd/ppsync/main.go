@@ -13,10 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/completion"
 	"github.com/ppsync/ppsync/internal/emulator"
 )
@@ -184,14 +184,12 @@ func (m *Main) report(err error) int {
 			return code
 		}
 	}
-	if errors.Is(err, errUsage) {
+	if errors.Is(err, cli.ErrUsage) {
 		return exitCantRun // the flag package already printed why
 	}
 	fmt.Fprintf(m.Stderr, "ppsync: %v\n", err)
 	return code
 }
-
-var errUsage = errors.New("usage")
 
 // flags builds a FlagSet whose --help prints the command's usage, its
 // summary and help, and its flags.
@@ -220,45 +218,6 @@ func (m *Main) flags(name, usage string) *flag.FlagSet {
 		}
 	}
 	return fs
-}
-
-// parse parses flags anywhere on the line ("retry a.pdf -c x.toml") and
-// refuses positional arguments.
-func parse(fs *flag.FlagSet, args []string) error {
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(rest, " "))
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
-
-// parseArgs parses flags wherever they stand and returns the positional
-// arguments in order; everything after "--" is positional.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var tail []string
-	if i := slices.Index(args, "--"); i >= 0 {
-		args, tail = args[:i], args[i+1:]
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, errUsage
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return append(pos, tail...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
 }
 
 func (m *Main) runHelp(_ context.Context, args []string) error {

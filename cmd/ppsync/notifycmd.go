@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/notify"
 )
 
@@ -24,13 +25,13 @@ func (m *Main) runNotify(ctx context.Context, args []string) error {
 			}
 			return flag.ErrHelp
 		}
-		return errUsage
+		return cli.ErrUsage
 	}
 	fs := m.flags("notify test", "notify test -c FILE")
 	cfgPath := fs.String("c", "", "config file (required)")
 	fs.StringVar(cfgPath, "config", "", "config file (same as -c)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long each target has to accept the message")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	path, err := m.configOrDefault(*cfgPath)

@@ -1,21 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"golang.org/x/term"
-
 	"github.com/ppsync/ppsync/internal/apiconf"
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/target"
@@ -36,7 +33,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	cfgPath := fs.String("c", "", "config file (required)")
 	asJSON := fs.Bool("json", false, "print JSON (the same as the admin endpoint's /status)")
 	instance := instanceFlag(fs)
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := m.requireConfig(fs, m.instanceConfig(*cfgPath, *instance))
@@ -90,7 +87,7 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	failed := fs.Bool("failed", false, "send every failed or refused file through again")
 	reprocess := fs.Bool("reprocess", false, "process the named files again, finished (done) ones included; says what it costs first")
 	yes := fs.Bool("yes", false, "with --reprocess: do not ask for confirmation")
-	paths, err := parseArgs(fs, args)
+	paths, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -138,9 +135,9 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	case len(ans.Retried) == 0:
 		fmt.Fprintln(m.Stdout, "nothing to retry: no failed or refused file matched")
 	case t.Running():
-		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(ans.Retried), "file"))
+		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", cli.Plural(len(ans.Retried), "file"))
 	default:
-		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", plural(len(ans.Retried), "file"))
+		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", cli.Plural(len(ans.Retried), "file"))
 	}
 	if len(missing) > 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("not retried (not known as failed or refused; to process a finished file again use --reprocess): %s", strings.Join(missing, ", "))}
@@ -173,7 +170,10 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 	}
 	fmt.Fprintln(m.Stdout, reprocessCost(plan))
 	if !yes {
-		ok, err := m.confirm("Process them again? [y/N] ")
+		ok, err := cli.Confirm(m.Stdin, m.Stdout, "Process them again? [y/N] ")
+		if errors.Is(err, cli.ErrNoTerminal) {
+			return &exitError{code: exitFailed, err: fmt.Errorf("%w: add --yes to process the files again (and pay for them) without asking", err)}
+		}
 		if err != nil {
 			return err
 		}
@@ -191,43 +191,23 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 		fmt.Fprintln(m.Stdout, "reprocess:", p)
 	}
 	if t.Running() {
-		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(done), "file"))
+		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", cli.Plural(len(done), "file"))
 	} else {
-		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", plural(len(done), "file"))
+		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", cli.Plural(len(done), "file"))
 	}
 	if len(done) < len(paths) {
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s of %d not processed again (see above)", plural(len(paths)-len(done), "file"), len(paths))}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s of %d not processed again (see above)", cli.Plural(len(paths)-len(done), "file"), len(paths))}
 	}
 	return nil
 }
 
 // reprocessCost says what processing the planned files again costs.
 func reprocessCost(p control.ReprocessAnswer) string {
-	s := fmt.Sprintf("Processing %s again costs %s (1 page = 1 credit)", plural(len(p.Files), "file"), plural(p.Pages, "credit"))
+	s := fmt.Sprintf("Processing %s again costs %s (1 page = 1 credit)", cli.Plural(len(p.Files), "file"), cli.Plural(p.Pages, "credit"))
 	if p.Unknown > 0 {
-		s += fmt.Sprintf(", plus the pages of %s never counted", plural(p.Unknown, "file"))
+		s += fmt.Sprintf(", plus the pages of %s never counted", cli.Plural(p.Unknown, "file"))
 	}
 	return s + "; each is sent as a new job and charged again."
-}
-
-// confirm asks question on the terminal and reads y or yes. Without a
-// terminal it refuses: spending credits needs --yes in a script.
-func (m *Main) confirm(question string) (bool, error) {
-	in := m.Stdin
-	if in == nil {
-		in = os.Stdin
-	}
-	f, ok := in.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return false, &exitError{code: exitFailed, err: errors.New("not a terminal, so nobody can confirm: add --yes to process the files again (and pay for them) without asking")}
-	}
-	fmt.Fprint(m.Stdout, question)
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		return false, nil
-	}
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes", nil
 }
 
 // --- check -------------------------------------------------------------------
@@ -237,7 +217,7 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 	cfgPath := fs.String("c", "", "config file (required)")
 	svcUser := fs.String("service-user", "", "as root, test the folders as this account (default: User= of the installed unit, else ppsync when it exists)")
 	unit := fs.String("unit", "", "the systemd unit whose ReadWritePaths the folders are tested against (default: the installed ppsync.service; \"none\" for none)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	path, err := m.configOrDefault(*cfgPath)
@@ -248,7 +228,7 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 	res := diagnose.Run(ctx, path, diagnose.Options{Getenv: m.Getenv, ServiceUser: *svcUser, UnitFile: *unit})
 	res.Write(m.Stdout)
 	if n := res.Problems(); n > 0 {
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(n, "problem"))}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s found", cli.Plural(n, "problem"))}
 	}
 	return nil
 }
@@ -321,12 +301,12 @@ func (m *Main) subcommand(group string, args []string, subs [][2]string) (string
 			}
 			return "", nil, flag.ErrHelp
 		}
-		return "", nil, errUsage
+		return "", nil, cli.ErrUsage
 	}
 	sub := args[0]
 	fs := m.flags(group+" "+sub, group+" "+sub+" -c FILE")
 	cfgPath := fs.String("c", "", "config file")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return "", nil, err
 	}
 	cfg, err := m.requireConfig(fs, *cfgPath)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/review"
 )
 
@@ -55,7 +56,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 		if sub != "" {
 			return fmt.Errorf("review: unknown action %q: use list, show, approve or reject", sub)
 		}
-		return errUsage
+		return cli.ErrUsage
 	}
 	fs := m.flags("review "+sub, "review "+sub+" -c FILE [ID] [--set field=value]... [--note TEXT]")
 	cfgPath := fs.String("c", "", "config file (required)")
@@ -64,7 +65,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 	notDup := fs.Bool("not-duplicate", false, "approve: the result is not a duplicate")
 	set := setFlags{}
 	fs.Var(set, "set", "approve: correct a field, field=value (repeat for more)")
-	rest, err := parseArgs(fs, args)
+	rest, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -112,7 +113,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 		for _, it := range l.Items {
 			fmt.Fprintf(m.Stdout, "%s  %s  held %s ago  %s\n", it.ID, it.File, time.Since(it.HeldAt).Round(time.Second), review.ReasonsText(it.Reasons))
 		}
-		fmt.Fprintf(m.Stdout, "%s to review\n", plural(l.Count, "result"))
+		fmt.Fprintf(m.Stdout, "%s to review\n", cli.Plural(l.Count, "result"))
 		return nil
 	case "show":
 		it, err := c.ReviewShow(ctx, id)

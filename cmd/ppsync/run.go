@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/service"
@@ -34,7 +34,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	once := fs.Bool("once", false, "process what is in the inboxes now, wait for every result, then exit (0 all done, 1 some failed, 2 could not run)")
 	asService := fs.Bool("service", false, "Windows: run under the Service Control Manager (the command line 'ppsync install' writes has it)")
 	instance := fs.String("name", "", "with --service: the service instance 'ppsync install --name' made (its log folder and Event Log source)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	path, err := m.configOrDefault(*cfgPath)
@@ -59,14 +59,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		for _, p := range sum.Problems {
 			fmt.Fprintln(m.Stdout, "  "+p)
 		}
-		return &exitError{code: exitFailed, err: errors.New(plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
+		return &exitError{code: exitFailed, err: errors.New(cli.Plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
 	}
 	return nil
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(what, "s"))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/logx"
@@ -38,7 +39,7 @@ func (m *Main) runInstall(ctx context.Context, args []string) error {
 	cfgPath := fs.String("c", "", "config file (default: the platform's, e.g. /etc/ppsync/config.toml; with --name NAME: /etc/ppsync/NAME.toml)")
 	instance := instanceFlag(fs)
 	userName := fs.String("user", service.DefaultUser(), "account the service runs as (Windows: DOMAIN\\name, a managed service account DOMAIN\\name$, or by default NT SERVICE\\ppsync; a password is asked for, never taken from the command line)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := service.CheckInstance(*instance); err != nil {
@@ -80,7 +81,7 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 	return func(m *Main, ctx context.Context, args []string) error {
 		fs := m.flags(action, action+" [--name NAME]")
 		instance := instanceFlag(fs)
-		if err := parse(fs, args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
 		if err := service.Control(ctx, action, *instance); err != nil {
