@@ -201,14 +201,12 @@ func (m *Main) flags(name, usage string) *flag.FlagSet {
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ppsync %s\n\n", usage)
-		for _, c := range m.commands() {
-			if c.name == strings.Fields(name)[0] {
-				fmt.Fprintln(fs.Output(), strings.ToUpper(c.summary[:1])+c.summary[1:]+".")
-				if c.help != "" {
-					fmt.Fprintln(fs.Output(), c.help)
-				}
-				fmt.Fprintln(fs.Output())
+		if about, help := m.about(strings.Fields(name)[0]); about != "" {
+			fmt.Fprintln(fs.Output(), about)
+			if help != "" {
+				fmt.Fprintln(fs.Output(), help)
 			}
+			fmt.Fprintln(fs.Output())
 		}
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
@@ -218,6 +216,17 @@ func (m *Main) flags(name, usage string) *flag.FlagSet {
 		}
 	}
 	return fs
+}
+
+// about is command name's summary as a sentence, and its help ("" when
+// there is no such command).
+func (m *Main) about(name string) (sentence, help string) {
+	for _, c := range m.commands() {
+		if c.name == name {
+			return strings.ToUpper(c.summary[:1]) + c.summary[1:] + ".", c.help
+		}
+	}
+	return "", ""
 }
 
 func (m *Main) runHelp(_ context.Context, args []string) error {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/cli"
@@ -18,11 +17,8 @@ func (m *Main) runNotify(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(m.Stderr, "Usage: ppsync notify test -c FILE [--timeout 30s]   send a test message to every [[notify]] target")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			for _, c := range m.commands() {
-				if c.name == "notify" {
-					fmt.Fprintf(m.Stderr, "\n%s.\n\n%s\n", strings.ToUpper(c.summary[:1])+c.summary[1:], c.help)
-				}
-			}
+			about, help := m.about("notify")
+			fmt.Fprintf(m.Stderr, "\n%s\n\n%s\n", about, help)
 			return flag.ErrHelp
 		}
 		return cli.ErrUsage

@@ -294,11 +294,8 @@ func (m *Main) subcommand(group string, args []string, subs [][2]string) (string
 			fmt.Fprintf(m.Stderr, "%s ppsync %s %s -c FILE   %s\n", lead, group, s[0], s[1])
 		}
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			for _, c := range m.commands() {
-				if c.name == group {
-					fmt.Fprintf(m.Stderr, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
-				}
-			}
+			about, _ := m.about(group)
+			fmt.Fprintf(m.Stderr, "\n%s\n", about)
 			return "", nil, flag.ErrHelp
 		}
 		return "", nil, cli.ErrUsage

@@ -46,11 +46,8 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 	default:
 		fmt.Fprintln(m.Stderr, "Usage: ppsync review list|show|approve|reject -c FILE [ID] [--set field=value]... [--note TEXT] [--not-duplicate]")
 		if sub == "-h" || sub == "--help" {
-			for _, c := range m.commands() {
-				if c.name == "review" {
-					fmt.Fprintf(m.Stderr, "\n%s.\n\n%s\n", strings.ToUpper(c.summary[:1])+c.summary[1:], c.help)
-				}
-			}
+			about, help := m.about("review")
+			fmt.Fprintf(m.Stderr, "\n%s\n\n%s\n", about, help)
 			return flag.ErrHelp
 		}
 		if sub != "" {
