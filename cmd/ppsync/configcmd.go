@@ -6,8 +6,8 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/diagnose"
 )
 
 // runConfig is 'ppsync config show': the effective configuration.
@@ -23,7 +23,7 @@ func (m *Main) runConfig(_ context.Context, args []string) error {
 	}
 	cfgPath := fs.Lookup("c").Value
 	asJSON := fs.Lookup("json").Value
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	given := cfgPath.String()
@@ -65,10 +65,4 @@ func (m *Main) configFlags() *flag.FlagSet {
 	fs.String("c", "", "config file (default: the service's config)")
 	fs.Bool("json", false, "print the settings as JSON: key, value (or masked), source")
 	return fs
-}
-
-// withKeySource adds to an error of a refused key where the key came from
-// and what to do (diagnose.WithKeySource).
-func withKeySource(err error, cfg *config.Config, getenv func(string) string) error {
-	return diagnose.WithKeySource(err, cfg, getenv)
 }

@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-
-	"github.com/ppsync/ppsync/internal/daemon"
-	"github.com/ppsync/ppsync/internal/stageopts"
 )
 
 func (m *Main) runLedger(ctx context.Context, args []string) error {
@@ -17,26 +13,24 @@ func (m *Main) runLedger(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The parser's schema gives the columns; without a key (or an API that
-	// answers) they come from the documents' own keys.
-	var parsers daemon.Parsers
-	if key, err := cfg.ResolveAPIKey(m.Getenv); err == nil {
-		if c, err := stageopts.NewClient(cfg, key); err == nil {
-			parsers = c
-		}
+	// The running daemon rebuilds with its API client; offline, the
+	// parser's schema gives the columns when the key resolves, else the
+	// documents' own keys do.
+	t, err := m.targetOf(ctx, cfg)
+	if err != nil {
+		return err
 	}
-	log := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	done, err := daemon.RebuildLedgers(ctx, cfg, parsers, log)
-	for _, r := range done {
+	ans, err := t.RebuildLedgers(ctx)
+	for _, r := range ans.Rebuilt {
 		fmt.Fprintf(m.Stdout, "ledger %s: %d documents (inbox %s)\n", r.Ledger, r.Documents, r.Inbox)
-		if r.SchemaErr != nil {
-			fmt.Fprintf(m.Stdout, "  columns from the documents' keys, not the parser's schema: %v\n", r.SchemaErr)
+		if r.SchemaNote != "" {
+			fmt.Fprintf(m.Stdout, "  columns from the documents' keys, not the parser's schema: %s\n", r.SchemaNote)
 		}
 	}
 	if err != nil {
 		return &exitError{code: exitFailed, err: err}
 	}
-	if len(done) == 0 {
+	if len(ans.Rebuilt) == 0 {
 		return &exitError{code: exitFailed, err: errors.New("no inbox in " + cfg.File + " has a ledger: add ledger = \"invoices.csv\" to an [[inbox]]")}
 	}
 	return nil

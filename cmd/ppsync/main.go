@@ -13,10 +13,10 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/completion"
 	"github.com/ppsync/ppsync/internal/emulator"
 )
@@ -184,14 +184,12 @@ func (m *Main) report(err error) int {
 			return code
 		}
 	}
-	if errors.Is(err, errUsage) {
+	if errors.Is(err, cli.ErrUsage) {
 		return exitCantRun // the flag package already printed why
 	}
 	fmt.Fprintf(m.Stderr, "ppsync: %v\n", err)
 	return code
 }
-
-var errUsage = errors.New("usage")
 
 // flags builds a FlagSet whose --help prints the command's usage, its
 // summary and help, and its flags.
@@ -203,14 +201,12 @@ func (m *Main) flags(name, usage string) *flag.FlagSet {
 	}
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: ppsync %s\n\n", usage)
-		for _, c := range m.commands() {
-			if c.name == strings.Fields(name)[0] {
-				fmt.Fprintln(fs.Output(), strings.ToUpper(c.summary[:1])+c.summary[1:]+".")
-				if c.help != "" {
-					fmt.Fprintln(fs.Output(), c.help)
-				}
-				fmt.Fprintln(fs.Output())
+		if about, help := m.about(strings.Fields(name)[0]); about != "" {
+			fmt.Fprintln(fs.Output(), about)
+			if help != "" {
+				fmt.Fprintln(fs.Output(), help)
 			}
+			fmt.Fprintln(fs.Output())
 		}
 		hasFlags := false
 		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
@@ -222,43 +218,15 @@ func (m *Main) flags(name, usage string) *flag.FlagSet {
 	return fs
 }
 
-// parse parses flags anywhere on the line ("retry a.pdf -c x.toml") and
-// refuses positional arguments.
-func parse(fs *flag.FlagSet, args []string) error {
-	rest, err := parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(rest, " "))
-		fs.Usage()
-		return errUsage
-	}
-	return nil
-}
-
-// parseArgs parses flags wherever they stand and returns the positional
-// arguments in order; everything after "--" is positional.
-func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var tail []string
-	if i := slices.Index(args, "--"); i >= 0 {
-		args, tail = args[:i], args[i+1:]
-	}
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, errUsage
+// about is command name's summary as a sentence, and its help ("" when
+// there is no such command).
+func (m *Main) about(name string) (sentence, help string) {
+	for _, c := range m.commands() {
+		if c.name == name {
+			return strings.ToUpper(c.summary[:1]) + c.summary[1:] + ".", c.help
 		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return append(pos, tail...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
 	}
+	return "", ""
 }
 
 func (m *Main) runHelp(_ context.Context, args []string) error {

@@ -5,9 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/notify"
 )
 
@@ -17,20 +17,17 @@ func (m *Main) runNotify(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "test" {
 		fmt.Fprintln(m.Stderr, "Usage: ppsync notify test -c FILE [--timeout 30s]   send a test message to every [[notify]] target")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			for _, c := range m.commands() {
-				if c.name == "notify" {
-					fmt.Fprintf(m.Stderr, "\n%s.\n\n%s\n", strings.ToUpper(c.summary[:1])+c.summary[1:], c.help)
-				}
-			}
+			about, help := m.about("notify")
+			fmt.Fprintf(m.Stderr, "\n%s\n\n%s\n", about, help)
 			return flag.ErrHelp
 		}
-		return errUsage
+		return cli.ErrUsage
 	}
 	fs := m.flags("notify test", "notify test -c FILE")
 	cfgPath := fs.String("c", "", "config file (required)")
 	fs.StringVar(cfgPath, "config", "", "config file (same as -c)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long each target has to accept the message")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
 	path, err := m.configOrDefault(*cfgPath)
@@ -38,7 +35,7 @@ func (m *Main) runNotify(ctx context.Context, args []string) error {
 		fs.Usage()
 		return err
 	}
-	cfg, err := m.loadConfig(path, nil)
+	cfg, err := m.loadConfig(path)
 	if err != nil {
 		return err
 	}

@@ -1,60 +1,31 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
-	"golang.org/x/term"
-
-	"github.com/ppsync/ppsync/internal/admin"
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/control"
-	"github.com/ppsync/ppsync/internal/control/offline"
+	"github.com/ppsync/ppsync/internal/control/target"
 	"github.com/ppsync/ppsync/internal/diagnose"
+	"github.com/ppsync/ppsync/internal/service"
 	"github.com/ppsync/ppsync/internal/stageopts"
-	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
-// target is the installation the CLI acts on: its running daemon, through
-// the admin endpoint, or, when none answers, the state file.
-type target struct {
-	control.Control
-	// daemon is the running daemon's client (nil offline).
-	daemon *admin.Client
-	// why is why no daemon was asked: its client's error, or nil when
-	// [admin] listen is "off".
-	why error
-}
-
-// running tells whether the daemon answered.
-func (t target) running() bool { return t.daemon != nil }
-
-// targetOf asks cfg's daemon; when none answers at its admin address it
-// falls back to the state file (an answer from another program, or from
-// another config's daemon, is an error).
-func (m *Main) targetOf(ctx context.Context, cfg *config.Config) (target, error) {
-	var why error
-	if c := admin.NewClient(cfg); c != nil {
-		_, err := c.Identity(ctx)
-		if err == nil {
-			return target{Control: c, daemon: c}, nil
-		}
-		if !errors.Is(err, admin.ErrNoDaemon) {
-			return target{}, err
-		}
-		why = err
-	}
-	return target{Control: offline.New(cfg, m.Getenv, nil), why: why}, nil
+// targetOf is the installation the CLI acts on (internal/control/target);
+// offline, a ledger rebuild's warnings go to stderr.
+func (m *Main) targetOf(ctx context.Context, cfg *config.Config) (target.Target, error) {
+	warn := slog.New(slog.NewTextHandler(m.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	return target.Of(ctx, cfg, m.Getenv, warn)
 }
 
 func (m *Main) runStatus(ctx context.Context, args []string) error {
@@ -62,7 +33,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	cfgPath := fs.String("c", "", "config file (required)")
 	asJSON := fs.Bool("json", false, "print JSON (the same as the admin endpoint's /status)")
 	instance := instanceFlag(fs)
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	cfg, err := m.requireConfig(fs, m.instanceConfig(*cfgPath, *instance))
@@ -77,7 +48,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep.Service = serviceStatus(*instance)
+	rep.Service = service.Status(*instance)
 	if *asJSON {
 		enc := json.NewEncoder(m.Stdout)
 		enc.SetIndent("", "  ")
@@ -88,9 +59,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		listen = "https://" + listen
 	}
 	rep.WriteText(m.Stdout, listen)
-	if t.running() {
+	if t.Running() {
 		// A one-time link that signs the browser in to the status page.
-		link, exp, err := t.daemon.LoginLink(ctx)
+		link, exp, err := t.Daemon.LoginLink(ctx)
 		if err != nil {
 			fmt.Fprintf(m.Stdout, "sign in:   (no sign-in link: %v)\n", err)
 		} else {
@@ -107,7 +78,7 @@ func (m *Main) requireConfig(fs *flag.FlagSet, path string) (*config.Config, err
 		fs.Usage()
 		return nil, err
 	}
-	return m.loadConfig(p, nil)
+	return m.loadConfig(p)
 }
 
 func (m *Main) runRetry(ctx context.Context, args []string) error {
@@ -116,7 +87,7 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	failed := fs.Bool("failed", false, "send every failed or refused file through again")
 	reprocess := fs.Bool("reprocess", false, "process the named files again, finished (done) ones included; says what it costs first")
 	yes := fs.Bool("yes", false, "with --reprocess: do not ask for confirmation")
-	paths, err := parseArgs(fs, args)
+	paths, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -156,17 +127,17 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	}
 	var missing []string
 	for _, p := range paths {
-		if !containsString(ans.Retried, p) {
+		if !slices.Contains(ans.Retried, p) {
 			missing = append(missing, p)
 		}
 	}
 	switch {
 	case len(ans.Retried) == 0:
 		fmt.Fprintln(m.Stdout, "nothing to retry: no failed or refused file matched")
-	case t.running():
-		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(ans.Retried), "file"))
+	case t.Running():
+		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", cli.Plural(len(ans.Retried), "file"))
 	default:
-		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", plural(len(ans.Retried), "file"))
+		fmt.Fprintf(m.Stdout, "%s will be sent through again when ppsync next runs.\n", cli.Plural(len(ans.Retried), "file"))
 	}
 	if len(missing) > 0 {
 		return &exitError{code: exitFailed, err: fmt.Errorf("not retried (not known as failed or refused; to process a finished file again use --reprocess): %s", strings.Join(missing, ", "))}
@@ -199,7 +170,10 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 	}
 	fmt.Fprintln(m.Stdout, reprocessCost(plan))
 	if !yes {
-		ok, err := m.confirm("Process them again? [y/N] ")
+		ok, err := cli.Confirm(m.Stdin, m.Stdout, "Process them again? [y/N] ")
+		if errors.Is(err, cli.ErrNoTerminal) {
+			return &exitError{code: exitFailed, err: fmt.Errorf("%w: add --yes to process the files again (and pay for them) without asking", err)}
+		}
 		if err != nil {
 			return err
 		}
@@ -216,53 +190,24 @@ func (m *Main) reprocess(ctx context.Context, cfg *config.Config, paths []string
 	for _, p := range done {
 		fmt.Fprintln(m.Stdout, "reprocess:", p)
 	}
-	if t.running() {
-		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", plural(len(done), "file"))
+	if t.Running() {
+		fmt.Fprintf(m.Stdout, "%s sent through again now.\n", cli.Plural(len(done), "file"))
 	} else {
-		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", plural(len(done), "file"))
+		fmt.Fprintf(m.Stdout, "%s will be processed again when ppsync next runs.\n", cli.Plural(len(done), "file"))
 	}
 	if len(done) < len(paths) {
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s of %d not processed again (see above)", plural(len(paths)-len(done), "file"), len(paths))}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s of %d not processed again (see above)", cli.Plural(len(paths)-len(done), "file"), len(paths))}
 	}
 	return nil
 }
 
 // reprocessCost says what processing the planned files again costs.
 func reprocessCost(p control.ReprocessAnswer) string {
-	s := fmt.Sprintf("Processing %s again costs %s (1 page = 1 credit)", plural(len(p.Files), "file"), plural(p.Pages, "credit"))
+	s := fmt.Sprintf("Processing %s again costs %s (1 page = 1 credit)", cli.Plural(len(p.Files), "file"), cli.Plural(p.Pages, "credit"))
 	if p.Unknown > 0 {
-		s += fmt.Sprintf(", plus the pages of %s never counted", plural(p.Unknown, "file"))
+		s += fmt.Sprintf(", plus the pages of %s never counted", cli.Plural(p.Unknown, "file"))
 	}
 	return s + "; each is sent as a new job and charged again."
-}
-
-// confirm asks question on the terminal and reads y or yes. Without a
-// terminal it refuses: spending credits needs --yes in a script.
-func (m *Main) confirm(question string) (bool, error) {
-	in := m.Stdin
-	if in == nil {
-		in = os.Stdin
-	}
-	f, ok := in.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return false, &exitError{code: exitFailed, err: errors.New("not a terminal, so nobody can confirm: add --yes to process the files again (and pay for them) without asking")}
-	}
-	fmt.Fprint(m.Stdout, question)
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && line == "" {
-		return false, nil
-	}
-	a := strings.ToLower(strings.TrimSpace(line))
-	return a == "y" || a == "yes", nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // --- check -------------------------------------------------------------------
@@ -272,7 +217,7 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 	cfgPath := fs.String("c", "", "config file (required)")
 	svcUser := fs.String("service-user", "", "as root, test the folders as this account (default: User= of the installed unit, else ppsync when it exists)")
 	unit := fs.String("unit", "", "the systemd unit whose ReadWritePaths the folders are tested against (default: the installed ppsync.service; \"none\" for none)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	path, err := m.configOrDefault(*cfgPath)
@@ -283,7 +228,7 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 	res := diagnose.Run(ctx, path, diagnose.Options{Getenv: m.Getenv, ServiceUser: *svcUser, UnitFile: *unit})
 	res.Write(m.Stdout)
 	if n := res.Problems(); n > 0 {
-		return &exitError{code: exitFailed, err: fmt.Errorf("%s found", plural(n, "problem"))}
+		return &exitError{code: exitFailed, err: fmt.Errorf("%s found", cli.Plural(n, "problem"))}
 	}
 	return nil
 }
@@ -303,10 +248,10 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 		}
 		ans, err := t.WebhookTest(ctx)
 		switch {
-		case errors.Is(err, control.ErrNotRunning) && t.why == nil:
+		case errors.Is(err, control.ErrNotRunning) && t.Why == nil:
 			return fmt.Errorf("webhook test: [admin] listen is \"off\" in %s: the test needs the running daemon's admin endpoint", cfg.File)
 		case errors.Is(err, control.ErrNotRunning):
-			return fmt.Errorf("webhook test: %w (start ppsync first)", t.why)
+			return fmt.Errorf("webhook test: %w (start ppsync first)", t.Why)
 		case err != nil:
 			return fmt.Errorf("webhook test: %w", err)
 		}
@@ -324,15 +269,7 @@ func (m *Main) runWebhook(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := state.Open(cfg.State.Path, 300*time.Millisecond)
-	if errors.Is(err, state.ErrLocked) {
-		return fmt.Errorf("ppsync is running and holds %s: stop it first (or turn webhooks off in the config and restart: it then deletes the subscription itself)", cfg.State.Path)
-	}
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	id, err := webhook.Remove(ctx, client, st)
+	id, err := webhook.RemoveAt(ctx, client, cfg.State.Path)
 	if err != nil {
 		return err
 	}
@@ -357,19 +294,16 @@ func (m *Main) subcommand(group string, args []string, subs [][2]string) (string
 			fmt.Fprintf(m.Stderr, "%s ppsync %s %s -c FILE   %s\n", lead, group, s[0], s[1])
 		}
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			for _, c := range m.commands() {
-				if c.name == group {
-					fmt.Fprintf(m.Stderr, "\n%s.\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
-				}
-			}
+			about, _ := m.about(group)
+			fmt.Fprintf(m.Stderr, "\n%s\n", about)
 			return "", nil, flag.ErrHelp
 		}
-		return "", nil, errUsage
+		return "", nil, cli.ErrUsage
 	}
 	sub := args[0]
 	fs := m.flags(group+" "+sub, group+" "+sub+" -c FILE")
 	cfgPath := fs.String("c", "", "config file")
-	if err := parse(fs, args[1:]); err != nil {
+	if err := cli.Parse(fs, args[1:]); err != nil {
 		return "", nil, err
 	}
 	cfg, err := m.requireConfig(fs, *cfgPath)

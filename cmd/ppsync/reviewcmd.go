@@ -6,12 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os/user"
 	"strings"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/review"
 )
 
@@ -47,17 +46,14 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 	default:
 		fmt.Fprintln(m.Stderr, "Usage: ppsync review list|show|approve|reject -c FILE [ID] [--set field=value]... [--note TEXT] [--not-duplicate]")
 		if sub == "-h" || sub == "--help" {
-			for _, c := range m.commands() {
-				if c.name == "review" {
-					fmt.Fprintf(m.Stderr, "\n%s.\n\n%s\n", strings.ToUpper(c.summary[:1])+c.summary[1:], c.help)
-				}
-			}
+			about, help := m.about("review")
+			fmt.Fprintf(m.Stderr, "\n%s\n\n%s\n", about, help)
 			return flag.ErrHelp
 		}
 		if sub != "" {
 			return fmt.Errorf("review: unknown action %q: use list, show, approve or reject", sub)
 		}
-		return errUsage
+		return cli.ErrUsage
 	}
 	fs := m.flags("review "+sub, "review "+sub+" -c FILE [ID] [--set field=value]... [--note TEXT]")
 	cfgPath := fs.String("c", "", "config file (required)")
@@ -66,7 +62,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 	notDup := fs.Bool("not-duplicate", false, "approve: the result is not a duplicate")
 	set := setFlags{}
 	fs.Var(set, "set", "approve: correct a field, field=value (repeat for more)")
-	rest, err := parseArgs(fs, args)
+	rest, err := cli.ParseArgs(fs, args)
 	if err != nil {
 		return err
 	}
@@ -114,7 +110,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 		for _, it := range l.Items {
 			fmt.Fprintf(m.Stdout, "%s  %s  held %s ago  %s\n", it.ID, it.File, time.Since(it.HeldAt).Round(time.Second), review.ReasonsText(it.Reasons))
 		}
-		fmt.Fprintf(m.Stdout, "%s to review\n", plural(l.Count, "result"))
+		fmt.Fprintf(m.Stdout, "%s to review\n", cli.Plural(l.Count, "result"))
 		return nil
 	case "show":
 		it, err := c.ReviewShow(ctx, id)
@@ -125,33 +121,17 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 			return printJSON(m, it)
 		}
 		fmt.Fprintf(m.Stdout, "id:      %s\nfile:    %s\nheld:    %s (%s)\nreasons: %s\n", it.ID, it.File, it.Held, it.HeldAt.Format(time.RFC3339), review.ReasonsText(it.Reasons))
-		var doc struct {
-			Confidence    *float64        `json:"confidence"`
-			ExtractedData json.RawMessage `json:"extracted_data"`
-		}
-		_ = json.Unmarshal(it.Document, &doc)
-		if doc.Confidence != nil {
-			fmt.Fprintf(m.Stdout, "confidence: %g\n", *doc.Confidence)
-		}
-		var pretty any
-		if json.Unmarshal(doc.ExtractedData, &pretty) == nil {
-			b, _ := json.MarshalIndent(pretty, "", "  ")
-			fmt.Fprintf(m.Stdout, "extracted_data:\n%s\n", b)
-		}
+		fmt.Fprint(m.Stdout, review.DocumentText(it.Document))
 		return nil
 	}
-	by := "cli"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		by = u.Username
-	}
-	ans, err := c.ReviewDecide(ctx, id, sub == "approve", admin.ReviewDecision{Set: set, Note: *note, NotDuplicate: *notDup, By: by})
+	ans, err := c.ReviewDecide(ctx, id, sub == "approve", admin.ReviewDecision{Set: set, Note: *note, NotDuplicate: *notDup, By: review.Reviewer()})
 	if err != nil {
 		return noDaemon(err)
 	}
 	if sub == "approve" {
 		fmt.Fprintf(m.Stdout, "approved: %s written\n", ans.Output)
 	} else {
-		fmt.Fprintf(m.Stdout, "rejected: %s written (%s)\n", ans.Output, finish.CodeRejectedInReview)
+		fmt.Fprintf(m.Stdout, "rejected: %s written (%s)\n", ans.Output, review.CodeRejected)
 	}
 	return nil
 }

@@ -4,90 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
-	"sync"
-	"unicode/utf8"
+	"slices"
 
-	"golang.org/x/term"
-
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
-	"github.com/ppsync/ppsync/internal/memlimit"
-	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/service"
 )
 
-// newLogger builds the logger [log] asks for. Durations are written as
-// strings ("1.5s") in both formats. In JSON, a string that is not valid
-// UTF-8 (a file name the OS holds byte for byte) is written with Go escapes
-// instead of U+FFFD, as the text format already shows it, so no byte of the
-// name is lost.
-func newLogger(w io.Writer, l config.Log) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(l.Level))
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
-	if l.Format == "json" {
-		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
-			return escapeInvalidUTF8(groups, durationsAsText(groups, a))
-		}
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func durationsAsText(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
-		a.Value = slog.StringValue(a.Value.Duration().String())
-	}
-	return a
-}
-
-// escapeInvalidUTF8 rewrites a string or error value that is not valid
-// UTF-8 as its Go-quoted form without the surrounding quotes: each invalid
-// byte becomes \xNN and a backslash becomes \\, so the exact bytes can be
-// recovered (strconv.Unquote of the value in quotes). Valid strings are
-// left alone.
-func escapeInvalidUTF8(_ []string, a slog.Attr) slog.Attr {
-	var s string
-	switch a.Value.Kind() {
-	case slog.KindString:
-		s = a.Value.String()
-	case slog.KindAny:
-		err, ok := a.Value.Any().(error)
-		if !ok {
-			return a
-		}
-		s = err.Error()
-	default:
-		return a
-	}
-	if utf8.ValidString(s) {
-		return a
-	}
-	q := strconv.Quote(s)
-	a.Value = slog.StringValue(q[1 : len(q)-1])
-	return a
-}
-
-// loadConfig reads the config; its warnings go to log, or, without one,
-// to stderr as "warning:" lines.
-func (m *Main) loadConfig(path string, log *slog.Logger) (*config.Config, error) {
+// loadConfig reads the config; its warnings go to stderr as "warning:" lines.
+func (m *Main) loadConfig(path string) (*config.Config, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("invalid configuration:\n%w", err)
 	}
-	warnings := cfg.Warnings
-	if w := cfg.KeyFileWarning(); w != "" {
-		warnings = append(warnings, w)
-	}
-	for _, w := range warnings {
-		if log != nil {
-			log.Warn(w)
-		} else {
+	for _, w := range append(slices.Clip(cfg.Warnings), cfg.KeyFileWarning()) {
+		if w != "" {
 			fmt.Fprintln(m.Stderr, "warning:", w)
 		}
 	}
@@ -101,7 +34,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	once := fs.Bool("once", false, "process what is in the inboxes now, wait for every result, then exit (0 all done, 1 some failed, 2 could not run)")
 	asService := fs.Bool("service", false, "Windows: run under the Service Control Manager (the command line 'ppsync install' writes has it)")
 	instance := fs.String("name", "", "with --service: the service instance 'ppsync install --name' made (its log folder and Event Log source)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	path, err := m.configOrDefault(*cfgPath)
@@ -109,81 +42,16 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		fs.Usage()
 		return err
 	}
-	// The config says how to log, so it is read before anything is
-	// logged; its warnings then go through the logger (JSON from the first line).
-	cfg, err := config.Load(path)
-	if err != nil {
-		return fmt.Errorf("invalid configuration:\n%w", err)
+	c := daemon.Command{Path: path, Once: *once, Log: m.Stderr, Getenv: m.Getenv, Reload: m.Reload}
+	if runtime.GOOS == "windows" && (*asService || service.UnderServiceManager()) {
+		c.Service = func(cfg *config.Config, key string) error { return m.runService(cfg, key, *instance) }
 	}
-	var view *progressView
-	logOut, logCfg := m.Stderr, cfg.Log
-	if *once {
-		f, isFile := m.Stderr.(*os.File)
-		view = newProgressView(m.Stderr, isFile && term.IsTerminal(int(f.Fd())))
-		if view.terminal {
-			// The progress line stands for the per-file lines; warnings
-			// and errors still print above it.
-			logOut = view
-			if logCfg.Level == "info" {
-				logCfg.Level = "warn"
-			}
-		}
+	sum, err := daemon.RunCommand(ctx, c)
+	if logged := (*daemon.LoggedError)(nil); errors.As(err, &logged) {
+		return &exitError{code: exitCantRun}
 	}
-	log := newLogger(logOut, logCfg)
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
-	}
-	if w := cfg.KeyFileWarning(); w != "" {
-		log.Warn(w)
-	}
-	key, err := cfg.ResolveAPIKey(m.Getenv)
-	if err != nil {
-		if cfg.Log.Format == "json" {
-			log.Error("cannot run", "error", err)
-			return &exitError{code: exitCantRun}
-		}
+	if err != nil || !*once {
 		return err
-	}
-	// The daemon's heap follows its live data (see internal/memlimit).
-	mctx, stopMem := context.WithCancel(ctx)
-	var mem sync.WaitGroup
-	mem.Go(func() { memlimit.Run(mctx, memlimit.Floor, memlimit.Every, m.Getenv) })
-	defer func() { stopMem(); mem.Wait() }()
-	if runtime.GOOS == "windows" && (*asService || underServiceManager()) && !*once {
-		return m.runService(cfg, key, *instance)
-	}
-	var sum daemon.Summary
-	if *once {
-		o := daemon.Options{Config: cfg, APIKey: key, Once: true, Logger: log}
-		var shown sync.WaitGroup
-		pctx, stopProgress := context.WithCancel(ctx)
-		if view != nil {
-			view.log = log
-			o.Progress = func(status func() (report.Report, error)) {
-				shown.Go(func() { view.run(pctx, status) })
-			}
-		}
-		sum, err = daemon.Run(ctx, o)
-		stopProgress()
-		shown.Wait()
-		if view != nil {
-			view.clear()
-		}
-	} else {
-		sum, err = daemon.Serve(ctx, daemon.Options{Config: cfg, APIKey: key, Logger: log},
-			daemon.Reload{Signal: m.Reload, Path: path, Getenv: m.Getenv})
-	}
-	err = withKeySource(err, cfg, m.Getenv)
-	if err != nil {
-		if cfg.Log.Format == "json" {
-			log.Error("cannot run", "error", err)
-			return &exitError{code: exitCantRun}
-		}
-		return &exitError{code: exitCantRun, err: err}
-	}
-	if !*once {
-		log.Info("ppsync stopped", "done", sum.Done, "failed", sum.Failed+sum.Invalid, "waiting", sum.Waiting)
-		return nil
 	}
 	fmt.Fprintf(m.Stdout, "%d done, %d failed, %d refused before upload, %d waiting, %d deleted\n",
 		sum.Done, sum.Failed, sum.Invalid, sum.Waiting, sum.Gone)
@@ -191,14 +59,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		for _, p := range sum.Problems {
 			fmt.Fprintln(m.Stdout, "  "+p)
 		}
-		return &exitError{code: exitFailed, err: errors.New(plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
+		return &exitError{code: exitFailed, err: errors.New(cli.Plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
 	}
 	return nil
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, strings.TrimSuffix(what, "s"))
 }

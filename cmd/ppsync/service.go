@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,27 +10,16 @@ import (
 	"path/filepath"
 	"runtime"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
+	"github.com/ppsync/ppsync/internal/logx"
 	"github.com/ppsync/ppsync/internal/service"
 )
 
 // configOrDefault returns -c, else the platform default when it exists.
 func (m *Main) configOrDefault(flagValue string) (string, error) {
-	return m.instanceConfigOrDefault(flagValue, "")
-}
-
-// instanceConfigOrDefault returns -c, else the default config of the
-// service instance (--name) when it exists.
-func (m *Main) instanceConfigOrDefault(flagValue, instance string) (string, error) {
-	if flagValue != "" {
-		return flagValue, nil
-	}
-	def := service.InstanceConfigPath(runtime.GOOS, instance, m.Getenv)
-	if _, err := os.Stat(def); err == nil {
-		return def, nil
-	}
-	return "", fmt.Errorf("-c FILE is required (no config at the default %s; start from config.example.toml)", def)
+	return service.ConfigOrDefault(flagValue, "", m.Getenv)
 }
 
 // instanceConfig is -c, or with --name NAME and no -c that instance's
@@ -42,33 +32,24 @@ func (m *Main) instanceConfig(path, instance string) string {
 }
 
 // instanceFlag adds --name to a service command's flags.
-func instanceFlag(fs interface {
-	String(name, value, usage string) *string
-}) *string {
-	return fs.String("name", "", "the service instance, for one more config on this host: ppsync@NAME (systemd), ppsync-NAME (Windows, launchd); its default config is "+
-		service.InstanceConfigPath(runtime.GOOS, "NAME", func(string) string { return "" }))
-}
-
-func serviceStatus(instance string) string { return service.Status(instance) }
-
-func underServiceManager() bool { return service.UnderServiceManager() }
+func instanceFlag(fs *flag.FlagSet) *string { return fs.String("name", "", service.InstanceFlagHelp()) }
 
 func (m *Main) runInstall(ctx context.Context, args []string) error {
 	fs := m.flags("install", "install -c FILE [--user NAME] [--name NAME]")
 	cfgPath := fs.String("c", "", "config file (default: the platform's, e.g. /etc/ppsync/config.toml; with --name NAME: /etc/ppsync/NAME.toml)")
 	instance := instanceFlag(fs)
 	userName := fs.String("user", service.DefaultUser(), "account the service runs as (Windows: DOMAIN\\name, a managed service account DOMAIN\\name$, or by default NT SERVICE\\ppsync; a password is asked for, never taken from the command line)")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	if err := service.CheckInstance(*instance); err != nil {
 		return err
 	}
-	path, err := m.instanceConfigOrDefault(*cfgPath, *instance)
+	path, err := service.ConfigOrDefault(*cfgPath, *instance, m.Getenv)
 	if err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig(path, nil)
+	cfg, err := m.loadConfig(path)
 	if err != nil {
 		return err
 	}
@@ -100,7 +81,7 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 	return func(m *Main, ctx context.Context, args []string) error {
 		fs := m.flags(action, action+" [--name NAME]")
 		instance := instanceFlag(fs)
-		if err := parse(fs, args); err != nil {
+		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
 		if err := service.Control(ctx, action, *instance); err != nil {
@@ -121,7 +102,7 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 // Event Log.
 func (m *Main) runService(cfg *config.Config, key, instance string) error {
 	return service.RunWindows(cfg, instance, m.Getenv,
-		func(w io.Writer) slog.Handler { return newLogger(w, cfg.Log).Handler() },
+		func(w io.Writer) slog.Handler { return logx.New(w, cfg.Log).Handler() },
 		func(ctx context.Context, log *slog.Logger) error {
 			sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: key, Logger: log})
 			if err == nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/version"
 )
 
@@ -13,7 +14,7 @@ import (
 func (m *Main) runVersion(_ context.Context, args []string) error {
 	fs := m.flags("version", "version [--json]")
 	asJSON := fs.Bool("json", false, "print the facts as one JSON object")
-	if err := parse(fs, args); err != nil {
+	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
 	in := version.Get()

@@ -40,13 +40,16 @@ func watcherRule(m string) deptest.Rule {
 }
 
 // cmdDeny are the packages of module m that its command imports only
-// through others: the pipeline's stages and their file formats, and the
-// libraries of the service managers and log files.
+// through others: the pipeline's stages, their store and file formats, the
+// API client, the run's progress and heap limit, and the libraries of the
+// service managers and log files.
 func cmdDeny(m string) []string {
 	return []string{
 		m + "/internal/watcher", m + "/internal/poller", m + "/internal/results", m + "/internal/pdfcheck",
 		m + "/internal/filecheck", m + "/internal/lease", m + "/internal/ledger", m + "/internal/samples", m + "/internal/fsinfo",
-		"github.com/kardianos/service", "golang.org/x/sys/windows", "gopkg.in/natefinch/lumberjack.v2",
+		m + "/internal/state", m + "/internal/finish", m + "/internal/uploader", m + "/internal/api",
+		m + "/internal/progress", m + "/internal/memlimit",
+		"go.etcd.io/bbolt", "github.com/kardianos/service", "golang.org/x/sys/windows", "gopkg.in/natefinch/lumberjack.v2",
 	}
 }
 

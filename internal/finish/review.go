@@ -23,7 +23,7 @@ import (
 )
 
 // CodeRejectedInReview is the error code of a result a person rejected.
-const CodeRejectedInReview = "REJECTED_IN_REVIEW"
+const CodeRejectedInReview = review.CodeRejected
 
 // Decisions written in a result's "review" object.
 const (

@@ -17,3 +17,16 @@ func TestReasonsText(t *testing.T) {
 		}
 	}
 }
+
+func TestDocumentText(t *testing.T) {
+	for _, c := range []struct{ doc, want string }{
+		{`{"confidence":0.75,"extracted_data":{"b":1,"a":"x"}}`, "confidence: 0.75\nextracted_data:\n{\n  \"a\": \"x\",\n  \"b\": 1\n}\n"},
+		{`{"extracted_data":{"a":1}}`, "extracted_data:\n{\n  \"a\": 1\n}\n"},
+		{`{"confidence":0.5}`, "confidence: 0.5\n"},
+		{`not json`, ""},
+	} {
+		if got := DocumentText([]byte(c.doc)); got != c.want {
+			t.Errorf("DocumentText(%s) = %q, want %q", c.doc, got, c.want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -152,4 +153,24 @@ func DefaultUser() string {
 		return "ppsync"
 	}
 	return ""
+}
+
+// ConfigOrDefault is the config a command reads: flagValue (-c) when
+// given, else the default config of the instance ("" for the default
+// service) when it exists, else an error saying -c is needed.
+func ConfigOrDefault(flagValue, instance string, getenv func(string) string) (string, error) {
+	if flagValue != "" {
+		return flagValue, nil
+	}
+	def := InstanceConfigPath(runtime.GOOS, instance, getenv)
+	if _, err := os.Stat(def); err == nil {
+		return def, nil
+	}
+	return "", fmt.Errorf("-c FILE is required (no config at the default %s; start from config.example.toml)", def)
+}
+
+// InstanceFlagHelp is the help of a service command's --name flag.
+func InstanceFlagHelp() string {
+	return "the service instance, for one more config on this host: ppsync@NAME (systemd), ppsync-NAME (Windows, launchd); its default config is " +
+		InstanceConfigPath(runtime.GOOS, "NAME", func(string) string { return "" })
 }

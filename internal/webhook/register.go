@@ -271,3 +271,18 @@ func sameEvents(a, b []string) bool {
 	slices.Sort(y)
 	return slices.Equal(x, y)
 }
+
+// RemoveAt is Remove on the state file at statePath, for `ppsync webhook
+// remove` with ppsync stopped: a running ppsync holds the file, and the
+// error says to stop it (or turn webhooks off, which removes it too).
+func RemoveAt(ctx context.Context, c Client, statePath string) (string, error) {
+	st, err := state.Open(statePath, 300*time.Millisecond)
+	if errors.Is(err, state.ErrLocked) {
+		return "", fmt.Errorf("ppsync is running and holds %s: stop it first (or turn webhooks off in the config and restart: it then deletes the subscription itself)", statePath)
+	}
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	return Remove(ctx, c, st)
+}

@@ -1,4 +1,4 @@
-package main
+package logx
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ import (
 func TestJSONLogKeepsNonUTF8Names(t *testing.T) {
 	name := "/in/caf\xe9 \\ r\xffport.pdf"
 	var buf bytes.Buffer
-	log := newLogger(&buf, config.Log{Level: "info", Format: "json"})
+	log := New(&buf, config.Log{Level: "info", Format: "json"})
 	log.With(slog.Group("file", slog.String("path", name))).Info("result written",
 		"path", name,
 		"error", errors.New("open "+name+": permission denied"),
@@ -69,7 +69,7 @@ func TestJSONLogKeepsNonUTF8Names(t *testing.T) {
 // agree on how such a name looks.
 func TestTextLogEscapesNonUTF8Names(t *testing.T) {
 	var buf bytes.Buffer
-	newLogger(&buf, config.Log{Level: "info", Format: "text"}).Info("seen", "path", "/in/r\xffport.pdf")
+	New(&buf, config.Log{Level: "info", Format: "text"}).Info("seen", "path", "/in/r\xffport.pdf")
 	if want := `path="/in/r\xffport.pdf"`; !strings.Contains(buf.String(), want) {
 		t.Errorf("text log line = %q, want it to contain %s", buf.String(), want)
 	}
