@@ -39,8 +39,6 @@ func newFixture(t testing.TB) *fixture {
 	return &fixture{st: st, cfg: cfg, reader: NewFiles(st, cfg.Inboxes), inboxes: paths}
 }
 
-var sampleDoc = storetest.SampleDoc
-
 // add records a file in inbox i in the given file state (see
 // storetest.AddFile).
 func (f *fixture) add(tb testing.TB, i int, name, st string, pages int, at time.Time) string {
