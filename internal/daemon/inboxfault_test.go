@@ -11,6 +11,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -82,6 +83,16 @@ func TestRemovedInboxIsLocalAndHeals(t *testing.T) {
 	if strings.Contains(e.logs.String(), "files appeared without a change event") {
 		t.Error("the network-share warning was logged for an inbox that came back")
 	}
+	// first.pdf left with its folder: the rescan of the recreated inbox
+	// finds it missing and its record is let go, after the other results.
+	e.waitFor("first.pdf let go", 20*time.Second, func() bool {
+		for _, in := range status(t, cfg).Inboxes {
+			if in.Path == gone {
+				return in.Files[report.Done] == 1
+			}
+		}
+		return false
+	})
 	sum := stop()
 	if sum.Done != 2 || !sum.OK() { // first.pdf left with its folder
 		t.Errorf("summary %+v, want 2 done", sum)
