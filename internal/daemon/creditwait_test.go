@@ -79,8 +79,13 @@ func TestLargeFileWaitsForCreditsSmallOnesGoAhead(t *testing.T) {
 		t.Fatal("the 60-page file has an output with 50 credits")
 	}
 
-	// ppsync status: the file, what it needs, what is available, counted.
-	rep := status(t, cfg)
+	// ppsync status: the file, what it needs, what is available, counted
+	// (a result is recorded just after its file is written).
+	var rep report.Report
+	e.waitFor("the small results recorded", 20*time.Second, func() bool {
+		rep = status(t, cfg)
+		return rep.Inboxes[0].Files[report.InFlight] == 0 && rep.Inboxes[0].Files[report.Queued] == 0
+	})
 	want := report.CreditWait{Path: big, Inbox: filepath.Join(e.root, "big"), Needs: 60, Available: 47}
 	if len(rep.CreditWaits) != 1 || rep.CreditWaits[0] != want {
 		t.Errorf("credit waits %+v, want %+v", rep.CreditWaits, want)
