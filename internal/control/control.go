@@ -213,6 +213,9 @@ type FileDetail struct {
 	// result file is no longer on disk (the state keeps no copy of
 	// results) or cannot be read; "" otherwise.
 	ResultNote string `json:"result_note,omitempty"`
+	// OriginalMissing tells that the file is no longer where the state saw
+	// it (nor where after = "move" put it): the page shows no preview.
+	OriginalMissing bool `json:"original_missing,omitempty"`
 	// Fix explains a failure in plain words (filled in by the page).
 	Fix *Fix `json:"fix,omitempty"`
 }

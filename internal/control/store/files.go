@@ -305,6 +305,7 @@ func (s *Files) File(ctx context.Context, path string) (control.FileDetail, erro
 	if err != nil {
 		return fd, fmt.Errorf("read %s from %s: %w", path, s.st.Path(), err)
 	}
+	fd.OriginalMissing = !onDisk(rec.Path) && (rec.MovedTo == "" || !onDisk(rec.MovedTo))
 	if fd.ResultPath == "" {
 		return fd, nil
 	}
@@ -482,4 +483,11 @@ func (s *Files) tracked(tx *state.Tx, path string) (state.File, error) {
 		return state.File{}, control.ErrNotFound
 	}
 	return f, nil
+}
+
+// onDisk tells that something is at p (the page offers the original only
+// then, rather than a link that answers 404).
+func onDisk(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

@@ -541,6 +541,10 @@
       card.append(h("p", { class: "muted" }, t("The file was deleted, so it cannot be shown.")));
       return card;
     }
+    if (f.original_missing) {
+      card.append(h("p", { class: "muted" }, t("The file is no longer in its inbox, so it cannot be shown.")));
+      return card;
+    }
     const src = API + "original?path=" + encodeURIComponent(f.path);
     const name = f.name;
     // A refused file may not be what its name says: it is offered as a
