@@ -747,7 +747,17 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 	}
 	f.log.Debug("moved", "file", rec.Path, "to", moved)
 	rec.MovedTo = moved
-	if err := f.st.Update(func(tx *state.Tx) error { return tx.AmendFile(rec) }); err != nil {
+	if err := f.st.Update(func(tx *state.Tx) error {
+		if _, ok, err := tx.File(rec.Path); err != nil {
+			return err
+		} else if !ok {
+			// The watcher saw the file leave (this move) and its record was
+			// let go first: record it again, with where it went, so that
+			// it is still counted.
+			return tx.RestoreFile(rec)
+		}
+		return tx.AmendFile(rec)
+	}); err != nil {
 		f.log.Warn("moved a finished file but cannot record where", "file", rec.Path, "error", err)
 	}
 	if f.o.Watcher != nil {
