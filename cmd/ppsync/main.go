@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -21,12 +20,9 @@ import (
 	"github.com/ppsync/ppsync/internal/emulator"
 )
 
-// Exit codes shared by every subcommand.
-const (
-	exitOK      = 0
-	exitFailed  = 1 // ran, but some files failed (or a check found problems)
-	exitCantRun = 2 // bad config, bad key, unreachable API, bad usage
-)
+// exitCantRun is the exit code of a command that could not run: bad
+// config, bad key, unreachable API, bad usage (internal/cli has them all).
+const exitCantRun = cli.ExitCantRun
 
 func main() {
 	// ppsync serves no heap profile: without sampling, no allocation pays
@@ -160,60 +156,21 @@ func (m *Main) usage(w io.Writer) {
 	fmt.Fprintln(w, "Run 'ppsync <command> --help' for a command's flags. Start with 'ppsync demo'.")
 }
 
-// exitError carries a specific exit code.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 func (m *Main) report(err error) int {
-	if err == nil {
-		return exitOK
+	code, say := cli.ExitCode(err)
+	if say {
+		fmt.Fprintf(m.Stderr, "ppsync: %v\n", err)
 	}
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
-	var ee *exitError
-	code := exitCantRun
-	if errors.As(err, &ee) {
-		code = ee.code
-		if ee.err == nil {
-			return code
-		}
-	}
-	if errors.Is(err, cli.ErrUsage) {
-		return exitCantRun // the flag package already printed why
-	}
-	fmt.Fprintf(m.Stderr, "ppsync: %v\n", err)
 	return code
 }
 
 // flags builds a FlagSet whose --help prints the command's usage, its
 // summary and help, and its flags.
 func (m *Main) flags(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(m.Stderr)
+	about, help := m.about(strings.Fields(name)[0])
+	fs := cli.FlagSet(name, usage, about, help, m.Stderr)
 	if m.flagSets != nil {
 		m.flagSets[name] = fs
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: ppsync %s\n\n", usage)
-		if about, help := m.about(strings.Fields(name)[0]); about != "" {
-			fmt.Fprintln(fs.Output(), about)
-			if help != "" {
-				fmt.Fprintln(fs.Output(), help)
-			}
-			fmt.Fprintln(fs.Output())
-		}
-		hasFlags := false
-		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
-		if hasFlags {
-			fmt.Fprintln(fs.Output(), "Flags:")
-			fs.PrintDefaults()
-		}
 	}
 	return fs
 }

@@ -5,27 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"slices"
 
 	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/service"
 )
-
-// loadConfig reads the config; its warnings go to stderr as "warning:" lines.
-func (m *Main) loadConfig(path string) (*config.Config, error) {
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("invalid configuration:\n%w", err)
-	}
-	for _, w := range append(slices.Clip(cfg.Warnings), cfg.KeyFileWarning()) {
-		if w != "" {
-			fmt.Fprintln(m.Stderr, "warning:", w)
-		}
-	}
-	return cfg, nil
-}
 
 func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	fs := m.flags("run", "run -c FILE [--once]")
@@ -48,7 +33,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	}
 	sum, err := daemon.RunCommand(ctx, c)
 	if logged := (*daemon.LoggedError)(nil); errors.As(err, &logged) {
-		return &exitError{code: exitCantRun}
+		return &cli.ExitError{Code: cli.ExitCantRun}
 	}
 	if err != nil || !*once {
 		return err
@@ -59,7 +44,7 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		for _, p := range sum.Problems {
 			fmt.Fprintln(m.Stdout, "  "+p)
 		}
-		return &exitError{code: exitFailed, err: errors.New(cli.Plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why")}
+		return cli.Failed(errors.New(cli.Plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why"))
 	}
 	return nil
 }

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime"
 
 	"github.com/ppsync/ppsync/internal/cli"
@@ -49,31 +47,11 @@ func (m *Main) runInstall(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := m.loadConfig(path)
+	cfg, err := m.console().LoadConfig(path)
 	if err != nil {
 		return err
 	}
-	if err := service.CheckInstanceConflicts(cfg, m.Getenv); err != nil {
-		return err
-	}
-	if runtime.GOOS != "windows" {
-		if err := service.Install(cfg, *userName, *instance); err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "installed service %q with config %s\nstart it with: ppsync start%s\n", service.ServiceName(runtime.GOOS, *instance), cfg.File, service.NameArg(*instance))
-		return nil
-	}
-	plan, err := service.InstallWindows(ctx, cfg, *userName, *instance, m.Getenv, os.Stdin, m.Stderr, m.Stdout)
-	if err != nil {
-		return err
-	}
-	if plan.Upgrade {
-		fmt.Fprintf(m.Stdout, "upgraded service %q to %s, still running as %s, config %s\n", plan.Name, plan.Exe, plan.Account.Name, cfg.File)
-		return nil
-	}
-	fmt.Fprintf(m.Stdout, "installed service %q (%s, delayed automatic start, restarts on failure) running as %s, config %s\nstart it with: ppsync start%s\n",
-		plan.Name, plan.Exe, plan.Account.Name, cfg.File, service.NameArg(*instance))
-	return nil
+	return service.InstallCommand(ctx, cfg, *userName, *instance, m.Getenv, os.Stdin, m.Stderr, m.Stdout)
 }
 
 // serviceControl runs start, stop, restart or uninstall.
@@ -84,16 +62,7 @@ func (m *Main) serviceControl(action string) func(*Main, context.Context, []stri
 		if err := cli.Parse(fs, args); err != nil {
 			return err
 		}
-		if err := service.Control(ctx, action, *instance); err != nil {
-			return err
-		}
-		if action == "uninstall" && runtime.GOOS == "windows" {
-			fmt.Fprintf(m.Stdout, "uninstall: done (the config, the state and the logs in %s are kept)\n",
-				filepath.Dir(service.InstanceConfigPath("windows", *instance, m.Getenv)))
-			return nil
-		}
-		fmt.Fprintf(m.Stdout, "%s: done\n", action)
-		return nil
+		return service.ControlCommand(ctx, action, *instance, m.Getenv, m.Stdout)
 	}
 }
 
