@@ -9,7 +9,6 @@ import (
 
 	"github.com/ppsync/ppsync/internal/cli"
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/diagnose"
 )
 
@@ -74,9 +73,6 @@ func (m *Main) runRetry(ctx context.Context, args []string) error {
 	}
 	cfg, err := load()
 	if err != nil {
-		return err
-	}
-	if paths, err = control.AbsPaths(paths); err != nil {
 		return err
 	}
 	if *reprocess {

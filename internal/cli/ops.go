@@ -91,9 +91,13 @@ func (c Console) Status(ctx context.Context, cfg *config.Config, instance string
 	return nil
 }
 
-// Retry is 'ppsync retry': paths (absolute), or every failed or refused
-// file, sent through again.
+// Retry is 'ppsync retry': paths, or every failed or refused file, sent
+// through again.
 func (c Console) Retry(ctx context.Context, cfg *config.Config, paths []string, failed bool) error {
+	paths, err := control.AbsPaths(paths)
+	if err != nil {
+		return err
+	}
 	t, err := c.Target(ctx, cfg)
 	if err != nil {
 		return err
@@ -130,10 +134,14 @@ func retry(ctx context.Context, out io.Writer, ctl control.Control, running bool
 }
 
 // Reprocess is 'ppsync retry --reprocess': it asks the daemon (or the
-// state when none runs) what processing paths (absolute) again costs,
+// state when none runs) what processing paths again costs,
 // says so, asks for confirmation on a terminal unless yes, then marks
 // them.
 func (c Console) Reprocess(ctx context.Context, cfg *config.Config, paths []string, yes bool) error {
+	paths, err := control.AbsPaths(paths)
+	if err != nil {
+		return err
+	}
 	t, err := c.Target(ctx, cfg)
 	if err != nil {
 		return err
