@@ -26,7 +26,7 @@ var rules = []deptest.Rule{
 	{From: mod + "/cmd/ppsync", Direct: true, Deny: []string{"go.etcd.io/bbolt", "github.com/fsnotify/fsnotify", "github.com/prometheus/client_golang"},
 		Why: "cmd only parses and wires; stages own their libraries"},
 	{From: mod + "/cmd/ppsync", Direct: true, Deny: cmdDeny(mod),
-		Why: "cmd parses flags and prints; the stages, the files they write and the service managers are reached through the packages that own them"},
+		Why: "cmd parses flags and prints; the stages, the files they write, the installation and the service managers are reached through the packages that own them (internal/cli, internal/service)"},
 	{From: mod + "/internal/daemon", Direct: true, Deny: daemonDenies,
 		Why: "the daemon only wires and supervises: the stages own their sockets, their stores and their libraries"},
 }
@@ -41,14 +41,19 @@ func watcherRule(m string) deptest.Rule {
 
 // cmdDeny are the packages of module m that its command imports only
 // through others: the pipeline's stages, their store and file formats, the
-// API client, the run's progress and heap limit, and the libraries of the
-// service managers and log files.
+// API client, the run's progress and heap limit, the installation's
+// control, admin client, webhook, notifications, review queue and state
+// rebuild (asked through internal/cli), and the libraries of the service
+// managers and log files.
 func cmdDeny(m string) []string {
 	return []string{
 		m + "/internal/watcher", m + "/internal/poller", m + "/internal/results", m + "/internal/pdfcheck",
 		m + "/internal/filecheck", m + "/internal/lease", m + "/internal/ledger", m + "/internal/samples", m + "/internal/fsinfo",
 		m + "/internal/state", m + "/internal/finish", m + "/internal/uploader", m + "/internal/api",
 		m + "/internal/progress", m + "/internal/memlimit",
+		m + "/internal/control", m + "/internal/control/target", m + "/internal/control/offline", m + "/internal/control/store",
+		m + "/internal/admin", m + "/internal/webui", m + "/internal/webhook", m + "/internal/stageopts", m + "/internal/notify",
+		m + "/internal/review", m + "/internal/rebuild",
 		"go.etcd.io/bbolt", "github.com/kardianos/service", "golang.org/x/sys/windows", "gopkg.in/natefinch/lumberjack.v2",
 	}
 }
