@@ -23,9 +23,8 @@ func (m *Main) runConfig(_ context.Context, args []string) error {
 	if err := cli.Parse(fs, args[1:]); err != nil {
 		return err
 	}
-	path, err := m.configOrDefault(*cfgPath)
+	path, err := m.configOrDefault(fs, *cfgPath)
 	if err != nil {
-		fs.Usage()
 		return err
 	}
 	return m.console().ConfigShow(path, *cfgPath != "", *asJSON)

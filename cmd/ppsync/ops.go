@@ -26,9 +26,8 @@ func (m *Main) configFlag(fs *flag.FlagSet, help string) (load func() (*config.C
 
 // requireConfig loads -c, else the platform's default config.
 func (m *Main) requireConfig(fs *flag.FlagSet, path string) (*config.Config, error) {
-	p, err := m.configOrDefault(path)
+	p, err := m.configOrDefault(fs, path)
 	if err != nil {
-		fs.Usage()
 		return nil, err
 	}
 	return m.console().LoadConfig(p)
@@ -89,9 +88,8 @@ func (m *Main) runCheck(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	path, err := m.configOrDefault(*cfgPath)
+	path, err := m.configOrDefault(fs, *cfgPath)
 	if err != nil {
-		fs.Usage()
 		return err
 	}
 	res := diagnose.Run(ctx, path, diagnose.Options{Getenv: m.Getenv, ServiceUser: *svcUser, UnitFile: *unit})

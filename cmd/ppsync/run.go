@@ -22,9 +22,8 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
-	path, err := m.configOrDefault(*cfgPath)
+	path, err := m.configOrDefault(fs, *cfgPath)
 	if err != nil {
-		fs.Usage()
 		return err
 	}
 	c := daemon.Command{Path: path, Once: *once, Log: m.Stderr, Getenv: m.Getenv, Reload: m.Reload}

@@ -15,9 +15,14 @@ import (
 	"github.com/ppsync/ppsync/internal/service"
 )
 
-// configOrDefault returns -c, else the platform default when it exists.
-func (m *Main) configOrDefault(flagValue string) (string, error) {
-	return service.ConfigOrDefault(flagValue, "", m.Getenv)
+// configOrDefault returns -c, else the platform default when it exists;
+// with neither it shows fs's usage.
+func (m *Main) configOrDefault(fs *flag.FlagSet, flagValue string) (string, error) {
+	p, err := service.ConfigOrDefault(flagValue, "", m.Getenv)
+	if err != nil {
+		fs.Usage()
+	}
+	return p, err
 }
 
 // instanceConfig is -c, or with --name NAME and no -c that instance's

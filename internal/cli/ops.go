@@ -52,6 +52,17 @@ func (c Console) Target(ctx context.Context, cfg *config.Config) (target.Target,
 	return target.Of(ctx, cfg, c.Getenv, warn)
 }
 
+// targetOf is Target, and paths made absolute (the state keys files by
+// absolute path).
+func (c Console) targetOf(ctx context.Context, cfg *config.Config, paths []string) (target.Target, []string, error) {
+	paths, err := control.AbsPaths(paths)
+	if err != nil {
+		return target.Target{}, nil, err
+	}
+	t, err := c.Target(ctx, cfg)
+	return t, paths, err
+}
+
 // WriteJSON writes v as indented JSON and a newline.
 func WriteJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -94,11 +105,7 @@ func (c Console) Status(ctx context.Context, cfg *config.Config, instance string
 // Retry is 'ppsync retry': paths, or every failed or refused file, sent
 // through again.
 func (c Console) Retry(ctx context.Context, cfg *config.Config, paths []string, failed bool) error {
-	paths, err := control.AbsPaths(paths)
-	if err != nil {
-		return err
-	}
-	t, err := c.Target(ctx, cfg)
+	t, paths, err := c.targetOf(ctx, cfg, paths)
 	if err != nil {
 		return err
 	}
@@ -138,11 +145,7 @@ func retry(ctx context.Context, out io.Writer, ctl control.Control, running bool
 // says so, asks for confirmation on a terminal unless yes, then marks
 // them.
 func (c Console) Reprocess(ctx context.Context, cfg *config.Config, paths []string, yes bool) error {
-	paths, err := control.AbsPaths(paths)
-	if err != nil {
-		return err
-	}
-	t, err := c.Target(ctx, cfg)
+	t, paths, err := c.targetOf(ctx, cfg, paths)
 	if err != nil {
 		return err
 	}
