@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,13 +60,6 @@ func (c Console) targetOf(ctx context.Context, cfg *config.Config, paths []strin
 	}
 	t, err := c.Target(ctx, cfg)
 	return t, paths, err
-}
-
-// WriteJSON writes v as indented JSON and a newline.
-func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // Status is 'ppsync status': the report of cfg's installation, with the

@@ -4,18 +4,19 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"fmt"
 	"slices"
-	"strings"
 	"testing"
 )
 
+// A command's --help: its usage line, its about sentence and help when it
+// has them, then its flags when it has any.
 func TestFlagSetHelp(t *testing.T) {
-	for _, c := range []struct {
+	type helpCase struct {
 		name, about, help string
 		flags             bool
 		want              string
-	}{
+	}
+	for _, c := range []helpCase{
 		{"status", "Show it.", "More.", true, "Usage: ppsync status -c FILE\n\nShow it.\nMore.\n\nFlags:\n  -c string\n    \tconfig file\n"},
 		{"demo", "Try it.", "", true, "Usage: ppsync demo -c FILE\n\nTry it.\n\nFlags:\n  -c string\n    \tconfig file\n"},
 		{"x", "", "", false, "Usage: ppsync x -c FILE\n\n"},
@@ -53,30 +54,5 @@ func TestAction(t *testing.T) {
 		if a != c.action || !slices.Equal(rest, c.rest) || !errors.Is(err, c.err) || (c.err == nil) != (err == nil) || out.String() != c.out {
 			t.Errorf("Action(%q) = %q, %q, %v, printed %q; want %q, %q, %v, %q", c.args, a, rest, err, out.String(), c.action, c.rest, c.err, c.out)
 		}
-	}
-}
-
-func TestExitCode(t *testing.T) {
-	for _, c := range []struct {
-		err  error
-		code int
-		say  bool
-	}{
-		{nil, ExitOK, false},
-		{flag.ErrHelp, ExitOK, false},
-		{ErrUsage, ExitCantRun, false},
-		{fmt.Errorf("retry: %w", ErrUsage), ExitCantRun, false},
-		{errors.New("bad key"), ExitCantRun, true},
-		{Failed(errors.New("2 files failed")), ExitFailed, true},
-		{fmt.Errorf("wrapped: %w", Failed(errors.New("x"))), ExitFailed, true},
-		{&ExitError{Code: ExitCantRun}, ExitCantRun, false},
-		{&ExitError{Code: ExitFailed}, ExitFailed, false},
-	} {
-		if code, say := ExitCode(c.err); code != c.code || say != c.say {
-			t.Errorf("ExitCode(%v) = %d, %v; want %d, %v", c.err, code, say, c.code, c.say)
-		}
-	}
-	if got := Failed(errors.New("why")).Error(); !strings.Contains(got, "why") {
-		t.Errorf("Failed(why).Error() = %q", got)
 	}
 }
