@@ -1,6 +1,10 @@
-// Package cli holds what ppsync's commands share in reading their command
-// line and talking to the person at the terminal: flags anywhere on the
-// line, a yes/no confirmation, counts in words.
+// Package cli is what ppsync's commands do once their flags are read, and
+// what they share in reading their command line and talking to the person
+// at the terminal: flags anywhere on the line, help, a yes/no
+// confirmation, counts in words, exit codes. Its Console asks the
+// installation (status, retry, reprocess, webhook, ledgers, review,
+// notifications, the state file, the effective config) and prints the
+// answers; cmd/ppsync only parses flags and calls it.
 package cli
 
 import (
