@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/ppsync/ppsync/internal/cli"
@@ -19,9 +18,7 @@ func (m *Main) runVersion(_ context.Context, args []string) error {
 	}
 	in := version.Get()
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(in)
+		return cli.WriteJSON(m.Stdout, in)
 	}
 	fmt.Fprint(m.Stdout, in.Text())
 	return nil
