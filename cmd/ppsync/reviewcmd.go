@@ -17,7 +17,7 @@ const reviewHelp = "'ppsync review list -c FILE' lists the results held for a pe
 
 // runReview is 'ppsync review list|show|approve|reject'.
 func (m *Main) runReview(ctx context.Context, args []string) error {
-	sub, args, err := m.action("review", args, []string{"list", "show", "approve", "reject"},
+	sub, rest, err := m.action("review", args, []string{"list", "show", "approve", "reject"},
 		"Usage: ppsync review list|show|approve|reject -c FILE [ID] [--set field=value]... [--note TEXT] [--not-duplicate]\n", true)
 	if errors.Is(err, cli.ErrUsage) && len(args) > 0 {
 		return fmt.Errorf("review: unknown action %q: use list, show, approve or reject", args[0])
@@ -32,7 +32,7 @@ func (m *Main) runReview(ctx context.Context, args []string) error {
 	fs.StringVar(&r.Note, "note", "", "a note kept with the decision (the message of a rejection)")
 	fs.BoolVar(&r.NotDuplicate, "not-duplicate", false, "approve: the result is not a duplicate")
 	fs.Var(r.Set, "set", "approve: correct a field, field=value (repeat for more)")
-	rest, err := cli.ParseArgs(fs, args)
+	rest, err = cli.ParseArgs(fs, rest)
 	if err != nil {
 		return err
 	}
