@@ -10,12 +10,13 @@ import (
 // names the actions it knows, notify and state do not; --help adds the
 // summary.
 func TestGroupActions(t *testing.T) {
-	for _, tc := range []struct {
+	type usageCase struct {
 		args     []string
 		code     int
 		want     []string
 		dontWant string
-	}{
+	}
+	for _, tc := range []usageCase{
 		{[]string{"review", "nope"}, 2, []string{"Usage: ppsync review list|show|approve|reject", `ppsync: review: unknown action "nope": use list, show, approve or reject`}, ""},
 		{[]string{"review"}, 2, []string{"Usage: ppsync review list|show|approve|reject"}, "unknown action"},
 		{[]string{"review", "--help"}, 0, []string{"List, show, approve or reject the results held", "'ppsync review list -c FILE' lists"}, "unknown action"},
