@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -31,9 +30,7 @@ func TestCrashLedgerOneRowPerDocument(t *testing.T) {
 	}
 	kills := envInt("PPSYNC_CRASH_LEDGER_KILLS", 6)
 	nFiles := envInt("PPSYNC_CRASH_LEDGER_FILES", 120)
-	seed := uint64(envInt("PPSYNC_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)+1))
-	t.Logf("ledger crash: %d kills, %d files, seed %d (rerun with PPSYNC_CRASH_SEED=%d)", kills, nFiles, seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 7))
+	seed, rng := crashSeed(t, fmt.Sprintf("ledger crash: %d kills, %d files, ", kills, nFiles), 7)
 
 	bin := buildDaemon(t)
 	emu, srv := crashEmulator(t, seed, 400*time.Millisecond)

@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,9 +31,7 @@ func TestCrashReviewApprovals(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIPPED in -short mode: builds the binary and kills it repeatedly")
 	}
-	seed := uint64(envInt("PPSYNC_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)+1))
-	t.Logf("seed %d (rerun with PPSYNC_CRASH_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 7))
+	seed, rng := crashSeed(t, "", 7)
 	bin := buildDaemon(t)
 	emu, srv := crashEmulator(t, seed, 5*time.Millisecond)
 	root := t.TempDir()

@@ -32,6 +32,16 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// crashSeed is PPSYNC_CRASH_SEED, else a random seed, logged after what
+// with how to rerun, and a generator from it (stream tells the tests'
+// generators apart).
+func crashSeed(t *testing.T, what string, stream uint64) (uint64, *rand.Rand) {
+	t.Helper()
+	seed := uint64(envInt("PPSYNC_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)+1))
+	t.Logf("%sseed %d (rerun with PPSYNC_CRASH_SEED=%d)", what, seed, seed)
+	return seed, rand.New(rand.NewPCG(seed, stream))
+}
+
 // TestCrashHarness builds the real binary, runs the daemon over a few
 // hundred PDFs in nested folders, kills it with SIGKILL at random moments,
 // restarts it each time, and then checks from the emulator's stats and the
@@ -45,9 +55,7 @@ func TestCrashHarness(t *testing.T) {
 	}
 	kills := envInt("PPSYNC_CRASH_KILLS", 20)
 	nFiles := envInt("PPSYNC_CRASH_FILES", 200)
-	seed := uint64(envInt("PPSYNC_CRASH_SEED", int(time.Now().UnixNano()%1_000_000)+1))
-	t.Logf("crash harness: %d kills, %d files, seed %d (rerun with PPSYNC_CRASH_SEED=%d)", kills, nFiles, seed, seed)
-	rng := rand.New(rand.NewPCG(seed, 42))
+	seed, rng := crashSeed(t, fmt.Sprintf("crash harness: %d kills, %d files, ", kills, nFiles), 42)
 
 	bin := buildDaemon(t, "-race")
 	emu, srv := crashEmulator(t, seed, 10*time.Millisecond)
