@@ -14,6 +14,7 @@ import (
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -281,7 +282,10 @@ func TestThousandsOfFilesAndLongNames(t *testing.T) {
 	t.Logf("%d files (%s=1: 2,000)", n, heavyEnv)
 	e := newEnv(t, emulator.Options{Workers: 64, Credits: 5000})
 	cfg := e.config(`recursive = true`)
-	cfg.Upload.BatchWindow = config.D(2 * time.Second) // the default: hashing 50 files takes longer than the tests' 100 ms
+	// The default window, stretched with the machine's load: hashing 50
+	// files takes longer than the tests' 100 ms, and on a loaded machine
+	// longer than 2 s, which would send part-filled batches.
+	cfg.Upload.BatchWindow = config.D(patience.Scale(2 * time.Second))
 	base := pdf(t, 1, 1)
 	for i := range n {
 		// Distinct content: a trailing comment after %%EOF changes the hash only.

@@ -13,6 +13,7 @@ import (
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/patience"
 )
 
 // scriptedAPI serves one job whose documents are given as JSON.
@@ -199,5 +200,89 @@ func TestUnknownStatusIsNotFinished(t *testing.T) {
 	}
 	if p.Idle() {
 		t.Error("idle with a job in an unknown status")
+	}
+}
+
+// gatedAPI holds every results read until the test lets it go, and tells
+// when the first one has begun.
+type gatedAPI struct {
+	*scriptedAPI
+	first   sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedAPI) Results(ctx context.Context, id string) (apitypes.Extraction, error) {
+	x, err := g.scriptedAPI.Results(ctx, id) // the answer as it stands when asked
+	g.first.Do(func() { close(g.entered) })
+	<-g.release
+	return x, err
+}
+
+// The poll and a webhook's nudge at once read a job's results once, not
+// twice; a read that ends with fewer documents than the other caller knew
+// had finished is followed by one more.
+func TestOneResultsReadPerJobAtATime(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		firstDocs string // what the first read answers
+		reads     int
+	}{
+		{"the first read has everything", `[
+			{"document_id":"d1","filename":"d1.pdf","status":"completed"},
+			{"document_id":"d2","filename":"d2.pdf","status":"completed"},
+			{"document_id":"d3","filename":"d3.pdf","status":"completed"}]`, 1},
+		{"the first read misses one", `[
+			{"document_id":"d1","filename":"d1.pdf","status":"completed"},
+			{"document_id":"d2","filename":"d2.pdf","status":"completed"},
+			{"document_id":"d3","filename":"d3.pdf","status":"processing"}]`, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scriptedAPI{status: apitypes.StatusProcessing, docs: tc.firstDocs}
+			g := &gatedAPI{scriptedAPI: s, entered: make(chan struct{}), release: make(chan struct{})}
+			p, r := newPoller(g)
+			done := make(chan struct{})
+			go func() { // a nudge: the whole job finished
+				defer close(done)
+				p.fetch(context.Background(), "ext_1", 3)
+			}()
+			<-g.entered
+			// The poll meanwhile: the list shows the job with no summary.
+			polled := make(chan struct{})
+			go func() {
+				defer close(polled)
+				p.poll(context.Background())
+			}()
+			// The poll has either left its read to the one in flight or
+			// begun a second (which the gate holds): either way it is done
+			// listing once it reads the results or returns.
+			if !patience.Wait(5*time.Second, time.Millisecond, func() bool {
+				s.mu.Lock()
+				defer s.mu.Unlock()
+				select {
+				case <-polled:
+					return true
+				default:
+					return s.results > 1
+				}
+			}) {
+				t.Fatal("the poll neither returned nor read the results")
+			}
+			s.mu.Lock()
+			s.docs = `[{"document_id":"d3","filename":"d3.pdf","status":"completed"}]`
+			s.mu.Unlock()
+			close(g.release) // let every read through
+			<-done
+			<-polled
+			s.mu.Lock()
+			reads := s.results
+			s.mu.Unlock()
+			if reads != tc.reads {
+				t.Errorf("%d results reads, want %d", reads, tc.reads)
+			}
+			if len(r.done) != 3 || !p.Idle() {
+				t.Errorf("handed %v, idle %v: want all three", r.done, p.Idle())
+			}
+		})
 	}
 }

@@ -87,6 +87,8 @@ type job struct {
 	submitted time.Time
 	updated   time.Time // server's updated_at, once seen
 	seenAt    time.Time
+	fetching  bool // a results read is in flight (see fetch)
+	want      int  // finished documents a caller expected while it was
 }
 
 // skew is how far the server's clock may lag ours, beyond the difference
@@ -213,7 +215,23 @@ func (p *Poller) serveNudge(ctx context.Context, id string, n *nudge) {
 		}
 		return
 	}
-	p.fetch(ctx, id)
+	p.fetch(ctx, id, p.nudgeWant(j, n))
+}
+
+// nudgeWant is how many of j's documents a nudge says have finished.
+func (p *Poller) nudgeWant(j *job, n *nudge) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n.jobDone {
+		return len(j.docs)
+	}
+	want := len(j.finished)
+	for docID := range n.docs {
+		if _, ours := j.docs[docID]; ours && !j.finished[docID] {
+			want++
+		}
+	}
+	return want
 }
 
 // Recover loads the jobs in flight from the state, reading only the open
@@ -379,7 +397,7 @@ func (p *Poller) poll(ctx context.Context) {
 	}
 	p.mu.Unlock()
 
-	changed := map[string]bool{}
+	changed := map[string]int{} // job -> how many of its documents finished
 	cursor := ""
 	start := time.Now()
 	for pages := 0; ; pages++ {
@@ -407,8 +425,10 @@ func (p *Poller) poll(ctx context.Context) {
 			if s := e.DocumentSummary; s != nil {
 				finished = s.Completed + s.Failed
 			}
-			if terminal(e.Status) || finished < 0 || finished > len(j.finished) {
-				changed[j.id] = true
+			if terminal(e.Status) || finished < 0 {
+				changed[j.id] = len(j.docs)
+			} else if finished > len(j.finished) {
+				changed[j.id] = finished
 			}
 			if !known(e.Status) {
 				p.log.Warn("unknown extraction status; treating it as not finished", "extraction_id", e.ExtractionID, "status", e.Status)
@@ -429,7 +449,7 @@ func (p *Poller) poll(ctx context.Context) {
 		if last.IsZero() {
 			last = j.submitted
 		}
-		if !changed[id] && start.Sub(last) > 20*p.o.Interval {
+		if _, ok := changed[id]; !ok && start.Sub(last) > 20*p.o.Interval {
 			stale = append(stale, id)
 		}
 	}
@@ -444,14 +464,14 @@ func (p *Poller) poll(ctx context.Context) {
 		p.mu.Lock()
 		if j := p.jobs[id]; j != nil {
 			j.seenAt = start
+			if terminal(x.Status) || anyFinished(x.Documents) {
+				changed[id] = len(j.docs)
+			}
 		}
 		p.mu.Unlock()
-		if terminal(x.Status) || anyFinished(x.Documents) {
-			changed[id] = true
-		}
 	}
-	for id := range changed {
-		p.fetch(ctx, id)
+	for id, want := range changed {
+		p.fetch(ctx, id, want)
 	}
 }
 
@@ -469,8 +489,42 @@ func anyFinished(ds []apitypes.Document) bool {
 
 func docTerminal(s string) bool { return s == apitypes.StatusCompleted || s == apitypes.StatusFailed }
 
-// fetch reads a job's results and finishes every document that is done.
-func (p *Poller) fetch(ctx context.Context, id string) {
+// fetch reads a job's results and finishes every document that is done;
+// want is how many of the job's documents the caller knows have finished.
+// One read per job at a time: a caller that finds one in flight (the poll
+// and a webhook's nudge at once) leaves its news to that read, and one more
+// read follows only if, when it ends, fewer documents were handed on than
+// the caller knew had finished. Without this the poll, seeing documents
+// finished that a nudge's read is still handing on, read the same results
+// again.
+func (p *Poller) fetch(ctx context.Context, id string, want int) {
+	p.mu.Lock()
+	j := p.jobs[id]
+	if j == nil {
+		p.mu.Unlock()
+		return
+	}
+	if j.fetching {
+		j.want = max(j.want, want)
+		p.mu.Unlock()
+		return
+	}
+	j.fetching = true
+	p.mu.Unlock()
+	for {
+		p.fetchOnce(ctx, id)
+		p.mu.Lock()
+		again := j.want > len(j.finished) && p.jobs[id] == j && ctx.Err() == nil
+		j.want = 0
+		j.fetching = again
+		p.mu.Unlock()
+		if !again {
+			return
+		}
+	}
+}
+
+func (p *Poller) fetchOnce(ctx context.Context, id string) {
 	res, err := p.o.API.Results(ctx, id)
 	if err != nil {
 		if api.IsNotFound(err) {
