@@ -127,30 +127,46 @@ func (b *batch) add(it batchItem) {
 func (b *batch) flush(ctx context.Context) {
 	f := b.f
 	failed := b.syncs.Flush()
+	// What is recorded: the files gone, and the outputs whose folder was
+	// synced. They are recorded in one transaction (state.UpdateEach: a
+	// record refused is refused alone, the others stand).
+	var rec []batchItem
 	for _, it := range b.items {
-		k := b.keys[it.key]
-		if it.gone {
-			if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, it.rec, it.key, it.last && k.ok) }); err != nil {
-				f.log.Error("cannot record a deleted file; retrying", "file", it.rec.Path, "error", err)
-				k.ok = false
-				continue
-			}
-			f.log.Warn("file deleted before its result was written; a later file with the same content gets the result without being charged again", "file", it.rec.Path)
-			continue
-		}
-		if err := failed[it.folder]; err != nil {
+		if err := failed[it.folder]; !it.gone && err != nil {
 			f.writeErrors.Add(1)
 			f.log.Error("result written but its folder cannot be synced; it is written again",
 				"file", it.rec.Path, "error", results.Describe("writing", it.folder, err))
-			k.ok = false
+			b.keys[it.key].ok = false
 			continue
 		}
-		if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, it.rec, it.key, it.last && k.ok) }); err != nil {
-			f.log.Error("result written but not recorded; it is written again", "file", it.rec.Path, "error", err)
+		rec = append(rec, it)
+	}
+	// A key's last file drops its stored result when every file of the key
+	// before it was recorded: in the one transaction, all were. When the
+	// records are written again one by one (one was refused), an earlier
+	// one may have failed, so the result is kept (it is dropped with the
+	// next file of the same content).
+	tries := make([]int, len(rec))
+	errs := f.st.UpdateEach(len(rec), func(tx *state.Tx, i int) error {
+		tries[i]++
+		it := rec[i]
+		return recordFile(tx, it.rec, it.key, it.last && b.keys[it.key].ok && tries[i] == 1)
+	})
+	for i, it := range rec {
+		k := b.keys[it.key]
+		if err := errs[i]; err != nil {
+			if it.gone {
+				f.log.Error("cannot record a deleted file; retrying", "file", it.rec.Path, "error", err)
+			} else {
+				f.log.Error("result written but not recorded; it is written again", "file", it.rec.Path, "error", err)
+			}
 			k.ok = false
 			continue
 		}
 		switch {
+		case it.gone:
+			f.log.Warn("file deleted before its result was written; a later file with the same content gets the result without being charged again", "file", it.rec.Path)
+			continue
 		case it.ok:
 			f.log.Info("result written", "file", it.rec.Path, "result", it.out)
 		case it.o.unavailable:

@@ -213,8 +213,10 @@ type Store struct {
 	// and fails it with the error it returns.
 	compactFault func(step string) error
 
-	// txs counts the transactions run through View and Update.
-	txs atomic.Uint64
+	// txs counts the transactions run through View and Update, commits
+	// the write transactions committed.
+	txs     atomic.Uint64
+	commits atomic.Uint64
 	// records counts the records read and written through View and Update,
 	// bytes the bytes of the records written (see Cost).
 	records atomic.Int64
@@ -568,6 +570,7 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 	switch {
 	case err == nil:
 		s.writeErr = nil
+		s.commits.Add(1)
 	case fnErr == nil:
 		if s.writeErr == nil {
 			s.writeSince = time.Now()
@@ -835,3 +838,7 @@ func (s *Store) Cost() Cost { return Cost{Records: s.records.Load(), Bytes: s.by
 // a caller that releases the mapped pages now and then (ReleaseMapped) can
 // skip it while nothing has read the state since.
 func (s *Store) Transactions() uint64 { return s.txs.Load() }
+
+// Commits is how many write transactions were committed (each costs the
+// file's syncs).
+func (s *Store) Commits() uint64 { return s.commits.Load() }

@@ -79,32 +79,54 @@ func unchanged(rec state.File, known bool, ev watcher.Event, in Inbox) bool {
 		rec.MovedTo == "" && fileid.Same(ev.Path, rec.Identity, ev.Identity, rec.Fingerprint)
 }
 
+// handle handles one event and records what it decided at once.
 func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) {
+	var g intakeGroup
+	u.handleIn(ctx, ev, pre, &g)
+	u.commitIntake(ctx, &g)
+}
+
+// handleIn handles one event; a validated file to queue joins g, whose
+// records are written together by commitIntake. Anything else that
+// writes the state (a file changed, refused, deleted) commits g first, so
+// the records are written in the order of the events.
+func (u *Uploader) handleIn(ctx context.Context, ev watcher.Event, pre inspected, g *intakeGroup) {
 	in := u.o.Inboxes[ev.Inbox]
+	if g.has(ev.Path, "") {
+		u.commitIntake(ctx, g) // its record is read again below
+	}
 	var err error
 	switch ev.Kind {
 	case watcher.Ready:
 		if !u.admitWrite(ev) {
 			return // held until the inbox's results can be written
 		}
-		err = u.ready(ctx, ev, in, pre)
+		err = u.ready(ctx, ev, in, pre, g)
 	case watcher.Incomplete:
+		u.commitIntake(ctx, g)
 		f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: ev.ModTime.UnixNano()}
 		if sha, n, herr := hashFile(ev.Path); herr == nil {
 			f.SHA256, f.Size = sha, n
 		}
 		err = u.o.Finisher.Refused(ctx, f, "INCOMPLETE_FILE", ev.Reason)
 	case watcher.Gone:
+		u.commitIntake(ctx, g)
 		u.release(ev)
 		err = u.gone(ev.Path)
 	}
 	if err != nil {
-		u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", ev.Path, "error", state.Fault(err))
-		u.o.Finisher.Forget(ev.Path)
+		u.intakeFailed(ev.Path, err)
 	}
 }
 
-func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre inspected) error {
+// intakeFailed reports a file that could not be recorded and has the
+// watcher report it again.
+func (u *Uploader) intakeFailed(path string, err error) {
+	u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", path, "error", state.Fault(err))
+	u.o.Finisher.Forget(path)
+}
+
+func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre inspected, g *intakeGroup) error {
 	mtime := ev.ModTime.UnixNano()
 	var rec state.File
 	var known bool
@@ -139,6 +161,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	}
 	if known {
 		f.FirstSeen = rec.FirstSeen
+		u.commitIntake(ctx, g) // detach writes a document the group may hold
 		if err := u.detach(rec); err != nil {
 			return err
 		}
@@ -170,6 +193,9 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	}
 	f.SHA256, f.Pages, f.Size = info.SHA256, info.Pages, info.Size
 	key := state.DocKey(in.ParserID, info.SHA256)
+	if g.has("", key) {
+		u.commitIntake(ctx, g) // the same content: read its document as recorded
+	}
 
 	// A result already on disk for this exact content (the state was lost or
 	// rebuilt): recognise it rather than pay again, unless the file was
@@ -182,64 +208,129 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		}
 	}
 
-	var finished, fresh bool
-	var doc state.Doc
-	err = u.st.Update(func(tx *state.Tx) error {
-		d, ok, err := tx.Doc(key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued,
-				ContentType: info.ContentType}
-			fresh = true
-		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
-			// A new life: the files of the earlier one are not its files.
-			if err := tx.DetachAll(&d); err != nil {
-				return err
-			}
-			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
-				State: state.DocQueued, Retries: d.Retries + 1, ContentType: info.ContentType}
-			fresh = true
-		}
-		// One record per file of the document: the cost of a copy does
-		// not grow with the copies before it (see state.Tx.DocFiles).
-		if _, err := tx.Attach(&d, ev.Path); err != nil {
-			return err
-		}
-		d.Updated = now
-		f.State = state.FileQueued
-		if !fresh && tx.OtherFile(key, ev.Path) {
-			f.State = state.FileDuplicate
-		}
-		finished = d.State == state.DocDone || d.State == state.DocFailed
-		doc = d
-		write := tx.AmendDoc
-		if fresh {
-			write = tx.QueueDoc
-		}
-		if err := write(d); err != nil {
-			return err
-		}
-		return tx.QueueFile(f)
-	})
-	if err != nil {
-		return fmt.Errorf("record %s: %w", ev.Path, err)
-	}
-	switch {
-	case fresh:
-		u.mu.Lock()
-		u.queue.of(in.ParserID).pushBack(u.queue.entry(in.ParserID, doc, now))
-		u.lastQueued = time.Now()
-		u.mu.Unlock()
-		u.log.Debug("queued", "file", ev.Path, "type", info.ContentType, "pages", info.Pages, "sha256", info.SHA256[:12])
-	case finished:
-		u.log.Info("same content as a file already processed; writing its result without submitting again", "file", ev.Path)
-		u.o.Finisher.FinishFile(ctx, key, ev.Path)
-	default:
-		u.log.Info("same content as a file already in progress; it will share that result", "file", ev.Path)
-	}
+	g.add(&queuedFile{ev: ev, in: in, f: f, info: info, key: key, now: now})
 	return nil
+}
+
+// intakeGroupMax bounds the files recorded in one transaction: each reads
+// and writes a few records scattered over the state file, and what one
+// transaction maps stays mapped until its commit (see state.Update).
+const intakeGroupMax = 16
+
+// intakeGroup is what intake handled since its last commit: the validated
+// files to queue, recorded in one transaction (state.Store.UpdateEach),
+// and how many events were handled (intakeBusy counts them until then).
+// No two files of a group have the same path or content.
+type intakeGroup struct {
+	files   []*queuedFile
+	handled int
+}
+
+// queuedFile is a validated file to queue, and what its transaction did.
+type queuedFile struct {
+	ev   watcher.Event
+	in   Inbox
+	f    state.File
+	info filecheck.Info
+	key  string
+	now  time.Time
+
+	fresh, finished bool
+	doc             state.Doc
+}
+
+// has reports that a file of the group has this path or document key.
+func (g *intakeGroup) has(path, key string) bool {
+	for _, q := range g.files {
+		if path != "" && q.ev.Path == path || key != "" && q.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *intakeGroup) add(q *queuedFile) { g.files = append(g.files, q) }
+
+// full reports that the group should be committed before it takes more.
+func (g *intakeGroup) full() bool { return len(g.files) >= intakeGroupMax }
+
+// commitIntake records the group's files and their documents in one
+// transaction, then queues the new documents and hands on the files whose
+// content is already finished. A file whose record is refused is reported
+// and looked at again at the next rescan, as alone.
+func (u *Uploader) commitIntake(ctx context.Context, g *intakeGroup) {
+	files := g.files
+	g.files = nil
+	if len(files) == 0 {
+		return
+	}
+	errs := u.st.UpdateEach(len(files), func(tx *state.Tx, i int) error {
+		return queueFile(tx, files[i])
+	})
+	for i, q := range files {
+		if errs[i] != nil {
+			u.intakeFailed(q.ev.Path, fmt.Errorf("record %s: %w", q.ev.Path, errs[i]))
+			continue
+		}
+		switch {
+		case q.fresh:
+			u.mu.Lock()
+			u.queue.of(q.in.ParserID).pushBack(u.queue.entry(q.in.ParserID, q.doc, q.now))
+			u.lastQueued = time.Now()
+			u.mu.Unlock()
+			u.log.Debug("queued", "file", q.ev.Path, "type", q.info.ContentType, "pages", q.info.Pages, "sha256", q.info.SHA256[:12])
+		case q.finished:
+			u.log.Info("same content as a file already processed; writing its result without submitting again", "file", q.ev.Path)
+			u.o.Finisher.FinishFile(ctx, q.key, q.ev.Path)
+		default:
+			u.log.Info("same content as a file already in progress; it will share that result", "file", q.ev.Path)
+		}
+	}
+}
+
+// queueFile records q's file waiting for its document, and the document
+// (new content, a new life of it, or one more file of it). It may run
+// twice (state.Store.UpdateEach): it sets what it reports.
+func queueFile(tx *state.Tx, q *queuedFile) error {
+	in, info, key, f := q.in, q.info, q.key, q.f
+	q.fresh, q.finished = false, false
+	d, ok, err := tx.Doc(key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued,
+			ContentType: info.ContentType}
+		q.fresh = true
+	} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
+		// A new life: the files of the earlier one are not its files.
+		if err := tx.DetachAll(&d); err != nil {
+			return err
+		}
+		d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
+			State: state.DocQueued, Retries: d.Retries + 1, ContentType: info.ContentType}
+		q.fresh = true
+	}
+	// One record per file of the document: the cost of a copy does
+	// not grow with the copies before it (see state.Tx.DocFiles).
+	if _, err := tx.Attach(&d, q.ev.Path); err != nil {
+		return err
+	}
+	d.Updated = q.now
+	f.State = state.FileQueued
+	if !q.fresh && tx.OtherFile(key, q.ev.Path) {
+		f.State = state.FileDuplicate
+	}
+	q.finished = d.State == state.DocDone || d.State == state.DocFailed
+	q.doc = d
+	write := tx.AmendDoc
+	if q.fresh {
+		write = tx.QueueDoc
+	}
+	if err := write(d); err != nil {
+		return err
+	}
+	return tx.QueueFile(f)
 }
 
 // detach removes a file's old life from its document (the file changed).

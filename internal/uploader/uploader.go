@@ -307,7 +307,9 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 	// content twice still makes one document.
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *intakeItem)
-	order := make(chan *intakeItem, workers)
+	// Validated files wait here for their turn to be recorded; a group of
+	// them is recorded in one transaction (intakeGroupMax).
+	order := make(chan *intakeItem, max(workers, intakeGroupMax))
 	var pool sync.WaitGroup
 	for range workers {
 		pool.Add(1)
@@ -322,14 +324,45 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		for it := range order {
-			<-it.done
-			if ctx.Err() == nil {
-				u.handle(ctx, it.ev, it.pre)
-			}
+		// The files validated are recorded in groups: what is ready when
+		// the last is handled joins it in one transaction. The group is
+		// committed as soon as the next event is not ready yet (nothing
+		// waits for company: a file alone is recorded at once), or is
+		// full. Events count as busy until their group is committed.
+		var g intakeGroup
+		commit := func() {
+			u.commitIntake(ctx, &g)
+			n := int64(g.handled)
+			g.handled = 0
 			u.backlog.Store(int64(len(events)))
-			if u.intakeBusy.Add(-1) == 0 && len(events) == 0 {
+			if n > 0 && u.intakeBusy.Add(-n) == 0 && len(events) == 0 {
 				u.wake()
+			}
+		}
+		defer commit()
+		for {
+			var it *intakeItem
+			select {
+			case it = <-order:
+			default:
+				commit()
+				it = <-order
+			}
+			if it == nil {
+				return // order closed
+			}
+			select {
+			case <-it.done:
+			default:
+				commit()
+				<-it.done
+			}
+			if ctx.Err() == nil {
+				u.handleIn(ctx, it.ev, it.pre, &g)
+			}
+			g.handled++
+			if g.full() {
+				commit()
 			}
 		}
 	}()
