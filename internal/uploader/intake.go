@@ -110,9 +110,8 @@ func (u *Uploader) handleIn(ctx context.Context, ev watcher.Event, pre inspected
 		}
 		err = u.o.Finisher.Refused(ctx, f, "INCOMPLETE_FILE", ev.Reason)
 	case watcher.Gone:
-		u.commitIntake(ctx, g)
 		u.release(ev)
-		err = u.gone(ev.Path)
+		err = u.gone(ctx, ev.Path, g)
 	}
 	if err != nil {
 		u.intakeFailed(ev.Path, err)
@@ -208,7 +207,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		}
 	}
 
-	g.add(&queuedFile{ev: ev, in: in, f: f, info: info, key: key, now: now})
+	g.add(u.queueWrite(&queuedFile{ev: ev, in: in, f: f, info: info, key: key, now: now}))
 	return nil
 }
 
@@ -217,13 +216,23 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 // transaction maps stays mapped until its commit (see state.Update).
 const intakeGroupMax = 16
 
-// intakeGroup is what intake handled since its last commit: the validated
-// files to queue, recorded in one transaction (state.Store.UpdateEach),
-// and how many events were handled (intakeBusy counts them until then).
-// No two files of a group have the same path or content.
+// intakeGroup is what intake handled since its last commit: the records
+// to write (validated files to queue, files deleted), written in one
+// transaction (state.Store.UpdateEach), and how many events were handled
+// (intakeBusy counts them until then). No two writes of a group touch the
+// same path or document.
 type intakeGroup struct {
-	files   []*queuedFile
+	writes  []intakeWrite
 	handled int
+}
+
+// intakeWrite is the records one event writes: write runs in the group's
+// transaction (it may run twice, see state.Store.UpdateEach, and must set,
+// not accumulate, what it reports), then done with its error.
+type intakeWrite struct {
+	path, key string // the file and the document written ("" for none)
+	write     func(tx *state.Tx) error
+	done      func(ctx context.Context, err error)
 }
 
 // queuedFile is a validated file to queue, and what its transaction did.
@@ -239,53 +248,57 @@ type queuedFile struct {
 	doc             state.Doc
 }
 
-// has reports that a file of the group has this path or document key.
+// has reports that a write of the group touches this path or document.
 func (g *intakeGroup) has(path, key string) bool {
-	for _, q := range g.files {
-		if path != "" && q.ev.Path == path || key != "" && q.key == key {
+	for _, w := range g.writes {
+		if path != "" && w.path == path || key != "" && w.key == key {
 			return true
 		}
 	}
 	return false
 }
 
-func (g *intakeGroup) add(q *queuedFile) { g.files = append(g.files, q) }
+func (g *intakeGroup) add(w intakeWrite) { g.writes = append(g.writes, w) }
 
 // full reports that the group should be committed before it takes more.
-func (g *intakeGroup) full() bool { return len(g.files) >= intakeGroupMax }
+func (g *intakeGroup) full() bool { return len(g.writes) >= intakeGroupMax }
 
-// commitIntake records the group's files and their documents in one
-// transaction, then queues the new documents and hands on the files whose
-// content is already finished. A file whose record is refused is reported
-// and looked at again at the next rescan, as alone.
+// commitIntake writes the group's records in one transaction, then runs
+// what follows each (queue a new document, hand on a file whose content is
+// already finished). A record refused is refused alone: its file is
+// reported and looked at again at the next rescan.
 func (u *Uploader) commitIntake(ctx context.Context, g *intakeGroup) {
-	files := g.files
-	g.files = nil
-	if len(files) == 0 {
+	ws := g.writes
+	g.writes = nil
+	if len(ws) == 0 {
 		return
 	}
-	errs := u.st.UpdateEach(len(files), func(tx *state.Tx, i int) error {
-		return queueFile(tx, files[i])
-	})
-	for i, q := range files {
-		if errs[i] != nil {
-			u.intakeFailed(q.ev.Path, fmt.Errorf("record %s: %w", q.ev.Path, errs[i]))
-			continue
-		}
-		switch {
-		case q.fresh:
-			u.mu.Lock()
-			u.queue.of(q.in.ParserID).pushBack(u.queue.entry(q.in.ParserID, q.doc, q.now))
-			u.lastQueued = time.Now()
-			u.mu.Unlock()
-			u.log.Debug("queued", "file", q.ev.Path, "type", q.info.ContentType, "pages", q.info.Pages, "sha256", q.info.SHA256[:12])
-		case q.finished:
-			u.log.Info("same content as a file already processed; writing its result without submitting again", "file", q.ev.Path)
-			u.o.Finisher.FinishFile(ctx, q.key, q.ev.Path)
-		default:
-			u.log.Info("same content as a file already in progress; it will share that result", "file", q.ev.Path)
-		}
+	errs := u.st.UpdateEach(len(ws), func(tx *state.Tx, i int) error { return ws[i].write(tx) })
+	for i, w := range ws {
+		w.done(ctx, errs[i])
 	}
+}
+
+// queueWrite is the write of a validated file to queue.
+func (u *Uploader) queueWrite(q *queuedFile) intakeWrite {
+	return intakeWrite{path: q.ev.Path, key: q.key, write: func(tx *state.Tx) error { return queueFile(tx, q) },
+		done: func(ctx context.Context, err error) {
+			switch {
+			case err != nil:
+				u.intakeFailed(q.ev.Path, fmt.Errorf("record %s: %w", q.ev.Path, err))
+			case q.fresh:
+				u.mu.Lock()
+				u.queue.of(q.in.ParserID).pushBack(u.queue.entry(q.in.ParserID, q.doc, q.now))
+				u.lastQueued = time.Now()
+				u.mu.Unlock()
+				u.log.Debug("queued", "file", q.ev.Path, "type", q.info.ContentType, "pages", q.info.Pages, "sha256", q.info.SHA256[:12])
+			case q.finished:
+				u.log.Info("same content as a file already processed; writing its result without submitting again", "file", q.ev.Path)
+				u.o.Finisher.FinishFile(ctx, q.key, q.ev.Path)
+			default:
+				u.log.Info("same content as a file already in progress; it will share that result", "file", q.ev.Path)
+			}
+		}}
 }
 
 // queueFile records q's file waiting for its document, and the document
@@ -335,33 +348,39 @@ func queueFile(tx *state.Tx, q *queuedFile) error {
 
 // detach removes a file's old life from its document (the file changed).
 func (u *Uploader) detach(rec state.File) error {
-	if rec.SHA256 == "" {
-		return nil
-	}
-	key := state.DocKey(rec.ParserID, rec.SHA256)
 	var drop bool
-	err := u.st.Update(func(tx *state.Tx) error {
-		d, ok, err := tx.Doc(key)
-		if err != nil || !ok {
-			return err
-		}
-		if err := tx.Detach(&d, rec.Path); err != nil {
-			return err
-		}
-		if d.First == "" && d.State == state.DocQueued {
-			drop = true
-			d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
-			return tx.FailDoc(d)
-		}
-		return tx.AmendDoc(d)
+	err := u.st.Update(func(tx *state.Tx) (err error) {
+		drop, err = detachFile(tx, rec)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("detach %s from its old content: %w", rec.Path, err)
 	}
 	if drop {
-		u.unqueue(rec.ParserID, key)
+		u.unqueue(rec.ParserID, state.DocKey(rec.ParserID, rec.SHA256))
 	}
 	return nil
+}
+
+// detachFile removes rec's life from its document in tx; drop reports
+// that the document, queued and left with no file, was failed (the caller
+// takes it out of the queue once this is committed).
+func detachFile(tx *state.Tx, rec state.File) (drop bool, err error) {
+	if rec.SHA256 == "" {
+		return false, nil
+	}
+	d, ok, err := tx.Doc(state.DocKey(rec.ParserID, rec.SHA256))
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := tx.Detach(&d, rec.Path); err != nil {
+		return false, err
+	}
+	if d.First == "" && d.State == state.DocQueued {
+		d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
+		return true, tx.FailDoc(d)
+	}
+	return false, tx.AmendDoc(d)
 }
 
 func (u *Uploader) unqueue(parser, key string) {
@@ -375,8 +394,8 @@ func (u *Uploader) unqueue(parser, key string) {
 	u.queue.release(f.removeFunc(func(e *queued) bool { return e.sha == sha }))
 }
 
-// gone handles a file deleted from the inbox.
-func (u *Uploader) gone(path string) error {
+// gone handles a file deleted from the inbox: its record joins g.
+func (u *Uploader) gone(ctx context.Context, path string, g *intakeGroup) error {
 	var rec state.File
 	var ok bool
 	if err := u.st.View(func(tx *state.Tx) error {
@@ -390,14 +409,41 @@ func (u *Uploader) gone(path string) error {
 	case rec.MovedTo != "":
 		return nil // moved out by after = "move": kept, and counted, as finished
 	case rec.State == state.FileQueued, rec.State == state.FileDuplicate:
-		if err := u.detach(rec); err != nil {
-			return err
+		key := ""
+		if rec.SHA256 != "" {
+			key = state.DocKey(rec.ParserID, rec.SHA256)
+		}
+		if key != "" && g.has("", key) {
+			u.commitIntake(ctx, g)
 		}
 		rec.Reason, rec.Updated = "deleted from the inbox before its result arrived", time.Now()
-		u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
-		return u.st.Update(func(tx *state.Tx) error { return tx.MarkGone(rec) })
+		var drop bool
+		g.add(intakeWrite{path: path, key: key,
+			write: func(tx *state.Tx) (err error) {
+				if drop, err = detachFile(tx, rec); err != nil {
+					return fmt.Errorf("detach %s from its content: %w", path, err)
+				}
+				return tx.MarkGone(rec)
+			},
+			done: func(_ context.Context, err error) {
+				if err != nil {
+					u.intakeFailed(path, err)
+					return
+				}
+				if drop {
+					u.unqueue(rec.ParserID, key)
+				}
+				u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
+			}})
+		return nil
 	default:
 		// Finished files that leave the inbox need no tracking.
-		return u.st.Update(func(tx *state.Tx) error { return tx.ForgetFile(path) })
+		g.add(intakeWrite{path: path, write: func(tx *state.Tx) error { return tx.ForgetFile(path) },
+			done: func(_ context.Context, err error) {
+				if err != nil {
+					u.intakeFailed(path, err)
+				}
+			}})
+		return nil
 	}
 }
