@@ -4,6 +4,7 @@ package uploader
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,30 +15,32 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
 // The system calls of the hot path, counted: a child process (this test
 // binary) runs the uploader over new files, from the watcher's Ready event
-// to the API's acceptance, and this process follows every thread of it
-// with ptrace, counting on each call's entry the opens and stats whose
-// path lies in the inbox, and every fstat. No timer or tick touches the
-// inbox, so the count is the same from run to run.
+// to the API's acceptance, then the finish stage over the API's answers to
+// the results written beside them, and this process follows every thread
+// of it with ptrace, counting on each call's entry the opens and stats of
+// the documents' own files (by path, and every fstat of one). No timer or
+// tick touches the inbox, so the count is the same from run to run.
 
 const syscallChildEnv = "PPSYNC_SYSCALL_CHILD"
 
-// Budget per document, what the hot path needs. Opens: one for the
-// validation pass and one for the upload, plus the one filecheck makes to
-// recognise the format from the file's head before it (internal/filecheck
-// opens it on its own). Stats: the fstat of the validation pass and two of
-// the upload (before its first byte and after its last: they stand for a
-// second hash), plus filecheck's fstat of the head and its stat of the
-// path for the validation journal: five, one over the four aimed at, for
-// as long as filecheck reads the head and the journal's stamp apart from
-// the validation pass.
+// Budget per document, what the hot path needs. Opens: one for validation
+// (the head read that recognises the format, then the hash and the checks
+// through the same descriptor) and one for the upload. Stats: the fstat of
+// the validation pass (its size and mtime also stamp the validation
+// journal), two of the upload (before its first byte and after its last:
+// they stand for a second hash), and the finish stage's lstat of the file
+// before its result is written (a file deleted meanwhile is recorded gone).
 const (
-	opensPerDoc = 3
-	statsPerDoc = 5
+	opensPerDoc = 2
+	statsPerDoc = 4
 )
 
 func TestHotPathSyscallsPerDocument(t *testing.T) {
@@ -100,6 +103,23 @@ func syscallChild(t *testing.T, dir, events string) {
 		r.events <- ev
 	}
 	r.waitAccepted(t, names...)
+	// The answers, as the poller hands them on, to their results.
+	fin := finish.New(finish.Options{Store: r.st, Inboxes: []finish.Inbox{{Path: dir}}})
+	var answers []finish.Answer
+	for _, name := range names {
+		answers = append(answers, finish.Answer{Key: state.DocKey("prs", fa.accepted[name]),
+			Doc: apitypes.Document{DocumentID: "doc_" + name, Filename: name, Status: apitypes.StatusCompleted}})
+	}
+	for i, err := range fin.DoneAll(context.Background(), answers) {
+		if err != nil {
+			t.Fatalf("answer of %s: %v", names[i], err)
+		}
+	}
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name+".json")); err != nil {
+			t.Fatalf("no result for %s: %v", name, err)
+		}
+	}
 }
 
 // traceChild runs syscallChild under ptrace and counts, over all its
@@ -163,7 +183,7 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 							stats++
 						}
 					case syscall.SYS_FSTAT:
-						if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int(regs.Rdi))); err == nil && strings.HasPrefix(l, dir+"/") {
+						if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int(regs.Rdi))); err == nil && isDoc(l, dir) {
 							stats++
 						}
 					}
@@ -179,16 +199,22 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 	}
 }
 
-// under reports whether the NUL-terminated path at addr in tid lies in
-// dir and is not the write gate's probe: that one is per inbox (at most
-// one every probeTTL), not per document.
+// under reports whether the NUL-terminated path at addr in tid is one of
+// the documents in dir (not the write gate's probe, a result or its
+// temporary file).
 func under(tid int, addr uintptr, dir string) bool {
-	probe := dir + "/.ppsync-probe-"
-	buf := make([]byte, len(probe))
-	n, err := syscall.PtracePeekData(tid, addr, buf)
-	if err != nil || n < len(dir)+1 {
+	// A path of the test is short; a read that ends at an unmapped page
+	// returns what it read before it.
+	buf := make([]byte, 512)
+	n, _ := syscall.PtracePeekData(tid, addr, buf)
+	if n == 0 {
 		return false
 	}
-	path := string(buf[:n])
-	return strings.HasPrefix(path, dir+"/") && !strings.HasPrefix(path, probe)
+	path, _, _ := strings.Cut(string(buf[:n]), "\x00")
+	return isDoc(path, dir)
+}
+
+// isDoc reports whether path is one of the test's documents in dir.
+func isDoc(path, dir string) bool {
+	return strings.HasPrefix(path, dir+"/") && strings.HasSuffix(path, ".pdf")
 }
