@@ -152,6 +152,7 @@ func (b *batch) flush(ctx context.Context) {
 		it := rec[i]
 		return recordFile(tx, it.rec, it.key, it.last && b.keys[it.key].ok && tries[i] == 1)
 	})
+	var moved []movedFile
 	for i, it := range rec {
 		k := b.keys[it.key]
 		if err := errs[i]; err != nil {
@@ -174,8 +175,11 @@ func (b *batch) flush(ctx context.Context) {
 		default:
 			f.log.Warn("document failed; error file written", "file", it.rec.Path, "code", it.rec.Code, "reason", it.rec.Reason)
 		}
-		f.after(ctx, it.rec, it.out, it.doc, it.ok)
+		if rec, i, ok := f.afterMove(ctx, it.rec, it.out, it.doc, it.ok); ok {
+			moved = append(moved, movedFile{rec: rec, inbox: i})
+		}
 	}
+	f.recordMoves(ctx, moved)
 	for _, key := range b.order {
 		k := b.keys[key]
 		if k.settle != nil {

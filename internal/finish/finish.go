@@ -760,12 +760,28 @@ func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 
 // after runs what follows a recorded output: the sink, then the move.
 func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc json.RawMessage, ok bool) {
+	if moved, i, done := f.afterMove(ctx, rec, out, doc, ok); done {
+		f.recordMoves(ctx, []movedFile{{rec: moved, inbox: i}})
+	}
+}
+
+// movedFile is a finished file moved out of its inbox, whose record is to
+// say where it went.
+type movedFile struct {
+	rec   state.File
+	inbox int
+}
+
+// afterMove runs the sink, then moves the file when its inbox says so;
+// moved reports that it did, with rec as it is to be recorded
+// (recordMoves).
+func (f *Finisher) afterMove(ctx context.Context, rec state.File, out string, doc json.RawMessage, ok bool) (_ state.File, inbox int, moved bool) {
 	if f.o.Sink != nil {
 		f.o.Sink.Written(ctx, Written{Inbox: rec.Inbox, File: rec, Output: out, Document: doc})
 	}
 	i, found := f.InboxOf(rec.Path)
 	if !found || !f.o.Inboxes[i].Move {
-		return
+		return rec, i, false
 	}
 	in := f.o.Inboxes[i]
 	dest := in.FailedDir
@@ -776,14 +792,22 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 	if in.ResultsDir != "" {
 		move = results.MoveFile // the outputs stay in results_dir
 	}
-	moved, err := move(rec.Path, in.Path, dest)
+	to, err := move(rec.Path, in.Path, dest)
 	if err != nil {
 		f.log.Warn("cannot move a finished file out of the inbox; it stays where it is", "file", rec.Path, "error", err)
-		return
+		return rec, i, false
 	}
-	f.log.Debug("moved", "file", rec.Path, "to", moved)
-	rec.MovedTo = moved
-	if err := f.st.Update(func(tx *state.Tx) error {
+	f.log.Debug("moved", "file", rec.Path, "to", to)
+	rec.MovedTo = to
+	return rec, i, true
+}
+
+// recordMoves records where the files moved went, in one transaction
+// (state.Store.UpdateEach: a record refused is refused alone), and has the
+// watcher let go of them.
+func (f *Finisher) recordMoves(_ context.Context, ms []movedFile) {
+	errs := f.st.UpdateEach(len(ms), func(tx *state.Tx, i int) error {
+		rec := ms[i].rec
 		if _, ok, err := tx.File(rec.Path); err != nil {
 			return err
 		} else if !ok {
@@ -793,11 +817,14 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 			return tx.RestoreFile(rec)
 		}
 		return tx.AmendFile(rec)
-	}); err != nil {
-		f.log.Warn("moved a finished file but cannot record where", "file", rec.Path, "error", err)
-	}
-	if f.o.Watcher != nil {
-		f.o.Watcher.Forget(i, rec.Path)
+	})
+	for i, m := range ms {
+		if errs[i] != nil {
+			f.log.Warn("moved a finished file but cannot record where", "file", m.rec.Path, "error", errs[i])
+		}
+		if f.o.Watcher != nil {
+			f.o.Watcher.Forget(m.inbox, m.rec.Path)
+		}
 	}
 }
 

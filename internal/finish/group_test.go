@@ -16,8 +16,17 @@ import (
 // finished with them in one more: two commits for twelve documents, not
 // one per answer and one per file.
 func TestPollIsTwoCommits(t *testing.T) {
+	for _, move := range []bool{false, true} {
+		t.Run(fmt.Sprint("move=", move), func(t *testing.T) { testPollCommits(t, move) })
+	}
+}
+
+// testPollCommits: with move, the files moved out are recorded where they
+// went in one more commit.
+func testPollCommits(t *testing.T, move bool) {
 	st := openStore(t)
-	inbox := filepath.Join(t.TempDir(), "inbox")
+	dir := t.TempDir()
+	inbox := filepath.Join(dir, "inbox")
 	var answers []finish.Answer
 	var paths []string
 	for i := range 12 {
@@ -26,22 +35,34 @@ func TestPollIsTwoCommits(t *testing.T) {
 		paths = append(paths, p)
 		answers = append(answers, finish.Answer{Key: k, Doc: doc(t, completed(t, name))})
 	}
-	fin := finish.New(finish.Options{Store: st, Inboxes: []finish.Inbox{{Path: inbox}}})
+	done := filepath.Join(dir, "done")
+	fin := finish.New(finish.Options{Store: st, Inboxes: []finish.Inbox{{Path: inbox, Move: move, ProcessedDir: done, FailedDir: filepath.Join(dir, "failed")}}})
 	before := st.Commits()
 	for i, err := range fin.DoneAll(context.Background(), answers) {
 		if err != nil {
 			t.Errorf("answer %d: %v", i, err)
 		}
 	}
-	if got := st.Commits() - before; got != 2 {
-		t.Errorf("12 answers of one poll took %d commits, want 2 (the answers, then the files)", got)
+	want := uint64(2)
+	if move {
+		want = 3
+	}
+	if got := st.Commits() - before; got != want {
+		t.Errorf("12 answers of one poll took %d commits, want %d (the answers, the files, where they were moved)", got, want)
 	}
 	for _, p := range paths {
-		if s := fileState(t, st, p); s != state.FileDone {
-			t.Errorf("%s: %s, want done", p, s)
+		var f state.File
+		if err := st.View(func(tx *state.Tx) error { f, _, _ = tx.File(p); return nil }); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(p + ".json"); err != nil {
+		if f.State != state.FileDone {
+			t.Errorf("%s: %s, want done", p, f.State)
+		}
+		if _, err := os.Stat(p + ".json"); !move && err != nil {
 			t.Errorf("result of %s: %v", p, err)
+		}
+		if move && (f.MovedTo == "" || filepath.Dir(f.MovedTo) != done) {
+			t.Errorf("%s moved to %q, want it recorded in %s", p, f.MovedTo, done)
 		}
 	}
 }
