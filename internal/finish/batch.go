@@ -146,11 +146,16 @@ func (b *batch) flush(ctx context.Context) {
 	// records are written again one by one (one was refused), an earlier
 	// one may have failed, so the result is kept (it is dropped with the
 	// next file of the same content).
-	tries := make([]int, len(rec))
+	prev, oneByOne := -1, false
 	errs := f.st.UpdateEach(len(rec), func(tx *state.Tx, i int) error {
-		tries[i]++
+		// The one transaction runs the records in order; running one at or
+		// before the last one run means they are now written one by one.
+		if i <= prev {
+			oneByOne = true
+		}
+		prev = i
 		it := rec[i]
-		return recordFile(tx, it.rec, it.key, it.last && b.keys[it.key].ok && tries[i] == 1)
+		return recordFile(tx, it.rec, it.key, it.last && b.keys[it.key].ok && !oneByOne)
 	})
 	var moved []movedFile
 	for i, it := range rec {

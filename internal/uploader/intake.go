@@ -216,6 +216,20 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 // transaction maps stays mapped until its commit (see state.Update).
 const intakeGroupMax = 16
 
+// intakeGroupWait is how long a group of validated files waits, from its
+// first, for files already on their way (being validated, or waiting for
+// a validation worker) before it is committed without them. A file with
+// none on its way after it is committed at once. A backlog's documents
+// wait for their batch far longer.
+const intakeGroupWait = 100 * time.Millisecond
+
+func (u *Uploader) groupWait() time.Duration {
+	if u.intakeWait > 0 {
+		return u.intakeWait
+	}
+	return intakeGroupWait
+}
+
 // intakeGroup is what intake handled since its last commit: the records
 // to write (validated files to queue, files deleted), written in one
 // transaction (state.Store.UpdateEach), and how many events were handled

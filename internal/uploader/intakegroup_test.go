@@ -28,7 +28,7 @@ type intakeRun struct {
 	inspected atomic.Int64
 }
 
-func startIntake(t *testing.T, dir string, gate func(path string, r *intakeRun)) *intakeRun {
+func startIntake(t *testing.T, dir string, wait time.Duration, gate func(path string, r *intakeRun)) *intakeRun {
 	t.Helper()
 	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
 	if err != nil {
@@ -48,6 +48,7 @@ func startIntake(t *testing.T, dir string, gate func(path string, r *intakeRun))
 			r.inspected.Add(1)
 			return info, err
 		}})
+	r.u.intakeWait = wait
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { r.u.Run(ctx, r.events); close(done) }()
@@ -84,7 +85,7 @@ func TestIntakeRecordsReadyFilesInOneTransaction(t *testing.T) {
 	first := filepath.Join(dir, "scan-00.pdf")
 	// The first file's validation waits until every other is validated,
 	// so all of them are ready when the first is recorded.
-	r := startIntake(t, dir, func(p string, r *intakeRun) {
+	r := startIntake(t, dir, 0, func(p string, r *intakeRun) {
 		if p != first {
 			return
 		}
@@ -117,10 +118,11 @@ func TestIntakeRecordsReadyFilesInOneTransaction(t *testing.T) {
 }
 
 // A file alone is recorded and queued at once: it never waits for others
-// to join its group (the events channel stays open, nothing else comes).
+// to join its group (the events channel stays open, nothing else comes),
+// however long a group may wait for files on their way.
 func TestIntakeRecordsALoneFileAtOnce(t *testing.T) {
 	dir := t.TempDir()
-	r := startIntake(t, dir, nil)
+	r := startIntake(t, dir, time.Hour, nil)
 	p := filepath.Join(dir, "alone.pdf")
 	writePDF(t, p, 1)
 	r.events <- readyEvent(t, p)
@@ -136,7 +138,7 @@ func TestIntakeRecordsALoneFileAtOnce(t *testing.T) {
 // document failed when it was the document's only file, in one commit.
 func TestIntakeRecordsDeletedFilesTogether(t *testing.T) {
 	dir := t.TempDir()
-	r := startIntake(t, dir, nil)
+	r := startIntake(t, dir, 0, nil)
 	const n = 6
 	var evs []watcher.Event
 	for i := range n {
@@ -188,5 +190,30 @@ func TestIntakeRecordsDeletedFilesTogether(t *testing.T) {
 	// one for the others.
 	if got := r.st.Commits() - before; got > 3 {
 		t.Errorf("%d files deleted together took %d commits, want at most 3", n, got)
+	}
+}
+
+// Files on their way (being validated, or waiting for a worker) when one
+// is validated join its group: eight files validated one after another,
+// none ready when the one before it is recorded, are one or two commits.
+func TestIntakeGroupWaitsForFilesOnTheirWay(t *testing.T) {
+	dir := t.TempDir()
+	// Each validation takes a while, so the next file is never validated
+	// when the one before it is handled.
+	r := startIntake(t, dir, time.Hour, func(string, *intakeRun) { time.Sleep(20 * time.Millisecond) })
+	const n = 8
+	var evs []watcher.Event
+	for i := range n {
+		p := filepath.Join(dir, fmt.Sprintf("way-%d.pdf", i))
+		writePDF(t, p, i+1)
+		evs = append(evs, readyEvent(t, p))
+	}
+	before := r.st.Commits()
+	for _, ev := range evs {
+		r.events <- ev
+	}
+	r.waitQueued(t, n)
+	if got := r.st.Commits() - before; got > 2 {
+		t.Errorf("%d files validated one after another took %d commits, want at most 2", n, got)
 	}
 }
