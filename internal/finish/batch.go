@@ -28,6 +28,27 @@ type batch struct {
 	items []batchItem
 	keys  map[string]*batchKey
 	order []string
+	// made are the folders this batch wrote a file into: they exist, and
+	// the next output there is written without a stat of the folder.
+	made map[string]bool
+}
+
+// inFolder is the package's inFolder for the batch's outputs: a folder the
+// batch already wrote into is not looked up again. A folder removed since
+// fails the write, which is retried (and the folder made) later.
+func (b *batch) inFolder(out string, write func() error) error {
+	dir := filepath.Dir(out)
+	if b.made[dir] {
+		return write()
+	}
+	if err := inFolder(out, write); err != nil {
+		return err
+	}
+	if b.made == nil {
+		b.made = map[string]bool{}
+	}
+	b.made[dir] = true
+	return nil
 }
 
 // batchItem is an output written and not yet recorded.
@@ -192,7 +213,7 @@ func (b *batch) flush(ctx context.Context) {
 		}
 		k.unlock()
 	}
-	b.items, b.keys, b.order = nil, map[string]*batchKey{}, nil
+	b.items, b.keys, b.order, b.made = nil, map[string]*batchKey{}, nil, nil
 }
 
 // now is the Finisher's clock.

@@ -662,7 +662,7 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 		data, werr = results.EncodeError(code, msg, src)
 	}
 	if werr == nil {
-		werr = inFolder(out, func() error { return results.WriteAtomicNoDirSync(out, data) })
+		werr = b.inFolder(out, func() error { return results.WriteAtomicNoDirSync(out, data) })
 	}
 	if werr != nil {
 		f.writeErrors.Add(1)

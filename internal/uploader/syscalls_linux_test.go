@@ -38,9 +38,12 @@ const syscallChildEnv = "PPSYNC_SYSCALL_CHILD"
 // journal), two of the upload (before its first byte and after its last:
 // they stand for a second hash), and the finish stage's lstat of the file
 // before its result is written (a file deleted meanwhile is recorded gone).
+// And the folder the results go to is looked up once for the results
+// finished together, not once for each.
 const (
-	opensPerDoc = 2
-	statsPerDoc = 4
+	opensPerDoc         = 2
+	statsPerDoc         = 4
+	folderStatsPerBatch = 1
 )
 
 func TestHotPathSyscallsPerDocument(t *testing.T) {
@@ -67,12 +70,12 @@ func TestHotPathSyscallsPerDocument(t *testing.T) {
 	if err := os.WriteFile(events, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	opens, stats, err := traceChild(t, dir, events)
+	opens, stats, folderStats, err := traceChild(t, dir, events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d documents: %d opens and %d stats of their files (%.1f and %.1f per document)", docs, opens, stats,
-		float64(opens)/docs, float64(stats)/docs)
+	t.Logf("%d documents: %d opens and %d stats of their files (%.1f and %.1f per document), %d stats of their folder", docs, opens, stats,
+		float64(opens)/docs, float64(stats)/docs, folderStats)
 	if opens > opensPerDoc*docs {
 		t.Errorf("%d opens for %d documents, budget %d each", opens, docs, opensPerDoc)
 	}
@@ -81,6 +84,11 @@ func TestHotPathSyscallsPerDocument(t *testing.T) {
 	}
 	if opens < docs {
 		t.Errorf("%d opens for %d documents: the trace missed the files", opens, docs)
+	}
+	// The results of the documents finished together go to one folder,
+	// looked up once for them all.
+	if folderStats > folderStatsPerBatch {
+		t.Errorf("%d stats of the folder for %d results written together, budget %d", folderStats, docs, folderStatsPerBatch)
 	}
 }
 
@@ -125,7 +133,7 @@ func syscallChild(t *testing.T, dir, events string) {
 // traceChild runs syscallChild under ptrace and counts, over all its
 // threads, the openat and stat calls naming a path under dir and the
 // fstat calls on a file under dir.
-func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) {
+func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHotPathSyscallsPerDocument$", "-test.count=1")
@@ -134,34 +142,34 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	pid := cmd.Process.Pid
 	var ws syscall.WaitStatus
 	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	const opts = syscall.PTRACE_O_TRACECLONE | syscall.PTRACE_O_TRACESYSGOOD | 0x100000 /* EXITKILL */
 	if err := syscall.PtraceSetOptions(pid, opts); err != nil {
-		return 0, 0, fmt.Errorf("ptrace: %w (the test needs ptrace of its own child)", err)
+		return 0, 0, 0, fmt.Errorf("ptrace: %w (the test needs ptrace of its own child)", err)
 	}
 	if err := syscall.PtraceSyscall(pid, 0); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	inSyscall := map[int]bool{}
 	for {
 		tid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		switch {
 		case ws.Exited() || ws.Signaled():
 			delete(inSyscall, tid)
 			if tid == pid {
 				if !ws.Exited() || ws.ExitStatus() != 0 {
-					return 0, 0, fmt.Errorf("the child failed (%v):\n%s", ws, out.String())
+					return 0, 0, 0, fmt.Errorf("the child failed (%v):\n%s", ws, out.String())
 				}
-				return opens, stats, nil
+				return opens, stats, folderStats, nil
 			}
 			continue
 		case !ws.Stopped():
@@ -175,12 +183,15 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 				if syscall.PtraceGetRegs(tid, &regs) == nil {
 					switch regs.Orig_rax {
 					case syscall.SYS_OPENAT:
-						if under(tid, uintptr(regs.Rsi), dir) {
+						if isDoc(peekPath(tid, uintptr(regs.Rsi)), dir) {
 							opens++
 						}
 					case syscall.SYS_NEWFSTATAT, 332 /* statx */ :
-						if under(tid, uintptr(regs.Rsi), dir) {
+						switch p := peekPath(tid, uintptr(regs.Rsi)); {
+						case isDoc(p, dir):
 							stats++
+						case p == dir:
+							folderStats++
 						}
 					case syscall.SYS_FSTAT:
 						if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int(regs.Rdi))); err == nil && isDoc(l, dir) {
@@ -199,19 +210,14 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 	}
 }
 
-// under reports whether the NUL-terminated path at addr in tid is one of
-// the documents in dir (not the write gate's probe, a result or its
-// temporary file).
-func under(tid int, addr uintptr, dir string) bool {
+// peekPath reads the NUL-terminated path at addr in tid.
+func peekPath(tid int, addr uintptr) string {
 	// A path of the test is short; a read that ends at an unmapped page
 	// returns what it read before it.
 	buf := make([]byte, 512)
 	n, _ := syscall.PtracePeekData(tid, addr, buf)
-	if n == 0 {
-		return false
-	}
 	path, _, _ := strings.Cut(string(buf[:n]), "\x00")
-	return isDoc(path, dir)
+	return path
 }
 
 // isDoc reports whether path is one of the test's documents in dir.
