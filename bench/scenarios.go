@@ -149,7 +149,12 @@ type runResult struct {
 // runOnce runs `ppsync run --once` to its end.
 func runOnce(bin, cfg string) (runResult, error) {
 	start := time.Now()
-	cmd := exec.Command(bin, "run", "-c", cfg, "--once")
+	args := []string{bin, "run", "-c", cfg, "--once"}
+	if w := strings.Fields(os.Getenv("PPSYNC_BENCH_WRAP")); len(w) > 0 {
+		// A tracer around the daemon alone, e.g. "strace -f -c -o FILE".
+		args = append(w, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	cmd.Stdout = io.Discard

@@ -277,20 +277,32 @@ func convertAdvice(k Kind) string {
 
 // readHead opens path and reads its first bytes.
 func readHead(path string) ([]byte, int64, error) {
-	f, err := os.Open(winpath.Sys(path))
+	f, st, head, err := openHead(path)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer f.Close()
+	f.Close()
+	return head, st.Size(), nil
+}
+
+// openHead opens path and reads its first bytes; the file stays open for
+// the caller to close, with what its fstat said.
+func openHead(path string) (*os.File, os.FileInfo, []byte, error) {
+	f, err := os.Open(winpath.Sys(path))
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	st, err := f.Stat()
 	if err != nil {
-		return nil, 0, err
+		f.Close()
+		return nil, nil, nil, err
 	}
 	head := make([]byte, min(st.Size(), headSize))
 	if _, err := io.ReadFull(f, head); err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", path, err)
+		f.Close()
+		return nil, nil, nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return head, st.Size(), nil
+	return f, st, head, nil
 }
 
 // Inspect hashes and validates the file at path. A *Problem error means the
@@ -299,10 +311,15 @@ func readHead(path string) ([]byte, int64, error) {
 // is an I/O failure worth retrying. On a Problem, Info still carries the
 // hash and size when they could be read.
 func Inspect(path string, o Options) (Info, error) {
-	head, size, err := readHead(path)
+	// The file is opened once: its head is read to recognise it, and a PDF
+	// is validated and hashed through the same descriptor, under the size
+	// and mtime of the same fstat.
+	f, st, head, err := openHead(path)
 	if err != nil {
 		return Info{}, err
 	}
+	defer f.Close()
+	size := st.Size()
 	switch {
 	case size == 0:
 		return Info{}, &Problem{Code: CodeEmpty, Message: "the file is empty (0 bytes): if a scanner or copy is still writing it, it is picked up again when it changes"}
@@ -352,18 +369,15 @@ func Inspect(path string, o Options) (Info, error) {
 			strings.ToUpper(string(got)), filepath.Ext(path), suggestExt(got)))
 	}
 	if got == KindPDF {
-		return inspectPDF(path, o)
+		return inspectPDF(f, st, path, o)
 	}
 	return inspectImage(path, got, size)
 }
 
-// inspectPDF validates a PDF, under the journal's mark when there is one.
-func inspectPDF(path string, o Options) (Info, error) {
+// inspectPDF validates a PDF, open as f (st is its fstat), under the
+// journal's mark when there is one.
+func inspectPDF(f *os.File, st os.FileInfo, path string, o Options) (Info, error) {
 	if o.Journal != nil {
-		st, err := os.Stat(winpath.Sys(path))
-		if err != nil {
-			return Info{}, err
-		}
 		size, mtime := st.Size(), st.ModTime().UnixNano()
 		prior, since, refuse, marked, err := o.Journal.CheckValidation(path, size, mtime)
 		if err != nil {
@@ -387,7 +401,7 @@ func inspectPDF(path string, o Options) (Info, error) {
 		}
 		defer m.end()
 	}
-	pi, err := pdfcheck.Inspect(path, pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
+	pi, err := pdfcheck.InspectOpen(f, path, st.Size(), pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
 	return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
 }
 

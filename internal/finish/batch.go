@@ -28,6 +28,27 @@ type batch struct {
 	items []batchItem
 	keys  map[string]*batchKey
 	order []string
+	// made are the folders this batch wrote a file into: they exist, and
+	// the next output there is written without a stat of the folder.
+	made map[string]bool
+}
+
+// inFolder is the package's inFolder for the batch's outputs: a folder the
+// batch already wrote into is not looked up again. A folder removed since
+// fails the write, which is retried (and the folder made) later.
+func (b *batch) inFolder(out string, write func() error) error {
+	dir := filepath.Dir(out)
+	if b.made[dir] {
+		return write()
+	}
+	if err := inFolder(out, write); err != nil {
+		return err
+	}
+	if b.made == nil {
+		b.made = map[string]bool{}
+	}
+	b.made[dir] = true
+	return nil
 }
 
 // batchItem is an output written and not yet recorded.
@@ -127,30 +148,52 @@ func (b *batch) add(it batchItem) {
 func (b *batch) flush(ctx context.Context) {
 	f := b.f
 	failed := b.syncs.Flush()
+	// What is recorded: the files gone, and the outputs whose folder was
+	// synced. They are recorded in one transaction (state.UpdateEach: a
+	// record refused is refused alone, the others stand).
+	var rec []batchItem
 	for _, it := range b.items {
-		k := b.keys[it.key]
-		if it.gone {
-			if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, it.rec, it.key, it.last && k.ok) }); err != nil {
-				f.log.Error("cannot record a deleted file; retrying", "file", it.rec.Path, "error", err)
-				k.ok = false
-				continue
-			}
-			f.log.Warn("file deleted before its result was written; a later file with the same content gets the result without being charged again", "file", it.rec.Path)
-			continue
-		}
-		if err := failed[it.folder]; err != nil {
+		if err := failed[it.folder]; !it.gone && err != nil {
 			f.writeErrors.Add(1)
 			f.log.Error("result written but its folder cannot be synced; it is written again",
 				"file", it.rec.Path, "error", results.Describe("writing", it.folder, err))
-			k.ok = false
+			b.keys[it.key].ok = false
 			continue
 		}
-		if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, it.rec, it.key, it.last && k.ok) }); err != nil {
-			f.log.Error("result written but not recorded; it is written again", "file", it.rec.Path, "error", err)
+		rec = append(rec, it)
+	}
+	// A key's last file drops its stored result when every file of the key
+	// before it was recorded: in the one transaction, all were. When the
+	// records are written again one by one (one was refused), an earlier
+	// one may have failed, so the result is kept (it is dropped with the
+	// next file of the same content).
+	prev, oneByOne := -1, false
+	errs := f.st.UpdateEach(len(rec), func(tx *state.Tx, i int) error {
+		// The one transaction runs the records in order; running one at or
+		// before the last one run means they are now written one by one.
+		if i <= prev {
+			oneByOne = true
+		}
+		prev = i
+		it := rec[i]
+		return recordFile(tx, it.rec, it.key, it.last && b.keys[it.key].ok && !oneByOne)
+	})
+	var moved []movedFile
+	for i, it := range rec {
+		k := b.keys[it.key]
+		if err := errs[i]; err != nil {
+			if it.gone {
+				f.log.Error("cannot record a deleted file; retrying", "file", it.rec.Path, "error", err)
+			} else {
+				f.log.Error("result written but not recorded; it is written again", "file", it.rec.Path, "error", err)
+			}
 			k.ok = false
 			continue
 		}
 		switch {
+		case it.gone:
+			f.log.Warn("file deleted before its result was written; a later file with the same content gets the result without being charged again", "file", it.rec.Path)
+			continue
 		case it.ok:
 			f.log.Info("result written", "file", it.rec.Path, "result", it.out)
 		case it.o.unavailable:
@@ -158,8 +201,11 @@ func (b *batch) flush(ctx context.Context) {
 		default:
 			f.log.Warn("document failed; error file written", "file", it.rec.Path, "code", it.rec.Code, "reason", it.rec.Reason)
 		}
-		f.after(ctx, it.rec, it.out, it.doc, it.ok)
+		if rec, i, ok := f.afterMove(ctx, it.rec, it.out, it.doc, it.ok); ok {
+			moved = append(moved, movedFile{rec: rec, inbox: i})
+		}
 	}
+	f.recordMoves(ctx, moved)
 	for _, key := range b.order {
 		k := b.keys[key]
 		if k.settle != nil {
@@ -167,7 +213,7 @@ func (b *batch) flush(ctx context.Context) {
 		}
 		k.unlock()
 	}
-	b.items, b.keys, b.order = nil, map[string]*batchKey{}, nil
+	b.items, b.keys, b.order, b.made = nil, map[string]*batchKey{}, nil, nil
 }
 
 // now is the Finisher's clock.

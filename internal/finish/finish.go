@@ -302,26 +302,50 @@ func waiting(rec state.File) bool {
 // match what was uploaded; if not, nothing is written, the files carry the
 // reason, and the error wraps ErrMismatch.
 func (f *Finisher) Done(ctx context.Context, key string, doc apitypes.Document) error {
-	raw := doc.Raw()
-	if raw == nil {
-		var err error
-		if raw, err = json.Marshal(doc); err != nil {
-			return fmt.Errorf("encode document %s: %w", doc.DocumentID, err)
+	return f.DoneAll(ctx, []Answer{{Key: key, Doc: doc}})[0]
+}
+
+// Answer is what the API said of one finished document.
+type Answer struct {
+	Key string // the document's key in the state
+	Doc apitypes.Document
+}
+
+// DoneAll is Done for the answers of one poll: they are recorded in one
+// transaction (state.Store.UpdateEach: an answer the life-cycle table
+// refuses is refused alone), then the files of every document recorded
+// are written in one batch. errs[i] is answers[i]'s error.
+func (f *Finisher) DoneAll(ctx context.Context, answers []Answer) (errs []error) {
+	errs = make([]error, len(answers))
+	raws := make([]json.RawMessage, len(answers))
+	var ok []int // the answers that can be recorded
+	for i, a := range answers {
+		raws[i] = a.Doc.Raw()
+		if raws[i] == nil {
+			var err error
+			if raws[i], err = json.Marshal(a.Doc); err != nil {
+				errs[i] = fmt.Errorf("encode document %s: %w", a.Doc.DocumentID, err)
+				continue
+			}
 		}
+		ok = append(ok, i)
 	}
-	var mismatch string
-	err := f.st.Update(func(tx *state.Tx) error {
-		d, ok, err := tx.Doc(key)
-		if err != nil || !ok {
+	mismatch := make([]string, len(answers))
+	recErrs := f.st.UpdateEach(len(ok), func(tx *state.Tx, j int) error {
+		i := ok[j]
+		mismatch[i] = ""
+		key, doc := answers[i].Key, answers[i].Doc
+		d, found, err := tx.Doc(key)
+		if err != nil || !found {
 			return err
 		}
 		if d.State == state.DocDone || d.State == state.DocFailed {
 			return nil
 		}
-		if mismatch = check(d, doc); mismatch != "" {
-			return markFiles(tx, d, "RESULT_MISMATCH", mismatch)
+		if mismatch[i] = check(d, doc); mismatch[i] != "" {
+			return markFiles(tx, d, "RESULT_MISMATCH", mismatch[i])
 		}
-		d.Result, d.Updated = raw, time.Now()
+		d.Result, d.Updated = raws[i], time.Now()
 		if doc.Status == apitypes.StatusCompleted {
 			d.State = state.DocDone
 		} else {
@@ -334,17 +358,29 @@ func (f *Finisher) Done(ctx context.Context, key string, doc apitypes.Document) 
 		}
 		return tx.RecordAnswer(d)
 	})
-	if err != nil {
-		return fmt.Errorf("record finished document %s: %w", doc.DocumentID, err)
+	var finished []string
+	for j, i := range ok {
+		doc := answers[i].Doc
+		switch {
+		case recErrs[j] != nil:
+			errs[i] = fmt.Errorf("record finished document %s: %w", doc.DocumentID, recErrs[j])
+		case mismatch[i] != "":
+			f.log.Error("the API's document does not match the file it was sent for; no result written (check the API, then run 'ppsync retry' on the file)",
+				"document_id", doc.DocumentID, "reason", mismatch[i])
+			errs[i] = fmt.Errorf("document %s: %s: %w", doc.DocumentID, mismatch[i], ErrMismatch)
+		default:
+			finished = append(finished, answers[i].Key)
+		}
 	}
-	if mismatch != "" {
-		f.log.Error("the API's document does not match the file it was sent for; no result written (check the API, then run 'ppsync retry' on the file)",
-			"document_id", doc.DocumentID, "reason", mismatch)
-		return fmt.Errorf("document %s: %s: %w", doc.DocumentID, mismatch, ErrMismatch)
+	if len(finished) > 0 {
+		f.Batch(ctx, func(ctx context.Context) {
+			for _, key := range finished {
+				f.setPending(key, true)
+				f.Finish(ctx, key)
+			}
+		})
 	}
-	f.setPending(key, true)
-	f.Finish(ctx, key)
-	return nil
+	return errs
 }
 
 // check compares an API document with the document record it was mapped
@@ -626,7 +662,7 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 		data, werr = results.EncodeError(code, msg, src)
 	}
 	if werr == nil {
-		werr = inFolder(out, func() error { return results.WriteAtomicNoDirSync(out, data) })
+		werr = b.inFolder(out, func() error { return results.WriteAtomicNoDirSync(out, data) })
 	}
 	if werr != nil {
 		f.writeErrors.Add(1)
@@ -724,12 +760,28 @@ func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 
 // after runs what follows a recorded output: the sink, then the move.
 func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc json.RawMessage, ok bool) {
+	if moved, i, done := f.afterMove(ctx, rec, out, doc, ok); done {
+		f.recordMoves(ctx, []movedFile{{rec: moved, inbox: i}})
+	}
+}
+
+// movedFile is a finished file moved out of its inbox, whose record is to
+// say where it went.
+type movedFile struct {
+	rec   state.File
+	inbox int
+}
+
+// afterMove runs the sink, then moves the file when its inbox says so;
+// moved reports that it did, with rec as it is to be recorded
+// (recordMoves).
+func (f *Finisher) afterMove(ctx context.Context, rec state.File, out string, doc json.RawMessage, ok bool) (_ state.File, inbox int, moved bool) {
 	if f.o.Sink != nil {
 		f.o.Sink.Written(ctx, Written{Inbox: rec.Inbox, File: rec, Output: out, Document: doc})
 	}
 	i, found := f.InboxOf(rec.Path)
 	if !found || !f.o.Inboxes[i].Move {
-		return
+		return rec, i, false
 	}
 	in := f.o.Inboxes[i]
 	dest := in.FailedDir
@@ -740,14 +792,22 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 	if in.ResultsDir != "" {
 		move = results.MoveFile // the outputs stay in results_dir
 	}
-	moved, err := move(rec.Path, in.Path, dest)
+	to, err := move(rec.Path, in.Path, dest)
 	if err != nil {
 		f.log.Warn("cannot move a finished file out of the inbox; it stays where it is", "file", rec.Path, "error", err)
-		return
+		return rec, i, false
 	}
-	f.log.Debug("moved", "file", rec.Path, "to", moved)
-	rec.MovedTo = moved
-	if err := f.st.Update(func(tx *state.Tx) error {
+	f.log.Debug("moved", "file", rec.Path, "to", to)
+	rec.MovedTo = to
+	return rec, i, true
+}
+
+// recordMoves records where the files moved went, in one transaction
+// (state.Store.UpdateEach: a record refused is refused alone), and has the
+// watcher let go of them.
+func (f *Finisher) recordMoves(_ context.Context, ms []movedFile) {
+	errs := f.st.UpdateEach(len(ms), func(tx *state.Tx, i int) error {
+		rec := ms[i].rec
 		if _, ok, err := tx.File(rec.Path); err != nil {
 			return err
 		} else if !ok {
@@ -757,11 +817,14 @@ func (f *Finisher) after(ctx context.Context, rec state.File, out string, doc js
 			return tx.RestoreFile(rec)
 		}
 		return tx.AmendFile(rec)
-	}); err != nil {
-		f.log.Warn("moved a finished file but cannot record where", "file", rec.Path, "error", err)
-	}
-	if f.o.Watcher != nil {
-		f.o.Watcher.Forget(i, rec.Path)
+	})
+	for i, m := range ms {
+		if errs[i] != nil {
+			f.log.Warn("moved a finished file but cannot record where", "file", m.rec.Path, "error", errs[i])
+		}
+		if f.o.Watcher != nil {
+			f.o.Watcher.Forget(m.inbox, m.rec.Path)
+		}
 	}
 }
 

@@ -160,7 +160,17 @@ func Inspect(path string, o Options) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	size := st.Size()
+	return InspectOpen(f, path, st.Size(), o)
+}
+
+// InspectOpen is Inspect on the file at path already open as f, read from
+// its start, whose size the caller read from it (fstat) when it opened it:
+// a caller that read the file's head to recognise it validates it without
+// opening it again.
+func InspectOpen(f *os.File, path string, size int64, o Options) (Info, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return Info{}, err
+	}
 	switch {
 	case size == 0:
 		return Info{}, &Problem{CodeEmpty, "the file is empty (0 bytes): if a scanner or copy is still writing it, it is picked up again when it changes"}

@@ -543,13 +543,15 @@ func (p *Poller) fetchOnce(ctx context.Context, id string) {
 	}
 	got := map[string]bool{}
 	p.batch(ctx, func(ctx context.Context) {
+		var ds []apitypes.Document
 		for _, d := range res.Documents {
 			if !docTerminal(d.Status) {
 				continue
 			}
 			got[d.DocumentID] = true
-			p.finishFromAPI(ctx, j, d)
+			ds = append(ds, d)
 		}
+		p.finishFromAPI(ctx, j, ds...)
 	})
 	// A finished job whose results left out one of our documents: ask for it.
 	if terminal(res.Status) {
@@ -586,27 +588,49 @@ func (p *Poller) batch(ctx context.Context, fn func(ctx context.Context)) {
 	fn(ctx)
 }
 
-func (p *Poller) finishFromAPI(ctx context.Context, j *job, d apitypes.Document) {
+// finishFromAPI records the finished documents ds of job j, in one state
+// transaction when the Finisher can (finish.Finisher.DoneAll).
+func (p *Poller) finishFromAPI(ctx context.Context, j *job, ds ...apitypes.Document) {
+	var answers []finish.Answer
+	var ids []string
 	p.mu.Lock()
-	key, ok := j.docs[d.DocumentID]
-	already := j.finished[d.DocumentID]
-	p.mu.Unlock()
-	if !ok || already {
-		return
-	}
-	// A document that does not match its file is not fetched again: the
-	// file carries the reason, and the next start checks it once more.
-	if err := p.o.Finisher.Done(ctx, key, d); err != nil && !errors.Is(err, finish.ErrMismatch) {
-		p.log.Error("cannot record a finished document; it is fetched again at the next poll", "document_id", d.DocumentID, "error", state.Fault(err))
-		return
-	}
-	p.mu.Lock()
-	j.finished[d.DocumentID] = true
-	if len(j.finished) == len(j.docs) {
-		delete(p.jobs, j.id)
+	for _, d := range ds {
+		key, ok := j.docs[d.DocumentID]
+		if !ok || j.finished[d.DocumentID] {
+			continue
+		}
+		answers = append(answers, finish.Answer{Key: key, Doc: d})
+		ids = append(ids, d.DocumentID)
 	}
 	p.mu.Unlock()
-	p.jobsChanged()
+	if len(answers) == 0 {
+		return
+	}
+	var errs []error
+	if all, ok := p.o.Finisher.(interface {
+		DoneAll(ctx context.Context, answers []finish.Answer) []error
+	}); ok {
+		errs = all.DoneAll(ctx, answers)
+	} else {
+		for _, a := range answers {
+			errs = append(errs, p.o.Finisher.Done(ctx, a.Key, a.Doc))
+		}
+	}
+	for i, err := range errs {
+		// A document that does not match its file is not fetched again: the
+		// file carries the reason, and the next start checks it once more.
+		if err != nil && !errors.Is(err, finish.ErrMismatch) {
+			p.log.Error("cannot record a finished document; it is fetched again at the next poll", "document_id", ids[i], "error", state.Fault(err))
+			continue
+		}
+		p.mu.Lock()
+		j.finished[ids[i]] = true
+		if len(j.finished) == len(j.docs) {
+			delete(p.jobs, j.id)
+		}
+		p.mu.Unlock()
+		p.jobsChanged()
+	}
 }
 
 func (p *Poller) failJob(ctx context.Context, id, code, msg string) {

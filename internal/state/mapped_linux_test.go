@@ -386,3 +386,55 @@ func TestSmallTransactionsReleaseInBatches(t *testing.T) {
 		t.Errorf("%d KiB of the state file mapped between two releases, want at most 8 MiB", most)
 	}
 }
+
+// The maintainer's timed release hands back only what transactions left
+// mapped: none after a transaction that released as it ended, or when
+// nothing ran; one after a small read.
+func TestTimedReleaseOnlyAfterUnreleasedWork(t *testing.T) {
+	s, _ := openTemp(t)
+	if err := s.Update(func(tx *Tx) error { return putFiles(tx, 0, "r") }); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name string
+		run  func() error
+		want bool
+	}{
+		{"after a transaction of a batch of records (released as it ended)", func() error {
+			return s.Update(func(tx *Tx) error {
+				for i := range releaseBatch {
+					f, _, err := tx.File(fmt.Sprintf("/in/0/%04d.pdf", i))
+					if err != nil {
+						return err
+					}
+					f.Reason = "again"
+					if err := tx.SeedFile(f); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}, false},
+		{"when nothing ran", func() error { return nil }, false},
+		{"after a read of one record", func() error {
+			return s.View(func(tx *Tx) error { _, _, err := tx.File("/in/0/0001.pdf"); return err })
+		}, true},
+		{"right after that release", func() error { return nil }, false},
+		{"after a transaction that read no record", func() error {
+			return s.View(func(tx *Tx) error { return tx.Batches(func(Batch) error { return nil }) })
+		}, true},
+	}
+	for _, st := range steps {
+		if err := st.run(); err != nil {
+			t.Fatal(err)
+		}
+		before := s.Releases()
+		released, err := s.ReleaseTouched()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if released != st.want || (s.Releases()-before == 1) != st.want {
+			t.Errorf("%s: released %v (%d releases), want %v", st.name, released, s.Releases()-before, st.want)
+		}
+	}
+}

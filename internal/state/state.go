@@ -213,8 +213,10 @@ type Store struct {
 	// and fails it with the error it returns.
 	compactFault func(step string) error
 
-	// txs counts the transactions run through View and Update.
-	txs atomic.Uint64
+	// txs counts the transactions run through View and Update, commits
+	// the write transactions committed.
+	txs     atomic.Uint64
+	commits atomic.Uint64
 	// records counts the records read and written through View and Update,
 	// bytes the bytes of the records written (see Cost).
 	records atomic.Int64
@@ -521,6 +523,25 @@ func (t *Tx) touch() {
 	}
 }
 
+// mapsSome counts a transaction that touched no record as one: it read
+// the pages of the buckets it opened, which a release hands back too.
+func (t *Tx) mapsSome() {
+	if t.ops == 0 && t.s != nil {
+		t.s.unreleased.Add(1)
+	}
+}
+
+// ReleaseTouched hands the mapped pages back (ReleaseMapped) when
+// transactions ran since the last release and none of them released at
+// its end; it reports whether it released. The maintainer calls it on a
+// timer: a transaction that released as it ended costs no second release.
+func (s *Store) ReleaseTouched() (bool, error) {
+	if s.unreleased.Load() == 0 {
+		return false, nil
+	}
+	return true, s.ReleaseMapped()
+}
+
 // mapping is an address range of the state file's mapping.
 type mapping struct{ start, end uintptr }
 
@@ -549,6 +570,7 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 			t := s.tx(tx)
 			fnErr = fn(t)
 			ops = t.ops
+			t.mapsSome()
 			s.records.Add(int64(t.ops))
 			s.bytes.Add(int64(t.bytes))
 			return fnErr
@@ -568,6 +590,7 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 	switch {
 	case err == nil:
 		s.writeErr = nil
+		s.commits.Add(1)
 	case fnErr == nil:
 		if s.writeErr == nil {
 			s.writeSince = time.Now()
@@ -633,6 +656,7 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 	return s.db.View(func(tx *bolt.Tx) error {
 		t := s.tx(tx)
 		err := fn(t)
+		t.mapsSome()
 		s.records.Add(int64(t.ops))
 		// What the read mapped goes back once the reads since the last
 		// release add up to a batch (releaseBatch).
@@ -835,3 +859,7 @@ func (s *Store) Cost() Cost { return Cost{Records: s.records.Load(), Bytes: s.by
 // a caller that releases the mapped pages now and then (ReleaseMapped) can
 // skip it while nothing has read the state since.
 func (s *Store) Transactions() uint64 { return s.txs.Load() }
+
+// Commits is how many write transactions were committed (each costs the
+// file's syncs).
+func (s *Store) Commits() uint64 { return s.commits.Load() }

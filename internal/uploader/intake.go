@@ -79,16 +79,31 @@ func unchanged(rec state.File, known bool, ev watcher.Event, in Inbox) bool {
 		rec.MovedTo == "" && fileid.Same(ev.Path, rec.Identity, ev.Identity, rec.Fingerprint)
 }
 
+// handle handles one event and records what it decided at once.
 func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) {
+	var g intakeGroup
+	u.handleIn(ctx, ev, pre, &g)
+	u.commitIntake(ctx, &g)
+}
+
+// handleIn handles one event; a validated file to queue joins g, whose
+// records are written together by commitIntake. Anything else that
+// writes the state (a file changed, refused, deleted) commits g first, so
+// the records are written in the order of the events.
+func (u *Uploader) handleIn(ctx context.Context, ev watcher.Event, pre inspected, g *intakeGroup) {
 	in := u.o.Inboxes[ev.Inbox]
+	if g.has(ev.Path, "") {
+		u.commitIntake(ctx, g) // its record is read again below
+	}
 	var err error
 	switch ev.Kind {
 	case watcher.Ready:
 		if !u.admitWrite(ev) {
 			return // held until the inbox's results can be written
 		}
-		err = u.ready(ctx, ev, in, pre)
+		err = u.ready(ctx, ev, in, pre, g)
 	case watcher.Incomplete:
+		u.commitIntake(ctx, g)
 		f := state.File{Path: ev.Path, Inbox: in.Path, ParserID: in.ParserID, Size: ev.Size, ModTime: ev.ModTime.UnixNano()}
 		if sha, n, herr := hashFile(ev.Path); herr == nil {
 			f.SHA256, f.Size = sha, n
@@ -96,15 +111,21 @@ func (u *Uploader) handle(ctx context.Context, ev watcher.Event, pre inspected) 
 		err = u.o.Finisher.Refused(ctx, f, "INCOMPLETE_FILE", ev.Reason)
 	case watcher.Gone:
 		u.release(ev)
-		err = u.gone(ev.Path)
+		err = u.gone(ctx, ev.Path, g)
 	}
 	if err != nil {
-		u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", ev.Path, "error", state.Fault(err))
-		u.o.Finisher.Forget(ev.Path)
+		u.intakeFailed(ev.Path, err)
 	}
 }
 
-func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre inspected) error {
+// intakeFailed reports a file that could not be recorded and has the
+// watcher report it again.
+func (u *Uploader) intakeFailed(path string, err error) {
+	u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", path, "error", state.Fault(err))
+	u.o.Finisher.Forget(path)
+}
+
+func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre inspected, g *intakeGroup) error {
 	mtime := ev.ModTime.UnixNano()
 	var rec state.File
 	var known bool
@@ -139,6 +160,7 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	}
 	if known {
 		f.FirstSeen = rec.FirstSeen
+		u.commitIntake(ctx, g) // detach writes a document the group may hold
 		if err := u.detach(rec); err != nil {
 			return err
 		}
@@ -170,6 +192,9 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 	}
 	f.SHA256, f.Pages, f.Size = info.SHA256, info.Pages, info.Size
 	key := state.DocKey(in.ParserID, info.SHA256)
+	if g.has("", key) {
+		u.commitIntake(ctx, g) // the same content: read its document as recorded
+	}
 
 	// A result already on disk for this exact content (the state was lost or
 	// rebuilt): recognise it rather than pay again, unless the file was
@@ -182,95 +207,194 @@ func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre in
 		}
 	}
 
-	var finished, fresh bool
-	var doc state.Doc
-	err = u.st.Update(func(tx *state.Tx) error {
-		d, ok, err := tx.Doc(key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued,
-				ContentType: info.ContentType}
-			fresh = true
-		} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
-			// A new life: the files of the earlier one are not its files.
-			if err := tx.DetachAll(&d); err != nil {
-				return err
-			}
-			d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
-				State: state.DocQueued, Retries: d.Retries + 1, ContentType: info.ContentType}
-			fresh = true
-		}
-		// One record per file of the document: the cost of a copy does
-		// not grow with the copies before it (see state.Tx.DocFiles).
-		if _, err := tx.Attach(&d, ev.Path); err != nil {
-			return err
-		}
-		d.Updated = now
-		f.State = state.FileQueued
-		if !fresh && tx.OtherFile(key, ev.Path) {
-			f.State = state.FileDuplicate
-		}
-		finished = d.State == state.DocDone || d.State == state.DocFailed
-		doc = d
-		write := tx.AmendDoc
-		if fresh {
-			write = tx.QueueDoc
-		}
-		if err := write(d); err != nil {
-			return err
-		}
-		return tx.QueueFile(f)
-	})
-	if err != nil {
-		return fmt.Errorf("record %s: %w", ev.Path, err)
-	}
-	switch {
-	case fresh:
-		u.mu.Lock()
-		u.queue.of(in.ParserID).pushBack(u.queue.entry(in.ParserID, doc, now))
-		u.lastQueued = time.Now()
-		u.mu.Unlock()
-		u.log.Debug("queued", "file", ev.Path, "type", info.ContentType, "pages", info.Pages, "sha256", info.SHA256[:12])
-	case finished:
-		u.log.Info("same content as a file already processed; writing its result without submitting again", "file", ev.Path)
-		u.o.Finisher.FinishFile(ctx, key, ev.Path)
-	default:
-		u.log.Info("same content as a file already in progress; it will share that result", "file", ev.Path)
-	}
+	g.add(u.queueWrite(&queuedFile{ev: ev, in: in, f: f, info: info, key: key, now: now}))
 	return nil
+}
+
+// intakeGroupMax bounds the files recorded in one transaction: each reads
+// and writes a few records scattered over the state file, and what one
+// transaction maps stays mapped until its commit (see state.Update).
+const intakeGroupMax = 16
+
+// intakeGroupWait is how long a group of validated files waits, from its
+// first, for files already on their way (being validated, or waiting for
+// a validation worker) before it is committed without them. A file with
+// none on its way after it is committed at once. A backlog's documents
+// wait for their batch far longer.
+const intakeGroupWait = 100 * time.Millisecond
+
+func (u *Uploader) groupWait() time.Duration {
+	if u.intakeWait > 0 {
+		return u.intakeWait
+	}
+	return intakeGroupWait
+}
+
+// intakeGroup is what intake handled since its last commit: the records
+// to write (validated files to queue, files deleted), written in one
+// transaction (state.Store.UpdateEach), and how many events were handled
+// (intakeBusy counts them until then). No two writes of a group touch the
+// same path or document.
+type intakeGroup struct {
+	writes  []intakeWrite
+	handled int
+}
+
+// intakeWrite is the records one event writes: write runs in the group's
+// transaction (it may run twice, see state.Store.UpdateEach, and must set,
+// not accumulate, what it reports), then done with its error.
+type intakeWrite struct {
+	path, key string // the file and the document written ("" for none)
+	write     func(tx *state.Tx) error
+	done      func(ctx context.Context, err error)
+}
+
+// queuedFile is a validated file to queue, and what its transaction did.
+type queuedFile struct {
+	ev   watcher.Event
+	in   Inbox
+	f    state.File
+	info filecheck.Info
+	key  string
+	now  time.Time
+
+	fresh, finished bool
+	doc             state.Doc
+}
+
+// has reports that a write of the group touches this path or document.
+func (g *intakeGroup) has(path, key string) bool {
+	for _, w := range g.writes {
+		if path != "" && w.path == path || key != "" && w.key == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *intakeGroup) add(w intakeWrite) { g.writes = append(g.writes, w) }
+
+// full reports that the group should be committed before it takes more.
+func (g *intakeGroup) full() bool { return len(g.writes) >= intakeGroupMax }
+
+// commitIntake writes the group's records in one transaction, then runs
+// what follows each (queue a new document, hand on a file whose content is
+// already finished). A record refused is refused alone: its file is
+// reported and looked at again at the next rescan.
+func (u *Uploader) commitIntake(ctx context.Context, g *intakeGroup) {
+	ws := g.writes
+	g.writes = nil
+	if len(ws) == 0 {
+		return
+	}
+	errs := u.st.UpdateEach(len(ws), func(tx *state.Tx, i int) error { return ws[i].write(tx) })
+	for i, w := range ws {
+		w.done(ctx, errs[i])
+	}
+}
+
+// queueWrite is the write of a validated file to queue.
+func (u *Uploader) queueWrite(q *queuedFile) intakeWrite {
+	return intakeWrite{path: q.ev.Path, key: q.key, write: func(tx *state.Tx) error { return queueFile(tx, q) },
+		done: func(ctx context.Context, err error) {
+			switch {
+			case err != nil:
+				u.intakeFailed(q.ev.Path, fmt.Errorf("record %s: %w", q.ev.Path, err))
+			case q.fresh:
+				u.mu.Lock()
+				u.queue.of(q.in.ParserID).pushBack(u.queue.entry(q.in.ParserID, q.doc, q.now))
+				u.lastQueued = time.Now()
+				u.mu.Unlock()
+				u.log.Debug("queued", "file", q.ev.Path, "type", q.info.ContentType, "pages", q.info.Pages, "sha256", q.info.SHA256[:12])
+			case q.finished:
+				u.log.Info("same content as a file already processed; writing its result without submitting again", "file", q.ev.Path)
+				u.o.Finisher.FinishFile(ctx, q.key, q.ev.Path)
+			default:
+				u.log.Info("same content as a file already in progress; it will share that result", "file", q.ev.Path)
+			}
+		}}
+}
+
+// queueFile records q's file waiting for its document, and the document
+// (new content, a new life of it, or one more file of it). It may run
+// twice (state.Store.UpdateEach): it sets what it reports.
+func queueFile(tx *state.Tx, q *queuedFile) error {
+	in, info, key, f := q.in, q.info, q.key, q.f
+	q.fresh, q.finished = false, false
+	d, ok, err := tx.Doc(key)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages, State: state.DocQueued,
+			ContentType: info.ContentType}
+		q.fresh = true
+	} else if d.Retry && (d.State == state.DocFailed || d.State == state.DocDone) {
+		// A new life: the files of the earlier one are not its files.
+		if err := tx.DetachAll(&d); err != nil {
+			return err
+		}
+		d = state.Doc{Key: key, ParserID: in.ParserID, SHA256: info.SHA256, Size: info.Size, Pages: info.Pages,
+			State: state.DocQueued, Retries: d.Retries + 1, ContentType: info.ContentType}
+		q.fresh = true
+	}
+	// One record per file of the document: the cost of a copy does
+	// not grow with the copies before it (see state.Tx.DocFiles).
+	if _, err := tx.Attach(&d, q.ev.Path); err != nil {
+		return err
+	}
+	d.Updated = q.now
+	f.State = state.FileQueued
+	if !q.fresh && tx.OtherFile(key, q.ev.Path) {
+		f.State = state.FileDuplicate
+	}
+	q.finished = d.State == state.DocDone || d.State == state.DocFailed
+	q.doc = d
+	write := tx.AmendDoc
+	if q.fresh {
+		write = tx.QueueDoc
+	}
+	if err := write(d); err != nil {
+		return err
+	}
+	return tx.QueueFile(f)
 }
 
 // detach removes a file's old life from its document (the file changed).
 func (u *Uploader) detach(rec state.File) error {
-	if rec.SHA256 == "" {
-		return nil
-	}
-	key := state.DocKey(rec.ParserID, rec.SHA256)
 	var drop bool
-	err := u.st.Update(func(tx *state.Tx) error {
-		d, ok, err := tx.Doc(key)
-		if err != nil || !ok {
-			return err
-		}
-		if err := tx.Detach(&d, rec.Path); err != nil {
-			return err
-		}
-		if d.First == "" && d.State == state.DocQueued {
-			drop = true
-			d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
-			return tx.FailDoc(d)
-		}
-		return tx.AmendDoc(d)
+	err := u.st.Update(func(tx *state.Tx) (err error) {
+		drop, err = detachFile(tx, rec)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("detach %s from its old content: %w", rec.Path, err)
 	}
 	if drop {
-		u.unqueue(rec.ParserID, key)
+		u.unqueue(rec.ParserID, state.DocKey(rec.ParserID, rec.SHA256))
 	}
 	return nil
+}
+
+// detachFile removes rec's life from its document in tx; drop reports
+// that the document, queued and left with no file, was failed (the caller
+// takes it out of the queue once this is committed).
+func detachFile(tx *state.Tx, rec state.File) (drop bool, err error) {
+	if rec.SHA256 == "" {
+		return false, nil
+	}
+	d, ok, err := tx.Doc(state.DocKey(rec.ParserID, rec.SHA256))
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := tx.Detach(&d, rec.Path); err != nil {
+		return false, err
+	}
+	if d.First == "" && d.State == state.DocQueued {
+		d.Code, d.Message = "GONE", "every file with this content changed or was deleted before it was sent"
+		return true, tx.FailDoc(d)
+	}
+	return false, tx.AmendDoc(d)
 }
 
 func (u *Uploader) unqueue(parser, key string) {
@@ -284,8 +408,8 @@ func (u *Uploader) unqueue(parser, key string) {
 	u.queue.release(f.removeFunc(func(e *queued) bool { return e.sha == sha }))
 }
 
-// gone handles a file deleted from the inbox.
-func (u *Uploader) gone(path string) error {
+// gone handles a file deleted from the inbox: its record joins g.
+func (u *Uploader) gone(ctx context.Context, path string, g *intakeGroup) error {
 	var rec state.File
 	var ok bool
 	if err := u.st.View(func(tx *state.Tx) error {
@@ -299,14 +423,41 @@ func (u *Uploader) gone(path string) error {
 	case rec.MovedTo != "":
 		return nil // moved out by after = "move": kept, and counted, as finished
 	case rec.State == state.FileQueued, rec.State == state.FileDuplicate:
-		if err := u.detach(rec); err != nil {
-			return err
+		key := ""
+		if rec.SHA256 != "" {
+			key = state.DocKey(rec.ParserID, rec.SHA256)
+		}
+		if key != "" && g.has("", key) {
+			u.commitIntake(ctx, g)
 		}
 		rec.Reason, rec.Updated = "deleted from the inbox before its result arrived", time.Now()
-		u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
-		return u.st.Update(func(tx *state.Tx) error { return tx.MarkGone(rec) })
+		var drop bool
+		g.add(intakeWrite{path: path, key: key,
+			write: func(tx *state.Tx) (err error) {
+				if drop, err = detachFile(tx, rec); err != nil {
+					return fmt.Errorf("detach %s from its content: %w", path, err)
+				}
+				return tx.MarkGone(rec)
+			},
+			done: func(_ context.Context, err error) {
+				if err != nil {
+					u.intakeFailed(path, err)
+					return
+				}
+				if drop {
+					u.unqueue(rec.ParserID, key)
+				}
+				u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
+			}})
+		return nil
 	default:
 		// Finished files that leave the inbox need no tracking.
-		return u.st.Update(func(tx *state.Tx) error { return tx.ForgetFile(path) })
+		g.add(intakeWrite{path: path, write: func(tx *state.Tx) error { return tx.ForgetFile(path) },
+			done: func(_ context.Context, err error) {
+				if err != nil {
+					u.intakeFailed(path, err)
+				}
+			}})
+		return nil
 	}
 }

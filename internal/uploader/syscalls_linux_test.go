@@ -4,6 +4,7 @@ package uploader
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,30 +15,35 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
 // The system calls of the hot path, counted: a child process (this test
 // binary) runs the uploader over new files, from the watcher's Ready event
-// to the API's acceptance, and this process follows every thread of it
-// with ptrace, counting on each call's entry the opens and stats whose
-// path lies in the inbox, and every fstat. No timer or tick touches the
-// inbox, so the count is the same from run to run.
+// to the API's acceptance, then the finish stage over the API's answers to
+// the results written beside them, and this process follows every thread
+// of it with ptrace, counting on each call's entry the opens and stats of
+// the documents' own files (by path, and every fstat of one). No timer or
+// tick touches the inbox, so the count is the same from run to run.
 
 const syscallChildEnv = "PPSYNC_SYSCALL_CHILD"
 
-// Budget per document, what the hot path needs. Opens: one for the
-// validation pass and one for the upload, plus the one filecheck makes to
-// recognise the format from the file's head before it (internal/filecheck
-// opens it on its own). Stats: the fstat of the validation pass and two of
-// the upload (before its first byte and after its last: they stand for a
-// second hash), plus filecheck's fstat of the head and its stat of the
-// path for the validation journal: five, one over the four aimed at, for
-// as long as filecheck reads the head and the journal's stamp apart from
-// the validation pass.
+// Budget per document, what the hot path needs. Opens: one for validation
+// (the head read that recognises the format, then the hash and the checks
+// through the same descriptor) and one for the upload. Stats: the fstat of
+// the validation pass (its size and mtime also stamp the validation
+// journal), two of the upload (before its first byte and after its last:
+// they stand for a second hash), and the finish stage's lstat of the file
+// before its result is written (a file deleted meanwhile is recorded gone).
+// And the folder the results go to is looked up once for the results
+// finished together, not once for each.
 const (
-	opensPerDoc = 3
-	statsPerDoc = 5
+	opensPerDoc         = 2
+	statsPerDoc         = 4
+	folderStatsPerBatch = 1
 )
 
 func TestHotPathSyscallsPerDocument(t *testing.T) {
@@ -64,12 +70,12 @@ func TestHotPathSyscallsPerDocument(t *testing.T) {
 	if err := os.WriteFile(events, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	opens, stats, err := traceChild(t, dir, events)
+	opens, stats, folderStats, err := traceChild(t, dir, events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%d documents: %d opens and %d stats of their files (%.1f and %.1f per document)", docs, opens, stats,
-		float64(opens)/docs, float64(stats)/docs)
+	t.Logf("%d documents: %d opens and %d stats of their files (%.1f and %.1f per document), %d stats of their folder", docs, opens, stats,
+		float64(opens)/docs, float64(stats)/docs, folderStats)
 	if opens > opensPerDoc*docs {
 		t.Errorf("%d opens for %d documents, budget %d each", opens, docs, opensPerDoc)
 	}
@@ -78,6 +84,11 @@ func TestHotPathSyscallsPerDocument(t *testing.T) {
 	}
 	if opens < docs {
 		t.Errorf("%d opens for %d documents: the trace missed the files", opens, docs)
+	}
+	// The results of the documents finished together go to one folder,
+	// looked up once for them all.
+	if folderStats > folderStatsPerBatch {
+		t.Errorf("%d stats of the folder for %d results written together, budget %d", folderStats, docs, folderStatsPerBatch)
 	}
 }
 
@@ -100,12 +111,29 @@ func syscallChild(t *testing.T, dir, events string) {
 		r.events <- ev
 	}
 	r.waitAccepted(t, names...)
+	// The answers, as the poller hands them on, to their results.
+	fin := finish.New(finish.Options{Store: r.st, Inboxes: []finish.Inbox{{Path: dir}}})
+	var answers []finish.Answer
+	for _, name := range names {
+		answers = append(answers, finish.Answer{Key: state.DocKey("prs", fa.accepted[name]),
+			Doc: apitypes.Document{DocumentID: "doc_" + name, Filename: name, Status: apitypes.StatusCompleted}})
+	}
+	for i, err := range fin.DoneAll(context.Background(), answers) {
+		if err != nil {
+			t.Fatalf("answer of %s: %v", names[i], err)
+		}
+	}
+	for _, name := range names {
+		if _, err := os.Stat(filepath.Join(dir, name+".json")); err != nil {
+			t.Fatalf("no result for %s: %v", name, err)
+		}
+	}
 }
 
 // traceChild runs syscallChild under ptrace and counts, over all its
 // threads, the openat and stat calls naming a path under dir and the
 // fstat calls on a file under dir.
-func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) {
+func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHotPathSyscallsPerDocument$", "-test.count=1")
@@ -114,34 +142,34 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	pid := cmd.Process.Pid
 	var ws syscall.WaitStatus
 	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	const opts = syscall.PTRACE_O_TRACECLONE | syscall.PTRACE_O_TRACESYSGOOD | 0x100000 /* EXITKILL */
 	if err := syscall.PtraceSetOptions(pid, opts); err != nil {
-		return 0, 0, fmt.Errorf("ptrace: %w (the test needs ptrace of its own child)", err)
+		return 0, 0, 0, fmt.Errorf("ptrace: %w (the test needs ptrace of its own child)", err)
 	}
 	if err := syscall.PtraceSyscall(pid, 0); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	inSyscall := map[int]bool{}
 	for {
 		tid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		switch {
 		case ws.Exited() || ws.Signaled():
 			delete(inSyscall, tid)
 			if tid == pid {
 				if !ws.Exited() || ws.ExitStatus() != 0 {
-					return 0, 0, fmt.Errorf("the child failed (%v):\n%s", ws, out.String())
+					return 0, 0, 0, fmt.Errorf("the child failed (%v):\n%s", ws, out.String())
 				}
-				return opens, stats, nil
+				return opens, stats, folderStats, nil
 			}
 			continue
 		case !ws.Stopped():
@@ -155,15 +183,18 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 				if syscall.PtraceGetRegs(tid, &regs) == nil {
 					switch regs.Orig_rax {
 					case syscall.SYS_OPENAT:
-						if under(tid, uintptr(regs.Rsi), dir) {
+						if isDoc(peekPath(tid, uintptr(regs.Rsi)), dir) {
 							opens++
 						}
 					case syscall.SYS_NEWFSTATAT, 332 /* statx */ :
-						if under(tid, uintptr(regs.Rsi), dir) {
+						switch p := peekPath(tid, uintptr(regs.Rsi)); {
+						case isDoc(p, dir):
 							stats++
+						case p == dir:
+							folderStats++
 						}
 					case syscall.SYS_FSTAT:
-						if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int(regs.Rdi))); err == nil && strings.HasPrefix(l, dir+"/") {
+						if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int(regs.Rdi))); err == nil && isDoc(l, dir) {
 							stats++
 						}
 					}
@@ -179,16 +210,17 @@ func traceChild(t *testing.T, dir, events string) (opens, stats int, err error) 
 	}
 }
 
-// under reports whether the NUL-terminated path at addr in tid lies in
-// dir and is not the write gate's probe: that one is per inbox (at most
-// one every probeTTL), not per document.
-func under(tid int, addr uintptr, dir string) bool {
-	probe := dir + "/.ppsync-probe-"
-	buf := make([]byte, len(probe))
-	n, err := syscall.PtracePeekData(tid, addr, buf)
-	if err != nil || n < len(dir)+1 {
-		return false
-	}
-	path := string(buf[:n])
-	return strings.HasPrefix(path, dir+"/") && !strings.HasPrefix(path, probe)
+// peekPath reads the NUL-terminated path at addr in tid.
+func peekPath(tid int, addr uintptr) string {
+	// A path of the test is short; a read that ends at an unmapped page
+	// returns what it read before it.
+	buf := make([]byte, 512)
+	n, _ := syscall.PtracePeekData(tid, addr, buf)
+	path, _, _ := strings.Cut(string(buf[:n]), "\x00")
+	return path
+}
+
+// isDoc reports whether path is one of the test's documents in dir.
+func isDoc(path, dir string) bool {
+	return strings.HasPrefix(path, dir+"/") && strings.HasSuffix(path, ".pdf")
 }

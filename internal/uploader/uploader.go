@@ -136,6 +136,9 @@ type Uploader struct {
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced at every change of the work in hand
 
+	// intakeWait, in tests, replaces intakeGroupWait.
+	intakeWait time.Duration
+
 	// partWritten, in tests, runs between the transactions of a record
 	// written in parts ("intent", "answer"); an error stops the record
 	// there, as a crash or a full disk would.
@@ -307,7 +310,9 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 	// content twice still makes one document.
 	workers := runtime.GOMAXPROCS(0)
 	work := make(chan *intakeItem)
-	order := make(chan *intakeItem, workers)
+	// Validated files wait here for their turn to be recorded; a group of
+	// them is recorded in one transaction (intakeGroupMax).
+	order := make(chan *intakeItem, max(workers, intakeGroupMax))
 	var pool sync.WaitGroup
 	for range workers {
 		pool.Add(1)
@@ -322,14 +327,75 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		for it := range order {
-			<-it.done
-			if ctx.Err() == nil {
-				u.handle(ctx, it.ev, it.pre)
-			}
+		// The files validated are recorded in groups: what is validated
+		// when the last is handled joins it in one transaction. When the
+		// next event is not validated yet, the group is committed at once
+		// if nothing else is on its way (a file alone is recorded as soon
+		// as it is validated: idle latency does not grow), and otherwise
+		// waits for the files on their way, at most groupWait from its
+		// first file, or until it is full. Events count as busy until
+		// their group is committed.
+		var g intakeGroup
+		var deadline <-chan time.Time
+		commit := func() {
+			u.commitIntake(ctx, &g)
+			deadline = nil
+			n := int64(g.handled)
+			g.handled = 0
 			u.backlog.Store(int64(len(events)))
-			if u.intakeBusy.Add(-1) == 0 && len(events) == 0 {
+			if n > 0 && u.intakeBusy.Add(-n) == 0 && len(events) == 0 {
 				u.wake()
+			}
+		}
+		// more reports that the group should wait for files on their way.
+		more := func() bool {
+			return len(g.writes) > 0 && deadline != nil && (u.intakeBusy.Load() > int64(g.handled) || len(events) > 0)
+		}
+		defer commit()
+		for {
+			if len(g.writes) > 0 && deadline == nil {
+				deadline = time.After(u.groupWait())
+			}
+			var it *intakeItem
+			select {
+			case it = <-order:
+			default:
+				if more() {
+					select {
+					case it = <-order:
+					case <-deadline:
+					}
+				}
+				if it == nil {
+					commit()
+					it = <-order
+				}
+			}
+			if it == nil {
+				return // order closed
+			}
+			select {
+			case <-it.done:
+			default:
+				waited := false
+				if more() {
+					select {
+					case <-it.done:
+						waited = true
+					case <-deadline:
+					}
+				}
+				if !waited {
+					commit()
+					<-it.done
+				}
+			}
+			if ctx.Err() == nil {
+				u.handleIn(ctx, it.ev, it.pre, &g)
+			}
+			g.handled++
+			if g.full() {
+				commit()
 			}
 		}
 	}()
