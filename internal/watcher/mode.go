@@ -66,6 +66,15 @@ func (w *Watcher) adapt(took time.Duration) {
 	}
 	floor := min(pollFloor, w.in.RescanInterval)
 	w.rescan = clamp(pollCost*took, floor, max(w.in.RescanInterval, floor))
+	if w.logged == 0 {
+		w.logged = floor // the cadence "watching inbox" said
+	}
+	if w.rescan >= 2*w.logged || 2*w.rescan <= w.logged {
+		// Said when it halves or doubles, not at every listing.
+		w.log.Info("the inbox's listing cost changed: it is listed at a new pace (a listing takes at most a quarter of the time)",
+			"listing_took", took.Round(time.Millisecond), "entries", w.cost.entries, "stat", w.cost.stats, "listing_every", w.rescan)
+		w.logged = w.rescan
+	}
 }
 
 // times packs two w.clock readings in milliseconds, each modulo 2^32 (a
