@@ -30,9 +30,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
+
+// TB is what Start needs of its caller: a test (testing.TB has it all),
+// or a program such as the bench, which supplies its own.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
 
 // ShareName is the name of the share the server exports.
 const ShareName = "share"
@@ -45,7 +56,7 @@ type Share struct {
 	// Mount is the share as a client sees it, through smbnetfs.
 	Mount string
 
-	t        testing.TB
+	t        TB
 	dir      string
 	port     int
 	mountDir string
@@ -89,7 +100,7 @@ func fusermount() string {
 
 // Start starts a server and mounts its share; everything is stopped,
 // unmounted and removed when the test ends, whether it passed or not.
-func Start(t testing.TB) *Share {
+func Start(t TB) *Share {
 	t.Helper()
 	if why := Missing(); why != "" {
 		if os.Getenv("CI") != "" {
@@ -121,7 +132,7 @@ func Start(t testing.TB) *Share {
 	return s
 }
 
-func freePort(t testing.TB) int {
+func freePort(t TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
