@@ -45,12 +45,19 @@ type shareRun struct {
 	page50, page95  float64
 	pageSamples     int
 	cpu             time.Duration
+	smbdCPU         time.Duration // the server's processes
+	fuseCPU         time.Duration // smbnetfs's
 	rescans         int
 	cadence         []string // the daemon's "listed at a new pace" lines
 	idleRescans     int
 	idleCPU         time.Duration
 	listing, sweep  time.Duration
 	entries, docs   int
+	// hit and miss are the median times of a stat of a name that is in
+	// the folder and of one that is not (a result or temp file about to be
+	// written): a case-insensitive server looks for a missing name through
+	// the whole folder.
+	hit, miss time.Duration
 }
 
 // pageKeeps is how many latest results the page's percentiles are over
@@ -91,23 +98,24 @@ func shareScenario(o options, bin, work string) error {
 	}
 	fmt.Printf("\nshare: the daemon on an inbox on a Samba share mounted through smbnetfs (FUSE), default settle (2s) and rescan_interval (1m); "+
 		"N files of one page dropped at once on the server's side; window %s, %s per page\n\n", o.window, scaledProc(o))
-	fmt.Println("| files | wall, first drop to last result | ratio to the smallest | drop→result p50 / p95 (measured) | p95 of the last results the page keeps | page p95 (daemon) | page vs measured | daemon CPU | rescans during the run |")
+	fmt.Println("| files | wall, first drop to last result | ratio to the smallest | drop→result p50 / p95 (measured) | p95 of the last results the page keeps | page p95 (daemon) | page vs measured | CPU: daemon / smbd / smbnetfs | rescans during the run |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range runs {
-		fmt.Printf("| %d | %s | %.2f | %s / %s | %s (last %d) | %.2fs (%d results) | %+.1f %% | %s | %d |\n",
+		fmt.Printf("| %d | %s | %.2f | %s / %s | %s (last %d) | %.2fs (%d results) | %+.1f %% | %s / %s / %s | %d |\n",
 			r.n, fmtDur(r.wall), float64(r.wall)/float64(runs[0].wall), fmtDur(r.p50), fmtDur(r.p95), fmtDur(r.p95of), r.keptBy,
-			r.page95, r.pageSamples, 100*(r.page95-r.p95of.Seconds())/r.p95of.Seconds(), fmtDur(r.cpu), r.rescans)
+			r.page95, r.pageSamples, 100*(r.page95-r.p95of.Seconds())/r.p95of.Seconds(), fmtDur(r.cpu), fmtDur(r.smbdCPU), fmtDur(r.fuseCPU), r.rescans)
 	}
 	fmt.Println("\nwhat a rescan costs, the folder holding every file and its result:")
 	fmt.Println()
-	fmt.Println("| files | entries | listing by name (what a light listing does) | listing + a stat per document (a sweep) | idle daemon: rescans in 20 s | idle daemon CPU per rescan (all it does idle) |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| files | entries | listing by name (what a light listing does) | listing + a stat per document (a sweep) | idle daemon: rescans in 20 s | idle daemon CPU per rescan (all it does idle) | stat of a name there / not there (median) |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range runs {
 		per := "–"
 		if r.idleRescans > 0 {
 			per = (r.idleCPU / time.Duration(r.idleRescans)).Round(100 * time.Microsecond).String()
 		}
-		fmt.Printf("| %d | %d | %s | %s | %d | %s |\n", r.n, r.entries, fmtDur(r.listing), fmtDur(r.sweep), r.idleRescans, per)
+		fmt.Printf("| %d | %d | %s | %s | %d | %s | %s / %s |\n", r.n, r.entries, fmtDur(r.listing), fmtDur(r.sweep), r.idleRescans, per,
+			r.hit.Round(time.Microsecond), r.miss.Round(time.Microsecond))
 	}
 	for _, r := range runs {
 		for _, l := range r.cadence {
@@ -219,6 +227,7 @@ parser_id = "prs_invoice"
 	}
 	admin := adminClient{listen: listen, tokenFile: config.AdminTokenFile(filepath.Join(dir, "state.db"))}
 	pid := cmd.Process.Pid
+	srv0, fuse0 := cpuOfShare(s)
 	cpu0, _ := cpuOf(pid)
 	rescans0, err := admin.rescans()
 	if err != nil {
@@ -273,6 +282,8 @@ parser_id = "prs_invoice"
 	r.p95of = nearestRank(lat[len(lat)-r.keptBy:], 95)
 	cpu1, _ := cpuOf(pid)
 	r.cpu = cpu1 - cpu0
+	srv1, fuse1 := cpuOfShare(s)
+	r.smbdCPU, r.fuseCPU = srv1.since(srv0), fuse1.since(fuse0)
 	rescans1, err := admin.rescans()
 	if err != nil {
 		return r, err
@@ -338,7 +349,50 @@ parser_id = "prs_invoice"
 		}
 		r.sweep = min(r.sweep, time.Since(t))
 	}
+	var hits, misses []time.Duration
+	for i := range 31 {
+		t := time.Now()
+		_, _ = os.Lstat(filepath.Join(folder, fmt.Sprintf("invoice-%05d.pdf", i*n/31)))
+		hits = append(hits, time.Since(t))
+		t = time.Now()
+		if _, err := os.Lstat(filepath.Join(folder, fmt.Sprintf("absent-%05d.pdf.json", i))); err == nil {
+			return r, fmt.Errorf("share: absent-%05d.pdf.json exists", i)
+		}
+		misses = append(misses, time.Since(t))
+	}
+	r.hit, r.miss = nearestRank(hits, 50), nearestRank(misses, 50)
 	return r, nil
+}
+
+// cpuTimes is the CPU time of each of a set of processes.
+type cpuTimes map[int]time.Duration
+
+// since is the CPU the processes spent since before (a process that was
+// not there then counts from zero; one gone since is lost).
+func (c cpuTimes) since(before cpuTimes) time.Duration {
+	var d time.Duration
+	for pid, t := range c {
+		d += t - before[pid]
+	}
+	return d
+}
+
+// cpuOfShare is the CPU time of the share's server and of its mount's
+// FUSE server, per process.
+func cpuOfShare(s *smbtest.Share) (server, fuse cpuTimes) {
+	server, fuse = cpuTimes{}, cpuTimes{}
+	srv, fs := s.Processes()
+	for _, p := range srv {
+		if c, err := cpuOf(p); err == nil {
+			server[p] = c
+		}
+	}
+	for _, p := range fs {
+		if c, err := cpuOf(p); err == nil {
+			fuse[p] = c
+		}
+	}
+	return server, fuse
 }
 
 func readNamesOf(dir string) ([]string, error) {
