@@ -107,7 +107,7 @@ func shareScenario(o options, bin, work string) error {
 	}
 	fmt.Println("\nwhat a rescan costs, the folder holding every file and its result:")
 	fmt.Println()
-	fmt.Println("| files | entries | listing by name (what a light listing does) | listing + a stat per document (a sweep) | idle daemon: rescans in 20 s | idle daemon CPU per rescan (all it does idle) | stat of a name there / not there (median) |")
+	fmt.Println("| files | entries | listing by name (what a light listing does) | listing + a stat per document (a sweep) | idle daemon: rescans in 12 s | idle daemon CPU per rescan (all it does idle) | stat of a name there / not there (median) |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range runs {
 		per := "–"
@@ -302,14 +302,14 @@ parser_id = "prs_invoice"
 		}
 	}
 
-	// Idle: only the rescans run. The daemon's CPU over 20 s, per rescan.
-	time.Sleep(3 * time.Second)
+	// Idle: only the rescans run. The daemon's CPU over 12 s, per rescan.
+	time.Sleep(2 * time.Second)
 	c0, _ := cpuOf(pid)
 	i0, err := admin.rescans()
 	if err != nil {
 		return r, err
 	}
-	time.Sleep(20 * time.Second)
+	time.Sleep(12 * time.Second)
 	c1, _ := cpuOf(pid)
 	i1, err := admin.rescans()
 	if err != nil {
