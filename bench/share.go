@@ -209,7 +209,7 @@ parser_id = "prs_invoice"
 				logTail.Reset()
 			}
 			logTail.WriteString(line + "\n")
-			if strings.Contains(line, "listing_every=") {
+			if strings.Contains(line, "listing_every") {
 				cadence = append(cadence, line)
 			}
 			logMu.Unlock()
