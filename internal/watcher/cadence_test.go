@@ -149,3 +149,37 @@ func TestLightListingsStatNewNamesOnly(t *testing.T) {
 		t.Errorf("after a delete: %d tracked, want %d", st.Tracked, files-1)
 	}
 }
+
+// Drop to result starts no earlier than the listing before the one that
+// found the file, whatever the pace is now: after a listing that took long
+// (a pace of 50 s) or a minute without events, a file found by the next
+// listing may have arrived at any time since the one before, and its mtime
+// says when.
+func TestListingFloorFollowsTheListingsNotThePace(t *testing.T) {
+	in := inbox(t, func(i *watcher.Inbox) { i.RescanInterval = time.Minute })
+	w := watcher.NewOnShare(watcher.Options{Inbox: in}, "cifs")
+	w.PolledAsShare() // the pace now: 2 s
+	t0 := time.Now().Add(-time.Hour)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for _, tc := range []struct {
+		name   string
+		begins []time.Duration
+		first  time.Duration
+		want   time.Duration
+	}{
+		{"found after a 50 s pause", []time.Duration{0, 2 * time.Second, 52 * time.Second}, 52500 * time.Millisecond, 2*time.Second - 10*time.Second},
+		{"found by the second listing a minute later", []time.Duration{0, time.Minute}, time.Minute + 100*time.Millisecond, -10 * time.Second},
+		{"found between the first two listings", []time.Duration{0}, time.Second, -10 * time.Second},
+		{"at the 2 s pace", []time.Duration{0, 2 * time.Second, 4 * time.Second}, 4100 * time.Millisecond, 2*time.Second - 10*time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var begins []time.Time
+			for _, b := range tc.begins {
+				begins = append(begins, at(b))
+			}
+			if got := w.ListingFloor(begins, at(tc.first)).Sub(t0); got != tc.want {
+				t.Errorf("floor at %v after the start, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -110,3 +110,10 @@ func (w *Watcher) Adapt(took time.Duration) time.Duration {
 	w.adapt(took)
 	return w.rescan
 }
+
+// ListingFloor is the earliest a file first sighted at first can have
+// arrived, had the listings begun at begins.
+func (w *Watcher) ListingFloor(begins []time.Time, first time.Time) time.Time {
+	w.begins = begins
+	return w.listingFloor(first)
+}

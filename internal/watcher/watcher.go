@@ -154,6 +154,9 @@ type Watcher struct {
 	cost  listingCost
 	// logged is the cadence last logged (adaptive inboxes).
 	logged time.Duration
+	// begins are when the last keptListings listings began, oldest first
+	// (see listingFloor).
+	begins []time.Time
 	// lstat stats an entry (lstatPath; tests emulate a share with it).
 	lstat func(p string) (stamp, fileKind, error)
 	// listed is when the first full listing ended (zero before): files
@@ -638,6 +641,10 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 	}
 	took := time.Since(began)
 	w.adapt(took)
+	if len(w.begins) == keptListings {
+		w.begins = append(w.begins[:0], w.begins[1:]...)
+	}
+	w.begins = append(w.begins, began)
 	if w.listed.IsZero() {
 		w.listed = time.Now()
 	}
