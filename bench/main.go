@@ -8,6 +8,7 @@
 //	go run ./bench -n 100,1000,10000 -window 3s -latency 20
 //	go run ./bench -n 0 -latency 20          # idle latency only
 //	go run ./bench -scenario steady,shared,backlog,million -window 3s
+//	go run ./bench -scenario share -share-files 600,1200   # a real Samba share (root, smbd, smbnetfs)
 //
 // ppsync runs as a child process (the real binary), so its peak RSS and CPU
 // time are its own.
@@ -66,6 +67,7 @@ type options struct {
 	copies       []int
 	localFiles   int
 	restartFiles int
+	shareFiles   string
 }
 
 func main() {
@@ -78,7 +80,7 @@ func main() {
 	flag.IntVar(&o.workers, "workers", 32, "emulator documents processed at once")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed for the generated files")
 	flag.BoolVar(&o.keep, "keep", false, "keep the work folders")
-	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million, copies, local-limit, restart (comma-separated)")
+	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million, copies, local-limit, restart, share (comma-separated)")
 	flag.IntVar(&o.steadyFiles, "steady-files", 10000, "files for the steady scenario (one instance)")
 	flag.IntVar(&o.backlogFiles, "backlog-files", 100000, "files for the backlog scenario")
 	flag.IntVar(&o.sharedFiles, "shared-files", 3000, "files per instance for the shared scenario")
@@ -87,6 +89,7 @@ func main() {
 	flag.IntVar(&o.diskFiles, "disk-files", 100000, "of those, files on disk in the million scenario")
 	flag.IntVar(&o.localFiles, "local-files", 2000, "new PDFs of 100 KB to 2 MB for the local-limit scenario")
 	flag.IntVar(&o.restartFiles, "files", 100000, "known files for the restart scenario")
+	flag.StringVar(&o.shareFiles, "share-files", "600,1200", "files for the share scenario (comma-separated; the first is the one the others are compared with)")
 	copies := flag.String("copies", "1000,4000,16000", "copies of one PDF for the copies scenario (comma-separated)")
 	flag.Parse()
 	for _, c := range strings.Split(*copies, ",") {

@@ -253,8 +253,10 @@ func runScenarios(o options, bin, work string) error {
 			err = localLimit(o, bin, work)
 		case "restart":
 			err = restartScenario(o, bin, work)
+		case "share":
+			err = shareScenario(o, bin, work)
 		default:
-			err = fmt.Errorf("-scenario %q: want steady, shared, backlog, million, copies, local-limit or restart", s)
+			err = fmt.Errorf("-scenario %q: want steady, shared, backlog, million, copies, local-limit, restart or share", s)
 		}
 		if err != nil {
 			return err

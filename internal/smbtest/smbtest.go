@@ -30,9 +30,20 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
+
+// TB is what Start needs of its caller: a test (testing.TB has it all),
+// or a program such as the bench, which supplies its own.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
 
 // ShareName is the name of the share the server exports.
 const ShareName = "share"
@@ -45,7 +56,7 @@ type Share struct {
 	// Mount is the share as a client sees it, through smbnetfs.
 	Mount string
 
-	t        testing.TB
+	t        TB
 	dir      string
 	port     int
 	mountDir string
@@ -89,7 +100,7 @@ func fusermount() string {
 
 // Start starts a server and mounts its share; everything is stopped,
 // unmounted and removed when the test ends, whether it passed or not.
-func Start(t testing.TB) *Share {
+func Start(t TB) *Share {
 	t.Helper()
 	if why := Missing(); why != "" {
 		if os.Getenv("CI") != "" {
@@ -121,7 +132,7 @@ func Start(t testing.TB) *Share {
 	return s
 }
 
-func freePort(t testing.TB) int {
+func freePort(t TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -365,4 +376,42 @@ func isMounted(dir string) bool {
 		return false
 	}
 	return bytes.Contains(b, []byte(" "+dir+" "))
+}
+
+// Processes lists the processes serving the share now: smbd's (its
+// session: the server and one child per client connection) and
+// smbnetfs's (the mount's FUSE server and its helpers, found by the mount
+// point in their command lines). Linux only (read from /proc); nil
+// elsewhere. For benchmarks: the CPU they spend is the share's cost.
+func (s *Share) Processes() (smbd, smbnetfs []int) {
+	s.mu.Lock()
+	leader := 0
+	if s.smbd != nil {
+		leader = s.smbd.Process.Pid
+	}
+	s.mu.Unlock()
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, nil
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat")); err == nil && leader != 0 {
+			// Fields after the command's closing parenthesis: state, ppid, pgrp, session.
+			if i := bytes.LastIndexByte(stat, ')'); i > 0 {
+				if f := strings.Fields(string(stat[i+1:])); len(f) > 3 && f[3] == strconv.Itoa(leader) {
+					smbd = append(smbd, pid)
+					continue
+				}
+			}
+		}
+		if cmd, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline")); err == nil &&
+			bytes.Contains(cmd, []byte("smbnetfs")) && bytes.Contains(cmd, []byte(s.mountDir)) {
+			smbnetfs = append(smbnetfs, pid)
+		}
+	}
+	return smbd, smbnetfs
 }

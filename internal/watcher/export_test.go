@@ -72,3 +72,48 @@ func (w *Watcher) FreezeStamps() {
 
 // Backdate makes the watcher as if started d ago. Call it before Run.
 func (w *Watcher) Backdate(d time.Duration) { w.epoch = w.epoch.Add(-d) }
+
+// PolledAsShare makes the watcher poll as a network inbox in watch =
+// "auto" does (Run decides it; this is for tests that call Rescan).
+func (w *Watcher) PolledAsShare() {
+	w.adaptive = true
+	w.rescan = min(pollFloor, w.in.RescanInterval)
+}
+
+// CountStats counts the entries the watcher stats; the returned func
+// reads the count (call it from the goroutine that scans, or after Run).
+func (w *Watcher) CountStats() func() int {
+	n := 0
+	inner := w.lstat
+	w.lstat = func(p string) (stamp, fileKind, error) {
+		n++
+		return inner(p)
+	}
+	return func() int { return n }
+}
+
+// SlowStats makes every stat take d more: a share far away.
+func (w *Watcher) SlowStats(d time.Duration) {
+	inner := w.lstat
+	w.lstat = func(p string) (stamp, fileKind, error) {
+		time.Sleep(d)
+		return inner(p)
+	}
+}
+
+// SweptAgo moves the last sweep (a listing that stats every document) d
+// into the past.
+func (w *Watcher) SweptAgo(d time.Duration) { w.swept = w.swept.Add(-d) }
+
+// Adapt sets the cadence as after a listing that took took, and returns it.
+func (w *Watcher) Adapt(took time.Duration) time.Duration {
+	w.adapt(took)
+	return w.rescan
+}
+
+// ListingFloor is the earliest a file first sighted at first can have
+// arrived, had the listings begun at begins.
+func (w *Watcher) ListingFloor(begins []time.Time, first time.Time) time.Time {
+	w.begins = begins
+	return w.listingFloor(first)
+}

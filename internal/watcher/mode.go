@@ -66,6 +66,15 @@ func (w *Watcher) adapt(took time.Duration) {
 	}
 	floor := min(pollFloor, w.in.RescanInterval)
 	w.rescan = clamp(pollCost*took, floor, max(w.in.RescanInterval, floor))
+	if w.logged == 0 {
+		w.logged = floor // the cadence "watching inbox" said
+	}
+	if w.rescan >= 2*w.logged || 2*w.rescan <= w.logged {
+		// Said when it halves or doubles, not at every listing.
+		w.log.Info("the inbox's listing cost changed: it is listed at a new pace (a listing takes at most a quarter of the time)",
+			"listing_took", took.Round(time.Millisecond), "entries", w.cost.entries, "stat", w.cost.stats, "listing_every", w.rescan)
+		w.logged = w.rescan
+	}
 }
 
 // times packs two w.clock readings in milliseconds, each modulo 2^32 (a
@@ -117,12 +126,41 @@ func (w *Watcher) seen(p string, c *cand) time.Time {
 	// late: a file sighted by the first listing must not pass for a later one.
 	if !w.listed.IsZero() && first.After(w.listed.Add(time.Millisecond)) {
 		// Sighted after the first listing: not there for the one before.
-		floor = later(floor, first.Add(-w.rescan-listingSlack))
+		floor = later(floor, w.listingFloor(first))
 	}
 	if t.Before(floor) {
 		t = floor
 	}
 	return t
+}
+
+// keptListings is how many listings' start times listingFloor looks back on.
+const keptListings = 16
+
+// listingFloor is the earliest a file first sighted at first can have
+// arrived, by the listings: not before the listing before the last one
+// that began by first (that one may be the listing that sighted it), less
+// listingSlack. It is measured on the listings' real start times, not on
+// the cadence now: the pace changes (a slow listing stretches it, a share
+// that sends no events shortens it), and a file found by the first listing
+// after a long pause may have arrived at any time during it.
+func (w *Watcher) listingFloor(first time.Time) time.Time {
+	j := -1
+	for i, b := range w.begins {
+		if !b.After(first) {
+			j = i
+		}
+	}
+	switch {
+	case j >= 1:
+		return w.begins[j-1].Add(-listingSlack)
+	case j == 0 && len(w.begins) < keptListings:
+		// The first listing: it ended before first (see seen), so the file
+		// was not in it.
+		return w.begins[0].Add(-listingSlack)
+	}
+	// Sighted before the oldest listing kept: the cadence is all there is.
+	return first.Add(-max(w.rescan, w.in.RescanInterval) - listingSlack)
 }
 
 func later(a, b time.Time) time.Time {

@@ -33,7 +33,16 @@ const (
 // the buffer): callers that keep it must copy it (strings.Clone). A folder
 // or file below root that cannot be read is handed to unreadable (with a
 // path of its own) and skipped; root itself must be a readable folder.
-func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string, s stamp), unreadable func(p string, err error)) error {
+//
+// An entry is stat'ed only when its stamp is needed: a name that is not
+// one of the inbox's documents is not stat'ed unless it may be a folder to
+// walk (recursive inboxes), and, when light is set, a document the watcher
+// already knows (reported or settling) is visited by name alone (statted
+// false, s zero): the listing shows it is still there, and check stats the
+// settling ones anyway. On a share each stat is a round trip to the server,
+// the listing itself one per few hundred entries. The listing's figures
+// are added to cost.
+func (w *Watcher) scanWalk(ctx context.Context, root string, light bool, cost *listingCost, visit func(p string, s stamp, statted bool), unreadable func(p string, err error)) error {
 	st, err := os.Stat(winpath.Sys(root))
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w", root, err)
@@ -55,9 +64,19 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 			}
 			unreadable(dir, err)
 		}
+		cost.entries += len(names)
 		for _, name := range names {
 			buf = append(append(append(buf[:0], dir...), filepath.Separator), name...)
 			p := unsafe.String(unsafe.SliceData(buf), len(buf))
+			doc := w.filter.File(p)
+			if !doc && !w.in.Recursive {
+				continue // a result, a temp file, another kind of file: nothing to stat
+			}
+			if doc && light && (w.emitted.has(p) || w.cands.has(p)) {
+				visit(p, stamp{}, false)
+				continue
+			}
+			cost.stats++
 			s, kind, err := w.lstat(p)
 			switch {
 			case err != nil:
@@ -68,8 +87,8 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 				if w.in.Recursive && !w.filter.SkipDir(p) {
 					dirs = append(dirs, strings.Clone(p))
 				}
-			case kind == kindFile && w.filter.File(p):
-				visit(p, s)
+			case kind == kindFile && doc:
+				visit(p, s, true)
 			}
 		}
 		if len(dirs) == 0 {
@@ -77,6 +96,12 @@ func (w *Watcher) scanWalk(ctx context.Context, root string, visit func(p string
 		}
 		dir, dirs = dirs[len(dirs)-1], dirs[:len(dirs)-1]
 	}
+}
+
+// listingCost is what one listing of an inbox cost: entries read from its
+// folders and entries stat'ed.
+type listingCost struct {
+	entries, stats int
 }
 
 // readNames lists a folder's entries by name.

@@ -81,6 +81,16 @@ type Status struct {
 	WatchReason string `json:"watch_reason,omitempty"`
 	// RescanEvery is the current time between rescans.
 	RescanEvery time.Duration `json:"rescan_every,omitempty"`
+	// LastListing is how long the last full listing took, LastListed how
+	// many entries it read and LastStats how many of them it stat'ed (on a
+	// share a stat is a round trip to the server).
+	LastListing time.Duration `json:"last_listing,omitempty"`
+	LastListed  int           `json:"last_listed,omitempty"`
+	LastStats   int           `json:"last_stats,omitempty"`
+	// Sweeps counts the listings that stat'ed every document (all of them
+	// but on a network inbox polled in watch = "auto", where listings in
+	// between stat new names only).
+	Sweeps int `json:"sweeps,omitempty"`
 }
 
 // Options configures one inbox's watcher.
@@ -136,6 +146,17 @@ type Watcher struct {
 	// adaptive is set when the rescan cadence follows the listing's cost
 	// (a network inbox polled in watch = "auto").
 	adaptive bool
+	// light is set during a listing that stats new names only (see
+	// scanWalk); swept is when the last listing that stats every document
+	// began; cost is what the last full listing cost.
+	light bool
+	swept time.Time
+	cost  listingCost
+	// logged is the cadence last logged (adaptive inboxes).
+	logged time.Duration
+	// begins are when the last keptListings listings began, oldest first
+	// (see listingFloor).
+	begins []time.Time
 	// lstat stats an entry (lstatPath; tests emulate a share with it).
 	lstat func(p string) (stamp, fileKind, error)
 	// listed is when the first full listing ended (zero before): files
@@ -597,8 +618,16 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 			}
 		}
 		w.healing = !was.Healthy
+		// A light listing (adaptive inboxes only) stats new names alone;
+		// every rescan_interval, and after the inbox was unreachable, a
+		// sweep stats every document again, so one rewritten in place under
+		// its name is seen.
+		w.light = w.adaptive && w.scans > 0 && was.Healthy && began.Sub(w.swept) < w.in.RescanInterval
 		err = w.scanTree(ctx, w.in.Path, out, true)
 		w.healing = false
+		if err == nil && !w.light {
+			w.swept = began
+		}
 	}
 	w.scans++
 	clear(w.announced)
@@ -610,7 +639,12 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 		}
 		return err
 	}
-	w.adapt(time.Since(began))
+	took := time.Since(began)
+	w.adapt(took)
+	if len(w.begins) == keptListings {
+		w.begins = append(w.begins[:0], w.begins[1:]...)
+	}
+	w.begins = append(w.begins, began)
 	if w.listed.IsZero() {
 		w.listed = time.Now()
 	}
@@ -618,6 +652,10 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 		s.Healthy, s.Error, s.LastScan = true, "", time.Now()
 		s.Rescans++
 		s.RescanEvery = w.rescan
+		s.LastListing, s.LastListed, s.LastStats = took, w.cost.entries, w.cost.stats
+		if !w.light {
+			s.Sweeps++
+		}
 	})
 	if !was.Healthy {
 		w.log.Info("inbox is reachable again", "was", was.Error)
@@ -649,7 +687,16 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
 	seen := 0 // reported files the walk found; fewer than reported means some vanished
 	var missed, unreadable []string
-	walkErr := w.scanWalk(ctx, root, func(p string, s stamp) {
+	light := full && w.light
+	var cost listingCost
+	walkErr := w.scanWalk(ctx, root, light, &cost, func(p string, s stamp, statted bool) {
+		if !statted {
+			// Known, listed by name only (a light listing).
+			if w.emitted.has(p) {
+				seen++
+			}
+			return
+		}
 		if w.emitted.has(p) {
 			seen++
 		} else if !w.cands.has(p) && full && !w.healing && w.fsw != nil && w.scans > 0 && !w.announced[p] {
@@ -666,6 +713,7 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		return walkErr
 	}
 	if full {
+		w.cost = cost
 		w.setStatus(func(s *Status) { s.Unreadable = unreadable })
 		if seen < w.emitted.len() {
 			// p points into the iteration's buffer; vanished copies what it keeps.
