@@ -81,7 +81,7 @@ rescan_interval = "1m"
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		start := time.Now()
 		sum, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: apiKey, Once: true,
-			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))})
+			Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 		took[n] = time.Since(start)
 		cancel()
 		if err != nil || !sum.OK() {
@@ -92,13 +92,27 @@ rescan_interval = "1m"
 			t.Fatal(err)
 		}
 		results := 0
+		names := map[string]bool{}
 		for _, e := range entries {
+			names[e.Name()] = true
 			if strings.HasSuffix(e.Name(), ".pdf.json") {
 				results++
 			}
 		}
 		if results != n {
-			t.Fatalf("%d files: %d results on the server", n, results)
+			var missing, others []string
+			for i := range n {
+				if name := fmt.Sprintf("scan%05d.pdf", i); !names[name+".json"] {
+					missing = append(missing, name)
+				}
+			}
+			for name := range names {
+				if !strings.HasSuffix(name, ".pdf") && !strings.HasSuffix(name, ".pdf.json") {
+					others = append(others, name)
+				}
+			}
+			t.Fatalf("%d files: %d results on the server; without one: %v; other names: %v; summary %+v; log:\n%s",
+				n, results, missing, others, sum, logs.String())
 		}
 		t.Logf("%d files on the share: %v (%v per file)", n, took[n].Round(time.Millisecond), (took[n] / time.Duration(n)).Round(time.Microsecond))
 	}

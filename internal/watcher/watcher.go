@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/filecheck"
 	"github.com/ppsync/ppsync/internal/fsinfo"
+	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/winpath"
 )
 
@@ -119,6 +121,10 @@ type Watcher struct {
 	mu     sync.Mutex
 	status Status
 	forget []string // paths to report again (guarded by mu)
+	unread []string // entries the last full scan could not read (guarded by mu)
+	// unreadTransient: one of them failed with an I/O-like error, which a
+	// second look may not meet (guarded by mu).
+	unreadTransient bool
 	// mountDev is the device of the inbox when it is a mount point (guarded by mu).
 	mountDev uint64
 	// known is how many reported files the watcher knows in the inbox.
@@ -332,8 +338,26 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 	if w.fsw != nil {
 		evc, errc = w.fsw.Events, w.fsw.Errors
 	}
+	retried := 0
 	for {
 		if w.o.Once && w.cands.len() == 0 {
+			// An entry the listing could not read for an I/O error (a
+			// share under load answering a stat with EIO) is looked at
+			// again before the run ends; one denied by its permissions
+			// is not (a second look meets the same answer). What stays
+			// unreadable is in Status.Unreadable: the run reports it.
+			if w.transientlyUnreadable() && retried < onceRetries {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(onceRetryWait << retried):
+				}
+				retried++
+				if err := w.scan(ctx, out); err != nil {
+					return err
+				}
+				continue
+			}
 			w.dropTables()
 			return nil
 		}
@@ -369,6 +393,15 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 		}
 	}
 }
+
+// A run that reports each file once (Options.Once) lists its inbox again
+// up to onceRetries times when an entry could not be read, after a pause
+// of onceRetryWait, doubled each time; what is still unreadable after them
+// stays in Status.Unreadable.
+const (
+	onceRetries   = 3
+	onceRetryWait = time.Second
+)
 
 // clock is the monotonic time since the watcher was built, in
 // nanoseconds: what a candidate's times are measured on.
@@ -686,7 +719,8 @@ func (w *Watcher) drainEvents(ctx context.Context, out chan<- Event) {
 
 func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, full bool) error {
 	seen := 0 // reported files the walk found; fewer than reported means some vanished
-	var missed, unreadable []string
+	var missed, unreadable, unreadPaths []string
+	transient := false // an entry failed with an I/O-like error, not a permission
 	light := full && w.light
 	var cost listingCost
 	walkErr := w.scanWalk(ctx, root, light, &cost, func(p string, s stamp, statted bool) {
@@ -704,7 +738,11 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 		}
 		w.observeStamp(p, s)
 	}, func(p string, err error) {
-		unreadable = append(unreadable, fmt.Sprintf("%s cannot be read: %v: grant the ppsync user access", p, err))
+		// What went wrong in words that fit it: an I/O error is the share
+		// or disk, only a permission error asks for access.
+		unreadable = append(unreadable, results.Describe("reading", p, err).Error())
+		unreadPaths = append(unreadPaths, p)
+		transient = transient || results.Unreachable(err)
 		if !w.wasUnreadable(p) {
 			w.log.Warn("cannot read inside inbox; skipping it until it can be read", "path", p, "error", err)
 		}
@@ -715,6 +753,9 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 	if full {
 		w.cost = cost
 		w.setStatus(func(s *Status) { s.Unreadable = unreadable })
+		w.mu.Lock()
+		w.unread, w.unreadTransient = unreadPaths, transient
+		w.mu.Unlock()
 		if seen < w.emitted.len() {
 			// p points into the iteration's buffer; vanished copies what it keeps.
 			for p := range w.emitted.all() {
@@ -739,17 +780,20 @@ func (w *Watcher) scanTree(ctx context.Context, root string, out chan<- Event, f
 	return nil
 }
 
+// transientlyUnreadable reports whether the last full scan could not read
+// an entry for an I/O-like error (see results.Unreachable).
+func (w *Watcher) transientlyUnreadable() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.unreadTransient
+}
+
 // wasUnreadable reports whether the last full scan could not read p either
 // (it is logged once, not at every rescan).
 func (w *Watcher) wasUnreadable(p string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, u := range w.status.Unreadable {
-		if strings.HasPrefix(u, p+" cannot be read") {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(w.unread, p)
 }
 
 func (w *Watcher) skipDir(p string) bool { return w.filter.SkipDir(p) }
