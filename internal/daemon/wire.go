@@ -15,6 +15,7 @@ import (
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
@@ -46,7 +47,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		return fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
 	p := &pipeline{o: o, st: st, watchersDone: make(chan struct{})}
-	known, err := knownFiles(st, cfg)
+	known, err := reconcile.Known(st, inboxRoots(cfg.Inboxes))
 	if err != nil {
 		return nil, cannot(err)
 	}
@@ -198,7 +199,11 @@ func startupFiles(ctx context.Context, p *pipeline, fin *finish.Finisher, cannot
 		}
 	}
 	recoverReviews(ctx, fin, log)
-	if err := reconcileMissing(p.st, p.o.Config, p.watchers, log); err != nil {
+	reachable := map[string]bool{}
+	for i, in := range p.o.Config.Inboxes {
+		reachable[in.Path] = p.watchers[i].Reachable() == nil
+	}
+	if err := reconcile.Missing(p.st, func(inbox string) bool { return reachable[inbox] }, log); err != nil {
 		return cannot(err)
 	}
 	return nil
@@ -329,7 +334,7 @@ func (p *pipeline) until(ctx context.Context, s stages, checked <-chan struct{},
 // summary counts the files of the configured inboxes after the run and
 // lists what could not be read.
 func (p *pipeline) summary(runErr error) (Summary, error) {
-	sum, err := summarize(p.st, p.o.Config)
+	sum, err := reconcile.Summarize(p.st, inboxRoots(p.o.Config.Inboxes))
 	if err != nil && runErr == nil {
 		runErr = err
 	}
