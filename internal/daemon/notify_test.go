@@ -93,7 +93,7 @@ rescan_interval = "300ms"
 	if err := os.MkdirAll(filepath.Dir(cfg.State.Path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(daemon.RunningMarker(cfg.State.Path), []byte("started yesterday, pid 1\n"), 0o600); err != nil {
+	if err := os.WriteFile(notify.RunningMarker(cfg.State.Path), []byte("started yesterday, pid 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -163,19 +163,5 @@ rescan_interval = "300ms"
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, tail(body, 3000))
 		}
-	}
-}
-
-// A clean stop removes the marker: the next start tells nobody of a crash.
-func TestCleanStopLeavesNoCrashMarker(t *testing.T) {
-	e := newEnv(t, emulator.Options{})
-	cfg := e.config("")
-	stop := e.start(cfg)
-	if !exists(daemon.RunningMarker(cfg.State.Path)) {
-		t.Error("no marker while the daemon runs")
-	}
-	stop()
-	if exists(daemon.RunningMarker(cfg.State.Path)) {
-		t.Error("the marker is still there after a clean stop")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/ledger"
+	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/results"
@@ -85,7 +86,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	if err != nil {
 		return nil, cannot(err)
 	}
-	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
+	note, err := notify.NewHook(notify.HookOptions{Config: cfg, Store: st, Activity: rec, Tune: o.Notify, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
@@ -109,7 +110,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		}})
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: p.watchers, client: client,
 		started: time.Now(), log: log, leases: p.leases, api: apiWatch, polledBefore: polledBefore}
-	note.lend(live)
+	note.Lend(live.Report, apiWatch.fault)
 	wo := webhookOptions(cfg, o.Once)
 	wo.Client, wo.Store, wo.Poller, wo.Log = client, st, pol, log
 	hook := webhook.NewKeeper(wo)
@@ -250,7 +251,7 @@ func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.
 // newAdminServer is the admin endpoint (the status page, /healthz, the
 // API for 'ppsync status'): it listens in Recover and stops with its Run.
 // One that cannot listen is logged; the daemon goes on without it.
-func newAdminServer(cfg *config.Config, live *liveSource, st *state.Store, rec *activity.Recorder, note *notifyHook, log *slog.Logger) (Component, error) {
+func newAdminServer(cfg *config.Config, live *liveSource, st *state.Store, rec *activity.Recorder, note *notify.Hook, log *slog.Logger) (Component, error) {
 	if cfg.Admin.Listen == "off" {
 		return component{}, nil
 	}
@@ -258,7 +259,7 @@ func newAdminServer(cfg *config.Config, live *liveSource, st *state.Store, rec *
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
-	ao = note.withMetrics(ao)
+	ao.Collectors = append(ao.Collectors, note.Collectors()...)
 	var stop func()
 	return component{
 		recover: func(ctx context.Context) error {
