@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/activity"
+	"github.com/ppsync/ppsync/internal/activity/history"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
@@ -82,7 +83,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	}
 	books := ledgerSink{bk}
 	rec := activity.New(nil)
-	polledBefore, err := restoreHistory(st, rec)
+	polledBefore, err := history.Restore(st, rec)
 	if err != nil {
 		return nil, cannot(err)
 	}
@@ -91,7 +92,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	fin = finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(p.watchers),
-		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(p.watchers),
+		Sink: sinks{books, note, history.Recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(p.watchers),
 		Fetch: documentFetcher(client)})
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
 		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
@@ -140,12 +141,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 			}
 			return nil
 		}, run: hook.Run},
-		component{run: work(func(ctx context.Context) {
-			var wg sync.WaitGroup
-			wg.Go(func() { sampleCredits(ctx, rec, up.Credits) })
-			wg.Go(func() { keepHistory(ctx, st, rec, pol.LastPoll, log) })
-			wg.Wait()
-		})},
+		history.NewKeeper(history.Options{Store: st, Recorder: rec, Credits: up.Credits, LastPoll: pol.LastPoll, Log: log}),
 		adm,
 		component{run: work(func(ctx context.Context) { p.watch(ctx, found, log) })},
 		component{run: func(ctx context.Context) error {
