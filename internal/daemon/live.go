@@ -3,9 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +20,7 @@ import (
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/watcher"
+	"github.com/ppsync/ppsync/internal/webhook"
 )
 
 // liveSource is the running daemon's control.Control: the admin endpoint
@@ -36,7 +35,7 @@ type liveSource struct {
 	client   *api.Client
 	started  time.Time
 	log      *slog.Logger
-	hook     *hookState
+	hook     *webhook.Keeper // nil with webhooks off
 	leases   *leaseKeeper
 	api      *apiHealth
 	// polledBefore is the last poll the state recorded before this run.
@@ -67,17 +66,7 @@ func (l *liveSource) fromState(waiting bool) (report.Report, error) {
 		}
 		l.counts, l.countVersion, l.countWaiting = &r, v, waiting
 	}
-	return cloneReport(*l.counts), nil
-}
-
-// cloneReport copies what Report changes, so the cached counts stay intact.
-func cloneReport(r report.Report) report.Report {
-	r.Inboxes = slices.Clone(r.Inboxes)
-	for i := range r.Inboxes {
-		r.Inboxes[i].Files = maps.Clone(r.Inboxes[i].Files)
-		r.Inboxes[i].LastErrors = slices.Clone(r.Inboxes[i].LastErrors)
-	}
-	return r
+	return l.counts.Clone(), nil
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -85,7 +74,7 @@ func (l *liveSource) WebhookTest(ctx context.Context) (control.WebhookTestAnswer
 	if l.hook == nil {
 		return control.WebhookTestAnswer{Message: "webhooks are not enabled in the config"}, nil
 	}
-	msg, err := l.hook.test(ctx)
+	msg, err := l.hook.Test(ctx)
 	if err != nil {
 		return control.WebhookTestAnswer{Message: err.Error()}, nil
 	}
@@ -115,7 +104,11 @@ func (l *liveSource) Report() (report.Report, error) {
 	if err != nil {
 		return r, err
 	}
-	heldForCredits(&r, l.up.CreditWaits(), waiting)
+	var waits []report.CreditWait
+	for _, w := range l.up.CreditWaits() {
+		waits = append(waits, report.CreditWait{Path: w.Path, Inbox: w.Inbox, Needs: w.Needs, Available: w.Available})
+	}
+	r.HoldForCredits(waits, waiting)
 	r.Daemon = report.Daemon{Running: true, PID: os.Getpid(), Version: version.String(), Started: l.started}
 	if known {
 		r.CreditsAvailable = &credits
@@ -134,7 +127,7 @@ func (l *liveSource) Report() (report.Report, error) {
 		r.Faults = append(r.Faults, f)
 	}
 	if l.hook != nil {
-		r.Webhook = l.hook.report()
+		r.Webhook = l.hook.Report()
 	}
 	for i, w := range l.watchers {
 		s := w.Status()
@@ -156,28 +149,6 @@ func (l *liveSource) Report() (report.Report, error) {
 		}
 	}
 	return r, nil
-}
-
-// heldForCredits shows the files held back for credits while smaller ones
-// go ahead: listed, counted as waiting for credits in their inbox (when
-// not every queued file already is), and the report says submissions wait.
-func heldForCredits(r *report.Report, waits []uploader.CreditWait, allWaiting bool) {
-	if len(waits) == 0 {
-		return
-	}
-	r.WaitingForCredits = true
-	for _, w := range waits {
-		r.CreditWaits = append(r.CreditWaits, report.CreditWait{Path: w.Path, Inbox: w.Inbox, Needs: w.Needs, Available: w.Available})
-		if allWaiting {
-			continue
-		}
-		for i := range r.Inboxes {
-			if in := &r.Inboxes[i]; in.Path == w.Inbox && in.Files[report.Queued] > 0 {
-				in.Files[report.Queued]--
-				in.Files[report.WaitingCredits]++
-			}
-		}
-	}
 }
 
 // Retry sends failed or refused files through again now.

@@ -112,11 +112,11 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: p.watchers, client: client,
 		started: time.Now(), log: log, leases: p.leases, api: apiWatch, polledBefore: polledBefore}
 	note.Lend(live.Report, apiWatch.fault)
-	wo := webhookOptions(cfg, o.Once)
+	wo := webhook.OptionsFor(cfg, o.Once)
 	wo.Client, wo.Store, wo.Poller, wo.Log = client, st, pol, log
 	hook := webhook.NewKeeper(wo)
 	if cfg.Webhook.Enabled {
-		live.hook = &hookState{hook}
+		live.hook = hook
 	}
 	adm, err := newAdminServer(cfg, live, st, rec, note, log)
 	if err != nil {
