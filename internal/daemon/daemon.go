@@ -22,6 +22,7 @@ import (
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/watcher"
@@ -172,7 +173,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 	out := make([]finish.Inbox, len(ins))
 	for i, in := range ins {
 		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir,
-			ResultsDir: in.ResultsDir, Review: reviewRules(in), ReviewInLedger: in.ReviewInLedger}
+			ResultsDir: in.ResultsDir, Review: stageopts.Review(in), ReviewInLedger: in.ReviewInLedger}
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
@@ -92,7 +93,7 @@ func (l *liveSource) RebuildLedgers(ctx context.Context) (control.RebuildAnswer,
 // running daemon and the offline implementation both rebuild through it.
 func RebuildLedgersAnswer(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) (control.RebuildAnswer, error) {
 	done, err := RebuildLedgers(ctx, cfg, api, log)
-	return rebuildAnswer(done, err), err
+	return ledger.Answer(done, err), err
 }
 
 // Status is the daemon's report (the same as Report).
@@ -199,24 +200,4 @@ func (l *liveSource) Reprocess(_ context.Context, paths []string) (control.Repro
 		l.log.Info("files processed again on request (charged again)", "files", len(ans.Reprocessed))
 	}
 	return ans, nil
-}
-
-// rebuildAnswer is RebuildLedgers' outcome as control says it.
-func rebuildAnswer(done []LedgerRebuilt, err error) control.RebuildAnswer {
-	ans := control.RebuildAnswer{Rebuilt: []control.LedgerRebuilt{}}
-	for _, r := range done {
-		lr := control.LedgerRebuilt{Inbox: r.Inbox, Ledger: r.Ledger, Documents: r.Documents}
-		if r.SchemaErr != nil {
-			lr.SchemaNote = r.SchemaErr.Error()
-		}
-		ans.Rebuilt = append(ans.Rebuilt, lr)
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			ans.Errors = append(ans.Errors, e.Error())
-		}
-	} else if err != nil {
-		ans.Errors = append(ans.Errors, err.Error())
-	}
-	return ans
 }

@@ -6,9 +6,7 @@ import (
 	"os"
 
 	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
-	"github.com/ppsync/ppsync/internal/review"
 )
 
 // The running daemon answers the admin endpoint's review routes.
@@ -44,9 +42,4 @@ func recoverReviews(ctx context.Context, fin *finish.Finisher, log *slog.Logger)
 	if n := len(fin.Held()); n > 0 {
 		log.Info("results wait for review ('ppsync review list', or the status page)", "held", n)
 	}
-}
-
-// reviewRules are the review rules of an inbox's config.
-func reviewRules(in config.Inbox) review.Rules {
-	return review.Rules{Below: in.ReviewBelow, Require: in.Require, Sums: in.ReviewSums, Tolerance: in.SumTolerance, Duplicates: in.ReviewDuplicates}
 }

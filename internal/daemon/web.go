@@ -2,13 +2,12 @@ package daemon
 
 import (
 	"log/slog"
-	"slices"
-	"strings"
 
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/control/store"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/webui"
 )
@@ -22,7 +21,7 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 	if err != nil {
 		return o, err
 	}
-	up.Extensions = uploadExtensions(cfg.Inboxes)
+	up.Extensions = stageopts.UploadExtensions(cfg.Inboxes)
 	up.Inboxes = cfg.Inboxes
 	src := store.NewFiles(st, cfg.Inboxes).WithLog(log.With("component", "webui"))
 	o.Page = webui.New(webui.Options{Reader: src, Live: live, Activity: rec, Upload: up, Log: log.With("component", "webui"),
@@ -33,22 +32,4 @@ func adminOptions(cfg *config.Config, live *liveSource, st *state.Store, rec *ac
 	o.TLS = tc
 	o.Activity = rec
 	return o, nil
-}
-
-// uploadExtensions are the file endings every inbox accepts by its types
-// ("*.pdf" → ".pdf"), in the order first met.
-func uploadExtensions(inboxes []config.Inbox) []string {
-	var exts []string
-	for _, in := range inboxes {
-		types := in.Types
-		if len(types) == 0 {
-			types = config.DefaultTypes()
-		}
-		for _, t := range types {
-			if e, ok := strings.CutPrefix(strings.ToLower(t), "*"); ok && strings.HasPrefix(e, ".") && !slices.Contains(exts, e) {
-				exts = append(exts, e)
-			}
-		}
-	}
-	return exts
 }

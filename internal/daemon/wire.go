@@ -77,7 +77,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
 	apiWatch := &apiHealth{client}
-	bk, err := ledger.NewBooks(ledgerInboxes(cfg.Inboxes), client, log)
+	bk, err := ledger.NewBooks(stageopts.Ledgers(cfg.Inboxes), client, log)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
