@@ -186,6 +186,14 @@ func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	return out
 }
 
+func reconcileInboxes(ins []config.Inbox) []reconcile.Inbox {
+	out := make([]reconcile.Inbox, len(ins))
+	for i, in := range ins {
+		out[i] = reconcile.Inbox{Path: in.Path, Recursive: in.Recursive, ResultsDir: in.ResultsDir}
+	}
+	return out
+}
+
 // resultTargets are the folders an inbox's results, error files and moved
 // files are written to.
 func resultTargets(in config.Inbox) []string {

@@ -18,7 +18,6 @@ import (
 	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/reconcile"
-	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
@@ -122,6 +121,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	startup := reconcile.NewStartup(reconcile.StartupOptions{Store: st, Inboxes: reconcileInboxes(cfg.Inboxes), Finisher: fin, Reachable: reachable(p.watchers), Log: log})
 	maint := state.NewMaintainer(st, state.MaintainOptions{Roots: inboxRoots(cfg.Inboxes), Retention: cfg.State.Retention.Duration,
 		Every: o.PruneEvery, Log: log})
 	p.components = []Component{
@@ -132,8 +132,12 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		component{recover: stateErr(cannot, fin.Recover), run: work(func(ctx context.Context) { fin.Run(ctx, cfg.Poll.Interval.Duration) })},
 		component{recover: stateErr(cannot, pol.Recover), run: work(pol.Run)},
 		component{recover: stateErr(cannot, up.Recover), run: work(func(ctx context.Context) { up.Run(ctx, events) })},
-		component{recover: func(ctx context.Context) error { return startupFiles(ctx, p, fin, cannot, log) },
-			run: work(func(ctx context.Context) { releaseStored(ctx, fin, log) })},
+		component{recover: func(ctx context.Context) error {
+			if err := startup.Recover(ctx); err != nil {
+				return cannot(err)
+			}
+			return nil
+		}, run: startup.Run},
 		preflight(o, up, apiWatch, log),
 		component{recover: func(ctx context.Context) error {
 			if err := hook.Recover(ctx); err != nil {
@@ -179,31 +183,6 @@ func stateErr(cannot func(error) error, recover func() error) func(context.Conte
 		}
 		return nil
 	}
-}
-
-// startupFiles removes the temp files an interrupted run left, rebuilds
-// the review queue and marks the files deleted while ppsync was down.
-func startupFiles(ctx context.Context, p *pipeline, fin *finish.Finisher, cannot func(error) error, log *slog.Logger) error {
-	for _, in := range p.o.Config.Inboxes {
-		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "inbox", in.Path, "files", n)
-		}
-		if in.ResultsDir == "" {
-			continue
-		}
-		if n, err := results.CleanTemp(in.ResultsDir, true); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
-		}
-	}
-	recoverReviews(ctx, fin, log)
-	reachable := map[string]bool{}
-	for i, in := range p.o.Config.Inboxes {
-		reachable[in.Path] = p.watchers[i].Reachable() == nil
-	}
-	if err := reconcile.Missing(p.st, func(inbox string) bool { return reachable[inbox] }, log); err != nil {
-		return cannot(err)
-	}
-	return nil
 }
 
 // preflight checks the key and the balance. A --once run waits for it, in
