@@ -14,6 +14,7 @@ import (
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
@@ -37,8 +38,7 @@ type liveSource struct {
 	started  time.Time
 	log      *slog.Logger
 	hook     *webhook.Keeper // nil with webhooks off
-	leases   *leaseKeeper
-	api      *apiHealth
+	leases   *lease.Keeper
 	// polledBefore is the last poll the state recorded before this run.
 	polledBefore time.Time
 
@@ -124,7 +124,7 @@ func (l *liveSource) Report() (report.Report, error) {
 	if f := l.st.WriteFault(); f != "" {
 		r.Faults = append(r.Faults, f)
 	}
-	if f := l.api.fault(); f != "" {
+	if f := l.client.Fault(); f != "" {
 		r.Faults = append(r.Faults, f)
 	}
 	if l.hook != nil {
@@ -133,7 +133,7 @@ func (l *liveSource) Report() (report.Report, error) {
 	for i, w := range l.watchers {
 		s := w.Status()
 		healthy := s.Healthy
-		if err := l.leases.fault(i); healthy && err != nil {
+		if err := l.leases.Fault(i); healthy && err != nil {
 			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
 		}
 		if err := l.up.InboxFault(i); healthy && err != nil {

@@ -31,7 +31,7 @@ type pipeline struct {
 	o           Options
 	st          *state.Store
 	watchers    []*watcher.Watcher
-	leases      *leaseKeeper
+	leases      *lease.Keeper
 	unreachable faultList
 	// watchersDone is closed once every watcher has returned.
 	watchersDone chan struct{}
@@ -62,20 +62,19 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	// as a file still settling, so a partial batch does not leave while it is.
 	found, events := make(chan watcher.Event, 256), make(chan watcher.Event, 256)
 	var fin *finish.Finisher
-	p.leases = &leaseKeeper{lease.NewKeeper(lease.KeeperOptions{StatePath: cfg.State.Path, TTL: o.LeaseTTL, Watchers: p.watchers,
+	p.leases = lease.NewKeeper(lease.KeeperOptions{StatePath: cfg.State.Path, TTL: o.LeaseTTL, Watchers: p.watchers,
 		Store: st, Log: log, Once: o.Once, In: found, Out: events, Healed: func(int) {
 			// Results that could not be written while the inbox was away.
 			if err := fin.Recover(); err != nil {
 				log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
 			}
-		}})}
+		}})
 	client, err := stageopts.NewClient(cfg, o.APIKey, func(a *api.Options) {
 		a.Transport, a.Logger, a.WatchHealth = o.Transport, log.With("component", "api"), true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
-	apiWatch := &apiHealth{client}
 	bk, err := ledger.NewBooks(stageopts.Ledgers(cfg.Inboxes), client, log)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
@@ -109,8 +108,8 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 			return n
 		}})
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: p.watchers, client: client,
-		started: time.Now(), log: log, leases: p.leases, api: apiWatch, polledBefore: polledBefore}
-	note.Lend(live.Report, apiWatch.fault)
+		started: time.Now(), log: log, leases: p.leases, polledBefore: polledBefore}
+	note.Lend(live.Report, client.Fault)
 	wo := webhook.OptionsFor(cfg, o.Once)
 	wo.Client, wo.Store, wo.Poller, wo.Log = client, st, pol, log
 	hook := webhook.NewKeeper(wo)
@@ -121,7 +120,8 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	startup := reconcile.NewStartup(reconcile.StartupOptions{Store: st, Inboxes: reconcileInboxes(cfg.Inboxes), Finisher: fin, Reachable: reachable(p.watchers), Log: log})
+	startup := reconcile.NewStartup(reconcile.StartupOptions{Store: st, Inboxes: reconcileInboxes(cfg.Inboxes), Finisher: fin,
+		Reachable: reachable(p.watchers), Log: log})
 	maint := state.NewMaintainer(st, state.MaintainOptions{Roots: inboxRoots(cfg.Inboxes), Retention: cfg.State.Retention.Duration,
 		Every: o.PruneEvery, Log: log})
 	p.components = []Component{
@@ -138,7 +138,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 			}
 			return nil
 		}, run: startup.Run},
-		preflight(o, up, apiWatch, log),
+		preflight(o, up, client, log),
 		component{recover: func(ctx context.Context) error {
 			if err := hook.Recover(ctx); err != nil {
 				return fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
@@ -190,7 +190,7 @@ func stateErr(cannot func(error) error, recover func() error) func(context.Conte
 // Run, in the background while every stage starts, so its status page,
 // /healthz and watchers answer during an API outage at boot, while the
 // client keeps trying for up to two minutes; a refused key still stops it.
-func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.Logger) Component {
+func preflight(o Options, up *uploader.Uploader, client *api.Client, log *slog.Logger) Component {
 	cfg := o.Config
 	check := func(ctx context.Context) error {
 		pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
@@ -203,7 +203,7 @@ func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.
 			return fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
 		case err != nil && ctx.Err() != nil: // stopping
 		case err != nil:
-			if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by the client
+			if client.Fault() == "" { // an answer, but not a usable one; an outage is logged by the client
 				log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
 			}
 		default:
