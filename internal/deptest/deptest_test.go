@@ -72,8 +72,8 @@ func cmdDeny(m string) []string {
 
 // useRules guard identifiers only some packages may use.
 var useRules = []deptest.UseRule{
-	{Names: []string{"SeedFile", "SeedDoc", "SeedDeleteFile"}, Allow: []string{mod + "/internal/state", mod + "/internal/control/store/storetest"},
-		Why: "only internal/state writes file and document records, through its typed life-cycle operations; the Seed methods are for tests and fixtures (storetest is the tests' shared fixture)"},
+	{Names: []string{"SeedFile", "SeedDoc", "SeedDeleteFile"}, Allow: []string{mod + "/internal/state", mod + "/internal/control/store/storetest", mod + "/internal/statetest"},
+		Why: "only internal/state writes file and document records, through its typed life-cycle operations; the Seed methods are for tests and fixtures (storetest and statetest are the tests' shared fixtures)"},
 }
 
 // controlRules keep the status page and the control interface off the

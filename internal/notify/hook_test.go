@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/statetest"
 )
 
 // hookConfig parses tables with the state in a temporary folder.
@@ -30,12 +32,7 @@ func hookConfig(t *testing.T, tables string) *config.Config {
 // it until the returned stop is called (which waits for Run to return).
 func startHook(t *testing.T, cfg *config.Config, logs *syncBuf) (h *notify.Hook, stop func()) {
 	t.Helper()
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h, err = notify.NewHook(notify.HookOptions{Config: cfg, Store: st, Activity: activity.New(nil),
+	h, err := notify.NewHook(notify.HookOptions{Config: cfg, Store: statetest.Open(t), Activity: activity.New(nil),
 		Tune: notify.Options{Check: 10 * time.Millisecond, Backoff: 10 * time.Millisecond, Host: "scan01"},
 		Log:  slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -125,5 +122,70 @@ func TestHookWithoutTargetsKeepsTheMarker(t *testing.T) {
 	stop()
 	if exists(notify.RunningMarker(cfg.State.Path)) {
 		t.Error("the marker is still there after a clean stop")
+	}
+}
+
+// The digest's failures are the files without a result updated in
+// [from, to), gone ones left out, at most limit of them with the total.
+func TestHookSourceListsTheFailuresOfAPeriod(t *testing.T) {
+	day := time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)
+	var files []state.File
+	for _, f := range []state.File{
+		{Path: "/in/before.pdf", State: state.FileFailed, Updated: day.Add(-time.Minute)},
+		{Path: "/in/a.pdf", State: state.FileFailed, Code: "X", Reason: "r", Updated: day},
+		{Path: "/in/b.pdf", State: state.FileInvalid, Updated: day.Add(time.Hour)},
+		{Path: "/in/c.pdf", State: state.FileInvalid, Updated: day.Add(2 * time.Hour)},
+		{Path: "/in/gone.pdf", State: state.FileGone, Updated: day.Add(time.Hour)},
+		{Path: "/in/done.pdf", State: state.FileDone, Updated: day.Add(time.Hour)},
+		{Path: "/in/after.pdf", State: state.FileFailed, Updated: day.AddDate(0, 0, 1)},
+	} {
+		f.Inbox = "/in"
+		files = append(files, f)
+	}
+	s := notify.HookSource(statetest.Open(t, files...), nil, nil, nil)
+	got, total, err := s.FailedBetween(day, day.AddDate(0, 0, 1), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != 3 || len(got) != 2 {
+		t.Fatalf("failures %+v of %d, want 2 of 3", got, total)
+	}
+	for _, f := range got {
+		if f.At.Before(day) || !f.At.Before(day.AddDate(0, 0, 1)) {
+			t.Errorf("failure %+v outside the day", f)
+		}
+	}
+}
+
+// Health reads the inboxes and credits from the status, the API's outage,
+// and the burn rate (and the credits when the status has none) from the
+// activity.
+func TestHookSourceHealth(t *testing.T) {
+	rec := activity.New(nil)
+	rec.Credits(500)
+	healthy, sick := true, false
+	credits := 42
+	for _, tc := range []struct {
+		name      string
+		status    func() (report.Report, error)
+		fault     string
+		inboxes   int
+		wantCreds int
+	}{
+		{"status", func() (report.Report, error) {
+			return report.Report{CreditsAvailable: &credits, Inboxes: []report.Inbox{{Path: "/a", Healthy: &healthy}, {Path: "/b", Healthy: &sick, Error: "gone"}}}, nil
+		}, "", 2, 42},
+		{"no status", func() (report.Report, error) { return report.Report{}, errors.New("state closed") }, "API down", 0, 500},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := notify.HookSource(nil, rec, tc.status, func() string { return tc.fault })
+			h := s.Health()
+			if len(h.Inboxes) != tc.inboxes || h.Credits == nil || *h.Credits != tc.wantCreds || h.APIDown != (tc.fault != "") || h.APIError != tc.fault {
+				t.Fatalf("health %+v", h)
+			}
+			if tc.inboxes == 2 && (!h.Inboxes[0].Healthy || h.Inboxes[1].Healthy || h.Inboxes[1].Error != "gone") {
+				t.Errorf("inboxes %+v", h.Inboxes)
+			}
+		})
 	}
 }

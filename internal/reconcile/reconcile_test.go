@@ -12,6 +12,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/statetest"
 )
 
 // scanSummary and scanKnown are the figures as they were computed from
@@ -73,37 +74,27 @@ func scanKnown(t *testing.T, st *state.Store) map[string]int {
 
 func TestSummarizeAndKnownFilesMatchAFullScan(t *testing.T) {
 	inboxes := []string{"/a", "/b", "/empty"}
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	t0 := time.Date(2026, 2, 1, 9, 0, 0, 0, time.UTC)
-	if err := st.Update(func(tx *state.Tx) error {
-		i := 0
-		for _, inbox := range []string{"/b", "/a", "/elsewhere"} {
-			for _, f := range []state.File{
-				{State: state.FileDone},
-				{State: state.FileDone, MovedTo: "/moved"},
-				{State: state.FileFailed, Code: "EXTRACTION_FAILED", Reason: "unreadable"},
-				{State: state.FileInvalid, Code: "NOT_A_PDF", Reason: "no header"},
-				{State: state.FileGone, Reason: "deleted"},
-				{State: state.FileQueued},
-				{State: state.FileDuplicate, Code: "RATE_LIMITED", Reason: "waiting"},
-				{State: state.FileFailed, Code: "X", Reason: "older"},
-			} {
-				i++
-				// Paths out of time order, so the problems' path order is tested.
-				f.Path, f.Inbox, f.Updated = fmt.Sprintf("%s/%02d.pdf", inbox, (i*7)%24), inbox, t0.Add(time.Duration(i)*time.Minute)
-				if err := tx.SeedFile(f); err != nil {
-					return err
-				}
-			}
+	var files []state.File
+	i := 0
+	for _, inbox := range []string{"/b", "/a", "/elsewhere"} {
+		for _, f := range []state.File{
+			{State: state.FileDone},
+			{State: state.FileDone, MovedTo: "/moved"},
+			{State: state.FileFailed, Code: "EXTRACTION_FAILED", Reason: "unreadable"},
+			{State: state.FileInvalid, Code: "NOT_A_PDF", Reason: "no header"},
+			{State: state.FileGone, Reason: "deleted"},
+			{State: state.FileQueued},
+			{State: state.FileDuplicate, Code: "RATE_LIMITED", Reason: "waiting"},
+			{State: state.FileFailed, Code: "X", Reason: "older"},
+		} {
+			i++
+			// Paths out of time order, so the problems' path order is tested.
+			f.Path, f.Inbox, f.Updated = fmt.Sprintf("%s/%02d.pdf", inbox, (i*7)%24), inbox, t0.Add(time.Duration(i)*time.Minute)
+			files = append(files, f)
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
 	}
+	st := statetest.Open(t, files...)
 	got, err := reconcile.Summarize(st, inboxes)
 	if err != nil {
 		t.Fatal(err)
@@ -138,16 +129,6 @@ func TestSummarizeAndKnownFilesMatchAFullScan(t *testing.T) {
 func TestMissingMarksOnlyFilesDeletedFromAReachableInbox(t *testing.T) {
 	dir := t.TempDir()
 	here, away := filepath.Join(dir, "here"), filepath.Join(dir, "away")
-	for _, d := range []string{here, away} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	st, err := state.Open(filepath.Join(dir, "s.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	cases := []struct {
 		name    string
 		inbox   string
@@ -163,21 +144,14 @@ func TestMissingMarksOnlyFilesDeletedFromAReachableInbox(t *testing.T) {
 		{"queued, inbox unreachable", away, state.FileQueued, false, state.FileQueued, ""},
 	}
 	path := func(i int) string { return filepath.Join(cases[i].inbox, fmt.Sprintf("f%d.pdf", i)) }
-	if err := st.Update(func(tx *state.Tx) error {
-		for i, c := range cases {
-			if c.onDisk {
-				if err := os.WriteFile(path(i), []byte("%PDF-1.4\n"), 0o600); err != nil {
-					return err
-				}
-			}
-			if err := tx.SeedFile(state.File{Path: path(i), Inbox: c.inbox, State: c.state}); err != nil {
-				return err
-			}
+	var files []state.File
+	for i, c := range cases {
+		if c.onDisk {
+			write(t, path(i))
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+		files = append(files, state.File{Path: path(i), Inbox: c.inbox, State: c.state})
 	}
+	st := statetest.Open(t, files...)
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	if err := reconcile.Missing(st, func(inbox string) bool { return inbox == here }, log); err != nil {
@@ -202,5 +176,16 @@ func TestMissingMarksOnlyFilesDeletedFromAReachableInbox(t *testing.T) {
 	}
 	if n, err := reconcile.Known(st, []string{here}); err != nil || n[here] != 2 {
 		t.Errorf("files known in %s after the deleted ones are gone: %d (%v), want 2", here, n[here], err)
+	}
+}
+
+// write makes the file p (and its folder) with a few bytes.
+func write(t *testing.T, p string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("%PDF-1.4\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,11 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/statetest"
 )
 
 // Recover removes the temp files an interrupted run left in the inbox
@@ -28,24 +28,10 @@ func TestStartupCleansTempFilesAndMarksDeletedFiles(t *testing.T) {
 		filepath.Join(out, "2026", ".c.json.ppsync-9.tmp"):   false,
 	}
 	for p := range files {
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		write(t, p)
 	}
-	st, err := state.Open(filepath.Join(dir, "s.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
 	deleted := filepath.Join(inbox, "deleted.pdf")
-	if err := st.Update(func(tx *state.Tx) error {
-		return tx.SeedFile(state.File{Path: deleted, Inbox: inbox, State: state.FileQueued})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	st := statetest.Open(t, state.File{Path: deleted, Inbox: inbox, State: state.FileQueued})
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	fin := finish.New(finish.Options{Store: st, Inboxes: []finish.Inbox{{Path: inbox, ResultsDir: out}}, Logger: log})

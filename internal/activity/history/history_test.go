@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/ppsync/ppsync/internal/activity/history"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/statetest"
 )
 
 // The credit samples and the last poll are saved while the keeper runs
@@ -30,11 +30,7 @@ func TestKeeperSavesWhatRestoreBringsBack(t *testing.T) {
 		{"at stop", time.Hour, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
+			st := statetest.Open(t)
 			rec := activity.New(nil)
 			poll := time.Now().Add(-time.Minute).Truncate(time.Second)
 			var balance atomic.Int64
@@ -48,7 +44,7 @@ func TestKeeperSavesWhatRestoreBringsBack(t *testing.T) {
 			go func() { done <- k.Run(ctx) }()
 			saved := func() state.History {
 				var h state.History
-				if err := st.View(func(tx *state.Tx) error { h, err = tx.History(time.Now()); return err }); err != nil {
+				if err := st.View(func(tx *state.Tx) error { var err error; h, err = tx.History(time.Now()); return err }); err != nil {
 					t.Fatal(err)
 				}
 				return h
@@ -90,11 +86,7 @@ func TestKeeperSavesWhatRestoreBringsBack(t *testing.T) {
 // A run that never started (its context already ended) neither samples
 // nor writes.
 func TestKeeperDoesNothingWhenTheRunNeverStarted(t *testing.T) {
-	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := statetest.Open(t)
 	called := false
 	k := history.NewKeeper(history.Options{Store: st, Recorder: activity.New(nil), Log: slog.New(slog.DiscardHandler),
 		Credits:  func() (int, bool, bool) { called = true; return 1, true, false },
