@@ -18,7 +18,6 @@ import (
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/notify"
-	"github.com/ppsync/ppsync/internal/results"
 )
 
 // blackHole accepts SMTP connections and never answers.
@@ -145,14 +144,7 @@ rescan_interval = "300ms"
 		write(t, p, pdf(t, 10+i, 1))
 		files = append(files, p)
 	}
-	e.waitFor("every result while the SMTP server is black-holed", 15*time.Second, func() bool {
-		for _, p := range files {
-			if !exists(results.ResultPath(p)) {
-				return false
-			}
-		}
-		return true
-	})
+	e.waitFor("every result while the SMTP server is black-holed", 15*time.Second, func() bool { return allResults(files) })
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("results took %s", d)
 	}
