@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/stageopts"
@@ -20,6 +21,13 @@ type LedgerRebuilt = ledger.Rebuilt
 // from its result files (ledger.RebuildAll).
 func RebuildLedgers(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) ([]LedgerRebuilt, error) {
 	return ledger.RebuildAll(ctx, stageopts.Ledgers(cfg.Inboxes), api, log)
+}
+
+// RebuildLedgersAnswer is RebuildLedgers answered as control says it: the
+// running daemon and the offline implementation both rebuild through it.
+func RebuildLedgersAnswer(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) (control.RebuildAnswer, error) {
+	done, err := RebuildLedgers(ctx, cfg, api, log)
+	return ledger.Answer(done, err), err
 }
 
 // ledgerSink is the finish stage's sink for the ledgers.

@@ -15,7 +15,6 @@ import (
 	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
-	"github.com/ppsync/ppsync/internal/ledger"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
@@ -87,13 +86,6 @@ func (l *liveSource) WebhookTest(ctx context.Context) (control.WebhookTestAnswer
 // parsers' schemas.
 func (l *liveSource) RebuildLedgers(ctx context.Context) (control.RebuildAnswer, error) {
 	return RebuildLedgersAnswer(ctx, l.cfg, l.client, l.log)
-}
-
-// RebuildLedgersAnswer is RebuildLedgers answered as control says it: the
-// running daemon and the offline implementation both rebuild through it.
-func RebuildLedgersAnswer(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) (control.RebuildAnswer, error) {
-	done, err := RebuildLedgers(ctx, cfg, api, log)
-	return ledger.Answer(done, err), err
 }
 
 // Status is the daemon's report (the same as Report).
