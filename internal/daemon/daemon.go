@@ -19,6 +19,7 @@ import (
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/notify"
+	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/report"
@@ -181,7 +182,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	out := make([]uploader.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages, Targets: resultTargets(in)}
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages, Targets: outpath.Folders(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir, in.After == "move")}
 	}
 	return out
 }
@@ -192,22 +193,6 @@ func reconcileInboxes(ins []config.Inbox) []reconcile.Inbox {
 		out[i] = reconcile.Inbox{Path: in.Path, Recursive: in.Recursive, ResultsDir: in.ResultsDir}
 	}
 	return out
-}
-
-// resultTargets are the folders an inbox's results, error files and moved
-// files are written to.
-func resultTargets(in config.Inbox) []string {
-	var out []string
-	if in.ResultsDir == "" || in.After == "move" {
-		out = append(out, in.Path)
-	}
-	if in.ResultsDir != "" {
-		out = append(out, in.ResultsDir)
-	}
-	if in.After == "move" {
-		out = append(out, in.ProcessedDir, in.FailedDir)
-	}
-	return slices.Compact(out)
 }
 
 // sink adapts Options.OnFinished to the finish stage's Sink.
