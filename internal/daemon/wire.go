@@ -126,25 +126,15 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		Every: o.PruneEvery, Log: log})
 	p.components = []Component{
 		maint,
-		component{recover: func(ctx context.Context) error { return wrapCannot(p.leases.Recover(ctx)) }, run: p.leases.Run},
+		recoverErr(p.leases, func(err error) error { return fmt.Errorf("%w: %w", ErrCannotRun, err) }),
 		bk,
 		note,
 		component{recover: stateErr(cannot, fin.Recover), run: work(func(ctx context.Context) { fin.Run(ctx, cfg.Poll.Interval.Duration) })},
 		component{recover: stateErr(cannot, pol.Recover), run: work(pol.Run)},
 		component{recover: stateErr(cannot, up.Recover), run: work(func(ctx context.Context) { up.Run(ctx, events) })},
-		component{recover: func(ctx context.Context) error {
-			if err := startup.Recover(ctx); err != nil {
-				return cannot(err)
-			}
-			return nil
-		}, run: startup.Run},
+		recoverErr(startup, cannot),
 		preflight(o, up, client, log),
-		component{recover: func(ctx context.Context) error {
-			if err := hook.Recover(ctx); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-			}
-			return nil
-		}, run: hook.Run},
+		recoverErr(hook, func(err error) error { return fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err) }),
 		history.NewKeeper(history.Options{Store: st, Recorder: rec, Credits: up.Credits, LastPoll: pol.LastPoll, Log: log}),
 		adm,
 		component{run: work(func(ctx context.Context) { p.watch(ctx, found, log) })},
@@ -166,12 +156,14 @@ func work(run func(ctx context.Context)) func(context.Context) error {
 	}
 }
 
-// wrapCannot marks a start-up failure as ErrCannotRun.
-func wrapCannot(err error) error {
-	if err == nil {
+// recoverErr is c with the failure of its Recover said by wrap.
+func recoverErr(c Component, wrap func(error) error) Component {
+	return component{recover: func(ctx context.Context) error {
+		if err := c.Recover(ctx); err != nil {
+			return wrap(err)
+		}
 		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}, run: c.Run}
 }
 
 // stateErr is a stage's Recover (which reads the state) as a component's,
