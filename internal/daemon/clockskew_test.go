@@ -9,7 +9,6 @@ import (
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
-	"github.com/ppsync/ppsync/internal/results"
 )
 
 // An API server whose clock is an hour behind or ahead of ours: results
@@ -62,14 +61,7 @@ settle = "150ms"
 				write(t, p, pdf(t, i, 1))
 				files = append(files, p)
 			}
-			e.waitFor("every result, well before the safety net", 30*time.Second, func() bool {
-				for _, p := range files {
-					if !exists(results.ResultPath(p)) {
-						return false
-					}
-				}
-				return true
-			})
+			e.waitFor("every result, well before the safety net", 30*time.Second, func() bool { return allResults(files) })
 			if n := strings.Count(e.logs.String(), "the API server's clock is"); n != 1 {
 				t.Errorf("the clock difference was logged %d times, want once", n)
 			}

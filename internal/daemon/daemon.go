@@ -10,9 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,12 +19,14 @@ import (
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/logonce"
 	"github.com/ppsync/ppsync/internal/notify"
+	"github.com/ppsync/ppsync/internal/outpath"
 	"github.com/ppsync/ppsync/internal/poller"
+	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/watcher"
-	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Options configures a run.
@@ -61,18 +61,7 @@ type Options struct {
 var ErrCannotRun = errors.New("cannot run")
 
 // Summary counts the files of the configured inboxes by state after a run.
-type Summary struct {
-	Done, Failed, Invalid, Gone, Waiting int
-	// Unreachable lists the inboxes (or folders in them) that could not be
-	// read, with the reason.
-	Unreachable []string
-	// Problems lists files that did not end with a result, with the reason,
-	// and everything in Unreachable.
-	Problems []string
-}
-
-// OK reports that every file ended with a result and every inbox could be read.
-func (s Summary) OK() bool { return s.Failed+s.Invalid+s.Waiting+len(s.Unreachable) == 0 }
+type Summary = reconcile.Summary
 
 // faultList collects problems found by concurrent stages.
 type faultList struct {
@@ -185,7 +174,7 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 	out := make([]finish.Inbox, len(ins))
 	for i, in := range ins {
 		out[i] = finish.Inbox{Path: in.Path, Move: in.After == "move", ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir,
-			ResultsDir: in.ResultsDir, Review: reviewRules(in), ReviewInLedger: in.ReviewInLedger}
+			ResultsDir: in.ResultsDir, Review: stageopts.Review(in), ReviewInLedger: in.ReviewInLedger}
 	}
 	return out
 }
@@ -193,25 +182,17 @@ func finishInboxes(ins []config.Inbox) []finish.Inbox {
 func uploaderInboxes(ins []config.Inbox) []uploader.Inbox {
 	out := make([]uploader.Inbox, len(ins))
 	for i, in := range ins {
-		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages, Targets: resultTargets(in)}
+		out[i] = uploader.Inbox{Path: in.Path, ParserID: in.ParserID, Types: in.Types, MaxPages: in.MaxPages, Targets: outpath.Folders(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir, in.After == "move")}
 	}
 	return out
 }
 
-// resultTargets are the folders an inbox's results, error files and moved
-// files are written to.
-func resultTargets(in config.Inbox) []string {
-	var out []string
-	if in.ResultsDir == "" || in.After == "move" {
-		out = append(out, in.Path)
+func reconcileInboxes(ins []config.Inbox) []reconcile.Inbox {
+	out := make([]reconcile.Inbox, len(ins))
+	for i, in := range ins {
+		out[i] = reconcile.Inbox{Path: in.Path, Recursive: in.Recursive, ResultsDir: in.ResultsDir}
 	}
-	if in.ResultsDir != "" {
-		out = append(out, in.ResultsDir)
-	}
-	if in.After == "move" {
-		out = append(out, in.ProcessedDir, in.FailedDir)
-	}
-	return slices.Compact(out)
+	return out
 }
 
 // sink adapts Options.OnFinished to the finish stage's Sink.
@@ -228,115 +209,6 @@ func (f forgetter) Forget(inbox int, path string) {
 	if inbox >= 0 && inbox < len(f) {
 		f[inbox].Forget(path)
 	}
-}
-
-// knownFiles counts, per configured inbox, the files the state knows to be
-// in it (neither gone nor moved away), from the tally.
-func knownFiles(st *state.Store, cfg *config.Config) (map[string]int, error) {
-	n := map[string]int{}
-	err := st.View(func(tx *state.Tx) error {
-		for _, in := range cfg.Inboxes {
-			t, err := tx.Tally(in.Path)
-			if err != nil {
-				return err
-			}
-			known := 0
-			for fs, c := range t.Files {
-				if fs != state.FileGone {
-					known += c - t.Moved[fs]
-				}
-			}
-			n[in.Path] = known
-		}
-		return nil
-	})
-	return n, err
-}
-
-// reconcileMissing marks files deleted while ppsync was down as gone, when
-// their inbox is reachable (an unreachable share is not an empty one).
-func reconcileMissing(st *state.Store, cfg *config.Config, ws []*watcher.Watcher, log *slog.Logger) error {
-	reachable := map[string]bool{}
-	for i, in := range cfg.Inboxes {
-		if ws[i].Reachable() == nil {
-			reachable[in.Path] = true
-		}
-	}
-	var gone []state.File
-	err := st.View(func(tx *state.Tx) error {
-		return tx.OpenFiles(func(f state.File) error {
-			if f.State != state.FileQueued && f.State != state.FileDuplicate || !reachable[f.Inbox] {
-				return nil
-			}
-			if _, err := os.Lstat(winpath.Sys(f.Path)); errors.Is(err, os.ErrNotExist) {
-				gone = append(gone, f)
-			}
-			return nil
-		})
-	})
-	if err != nil || len(gone) == 0 {
-		return err
-	}
-	return st.Update(func(tx *state.Tx) error {
-		for _, f := range gone {
-			f.State, f.Reason, f.Updated = state.FileGone, "deleted from the inbox while ppsync was stopped", time.Now()
-			log.Warn("file deleted while ppsync was stopped", "file", f.Path)
-			if err := tx.MarkGone(f); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// summarize counts the files of the configured inboxes from the tally and
-// lists the problems from the index of failed files and the open files,
-// in path order.
-func summarize(st *state.Store, cfg *config.Config) (Summary, error) {
-	inboxes := map[string]bool{}
-	for _, in := range cfg.Inboxes {
-		inboxes[in.Path] = true
-	}
-	type problem struct{ path, text string }
-	var problems []problem
-	var s Summary
-	err := st.View(func(tx *state.Tx) error {
-		for in := range inboxes {
-			t, err := tx.Tally(in)
-			if err != nil {
-				return err
-			}
-			s.Done += t.Files[state.FileDone]
-			s.Failed += t.Files[state.FileFailed]
-			s.Invalid += t.Files[state.FileInvalid]
-			s.Gone += t.Files[state.FileGone]
-			if err := tx.RecentErrors(in, 0, func(f state.File) error {
-				if f.State != state.FileGone {
-					problems = append(problems, problem{f.Path, fmt.Sprintf("%s: %s: %s", f.Path, f.Code, f.Reason)})
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-		}
-		return tx.OpenFiles(func(f state.File) error {
-			if !inboxes[f.Inbox] {
-				return nil
-			}
-			s.Waiting++
-			if f.Reason != "" {
-				problems = append(problems, problem{f.Path, fmt.Sprintf("%s: still waiting (%s): %s: %s", f.Path, f.State, f.Code, f.Reason)})
-			} else {
-				problems = append(problems, problem{f.Path, fmt.Sprintf("%s: still waiting (%s)", f.Path, f.State)})
-			}
-			return nil
-		})
-	})
-	slices.SortFunc(problems, func(a, b problem) int { return strings.Compare(a.path, b.path) })
-	for _, p := range problems {
-		s.Problems = append(s.Problems, p.text)
-	}
-	return s, err
 }
 
 // inboxRoots are the paths of the configured inboxes.

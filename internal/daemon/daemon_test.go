@@ -209,11 +209,7 @@ func TestCrashAroundSubmissionNeverChargesTwice(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range files {
-				if !exists(results.ResultPath(p)) {
-					t.Errorf("%s: no result after restart", p)
-				}
-			}
+			wantResults(t, files, " after restart")
 			st := e.emu.Stats()
 			if st.DocumentsCreated != 5 || st.PagesCharged != 7 {
 				t.Errorf("documents_created=%d pages_charged=%d, want 5 and 7", st.DocumentsCreated, st.PagesCharged)
@@ -276,11 +272,7 @@ func TestFaultStormLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range files {
-		if !exists(results.ResultPath(p)) {
-			t.Errorf("%s: no result", p)
-		}
-	}
+	wantResults(t, files, "")
 	st := e.emu.Stats()
 	if st.DocumentsCreated != 12 || st.PagesCharged != 12 {
 		t.Errorf("documents_created=%d pages_charged=%d, want 12 (charged once each)", st.DocumentsCreated, st.PagesCharged)

@@ -323,3 +323,24 @@ func noTempFiles(t *testing.T, root string) {
 		return nil
 	})
 }
+
+// allResults reports whether every file of files has its result.
+func allResults(files []string) bool {
+	for _, p := range files {
+		if !exists(results.ResultPath(p)) {
+			return false
+		}
+	}
+	return true
+}
+
+// wantResults fails the test for each file of files without a result
+// (when, " after restart" for instance, says when it was looked for).
+func wantResults(t *testing.T, files []string, when string) {
+	t.Helper()
+	for _, p := range files {
+		if !exists(results.ResultPath(p)) {
+			t.Errorf("%s: no result%s", p, when)
+		}
+	}
+}

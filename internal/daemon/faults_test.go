@@ -170,11 +170,7 @@ func TestRateLimitStormLosesNothing(t *testing.T) {
 	if _, err := daemon.Run(ctx, o); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range files {
-		if !exists(results.ResultPath(p)) {
-			t.Errorf("%s: no result", p)
-		}
-	}
+	wantResults(t, files, "")
 	st := e.emu.Stats()
 	if st.RateLimited == 0 {
 		t.Error("no 429 was provoked")

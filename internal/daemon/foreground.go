@@ -7,8 +7,6 @@ import (
 	"os"
 	"sync"
 
-	"golang.org/x/term"
-
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/diagnose"
 	"github.com/ppsync/ppsync/internal/logx"
@@ -56,8 +54,7 @@ func RunCommand(ctx context.Context, c Command) (Summary, error) {
 	var view *progress.View
 	logOut, logCfg := c.Log, cfg.Log
 	if c.Once {
-		f, isFile := c.Log.(*os.File)
-		view = progress.NewView(c.Log, isFile && term.IsTerminal(int(f.Fd())))
+		view = progress.ViewOn(c.Log)
 		if view.Terminal {
 			// The progress line stands for the per-file lines; warnings
 			// and errors still print above it.

@@ -5,8 +5,10 @@ import (
 	"log/slog"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/ledger"
+	"github.com/ppsync/ppsync/internal/stageopts"
 )
 
 // Parsers is what the ledgers need from the API client (ledger.Parsers).
@@ -18,19 +20,14 @@ type LedgerRebuilt = ledger.Rebuilt
 // RebuildLedgers regenerates the ledger of every inbox of cfg that has one
 // from its result files (ledger.RebuildAll).
 func RebuildLedgers(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) ([]LedgerRebuilt, error) {
-	return ledger.RebuildAll(ctx, ledgerInboxes(cfg.Inboxes), api, log)
+	return ledger.RebuildAll(ctx, stageopts.Ledgers(cfg.Inboxes), api, log)
 }
 
-// ledgerInboxes are the ledger settings of the configured inboxes.
-func ledgerInboxes(ins []config.Inbox) []ledger.Inbox {
-	out := make([]ledger.Inbox, len(ins))
-	for i, in := range ins {
-		sep, dec := in.LedgerFormat()
-		out[i] = ledger.Inbox{Path: in.Path, Ledger: in.Ledger, ParserID: in.ParserID, ResultsDir: in.ResultsDir,
-			ProcessedDir: in.ProcessedDir, FailedDir: in.FailedDir, Move: in.After == "move",
-			Format: ledger.Format{Separator: sep, Decimal: dec}, Held: in.ReviewInLedger}
-	}
-	return out
+// RebuildLedgersAnswer is RebuildLedgers answered as control says it: the
+// running daemon and the offline implementation both rebuild through it.
+func RebuildLedgersAnswer(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) (control.RebuildAnswer, error) {
+	done, err := RebuildLedgers(ctx, cfg, api, log)
+	return ledger.Answer(done, err), err
 }
 
 // ledgerSink is the finish stage's sink for the ledgers.

@@ -3,9 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"maps"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,12 +14,14 @@ import (
 	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/control/store"
 	"github.com/ppsync/ppsync/internal/finish"
+	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/poller"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
 	"github.com/ppsync/ppsync/internal/version"
 	"github.com/ppsync/ppsync/internal/watcher"
+	"github.com/ppsync/ppsync/internal/webhook"
 )
 
 // liveSource is the running daemon's control.Control: the admin endpoint
@@ -36,9 +36,8 @@ type liveSource struct {
 	client   *api.Client
 	started  time.Time
 	log      *slog.Logger
-	hook     *hookState
-	leases   *leaseKeeper
-	api      *apiHealth
+	hook     *webhook.Keeper // nil with webhooks off
+	leases   *lease.Keeper
 	// polledBefore is the last poll the state recorded before this run.
 	polledBefore time.Time
 
@@ -67,17 +66,7 @@ func (l *liveSource) fromState(waiting bool) (report.Report, error) {
 		}
 		l.counts, l.countVersion, l.countWaiting = &r, v, waiting
 	}
-	return cloneReport(*l.counts), nil
-}
-
-// cloneReport copies what Report changes, so the cached counts stay intact.
-func cloneReport(r report.Report) report.Report {
-	r.Inboxes = slices.Clone(r.Inboxes)
-	for i := range r.Inboxes {
-		r.Inboxes[i].Files = maps.Clone(r.Inboxes[i].Files)
-		r.Inboxes[i].LastErrors = slices.Clone(r.Inboxes[i].LastErrors)
-	}
-	return r
+	return l.counts.Clone(), nil
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
@@ -85,7 +74,7 @@ func (l *liveSource) WebhookTest(ctx context.Context) (control.WebhookTestAnswer
 	if l.hook == nil {
 		return control.WebhookTestAnswer{Message: "webhooks are not enabled in the config"}, nil
 	}
-	msg, err := l.hook.test(ctx)
+	msg, err := l.hook.Test(ctx)
 	if err != nil {
 		return control.WebhookTestAnswer{Message: err.Error()}, nil
 	}
@@ -99,13 +88,6 @@ func (l *liveSource) RebuildLedgers(ctx context.Context) (control.RebuildAnswer,
 	return RebuildLedgersAnswer(ctx, l.cfg, l.client, l.log)
 }
 
-// RebuildLedgersAnswer is RebuildLedgers answered as control says it: the
-// running daemon and the offline implementation both rebuild through it.
-func RebuildLedgersAnswer(ctx context.Context, cfg *config.Config, api Parsers, log *slog.Logger) (control.RebuildAnswer, error) {
-	done, err := RebuildLedgers(ctx, cfg, api, log)
-	return rebuildAnswer(done, err), err
-}
-
 // Status is the daemon's report (the same as Report).
 func (l *liveSource) Status(context.Context) (report.Report, error) { return l.Report() }
 
@@ -115,7 +97,11 @@ func (l *liveSource) Report() (report.Report, error) {
 	if err != nil {
 		return r, err
 	}
-	heldForCredits(&r, l.up.CreditWaits(), waiting)
+	var waits []report.CreditWait
+	for _, w := range l.up.CreditWaits() {
+		waits = append(waits, report.CreditWait{Path: w.Path, Inbox: w.Inbox, Needs: w.Needs, Available: w.Available})
+	}
+	r.HoldForCredits(waits, waiting)
 	r.Daemon = report.Daemon{Running: true, PID: os.Getpid(), Version: version.String(), Started: l.started}
 	if known {
 		r.CreditsAvailable = &credits
@@ -130,16 +116,16 @@ func (l *liveSource) Report() (report.Report, error) {
 	if f := l.st.WriteFault(); f != "" {
 		r.Faults = append(r.Faults, f)
 	}
-	if f := l.api.fault(); f != "" {
+	if f := l.client.Fault(); f != "" {
 		r.Faults = append(r.Faults, f)
 	}
 	if l.hook != nil {
-		r.Webhook = l.hook.report()
+		r.Webhook = l.hook.Report()
 	}
 	for i, w := range l.watchers {
 		s := w.Status()
 		healthy := s.Healthy
-		if err := l.leases.fault(i); healthy && err != nil {
+		if err := l.leases.Fault(i); healthy && err != nil {
 			healthy, s.Error = false, err.Error() // read-only or full: the lease cannot be written
 		}
 		if err := l.up.InboxFault(i); healthy && err != nil {
@@ -156,28 +142,6 @@ func (l *liveSource) Report() (report.Report, error) {
 		}
 	}
 	return r, nil
-}
-
-// heldForCredits shows the files held back for credits while smaller ones
-// go ahead: listed, counted as waiting for credits in their inbox (when
-// not every queued file already is), and the report says submissions wait.
-func heldForCredits(r *report.Report, waits []uploader.CreditWait, allWaiting bool) {
-	if len(waits) == 0 {
-		return
-	}
-	r.WaitingForCredits = true
-	for _, w := range waits {
-		r.CreditWaits = append(r.CreditWaits, report.CreditWait{Path: w.Path, Inbox: w.Inbox, Needs: w.Needs, Available: w.Available})
-		if allWaiting {
-			continue
-		}
-		for i := range r.Inboxes {
-			if in := &r.Inboxes[i]; in.Path == w.Inbox && in.Files[report.Queued] > 0 {
-				in.Files[report.Queued]--
-				in.Files[report.WaitingCredits]++
-			}
-		}
-	}
 }
 
 // Retry sends failed or refused files through again now.
@@ -228,24 +192,4 @@ func (l *liveSource) Reprocess(_ context.Context, paths []string) (control.Repro
 		l.log.Info("files processed again on request (charged again)", "files", len(ans.Reprocessed))
 	}
 	return ans, nil
-}
-
-// rebuildAnswer is RebuildLedgers' outcome as control says it.
-func rebuildAnswer(done []LedgerRebuilt, err error) control.RebuildAnswer {
-	ans := control.RebuildAnswer{Rebuilt: []control.LedgerRebuilt{}}
-	for _, r := range done {
-		lr := control.LedgerRebuilt{Inbox: r.Inbox, Ledger: r.Ledger, Documents: r.Documents}
-		if r.SchemaErr != nil {
-			lr.SchemaNote = r.SchemaErr.Error()
-		}
-		ans.Rebuilt = append(ans.Rebuilt, lr)
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range j.Unwrap() {
-			ans.Errors = append(ans.Errors, e.Error())
-		}
-	} else if err != nil {
-		ans.Errors = append(ans.Errors, err.Error())
-	}
-	return ans
 }

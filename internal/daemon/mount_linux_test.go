@@ -37,6 +37,16 @@ func mountShare(t *testing.T, store, mnt string) {
 	t.Cleanup(func() { _ = syscall.Unmount(mnt, syscall.MNT_DETACH) })
 }
 
+// shareEnv is a test environment whose second inbox (secondInbox) is a
+// share: store mounted at inbox2 (mountShare).
+func shareEnv(t *testing.T, o emulator.Options) (e *env, store, mnt string) {
+	t.Helper()
+	e = newEnv(t, o)
+	store, mnt = filepath.Join(e.root, "store"), filepath.Join(e.root, "inbox2")
+	mountShare(t, store, mnt)
+	return e, store, mnt
+}
+
 func bind(t *testing.T, store, mnt string) {
 	t.Helper()
 	if err := syscall.Mount(store, mnt, "", syscall.MS_BIND, ""); err != nil {
@@ -64,19 +74,12 @@ func unmount(t *testing.T, mnt string) {
 // written into the bare mount point, and when the share is mounted again
 // the lease is taken back and the work resumes.
 func TestUnmountedShareIsUnreachableNotEmpty(t *testing.T) {
-	e := newEnv(t, emulator.Options{ProcessingTime: 1500 * time.Millisecond})
-	store := filepath.Join(e.root, "store")
-	mnt := filepath.Join(e.root, "inbox2")
-	mountShare(t, store, mnt)
+	e, store, mnt := shareEnv(t, emulator.Options{ProcessingTime: 1500 * time.Millisecond})
 	cfg := e.config(secondInbox)
 	cfg.Admin.Listen = freePort(t)
 	stop := e.start(cfg)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	// e.start stops the daemon at the end of a test that fails early,
+	// before the share is unmounted.
 	e.waitFor("the lease in the share", 10*time.Second, func() bool { return exists(filepath.Join(mnt, lease.FileName)) })
 
 	inflight := filepath.Join(mnt, "inflight.pdf")
@@ -116,7 +119,6 @@ func TestUnmountedShareIsUnreachableNotEmpty(t *testing.T) {
 		t.Error("the network-share warning was logged for a share that came back")
 	}
 	sum := stop()
-	stopped = true
 	if sum.Done != 2 || sum.Gone != 0 || !sum.OK() {
 		t.Errorf("summary %+v: want 2 done, nothing deleted", sum)
 	}
@@ -128,19 +130,12 @@ func TestUnmountedShareIsUnreachableNotEmpty(t *testing.T) {
 // An inbox whose filesystem turns read-only: its lease cannot be renewed,
 // /healthz names it, the other inbox goes on, and it heals when writable.
 func TestReadOnlyInboxIsLocalAndHeals(t *testing.T) {
-	e := newEnv(t, emulator.Options{})
-	store := filepath.Join(e.root, "store")
-	mnt := filepath.Join(e.root, "inbox2")
-	mountShare(t, store, mnt)
+	e, _, mnt := shareEnv(t, emulator.Options{})
 	cfg := e.config(secondInbox)
 	cfg.Admin.Listen = freePort(t)
 	stop := e.start(cfg)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	// e.start stops the daemon at the end of a test that fails early,
+	// before the share is unmounted.
 	e.waitFor("the lease in the share", 10*time.Second, func() bool { return exists(filepath.Join(mnt, lease.FileName)) })
 	if err := syscall.Mount("", mnt, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
 		t.Skipf("SKIPPED: cannot remount read-only here (%v)", err)
@@ -167,7 +162,6 @@ func TestReadOnlyInboxIsLocalAndHeals(t *testing.T) {
 	write(t, back, pdf(t, 2, 1))
 	e.waitFor("a result in the inbox made writable again", 20*time.Second, func() bool { return exists(results.ResultPath(back)) })
 	sum := stop()
-	stopped = true
 	if sum.Done != 2 || !sum.OK() {
 		t.Errorf("summary %+v, want 2 done", sum)
 	}
@@ -178,10 +172,7 @@ func TestReadOnlyInboxIsLocalAndHeals(t *testing.T) {
 // is written into it (a FUSE remount would fail on a lease file there),
 // nothing is marked deleted, and it is taken up when the share is mounted.
 func TestShareNotMountedAtStart(t *testing.T) {
-	e := newEnv(t, emulator.Options{})
-	store := filepath.Join(e.root, "store")
-	mnt := filepath.Join(e.root, "inbox2")
-	mountShare(t, store, mnt)
+	e, store, mnt := shareEnv(t, emulator.Options{})
 	cfg := e.config(secondInbox)
 	first := filepath.Join(mnt, "first.pdf")
 	write(t, first, pdf(t, 1, 1))
@@ -192,12 +183,8 @@ func TestShareNotMountedAtStart(t *testing.T) {
 
 	cfg.Admin.Listen = freePort(t)
 	stop := e.start(cfg)
-	stopped := false
-	defer func() {
-		if !stopped {
-			stop()
-		}
-	}()
+	// e.start stops the daemon at the end of a test that fails early,
+	// before the share is unmounted.
 	e.waitFor("/healthz to name the unmounted share", 10*time.Second, func() bool {
 		code, body := healthz(t, cfg.Admin.Listen)
 		return code == http.StatusServiceUnavailable && strings.Contains(body, mnt) && strings.Contains(body, "vanished")
@@ -215,7 +202,6 @@ func TestShareNotMountedAtStart(t *testing.T) {
 	e.waitFor("a result in the share once mounted", 20*time.Second, func() bool { return exists(results.ResultPath(later)) })
 	e.waitFor("the lease in the share", 20*time.Second, func() bool { return exists(filepath.Join(mnt, lease.FileName)) })
 	sum := stop()
-	stopped = true
 	if sum.Done != 3 || sum.Gone != 0 || !sum.OK() {
 		t.Errorf("summary %+v: want 3 done, nothing deleted", sum)
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/notify"
-	"github.com/ppsync/ppsync/internal/results"
 )
 
 // blackHole accepts SMTP connections and never answers.
@@ -93,7 +92,7 @@ rescan_interval = "300ms"
 	if err := os.MkdirAll(filepath.Dir(cfg.State.Path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(daemon.RunningMarker(cfg.State.Path), []byte("started yesterday, pid 1\n"), 0o600); err != nil {
+	if err := os.WriteFile(notify.RunningMarker(cfg.State.Path), []byte("started yesterday, pid 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 
@@ -145,14 +144,7 @@ rescan_interval = "300ms"
 		write(t, p, pdf(t, 10+i, 1))
 		files = append(files, p)
 	}
-	e.waitFor("every result while the SMTP server is black-holed", 15*time.Second, func() bool {
-		for _, p := range files {
-			if !exists(results.ResultPath(p)) {
-				return false
-			}
-		}
-		return true
-	})
+	e.waitFor("every result while the SMTP server is black-holed", 15*time.Second, func() bool { return allResults(files) })
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("results took %s", d)
 	}
@@ -163,19 +155,5 @@ rescan_interval = "300ms"
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, tail(body, 3000))
 		}
-	}
-}
-
-// A clean stop removes the marker: the next start tells nobody of a crash.
-func TestCleanStopLeavesNoCrashMarker(t *testing.T) {
-	e := newEnv(t, emulator.Options{})
-	cfg := e.config("")
-	stop := e.start(cfg)
-	if !exists(daemon.RunningMarker(cfg.State.Path)) {
-		t.Error("no marker while the daemon runs")
-	}
-	stop()
-	if exists(daemon.RunningMarker(cfg.State.Path)) {
-		t.Error("the marker is still there after a clean stop")
 	}
 }

@@ -38,14 +38,7 @@ func TestOddNamesAmongInnocentFiles(t *testing.T) {
 			}
 			stop := e.start(cfg)
 			defer stop()
-			e.waitFor("every file's result", 20*time.Second, func() bool {
-				for _, p := range files {
-					if !exists(results.ResultPath(p)) {
-						return false
-					}
-				}
-				return true
-			})
+			e.waitFor("every file's result", 20*time.Second, func() bool { return allResults(files) })
 			for i, p := range files {
 				if exists(results.ErrorPath(p)) {
 					t.Errorf("%q has an error file", p)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/finish"
@@ -30,18 +29,5 @@ func documentFetcher(c *api.Client) func(ctx context.Context, extractionID, docu
 			return nil, fmt.Errorf("encode document %s: %w", documentID, err)
 		}
 		return raw, nil
-	}
-}
-
-// releaseStored drops the results a state file written by an earlier
-// version keeps for every document (they are in the result files).
-func releaseStored(ctx context.Context, fin *finish.Finisher, log *slog.Logger) {
-	n, err := fin.ReleaseStored(ctx)
-	switch {
-	case err != nil && ctx.Err() == nil:
-		log.Warn("cannot drop the results the state file keeps from an earlier version; trying again at the next start", "error", err)
-	case n > 0:
-		log.Info("dropped the results the state file kept from an earlier version (they are in the result files); "+
-			"the file shrinks when it is compacted at a later start, or with 'ppsync state compact'", "documents", n)
 	}
 }

@@ -2,13 +2,10 @@ package daemon
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/ppsync/ppsync/internal/admin"
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
-	"github.com/ppsync/ppsync/internal/review"
 )
 
 // The running daemon answers the admin endpoint's review routes.
@@ -32,21 +29,3 @@ func (l *liveSource) Reject(ctx context.Context, id string, d finish.Decision) (
 
 // ReviewOriginal opens a held result's source file.
 func (l *liveSource) ReviewOriginal(id string) (*os.File, error) { return l.fin.OpenOriginal(id) }
-
-// recoverReviews rebuilds the review queue and the duplicate index from the
-// files on disk before any result is written; an inbox that cannot be read
-// now is logged, and its held results are listed once a file of it is seen
-// again.
-func recoverReviews(ctx context.Context, fin *finish.Finisher, log *slog.Logger) {
-	if err := fin.RecoverReviews(ctx); err != nil {
-		log.Warn("cannot read every held result at start; those are listed when their files are seen again", "error", err)
-	}
-	if n := len(fin.Held()); n > 0 {
-		log.Info("results wait for review ('ppsync review list', or the status page)", "held", n)
-	}
-}
-
-// reviewRules are the review rules of an inbox's config.
-func reviewRules(in config.Inbox) review.Rules {
-	return review.Rules{Below: in.ReviewBelow, Require: in.Require, Sums: in.ReviewSums, Tolerance: in.SumTolerance, Duplicates: in.ReviewDuplicates}
-}

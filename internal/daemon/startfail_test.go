@@ -11,6 +11,7 @@ import (
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/lease"
+	"github.com/ppsync/ppsync/internal/notify"
 )
 
 // A start that fails half-way (the webhook's port is taken) lets go of
@@ -32,7 +33,7 @@ func TestAFailedStartReleasesWhatItTook(t *testing.T) {
 	if exists(filepath.Join(e.inbox, lease.FileName)) {
 		t.Error("the inbox's lease was kept after a failed start")
 	}
-	if exists(daemon.RunningMarker(cfg.State.Path)) {
+	if exists(notify.RunningMarker(cfg.State.Path)) {
 		t.Error("the marker of a running daemon was left after a failed start: the next start reports a crash")
 	}
 }

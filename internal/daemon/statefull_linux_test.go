@@ -16,7 +16,6 @@ import (
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/patience"
-	"github.com/ppsync/ppsync/internal/results"
 )
 
 // fillOnSubmit fills the state's disk right after the first submission is
@@ -141,14 +140,7 @@ func TestFullStateDiskRecoversWithoutRestart(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("every result after space was freed", 60*time.Second, func() bool {
-		for _, p := range files {
-			if !exists(results.ResultPath(p)) {
-				return false
-			}
-		}
-		return true
-	})
+	e.waitFor("every result after space was freed", 60*time.Second, func() bool { return allResults(files) })
 	e.waitFor("/healthz ok again", 10*time.Second, func() bool {
 		code, _ := healthz(t, cfg.Admin.Listen)
 		return code == http.StatusOK

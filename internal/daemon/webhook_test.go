@@ -56,14 +56,7 @@ func TestWebhookDeliversAndPollingCatchesDrops(t *testing.T) {
 		write(t, p, pdf(t, i, 1))
 		files = append(files, p)
 	}
-	e.waitFor("every result despite dropped deliveries", 40*time.Second, func() bool {
-		for _, p := range files {
-			if !exists(results.ResultPath(p)) {
-				return false
-			}
-		}
-		return true
-	})
+	e.waitFor("every result despite dropped deliveries", 40*time.Second, func() bool { return allResults(files) })
 	stop()
 	st := e.emu.Stats()
 	if st.DocumentsCreated != 20 {

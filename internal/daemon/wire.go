@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/activity"
+	"github.com/ppsync/ppsync/internal/activity/history"
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/finish"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/ledger"
+	"github.com/ppsync/ppsync/internal/notify"
 	"github.com/ppsync/ppsync/internal/poller"
-	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/reconcile"
 	"github.com/ppsync/ppsync/internal/stageopts"
 	"github.com/ppsync/ppsync/internal/state"
 	"github.com/ppsync/ppsync/internal/uploader"
@@ -29,7 +31,7 @@ type pipeline struct {
 	o           Options
 	st          *state.Store
 	watchers    []*watcher.Watcher
-	leases      *leaseKeeper
+	leases      *lease.Keeper
 	unreachable faultList
 	// watchersDone is closed once every watcher has returned.
 	watchersDone chan struct{}
@@ -46,7 +48,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		return fmt.Errorf("%w: reading state %s: %w", ErrCannotRun, cfg.State.Path, err)
 	}
 	p := &pipeline{o: o, st: st, watchersDone: make(chan struct{})}
-	known, err := knownFiles(st, cfg)
+	known, err := reconcile.Known(st, inboxRoots(cfg.Inboxes))
 	if err != nil {
 		return nil, cannot(err)
 	}
@@ -60,36 +62,35 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 	// as a file still settling, so a partial batch does not leave while it is.
 	found, events := make(chan watcher.Event, 256), make(chan watcher.Event, 256)
 	var fin *finish.Finisher
-	p.leases = &leaseKeeper{lease.NewKeeper(lease.KeeperOptions{StatePath: cfg.State.Path, TTL: o.LeaseTTL, Watchers: p.watchers,
+	p.leases = lease.NewKeeper(lease.KeeperOptions{StatePath: cfg.State.Path, TTL: o.LeaseTTL, Watchers: p.watchers,
 		Store: st, Log: log, Once: o.Once, In: found, Out: events, Healed: func(int) {
 			// Results that could not be written while the inbox was away.
 			if err := fin.Recover(); err != nil {
 				log.Error("cannot read the state for results waiting on an inbox that came back", "error", err)
 			}
-		}})}
+		}})
 	client, err := stageopts.NewClient(cfg, o.APIKey, func(a *api.Options) {
 		a.Transport, a.Logger, a.WatchHealth = o.Transport, log.With("component", "api"), true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
-	apiWatch := &apiHealth{client}
-	bk, err := ledger.NewBooks(ledgerInboxes(cfg.Inboxes), client, log)
+	bk, err := ledger.NewBooks(stageopts.Ledgers(cfg.Inboxes), client, log)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
 	books := ledgerSink{bk}
 	rec := activity.New(nil)
-	polledBefore, err := restoreHistory(st, rec)
+	polledBefore, err := history.Restore(st, rec)
 	if err != nil {
 		return nil, cannot(err)
 	}
-	note, err := newNotifyHook(cfg, st, rec, o.Notify, log)
+	note, err := notify.NewHook(notify.HookOptions{Config: cfg, Store: st, Activity: rec, Tune: o.Notify, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCannotRun, err)
 	}
 	fin = finish.New(finish.Options{Store: st, Inboxes: finishInboxes(cfg.Inboxes), Watcher: forgetter(p.watchers),
-		Sink: sinks{books, note, recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(p.watchers),
+		Sink: sinks{books, note, history.Recording(rec, sink(o.OnFinished))}, HeldSink: books, Logger: log, Reachable: reachable(p.watchers),
 		Fetch: documentFetcher(client)})
 	pol := poller.New(poller.Options{Store: st, API: client, Finisher: fin, Interval: cfg.Poll.Interval.Duration,
 		Logger: log, NudgeWindow: cfg.API.RateWindow.Duration, ServerClock: client.ServerClockOffset,
@@ -107,43 +108,34 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 			return n
 		}})
 	live := &liveSource{cfg: cfg, st: st, up: up, pol: pol, fin: fin, watchers: p.watchers, client: client,
-		started: time.Now(), log: log, leases: p.leases, api: apiWatch, polledBefore: polledBefore}
-	note.lend(live)
-	wo := webhookOptions(cfg, o.Once)
+		started: time.Now(), log: log, leases: p.leases, polledBefore: polledBefore}
+	note.Lend(live.Report, client.Fault)
+	wo := webhook.OptionsFor(cfg, o.Once)
 	wo.Client, wo.Store, wo.Poller, wo.Log = client, st, pol, log
 	hook := webhook.NewKeeper(wo)
 	if cfg.Webhook.Enabled {
-		live.hook = &hookState{hook}
+		live.hook = hook
 	}
 	adm, err := newAdminServer(cfg, live, st, rec, note, log)
 	if err != nil {
 		return nil, err
 	}
+	startup := reconcile.NewStartup(reconcile.StartupOptions{Store: st, Inboxes: reconcileInboxes(cfg.Inboxes), Finisher: fin,
+		Reachable: reachable(p.watchers), Log: log})
 	maint := state.NewMaintainer(st, state.MaintainOptions{Roots: inboxRoots(cfg.Inboxes), Retention: cfg.State.Retention.Duration,
 		Every: o.PruneEvery, Log: log})
 	p.components = []Component{
 		maint,
-		component{recover: func(ctx context.Context) error { return wrapCannot(p.leases.Recover(ctx)) }, run: p.leases.Run},
+		recoverErr(p.leases, func(err error) error { return fmt.Errorf("%w: %w", ErrCannotRun, err) }),
 		bk,
 		note,
 		component{recover: stateErr(cannot, fin.Recover), run: work(func(ctx context.Context) { fin.Run(ctx, cfg.Poll.Interval.Duration) })},
 		component{recover: stateErr(cannot, pol.Recover), run: work(pol.Run)},
 		component{recover: stateErr(cannot, up.Recover), run: work(func(ctx context.Context) { up.Run(ctx, events) })},
-		component{recover: func(ctx context.Context) error { return startupFiles(ctx, p, fin, cannot, log) },
-			run: work(func(ctx context.Context) { releaseStored(ctx, fin, log) })},
-		preflight(o, up, apiWatch, log),
-		component{recover: func(ctx context.Context) error {
-			if err := hook.Recover(ctx); err != nil {
-				return fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
-			}
-			return nil
-		}, run: hook.Run},
-		component{run: work(func(ctx context.Context) {
-			var wg sync.WaitGroup
-			wg.Go(func() { sampleCredits(ctx, rec, up.Credits) })
-			wg.Go(func() { keepHistory(ctx, st, rec, pol.LastPoll, log) })
-			wg.Wait()
-		})},
+		recoverErr(startup, cannot),
+		preflight(o, up, client, log),
+		recoverErr(hook, func(err error) error { return fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err) }),
+		history.NewKeeper(history.Options{Store: st, Recorder: rec, Credits: up.Credits, LastPoll: pol.LastPoll, Log: log}),
 		adm,
 		component{run: work(func(ctx context.Context) { p.watch(ctx, found, log) })},
 		component{run: func(ctx context.Context) error {
@@ -164,12 +156,14 @@ func work(run func(ctx context.Context)) func(context.Context) error {
 	}
 }
 
-// wrapCannot marks a start-up failure as ErrCannotRun.
-func wrapCannot(err error) error {
-	if err == nil {
+// recoverErr is c with the failure of its Recover said by wrap.
+func recoverErr(c Component, wrap func(error) error) Component {
+	return component{recover: func(ctx context.Context) error {
+		if err := c.Recover(ctx); err != nil {
+			return wrap(err)
+		}
 		return nil
-	}
-	return fmt.Errorf("%w: %w", ErrCannotRun, err)
+	}, run: c.Run}
 }
 
 // stateErr is a stage's Recover (which reads the state) as a component's,
@@ -183,33 +177,12 @@ func stateErr(cannot func(error) error, recover func() error) func(context.Conte
 	}
 }
 
-// startupFiles removes the temp files an interrupted run left, rebuilds
-// the review queue and marks the files deleted while ppsync was down.
-func startupFiles(ctx context.Context, p *pipeline, fin *finish.Finisher, cannot func(error) error, log *slog.Logger) error {
-	for _, in := range p.o.Config.Inboxes {
-		if n, err := results.CleanTemp(in.Path, in.Recursive); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "inbox", in.Path, "files", n)
-		}
-		if in.ResultsDir == "" {
-			continue
-		}
-		if n, err := results.CleanTemp(in.ResultsDir, true); err == nil && n > 0 {
-			log.Info("removed temp files left by an interrupted run", "results_dir", in.ResultsDir, "files", n)
-		}
-	}
-	recoverReviews(ctx, fin, log)
-	if err := reconcileMissing(p.st, p.o.Config, p.watchers, log); err != nil {
-		return cannot(err)
-	}
-	return nil
-}
-
 // preflight checks the key and the balance. A --once run waits for it, in
 // Recover (it has nothing to do without the API). The daemon checks in its
 // Run, in the background while every stage starts, so its status page,
 // /healthz and watchers answer during an API outage at boot, while the
 // client keeps trying for up to two minutes; a refused key still stops it.
-func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.Logger) Component {
+func preflight(o Options, up *uploader.Uploader, client *api.Client, log *slog.Logger) Component {
 	cfg := o.Config
 	check := func(ctx context.Context) error {
 		pre, cancelPre := context.WithTimeout(ctx, 2*time.Minute)
@@ -222,7 +195,7 @@ func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.
 			return fmt.Errorf("%w: the PerfectParser API at %s is unreachable: %w", ErrCannotRun, cfg.API.BaseURL, err)
 		case err != nil && ctx.Err() != nil: // stopping
 		case err != nil:
-			if apiWatch.fault() == "" { // an answer, but not a usable one; an outage is logged by the client
+			if client.Fault() == "" { // an answer, but not a usable one; an outage is logged by the client
 				log.Warn("cannot reach the PerfectParser API; files are collected and sent when it answers", "error", err)
 			}
 		default:
@@ -245,7 +218,7 @@ func preflight(o Options, up *uploader.Uploader, apiWatch *apiHealth, log *slog.
 // newAdminServer is the admin endpoint (the status page, /healthz, the
 // API for 'ppsync status'): it listens in Recover and stops with its Run.
 // One that cannot listen is logged; the daemon goes on without it.
-func newAdminServer(cfg *config.Config, live *liveSource, st *state.Store, rec *activity.Recorder, note *notifyHook, log *slog.Logger) (Component, error) {
+func newAdminServer(cfg *config.Config, live *liveSource, st *state.Store, rec *activity.Recorder, note *notify.Hook, log *slog.Logger) (Component, error) {
 	if cfg.Admin.Listen == "off" {
 		return component{}, nil
 	}
@@ -253,7 +226,7 @@ func newAdminServer(cfg *config.Config, live *liveSource, st *state.Store, rec *
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrCannotRun, cfg.File, err)
 	}
-	ao = note.withMetrics(ao)
+	ao.Collectors = append(ao.Collectors, note.Collectors()...)
 	var stop func()
 	return component{
 		recover: func(ctx context.Context) error {
@@ -329,7 +302,7 @@ func (p *pipeline) until(ctx context.Context, s stages, checked <-chan struct{},
 // summary counts the files of the configured inboxes after the run and
 // lists what could not be read.
 func (p *pipeline) summary(runErr error) (Summary, error) {
-	sum, err := summarize(p.st, p.o.Config)
+	sum, err := reconcile.Summarize(p.st, inboxRoots(p.o.Config.Inboxes))
 	if err != nil && runErr == nil {
 		runErr = err
 	}

@@ -29,6 +29,23 @@ var rules = []deptest.Rule{
 		Why: "cmd parses flags and prints; the stages, the files they write, the installation and the service managers are reached through the packages that own them (internal/cli, internal/service)"},
 	{From: mod + "/internal/daemon", Direct: true, Deny: daemonDenies,
 		Why: "the daemon only wires and supervises: the stages own their sockets, their stores and their libraries"},
+	activityRule(mod),
+	reconcileRule(mod),
+}
+
+// activityRule keeps the recorder of module m, which the status page
+// reads, off the store: internal/activity/history keeps its history in the
+// state.
+func activityRule(m string) deptest.Rule {
+	return deptest.Rule{From: m + "/internal/activity", Deny: []string{m + "/internal/state", "go.etcd.io/bbolt"},
+		Why: "the recent activity is read by the page, which never reaches the store; activity/history keeps it in the state"}
+}
+
+// reconcileRule keeps the reconciliation of module m to the state and the
+// disk.
+func reconcileRule(m string) deptest.Rule {
+	return deptest.Rule{From: m + "/internal/reconcile", Deny: []string{m + "/internal/api", "net"},
+		Why: "reconciling the state with the inboxes reads the state and the disk, never the API or the network"}
 }
 
 // watcherRule keeps the watcher of module m off the store and the config
@@ -60,8 +77,8 @@ func cmdDeny(m string) []string {
 
 // useRules guard identifiers only some packages may use.
 var useRules = []deptest.UseRule{
-	{Names: []string{"SeedFile", "SeedDoc", "SeedDeleteFile"}, Allow: []string{mod + "/internal/state", mod + "/internal/control/store/storetest"},
-		Why: "only internal/state writes file and document records, through its typed life-cycle operations; the Seed methods are for tests and fixtures (storetest is the tests' shared fixture)"},
+	{Names: []string{"SeedFile", "SeedDoc", "SeedDeleteFile"}, Allow: []string{mod + "/internal/state", mod + "/internal/control/store/storetest", mod + "/internal/statetest"},
+		Why: "only internal/state writes file and document records, through its typed life-cycle operations; the Seed methods are for tests and fixtures (storetest and statetest are the tests' shared fixtures)"},
 }
 
 // controlRules keep the status page and the control interface off the
@@ -105,7 +122,7 @@ func TestLayering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, must := range []string{"/internal/state", "/internal/watcher", "/internal/api", "/internal/emulator", "/cmd/ppsync", "/internal/webui", "/internal/control", "/internal/daemon"} {
+	for _, must := range []string{"/internal/state", "/internal/watcher", "/internal/api", "/internal/emulator", "/cmd/ppsync", "/internal/webui", "/internal/control", "/internal/daemon", "/internal/activity", "/internal/reconcile"} {
 		if _, ok := g[mod+must]; !ok {
 			t.Fatalf("%s is missing from the import graph: the rules would hold vacuously", mod+must)
 		}
@@ -132,6 +149,16 @@ func TestControlRulesCatchTheirViolations(t *testing.T) {
 // violation).
 func TestWatcherRuleCatchesAConfigImport(t *testing.T) {
 	wantChains(t, fixtureViolations(t, []deptest.Rule{watcherRule(fixMod)}), []string{fixMod + "/internal/watcher -> " + fixMod + "/internal/config"})
+}
+
+// The activity and reconcile rules catch the fixture's recorder importing
+// the state and its reconciliation calling the API, and let the recorder's
+// history subpackage use the state.
+func TestActivityAndReconcileRulesCatchTheirViolations(t *testing.T) {
+	wantChains(t, fixtureViolations(t, []deptest.Rule{activityRule(fixMod), reconcileRule(fixMod)}), []string{
+		fixMod + "/internal/activity -> " + fixMod + "/internal/state",
+		fixMod + "/internal/reconcile -> " + fixMod + "/internal/api",
+	})
 }
 
 func TestCheckerCatchesAViolatingModule(t *testing.T) {

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/ppsync/ppsync/internal/report"
 )
@@ -127,6 +130,12 @@ type View struct {
 
 	mu    sync.Mutex
 	shown string
+}
+
+// ViewOn shows progress on out, redrawn in place when out is a terminal.
+func ViewOn(out io.Writer) *View {
+	f, isFile := out.(*os.File)
+	return NewView(out, isFile && term.IsTerminal(int(f.Fd())))
 }
 
 // NewView shows progress on out, a terminal or not.

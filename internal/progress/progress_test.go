@@ -3,7 +3,10 @@ package progress
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -166,4 +169,19 @@ func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.String()
+}
+
+// A view on anything but a terminal logs a summary now and then instead of
+// redrawing a line: a buffer, a regular file.
+func TestViewOnTellsALogFromATerminal(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "run.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, out := range []io.Writer{&bytes.Buffer{}, f} {
+		if v := ViewOn(out); v.Terminal {
+			t.Errorf("a view on %T is taken for a terminal", out)
+		}
+	}
 }
