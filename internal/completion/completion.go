@@ -212,7 +212,8 @@ func zshLevel(w io.Writer, indent, set, describe, name string) {
 		fmt.Fprintf(w, "%s  %s\n", indent, set)
 	}
 	fmt.Fprintf(w, "%s  _describe -t %s\n", indent, describe)
-	fmt.Fprintf(w, "%s  return\n%[1]sfi\n", indent)
+	fmt.Fprintf(w, "%s  return\n", indent)
+	fmt.Fprintf(w, "%sfi\n", indent)
 	fmt.Fprintf(w, "%slocal %s=${words[2]}\n", indent, name)
 	fmt.Fprintf(w, "%sshift words; (( CURRENT-- ))\n", indent)
 	fmt.Fprintf(w, "%scase $%s in\n", indent, name)

@@ -70,8 +70,9 @@ func covers(deny, pkg string) bool {
 // Check returns every violation of rules in g, sorted.
 func Check(g Graph, rules []Rule) []Violation {
 	var out []Violation
+	pkgs := slices.Sorted(maps.Keys(g))
 	for _, r := range rules {
-		for _, p := range slices.Sorted(maps.Keys(g)) {
+		for _, p := range pkgs {
 			if p != r.From && !(r.Subtree && strings.HasPrefix(p, r.From+"/")) {
 				continue
 			}
