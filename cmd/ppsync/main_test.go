@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 func run(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -176,7 +176,7 @@ func TestEmulatorCommandServesAndStops(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	var out syncWriter
+	var out testlog.Buffer
 	m := &Main{Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
@@ -214,23 +214,6 @@ func TestEmulatorCommandServesAndStops(t *testing.T) {
 	if code, _, errOut := run(t, nil, "emulator", "--fail-rate", "2"); code != 2 || !strings.Contains(errOut, "between 0 and 1") {
 		t.Errorf("bad flag: %d %q", code, errOut)
 	}
-}
-
-type syncWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }
 
 func freeAddr(t *testing.T) string {
@@ -293,7 +276,7 @@ func TestStatusRetryAndMetrics(t *testing.T) {
 	created := emu.Stats().DocumentsCreated
 
 	// Running: status, metrics and retry go through the admin endpoint.
-	var logs syncWriter
+	var logs testlog.Buffer
 	m := &Main{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

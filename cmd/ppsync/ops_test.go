@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 func TestTwoConfigsWithDefaultAdminSettingsNeverActOnEachOther(t *testing.T) {
@@ -31,7 +32,7 @@ func TestTwoConfigsWithDefaultAdminSettingsNeverActOnEachOther(t *testing.T) {
 		t.Fatalf("first run of a: %d\n%s\n%s", code, out, errOut)
 	}
 
-	var logs syncWriter
+	var logs testlog.Buffer
 	m := &Main{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

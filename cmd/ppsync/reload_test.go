@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
-func waitFile(t *testing.T, what, path string, logs *syncWriter) {
+func waitFile(t *testing.T, what, path string, logs *testlog.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -34,7 +36,7 @@ func TestSighupReloadsTheConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncWriter
+	var logs testlog.Buffer
 	hup := make(chan os.Signal, 1)
 	m := &Main{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] }, Reload: hup}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -16,6 +16,7 @@ import (
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 // reviewInvoice is invoice n carrying emulator markers.
@@ -66,7 +67,7 @@ func startDaemon(t *testing.T, cfgPath string) *config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncWriter
+	var logs testlog.Buffer
 	m := &Main{Stdout: &logs, Stderr: &logs, Getenv: func(k string) string { return env[k] }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)

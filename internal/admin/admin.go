@@ -47,16 +47,6 @@ type Source interface {
 	APICounter() *api.Counter
 }
 
-// The endpoint's requests and answers are control's.
-type (
-	RetryRequest      = control.RetryRequest
-	RetryAnswer       = control.RetryAnswer
-	ReprocessRequest  = control.ReprocessRequest
-	ReprocessAnswer   = control.ReprocessAnswer
-	WebhookTestAnswer = control.WebhookTestAnswer
-	RebuildAnswer     = control.RebuildAnswer
-)
-
 // Handler builds the admin routes (and the page, when o.Page is set),
 // guarded as o says.
 func Handler(src Source, o Options) http.Handler {
@@ -103,7 +93,7 @@ func Handler(src Source, o Options) http.Handler {
 		_ = enc.Encode(rep)
 	})
 	mux.HandleFunc("POST /retry", func(w http.ResponseWriter, r *http.Request) {
-		var in RetryRequest
+		var in control.RetryRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
 			http.Error(w, `body must be {"paths": [...], "failed": bool}`, http.StatusBadRequest)
 			return
@@ -117,12 +107,12 @@ func Handler(src Source, o Options) http.Handler {
 		_ = json.NewEncoder(w).Encode(ans)
 	})
 	mux.HandleFunc("POST /reprocess", func(w http.ResponseWriter, r *http.Request) {
-		var in ReprocessRequest
+		var in control.ReprocessRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || len(in.Paths) == 0 {
 			http.Error(w, `body must be {"paths": [...], "confirm": bool} with at least one path`, http.StatusBadRequest)
 			return
 		}
-		var ans ReprocessAnswer
+		var ans control.ReprocessAnswer
 		var err error
 		if in.Confirm {
 			ans, err = src.Reprocess(r.Context(), in.Paths)
@@ -142,7 +132,7 @@ func Handler(src Source, o Options) http.Handler {
 	mux.HandleFunc("POST /webhook/test", func(w http.ResponseWriter, r *http.Request) {
 		ans, err := src.WebhookTest(r.Context())
 		if err != nil {
-			ans = WebhookTestAnswer{OK: false, Message: err.Error()}
+			ans = control.WebhookTestAnswer{OK: false, Message: err.Error()}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(ans)

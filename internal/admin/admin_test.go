@@ -31,24 +31,24 @@ func (f *fake) Status(context.Context) (report.Report, error) {
 		Inboxes: []report.Inbox{{Path: "/in", Settling: 3, Incomplete: 1, Files: map[string]int{}}},
 		Webhook: &report.Webhook{Verified: 2, Rejected: 3000, Dropped: 1}}, nil
 }
-func (f *fake) Retry(_ context.Context, req admin.RetryRequest) (admin.RetryAnswer, error) {
+func (f *fake) Retry(_ context.Context, req control.RetryRequest) (control.RetryAnswer, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.retried = append(f.retried, req.Paths)
-	return admin.RetryAnswer{Retried: req.Paths}, nil
+	return control.RetryAnswer{Retried: req.Paths}, nil
 }
 func (f *fake) APICounter() *api.Counter { return &api.Counter{} }
-func (f *fake) WebhookTest(context.Context) (admin.WebhookTestAnswer, error) {
-	return admin.WebhookTestAnswer{OK: true, Message: "delivered"}, nil
+func (f *fake) WebhookTest(context.Context) (control.WebhookTestAnswer, error) {
+	return control.WebhookTestAnswer{OK: true, Message: "delivered"}, nil
 }
-func (f *fake) PlanReprocess(context.Context, []string) (admin.ReprocessAnswer, error) {
-	return admin.ReprocessAnswer{}, errors.New("this fake does not process files again")
+func (f *fake) PlanReprocess(context.Context, []string) (control.ReprocessAnswer, error) {
+	return control.ReprocessAnswer{}, errors.New("this fake does not process files again")
 }
-func (f *fake) Reprocess(context.Context, []string) (admin.ReprocessAnswer, error) {
-	return admin.ReprocessAnswer{}, errors.New("this fake does not process files again")
+func (f *fake) Reprocess(context.Context, []string) (control.ReprocessAnswer, error) {
+	return control.ReprocessAnswer{}, errors.New("this fake does not process files again")
 }
-func (f *fake) RebuildLedgers(context.Context) (admin.RebuildAnswer, error) {
-	return admin.RebuildAnswer{Rebuilt: []control.LedgerRebuilt{{Inbox: "/in", Ledger: "/in/ledger.csv", Documents: 2}},
+func (f *fake) RebuildLedgers(context.Context) (control.RebuildAnswer, error) {
+	return control.RebuildAnswer{Rebuilt: []control.LedgerRebuilt{{Inbox: "/in", Ledger: "/in/ledger.csv", Documents: 2}},
 		Errors: []string{"ledger /b.csv of inbox /b: unreadable"}}, errors.New("ledger /b.csv of inbox /b: unreadable")
 }
 
@@ -181,7 +181,7 @@ func TestClientTalksOnlyToItsOwnDaemon(t *testing.T) {
 	serve(t, a, src)
 
 	ca := admin.NewClient(a)
-	if ans, err := ca.Retry(context.Background(), admin.RetryRequest{Paths: []string{"/a.pdf"}}); err != nil || len(ans.Retried) != 1 {
+	if ans, err := ca.Retry(context.Background(), control.RetryRequest{Paths: []string{"/a.pdf"}}); err != nil || len(ans.Retried) != 1 {
 		t.Fatalf("own daemon: %+v %v", ans, err)
 	}
 	rep, err := ca.Status(context.Background())
@@ -195,7 +195,7 @@ func TestClientTalksOnlyToItsOwnDaemon(t *testing.T) {
 	// The other config's client has no token of this daemon: refused,
 	// saying why.
 	cb := admin.NewClient(b)
-	_, err = cb.Retry(context.Background(), admin.RetryRequest{Failed: true})
+	_, err = cb.Retry(context.Background(), control.RetryRequest{Failed: true})
 	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "does not serve this config's state") {
 		t.Fatalf("the other config's client was not refused clearly: %v", err)
 	}

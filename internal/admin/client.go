@@ -159,24 +159,24 @@ func (c *Client) Status(ctx context.Context) (report.Report, error) {
 
 // PlanReprocess asks the daemon what processing finished files again
 // sends and costs; nothing changes.
-func (c *Client) PlanReprocess(ctx context.Context, paths []string) (ReprocessAnswer, error) {
-	var ans ReprocessAnswer
-	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", ReprocessRequest{Paths: paths}, &ans)
+func (c *Client) PlanReprocess(ctx context.Context, paths []string) (control.ReprocessAnswer, error) {
+	var ans control.ReprocessAnswer
+	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", control.ReprocessRequest{Paths: paths}, &ans)
 	return ans, err
 }
 
 // Reprocess asks the daemon to process the finished files among paths
 // again (charged again): the plan, with the paths marked.
-func (c *Client) Reprocess(ctx context.Context, paths []string) (ReprocessAnswer, error) {
-	var ans ReprocessAnswer
-	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", ReprocessRequest{Paths: paths, Confirm: true}, &ans)
+func (c *Client) Reprocess(ctx context.Context, paths []string) (control.ReprocessAnswer, error) {
+	var ans control.ReprocessAnswer
+	err := c.call(ctx, 10*time.Second, http.MethodPost, "/reprocess", control.ReprocessRequest{Paths: paths, Confirm: true}, &ans)
 	return ans, err
 }
 
 // RebuildLedgers asks the daemon to regenerate every inbox's ledger from
 // its result files (waits up to 10 minutes).
-func (c *Client) RebuildLedgers(ctx context.Context) (RebuildAnswer, error) {
-	var ans RebuildAnswer
+func (c *Client) RebuildLedgers(ctx context.Context) (control.RebuildAnswer, error) {
+	var ans control.RebuildAnswer
 	if err := c.call(ctx, 10*time.Minute, http.MethodPost, "/ledger/rebuild", struct{}{}, &ans); err != nil {
 		return ans, err
 	}
@@ -184,15 +184,15 @@ func (c *Client) RebuildLedgers(ctx context.Context) (RebuildAnswer, error) {
 }
 
 // Retry asks the daemon to send files through again.
-func (c *Client) Retry(ctx context.Context, req RetryRequest) (RetryAnswer, error) {
-	var ans RetryAnswer
+func (c *Client) Retry(ctx context.Context, req control.RetryRequest) (control.RetryAnswer, error) {
+	var ans control.RetryAnswer
 	err := c.call(ctx, 10*time.Second, http.MethodPost, "/retry", req, &ans)
 	return ans, err
 }
 
 // WebhookTest asks the daemon for a test delivery (waits up to 30 s).
-func (c *Client) WebhookTest(ctx context.Context) (WebhookTestAnswer, error) {
-	var ans WebhookTestAnswer
+func (c *Client) WebhookTest(ctx context.Context) (control.WebhookTestAnswer, error) {
+	var ans control.WebhookTestAnswer
 	err := c.call(ctx, 35*time.Second, http.MethodPost, "/webhook/test", struct{}{}, &ans)
 	return ans, err
 }

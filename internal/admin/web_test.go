@@ -12,6 +12,7 @@ import (
 
 	"github.com/ppsync/ppsync/internal/activity"
 	"github.com/ppsync/ppsync/internal/admin"
+	"github.com/ppsync/ppsync/internal/control"
 )
 
 // reprocessing is a daemon that can also process files again.
@@ -21,8 +22,8 @@ type reprocessing struct {
 	marked [][]string
 }
 
-func (r *reprocessing) PlanReprocess(_ context.Context, paths []string) (admin.ReprocessAnswer, error) {
-	ans := admin.ReprocessAnswer{Skipped: map[string]string{}}
+func (r *reprocessing) PlanReprocess(_ context.Context, paths []string) (control.ReprocessAnswer, error) {
+	ans := control.ReprocessAnswer{Skipped: map[string]string{}}
 	for _, p := range paths {
 		if strings.HasSuffix(p, ".pdf") {
 			ans.Files = append(ans.Files, p)
@@ -34,7 +35,7 @@ func (r *reprocessing) PlanReprocess(_ context.Context, paths []string) (admin.R
 	return ans, nil
 }
 
-func (r *reprocessing) Reprocess(ctx context.Context, paths []string) (admin.ReprocessAnswer, error) {
+func (r *reprocessing) Reprocess(ctx context.Context, paths []string) (control.ReprocessAnswer, error) {
 	ans, _ := r.PlanReprocess(ctx, paths)
 	r.rmu.Lock()
 	defer r.rmu.Unlock()

@@ -1,34 +1,16 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // The server's clock is measured from the Date header of its answers; a
 // difference over the threshold is logged once, a small one never.
@@ -43,7 +25,7 @@ func TestServerClockOffsetFromDateHeader(t *testing.T) {
 	} {
 		t.Run(tc.skew.String(), func(t *testing.T) {
 			_, srv := startEmulator(t, emulator.Options{ClockSkew: tc.skew})
-			var logs lockedBuffer
+			var logs testlog.Buffer
 			c := newClient(t, srv.URL, api.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if _, ok := c.ServerClockOffset(); ok {
 				t.Fatal("offset known before any answer")

@@ -1,18 +1,17 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 // downable fails every round trip while down is set, as a network that
@@ -26,30 +25,12 @@ func (d *downable) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) count(s string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Count(b.buf.String(), s)
-}
-
 func TestWatchHealthReportsAnOutageOnce(t *testing.T) {
 	for _, watch := range []bool{true, false} {
 		t.Run(map[bool]string{true: "watched", false: "unwatched"}[watch], func(t *testing.T) {
 			_, srv := startEmulator(t, emulator.Options{})
 			net := &downable{}
-			var logs syncBuffer
+			var logs testlog.Buffer
 			c := newClient(t, srv.URL, api.Options{Transport: net, WatchHealth: watch, MaxRetries: 1,
 				Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			ctx := context.Background()
@@ -67,16 +48,16 @@ func TestWatchHealthReportsAnOutageOnce(t *testing.T) {
 			}
 			f := c.Fault()
 			if !watch {
-				if f != "" || logs.count("unreachable") != 0 {
-					t.Fatalf("an unwatched client reported an outage: fault %q, logs:\n%s", f, logs.buf.String())
+				if f != "" || logs.Count("unreachable") != 0 {
+					t.Fatalf("an unwatched client reported an outage: fault %q, logs:\n%s", f, logs.String())
 				}
 				return
 			}
 			if !strings.Contains(f, srv.URL) || !strings.Contains(f, "connection refused") {
 				t.Fatalf("Fault = %q, want the API's address and the cause", f)
 			}
-			if n := logs.count("the PerfectParser API is unreachable"); n != 1 {
-				t.Fatalf("the outage was logged %d times, want once:\n%s", n, logs.buf.String())
+			if n := logs.Count("the PerfectParser API is unreachable"); n != 1 {
+				t.Fatalf("the outage was logged %d times, want once:\n%s", n, logs.String())
 			}
 			net.down.Store(false)
 			if _, err := c.Me(ctx); err != nil {
@@ -85,8 +66,8 @@ func TestWatchHealthReportsAnOutageOnce(t *testing.T) {
 			if f := c.Fault(); f != "" {
 				t.Fatalf("Fault after the API answers again = %q", f)
 			}
-			if n := logs.count("the PerfectParser API answers again"); n != 1 {
-				t.Fatalf("the end of the outage was logged %d times, want once:\n%s", n, logs.buf.String())
+			if n := logs.Count("the PerfectParser API answers again"); n != 1 {
+				t.Fatalf("the end of the outage was logged %d times, want once:\n%s", n, logs.String())
 			}
 		})
 	}

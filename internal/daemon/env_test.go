@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
@@ -31,26 +31,9 @@ type env struct {
 	srv   *httptest.Server
 	root  string
 	inbox string
-	logs  *syncBuffer
+	logs  *testlog.Buffer
 	// leaseTTL is the daemons' lease period (short: tests watch takeovers).
 	leaseTTL time.Duration
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func newEnv(t *testing.T, o emulator.Options) *env {
@@ -69,7 +52,7 @@ func newEnv(t *testing.T, o emulator.Options) *env {
 	if err := os.Mkdir(inbox, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, emu: emu, srv: srv, root: root, inbox: inbox, logs: &syncBuffer{}, leaseTTL: 3 * time.Second}
+	return &env{t: t, emu: emu, srv: srv, root: root, inbox: inbox, logs: &testlog.Buffer{}, leaseTTL: 3 * time.Second}
 }
 
 // config builds a fast config; extra is appended inside the first [[inbox]]

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
@@ -22,7 +23,7 @@ import (
 
 // running is a daemon started in the background.
 type running struct {
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 	exited chan error // receives Run's error when it returns
 	status func() (report.Report, error)
 	cancel context.CancelFunc
@@ -32,7 +33,7 @@ type running struct {
 // daemon does not start.
 func (e *env) runDaemon(cfg *config.Config) *running {
 	e.t.Helper()
-	r := &running{logs: &syncBuffer{}, exited: make(chan error, 1)}
+	r := &running{logs: &testlog.Buffer{}, exited: make(chan error, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	ready := make(chan struct{})

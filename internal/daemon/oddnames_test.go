@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/results"
 )
@@ -66,7 +67,7 @@ func TestOddNamesAmongInnocentFiles(t *testing.T) {
 			// ppsync retry of the odd-named files: nothing is sent again.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			ans, err := admin.NewClient(cfg).Retry(ctx, admin.RetryRequest{Paths: odd})
+			ans, err := admin.NewClient(cfg).Retry(ctx, control.RetryRequest{Paths: odd})
 			if err != nil {
 				t.Fatal(err)
 			}

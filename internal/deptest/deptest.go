@@ -14,6 +14,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"maps"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -28,26 +29,12 @@ type Graph map[string][]string
 // Load lists the packages matching patterns, and all they depend on, with
 // `go list -deps` run in dir.
 func Load(ctx context.Context, dir string, patterns ...string) (Graph, error) {
-	out, err := goList(ctx, dir, append([]string{"-deps", "-e", "-json=ImportPath,Imports,Error"}, patterns...))
+	pkgs, err := goList(ctx, dir, append([]string{"-deps", "-e", "-json=ImportPath,Imports,Error"}, patterns...))
 	if err != nil {
 		return nil, err
 	}
 	g := Graph{}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p struct {
-			ImportPath string
-			Imports    []string
-			Error      *struct{ Err string }
-		}
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("go list in %s: decode: %w", dir, err)
-		}
-		if p.Error != nil {
-			return nil, fmt.Errorf("go list in %s: package %s: %s", dir, p.ImportPath, p.Error.Err)
-		}
+	for _, p := range pkgs {
 		g[p.ImportPath] = p.Imports
 	}
 	return g, nil
@@ -83,11 +70,7 @@ func covers(deny, pkg string) bool {
 // Check returns every violation of rules in g, sorted.
 func Check(g Graph, rules []Rule) []Violation {
 	var out []Violation
-	pkgs := make([]string, 0, len(g))
-	for p := range g {
-		pkgs = append(pkgs, p)
-	}
-	sort.Strings(pkgs)
+	pkgs := slices.Sorted(maps.Keys(g))
 	for _, r := range rules {
 		for _, p := range pkgs {
 			if p != r.From && !(r.Subtree && strings.HasPrefix(p, r.From+"/")) {
@@ -137,26 +120,12 @@ type Sources map[string][]string
 // LoadSources lists the non-test Go files of the packages matching
 // patterns, with `go list` run in dir.
 func LoadSources(ctx context.Context, dir string, patterns ...string) (Sources, error) {
-	out, err := goList(ctx, dir, append([]string{"-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,Error"}, patterns...))
+	pkgs, err := goList(ctx, dir, append([]string{"-e", "-json=ImportPath,Dir,GoFiles,CgoFiles,Error"}, patterns...))
 	if err != nil {
 		return nil, err
 	}
 	src := Sources{}
-	dec := json.NewDecoder(bytes.NewReader(out))
-	for {
-		var p struct {
-			ImportPath, Dir   string
-			GoFiles, CgoFiles []string
-			Error             *struct{ Err string }
-		}
-		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("go list in %s: decode: %w", dir, err)
-		}
-		if p.Error != nil {
-			return nil, fmt.Errorf("go list in %s: package %s: %s", dir, p.ImportPath, p.Error.Err)
-		}
+	for _, p := range pkgs {
 		for _, f := range append(p.GoFiles, p.CgoFiles...) {
 			src[p.ImportPath] = append(src[p.ImportPath], filepath.Join(p.Dir, f))
 		}
@@ -190,14 +159,9 @@ func (v UseViolation) String() string {
 // CheckUses parses the files of src and returns every use that breaks
 // rules, sorted by package and position.
 func CheckUses(src Sources, rules []UseRule) ([]UseViolation, error) {
-	pkgs := make([]string, 0, len(src))
-	for p := range src {
-		pkgs = append(pkgs, p)
-	}
-	sort.Strings(pkgs)
 	fset := token.NewFileSet()
 	var out []UseViolation
-	for _, p := range pkgs {
+	for _, p := range slices.Sorted(maps.Keys(src)) {
 		for _, path := range src[p] {
 			f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
 			if err != nil {
@@ -220,8 +184,18 @@ func CheckUses(src Sources, rules []UseRule) ([]UseViolation, error) {
 	return out, nil
 }
 
-// goList runs `go list args...` in dir and returns its output.
-func goList(ctx context.Context, dir string, args []string) ([]byte, error) {
+// listed is a package as `go list -json` describes it (the fields the
+// -json= list asks for; the others stay empty).
+type listed struct {
+	ImportPath, Dir   string
+	Imports           []string
+	GoFiles, CgoFiles []string
+	Error             *struct{ Err string }
+}
+
+// goList runs `go list args...` in dir and returns the packages it lists;
+// a package go list could not load is an error.
+func goList(ctx context.Context, dir string, args []string) ([]listed, error) {
 	cmd := exec.CommandContext(ctx, "go", append([]string{"list"}, args...)...)
 	cmd.Dir = dir
 	var stderr bytes.Buffer
@@ -230,5 +204,18 @@ func goList(ctx context.Context, dir string, args []string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("go list in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
 	}
-	return out, nil
+	var pkgs []listed
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for {
+		var p listed
+		if err := dec.Decode(&p); errors.Is(err, io.EOF) {
+			return pkgs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("go list in %s: decode: %w", dir, err)
+		}
+		if p.Error != nil {
+			return nil, fmt.Errorf("go list in %s: package %s: %s", dir, p.ImportPath, p.Error.Err)
+		}
+		pkgs = append(pkgs, p)
+	}
 }

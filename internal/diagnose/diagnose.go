@@ -22,6 +22,7 @@ import (
 	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/api"
 	"github.com/ppsync/ppsync/internal/config"
+	"github.com/ppsync/ppsync/internal/control"
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	instances "github.com/ppsync/ppsync/internal/service"
 	"github.com/ppsync/ppsync/internal/stageopts"
@@ -299,7 +300,7 @@ func checkWebhook(ctx context.Context, r *Result, cfg *config.Config, client *ap
 	what := "webhook " + cfg.Webhook.PublicURL
 	err := admin.ErrNoDaemon
 	if ac := admin.NewClient(cfg); ac != nil {
-		var ans admin.WebhookTestAnswer
+		var ans control.WebhookTestAnswer
 		ans, err = ac.WebhookTest(ctx)
 		if err == nil {
 			r.add(ans.OK, what, "test delivery: "+ans.Message, "make public_url reach the receiver at webhook.listen (reverse proxy, tunnel, TLS)")

@@ -112,30 +112,6 @@ func TestSameHostnameAndStatePathIsNotOurs(t *testing.T) {
 	}
 }
 
-// A lease left on this machine by a process that is gone, for another
-// state file, is never taken over as a previous run of ours: only after
-// it stayed unchanged for the lease period.
-func TestDeadPIDOfAnotherStateFileIsNotOurs(t *testing.T) {
-	dir := t.TempDir()
-	mine := me(t, filepath.Join(t.TempDir(), "state.db"))
-	dead := me(t, filepath.Join(t.TempDir(), "state.db"))
-	dead.PID = 999999 // no such process
-	write(t, dir, dead)
-	obs := lease.NewObserver(300 * time.Millisecond)
-	start := time.Now()
-	if _, err := lease.Acquire(dir, mine, obs, lease.Options{}); !errors.Is(err, lease.ErrHeld) {
-		t.Fatalf("dead pid, same host, other state file: %v, want ErrHeld", err)
-	}
-	l, err := acquireWithin(dir, mine, obs, 10*time.Second, 50*time.Millisecond)
-	if err != nil {
-		t.Fatalf("not taken over after the lease period: %v", err)
-	}
-	if d := time.Since(start); d < obs.TTL {
-		t.Errorf("taken over after %s, before the lease period of %s", d, obs.TTL)
-	}
-	l.Release()
-}
-
 func TestOwnLeftoverIsTakenOverAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	state := filepath.Join(t.TempDir(), "state.db")

@@ -55,15 +55,13 @@ func Run(ctx context.Context, floor int64, every time.Duration, getenv func(stri
 		}
 		debug.SetMemoryLimit(Limit(live, floor))
 	}
-	set()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	for {
+	for ctx.Err() == nil {
+		set()
 		select {
 		case <-ctx.Done():
-			return
 		case <-t.C:
-			set()
 		}
 	}
 }

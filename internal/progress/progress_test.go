@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/report"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -94,7 +95,7 @@ func (f *fakeStatus) finish() {
 // the logger, no carriage returns or escape codes; files finished by an
 // earlier run are not counted.
 func TestProgressSummaryInALog(t *testing.T) {
-	var buf syncWriter
+	var buf testlog.Buffer
 	v := NewView(&buf, false)
 	if v.every != logEvery {
 		t.Fatalf("summary every %v, want %v", v.every, logEvery)
@@ -151,24 +152,6 @@ func TestProgressLineOnATerminal(t *testing.T) {
 	if got := buf.String(); got != want {
 		t.Errorf("terminal output\n got %q\nwant %q", got, want)
 	}
-}
-
-// syncWriter is a buffer written by one goroutine and read by another.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
 }
 
 // A view on anything but a terminal logs a summary now and then instead of

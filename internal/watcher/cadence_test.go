@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -56,7 +57,7 @@ func TestSlowShareIsListedLessOften(t *testing.T) {
 	for i := range files {
 		write(t, filepath.Join(in.Path, fmt.Sprintf("f%03d.pdf", i)), []byte("%PDF-1.4\n%%EOF\n"))
 	}
-	var logs syncBuf
+	var logs testlog.Buffer
 	w := watcher.NewOnShare(watcher.Options{Inbox: in, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, "cifs")
 	w.SlowStats(perStat)
 	ctx, cancel := context.WithCancel(context.Background())

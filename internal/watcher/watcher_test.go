@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -401,7 +401,7 @@ func TestRecursiveInboxReportsNoNASFolderFiles(t *testing.T) {
 
 func TestAutoModeNoticesMissingEventsAndSaysSo(t *testing.T) {
 	in := inbox(t, func(i *watcher.Inbox) { i.RescanInterval = 400 * time.Millisecond })
-	var logs syncBuf
+	var logs testlog.Buffer
 	w := watcher.NewDeaf(watcher.Options{Inbox: in, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	events := make(chan watcher.Event, 10)
@@ -433,23 +433,6 @@ func TestAutoModeNoticesMissingEventsAndSaysSo(t *testing.T) {
 	if n := strings.Count(logs.String(), "without a change event"); n != 1 {
 		t.Errorf("warning logged %d times", n)
 	}
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // A photo copied in pieces settles like a PDF: complete only when its

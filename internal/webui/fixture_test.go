@@ -4,8 +4,6 @@ import (
 	"context"
 	"github.com/ppsync/ppsync/internal/control/store/storetest"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -88,22 +86,7 @@ func (l *fakeLive) calls() (retried, reprocessed [][]string) {
 }
 
 func newFixture(t testing.TB) *fixture {
-	dir := t.TempDir()
-	st, err := state.Open(filepath.Join(dir, "state.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cfg := &config.Config{}
-	var paths []string
-	for _, name := range []string{"invoices", "receipts"} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Inboxes = append(cfg.Inboxes, config.Inbox{Path: p, ParserID: "prs_" + name})
-		paths = append(paths, p)
-	}
+	st, cfg, paths := storetest.Open(t)
 	live := &fakeLive{st: st, cfg: cfg}
 	f := &fixture{st: st, cfg: cfg, reader: store.NewFiles(st, cfg.Inboxes), live: live, inboxes: paths}
 	f.act = activity.New(nil)

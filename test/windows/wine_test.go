@@ -5,7 +5,6 @@
 package wintest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -19,12 +18,12 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 const howToRun = "the Windows tests run ppsync.exe under Wine: PPSYNC_WINE=1 go test ./test/windows/ " +
@@ -329,31 +328,14 @@ func readFile(t *testing.T, path string) string {
 // daemon is `ppsync.exe run` in the background.
 type daemon struct {
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testlog.Buffer
 	done chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startDaemon runs `ppsync.exe run -c config` and waits for its admin endpoint.
 func (e *wineEnv) startDaemon(t *testing.T, s setup) *daemon {
 	t.Helper()
-	d := &daemon{cmd: e.win(context.Background(), e.exe, "run", "-c", s.config), out: &lockedBuffer{}, done: make(chan error, 1)}
+	d := &daemon{cmd: e.win(context.Background(), e.exe, "run", "-c", s.config), out: &testlog.Buffer{}, done: make(chan error, 1)}
 	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -103,15 +103,8 @@ func (s *Files) known(inbox string) bool {
 // files waiting for credits are counted as queued here: only the live
 // report knows about credits).
 func stateOf(tx *state.Tx, f state.File) string {
-	switch f.State {
-	case state.FileDone:
-		return report.Done
-	case state.FileFailed:
-		return report.Failed
-	case state.FileInvalid:
-		return report.Invalid
-	case state.FileGone:
-		return report.Gone
+	if s, final := finalState(f.State); final {
+		return s
 	}
 	if tx.OpenDocState(f) == state.DocQueued {
 		return report.Queued

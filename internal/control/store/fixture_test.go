@@ -2,8 +2,6 @@ package store
 
 import (
 	"github.com/ppsync/ppsync/internal/control/store/storetest"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -20,23 +18,8 @@ type fixture struct {
 }
 
 func newFixture(t testing.TB) *fixture {
-	dir := t.TempDir()
-	st, err := state.Open(filepath.Join(dir, "state.db"), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	cfg := &config.Config{State: config.State{Path: filepath.Join(dir, "state.db")}}
-	var paths []string
-	for _, name := range []string{"invoices", "receipts"} {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		cfg.Inboxes = append(cfg.Inboxes, config.Inbox{Path: p, ParserID: "prs_" + name})
-		paths = append(paths, p)
-	}
-	return &fixture{st: st, cfg: cfg, reader: NewFiles(st, cfg.Inboxes), inboxes: paths}
+	st, cfg, inboxes := storetest.Open(t)
+	return &fixture{st: st, cfg: cfg, reader: NewFiles(st, cfg.Inboxes), inboxes: inboxes}
 }
 
 // add records a file in inbox i in the given file state (see

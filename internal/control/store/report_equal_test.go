@@ -20,18 +20,19 @@ import (
 // the tally; store.Report must give the same answer.
 func fullScan(t *testing.T, st *state.Store, cfg *config.Config, waitingCredits bool) report.Report {
 	t.Helper()
-	r := report.Report{WaitingForCredits: waitingCredits, State: report.StateInfo{Path: st.Path()}}
+	// The report before any file is counted: cfg's inboxes, every count
+	// zero (what store.Report gives when there is no state file yet).
+	r, err := store.Report(nil, cfg, waitingCredits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.State.Path = st.Path()
 	r.State.Schema, _ = st.Schema()
 	idx := map[string]int{}
-	for i, in := range cfg.Inboxes {
+	for i, in := range r.Inboxes {
 		idx[in.Path] = i
-		files := map[string]int{}
-		for _, s := range report.States {
-			files[s] = 0
-		}
-		r.Inboxes = append(r.Inboxes, report.Inbox{Path: in.Path, ParserID: in.ParserID, Watch: in.Watch, Files: files, LastErrors: []report.FileError{}})
 	}
-	err := st.View(func(tx *state.Tx) error {
+	err = st.View(func(tx *state.Tx) error {
 		docState := map[string]state.DocState{}
 		return tx.Files(func(f state.File) error {
 			i, ok := idx[f.Inbox]

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -21,6 +22,31 @@ import (
 var SampleDoc = json.RawMessage(`{"document_id":"doc_1","filename":"x.pdf","status":"completed","page_count":2,"confidence":0.97,
 "extracted_data":{"vendor_name":"Acme Corp","invoice_number":"INV-2026-001","total_amount":1250.75,
 "line_items":[{"description":"Cloud Servers","amount":1000},{"description":"Support Tier 1","amount":250.75}]}}`)
+
+// Open creates, below a temporary folder of tb, a state file and two inbox
+// folders, "invoices" and "receipts" (parsers prs_invoices and
+// prs_receipts), and returns the open state (closed when tb ends), a
+// configuration naming them, and the inboxes' folders.
+func Open(tb testing.TB) (*state.Store, *config.Config, []string) {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg := &config.Config{State: config.State{Path: filepath.Join(dir, "state.db")}}
+	st, err := state.Open(cfg.State.Path, time.Second)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	var paths []string
+	for _, name := range []string{"invoices", "receipts"} {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		cfg.Inboxes = append(cfg.Inboxes, config.Inbox{Path: p, ParserID: "prs_" + name})
+		paths = append(paths, p)
+	}
+	return st, cfg, paths
+}
 
 // AddFile records the file name of inbox (its folder) in s, in the given
 // file state: "queued" files get a queued document, "submitted" files a
