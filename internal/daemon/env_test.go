@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 const key = "pp_test_e2e_key_0123456789"

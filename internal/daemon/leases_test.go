@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/lease"
 	"github.com/ppsync/ppsync/internal/report"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 // running is a daemon started in the background.
