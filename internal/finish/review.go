@@ -184,8 +184,9 @@ func (f *Finisher) hold(ctx context.Context, d state.Doc, rec state.File, o outc
 		return true, false
 	}
 	// An older result or error of other content is no longer this file's.
-	removeStale(resPath)
-	removeStale(errPath)
+	f.names.noteWritten(held)
+	f.removeStale(rec, resPath)
+	f.removeStale(rec, errPath)
 	rec.State, rec.Result, rec.Code, rec.Updated = state.FileDone, held, "", time.Now()
 	rec.Reason = "held for review: " + reasonList(reasons)
 	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, d.Key, last) }); err != nil {
