@@ -206,6 +206,19 @@ func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int
 	inSyscall := map[int]bool{}
 	pending := map[int]*pendingCall{}
 	inDir := func(p string) bool { return strings.HasPrefix(p, dir+"/") }
+	// at resolves the path argument of an *at call against its folder
+	// descriptor (os.Root looks names up relative to one).
+	at := func(tid int, dirfd uint64, addr uint64) string {
+		p := peekPath(tid, uintptr(addr))
+		if p == "" || filepath.IsAbs(p) || int32(dirfd) == -100 /* AT_FDCWD */ {
+			return p
+		}
+		d, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int32(dirfd)))
+		if err != nil {
+			return p
+		}
+		return filepath.Join(d, p)
+	}
 	for {
 		tid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
 		if err != nil {
@@ -234,7 +247,7 @@ func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int
 				if syscall.PtraceGetRegs(tid, &regs) == nil {
 					switch regs.Orig_rax {
 					case syscall.SYS_OPENAT:
-						p := peekPath(tid, uintptr(regs.Rsi))
+						p := at(tid, regs.Rdi, regs.Rsi)
 						if isDoc(p, dir) {
 							opens++
 						}
@@ -243,13 +256,14 @@ func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int
 							pending[tid] = &pendingCall{kind: "open", create: regs.Rdx&excl == excl}
 						}
 					case syscall.SYS_NEWFSTATAT, 332 /* statx */ :
-						switch p := peekPath(tid, uintptr(regs.Rsi)); {
+						p := at(tid, regs.Rdi, regs.Rsi)
+						switch {
 						case isDoc(p, dir):
 							stats++
 						case p == dir:
 							folderStats++
 						}
-						if inDir(peekPath(tid, uintptr(regs.Rsi))) {
+						if inDir(p) {
 							pending[tid] = &pendingCall{kind: "stat"}
 						}
 					case syscall.SYS_FSTAT:
@@ -257,11 +271,11 @@ func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int
 							stats++
 						}
 					case syscall.SYS_UNLINKAT:
-						if inDir(peekPath(tid, uintptr(regs.Rsi))) {
+						if inDir(at(tid, regs.Rdi, regs.Rsi)) {
 							pending[tid] = &pendingCall{kind: "unlink"}
 						}
 					case syscall.SYS_RENAMEAT, 316 /* renameat2 */ :
-						if p := peekPath(tid, uintptr(regs.R10)); inDir(p) {
+						if p := at(tid, regs.Rdx, regs.R10); inDir(p) {
 							_, err := os.Lstat(p)
 							pending[tid] = &pendingCall{kind: "rename", newer: os.IsNotExist(err)}
 						}
