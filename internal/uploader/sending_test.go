@@ -83,7 +83,7 @@ func (f *fakeFinisher) AlreadyDone(rec state.File) (bool, error) {
 	}
 	return false, nil
 }
-func (f *fakeFinisher) Forget(string)                                             {}
+func (f *fakeFinisher) Forget(string) {}
 
 type fakeTracker struct{ docs map[string]string }
 
