@@ -71,13 +71,16 @@ type listing struct {
 func (c *folderNames) mayExist(path string, since time.Time) bool {
 	dir, name := filepath.Split(path)
 	dir = filepath.Clean(dir)
+	if since.IsZero() {
+		return true // no moment to hold a listing to: look it up
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.listed(dir) {
 		return true
 	}
 	l := c.listing[dir]
-	if l != nil && !since.IsZero() && !l.taken.Before(since) {
+	if l != nil && !l.taken.Before(since) {
 		return l.names.MayHave(name)
 	}
 	if l != nil && time.Since(l.taken) < max(relistMin, relistFactor*l.took) {
@@ -90,8 +93,8 @@ func (c *folderNames) mayExist(path string, since time.Time) bool {
 	}
 	l = &listing{names: names, taken: start, took: time.Since(start)}
 	c.listing[dir] = l
-	if since.IsZero() || l.taken.Before(since) {
-		return true
+	if l.taken.Before(since) {
+		return true // the clocks disagree: look it up
 	}
 	return names.MayHave(name)
 }
