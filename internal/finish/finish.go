@@ -105,6 +105,12 @@ type Options struct {
 	// attempts into an inbox whose storage is unreachable: the wait starts
 	// at RetryBackoff and doubles up to MaxRetryBackoff (defaults 2s, 1m).
 	RetryBackoff, MaxRetryBackoff time.Duration
+	// ListFolder reports whether the lookups of outputs that may not exist
+	// in a folder (the result before a submission, a stale error or result
+	// file after a write) are answered from one listing of the folder (see
+	// listing.go); nil means where the folder is on a network filesystem.
+	// Tests turn it on for local folders.
+	ListFolder func(dir string) bool
 }
 
 // ErrMismatch means an API document does not belong to the file it was
@@ -137,6 +143,9 @@ type Finisher struct {
 	outages map[int]*outage
 	// rv is the review queue and duplicate index (review.go).
 	rv reviews
+	// names answers whether an output may exist from a listing of its
+	// folder (listing.go).
+	names folderNames
 }
 
 // New builds a Finisher.
@@ -146,6 +155,7 @@ func New(o Options) *Finisher {
 	}
 	f := &Finisher{o: o, log: o.Logger.With("component", "finish"), st: o.Store, pending: map[string]bool{}, writing: map[string]*keyLock{}, changed: make(chan struct{}), outages: map[int]*outage{}}
 	f.own.Log = f.log
+	f.names.list = o.ListFolder
 	for _, in := range o.Inboxes {
 		f.own.Roots = append(f.own.Roots, results.RootsOf(in.Path, in.ResultsDir, in.ProcessedDir, in.FailedDir)...)
 	}
@@ -664,6 +674,9 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 	if werr == nil {
 		werr = b.inFolder(out, func() error { return results.WriteAtomicNoDirSync(out, data) })
 	}
+	if werr == nil {
+		f.names.noteWritten(out)
+	}
 	if werr != nil {
 		f.writeErrors.Add(1)
 		if inInbox && f.unreachable(inbox, werr) {
@@ -676,7 +689,7 @@ func (f *Finisher) finishFile(ctx context.Context, b *batch, d state.Doc, rec st
 	if inInbox {
 		f.outageEnd(inbox)
 	}
-	removeStale(stale)
+	f.removeStale(rec, stale)
 	f.delivered(rec, o.doc, o.ok)
 	rec.Result, rec.Updated = out, time.Now()
 	if o.ok {
@@ -728,7 +741,8 @@ func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string
 	if err := inFolder(errPath, func() error { return results.WriteErrorAt(errPath, code, msg, src) }); err != nil {
 		return fmt.Errorf("refuse %s: %w", rec.Path, err)
 	}
-	removeStale(resPath)
+	f.names.noteWritten(errPath)
+	f.removeStale(rec, resPath)
 	rec.State, rec.Code, rec.Reason, rec.Result, rec.Updated = state.FileInvalid, code, msg, errPath, time.Now()
 	if rec.FirstSeen.IsZero() {
 		rec.FirstSeen = rec.Updated
@@ -746,6 +760,9 @@ func (f *Finisher) Refused(ctx context.Context, rec state.File, code, msg string
 // paid for again.
 func (f *Finisher) AlreadyDone(rec state.File) (bool, error) {
 	resPath, _ := f.outputs(rec.Inbox, rec.Path)
+	if !f.names.mayExist(resPath, rec.FirstSeen) {
+		return f.alreadyHeld(rec)
+	}
 	src, ok := f.own.ReadSource(resPath, rec.Path)
 	if !ok || src.SHA256 != rec.SHA256 {
 		return f.alreadyHeld(rec)
@@ -840,3 +857,13 @@ func inFolder(out string, write func() error) error {
 // removeStale deletes an outdated result or error file; failing to is not
 // fatal, the fresh file is in place.
 func removeStale(path string) { _ = os.Remove(winpath.Sys(path)) }
+
+// removeStale deletes the outdated output stale of rec when it may exist:
+// rec's record names it (ppsync wrote it), or the listing of its folder
+// holds it or cannot tell (see listing.go for why a name the listing lacks
+// is not there to remove).
+func (f *Finisher) removeStale(rec state.File, stale string) {
+	if rec.Result == stale || f.names.mayExist(stale, rec.FirstSeen) {
+		removeStale(stale)
+	}
+}

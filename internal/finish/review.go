@@ -149,7 +149,9 @@ func (f *Finisher) hold(ctx context.Context, d state.Doc, rec state.File, o outc
 	}
 	resPath, errPath := f.outputs(rec.Inbox, rec.Path)
 	// A result of this very content that a person approved stays.
-	if out, err := f.own.Read(resPath, rec.Path); err == nil && out.HasDocument() && out.Result.Source.SHA256 == rec.SHA256 && decided(out.Data) {
+	if !f.names.mayExist(resPath, rec.FirstSeen) {
+		// No result there (see listing.go): nothing approved to keep.
+	} else if out, err := f.own.Read(resPath, rec.Path); err == nil && out.HasDocument() && out.Result.Source.SHA256 == rec.SHA256 && decided(out.Data) {
 		rec.State, rec.Result, rec.Code, rec.Reason, rec.Updated = state.FileDone, resPath, "", "", time.Now()
 		if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, d.Key, last) }); err != nil {
 			f.log.Error("cannot record a file whose approved result is on disk; retrying", "file", rec.Path, "error", err)
@@ -184,8 +186,9 @@ func (f *Finisher) hold(ctx context.Context, d state.Doc, rec state.File, o outc
 		return true, false
 	}
 	// An older result or error of other content is no longer this file's.
-	removeStale(resPath)
-	removeStale(errPath)
+	f.names.noteWritten(held)
+	f.removeStale(rec, resPath)
+	f.removeStale(rec, errPath)
 	rec.State, rec.Result, rec.Code, rec.Updated = state.FileDone, held, "", time.Now()
 	rec.Reason = "held for review: " + reasonList(reasons)
 	if err := f.st.Update(func(tx *state.Tx) error { return recordFile(tx, rec, d.Key, last) }); err != nil {
@@ -251,6 +254,9 @@ func (f *Finisher) alreadyHeld(rec state.File) (bool, error) {
 		return false, nil
 	}
 	held := f.heldPath(rec.Inbox, rec.Path)
+	if !f.names.mayExist(held, rec.FirstSeen) {
+		return false, nil // no held result there (see listing.go)
+	}
 	out, err := f.own.Read(held, rec.Path)
 	if err != nil || out.Review == nil || out.Review.Source.SHA256 != rec.SHA256 {
 		return false, nil

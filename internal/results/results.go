@@ -246,7 +246,7 @@ func WriteAtomicNoDirSync(path string, data []byte) error {
 		os.Remove(winpath.Sys(tmp))
 		return Describe("writing", path, firstErr(werr, serr, cerr))
 	}
-	if err := os.Rename(winpath.Sys(tmp), winpath.Sys(path)); err != nil {
+	if err := renameFile(winpath.Sys(tmp), winpath.Sys(path)); err != nil {
 		os.Remove(winpath.Sys(tmp))
 		err = Describe("writing", path, err)
 		if runtime.GOOS == "windows" && errors.Is(err, fs.ErrPermission) {

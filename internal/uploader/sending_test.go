@@ -62,6 +62,8 @@ type fakeFinisher struct {
 	mu     sync.Mutex
 	failed map[string]string // key -> code
 	msgs   []string
+	// already, when set, answers AlreadyDone (a real finisher's).
+	already func(state.File) (bool, error)
 }
 
 func (f *fakeFinisher) FinishFile(context.Context, string, string) {}
@@ -75,8 +77,13 @@ func (f *fakeFinisher) Failed(_ context.Context, keys []string, code, msg string
 	return nil
 }
 func (f *fakeFinisher) Refused(context.Context, state.File, string, string) error { return nil }
-func (f *fakeFinisher) AlreadyDone(state.File) (bool, error)                      { return false, nil }
-func (f *fakeFinisher) Forget(string)                                             {}
+func (f *fakeFinisher) AlreadyDone(rec state.File) (bool, error) {
+	if f.already != nil {
+		return f.already(rec)
+	}
+	return false, nil
+}
+func (f *fakeFinisher) Forget(string) {}
 
 type fakeTracker struct{ docs map[string]string }
 

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
 	"github.com/ppsync/ppsync/internal/finish"
@@ -40,10 +41,21 @@ const syscallChildEnv = "PPSYNC_SYSCALL_CHILD"
 // before its result is written (a file deleted meanwhile is recorded gone).
 // And the folder the results go to is looked up once for the results
 // finished together, not once for each.
+//
+// Lookups of names that do not exist, in the documents' folder: on a
+// case-insensitive SMB server each reads the whole folder, so they are
+// counted apart, with the folder answered from one listing as on a share
+// (finish.Options.ListFolder). Two per document: the result's temp file,
+// created exclusively, and the rename onto the result's name. The result
+// looked for before the submission and the stale error file removed after
+// the result are answered by the listing. Once per run, not per
+// document: the exclusive create of the probe that the folder is writable.
 const (
-	opensPerDoc         = 2
-	statsPerDoc         = 4
-	folderStatsPerBatch = 1
+	opensPerDoc          = 2
+	statsPerDoc          = 4
+	folderStatsPerBatch  = 1
+	missingLookupsPerDoc = 2
+	missingLookupsPerRun = 1
 )
 
 func TestHotPathSyscallsPerDocument(t *testing.T) {
@@ -60,7 +72,9 @@ func TestHotPathSyscallsPerDocument(t *testing.T) {
 	for i := range docs {
 		p := filepath.Join(dir, fmt.Sprintf("scan-%02d.pdf", i))
 		writePDF(t, p, i+1)
-		evs = append(evs, readyEvent(t, p))
+		ev := readyEvent(t, p)
+		ev.Seen = time.Now() // as the watcher stamps it: before the child runs
+		evs = append(evs, ev)
 	}
 	b, err := json.Marshal(evs)
 	if err != nil {
@@ -70,12 +84,19 @@ func TestHotPathSyscallsPerDocument(t *testing.T) {
 	if err := os.WriteFile(events, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	opens, stats, folderStats, err := traceChild(t, dir, events)
+	opens, stats, folderStats, missing, err := traceChild(t, dir, events)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("%d documents: %d opens and %d stats of their files (%.1f and %.1f per document), %d stats of their folder", docs, opens, stats,
 		float64(opens)/docs, float64(stats)/docs, folderStats)
+	t.Logf("%d lookups of names that did not exist in the folder (%.1f per document): %v", missing.total(), float64(missing.total())/docs, missing)
+	if n := missing.total(); n > missingLookupsPerDoc*docs+missingLookupsPerRun {
+		t.Errorf("%d lookups of missing names for %d documents, budget %d each: %v", n, docs, missingLookupsPerDoc, missing)
+	}
+	if missing["create"] < docs || missing["rename"] < docs {
+		t.Errorf("the trace missed the results' temp files or renames: %v", missing)
+	}
 	if opens > opensPerDoc*docs {
 		t.Errorf("%d opens for %d documents, budget %d each", opens, docs, opensPerDoc)
 	}
@@ -105,6 +126,9 @@ func syscallChild(t *testing.T, dir, events string) {
 	}
 	fa := &readingAPI{}
 	r := startHashRun(t, dir, fa)
+	// The folder is answered from a listing, as on a share.
+	fin := finish.New(finish.Options{Store: r.st, Inboxes: []finish.Inbox{{Path: dir}}, ListFolder: func(string) bool { return true }})
+	r.fin.already = fin.AlreadyDone
 	var names []string
 	for _, ev := range evs {
 		names = append(names, filepath.Base(ev.Path))
@@ -112,7 +136,6 @@ func syscallChild(t *testing.T, dir, events string) {
 	}
 	r.waitAccepted(t, names...)
 	// The answers, as the poller hands them on, to their results.
-	fin := finish.New(finish.Options{Store: r.st, Inboxes: []finish.Inbox{{Path: dir}}})
 	var answers []finish.Answer
 	for _, name := range names {
 		answers = append(answers, finish.Answer{Key: state.DocKey("prs", fa.accepted[name]),
@@ -130,46 +153,86 @@ func syscallChild(t *testing.T, dir, events string) {
 	}
 }
 
+// missingLookups counts, by kind, the calls that looked up a name in the
+// documents' folder that did not exist: any call on a path there that
+// failed with ENOENT ("stat", "open", "unlink"), an exclusive create that
+// succeeded ("create") and a rename onto a new name ("rename").
+type missingLookups map[string]int
+
+func (m missingLookups) total() int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// pendingCall is a call on a path in the folder, seen at its entry and
+// judged at its exit.
+type pendingCall struct {
+	kind   string // stat, open, unlink, rename
+	create bool   // an openat with O_CREAT|O_EXCL
+	newer  bool   // a rename whose target did not exist before it
+}
+
 // traceChild runs syscallChild under ptrace and counts, over all its
 // threads, the openat and stat calls naming a path under dir and the
-// fstat calls on a file under dir.
-func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int, err error) {
+// fstat calls on a file under dir, and the lookups of names in dir that
+// did not exist.
+func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int, missing missingLookups, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	missing = missingLookups{}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHotPathSyscallsPerDocument$", "-test.count=1")
 	cmd.Env = append(os.Environ(), syscallChildEnv+"="+dir+string(os.PathListSeparator)+events)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	if err := cmd.Start(); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
 	pid := cmd.Process.Pid
 	var ws syscall.WaitStatus
 	if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
 	const opts = syscall.PTRACE_O_TRACECLONE | syscall.PTRACE_O_TRACESYSGOOD | 0x100000 /* EXITKILL */
 	if err := syscall.PtraceSetOptions(pid, opts); err != nil {
-		return 0, 0, 0, fmt.Errorf("ptrace: %w (the test needs ptrace of its own child)", err)
+		return 0, 0, 0, nil, fmt.Errorf("ptrace: %w (the test needs ptrace of its own child)", err)
 	}
 	if err := syscall.PtraceSyscall(pid, 0); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, nil, err
 	}
 	inSyscall := map[int]bool{}
+	pending := map[int]*pendingCall{}
+	inDir := func(p string) bool { return strings.HasPrefix(p, dir+"/") }
+	// at resolves the path argument of an *at call against its folder
+	// descriptor (os.Root looks names up relative to one).
+	at := func(tid int, dirfd uint64, addr uint64) string {
+		p := peekPath(tid, uintptr(addr))
+		if p == "" || filepath.IsAbs(p) || int32(dirfd) == -100 /* AT_FDCWD */ {
+			return p
+		}
+		d, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int32(dirfd)))
+		if err != nil {
+			return p
+		}
+		return filepath.Join(d, p)
+	}
 	for {
 		tid, err := syscall.Wait4(-1, &ws, syscall.WALL, nil)
 		if err != nil {
-			return 0, 0, 0, err
+			return 0, 0, 0, nil, err
 		}
 		switch {
 		case ws.Exited() || ws.Signaled():
 			delete(inSyscall, tid)
+			delete(pending, tid)
 			if tid == pid {
 				if !ws.Exited() || ws.ExitStatus() != 0 {
-					return 0, 0, 0, fmt.Errorf("the child failed (%v):\n%s", ws, out.String())
+					return 0, 0, 0, nil, fmt.Errorf("the child failed (%v):\n%s", ws, out.String())
 				}
-				return opens, stats, folderStats, nil
+				return opens, stats, folderStats, missing, nil
 			}
 			continue
 		case !ws.Stopped():
@@ -178,25 +241,56 @@ func traceChild(t *testing.T, dir, events string) (opens, stats, folderStats int
 		sig := 0
 		switch s := ws.StopSignal(); {
 		case s == syscall.SIGTRAP|0x80:
+			var regs syscall.PtraceRegs
 			if !inSyscall[tid] {
-				var regs syscall.PtraceRegs
+				delete(pending, tid)
 				if syscall.PtraceGetRegs(tid, &regs) == nil {
 					switch regs.Orig_rax {
 					case syscall.SYS_OPENAT:
-						if isDoc(peekPath(tid, uintptr(regs.Rsi)), dir) {
+						p := at(tid, regs.Rdi, regs.Rsi)
+						if isDoc(p, dir) {
 							opens++
 						}
+						if inDir(p) {
+							const excl = syscall.O_CREAT | syscall.O_EXCL
+							pending[tid] = &pendingCall{kind: "open", create: regs.Rdx&excl == excl}
+						}
 					case syscall.SYS_NEWFSTATAT, 332 /* statx */ :
-						switch p := peekPath(tid, uintptr(regs.Rsi)); {
+						p := at(tid, regs.Rdi, regs.Rsi)
+						switch {
 						case isDoc(p, dir):
 							stats++
 						case p == dir:
 							folderStats++
 						}
+						if inDir(p) {
+							pending[tid] = &pendingCall{kind: "stat"}
+						}
 					case syscall.SYS_FSTAT:
 						if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", tid, int(regs.Rdi))); err == nil && isDoc(l, dir) {
 							stats++
 						}
+					case syscall.SYS_UNLINKAT:
+						if inDir(at(tid, regs.Rdi, regs.Rsi)) {
+							pending[tid] = &pendingCall{kind: "unlink"}
+						}
+					case syscall.SYS_RENAMEAT, 316 /* renameat2 */ :
+						if p := at(tid, regs.Rdx, regs.R10); inDir(p) {
+							_, err := os.Lstat(p)
+							pending[tid] = &pendingCall{kind: "rename", newer: os.IsNotExist(err)}
+						}
+					}
+				}
+			} else if c := pending[tid]; c != nil {
+				delete(pending, tid)
+				if syscall.PtraceGetRegs(tid, &regs) == nil {
+					switch ret := int64(regs.Rax); {
+					case ret == -int64(syscall.ENOENT):
+						missing[c.kind]++
+					case ret >= 0 && c.create:
+						missing["create"]++
+					case ret >= 0 && c.newer:
+						missing["rename"]++
 					}
 				}
 			}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package results
+
+import "os"
+
+// renameFile renames the regular file from onto to.
+func renameFile(from, to string) error { return os.Rename(from, to) }
