@@ -95,7 +95,12 @@ func sha(b []byte) string {
 func TestIncrementalSaveOnAShareIsChargedOnce(t *testing.T) {
 	const (
 		settle = 2 * time.Second
-		pause  = 500 * time.Millisecond // shorter than settle, and than the close-write grace (1 s)
+		pause  = 700 * time.Millisecond // shorter than settle
+		// The share is listed every 250 ms (rescan_interval bounds the
+		// polling pace), so each version is seen and settling before the
+		// next is appended: at the default pace (2 s) a listing could
+		// fall after the last update and never see the earlier ones.
+		rescan = 250 * time.Millisecond
 	)
 	s := smbtest.Start(t)
 	for _, side := range []string{"client", "server"} {
@@ -127,7 +132,8 @@ listen = "off"
 path = %q
 parser_id = "prs_invoice"
 settle = %q
-`, srv.URL, apiKey, filepath.Join(s.Mount, sub), settle))
+rescan_interval = %q
+`, srv.URL, apiKey, filepath.Join(s.Mount, sub), settle, rescan))
 				if err != nil {
 					t.Fatal(err)
 				}
