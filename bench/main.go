@@ -9,6 +9,7 @@
 //	go run ./bench -n 0 -latency 20          # idle latency only
 //	go run ./bench -scenario steady,shared,backlog,million -window 3s
 //	go run ./bench -scenario share -share-files 600,1200   # a real Samba share (root, smbd, smbnetfs)
+//	go run ./bench -scenario share -share-case-sensitive    # the same on a share with case sensitive = yes
 //
 // ppsync runs as a child process (the real binary), so its peak RSS and CPU
 // time are its own.
@@ -68,6 +69,7 @@ type options struct {
 	localFiles   int
 	restartFiles int
 	shareFiles   string
+	shareCase    bool
 }
 
 func main() {
@@ -90,6 +92,7 @@ func main() {
 	flag.IntVar(&o.localFiles, "local-files", 2000, "new PDFs of 100 KB to 2 MB for the local-limit scenario")
 	flag.IntVar(&o.restartFiles, "files", 100000, "known files for the restart scenario")
 	flag.StringVar(&o.shareFiles, "share-files", "600,1200", "files for the share scenario (comma-separated; the first is the one the others are compared with)")
+	flag.BoolVar(&o.shareCase, "share-case-sensitive", false, "share scenario: set 'case sensitive = yes' on the Samba share (missing names ruled out without a folder scan)")
 	copies := flag.String("copies", "1000,4000,16000", "copies of one PDF for the copies scenario (comma-separated)")
 	flag.Parse()
 	for _, c := range strings.Split(*copies, ",") {

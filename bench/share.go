@@ -79,7 +79,7 @@ func shareScenario(o options, bin, work string) error {
 	tb := &benchTB{}
 	defer tb.cleanup()
 	var s *smbtest.Share
-	if err := tb.do(func() { s = smbtest.Start(tb) }); err != nil {
+	if err := tb.do(func() { s = smbtest.StartWith(tb, smbtest.Options{CaseSensitive: o.shareCase}) }); err != nil {
 		return err
 	}
 	_, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, ProcessingTime: scaledProc(o),
@@ -96,8 +96,12 @@ func shareScenario(o options, bin, work string) error {
 		}
 		runs = append(runs, r)
 	}
-	fmt.Printf("\nshare: the daemon on an inbox on a Samba share mounted through smbnetfs (FUSE), default settle (2s) and rescan_interval (1m); "+
-		"N files of one page dropped at once on the server's side; window %s, %s per page\n\n", o.window, scaledProc(o))
+	kind := "case-insensitive (Samba's default)"
+	if o.shareCase {
+		kind = "case sensitive = yes"
+	}
+	fmt.Printf("\nshare: the daemon on an inbox on a Samba share (%s) mounted through smbnetfs (FUSE), default settle (2s) and rescan_interval (1m); "+
+		"N files of one page dropped at once on the server's side; window %s, %s per page\n\n", kind, o.window, scaledProc(o))
 	fmt.Println("| files | wall, first drop to last result | ratio to the smallest | drop→result p50 / p95 (measured) | p95 of the last results the page keeps | page p95 (daemon) | page vs measured | CPU: daemon / smbd / smbnetfs | rescans during the run |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range runs {

@@ -57,6 +57,7 @@ type Share struct {
 	Mount string
 
 	t        TB
+	o        Options
 	dir      string
 	port     int
 	mountDir string
@@ -98,9 +99,27 @@ func fusermount() string {
 	return ""
 }
 
-// Start starts a server and mounts its share; everything is stopped,
-// unmounted and removed when the test ends, whether it passed or not.
+// Options shape the share.
+type Options struct {
+	// CaseSensitive writes "case sensitive = yes" into the share's
+	// section (case stays preserved, Samba's default): the server then
+	// looks a name up as given and rules out a missing one with one
+	// lookup, where a case-insensitive share (Samba's default, as
+	// Windows') reads the whole folder to be sure no other case of it
+	// exists. On a large folder that scan is most of a backlog's cost.
+	CaseSensitive bool
+}
+
+// Start starts a server with default options and mounts its share; see
+// StartWith.
 func Start(t TB) *Share {
+	t.Helper()
+	return StartWith(t, Options{})
+}
+
+// StartWith starts a server and mounts its share; everything is stopped,
+// unmounted and removed when the test ends, whether it passed or not.
+func StartWith(t TB, o Options) *Share {
 	t.Helper()
 	if why := Missing(); why != "" {
 		if os.Getenv("CI") != "" {
@@ -114,7 +133,7 @@ func Start(t TB) *Share {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Share{t: t, dir: dir, Folder: filepath.Join(dir, "share"), mountDir: filepath.Join(dir, "mnt")}
+	s := &Share{t: t, o: o, dir: dir, Folder: filepath.Join(dir, "share"), mountDir: filepath.Join(dir, "mnt")}
 	t.Cleanup(s.cleanup)
 	for _, d := range []string{"share", "mnt", "private", "lock", "state", "cache", "run", "log", "home/.smb"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
@@ -169,6 +188,9 @@ func (s *Share) writeConfig() {
   guest ok = yes
   force user = root
 `, s.port, p("private"), p("lock"), p("state"), p("cache"), p("run"), p("run/ncalrpc"), p("log/smbd.log"), ShareName, s.Folder)
+	if s.o.CaseSensitive {
+		conf += "  case sensitive = yes\n"
+	}
 	s.write(p("smb.conf"), conf)
 	// libsmbclient (smbnetfs, smbclient) reads $HOME/.smb/smb.conf.
 	s.write(p("home/.smb/smb.conf"), "[global]\n  client min protocol = SMB2\n")
