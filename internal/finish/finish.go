@@ -727,6 +727,10 @@ func (f *Finisher) missing(b *batch, rec state.File, key string, last bool) bool
 		f.log.Debug("inbox unreachable; the result is written when it returns", "file", rec.Path)
 		return true
 	}
+	if !f.names.goneForSure(rec.Path) {
+		f.log.Warn("a stat said the file is gone but its folder still lists it (a share under load); its result is written at the next attempt", "file", rec.Path)
+		return false
+	}
 	rec.State, rec.Reason, rec.Updated = state.FileGone, "deleted from the inbox before its result was written", time.Now()
 	b.addGone(batchItem{key: key, rec: rec, last: last})
 	return true

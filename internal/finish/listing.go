@@ -1,12 +1,14 @@
 package finish
 
 import (
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/fsinfo"
 	"github.com/ppsync/ppsync/internal/results"
+	"github.com/ppsync/ppsync/internal/winpath"
 )
 
 // Lookups of names that do not exist yet.
@@ -129,4 +131,31 @@ func (c *folderNames) listed(dir string) bool {
 		c.kind[dir] = net
 	}
 	return net
+}
+
+// goneForSure confirms that path, which a stat said does not exist, is
+// absent from a fresh listing of its folder where that folder's lookups go
+// through listings (network filesystems). An SMB client under load may
+// answer a stat with "no such file" for a file that is there; recording it
+// deleted would leave it without a result for good. A folder that cannot be
+// listed confirms nothing.
+func (c *folderNames) goneForSure(path string) bool {
+	dir, name := filepath.Split(path)
+	dir = filepath.Clean(dir)
+	c.mu.Lock()
+	listed := c.listed(dir)
+	c.mu.Unlock()
+	if !listed {
+		return true
+	}
+	ents, err := os.ReadDir(winpath.Sys(dir))
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Name() == name {
+			return false
+		}
+	}
+	return true
 }
