@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/patience"
@@ -54,29 +53,7 @@ func TestDaemonBacklogOnAShareIsLinear(t *testing.T) {
 			}
 			s.WriteDirect(fmt.Sprintf("%s/scan%05d.pdf", sub, i), b)
 		}
-		root := t.TempDir()
-		cfg, err := config.Parse(filepath.Join(root, "ppsync.toml"), fmt.Appendf(nil, `
-[api]
-base_url = %q
-api_key = %q
-rate_window = "1s"
-[state]
-path = "state/ppsync.db"
-[upload]
-batch_window = "100ms"
-[poll]
-interval = "100ms"
-[admin]
-listen = "off"
-[[inbox]]
-path = %q
-parser_id = "prs_invoice"
-settle = "150ms"
-rescan_interval = "1m"
-`, srv.URL, apiKey, filepath.Join(s.Mount, sub)))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := shareConf{API: srv.URL, Inbox: filepath.Join(s.Mount, sub), Settle: "150ms", Rescan: "1m"}.parse(t)
 		var logs strings.Builder
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		start := time.Now()

@@ -2,11 +2,9 @@ package smbtest_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -16,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/pdfcheck"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/smbtest"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 var (
@@ -114,48 +111,9 @@ func TestIncrementalSaveOnAShareIsChargedOnce(t *testing.T) {
 					RateWindow: time.Second, TempDir: t.TempDir()})
 				srv := httptest.NewServer(emu)
 				t.Cleanup(func() { srv.Close(); emu.Close() })
-				root := t.TempDir()
-				cfg, err := config.Parse(filepath.Join(root, "ppsync.toml"), fmt.Appendf(nil, `
-[api]
-base_url = %q
-api_key = %q
-rate_window = "1s"
-[state]
-path = "state/ppsync.db"
-[upload]
-batch_window = "100ms"
-[poll]
-interval = "100ms"
-[admin]
-listen = "off"
-[[inbox]]
-path = %q
-parser_id = "prs_invoice"
-settle = %q
-rescan_interval = %q
-`, srv.URL, apiKey, filepath.Join(s.Mount, sub), settle, rescan))
-				if err != nil {
-					t.Fatal(err)
-				}
-				logs := &lockedBuf{}
-				ctx, cancel := context.WithCancel(context.Background())
-				ran := make(chan error, 1)
-				go func() {
-					_, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: apiKey,
-						Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-					ran <- err
-				}()
-				defer func() {
-					cancel()
-					select {
-					case err := <-ran:
-						if err != nil {
-							t.Errorf("daemon: %v", err)
-						}
-					case <-time.After(patience.Scale(time.Minute)):
-						t.Errorf("the daemon did not stop within a minute")
-					}
-				}()
+				cfg := shareConf{API: srv.URL, Inbox: filepath.Join(s.Mount, sub), Settle: settle.String(), Rescan: rescan.String()}.parse(t)
+				logs := &testlog.Buffer{}
+				defer startDaemon(t, cfg, logs)()
 
 				// Where the writer writes, and where the result is looked for
 				// (the server's folder: what every client sees).

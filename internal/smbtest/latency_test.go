@@ -2,11 +2,9 @@ package smbtest_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -20,11 +18,11 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/smbtest"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 // Drop to result on a real share, from the first second after a restart:
@@ -89,50 +87,10 @@ func TestDropToResultOnAShareAfterARestart(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(s.Folder, sub), 0o777); err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
 	listen := freeAddr(t)
-	cfg, err := config.Parse(filepath.Join(root, "ppsync.toml"), fmt.Appendf(nil, `
-[api]
-base_url = %q
-api_key = %q
-rate_window = "1s"
-[state]
-path = "state/ppsync.db"
-[upload]
-batch_window = %q
-[poll]
-interval = "100ms"
-[admin]
-listen = %q
-[[inbox]]
-path = %q
-parser_id = "prs_invoice"
-settle = %q
-`, srv.URL, apiKey, batchWindow, listen, filepath.Join(s.Mount, sub), settle))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuf{}
-	runDaemon := func() (stop func()) {
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() {
-			_, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: apiKey,
-				Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-			done <- err
-		}()
-		return func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Errorf("daemon: %v", err)
-				}
-			case <-time.After(patience.Scale(time.Minute)):
-				t.Fatalf("the daemon did not stop within a minute; log:\n%s", logs.String())
-			}
-		}
-	}
+	cfg := shareConf{API: srv.URL, Inbox: filepath.Join(s.Mount, sub), Settle: settle.String(), BatchWindow: batchWindow.String(), Listen: listen}.parse(t)
+	logs := &testlog.Buffer{}
+	runDaemon := func() (stop func()) { return startDaemon(t, cfg, logs) }
 	result := func(name string) string { return filepath.Join(s.Folder, sub, name+".json") }
 	waitResults := func(names []string) map[string]time.Time {
 		t.Helper()
@@ -287,22 +245,4 @@ func adminGet(t *testing.T, cfg *config.Config, path string) []byte {
 		t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
 	}
 	return b
-}
-
-// lockedBuf is a log buffer the daemon's goroutines write to.
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,9 +1,7 @@
 package smbtest_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -11,13 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ppsync/ppsync/internal/config"
-	"github.com/ppsync/ppsync/internal/daemon"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/results"
 	"github.com/ppsync/ppsync/internal/samples"
 	"github.com/ppsync/ppsync/internal/smbtest"
+	"github.com/ppsync/ppsync/internal/testlog"
 )
 
 // outageLines are the lines of a daemon's text log that count against an
@@ -67,47 +64,9 @@ func TestShareOutageOfAMinuteLogsAtMostThreeLines(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(s.Folder, sub), 0o777); err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	cfg, err := config.Parse(filepath.Join(root, "ppsync.toml"), fmt.Appendf(nil, `
-[api]
-base_url = %q
-api_key = %q
-rate_window = "1s"
-[state]
-path = "state/ppsync.db"
-[upload]
-batch_window = "100ms"
-[poll]
-interval = "100ms"
-[admin]
-listen = "off"
-[[inbox]]
-path = %q
-parser_id = "prs_invoice"
-settle = "500ms"
-`, srv.URL, apiKey, filepath.Join(s.Mount, sub)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuf{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() {
-		_, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: apiKey,
-			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-		ran <- err
-	}()
-	defer func() {
-		cancel()
-		select {
-		case err := <-ran:
-			if err != nil {
-				t.Errorf("daemon: %v", err)
-			}
-		case <-time.After(patience.Scale(time.Minute)):
-			t.Errorf("the daemon did not stop within a minute")
-		}
-	}()
+	cfg := shareConf{API: srv.URL, Inbox: filepath.Join(s.Mount, sub), Settle: "500ms"}.parse(t)
+	logs := &testlog.Buffer{}
+	defer startDaemon(t, cfg, logs)()
 	waitFor := func(what string, d time.Duration, cond func() bool) {
 		t.Helper()
 		deadline := time.Now().Add(patience.Scale(d))
