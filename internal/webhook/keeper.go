@@ -40,6 +40,9 @@ type KeeperOptions struct {
 	// is registered (the safety net); Polling is the interval it keeps
 	// when the registration fails (for the log).
 	PollInterval, Polling time.Duration
+	// TestWait is how long Test waits for the test delivery to arrive
+	// (default 15 s).
+	TestWait time.Duration
 	// Wait registers before Recover returns (a --once run, whose jobs may
 	// finish within seconds), else Run registers in the background, so an
 	// API that cannot be reached at boot holds nothing up.
@@ -195,7 +198,11 @@ func (k *Keeper) Test(ctx context.Context) (string, error) {
 		}
 		return "", fmt.Errorf("the webhook is not registered: %s", why)
 	}
-	err := SendTest(ctx, k.o.Client, id, k.recv, 15*time.Second)
+	wait := k.o.TestWait
+	if wait <= 0 {
+		wait = 15 * time.Second
+	}
+	err := SendTest(ctx, k.o.Client, id, k.recv, wait)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil {

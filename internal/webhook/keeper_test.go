@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
+	"github.com/ppsync/ppsync/internal/patience"
 	"github.com/ppsync/ppsync/internal/webhook"
 )
 
@@ -49,7 +50,7 @@ func TestKeeperRegistersServesAndRemovesWhenOff(t *testing.T) {
 	pol := &fakePoller{}
 	k := webhook.NewKeeper(webhook.KeeperOptions{Enabled: true, PublicURL: "http://" + addr + "/hook", Listen: addr,
 		Events: []string{apitypes.EventJobCompleted}, PollInterval: 5 * time.Minute, Polling: time.Second,
-		Client: e.c, Store: st, Poller: pol, Log: e.log})
+		TestWait: patience.Scale(15 * time.Second), Client: e.c, Store: st, Poller: pol, Log: e.log})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := k.Recover(ctx); err != nil {
@@ -57,7 +58,7 @@ func TestKeeperRegistersServesAndRemovesWhenOff(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- k.Run(ctx) }()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(patience.Scale(30 * time.Second))
 	for k.Status().WebhookID == "" || pol.get() != 5*time.Minute {
 		if time.Now().After(deadline) {
 			t.Fatalf("not registered, or polling not slowed down: %+v, interval %v\n%s", k.Status(), pol.get(), e.buf.String())
