@@ -85,10 +85,13 @@ func TestRemovedInboxIsLocalAndHeals(t *testing.T) {
 	}
 	// first.pdf left with its folder: the rescan of the recreated inbox
 	// finds it missing and its record is let go, after the other results.
+	// back.pdf's result file is on disk before its record says done (the
+	// batch records it once its folder is synced), so one done file alone
+	// could still be first.pdf: wait until nothing is queued or in flight.
 	e.waitFor("first.pdf let go", 20*time.Second, func() bool {
 		for _, in := range status(t, cfg).Inboxes {
 			if in.Path == gone {
-				return in.Files[report.Done] == 1
+				return in.Files[report.Done] == 1 && in.Files[report.Queued]+in.Files[report.InFlight] == 0
 			}
 		}
 		return false

@@ -30,14 +30,34 @@ type fakeSource struct {
 	mu       sync.Mutex
 	h        notify.Health
 	failures []notify.Failure
+	reads    int // Health calls: one a check
 }
 
 func (f *fakeSource) Health() notify.Health {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	h := f.h
 	h.Inboxes = append([]notify.InboxHealth(nil), f.h.Inboxes...)
 	return h
+}
+
+// checked waits until the notifier has read the health n more times: with
+// n = 3, a check that began after the call has also ended (checks run one
+// after another), so it saw the present health at the fake clock's present
+// time, however slow the machine.
+func (f *fakeSource) checked(t *testing.T, n int) {
+	t.Helper()
+	f.mu.Lock()
+	want := f.reads + n
+	f.mu.Unlock()
+	if !patience.Wait(10*time.Second, time.Millisecond, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.reads >= want
+	}) {
+		t.Fatal("the notifier did not check the health within 10 s")
+	}
 }
 
 func (f *fakeSource) set(fn func(h *notify.Health)) {
@@ -354,7 +374,7 @@ repeat = "1h"
 			clk := &clock{t: time.Date(2026, 3, 10, 9, 0, 0, 0, time.Local)}
 			src := &fakeSource{h: notify.Health{Inboxes: []notify.InboxHealth{{Path: "/mnt/share", Healthy: true}}}}
 			run(t, notify.Options{Targets: targets(t, cfg, nil), Source: src, Now: clk.now, Check: 5 * time.Millisecond})
-			settle := func() { time.Sleep(30 * time.Millisecond) } // several checks at this clock time
+			settle := func() { src.checked(t, 3) } // a whole check at this clock time, begun and ended
 			setDown := func(down bool) {
 				src.set(func(h *notify.Health) {
 					h.Inboxes[0].Healthy, h.Inboxes[0].Error = !down, "stat /mnt/share: host is down"
