@@ -1,9 +1,11 @@
 package finish
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"time"
 
@@ -21,6 +23,7 @@ type outage struct {
 	wait    time.Duration // the current back-off
 	next    time.Time     // no write is tried before
 	pending int           // writes put off or failed since it started
+	quiet   bool          // the watcher logged it (see outageStart)
 }
 
 func (f *Finisher) backoff() (first, most time.Duration) {
@@ -70,6 +73,10 @@ func (f *Finisher) outageHolds(i int) bool {
 func (f *Finisher) outageStart(i int, err error) {
 	first, most := f.backoff()
 	now := f.now()
+	// When the inbox's watcher finds it unreachable too, that check has
+	// logged the outage (once for every part that meets it): this part of
+	// it is told at debug level, its end too.
+	quiet := f.o.Reachable != nil && !f.o.Reachable(i)
 	f.mu.Lock()
 	o := f.outages[i]
 	if o != nil {
@@ -79,12 +86,22 @@ func (f *Finisher) outageStart(i int, err error) {
 		f.mu.Unlock()
 		return
 	}
-	o = &outage{since: now, err: err, wait: first, next: now.Add(first)}
+	o = &outage{since: now, err: err, wait: first, next: now.Add(first), quiet: quiet}
 	f.outages[i] = o
 	f.mu.Unlock()
-	f.log.Error("cannot write results into the inbox: its share or disk seems unreachable; the results are kept and written when it is back "+
-		fmt.Sprintf("(tried again after %v, then less and less often, at least every %v)", first, most),
+	f.log.Log(context.Background(), o.level(slog.LevelError),
+		"cannot write results into the inbox: its share or disk seems unreachable; the results are kept and written when it is back "+
+			fmt.Sprintf("(tried again after %v, then less and less often, at least every %v)", first, most),
 		"inbox", f.o.Inboxes[i].Path, "error", err)
+}
+
+// level is the level of an outage's lines: lvl, or debug when the
+// watcher has logged the outage.
+func (o *outage) level(lvl slog.Level) slog.Level {
+	if o.quiet {
+		return slog.LevelDebug
+	}
+	return lvl
 }
 
 // outageEnd ends inbox i's outage after a write into it succeeded.
@@ -96,7 +113,7 @@ func (f *Finisher) outageEnd(i int) {
 	if o == nil {
 		return
 	}
-	f.log.Info("results can be written into the inbox again; the ones kept are being written",
+	f.log.Log(context.Background(), o.level(slog.LevelInfo), "results can be written into the inbox again; the ones kept are being written",
 		"inbox", f.o.Inboxes[i].Path, "unreachable_for", f.now().Sub(o.since).Round(time.Second).String(), "writes_put_off", o.pending)
 }
 

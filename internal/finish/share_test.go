@@ -22,20 +22,40 @@ import (
 // every 5 s is shortened here to about 5 s with retries every 20 ms and a
 // back-off from 50 ms to 800 ms: at least as many attempts, so as many
 // lines as before would be logged without the grouping.
+//
+// When the inbox's watcher meets the outage too (Reachable false), it has
+// logged it: the result writer's two lines are then debug lines.
 func TestShareOutageLogsItsStartAndEnd(t *testing.T) {
 	s := smbtest.Start(t)
+	for _, watcherSaw := range []bool{false, true} {
+		t.Run(map[bool]string{false: "alone", true: "watcher saw it"}[watcherSaw], func(t *testing.T) {
+			shareOutage(t, s, watcherSaw)
+		})
+	}
+}
+
+func shareOutage(t *testing.T, s *smbtest.Share, watcherSaw bool) {
 	st := openStore(t)
-	inbox := filepath.Join(s.Mount, "inbox")
+	sub := map[bool]string{false: "inbox", true: "seen"}[watcherSaw]
+	inbox := filepath.Join(s.Mount, sub)
+	if err := os.MkdirAll(filepath.Join(s.Folder, sub), 0o777); err != nil {
+		t.Fatal(err)
+	}
 	var keys, paths, names []string
 	for i := range 5 {
 		name := fmt.Sprintf("scan%d.pdf", i)
-		s.WriteDirect("inbox/"+name, []byte("%PDF-1.4 x %%EOF"))
+		s.WriteDirect(sub+"/"+name, []byte("%PDF-1.4 x %%EOF"))
 		p, k := submitted(t, st, inbox, inbox, name, false)
 		keys, paths, names = append(keys, k), append(paths, p), append(names, name)
 	}
 	logs := &logLines{}
-	fin := finish.New(finish.Options{Store: st, Inboxes: []finish.Inbox{{Path: inbox}}, Logger: slog.New(logs),
-		RetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 800 * time.Millisecond})
+	o := finish.Options{Store: st, Inboxes: []finish.Inbox{{Path: inbox}}, Logger: slog.New(logs),
+		RetryBackoff: 50 * time.Millisecond, MaxRetryBackoff: 800 * time.Millisecond}
+	if watcherSaw {
+		// The watcher's check, as the daemon wires it: the inbox listed.
+		o.Reachable = func(int) bool { _, err := os.ReadDir(inbox); return err == nil }
+	}
+	fin := finish.New(o)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -70,11 +90,22 @@ func TestShareOutageLogsItsStartAndEnd(t *testing.T) {
 		if s := fileState(t, st, p); s != state.FileDone {
 			t.Errorf("%s: %s, want done", p, s)
 		}
-		if _, err := os.Stat(filepath.Join(s.Folder, "inbox", filepath.Base(p)+".json")); err != nil {
+		if _, err := os.Stat(filepath.Join(s.Folder, sub, filepath.Base(p)+".json")); err != nil {
 			t.Errorf("result of %s not on the server: %v", p, err)
 		}
 	}
 	lines := logs.except("result written")
+	if watcherSaw {
+		var told []string
+		for _, l := range lines {
+			if !strings.HasPrefix(l, "DEBUG ") {
+				told = append(told, l)
+			}
+		}
+		if len(told) != 0 {
+			t.Errorf("the result writer told an outage the watcher had logged in %d lines above debug level:\n%s", len(told), strings.Join(told, "\n"))
+		}
+	}
 	if len(lines) > 3 || len(lines) < 2 {
 		t.Errorf("the outage was logged in %d lines, want its start and its end (at most 3):\n%s", len(lines), strings.Join(lines, "\n"))
 	}

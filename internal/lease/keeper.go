@@ -125,7 +125,7 @@ func (k *Keeper) take(dir string) (*Lease, error) {
 func (k *Keeper) acquire(ctx context.Context, once bool) error {
 	for i, w := range k.watchers {
 		if err := w.Reachable(); err != nil {
-			k.setFault(i, err)
+			k.setFault(i, unreachable{err})
 			continue
 		}
 		path := w.Status().Path
@@ -286,13 +286,13 @@ func (k *Keeper) run(ctx context.Context, i int) {
 		switch {
 		case err != nil:
 			if was == nil || errors.Is(was, ErrHeld) {
-				k.log.Error("inbox lease not renewed; the inbox is retried and its lease taken back when it can be written again (the other inboxes go on)",
+				k.log.Log(ctx, quietIf(err, slog.LevelError), "inbox lease not renewed; the inbox is retried and its lease taken back when it can be written again (the other inboxes go on)",
 					"inbox", path, "error", err)
 			}
 			wait = min(max(wait*2, leaseRetryMin), renew)
 		default:
 			if was != nil {
-				k.log.Info("inbox lease taken back", "inbox", path)
+				k.log.Log(ctx, quietIf(was, slog.LevelInfo), "inbox lease taken back", "inbox", path)
 				if k.o.Healed != nil {
 					k.o.Healed(i)
 				}
@@ -310,7 +310,7 @@ func (k *Keeper) keep(w *watcher.Watcher, i int) error {
 		k.mu.Lock()
 		k.leases[i] = nil // taken back when the inbox returns
 		k.mu.Unlock()
-		return err
+		return unreachable{err}
 	}
 	k.mu.Lock()
 	l := k.leases[i]
@@ -355,4 +355,20 @@ func (k *Keeper) Problems() []string {
 		}
 	}
 	return out
+}
+
+// unreachable is a lease not kept because its inbox is unreachable: the
+// watcher's check that found it has logged the outage, so the keeper's
+// lines about it are debug lines.
+type unreachable struct{ error }
+
+func (u unreachable) Unwrap() error { return u.error }
+
+// quietIf is lvl, or debug when err is an unreachable inbox.
+func quietIf(err error, lvl slog.Level) slog.Level {
+	var u unreachable
+	if errors.As(err, &u) {
+		return slog.LevelDebug
+	}
+	return lvl
 }

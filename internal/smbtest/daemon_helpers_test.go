@@ -65,11 +65,17 @@ listen = %q
 // returned stop is called (it waits for the daemon to end).
 func startDaemon(t *testing.T, cfg *config.Config, logs *testlog.Buffer) (stop func()) {
 	t.Helper()
+	return startDaemonAt(t, cfg, logs, slog.LevelInfo)
+}
+
+// startDaemonAt is startDaemon logging from level on.
+func startDaemonAt(t *testing.T, cfg *config.Config, logs *testlog.Buffer, level slog.Level) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, err := daemon.Run(ctx, daemon.Options{Config: cfg, APIKey: apiKey,
-			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))})
 		done <- err
 	}()
 	return func() {

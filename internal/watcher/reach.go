@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -22,9 +23,41 @@ var ErrVanished = errors.New("everything in the inbox vanished at once")
 // folder, can be read, and, when it was a mount point, still is. An empty
 // mount point is not an empty inbox: nothing is marked deleted and nothing
 // is written into it while this fails.
+//
+// Whoever finds the inbox unreachable (a rescan, the result writer, the
+// lease) reports it through here, so an outage is logged once, by the
+// watcher, when it begins, and once when a rescan finds the inbox again;
+// the callers log their own part of it at debug level.
 func (w *Watcher) Reachable() error {
+	err := w.reach()
+	if err != nil {
+		w.fault(err)
+	}
+	return err
+}
+
+// fault marks the inbox unreachable with err; the first fault of an
+// outage is logged. The next rescan that reaches the inbox heals it.
+func (w *Watcher) fault(err error) {
+	w.mu.Lock()
+	first, every := w.status.Healthy, w.status.RescanEvery
+	w.status.Healthy, w.status.Error = false, err.Error()
+	w.mu.Unlock()
+	if first {
+		w.log.Error("inbox is unreachable; nothing in it is marked deleted, the other inboxes go on, and it is retried",
+			"error", err, "retry_in", every)
+	}
+}
+
+// reach is Reachable's check, without reporting.
+func (w *Watcher) reach() error {
 	root := w.in.Path
 	st, err := os.Stat(winpath.Sys(root))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		// What happened, said once: an I/O error (a share gone) is not a
+		// question of access.
+		return fmt.Errorf("inbox: %w", results.Describe("reading", root, err))
+	}
 	if err != nil {
 		return fmt.Errorf("inbox %s: %w: check that the folder exists, that its share is mounted and that the ppsync user may read it", root, err)
 	}

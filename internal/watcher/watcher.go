@@ -641,7 +641,7 @@ func (w *Watcher) send(ctx context.Context, out chan<- Event, ev Event) {
 func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 	w.drainEvents(ctx, out)
 	was := w.Status()
-	err := w.Reachable()
+	err := w.reach()
 	began := time.Now()
 	if err == nil {
 		if !was.Healthy && w.fsw != nil {
@@ -665,11 +665,7 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 	w.scans++
 	clear(w.announced)
 	if err != nil {
-		w.setStatus(func(s *Status) { s.Healthy, s.Error = false, err.Error() })
-		if was.Healthy {
-			w.log.Error("inbox is unreachable; nothing in it is marked deleted, the other inboxes go on, and it is retried",
-				"error", err, "retry_in", w.rescan)
-		}
+		w.fault(err)
 		return err
 	}
 	took := time.Since(began)
@@ -682,7 +678,13 @@ func (w *Watcher) scan(ctx context.Context, out chan<- Event) error {
 		w.listed = time.Now()
 	}
 	w.setStatus(func(s *Status) {
-		s.Healthy, s.Error, s.LastScan = true, "", time.Now()
+		// Only a listing that began unreachable heals (it re-watched and
+		// swept): a fault another part reported while this one ran stays
+		// for the next.
+		if !was.Healthy {
+			s.Healthy, s.Error = true, ""
+		}
+		s.LastScan = time.Now()
 		s.Rescans++
 		s.RescanEvery = w.rescan
 		s.LastListing, s.LastListed, s.LastStats = took, w.cost.entries, w.cost.stats
