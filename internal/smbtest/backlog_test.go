@@ -22,8 +22,8 @@ const apiKey = "pp_test_smb_key_0123456789"
 
 // The whole daemon (--once) on an inbox on a real SMB share, against the
 // emulator with a 1 s rate window: every file gets its result through the
-// share, and a backlog twice as large takes less than four times as long
-// (the aim is 2.2: see the end of the test). 100
+// share, and a backlog twice as large takes at most 2.2 times as long
+// (PPSYNC_TEST_HEAVY), less than four times by default (see the end). 100
 // against 200 files by default; PPSYNC_TEST_HEAVY=1 runs 600 against 1,200
 // (the figures that were quadratic: 600 files in 68.5 s, 1,200 not done
 // after 283 s). The rescan interval is the default minute: a rescan lists
@@ -93,15 +93,20 @@ func TestDaemonBacklogOnAShareIsLinear(t *testing.T) {
 		}
 		t.Logf("%d files on the share: %v (%v per file)", n, took[n].Round(time.Millisecond), (took[n] / time.Duration(n)).Round(time.Microsecond))
 	}
-	// The aim is 2.2 (linear). The daemon is not there yet on a share: the
-	// results' own cost is linear (internal/finish TestShareBacklogCostIsLinear),
-	// but polling the share and checking settling files' content still
-	// grow with the folder (docs/shares.md, "Open"): 1.95 to 2.9 at 100 and
-	// 200 files, 3.46 at 600 and 1,200. What the test holds to until then is
-	// less than quadratic (4), which the folder sync per result was.
+	// Linear is 2 plus noise: PPSYNC_TEST_HEAVY's pair, the figure,
+	// is held to 2.2 (measured 1.99, on a quiet machine; 3.86 before results
+	// stopped looking each name up, where a missing name makes Samba scan the
+	// folder). The default pair runs 3 to 5 s, where a burst of load beside
+	// it moves the ratio more than the cost does (1.45 to 1.75 measured):
+	// it is held to less than quadratic (4), which the folder sync per
+	// result was.
+	limit := 4.0
+	if small >= 600 {
+		limit = 2.2
+	}
 	r := float64(took[2*small]) / float64(took[small])
-	t.Logf("%d files took %.2f times as long as %d (aim: 2.2; %s)", 2*small, r, small, patience.Describe())
-	if r > 4 {
-		t.Errorf("%d files took %.2f times as long as %d (%v against %v): quadratic or worse", 2*small, r, small, took[2*small], took[small])
+	t.Logf("%d files took %.2f times as long as %d (at most %.1f; %s)", 2*small, r, small, limit, patience.Describe())
+	if r > limit {
+		t.Errorf("%d files took %.2f times as long as %d (%v against %v), want at most %.1f: the cost per file grows with the folder", 2*small, r, small, took[2*small], took[small], limit)
 	}
 }
