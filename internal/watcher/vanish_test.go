@@ -1,13 +1,17 @@
 package watcher_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/patience"
+	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -71,5 +75,66 @@ func (r *run) expectAmong(kind watcher.Kind, want string, others ...string) {
 		if ev.Kind != watcher.Gone {
 			r.t.Fatalf("event %s %s", ev.Kind, ev.Path)
 		}
+	}
+}
+
+// Whoever finds an inbox unreachable reports it through Reachable (the
+// rescans, the result writer, the lease): many parts meeting one outage,
+// again and again, log it once; the rescan that finds the inbox again logs
+// its end once and makes it healthy.
+func TestAnOutageMetByManyPartsIsLoggedOnce(t *testing.T) {
+	in := inbox(t, func(i *watcher.Inbox) { i.Watch = watcher.WatchPoll })
+	logs := &testlog.Buffer{}
+	w := watcher.New(watcher.Options{Inbox: in, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx, make(chan watcher.Event, 100)) }()
+	t.Cleanup(func() { cancel(); <-done })
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(patience.Scale(5 * time.Second))
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 5 s; log:\n%s", what, logs.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitUntil("a first listing", func() bool { return w.Status().Rescans > 0 })
+
+	away := in.Path + ".away"
+	if err := os.Rename(in.Path, away); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				if w.Reachable() == nil {
+					t.Error("Reachable = nil for a folder that is gone")
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if w.Status().Healthy {
+		t.Error("the inbox is healthy after Reachable found it gone")
+	}
+	// Rescans meet it too (every 300 ms here) before it returns.
+	began := w.Status().LastScan
+	time.Sleep(patience.Scale(time.Second))
+	if err := os.Rename(away, in.Path); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the inbox healthy again", func() bool { return w.Status().Healthy })
+	if !w.Status().LastScan.After(began) {
+		t.Error("the inbox was made healthy without a rescan")
+	}
+	if n := logs.Count("inbox is unreachable"); n != 1 {
+		t.Errorf("the outage's start was logged %d times, want once; log:\n%s", n, logs.String())
+	}
+	if n := logs.Count("inbox is reachable again"); n != 1 {
+		t.Errorf("the outage's end was logged %d times, want once; log:\n%s", n, logs.String())
 	}
 }
