@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -570,38 +569,16 @@ func daemonRun(bin, cfg string, diskFiles int) (daemonFigures, error) {
 		_ = cmd.Process.Signal(os.Interrupt)
 		_ = cmd.Wait()
 	}()
-	watching := make(chan time.Duration, 1)
-	var logMu sync.Mutex
-	var logTail bytes.Buffer
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			logMu.Lock()
-			if logTail.Len() > 64<<10 {
-				logTail.Reset()
-			}
-			logTail.WriteString(line + "\n")
-			logMu.Unlock()
-			if strings.Contains(line, "pruned the state file") {
-				logMu.Lock()
-				d.pruned = line
-				logMu.Unlock()
-			}
-			if !sent && strings.Contains(line, "watching inbox") {
-				watching <- time.Since(start)
-				sent = true
-			}
+	lg := followLog(pipe, func(line string) {
+		if strings.Contains(line, "pruned the state file") {
+			d.pruned = line
 		}
-	}()
+	})
 	select {
-	case d.watching = <-watching:
+	case <-lg.watching:
+		d.watching = time.Since(start)
 	case <-time.After(5 * time.Minute):
-		logMu.Lock()
-		defer logMu.Unlock()
-		return d, fmt.Errorf("million: no \"watching inbox\" within 5 minutes:\n%s", tail(logTail.String()))
+		return d, fmt.Errorf("million: no \"watching inbox\" within 5 minutes:\n%s", lg.tail())
 	}
 	pid := cmd.Process.Pid
 	// Idle: two seconds in a row under 5 % of a core.
@@ -636,8 +613,7 @@ func daemonRun(bin, cfg string, diskFiles int) (daemonFigures, error) {
 	}
 	d.rescanCPU = (c1 - c0) / 4
 	d.rssKiB = peakRSS(pid)
-	logMu.Lock()
-	defer logMu.Unlock()
+	lg.locked(func() {}) // d.pruned is written under the log's lock
 	return d, nil
 }
 

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/config"
@@ -198,34 +196,15 @@ parser_id = "prs_invoice"
 		}
 	}
 	defer stopDaemon()
-	var logMu sync.Mutex
-	var logTail strings.Builder
-	var cadence []string // guarded by logMu
-	watching := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pipe)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		sent := false
-		for sc.Scan() {
-			line := sc.Text()
-			logMu.Lock()
-			if logTail.Len() > 64<<10 {
-				logTail.Reset()
-			}
-			logTail.WriteString(line + "\n")
-			if strings.Contains(line, "listing_every") {
-				cadence = append(cadence, line)
-			}
-			logMu.Unlock()
-			if !sent && strings.Contains(line, "watching inbox") {
-				close(watching)
-				sent = true
-			}
+	var cadence []string // under lg's lock
+	lg := followLog(pipe, func(line string) {
+		if strings.Contains(line, "listing_every") {
+			cadence = append(cadence, line)
 		}
-	}()
-	logs := func() string { logMu.Lock(); defer logMu.Unlock(); return tail(logTail.String()) }
+	})
+	logs := lg.tail
 	select {
-	case <-watching:
+	case <-lg.watching:
 	case <-time.After(2 * time.Minute):
 		return r, fmt.Errorf("share: no \"watching inbox\" within 2 minutes:\n%s", logs())
 	}
@@ -321,9 +300,7 @@ parser_id = "prs_invoice"
 	}
 	r.idleRescans, r.idleCPU = i1-i0, c1-c0
 	stopDaemon()
-	logMu.Lock()
-	r.cadence = slices.Clone(cadence)
-	logMu.Unlock()
+	lg.locked(func() { r.cadence = slices.Clone(cadence) })
 
 	// What a listing and a sweep of this folder cost, timed here on the
 	// same mount (best of three each).
