@@ -93,16 +93,21 @@ func TestDaemonBacklogOnAShareIsLinear(t *testing.T) {
 		}
 		t.Logf("%d files on the share: %v (%v per file)", n, took[n].Round(time.Millisecond), (took[n] / time.Duration(n)).Round(time.Microsecond))
 	}
-	// Linear is 2 plus noise: PPSYNC_TEST_HEAVY's pair, the figure,
-	// is held to 2.2 (measured 1.99, on a quiet machine; 3.86 before results
+	// Linear is 2 plus noise: PPSYNC_TEST_HEAVY's pair is held to 2.2
+	// (measured 1.99, on a quiet machine; 3.86 before results
 	// stopped looking each name up, where a missing name makes Samba scan the
 	// folder). The default pair runs 3 to 5 s, where a burst of load beside
 	// it moves the ratio more than the cost does (1.45 to 1.75 measured):
 	// it is held to less than quadratic (4), which the folder sync per
 	// result was.
+	// Under load (a patience factor above 1.5, as the finish stage's
+	// share test) the heavy pair too is held to 4 only, and says so.
 	limit := 4.0
-	if small >= 600 {
+	switch f := patience.Factor(); {
+	case small >= 600 && f <= 1.5:
 		limit = 2.2
+	case small >= 600:
+		t.Logf("held to 4, not 2.2, under load: %s", patience.Describe())
 	}
 	r := float64(took[2*small]) / float64(took[small])
 	t.Logf("%d files took %.2f times as long as %d (at most %.1f; %s)", 2*small, r, small, limit, patience.Describe())
