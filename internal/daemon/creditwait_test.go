@@ -19,7 +19,6 @@ import (
 	"github.com/ppsync/ppsync/internal/uploader"
 )
 
-// get reads path from the admin endpoint on loopback (no credentials).
 // get fetches path from the admin endpoint of cfg's daemon with the token
 // the daemon wrote for local clients, as the CLI sends it.
 func get(t *testing.T, cfg *config.Config, path string) string {
