@@ -1076,6 +1076,7 @@ type pageCount struct {
 	walked    bool  // the walk went through the whole tree
 	objects   int64 // the trailer's /Size
 	encrypted bool
+	doc       *doc // the file as the counter read it, for the sweep
 }
 
 // countPages counts the pages of the PDF in ra. With limit > 0, a file
@@ -1091,7 +1092,7 @@ func countPages(ra io.ReaderAt, size int64, limit int64) (pc pageCount, err erro
 	if err != nil {
 		return pageCount{}, err
 	}
-	pc = pageCount{objects: d.objects, encrypted: d.encrypted}
+	pc = pageCount{objects: d.objects, encrypted: d.encrypted, doc: d}
 	root, count, err := d.pagesRoot()
 	if err != nil {
 		return pc, err
