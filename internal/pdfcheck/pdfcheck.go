@@ -247,12 +247,16 @@ func judgeWith(f source, size int64, maxPages int, deep func(io.ReadSeeker) (int
 		return 0, &Problem{CodeEncrypted, fmt.Sprintf("the PDF is encrypted and too large (%d objects) to be checked without decrypting it: save an unprotected copy (print it to PDF, or run qpdf --decrypt) and drop that instead", pc.objects)}
 	case err == nil && pc.walked && !pc.encrypted:
 		// The counter read the cross-references and the whole page tree
-		// of a file that is not encrypted: the sweep checks the rest of
-		// its structure in a few small reads. Only when it finds damage
+		// of a file that is not encrypted, and found every page tree
+		// entry of the right kind: the sweep checks the rest of its
+		// structure in a few small reads. Only when either finds damage
 		// does pdfcpu, which loads every stream, judge the file: it
 		// repairs what it can (a cross-reference offset that is off, a
 		// wrong /Length) and refuses the rest.
-		if swept = pc.doc.sweep(); swept == nil {
+		if swept = pc.odd; swept == nil {
+			swept = pc.doc.sweep()
+		}
+		if swept == nil {
 			return int(pc.pages), nil
 		}
 	}
