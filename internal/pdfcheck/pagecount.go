@@ -97,6 +97,7 @@ type doc struct {
 	free      []*lexer // lexers to reuse, so a walk allocates no buffer a node
 	inflaters []io.ReadCloser
 	scratch   []byte // where streams are decoded before being kept
+	sweepMax  int64  // what a sweep may read, when not 0 (tests; else twice the size and 32 MiB)
 }
 
 // openDoc reads the cross-reference chain from startxref.

@@ -2,7 +2,9 @@ package pdfcheck
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 )
 
 // The structural sweep: for a file the page counter read (its
@@ -45,6 +47,17 @@ func (d *doc) sweep() (err error) {
 	if d.objects > maxSweepObjects {
 		return syntaxf("the trailer's /Size of %d is more than the %d objects swept", d.objects, maxSweepObjects)
 	}
+	if d.objects <= 0 {
+		return syntaxf("the trailer has no /Size")
+	}
+	if n := d.listed(); n > d.objects {
+		return syntaxf("the cross-reference lists objects up to %d, beyond the trailer's /Size of %d", n-1, d.objects)
+	}
+	// Objects may overlap, or lie at the same offset: bound what is read.
+	budget := &sweepBudget{left: 2*d.size + 32<<20}
+	if d.sweepMax > 0 {
+		budget.left = d.sweepMax
+	}
 	objStm := map[int64]int64{} // object stream number -> its /N
 	type packed struct{ num, stm, idx int64 }
 	var inStreams []packed
@@ -55,7 +68,7 @@ func (d *doc) sweep() (err error) {
 		}
 		switch e.kind {
 		case 1:
-			n, err := d.sweepObject(num, e.off)
+			n, err := d.sweepObject(num, e.off, budget)
 			if err != nil {
 				return err
 			}
@@ -80,8 +93,8 @@ func (d *doc) sweep() (err error) {
 
 // sweepObject checks the object num the cross-reference places at off; it
 // returns the object's /N when it is an object stream, else -1.
-func (d *doc) sweepObject(num, off int64) (int64, error) {
-	l := d.at(off)
+func (d *doc) sweepObject(num, off int64, budget *sweepBudget) (int64, error) {
+	l := d.lexerOn(&budgeted{r: io.NewSectionReader(d.ra, off, d.size-off), b: budget})
 	defer d.release(l)
 	n, err := objectHeader(l)
 	if err != nil {
@@ -190,4 +203,40 @@ func (d *doc) endstreamAt(end, num, n int64) error {
 		return syntaxf("stream object %d's data, %d bytes by its /Length, is not followed by endstream at byte %d", num, n, end)
 	}
 	return nil
+}
+
+// listed is one more than the largest object number the cross-reference
+// sections list.
+func (d *doc) listed() int64 {
+	var n int64
+	for _, s := range d.sections {
+		for _, sub := range s.table {
+			n = max(n, sub.first+sub.count)
+		}
+		for i := 0; i+1 < len(s.index); i += 2 {
+			n = max(n, s.index[i]+s.index[i+1])
+		}
+	}
+	return n
+}
+
+// errSweepBudget stops a sweep that would read more than its budget.
+var errSweepBudget = errors.New("the objects overlap too much to be checked in small reads")
+
+// sweepBudget is what a sweep may still read.
+type sweepBudget struct{ left int64 }
+
+// budgeted charges what is read through it to a sweep's budget.
+type budgeted struct {
+	r io.Reader
+	b *sweepBudget
+}
+
+func (r *budgeted) Read(p []byte) (int, error) {
+	if r.b.left <= 0 {
+		return 0, errSweepBudget
+	}
+	n, err := r.r.Read(p[:min(int64(len(p)), r.b.left)])
+	r.b.left -= int64(n)
+	return n, err
 }

@@ -3,6 +3,7 @@ package pdfcheck
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -206,6 +207,8 @@ func TestSweepVerdictIsPDFCPUs(t *testing.T) {
 		{"cross-reference stream, entry past the object stream's /N", xrefStreamPDF(4, 3), true, ""},
 		{"generated tree, table", pdftest.PDF(30, pdftest.Options{Fanout: 4}), false, ""},
 		{"generated tree, object streams", pdftest.PDF(300, pdftest.Options{Fanout: 10, Compressed: true}), false, ""},
+		{"trailer without /Size", bytes.Replace(pagePDF("<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>"), []byte("/Size 4"), []byte("/Sxze 4"), 1), true, ""},
+		{"/Size below the objects listed", bytes.Replace(pagePDF("<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>"), []byte("/Size 4"), []byte("/Size 3"), 1), true, ""},
 		{"page, intact", pagePDF("<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>"), false, ""},
 		{"page, /MediaBox inherited", pagePDF("<</Type/Page/Parent 2 0 R>>", "/MediaBox[0 0 9 9]"), false, ""},
 		{"page, no /MediaBox", pagePDF("<</Type/Page/Parent 2 0 R>>"), true, ""},
@@ -280,4 +283,27 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestSweepBounded: a sweep stops when it has read its budget (twice the
+// file's size and 32 MiB: objects may overlap), and the file goes to
+// pdfcpu.
+func TestSweepBounded(t *testing.T) {
+	b := streamPDF(t, "<< /Length 5000 >>", noise(5000), "\nendstream")
+	for _, tc := range []struct {
+		budget int64
+		want   error
+	}{
+		{0, nil},
+		{int64(len(b)) / 4, errSweepBudget},
+	} {
+		pc, err := countPages(bytes.NewReader(b), int64(len(b)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pc.doc.sweepMax = tc.budget
+		if err := pc.doc.sweep(); !errors.Is(err, tc.want) {
+			t.Errorf("budget %d: %v, want %v", tc.budget, err, tc.want)
+		}
+	}
 }
