@@ -33,3 +33,18 @@ func BenchmarkInspectInvoice(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkInspectOneBigStream is Inspect on a 2 MB PDF that is mostly one
+// stream (the files of the local-limit bench scenario).
+func BenchmarkInspectOneBigStream(b *testing.B) {
+	data := pdfcheck.OneBigStream(b, 2_000_000)
+	p := file(b, "big.pdf", data)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		info, err := pdfcheck.Inspect(p, pdfcheck.Options{})
+		if err != nil || info.Pages != 1 {
+			b.Fatal(info, err)
+		}
+	}
+}

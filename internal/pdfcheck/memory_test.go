@@ -107,3 +107,33 @@ func TestInspectMemoryIndependentOfPages(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectReadsNoStreamWhole: a PDF that is mostly one stream, as scans
+// are, is checked without its stream being read into memory (pdfcpu,
+// which judged such files before, loads it whole): a file of up to 1 MiB
+// costs its own bytes, read once, and little else; a larger one, read
+// where it lies, the 1 MiB buffer of the hash and little else.
+func TestInspectReadsNoStreamWhole(t *testing.T) {
+	const slack = 512 << 10
+	for _, tc := range []struct {
+		name string
+		size int
+		base uint64 // what reading costs: the file's bytes or the hash's buffer
+	}{
+		{"900 KB, read into memory", 900_000, 900_000},
+		{"2 MB, read where it lies", 2_000_000, 1 << 20},
+	} {
+		data := pdfcheck.OneBigStream(t, tc.size)
+		p := file(t, "big.pdf", data)
+		var err error
+		var info pdfcheck.Info
+		peak, total := heapUse(func() { info, err = pdfcheck.Inspect(p, pdfcheck.Options{MaxPages: 2000}) })
+		t.Logf("%s (%d bytes): peak heap +%d KiB, allocated %d KiB", tc.name, len(data), peak>>10, total>>10)
+		if err != nil || info.Pages != 1 {
+			t.Fatalf("%s: %+v %v", tc.name, info, err)
+		}
+		if total > tc.base+slack {
+			t.Errorf("%s: allocated %d KiB, over the %d KiB reading costs + %d KiB", tc.name, total>>10, tc.base>>10, slack>>10)
+		}
+	}
+}

@@ -97,6 +97,7 @@ type doc struct {
 	free      []*lexer // lexers to reuse, so a walk allocates no buffer a node
 	inflaters []io.ReadCloser
 	scratch   []byte // where streams are decoded before being kept
+	sweepMax  int64  // what a sweep may read, when not 0 (tests; else twice the size and 32 MiB)
 }
 
 // openDoc reads the cross-reference chain from startxref.
@@ -1021,32 +1022,49 @@ func (d *doc) pagesRoot() (int64, int64, error) {
 }
 
 // walk counts the leaves (pages) under node num, failing with errTooMany
-// past limit and errBudget past the node budget.
+// past limit and errBudget past the node budget. On the way it notes the
+// first page-tree entry of the wrong kind (see odd), which the sweep
+// reports.
 type walk struct {
 	d      *doc
 	limit  int64
 	pages  int64
 	budget int64 // nodes still allowed
+	odd    error // the first entry pdfcpu's validation would refuse
 }
 
-func (w *walk) node(num int64, depth int) error {
+// note keeps the first finding.
+func (w *walk) note(format string, args ...any) {
+	if w.odd == nil {
+		w.odd = syntaxf(format, args...)
+	}
+}
+
+// node walks node num, a kid of parent (-1 for the root); it returns how
+// many pages under it have no /MediaBox of their own or from a node up to
+// num (a page inherits it from its ancestors).
+func (w *walk) node(num, parent int64, depth int) (int64, error) {
 	if depth > maxDepth {
-		return syntaxf("the page tree is deeper than %d levels (or loops)", maxDepth)
+		return 0, syntaxf("the page tree is deeper than %d levels (or loops)", maxDepth)
 	}
 	if w.budget--; w.budget < 0 {
-		return errBudget
+		return 0, errBudget
 	}
 	l, done, err := w.d.object(num, 0)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer done()
-	hasKids, isPages := false, false
+	hasKids, isPages, hasBox, hasParent := false, false, false, false
+	var noBox int64
 	err = l.openDict(func(key string) (bool, error) {
 		switch key {
 		case "Type":
 			v, err := l.parseValue()
 			isPages = v.kind == tName && v.s == "Pages"
+			if err == nil && !isPages && (v.kind != tName || v.s != "Page") {
+				w.note("page tree node %d has a /Type that is neither /Pages nor /Page", num)
+			}
 			return true, err
 		case "Kids":
 			hasKids = true
@@ -1054,20 +1072,55 @@ func (w *walk) node(num int64, depth int) error {
 				if !v.isRef {
 					return syntaxf("a /Kids entry of object %d is not a reference", num)
 				}
-				return w.node(v.ref.num, depth+1)
+				n, err := w.node(v.ref.num, num, depth+1)
+				noBox += n
+				return err
 			})
+		case "Parent":
+			v, err := l.parseValue()
+			hasParent = true
+			if err == nil && (!v.isRef || v.ref.num != parent) {
+				w.note("page tree node %d's /Parent is not node %d, whose kid it is", num, parent)
+			}
+			return true, err
+		case "MediaBox":
+			v, err := l.parseValue()
+			hasBox = true
+			if err == nil && v.kind != tArrOpen && !v.isRef {
+				w.note("page tree node %d's /MediaBox is not an array", num)
+			}
+			return true, err
+		case "Resources":
+			v, err := l.parseValue()
+			if err == nil && v.kind != tDictOpen && !v.isRef {
+				w.note("page tree node %d's /Resources is not a dictionary", num)
+			}
+			return true, err
+		case "Contents", "Annots":
+			v, err := l.parseValue()
+			if err == nil && v.kind != tArrOpen && !v.isRef {
+				w.note("page %d's /%s is neither an array nor a reference", num, key)
+			}
+			return true, err
 		}
 		return false, nil
 	})
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if parent >= 0 && !hasParent {
+		w.note("page tree node %d has no /Parent", num)
 	}
 	if !hasKids && !isPages {
+		noBox = 1
 		if w.pages++; w.pages > w.limit {
-			return errTooMany
+			return 0, errTooMany
 		}
 	}
-	return nil
+	if hasBox {
+		noBox = 0
+	}
+	return noBox, nil
 }
 
 // pageCount is what the counter learnt.
@@ -1076,6 +1129,8 @@ type pageCount struct {
 	walked    bool  // the walk went through the whole tree
 	objects   int64 // the trailer's /Size
 	encrypted bool
+	doc       *doc  // the file as the counter read it, for the sweep
+	odd       error // the first page-tree entry of the wrong kind (when walked)
 }
 
 // countPages counts the pages of the PDF in ra. With limit > 0, a file
@@ -1091,7 +1146,7 @@ func countPages(ra io.ReaderAt, size int64, limit int64) (pc pageCount, err erro
 	if err != nil {
 		return pageCount{}, err
 	}
-	pc = pageCount{objects: d.objects, encrypted: d.encrypted}
+	pc = pageCount{objects: d.objects, encrypted: d.encrypted, doc: d}
 	root, count, err := d.pagesRoot()
 	if err != nil {
 		return pc, err
@@ -1107,7 +1162,8 @@ func countPages(ra io.ReaderAt, size int64, limit int64) (pc pageCount, err erro
 		wl = count
 	}
 	w := &walk{d: d, limit: wl, budget: 2*wl + 1024}
-	switch err := w.node(root, 0); {
+	noBox, err := w.node(root, -1, 0)
+	switch {
 	case errors.Is(err, errTooMany) && limit <= 0:
 		return pc, syntaxf("the page tree holds more pages than its root's /Count of %d", count)
 	case errors.Is(err, errTooMany):
@@ -1122,5 +1178,9 @@ func countPages(ra io.ReaderAt, size int64, limit int64) (pc pageCount, err erro
 		return pc, syntaxf("the page tree's root says %d pages but the tree holds %d", count, w.pages)
 	}
 	pc.walked = true
+	pc.odd = w.odd
+	if noBox > 0 && pc.odd == nil {
+		pc.odd = syntaxf("%d of the %d pages have no /MediaBox, of their own or inherited", noBox, w.pages)
+	}
 	return pc, nil
 }

@@ -222,9 +222,17 @@ func InspectOpen(f *os.File, path string, size int64, o Options) (Info, error) {
 
 // judge counts the pages of the PDF in f and checks it: by the page
 // counter, whose memory is bounded whatever the file, and, for files small
-// enough for its memory to be bounded too, by pdfcpu's full validation.
+// enough for its memory to be bounded too, by the structural sweep or
+// pdfcpu's full validation.
 func judge(f source, size int64, maxPages int) (int, error) {
+	return judgeWith(f, size, maxPages, pdfcpuPages)
+}
+
+// judgeWith is judge with deep, pdfcpu's validation (pdfcpuPages), given
+// so that tests can tell when it runs.
+func judgeWith(f source, size int64, maxPages int, deep func(io.ReadSeeker) (int, error)) (int, error) {
 	pc, err := countPages(f, size, int64(maxPages))
+	var swept error
 	switch {
 	case errors.Is(err, errTooMany):
 		return 0, &Problem{CodeTooManyPages, tooMany(pc.pages, maxPages)}
@@ -237,12 +245,30 @@ func judge(f source, size int64, maxPages int) (int, error) {
 		return 0, countFailed(err)
 	case errors.Is(err, errEncryptedStream) && pc.objects > deepCheckObjects:
 		return 0, &Problem{CodeEncrypted, fmt.Sprintf("the PDF is encrypted and too large (%d objects) to be checked without decrypting it: save an unprotected copy (print it to PDF, or run qpdf --decrypt) and drop that instead", pc.objects)}
+	case err == nil && pc.walked && !pc.encrypted:
+		// The counter read the cross-references and the whole page tree
+		// of a file that is not encrypted, and found every page tree
+		// entry of the right kind: the sweep checks the rest of its
+		// structure in a few small reads. Only when either finds damage
+		// does pdfcpu, which loads every stream, judge the file: it
+		// repairs what it can (a cross-reference offset that is off, a
+		// wrong /Length) and refuses the rest.
+		if swept = pc.odd; swept == nil {
+			swept = pc.doc.sweep()
+		}
+		if swept == nil {
+			return int(pc.pages), nil
+		}
 	}
 	// Small enough for pdfcpu: it validates the whole file, repairs what
 	// the counter could not read, and opens encrypted files.
-	n, perr := pdfcpuPages(f)
+	n, perr := deep(f)
 	if perr != nil {
-		return 0, pdfcpuProblem(perr)
+		if p := pdfcpuProblem(perr); p.Code != CodePageCount || swept == nil {
+			return 0, p
+		}
+		// What the sweep found says where the damage is.
+		return 0, &Problem{CodePageCount, "the PDF's structure is damaged: re-export or re-scan it (" + short(swept) + ")"}
 	}
 	if maxPages > 0 && n > maxPages {
 		return 0, &Problem{CodeTooManyPages, tooMany(int64(n), maxPages)}
