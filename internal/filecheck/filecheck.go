@@ -64,6 +64,9 @@ const (
 // It is pdfcheck's type, so callers handle PDFs and images alike.
 type Problem = pdfcheck.Problem
 
+// BufferSize is the room Options.Buffer needs (pdfcheck.BufferSize).
+const BufferSize = pdfcheck.BufferSize
+
 // DefaultTypes are the file-name patterns an inbox accepts unless its
 // `types` setting says otherwise.
 func DefaultTypes() []string { return []string{"*.pdf", "*.png", "*.jpg", "*.jpeg", "*.webp"} }
@@ -91,6 +94,9 @@ type Options struct {
 	// MarkAfter is how long a validation runs before the journal marks it
 	// (0: 100 ms; negative: at once).
 	MarkAfter time.Duration
+	// Buffer is room for reading a PDF that the caller owns and reuses
+	// from one call to the next (pdfcheck.Options.Buffer).
+	Buffer []byte
 }
 
 // Journal remembers which file is being validated, so that a file whose
@@ -401,7 +407,7 @@ func inspectPDF(f *os.File, st os.FileInfo, path string, o Options) (Info, error
 		}
 		defer m.end()
 	}
-	pi, err := pdfcheck.InspectOpen(f, path, st.Size(), pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages})
+	pi, err := pdfcheck.InspectOpen(f, path, st.Size(), pdfcheck.Options{MaxSize: o.MaxSize, MaxPages: o.MaxPages, Buffer: o.Buffer})
 	return Info{Kind: KindPDF, ContentType: ContentType(KindPDF), SHA256: pi.SHA256, Size: pi.Size, Pages: pi.Pages}, err
 }
 

@@ -1,6 +1,8 @@
 package pdfcheck_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"runtime"
 	"strings"
@@ -134,6 +136,42 @@ func TestInspectReadsNoStreamWhole(t *testing.T) {
 		}
 		if total > tc.base+slack {
 			t.Errorf("%s: allocated %d KiB, over the %d KiB reading costs + %d KiB", tc.name, total>>10, tc.base>>10, slack>>10)
+		}
+	}
+}
+
+// TestInspectWithABufferAllocatesNoReadingRoom: a caller that gives its own
+// buffer (a validation worker, one for all its files) costs no 1 MiB for
+// reading each file, small or large, and a buffer reused from file to file
+// (left full of another file's bytes) changes no hash and no verdict.
+func TestInspectWithABufferAllocatesNoReadingRoom(t *testing.T) {
+	const room = 256 << 10 // what Inspect may allocate besides reading
+	files := map[string][]byte{
+		"900 KB": pdfcheck.OneBigStream(t, 900_000),
+		"2 MB":   pdfcheck.OneBigStream(t, 2_000_000),
+		"small":  pdftest.PDF(3, pdftest.Options{}),
+	}
+	buf := make([]byte, pdfcheck.BufferSize)
+	for i := range buf {
+		buf[i] = 0xA5
+	}
+	for round := range 2 {
+		for _, name := range []string{"2 MB", "small", "900 KB"} {
+			data := files[name]
+			p := file(t, strings.ReplaceAll(name, " ", "")+".pdf", data)
+			want, werr := pdfcheck.Inspect(p, pdfcheck.Options{MaxPages: 2000})
+			var got pdfcheck.Info
+			var err error
+			_, total := heapUse(func() { got, err = pdfcheck.Inspect(p, pdfcheck.Options{MaxPages: 2000, Buffer: buf}) })
+			if err != nil || werr != nil || got != want {
+				t.Fatalf("round %d, %s: with a buffer %+v %v; without %+v %v", round, name, got, err, want, werr)
+			}
+			if sum := sha256.Sum256(data); got.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Fatalf("round %d, %s: hash %s, want the file's", round, name, got.SHA256)
+			}
+			if name != "small" && total > room {
+				t.Errorf("round %d, %s: allocated %d KiB with the caller's buffer, want at most %d KiB", round, name, total>>10, room>>10)
+			}
 		}
 	}
 }

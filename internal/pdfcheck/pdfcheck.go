@@ -137,6 +137,24 @@ type Options struct {
 	// MaxPages refuses PDFs with more pages (0: no limit) with
 	// CodeTooManyPages, as soon as the page tree's root says so.
 	MaxPages int
+	// Buffer is room the caller owns for reading, used only during the
+	// call: with BufferSize bytes, Inspect reads a small file into it, or
+	// a large one through it, instead of allocating 1 MiB for each file
+	// (a validation worker keeps one for all the files it checks).
+	Buffer []byte
+}
+
+// BufferSize is the room Options.Buffer needs to be used: a file of up to
+// inMemoryMax bytes read whole, and one byte more to see that it did not
+// grow meanwhile.
+const BufferSize = inMemoryMax + 1
+
+// buffer is o.Buffer when it is large enough, or a new one.
+func (o Options) buffer() []byte {
+	if len(o.Buffer) >= BufferSize {
+		return o.Buffer[:BufferSize]
+	}
+	return make([]byte, BufferSize)
 }
 
 // deepCheckObjects is the largest PDF (in objects, the trailer's /Size)
@@ -179,10 +197,11 @@ func InspectOpen(f *os.File, path string, size int64, o Options) (Info, error) {
 	}
 	h := sha256.New()
 	var src source = f
+	buf := o.buffer()
 	if size <= inMemoryMax {
 		// A small file is read once, into memory, for the hash and the
 		// checks alike (pdfcpu reads a file in many small pieces).
-		b := make([]byte, size+1)
+		b := buf[:size+1]
 		n, err := io.ReadFull(io.TeeReader(f, h), b)
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
 			return Info{}, err
@@ -192,7 +211,7 @@ func InspectOpen(f *os.File, path string, size int64, o Options) (Info, error) {
 		}
 		src = bytes.NewReader(b[:n])
 	} else {
-		n, err := hashInto(h, f)
+		n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf[:hashBuf])
 		if err != nil {
 			return Info{}, err
 		}

@@ -63,7 +63,7 @@ func TestCopyCostDoesNotGrowWithCopies(t *testing.T) {
 			t.Fatal(err)
 		}
 		ev := watcher.Event{Kind: watcher.Ready, Path: p, Size: fi.Size(), ModTime: fi.ModTime()}
-		pre := u.inspect(ev)
+		pre := u.inspect(ev, nil)
 		before := st.Cost()
 		u.handle(ctx, ev, pre)
 		after := st.Cost()

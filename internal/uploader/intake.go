@@ -34,7 +34,10 @@ type inspected struct {
 // once and only reads the state; everything that decides and records a
 // file's fate runs afterwards in handle, one event at a time, in the order
 // the events came.
-func (u *Uploader) inspect(ev watcher.Event) inspected {
+//
+// buf is the worker's own room for reading (pdfcheck.BufferSize), reused
+// from one file to the next.
+func (u *Uploader) inspect(ev watcher.Event, buf []byte) inspected {
 	if ev.Kind != watcher.Ready {
 		return inspected{}
 	}
@@ -48,7 +51,9 @@ func (u *Uploader) inspect(ev watcher.Event) inspected {
 	}); err == nil && unchanged(rec, known, ev, in) {
 		return inspected{unchanged: true}
 	}
-	info, err := u.inspectFile(ev.Path, u.checks(in))
+	o := u.checks(in)
+	o.Buffer = buf
+	info, err := u.inspectFile(ev.Path, o)
 	return inspected{info: info, err: err}
 }
 

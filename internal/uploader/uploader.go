@@ -318,8 +318,12 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 		pool.Add(1)
 		go func() {
 			defer pool.Done()
+			var buf []byte // allocated at the first file
 			for it := range work {
-				it.pre = u.inspect(it.ev)
+				if buf == nil {
+					buf = make([]byte, filecheck.BufferSize)
+				}
+				it.pre = u.inspect(it.ev, buf)
 				close(it.done)
 			}
 		}()
