@@ -254,7 +254,7 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 	s, path := openTemp(t)
 	const n = 160 * checkEvery
-	inbox := "/in/" + strings.Repeat("i", 3000) // long keys and values: a large index
+	inbox := "/in/" + strings.Repeat("i", 1500) // long keys and values: a large index
 	for b := 0; b < n; b += 500 {
 		if err := s.Update(func(tx *Tx) error {
 			for i := b; i < min(b+500, n); i++ {
@@ -555,5 +555,57 @@ func TestTimedReleaseOnlyAfterUnreleasedWork(t *testing.T) {
 		if kib := mappedRSS(t, path); kib > endCeilingKiB {
 			t.Errorf("%s: %d KiB of the state mapped after the timed look, want at most %d", st.name, kib, endCeilingKiB)
 		}
+	}
+}
+
+// The gauge counts every file page the process maps: when other pages go
+// (another state closed, code pages reclaimed), the baseline follows it
+// down, so what the state maps afterwards is measured from there and not
+// hidden behind what went.
+func TestBudgetCountsFromTheLowestPoint(t *testing.T) {
+	s, path := openTemp(t)
+	fillFiles(t, s, 8)
+	other, _ := openTemp(t)
+	fillFiles(t, other, 8)
+	readEvery := func(st *Store) {
+		t.Helper()
+		if err := st.View(func(tx *Tx) error {
+			return tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readOne := func() {
+		t.Helper()
+		if err := s.View(func(tx *Tx) error { _, _, err := tx.File("/in/0/0001.pdf"); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The other state mapped whole: s, looking, takes it into its baseline.
+	readEvery(other)
+	readOne()
+	if _, err := s.ReleaseTouched(); err != nil {
+		t.Fatal(err)
+	}
+	// The other state closed: its pages leave the gauge, and s's next look
+	// lowers its baseline.
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	readOne()
+	if released, err := s.ReleaseTouched(); err != nil || released {
+		t.Fatalf("after a read of one record: released %v, %v; want no release", released, err)
+	}
+	// Now s maps more than the budget: the next look hands it back.
+	readEvery(s)
+	if kib := mappedRSS(t, path); kib < 2*endCeilingKiB {
+		t.Fatalf("a read of every record mapped %d KiB: want at least %d to tell", kib, 2*endCeilingKiB)
+	}
+	released, err := s.ReleaseTouched()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kib := mappedRSS(t, path); !released || kib > endCeilingKiB {
+		t.Errorf("after a read of every record: released %v, %d KiB of the state mapped; want a release, at most %d KiB", released, kib, endCeilingKiB)
 	}
 }
