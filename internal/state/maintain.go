@@ -115,6 +115,10 @@ func (m *Maintainer) maintain(ctx context.Context) {
 	defer prune.Stop()
 	release := time.NewTicker(mappedReleaseEvery)
 	defer release.Stop()
+	defer func() {
+		log.Debug("handed the state file's mapped pages back", "state", path, "releases", st.Releases(),
+			"looks", st.ReleaseChecks(), "budget_bytes", mappedBudget)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
