@@ -85,34 +85,43 @@ func (s *Store) checkDue(ops int) bool {
 // calls release (which hands the state's mapped pages back) when it grew by
 // more than mappedBudget since the last release; it reports whether it
 // released. When the memory cannot be read it releases, as every look did
-// before. Only one look runs at a time: a caller that finds one running
-// leaves it to that one.
+// before. Looks run side by side: two that find the budget passed both
+// release, which costs a madvise and nothing else (a lock here would make
+// a walk skip its looks while another look's release waits for bbolt to
+// remap the file, and map the whole file meanwhile).
+func (s *Store) releaseIfOver(release func() error) (bool, error) {
+	s.unchecked.Store(0)
+	s.checks.Add(1)
+	if !s.overBudget() {
+		return false, nil
+	}
+	return true, release()
+}
+
+// overBudget reports whether the process's resident file-backed memory
+// grew by more than mappedBudget since the last release (true when it
+// cannot be read).
 //
 // The gauge counts every file page the process maps (the binary's code as
 // it runs too), so what grew is not all the state's: a look that finds
 // growth elsewhere releases once, and the baseline then includes it. The
 // baseline also follows the gauge down (the kernel reclaimed code pages, or
-// a compaction unmapped the old file), so growth is counted from the lowest
-// point since the last release.
-func (s *Store) releaseIfOver(release func() error) (bool, error) {
-	if !s.checkMu.TryLock() {
-		return false, nil
-	}
-	defer s.checkMu.Unlock()
-	s.unchecked.Store(0)
-	s.checks.Add(1)
+// a compaction or a remap unmapped the old mapping), so growth is counted
+// from the lowest point since the last release.
+func (s *Store) overBudget() bool {
 	now, err := residentFileBytes()
-	if err == nil {
+	if err != nil {
+		return true
+	}
+	for {
 		base := s.baseline.Load()
-		if now < base {
-			s.baseline.Store(now)
-			base = now
+		if now >= base {
+			return now-base > mappedBudget
 		}
-		if now-base <= mappedBudget {
-			return false, nil
+		if s.baseline.CompareAndSwap(base, now) {
+			return false
 		}
 	}
-	return true, release()
 }
 
 // ReleaseTouched looks at how much of the state is mapped (and hands it

@@ -229,12 +229,11 @@ type Store struct {
 	// resident file-backed memory was last looked at (see budget.go);
 	// checks counts those looks, releases the releases (madvise passes).
 	// baseline is that memory, in bytes, right after the last release (or
-	// the lowest seen since); checkMu lets one look run at a time.
+	// the lowest seen since).
 	unchecked atomic.Int64
 	checks    atomic.Uint64
 	releases  atomic.Uint64
 	baseline  atomic.Int64
-	checkMu   sync.Mutex
 
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
