@@ -47,6 +47,49 @@ func BenchmarkFileLookup(b *testing.B) {
 	}
 }
 
+// BenchmarkFileLookupLargeState reads one file record among 100,000 (a
+// state of some 40 MiB, ten times the mapped budget) in a transaction of
+// its own, scattered over the file as lookups by content hash are: each
+// read maps the pages around it, and the releases (reported a lookup) make
+// the next reads fault their pages in again.
+func BenchmarkFileLookupLargeState(b *testing.B) {
+	s, err := state.Open(filepath.Join(b.TempDir(), "s.db"), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const n = 100000
+	reason := strings.Repeat("r", 200)
+	for c := 0; c < n; c += 10000 {
+		if err := s.Update(func(tx *state.Tx) error {
+			for i := c; i < c+10000; i++ {
+				if err := tx.SeedFile(state.File{Path: fmt.Sprintf("/inbox/f%06d.pdf", i), State: state.FileDone, SHA256: "x", Size: int64(i), Reason: reason}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		b.Fatal(err)
+	}
+	releases := s.Releases()
+	i := 0
+	for b.Loop() {
+		i = (i + 7919) % n
+		_ = s.View(func(tx *state.Tx) error {
+			_, ok, err := tx.File(fmt.Sprintf("/inbox/f%06d.pdf", i))
+			if err != nil || !ok {
+				b.Fatal("missing record")
+			}
+			return nil
+		})
+	}
+	b.ReportMetric(float64(s.Releases()-releases)/float64(b.N), "releases/op")
+}
+
 // BenchmarkCompactInPlace measures CompactInPlace of a state of about 100
 // MiB that is nearly all live records, and of one of about 500 MiB of
 // which nine records in ten were removed, while a writer keeps writing: the

@@ -141,19 +141,20 @@ type OpenFile struct {
 	DocState DocState
 }
 
-// releaseEvery is how many index entries EachOpenFile reads between two
-// releases of the state's mapped pages (see Store.ReleaseMapped): each
-// document looked up by content hash may map 64 KiB around it, so 32 of
-// them stay within 2 MiB.
-const releaseEvery = 32
+// checkEvery is how many index entries EachOpenFile reads between two
+// looks at how much of the state is mapped (see budget.go): each document
+// looked up by content hash may map 64 KiB around it, so 32 of them add at
+// most 2 MiB to what the budget allows.
+const checkEvery = 32
 
 // EachOpenFile calls fn for every file not in a final state with what the
 // open index holds of it and of its document, reading no file or document
 // record (except for index entries written by an earlier version). Looking
 // documents up by content hash reads the index in random order, and every
-// read through the mapping maps the pages around it, so the mapped pages
-// are handed back every few dozen files: a status report during a
-// backlog of 100,000 files stays small.
+// read through the mapping maps the pages around it, so every few dozen
+// files the mapped pages are handed back when they are over the budget
+// (see budget.go): a status report during a backlog of 100,000 files
+// stays small.
 func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 	open := t.tx.Bucket(bucketOpen)
 	if open == nil {
@@ -164,8 +165,8 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 	c := open.Cursor()
 	p := []byte(prefixFile)
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-		if n++; n%releaseEvery == 0 {
-			_ = t.releaseMapped()
+		if n++; n%checkEvery == 0 {
+			t.releaseIfOver()
 		}
 		path := view(k[len(p):])
 		var of OpenFile

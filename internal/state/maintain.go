@@ -14,17 +14,14 @@ import (
 // DefaultPruneEvery is how often a running daemon prunes its state.
 const DefaultPruneEvery = 24 * time.Hour
 
-// mappedReleaseEvery is how often the maintainer hands the state's mapped
-// pages back to the page cache (Store.ReleaseTouched), when the state was
-// used since the last release. Each read through the mapping maps the
-// pages around it as well (the kernel's fault-around, 64 KiB); reads and
-// writes through the store hand their pages back themselves once 64
-// records were touched since the last release (releaseBatch), so what this
-// catches is fewer than 64 records' pages, some 4 MiB at most, and how
-// often it runs bounds only how long they stay mapped, not how much is.
-// A release is a madvise over the whole mapping (a TLB shootdown on every
-// core) and a stat of the file: every 5 ms, as before, it was most of the
-// madvise calls of a busy daemon.
+// mappedReleaseEvery is how often the maintainer looks at how much of the
+// state is mapped (Store.ReleaseTouched), when the state was used since the
+// last look, and hands the mapped pages back to the page cache when they
+// are over the budget (mappedBudget). Reads and writes through the store
+// look themselves once 64 records were touched since the last look
+// (checkBatch), so what this catches is what fewer than 64 records mapped
+// over the budget, and how often it runs bounds only how long that stays
+// mapped, not how much is.
 const mappedReleaseEvery = 100 * time.Millisecond
 
 // MaintainOptions configures a Maintainer.
@@ -89,9 +86,10 @@ func (m *Maintainer) Recover(context.Context) error {
 // keeps the state small until ctx ends: it prunes now and then every
 // interval, compacting the file in place when pruning left most of it
 // free, and every mappedReleaseEvery hands the pages of the state file
-// that lookups have read back to the page cache, so a large state does not
-// stay counted in the daemon's memory. Prune works in small transactions,
-// so the stages go on meanwhile; they pause while the file is compacted.
+// that lookups have read back to the page cache when they are over the
+// budget, so a large state does not stay counted in the daemon's memory.
+// Prune works in small transactions, so the stages go on meanwhile; they
+// pause while the file is compacted.
 func (m *Maintainer) Run(ctx context.Context) error {
 	if ctx.Err() != nil { // the run never started: nothing to check or keep
 		m.once.Do(func() { close(m.checked) })
@@ -117,13 +115,17 @@ func (m *Maintainer) maintain(ctx context.Context) {
 	defer prune.Stop()
 	release := time.NewTicker(mappedReleaseEvery)
 	defer release.Stop()
+	defer func() {
+		log.Debug("handed the state file's mapped pages back", "state", path, "releases", st.Releases(),
+			"looks", st.ReleaseChecks(), "budget_bytes", mappedBudget)
+	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-release.C:
-			// Only after transactions that did not release as they ended:
-			// an idle daemon costs nothing here.
+			// Only after transactions that did not look as they ended: an
+			// idle daemon costs nothing here.
 			if _, err := st.ReleaseTouched(); err != nil {
 				log.Debug("cannot release the state file's mapped pages", "state", path, "error", err)
 			}

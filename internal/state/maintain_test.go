@@ -1,9 +1,13 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +79,44 @@ func TestMaintainerPrunesEveryIntervalAndKeepsAnUnmountedInbox(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run did not return once its context ended")
+	}
+}
+
+// When it stops, the maintainer logs how often the state's mapped pages
+// were looked at and handed back.
+func TestMaintainerLogsItsReleasesAsItStops(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "state.db"))
+	defer st.Close()
+	if err := st.Update(func(tx *state.Tx) error {
+		return tx.SeedFile(state.File{Path: filepath.Join(dir, "a.pdf"), Inbox: dir, State: state.FileQueued})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := state.NewMaintainer(st, state.MaintainOptions{Roots: []string{dir}, Retention: time.Hour, Every: time.Hour, Log: log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	<-m.Checked()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return once its context ended")
+	}
+	line := ""
+	for l := range strings.Lines(logs.String()) {
+		if strings.Contains(l, "mapped pages back") {
+			line = l
+		}
+	}
+	want := fmt.Sprintf("releases=%d looks=%d budget_bytes=%d", st.Releases(), st.ReleaseChecks(), 4<<20)
+	if !strings.Contains(line, want) {
+		t.Errorf("the maintainer's last line on the mapped pages is %q, want it to say %q", line, want)
 	}
 }

@@ -31,14 +31,15 @@ func (s *Store) ReleaseMapped() error {
 // releaseMapped is ReleaseMapped from within a transaction, which holds
 // the mapping still: bbolt remaps the file only in a write transaction
 // (the one running here, if any) and waits for every read transaction
-// first. Update calls it after each commit, a long transaction every
-// opsPerRelease records, and the daemon every few milliseconds.
+// first. Transactions call it (through releaseIfOver) as they go and as
+// they end, and the daemon's maintainer on a timer, when the process's
+// resident file-backed memory grew by more than mappedBudget.
 func (t *Tx) releaseMapped() error {
 	if t.s == nil {
 		return nil
 	}
-	t.s.unreleased.Store(0)
 	t.s.releases.Add(1)
+	defer t.s.noteReleased()
 	ms, err := t.s.mapped(t.tx.DB())
 	if err != nil {
 		return err
@@ -49,6 +50,47 @@ func (t *Tx) releaseMapped() error {
 		}
 	}
 	return nil
+}
+
+// residentFileBytes is how much file-backed memory this process has
+// resident: the third field of /proc/self/statm ("shared", the kernel's
+// RssFile and RssShmem counters), in bytes. It counts every file page the
+// process maps, the binary's code included, so it is compared with itself
+// right after a release (Store.baseline), never with the file's size. The
+// kernel keeps the counters as it maps and unmaps pages: reading them
+// walks no page table (unlike /proc/self/smaps), and costs an open, a read
+// and a close. (mincore would tell which pages of the file are in the page
+// cache, which they stay after a release: not what the process maps.)
+func residentFileBytes() (int64, error) {
+	fd, err := syscall.Open("/proc/self/statm", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+	}
+	var buf [128]byte
+	n, err := syscall.Read(fd, buf[:])
+	syscall.Close(fd)
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+	}
+	pages, err := statmShared(buf[:max(n, 0)])
+	if err != nil {
+		return 0, err
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+
+// statmShared parses the third field of a line of /proc/PID/statm ("size
+// resident shared text lib data dt", in pages).
+func statmShared(b []byte) (int64, error) {
+	f := bytes.Fields(b)
+	if len(f) < 3 {
+		return 0, fmt.Errorf("read /proc/self/statm: %q has no third field", b)
+	}
+	n, err := strconv.ParseInt(string(f[2]), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+	}
+	return n, nil
 }
 
 // mapped is where db, open in a transaction of the caller, is mapped. It

@@ -73,6 +73,84 @@ func putFiles(tx *Tx, b int, reason string) error {
 	return nil
 }
 
+// endCeilingKiB is the most of the state file that may stay mapped after
+// a transaction ends: the budget, and the pages the release's own
+// transaction maps again. walkCeilingKiB is the most that may be mapped at
+// any point of a long pass: the budget, and what the records read since the
+// last look (opsPerCheck, checkEvery, walkCheckEvery) map, under 4 MiB.
+const (
+	endCeilingKiB  = (mappedBudget + 1<<20) >> 10
+	walkCeilingKiB = (mappedBudget + 4<<20) >> 10
+)
+
+// fillFiles writes batches of 1,000 done file records with reasons of 3,000
+// bytes, some 3.2 MiB of the file a batch, and hands the mapped pages back.
+func fillFiles(t *testing.T, s *Store, batches int) {
+	t.Helper()
+	reason := strings.Repeat("r", 3000)
+	for b := range batches {
+		if err := s.Update(func(tx *Tx) error { return putFiles(tx, b, reason) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The gauge the release is decided by follows the state's mapped pages: a
+// read of every record makes it grow by about what smaps says the file has
+// resident, and a release takes that back.
+func TestResidentFileBytesFollowsTheMappedState(t *testing.T) {
+	s, path := openTemp(t)
+	fillFiles(t, s, 8)
+	before, err := residentFileBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read, during int64
+	if err := s.db.View(func(tx *bolt.Tx) error {
+		err := tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { return nil })
+		read = int64(mappedRSS(t, path)) << 10
+		during, _ = residentFileBytes()
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if read < 8<<20 || during-before < read*8/10 {
+		t.Fatalf("a read of every record mapped %d KiB of the state (smaps); the gauge grew by %d KiB: want at least 8 MiB and four fifths of it", read>>10, (during-before)>>10)
+	}
+	if err := s.ReleaseMapped(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := residentFileBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during-after < read*8/10 {
+		t.Errorf("the gauge fell by %d KiB when %d KiB of the state were handed back", (during-after)>>10, read>>10)
+	}
+}
+
+func TestStatmShared(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"11503 4312 2716 1199 0 5203 0\n", 2716, true},
+		{"1 2 3", 3, true},
+		{"1 2", 0, false},
+		{"1 2 x 4 0 5 0\n", 0, false},
+		{"", 0, false},
+	} {
+		got, err := statmShared([]byte(c.in))
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("statmShared(%q) = %d, %v; want %d, ok %v", c.in, got, err, c.want, c.ok)
+		}
+	}
+}
+
 func TestReleaseMappedDropsReadPages(t *testing.T) {
 	s, path := openTemp(t)
 	reason := strings.Repeat("r", 1500)
@@ -108,20 +186,20 @@ func TestReleaseMappedDropsReadPages(t *testing.T) {
 	}
 }
 
-// A transaction hands the pages it mapped back as it ends, a write once it
-// has committed: between two transactions, next to nothing of the file
-// stays mapped, whatever they read.
+// A transaction looks at how much is mapped as it ends, a write once it
+// has committed: between two transactions, no more than the budget of the
+// file stays mapped, whatever they read.
 func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 	s, path := openTemp(t)
-	reason := strings.Repeat("r", 1500)
-	// readAll reads every record through bbolt's own cursor (no release
+	reason := strings.Repeat("r", 3000)
+	// readAll reads every record through bbolt's own cursor (no look
 	// within the transaction, each record counted as the Tx's own reads
 	// count theirs) and says how much of the file is mapped then.
 	readAll := func(tx *Tx) (int, error) {
 		err := tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { tx.ops++; return nil })
 		return mappedRSS(t, path), err
 	}
-	for b := range 4 {
+	for b := range 6 {
 		var during int
 		if err := s.Update(func(tx *Tx) error {
 			if err := putFiles(tx, b, reason); err != nil {
@@ -133,8 +211,8 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if after := mappedRSS(t, path); b > 0 && (during < 2000 || after > 256) {
-			t.Errorf("write %d: %d KiB of the state file mapped during it, %d KiB still mapped after it ended", b, during, after)
+		if after := mappedRSS(t, path); b > 0 && (during < 2000 || after > endCeilingKiB) {
+			t.Errorf("write %d: %d KiB of the state file mapped during it, %d KiB still mapped after it ended (want at most %d)", b, during, after, endCeilingKiB)
 		}
 	}
 	var read int
@@ -145,8 +223,11 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if after := mappedRSS(t, path); read < 4000 || after > read/10 {
-		t.Errorf("%d KiB of the state file mapped during a read of every record, %d KiB after the read ended", read, after)
+	if read < 3*endCeilingKiB {
+		t.Fatalf("%d KiB of the state file mapped during a read of every record: want at least %d to tell", read, 3*endCeilingKiB)
+	}
+	if after := mappedRSS(t, path); after > endCeilingKiB {
+		t.Errorf("%d KiB of the state file mapped during a read of every record, %d KiB after the read ended (want at most %d)", read, after, endCeilingKiB)
 	}
 	// A file compacted in place is another mapping: the release follows it.
 	if _, err := s.CompactInPlace(); err != nil {
@@ -162,21 +243,21 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if after := mappedRSS(t, path); during < 4000 || after > during/10 {
-		t.Errorf("after compaction in place: %d KiB of the state file mapped during a write that read every record, %d KiB after", during, after)
+	if after := mappedRSS(t, path); during < 3*endCeilingKiB || after > endCeilingKiB {
+		t.Errorf("after compaction in place: %d KiB of the state file mapped during a write that read every record, %d KiB after (want at most %d)", during, after, endCeilingKiB)
 	}
 }
 
 // A walk over many open files hands the mapped pages back as it goes: what
-// stays mapped at the end is at most what one stretch of releaseEvery
-// entries read, not the whole index.
+// is mapped at any point is at most the budget and what one stretch of
+// checkEvery entries read, not the whole index.
 func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 	s, path := openTemp(t)
-	const n = 40 * releaseEvery
-	inbox := "/in/" + strings.Repeat("i", 200) // long values: a large index
-	for b := 0; b < n; b += 2000 {
+	const n = 160 * checkEvery
+	inbox := "/in/" + strings.Repeat("i", 1500) // long keys and values: a large index
+	for b := 0; b < n; b += 500 {
 		if err := s.Update(func(tx *Tx) error {
-			for i := b; i < min(b+2000, n); i++ {
+			for i := b; i < min(b+500, n); i++ {
 				sha := fmt.Sprintf("%064d", i)
 				if err := tx.SeedFile(File{Path: fmt.Sprintf("%s/%06d.pdf", inbox, i), Inbox: inbox, ParserID: "prs", SHA256: sha, State: FileQueued}); err != nil {
 					return err
@@ -196,11 +277,11 @@ func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 	walked, peak := 0, 0
 	if err := s.View(func(tx *Tx) error {
 		return tx.EachOpenFile(func(f OpenFile) error {
-			if walked++; walked%1000 == 0 {
+			if walked++; walked%200 == 0 {
 				peak = max(peak, mappedRSS(t, path))
 			}
 			if f.DocState != DocQueued {
-				return fmt.Errorf("%s: document state %q, want queued", f.Path, f.DocState)
+				return fmt.Errorf("%s: document state %q, want queued", f.Path[len(inbox):], f.DocState)
 			}
 			return nil
 		})
@@ -224,8 +305,11 @@ func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 	if walked != n {
 		t.Fatalf("walked %d open files, want %d", walked, n)
 	}
-	if peak*2 > whole {
-		t.Errorf("up to %d KiB of the state resident during the walk, %d KiB for the index read whole: the walk did not release as it went", peak, whole)
+	if whole < 2*walkCeilingKiB {
+		t.Fatalf("%d KiB of the state resident for the index read whole: want at least %d to tell", whole, 2*walkCeilingKiB)
+	}
+	if peak > walkCeilingKiB {
+		t.Errorf("up to %d KiB of the state resident during the walk (want at most %d), %d KiB for the index read whole: the walk did not release as it went", peak, walkCeilingKiB, whole)
 	}
 }
 
@@ -300,18 +384,11 @@ func fileSizeKiB(t *testing.T, path string) int {
 
 // A walk of every file record (the status page's list, 'state check')
 // hands the mapped pages back as it goes: it never has the whole bucket
-// resident at once.
+// resident at once, only the budget and what one stretch of walkCheckEvery
+// records read.
 func TestFilesWalkReleasesAsItGoes(t *testing.T) {
 	s, path := openTemp(t)
-	reason := strings.Repeat("r", 1500)
-	for b := range 8 {
-		if err := s.Update(func(tx *Tx) error { return putFiles(tx, b, reason) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.ReleaseMapped(); err != nil {
-		t.Fatal(err)
-	}
+	fillFiles(t, s, 8)
 	walked, peak := 0, 0
 	if err := s.View(func(tx *Tx) error {
 		return tx.Files(func(File) error {
@@ -336,29 +413,23 @@ func TestFilesWalkReleasesAsItGoes(t *testing.T) {
 	if walked != 8000 {
 		t.Fatalf("walked %d files, want 8000", walked)
 	}
-	if peak*4 > whole {
-		t.Errorf("up to %d KiB of the state resident during the walk, %d KiB for the bucket read whole: the walk did not release as it went", peak, whole)
+	if whole < 2*walkCeilingKiB {
+		t.Fatalf("%d KiB of the state resident for the bucket read whole: want at least %d to tell", whole, 2*walkCeilingKiB)
+	}
+	if peak > walkCeilingKiB {
+		t.Errorf("up to %d KiB of the state resident during the walk (want at most %d), %d KiB for the bucket read whole: the walk did not release as it went", peak, walkCeilingKiB, whole)
 	}
 }
 
-// Small transactions hand the mapped pages back in batches: one release
-// per releaseBatch records touched, not one per transaction, and what
-// stays mapped between two releases is bounded by what a batch touches.
-func TestSmallTransactionsReleaseInBatches(t *testing.T) {
-	s, path := openTemp(t)
-	reason := strings.Repeat("r", 1500)
-	for b := range 4 {
-		if err := s.Update(func(tx *Tx) error { return putFiles(tx, b, reason) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const txs = 1000
-	before := s.Releases()
+// smallTransactions runs txs transactions that each read one file record
+// of fillFiles' batches (scattered over the file) and write it back: two
+// records a transaction, a document's intake in miniature. It returns the
+// most of the file mapped after one ended, sampled every tenth.
+func smallTransactions(t *testing.T, s *Store, path string, txs, batches int) int {
+	t.Helper()
 	most := 0
 	for i := range txs {
-		// One record read (scattered over the file) and one written: two
-		// records a transaction, a document's intake in miniature.
-		p := fmt.Sprintf("/in/%d/%04d.pdf", i%4, (i*397)%1000)
+		p := fmt.Sprintf("/in/%d/%04d.pdf", i%batches, (i*397)%1000)
 		if err := s.Update(func(tx *Tx) error {
 			f, ok, err := tx.File(p)
 			if err != nil || !ok {
@@ -369,40 +440,75 @@ func TestSmallTransactionsReleaseInBatches(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if i%50 == 0 {
+		if i%10 == 0 {
 			most = max(most, mappedRSS(t, path))
 		}
 	}
-	releases := s.Releases() - before
-	if want := uint64(2*txs/releaseBatch + 1); releases > want {
-		t.Errorf("%d releases for %d small transactions of two records, want at most %d (one per %d records)", releases, txs, want, releaseBatch)
+	return most
+}
+
+// Small transactions look at what is mapped in batches, one look per
+// checkBatch records touched, and a state that all fits in the budget is
+// never handed back: its pages stay mapped, and no lookup faults them in
+// again.
+func TestSmallStateIsNeverReleased(t *testing.T) {
+	s, path := openTemp(t)
+	if err := s.Update(func(tx *Tx) error { return putFiles(tx, 0, strings.Repeat("r", 200)) }); err != nil {
+		t.Fatal(err)
 	}
-	if releases == 0 {
-		t.Error("no release at all")
+	if kib := fileSizeKiB(t, path); kib*1024 >= mappedBudget {
+		t.Fatalf("a state of %d KiB: want it under the budget of %d KiB", kib, mappedBudget>>10)
 	}
-	// A batch of 64 records touches at most some 64 leaves and their
-	// branches, and the 64 KiB around each.
-	if most > 8<<10 {
-		t.Errorf("%d KiB of the state file mapped between two releases, want at most 8 MiB", most)
+	const txs = 1000
+	releases, checks := s.Releases(), s.ReleaseChecks()
+	smallTransactions(t, s, path, txs, 1)
+	releases, checks = s.Releases()-releases, s.ReleaseChecks()-checks
+	if releases != 0 {
+		t.Errorf("%d releases for %d small transactions over a state smaller than the budget, want none", releases, txs)
+	}
+	if lo, hi := uint64(2*txs/checkBatch-1), uint64(2*txs/checkBatch+1); checks < lo || checks > hi {
+		t.Errorf("%d looks at the mapped state for %d small transactions of two records, want %d to %d (one per %d records)", checks, txs, lo, hi, checkBatch)
 	}
 }
 
-// The maintainer's timed release hands back only what transactions left
-// mapped: none after a transaction that released as it ended, or when
-// nothing ran; one after a small read.
-func TestTimedReleaseOnlyAfterUnreleasedWork(t *testing.T) {
-	s, _ := openTemp(t)
-	if err := s.Update(func(tx *Tx) error { return putFiles(tx, 0, "r") }); err != nil {
-		t.Fatal(err)
+// Small transactions over a state larger than the budget hand the mapped
+// pages back when they pass it: what stays mapped after each is bounded by
+// the budget and what fewer than checkBatch records map, not by the file.
+func TestSmallTransactionsKeepTheBudget(t *testing.T) {
+	s, path := openTemp(t)
+	fillFiles(t, s, 8)
+	if kib := fileSizeKiB(t, path); kib < 3*walkCeilingKiB {
+		t.Fatalf("a state of %d KiB: want at least %d KiB to tell", kib, 3*walkCeilingKiB)
 	}
+	const txs = 1000
+	before := s.Releases()
+	most := smallTransactions(t, s, path, txs, 8)
+	releases := s.Releases() - before
+	if releases == 0 {
+		t.Error("no release at all")
+	}
+	// A transaction that does not look as it ends leaves what the records
+	// since the last look mapped (fewer than checkBatch) over the budget.
+	if most > walkCeilingKiB {
+		t.Errorf("%d KiB of the state file mapped after a small transaction (%d releases), want at most %d", most, releases, walkCeilingKiB)
+	}
+}
+
+// The maintainer's timed look hands back only what transactions mapped
+// over the budget: nothing when nothing ran or after a transaction that
+// looked as it ended; a look but no release after a small read; a release
+// after a read that mapped more than the budget.
+func TestTimedReleaseOnlyAfterUnreleasedWork(t *testing.T) {
+	s, path := openTemp(t)
+	fillFiles(t, s, 8)
 	steps := []struct {
-		name string
-		run  func() error
-		want bool
+		name          string
+		run           func() error
+		look, release bool
 	}{
-		{"after a transaction of a batch of records (released as it ended)", func() error {
+		{"after a transaction of a batch of records (looked as it ended)", func() error {
 			return s.Update(func(tx *Tx) error {
-				for i := range releaseBatch {
+				for i := range checkBatch {
 					f, _, err := tx.File(fmt.Sprintf("/in/0/%04d.pdf", i))
 					if err != nil {
 						return err
@@ -414,27 +520,92 @@ func TestTimedReleaseOnlyAfterUnreleasedWork(t *testing.T) {
 				}
 				return nil
 			})
-		}, false},
-		{"when nothing ran", func() error { return nil }, false},
+		}, false, false},
+		{"when nothing ran", func() error { return nil }, false, false},
 		{"after a read of one record", func() error {
 			return s.View(func(tx *Tx) error { _, _, err := tx.File("/in/0/0001.pdf"); return err })
-		}, true},
-		{"right after that release", func() error { return nil }, false},
+		}, true, false},
+		{"after a read of every record (more than the budget)", func() error {
+			return s.View(func(tx *Tx) error {
+				err := tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { return nil })
+				if kib := mappedRSS(t, path); kib < 2*endCeilingKiB {
+					return fmt.Errorf("the read mapped %d KiB: want at least %d to tell", kib, 2*endCeilingKiB)
+				}
+				return err
+			})
+		}, true, true},
+		{"right after that release", func() error { return nil }, false, false},
 		{"after a transaction that read no record", func() error {
 			return s.View(func(tx *Tx) error { return tx.Batches(func(Batch) error { return nil }) })
-		}, true},
+		}, true, false},
 	}
 	for _, st := range steps {
 		if err := st.run(); err != nil {
 			t.Fatal(err)
 		}
-		before := s.Releases()
+		releases, checks := s.Releases(), s.ReleaseChecks()
 		released, err := s.ReleaseTouched()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if released != st.want || (s.Releases()-before == 1) != st.want {
-			t.Errorf("%s: released %v (%d releases), want %v", st.name, released, s.Releases()-before, st.want)
+		looked := s.ReleaseChecks()-checks == 1
+		if released != st.release || (s.Releases()-releases == 1) != st.release || looked != st.look {
+			t.Errorf("%s: released %v (%d releases, %d looks), want released %v, looked %v", st.name, released, s.Releases()-releases, s.ReleaseChecks()-checks, st.release, st.look)
 		}
+		if kib := mappedRSS(t, path); kib > endCeilingKiB {
+			t.Errorf("%s: %d KiB of the state mapped after the timed look, want at most %d", st.name, kib, endCeilingKiB)
+		}
+	}
+}
+
+// The gauge counts every file page the process maps: when other pages go
+// (another state closed, code pages reclaimed), the baseline follows it
+// down, so what the state maps afterwards is measured from there and not
+// hidden behind what went.
+func TestBudgetCountsFromTheLowestPoint(t *testing.T) {
+	s, path := openTemp(t)
+	fillFiles(t, s, 8)
+	other, _ := openTemp(t)
+	fillFiles(t, other, 8)
+	readEvery := func(st *Store) {
+		t.Helper()
+		if err := st.View(func(tx *Tx) error {
+			return tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readOne := func() {
+		t.Helper()
+		if err := s.View(func(tx *Tx) error { _, _, err := tx.File("/in/0/0001.pdf"); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The other state mapped whole: s, looking, takes it into its baseline.
+	readEvery(other)
+	readOne()
+	if _, err := s.ReleaseTouched(); err != nil {
+		t.Fatal(err)
+	}
+	// The other state closed: its pages leave the gauge, and s's next look
+	// lowers its baseline.
+	if err := other.Close(); err != nil {
+		t.Fatal(err)
+	}
+	readOne()
+	if released, err := s.ReleaseTouched(); err != nil || released {
+		t.Fatalf("after a read of one record: released %v, %v; want no release", released, err)
+	}
+	// Now s maps more than the budget: the next look hands it back.
+	readEvery(s)
+	if kib := mappedRSS(t, path); kib < 2*endCeilingKiB {
+		t.Fatalf("a read of every record mapped %d KiB: want at least %d to tell", kib, 2*endCeilingKiB)
+	}
+	released, err := s.ReleaseTouched()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kib := mappedRSS(t, path); !released || kib > endCeilingKiB {
+		t.Errorf("after a read of every record: released %v, %d KiB of the state mapped; want a release, at most %d KiB", released, kib, endCeilingKiB)
 	}
 }

@@ -225,11 +225,15 @@ type Store struct {
 	// mapMu guards mapCache: where the file is mapped (see Tx.releaseMapped).
 	mapMu    sync.Mutex
 	mapCache mapCache
-	// unreleased counts the records read and written since the mapped
-	// pages were last handed back (see releaseBatch); releases counts the
-	// releases (madvise passes).
-	unreleased atomic.Int64
-	releases   atomic.Uint64
+	// unchecked counts the records read and written since the process's
+	// resident file-backed memory was last looked at (see budget.go);
+	// checks counts those looks, releases the releases (madvise passes).
+	// baseline is that memory, in bytes, right after the last release (or
+	// the lowest seen since).
+	unchecked atomic.Int64
+	checks    atomic.Uint64
+	releases  atomic.Uint64
+	baseline  atomic.Int64
 
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
@@ -277,6 +281,7 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 	}
 	opts.OpenFile = nil // later opens (compaction in place) use os.OpenFile
 	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}}
+	s.noteReleased()
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -502,46 +507,6 @@ type Tx struct {
 	bytes int
 }
 
-// opsPerRelease is how many records a transaction reads or writes between
-// two releases of the state's mapped pages. Records looked up by content
-// hash lie anywhere in the file, and each read maps the 64 KiB around it
-// (and the index and tally pages a write updates as well), so a long read
-// hands them back as it goes. (In a write, the commit maps again the pages
-// of every record it changed; Update releases them after the commit.)
-const opsPerRelease = 16
-
-// touch counts a record read or written and, every opsPerRelease, hands
-// the mapped pages back (Store.ReleaseMapped). The pages stay in the page
-// cache; what the transaction still uses is mapped again on its next read,
-// with the same content (nothing is written before the commit).
-func (t *Tx) touch() {
-	if t.s != nil {
-		t.s.unreleased.Add(1)
-	}
-	if t.ops++; t.ops%opsPerRelease == 0 {
-		_ = t.releaseMapped()
-	}
-}
-
-// mapsSome counts a transaction that touched no record as one: it read
-// the pages of the buckets it opened, which a release hands back too.
-func (t *Tx) mapsSome() {
-	if t.ops == 0 && t.s != nil {
-		t.s.unreleased.Add(1)
-	}
-}
-
-// ReleaseTouched hands the mapped pages back (ReleaseMapped) when
-// transactions ran since the last release and none of them released at
-// its end; it reports whether it released. The maintainer calls it on a
-// timer: a transaction that released as it ended costs no second release.
-func (s *Store) ReleaseTouched() (bool, error) {
-	if s.unreleased.Load() == 0 {
-		return false, nil
-	}
-	return true, s.ReleaseMapped()
-}
-
 // mapping is an address range of the state file's mapping.
 type mapping struct{ start, end uintptr }
 
@@ -577,11 +542,12 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 		})
 		// The commit went through every page the transaction changed (bbolt
 		// frees each old page and sorts the keys still read from the mapping):
-		// a write of 50 documents leaves some 100 pages mapped, and the 64 KiB
-		// around each. They are handed back once the writes since the last
-		// release add up to a batch (releaseBatch).
-		if s.releaseDue(ops) {
-			_ = s.release()
+		// a write of ten documents maps some 2 MiB. Once the records touched
+		// since the last look add up to a batch (checkBatch), or this write
+		// alone touched one, what is mapped is looked at and handed back if
+		// over the budget (see budget.go).
+		if s.checkDue(ops) {
+			_, _ = s.releaseIfOver(s.release)
 		}
 		return err
 	}()
@@ -599,30 +565,6 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 		return &writeError{path: s.path, err: err}
 	}
 	return err
-}
-
-// releaseBatch is how many records the transactions since the last
-// release may have read or written before the next one ends with a release.
-// Each release costs a madvise over the whole mapping (and a shootdown of
-// its TLB entries on every core that ran the process) and a stat of the
-// file; a document's intake, submission and finish are a few small
-// transactions of a few records each, so releasing after each was some 20
-// releases a document. Transactions now release as they end once 64
-// records were touched since the last release (at most some 64 windows of
-// 64 KiB mapped between two, under the 2 MiB that one write of ten
-// documents maps by itself); what fewer records mapped is handed back by
-// the daemon's release every few milliseconds (Store.ReleaseMapped) or by
-// the next transaction that completes a batch. A long transaction still
-// releases every opsPerRelease records as it goes.
-const releaseBatch = 64
-
-// releaseDue reports whether a transaction that ends, having read or
-// written ops records, should hand the mapped pages back: when it alone
-// touched a batch of records (a write's commit maps again the pages of
-// every record it changed, even when it released as it went), or the
-// transactions since the last release did together.
-func (s *Store) releaseDue(ops int) bool {
-	return ops >= releaseBatch || s.unreleased.Load() >= releaseBatch
 }
 
 // Releases is how many times the mapped pages were handed back.
@@ -658,10 +600,11 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 		err := fn(t)
 		t.mapsSome()
 		s.records.Add(int64(t.ops))
-		// What the read mapped goes back once the reads since the last
-		// release add up to a batch (releaseBatch).
-		if s.releaseDue(t.ops) {
-			_ = t.releaseMapped()
+		// What the reads mapped is looked at once the records touched since
+		// the last look add up to a batch (checkBatch), and handed back if
+		// over the budget (see budget.go).
+		if s.checkDue(t.ops) {
+			_, _ = s.releaseIfOver(t.releaseMapped)
 		}
 		return err
 	})
@@ -739,21 +682,22 @@ func (t *Tx) deleteFile(path string) error {
 // OpenFiles and RecentErrors instead.
 func (t *Tx) Files(fn func(File) error) error { return walk(t, bucketFiles, fn) }
 
-// walkReleaseEvery is how many records walk reads between two releases.
-// A walk reads the leaves in order, so the pages mapped between two
-// releases are the few leaves those records fill (well under 2 MiB); every
-// release costs a system call and maps the current leaf again, which at 32
-// records took a third of a walk's time.
-const walkReleaseEvery = 512
+// walkCheckEvery is how many records walk reads between two looks at how
+// much of the state is mapped (see budget.go). A walk reads the leaves in
+// order, so the pages mapped between two looks are the few leaves those
+// records fill (well under 2 MiB); a release maps the current leaf again,
+// which at 32 records a release took a third of a walk's time.
+const walkCheckEvery = 512
 
-// walk calls fn for every record of bucket, and hands the state's mapped
-// pages back every walkReleaseEvery records: a walk of a million records
-// would otherwise map the whole bucket into the process until it ends.
+// walk calls fn for every record of bucket, and every walkCheckEvery
+// records hands the state's mapped pages back when they are over the
+// budget: a walk of a million records would otherwise map the whole
+// bucket into the process until it ends.
 func walk[T any](t *Tx, bucket []byte, fn func(T) error) error {
 	n := 0
 	return each(t.tx, bucket, func(v T) error {
-		if n++; n%walkReleaseEvery == 0 {
-			_ = t.releaseMapped()
+		if n++; n%walkCheckEvery == 0 {
+			t.releaseIfOver()
 		}
 		return fn(v)
 	})

@@ -1,0 +1,153 @@
+package state
+
+// bbolt reads the state through a shared read-only mapping, and every page
+// a lookup touches (and the 64 KiB the kernel maps around it) counts in the
+// process's resident memory until it is handed back (Store.ReleaseMapped).
+// A release is a madvise over the whole mapping: a TLB shootdown on every
+// core that ran the process, and every later lookup faults its pages in
+// again. So the pages are handed back by how much is mapped, not by how
+// many records were touched: the process's resident file-backed memory
+// (/proc/self/statm, see gauge) is looked at now and then, and the pages go
+// back only once it grew by more than mappedBudget since the last release.
+// A state smaller than the budget is never handed back at all.
+
+// mappedBudget is how much the process's resident file-backed memory may
+// grow above what it was right after the last release before the state's
+// mapped pages are handed back again. The daemon's memory target is 64 MiB
+// of peak resident memory: the heap is held at its 32 MiB soft limit during
+// a backlog and the binary's code and read-only data take some 19 MiB, which
+// leaves some 13 MiB for the state. What is mapped can pass the budget by
+// what was touched since the last look (16 records of a transaction, 64
+// records of small transactions, or one commit of ten documents: about
+// 2 MiB each), so 4 MiB keeps the state under about 8 MiB, as much as the
+// old policy (a release every 16 records within a transaction and every 64
+// across transactions) let stay mapped, while a state of a few MiB, that of
+// some thousand documents, is never released.
+const mappedBudget = 4 << 20
+
+// opsPerCheck is how many records a transaction reads or writes between
+// two looks at how much is mapped. Records looked up by content hash lie
+// anywhere in the file, and each read maps the 64 KiB around it (and the
+// index and tally pages a write updates as well), so a long transaction
+// looks as it goes. (In a write, the commit maps again the pages of every
+// record it changed; Update looks after the commit.)
+const opsPerCheck = 16
+
+// checkBatch is how many records the transactions since the last look may
+// have read or written before the next one looks as it ends: a document's
+// intake, submission and finish are a few small transactions of a few
+// records each, and a look is a read of /proc/self/statm (three system
+// calls), so looking after each would cost some 20 reads a document. What
+// fewer records mapped is looked at by the daemon's maintainer every
+// mappedReleaseEvery (Store.ReleaseTouched).
+const checkBatch = 64
+
+// touch counts a record read or written and, every opsPerCheck, hands the
+// mapped pages back if they are over the budget (releaseIfOver). The pages
+// stay in the page cache; what the transaction still uses is mapped again
+// on its next read, with the same content (nothing is written before the
+// commit).
+func (t *Tx) touch() {
+	if t.s != nil {
+		t.s.unchecked.Add(1)
+	}
+	if t.ops++; t.ops%opsPerCheck == 0 {
+		t.releaseIfOver()
+	}
+}
+
+// mapsSome counts a transaction that touched no record as one: it read
+// the pages of the buckets it opened, which a release hands back too.
+func (t *Tx) mapsSome() {
+	if t.ops == 0 && t.s != nil {
+		t.s.unchecked.Add(1)
+	}
+}
+
+// releaseIfOver is Store.releaseIfOver from within a transaction, which
+// holds the mapping still.
+func (t *Tx) releaseIfOver() {
+	if t.s != nil {
+		_, _ = t.s.releaseIfOver(t.releaseMapped)
+	}
+}
+
+// checkDue reports whether a transaction that ends, having read or written
+// ops records, should look at how much is mapped: when it alone touched a
+// batch of records (a write's commit maps again the pages of every record
+// it changed, even when it looked as it went), or the transactions since
+// the last look did together.
+func (s *Store) checkDue(ops int) bool {
+	return ops >= checkBatch || s.unchecked.Load() >= checkBatch
+}
+
+// releaseIfOver looks at the process's resident file-backed memory and
+// calls release (which hands the state's mapped pages back) when it grew by
+// more than mappedBudget since the last release; it reports whether it
+// released. When the memory cannot be read it releases, as every look did
+// before. Looks run side by side: two that find the budget passed both
+// release, which costs a madvise and nothing else (a lock here would make
+// a walk skip its looks while another look's release waits for bbolt to
+// remap the file, and map the whole file meanwhile).
+func (s *Store) releaseIfOver(release func() error) (bool, error) {
+	s.unchecked.Store(0)
+	s.checks.Add(1)
+	if !s.overBudget() {
+		return false, nil
+	}
+	return true, release()
+}
+
+// overBudget reports whether the process's resident file-backed memory
+// grew by more than mappedBudget since the last release (true when it
+// cannot be read).
+//
+// The gauge counts every file page the process maps (the binary's code as
+// it runs too), so what grew is not all the state's: a look that finds
+// growth elsewhere releases once, and the baseline then includes it. The
+// baseline also follows the gauge down (the kernel reclaimed code pages, or
+// a compaction or a remap unmapped the old mapping), so growth is counted
+// from the lowest point since the last release.
+func (s *Store) overBudget() bool {
+	now, err := residentFileBytes()
+	if err != nil {
+		return true
+	}
+	for {
+		base := s.baseline.Load()
+		if now >= base {
+			return now-base > mappedBudget
+		}
+		if s.baseline.CompareAndSwap(base, now) {
+			return false
+		}
+	}
+}
+
+// ReleaseTouched looks at how much of the state is mapped (and hands it
+// back when over the budget, see releaseIfOver) when transactions ran since
+// the last look; it reports whether it released. The maintainer calls it
+// on a timer, so what the last few transactions mapped over the budget does
+// not stay mapped while the daemon is idle; a look finds nothing to do when
+// nothing ran since the last.
+func (s *Store) ReleaseTouched() (bool, error) {
+	if s.unchecked.Load() == 0 {
+		return false, nil
+	}
+	s.dbMu.RLock()
+	defer s.dbMu.RUnlock()
+	return s.releaseIfOver(s.release)
+}
+
+// ReleaseChecks is how many times the process's resident file-backed
+// memory was looked at to decide whether to hand the mapped pages back
+// (Releases counts the times it did).
+func (s *Store) ReleaseChecks() uint64 { return s.checks.Load() }
+
+// noteReleased sets the baseline to the resident file-backed memory right
+// after a release.
+func (s *Store) noteReleased() {
+	if now, err := residentFileBytes(); err == nil {
+		s.baseline.Store(now)
+	}
+}
