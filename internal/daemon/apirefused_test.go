@@ -1,13 +1,13 @@
 package daemon_test
 
 import (
-	"bytes"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ppsync/ppsync/internal/emulator"
+	"github.com/ppsync/ppsync/internal/pdfcheck/pdftest"
 	"github.com/ppsync/ppsync/internal/results"
 )
 
@@ -16,24 +16,7 @@ import (
 // upload (the page counter and the structural sweep) accepts it, and the
 // API, which reads the page's resources, refuses it.
 func fontWithoutSubtype() []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	var offs []int
-	for i, o := range []string{
-		"<</Type/Catalog/Pages 2 0 R>>",
-		"<</Type/Pages/Kids[3 0 R]/Count 1>>",
-		"<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Resources<</Font<</F1<</Type/Font>>>>>>>>",
-	} {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	b.WriteString("xref\n0 4\n0000000000 65535 f \n")
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size 4/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", x)
-	return b.Bytes()
+	return pdftest.OnePage("<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]/Resources<</Font<</F1<</Type/Font>>>>>>>>")
 }
 
 // TestFileTheAPIRefusesAloneCostsNothing: a file that passes ppsync's own

@@ -114,22 +114,7 @@ func qpdfFiles(t *testing.T) map[string][]byte {
 
 // pagePDF is a one-page file whose page object (3) is page; root adds
 // entries to the root Pages node.
-func pagePDF(page string, root ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.4\n")
-	var offs []int
-	for i, o := range []string{"<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1" + strings.Join(root, "") + ">>", page} {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	b.WriteString("xref\n0 4\n0000000000 65535 f \n")
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size 4/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", x)
-	return b.Bytes()
-}
+func pagePDF(page string, root ...string) []byte { return pdftest.OnePage(page, root...) }
 
 // sweepCase is a file, damaged or not, and what the sweep makes of it.
 type sweepCase struct {

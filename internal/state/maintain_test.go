@@ -71,15 +71,7 @@ func TestMaintainerPrunesEveryIntervalAndKeepsAnUnmountedInbox(t *testing.T) {
 	if !has(kept) {
 		t.Error("a record of an inbox whose root is gone was pruned")
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return once its context ended")
-	}
+	stopMaintainer(t, cancel, done)
 }
 
 // When it stops, the maintainer logs how often the state's mapped pages
@@ -100,15 +92,7 @@ func TestMaintainerLogsItsReleasesAsItStops(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	<-m.Checked()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run = %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Run did not return once its context ended")
-	}
+	stopMaintainer(t, cancel, done)
 	line := ""
 	for l := range strings.Lines(logs.String()) {
 		if strings.Contains(l, "mapped pages back") {
@@ -118,5 +102,20 @@ func TestMaintainerLogsItsReleasesAsItStops(t *testing.T) {
 	want := fmt.Sprintf("releases=%d looks=%d budget_bytes=%d", st.Releases(), st.ReleaseChecks(), 4<<20)
 	if !strings.Contains(line, want) {
 		t.Errorf("the maintainer's last line on the mapped pages is %q, want it to say %q", line, want)
+	}
+}
+
+// stopMaintainer ends a maintainer's Run (cancel) and waits for it to
+// return (done) without an error.
+func stopMaintainer(t *testing.T, cancel context.CancelFunc, done <-chan error) {
+	t.Helper()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run = %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return once its context ended")
 	}
 }
