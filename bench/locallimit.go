@@ -107,11 +107,17 @@ func threadCPU() (user, sys time.Duration) {
 // time on one thread: a stat of each, and with hash set one sha256 pass
 // over its bytes (open, read in 1 MiB pieces, close).
 func floor(paths []string, hash bool) (user, sys time.Duration, err error) {
+	return floorWith(paths, hash, nil)
+}
+
+// floorWith is floor, and then (with hash set) then, on the same thread,
+// for the i-th file still open after its hash pass, with the read buffer.
+func floorWith(paths []string, hash bool, then func(i int, f *os.File, buf []byte) error) (user, sys time.Duration, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	buf := make([]byte, 1<<20)
 	u0, s0 := threadCPU()
-	for _, p := range paths {
+	for i, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			return 0, 0, err
 		}
@@ -124,11 +130,16 @@ func floor(paths []string, hash bool) (user, sys time.Duration, err error) {
 		}
 		h := sha256.New()
 		_, err = io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
+		if err == nil {
+			_ = hex.EncodeToString(h.Sum(nil))
+			if then != nil {
+				err = then(i, f, buf)
+			}
+		}
 		f.Close()
 		if err != nil {
 			return 0, 0, err
 		}
-		_ = hex.EncodeToString(h.Sum(nil))
 	}
 	u1, s1 := threadCPU()
 	return u1 - u0, s1 - s0, nil
@@ -164,35 +175,16 @@ func jobFloor(paths []string, dir string) (user, sys time.Duration, err error) {
 		return 0, 0, err
 	}
 	result := bytes.Repeat([]byte(`{"k":"v"}`), 227) // about 2 KiB, as a result
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	buf := make([]byte, 1<<20)
-	u0, s0 := threadCPU()
-	for i, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			return 0, 0, err
+	user, sys, err = floorWith(paths, true, func(i int, f *os.File, buf []byte) error {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
 		}
-		f, err := os.Open(p)
-		if err != nil {
-			return 0, 0, err
+		if _, err := io.CopyBuffer(conn, struct{ io.Reader }{f}, buf); err != nil {
+			return err
 		}
-		h := sha256.New()
-		_, err = io.CopyBuffer(h, struct{ io.Reader }{f}, buf)
-		if err == nil {
-			_, err = f.Seek(0, io.SeekStart)
-		}
-		if err == nil {
-			_, err = io.CopyBuffer(conn, struct{ io.Reader }{f}, buf)
-		}
-		f.Close()
-		if err != nil {
-			return 0, 0, err
-		}
-		_ = hex.EncodeToString(h.Sum(nil))
-		final := filepath.Join(out, fmt.Sprintf("%05d.pdf.json", i))
 		tmp, err := os.CreateTemp(out, ".result-*")
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		_, err = tmp.Write(result)
 		if err == nil {
@@ -201,19 +193,16 @@ func jobFloor(paths []string, dir string) (user, sys time.Duration, err error) {
 		if cerr := tmp.Close(); err == nil {
 			err = cerr
 		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), final)
-		}
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
-	}
-	u1, s1 := threadCPU()
+		return os.Rename(tmp.Name(), filepath.Join(out, fmt.Sprintf("%05d.pdf.json", i)))
+	})
 	conn.Close()
-	if err := <-drained; err != nil {
-		return 0, 0, err
+	if derr := <-drained; err == nil {
+		err = derr
 	}
-	return u1 - u0, s1 - s0, nil
+	return user, sys, err
 }
 
 func pdfsUnder(dir string) ([]string, error) {
