@@ -38,6 +38,8 @@ func (*fakePoller) RunNudges(ctx context.Context, _ time.Duration) { <-ctx.Done(
 // on: it listens in Recover, registers in Run and slows polling down, a
 // test delivery arrives and is verified, and its port is closed when Run
 // returns. A keeper with webhooks off then deletes the subscription left.
+// The test delivery may wait out the emulator's retries (1, 2, 4, 8 and
+// 16 s) when a first attempt times out on a loaded machine.
 func TestKeeperRegistersServesAndRemovesWhenOff(t *testing.T) {
 	e := newEnv(t)
 	st := openStore(t)
@@ -50,7 +52,7 @@ func TestKeeperRegistersServesAndRemovesWhenOff(t *testing.T) {
 	pol := &fakePoller{}
 	k := webhook.NewKeeper(webhook.KeeperOptions{Enabled: true, PublicURL: "http://" + addr + "/hook", Listen: addr,
 		Events: []string{apitypes.EventJobCompleted}, PollInterval: 5 * time.Minute, Polling: time.Second,
-		TestWait: patience.Scale(15 * time.Second), Client: e.c, Store: st, Poller: pol, Log: e.log})
+		TestWait: patience.Scale(45 * time.Second), Client: e.c, Store: st, Poller: pol, Log: e.log})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := k.Recover(ctx); err != nil {
