@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/apitypes"
@@ -155,11 +156,12 @@ type source struct {
 	size int64
 }
 
-// multipartBody streams the form through a pipe: memory stays flat whatever
-// the file sizes. Every file is opened first, so the request's length is
-// computed from the multipart framing and the file sizes before the first
-// byte is sent (gateways that refuse chunked bodies accept it); a file whose
-// size is unknown makes the body chunked.
+// multipartBody yields the form as the transport reads it: no goroutine or
+// pipe stands between the files and the connection, and memory stays flat
+// whatever the file sizes. Every file is opened first, so the request's
+// length is computed from the multipart framing and the file sizes before
+// the first byte is sent (gateways that refuse chunked bodies accept it); a
+// file whose size is unknown makes the body chunked.
 func multipartBody(parserID string, files []Upload) (io.ReadCloser, string, error) {
 	srcs := make([]source, 0, len(files))
 	known := true
@@ -173,25 +175,15 @@ func multipartBody(parserID string, files []Upload) (io.ReadCloser, string, erro
 		known = known && src.size >= 0
 		srcs = append(srcs, src)
 	}
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	var n int64
-	if known {
-		var err error
-		if n, err = formLength(mw.Boundary(), parserID, files, srcs); err != nil {
-			closeSources(srcs)
-			return nil, "", err
-		}
-	}
-	go func() {
-		err := writeForm(mw, parserID, files, srcs)
+	fr, ctype, err := newFormReader(parserID, files, srcs)
+	if err != nil {
 		closeSources(srcs)
-		pw.CloseWithError(err)
-	}()
-	if !known {
-		return pr, mw.FormDataContentType(), nil
+		return nil, "", err
 	}
-	return &sizedBody{ReadCloser: pr, n: n}, mw.FormDataContentType(), nil
+	if !known {
+		return fr, ctype, nil
+	}
+	return &sizedBody{ReadCloser: fr, n: fr.length(srcs)}, ctype, nil
 }
 
 func closeSources(srcs []source) {
@@ -213,46 +205,189 @@ func sizeOf(f Upload, rc io.ReadCloser) int64 {
 	return -1
 }
 
-// countWriter counts bytes.
-type countWriter struct{ n int64 }
-
-func (c *countWriter) Write(b []byte) (int, error) {
-	c.n += int64(len(b))
-	return len(b), nil
+// formReader reads a multipart form: the framing before each file (the
+// parser_id field and the part's header), the file, and so on, then the
+// closing boundary. The framing is built once, up front, by
+// mime/multipart itself. A file of known size yields exactly that many
+// bytes: one that grew or shrank since it was opened, or whose bytes differ
+// from its SHA256, ends the body with an error before it completes, so the
+// server never gets a whole request.
+type formReader struct {
+	mu     sync.Mutex
+	files  []Upload
+	srcs   []source
+	frames [][]byte // frames[i] precedes file i; the last one ends the form
+	i      int      // the file being read, or the frame before it
+	frame  []byte   // what is left of the frame being read
+	inFile bool
+	left   int64     // bytes of the file left to read (known size)
+	read   int64     // bytes of the file read
+	hasher hash.Hash // the file's SHA256 as read, when it has one to match
+	err    error     // once set, every Read returns it
+	closed bool
 }
 
-// formLength is the byte length of the form writeForm produces.
-func formLength(boundary, parserID string, files []Upload, srcs []source) (int64, error) {
-	var cw countWriter
-	mw := multipart.NewWriter(&cw)
-	if err := mw.SetBoundary(boundary); err != nil {
-		return 0, err
-	}
+func newFormReader(parserID string, files []Upload, srcs []source) (*formReader, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
 	if err := mw.WriteField("parser_id", parserID); err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	for i, f := range files {
+	frames := make([][]byte, 0, len(files)+1)
+	mark := 0
+	for _, f := range files {
 		if _, err := mw.CreatePart(partHeader(f)); err != nil {
-			return 0, err
+			return nil, "", err
 		}
-		cw.n += srcs[i].size
+		frames = append(frames, buf.Bytes()[mark:buf.Len():buf.Len()])
+		mark = buf.Len()
 	}
 	if err := mw.Close(); err != nil {
-		return 0, err
+		return nil, "", err
 	}
-	return cw.n, nil
+	frames = append(frames, buf.Bytes()[mark:])
+	return &formReader{files: files, srcs: srcs, frames: frames, frame: frames[0]}, mw.FormDataContentType(), nil
 }
 
-func writeForm(mw *multipart.Writer, parserID string, files []Upload, srcs []source) error {
-	if err := mw.WriteField("parser_id", parserID); err != nil {
-		return err
+// length is the form's length in bytes when every file's size is known.
+func (r *formReader) length(srcs []source) int64 {
+	var n int64
+	for _, f := range r.frames {
+		n += int64(len(f))
 	}
-	for i, f := range files {
-		if err := writeFile(mw, f, srcs[i]); err != nil {
-			return err
+	for _, s := range srcs {
+		n += s.size
+	}
+	return n
+}
+
+func (r *formReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for len(p) > 0 {
+		if r.err != nil {
+			return 0, r.err
+		}
+		if len(r.frame) > 0 {
+			n := copy(p, r.frame)
+			r.frame = r.frame[n:]
+			return n, nil
+		}
+		if !r.inFile {
+			if r.i == len(r.files) {
+				r.err = io.EOF
+				continue
+			}
+			r.startFile()
+			continue
+		}
+		n, done, err := r.readFile(p)
+		if err != nil {
+			r.err = err
+			continue
+		}
+		if done {
+			r.inFile = false
+			r.i++
+			r.frame = r.frames[r.i]
+		}
+		if n > 0 {
+			return n, nil
 		}
 	}
-	return mw.Close()
+	return 0, nil
+}
+
+func (r *formReader) startFile() {
+	r.inFile, r.read, r.left, r.hasher = true, 0, r.srcs[r.i].size, nil
+	if r.files[r.i].SHA256 != "" {
+		r.hasher = sha256.New()
+	}
+}
+
+// readFile reads the current file into p; done once it is read whole and
+// found as it was declared.
+func (r *formReader) readFile(p []byte) (n int, done bool, err error) {
+	f, src := r.files[r.i], r.srcs[r.i]
+	if src.size >= 0 && r.left == 0 {
+		return 0, true, r.endKnown(f, src)
+	}
+	if src.size >= 0 && int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err = src.rc.Read(p)
+	if n > 0 {
+		r.read += int64(n)
+		r.left -= int64(n)
+		if r.hasher != nil {
+			r.hasher.Write(p[:n])
+		}
+	}
+	switch {
+	case err == io.EOF && src.size >= 0:
+		if r.left > 0 {
+			return n, false, r.changed(f, src)
+		}
+		return n, false, nil // the size is reached: endKnown looks for more
+	case err == io.EOF:
+		return n, true, r.matches(f)
+	case err != nil:
+		return n, false, &SourceError{Name: f.Name, Err: err}
+	}
+	return n, false, nil
+}
+
+// endKnown checks that a file of known size ends where it was declared to
+// and has the bytes of its SHA256. What follows the declared size is read
+// in small pieces: a file that did not grow ends at once.
+func (r *formReader) endKnown(f Upload, src source) error {
+	var rest io.Writer = io.Discard
+	if r.hasher != nil {
+		rest = r.hasher
+	}
+	extra, err := io.CopyBuffer(rest, struct{ io.Reader }{src.rc}, make([]byte, 512))
+	if err != nil {
+		return &SourceError{Name: f.Name, Err: err}
+	}
+	if extra > 0 {
+		r.read += extra
+		return r.changed(f, src)
+	}
+	return r.matches(f)
+}
+
+// changed is the error of a file whose size is not the one declared.
+func (r *formReader) changed(f Upload, src source) error {
+	if r.hasher != nil {
+		return &FileChangedError{Name: f.Name, Want: f.SHA256, Got: hex.EncodeToString(r.hasher.Sum(nil))}
+	}
+	return &SourceError{Name: f.Name, Err: fmt.Errorf("its size changed from %d to %d bytes while it was being sent", src.size, r.read)}
+}
+
+// matches checks a file read whole against its SHA256, if it has one.
+func (r *formReader) matches(f Upload) error {
+	if r.hasher == nil {
+		return nil
+	}
+	if got := hex.EncodeToString(r.hasher.Sum(nil)); got != f.SHA256 {
+		return &FileChangedError{Name: f.Name, Want: f.SHA256, Got: got}
+	}
+	return nil
+}
+
+// Close closes every file; reads after it fail.
+func (r *formReader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	closeSources(r.srcs)
+	if r.err == nil {
+		r.err = errors.New("multipart body: read after close")
+	}
+	return nil
 }
 
 var quoteEscaper = strings.NewReplacer("\\", "\\\\", `"`, "\\\"", "\r", "", "\n", "")
@@ -266,61 +401,6 @@ func partHeader(f Upload) textproto.MIMEHeader {
 	}
 	h.Set("Content-Type", ct)
 	return h
-}
-
-// writeFile streams one file. With a known size exactly that many bytes are
-// sent; a file that grew or shrank since, or whose bytes differ from its
-// SHA256, aborts the request before it completes.
-func writeFile(mw *multipart.Writer, f Upload, src source) error {
-	part, err := mw.CreatePart(partHeader(f))
-	if err != nil {
-		return err
-	}
-	var hasher hash.Hash
-	var w io.Writer = part
-	if f.SHA256 != "" {
-		hasher = sha256.New()
-		w = io.MultiWriter(part, hasher)
-	}
-	changed := func(total int64) error {
-		if hasher != nil {
-			return &FileChangedError{Name: f.Name, Want: f.SHA256, Got: hex.EncodeToString(hasher.Sum(nil))}
-		}
-		return &SourceError{Name: f.Name, Err: fmt.Errorf("its size changed from %d to %d bytes while it was being sent", src.size, total)}
-	}
-	if src.size < 0 {
-		if _, err := io.Copy(w, src.rc); err != nil {
-			return &SourceError{Name: f.Name, Err: err}
-		}
-	} else {
-		n, err := io.CopyN(w, src.rc, src.size)
-		switch {
-		case errors.Is(err, io.EOF):
-			return changed(n)
-		case err != nil:
-			return &SourceError{Name: f.Name, Err: err}
-		}
-		var rest io.Writer = io.Discard
-		if hasher != nil {
-			rest = hasher
-		}
-		// What follows the declared size is read in small pieces: a file
-		// that did not grow ends at once, where io.Copy would allocate 32 KiB
-		// for every file sent to find that out.
-		extra, err := io.CopyBuffer(rest, struct{ io.Reader }{src.rc}, make([]byte, 512))
-		if err != nil {
-			return &SourceError{Name: f.Name, Err: err}
-		}
-		if extra > 0 {
-			return changed(n + extra)
-		}
-	}
-	if hasher != nil {
-		if got := hex.EncodeToString(hasher.Sum(nil)); got != f.SHA256 {
-			return &FileChangedError{Name: f.Name, Want: f.SHA256, Got: got}
-		}
-	}
-	return nil
 }
 
 func contentTypeFor(name string) string {
