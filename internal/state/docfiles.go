@@ -304,12 +304,14 @@ func splitDocFiles(tx *bolt.Tx) error {
 
 // checkDocWait reports the first docwait entry that disagrees with the
 // open index, and the first open file missing from docwait.
-func checkDocWait(tx *bolt.Tx) error {
+func checkDocWait(t *Tx) error {
+	tx := t.tx
 	wait := tx.Bucket(bucketDocWait)
 	if wait == nil {
 		return nil
 	}
 	if err := wait.ForEach(func(k, _ []byte) error {
+		t.stride()
 		key, path, _ := bytes.Cut(k, []byte{0})
 		v := tx.Bucket(bucketOpen).Get([]byte(prefixFile + string(path)))
 		if v != nil && bytes.IndexByte(v, 0) < 0 {
@@ -323,6 +325,7 @@ func checkDocWait(tx *bolt.Tx) error {
 		return err
 	}
 	return eachOpen(tx, prefixFile, func(path []byte) error {
+		t.stride()
 		v := tx.Bucket(bucketOpen).Get([]byte(prefixFile + string(path)))
 		if k := waitKey(v, string(path)); k != nil && wait.Get(k) == nil {
 			return fmt.Errorf("index of waiting files lacks file %s", path)

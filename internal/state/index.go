@@ -230,9 +230,11 @@ func (t *Tx) OpenDocs(fn func(Doc) error) error {
 
 // checkIndex reports the first disagreement between the records and the
 // index of open records.
-func checkIndex(tx *bolt.Tx) error {
+func checkIndex(t *Tx) error {
+	tx := t.tx
 	open := tx.Bucket(bucketOpen)
 	if err := each(tx, bucketFiles, func(f File) error {
+		t.stride()
 		v := open.Get([]byte(prefixFile + f.Path))
 		if indexed := v != nil; indexed == FileFinal(f.State) {
 			return fmt.Errorf("index of open records disagrees with file %s (%s)", f.Path, f.State)
@@ -246,6 +248,7 @@ func checkIndex(tx *bolt.Tx) error {
 		return err
 	}
 	if err := each(tx, bucketDocs, func(d Doc) error {
+		t.stride()
 		if indexed := open.Get([]byte(prefixDoc+d.Key)) != nil; indexed == DocFinal(d.State) {
 			return fmt.Errorf("index of open records disagrees with document %s (%s)", d.Key, d.State)
 		}
@@ -258,6 +261,7 @@ func checkIndex(tx *bolt.Tx) error {
 		bucket []byte
 	}{{prefixFile, bucketFiles}, {prefixDoc, bucketDocs}} {
 		if err := eachOpen(tx, p.prefix, func(k []byte) error {
+			t.stride()
 			if tx.Bucket(p.bucket).Get(k) == nil {
 				return fmt.Errorf("index of open records names %s%s, which has no record", p.prefix, k)
 			}

@@ -212,6 +212,9 @@ type Store struct {
 	// compactFault, when set, is asked before each step of CompactInPlace
 	// and fails it with the error it returns.
 	compactFault func(step string) error
+	// strideLook, when set, is called at each look a pass over a whole
+	// bucket takes (Tx.stride).
+	strideLook func()
 
 	// txs counts the transactions run through View and Update, commits
 	// the write transactions committed.
@@ -470,6 +473,10 @@ func (s *Store) CheckRecords() (err error) {
 }
 
 func (s *Store) checkRecords(tx *bolt.Tx) error {
+	// Every pass over a whole bucket hands the mapped pages back as it goes
+	// (Tx.stride): the check reads every record of a state of a million
+	// records several times over, and would otherwise have the whole file
+	// resident in the daemon by its end.
 	t := s.tx(tx)
 	for _, f := range []func() error{
 		func() error { return t.Files(func(File) error { return nil }) },
@@ -480,16 +487,16 @@ func (s *Store) checkRecords(tx *bolt.Tx) error {
 			return damaged(s.path, err)
 		}
 	}
-	if err := checkIndex(tx); err != nil {
+	if err := checkIndex(t); err != nil {
 		return damaged(s.path, err)
 	}
-	if err := checkDocWait(tx); err != nil {
+	if err := checkDocWait(t); err != nil {
 		return damaged(s.path, err)
 	}
 	// An older schema opened read-only has no tally yet; it gets one
 	// when ppsync next opens it for writing.
 	if v, _ := strconv.Atoi(string(tx.Bucket(bucketMeta).Get(keySchema))); v >= 3 {
-		if err := checkTally(tx); err != nil {
+		if err := checkTally(t); err != nil {
 			return damaged(s.path, err)
 		}
 	}
@@ -503,6 +510,8 @@ type Tx struct {
 	s       *Store
 	// ops counts the records read and written (see touch).
 	ops int
+	// strides counts the records a pass over a whole bucket read (stride).
+	strides int
 	// bytes counts the bytes of the records written, keys included.
 	bytes int
 }
@@ -694,13 +703,23 @@ const walkCheckEvery = 512
 // budget: a walk of a million records would otherwise map the whole
 // bucket into the process until it ends.
 func walk[T any](t *Tx, bucket []byte, fn func(T) error) error {
-	n := 0
 	return each(t.tx, bucket, func(v T) error {
-		if n++; n%walkCheckEvery == 0 {
-			t.releaseIfOver()
-		}
+		t.stride()
 		return fn(v)
 	})
+}
+
+// stride counts a record read by a pass over a whole bucket (or index) and,
+// every walkCheckEvery, hands the state's mapped pages back when they are
+// over the budget. Every pass over all the records goes through it: one
+// that does not maps the whole bucket into the process until it ends.
+func (t *Tx) stride() {
+	if t.strides++; t.strides%walkCheckEvery == 0 {
+		t.releaseIfOver()
+		if t.s != nil && t.s.strideLook != nil {
+			t.s.strideLook()
+		}
+	}
 }
 
 // Doc reads a document record.

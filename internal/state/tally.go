@@ -173,9 +173,10 @@ type derived struct {
 	errs  map[string]string
 }
 
-func derive(tx *bolt.Tx) (derived, error) {
+func derive(tx *Tx) (derived, error) {
 	d := derived{tally: map[string]int64{}, errs: map[string]string{}}
-	err := tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
+	err := tx.tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
+		tx.stride()
 		t, err := decodeTallied(k, v)
 		if err != nil {
 			return err
@@ -205,7 +206,7 @@ func buildTally(tx *bolt.Tx) error {
 			return err
 		}
 	}
-	d, err := derive(tx)
+	d, err := derive(&Tx{tx: tx})
 	if err != nil {
 		return err
 	}
@@ -228,12 +229,13 @@ func buildTally(tx *bolt.Tx) error {
 
 // checkTally reports the first disagreement between the records and the
 // tally or the error index.
-func checkTally(tx *bolt.Tx) error {
+func checkTally(t *Tx) error {
+	tx := t.tx
 	tally, errs := tx.Bucket(bucketTally), tx.Bucket(bucketErrs)
 	if tally == nil || errs == nil {
 		return fmt.Errorf("the tally of file records is missing")
 	}
-	d, err := derive(tx)
+	d, err := derive(t)
 	if err != nil {
 		return err
 	}
@@ -386,7 +388,10 @@ func (t *Tx) FilesWithoutResult(fn func(File) error) error {
 			return fn(f)
 		})
 	}
-	return b.ForEach(func(k, _ []byte) error { return t.errFile(k, fn) })
+	return b.ForEach(func(k, _ []byte) error {
+		t.stride()
+		return t.errFile(k, fn)
+	})
 }
 
 func (t *Tx) scanErrors(inbox string, limit int, fn func(File) error) error {
