@@ -111,7 +111,10 @@ func (l *limits) take(ctx context.Context, b *windowBucket, fixed *rate.Limiter)
 			if err != nil {
 				return 0, ctxErr(ctx, err)
 			}
-			return 0, nil
+			if b.sendOnFallback() {
+				return 0, nil
+			}
+			continue // the window became known meanwhile: reserve in it
 		}
 		t := time.NewTimer(max(wait, time.Millisecond))
 		select {

@@ -112,7 +112,6 @@ func (b *windowBucket) reserve() (idx int, wait time.Duration, ok, fallback bool
 		b.rollLocked(now)
 	}
 	if !b.known {
-		b.fallbackSent++
 		return 0, 0, false, true
 	}
 	start := b.reset.Add(-b.window)
@@ -141,6 +140,23 @@ func (b *windowBucket) reserve() (idx int, wait time.Duration, ok, fallback bool
 	b.sent++
 	b.lastSend = now
 	return b.sent, 0, true, false
+}
+
+// sendOnFallback counts a request about to be sent on the fixed limiter,
+// when the bucket still knows nothing of the window; it reports false when
+// an answer described the window while the caller waited for the limiter,
+// and the caller must then reserve in that window instead. Only requests
+// really sent count: callers still queued on the limiter when the first
+// answer arrives would otherwise count as sent in the window, and the
+// bucket would leave their slots unused.
+func (b *windowBucket) sendOnFallback() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known {
+		return false
+	}
+	b.fallbackSent++
+	return true
 }
 
 // rateHeaders is one answer's X-RateLimit-* headers, checked.

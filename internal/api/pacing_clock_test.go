@@ -100,6 +100,9 @@ func simulate(t *testing.T, clients int, run, tick, latency time.Duration) *simS
 						break
 					}
 					fallbackAt[i] = now.Add(window / 19)
+					if !b.sendOnFallback() {
+						continue // the window became known: reserve in it
+					}
 				} else if !ok {
 					break
 				}
@@ -136,5 +139,68 @@ func TestBucketAloneSpendsTheWholeWindow(t *testing.T) {
 				t.Fatalf("server answered %d × 429", srv.tooMany)
 			}
 		})
+	}
+}
+
+// Callers queued on the fixed limiter when the first answer describes the
+// window are not counted as sent: each reserves in the window it is sent
+// in once its turn comes. A start 0.3 s before a window's end, with four
+// submissions waiting: the first goes, its answer arrives, the three others
+// come after the reset, and the next window still takes 20 from this client,
+// seen as alone on the key. (Counted as sent when they were queued, they
+// went out uncounted in the next window, which then looked shared with
+// another client and was paced to 19.)
+func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
+	const window = time.Second
+	now := time.Unix(1_700_000_000, 0).Add(700 * time.Millisecond)
+	srv := &simServer{window: window, limit: 20, per: map[int64]int{}}
+	b := newWindowBucket(20, window, func() time.Time { return now })
+	send := func(idx int) {
+		h, throttled := srv.admit(now)
+		if throttled {
+			t.Fatalf("429 at %s", now)
+		}
+		b.report(idx, h, false)
+	}
+	// Four callers ask before anything is known: all are told to use the
+	// fixed limiter, whose burst lets the first go at once.
+	for range 4 {
+		if _, _, _, fallback := b.reserve(); !fallback {
+			t.Fatal("the bucket knew the window before any answer")
+		}
+	}
+	if !b.sendOnFallback() {
+		t.Fatal("the first caller could not send on the fixed limiter")
+	}
+	send(0)
+	// The fixed limiter lets the three others go a third of a window apart,
+	// after the window ended: each reserves in the bucket instead.
+	sent := map[int64]int{now.Truncate(window).UnixNano(): 1}
+	for i := 1; i <= 3; i++ {
+		now = now.Add(window / 3)
+		if b.sendOnFallback() {
+			t.Fatalf("caller %d went on the fixed limiter after the window was known", i)
+		}
+		idx, _, ok, _ := b.reserve()
+		if !ok {
+			t.Fatalf("caller %d: no room in the window", i)
+		}
+		send(idx)
+		sent[now.Truncate(window).UnixNano()]++
+	}
+	// The rest of that window, as fast as the bucket lets.
+	next := now.Truncate(window)
+	for {
+		idx, _, ok, _ := b.reserve()
+		if !ok {
+			break
+		}
+		send(idx)
+	}
+	if got := srv.per[next.UnixNano()]; got != 20 {
+		t.Fatalf("the window after the start took %d submissions, want 20 (server's count per window: %v)", got, srv.per)
+	}
+	if b.othersRate != 0 {
+		t.Fatalf("the bucket saw another client on the key (%.1f a second) where there is none", b.othersRate)
 	}
 }
