@@ -253,7 +253,7 @@ func throughput(o options, bin, work string, n int, proc time.Duration) (tput, e
 	if err != nil {
 		return tput{}, err
 	}
-	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, ProcessingTime: proc,
+	emu, wc, url, stop, err := countingServer(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, ProcessingTime: proc,
 		Workers: o.workers, RateWindow: o.window, TempDir: dir})
 	if err != nil {
 		return tput{}, err
@@ -265,11 +265,13 @@ func throughput(o options, bin, work string, n int, proc time.Duration) (tput, e
 		return tput{}, err
 	}
 	fmt.Fprintf(os.Stderr, "ppsync run --once on %d files…\n", n)
+	start := time.Now()
 	run, err := runOnce(bin, cfgPath)
 	if err != nil {
 		return tput{}, err
 	}
 	wall := run.wall
+	fmt.Fprintf(os.Stderr, "%d files: %s; the run ended %s after the start\n", n, wc.timeline(start), fmtDur(wall))
 	st := emu.Stats()
 	if st.DocumentsCreated != n {
 		return tput{}, fmt.Errorf("%d files: %d documents created", n, st.DocumentsCreated)

@@ -36,6 +36,9 @@ type windowCounter struct {
 	window time.Duration
 	mu     sync.Mutex
 	per    map[int64]int
+	// first and last are when the first and the last accepted submission
+	// arrived.
+	first, last time.Time
 }
 
 func (c *windowCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +50,12 @@ func (c *windowCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && r.URL.Path == "/v1/extractions" && sw.code/100 == 2 {
 		c.mu.Lock()
 		c.per[at.Truncate(c.window).UnixNano()]++
+		if c.first.IsZero() || at.Before(c.first) {
+			c.first = at
+		}
+		if at.After(c.last) {
+			c.last = at
+		}
 		c.mu.Unlock()
 	}
 }
@@ -71,6 +80,25 @@ func (c *windowCounter) full() (windows, subs, lowest int) {
 		lowest = 0
 	}
 	return windows, subs, lowest
+}
+
+// timeline describes a run that started at start: when its first
+// submission came and how much of that server window was left, the
+// submissions of every window from the first to the last, and when the
+// last submission came.
+func (c *windowCounter) timeline(start time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.first.IsZero() {
+		return "no submission"
+	}
+	lo := c.first.Truncate(c.window)
+	var per []string
+	for k := lo; !k.After(c.last); k = k.Add(c.window) {
+		per = append(per, strconv.Itoa(c.per[k.UnixNano()]))
+	}
+	return fmt.Sprintf("first submission %s after the start, %s before its window ended; submissions per window %s; last submission %s after the start",
+		fmtDur(c.first.Sub(start)), fmtDur(lo.Add(c.window).Sub(c.first)), strings.Join(per, " "), fmtDur(c.last.Sub(start)))
 }
 
 type codeWriter struct {
