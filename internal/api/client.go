@@ -285,6 +285,7 @@ func (c *Client) do(ctx context.Context, r request, out any) (*response, error) 
 		if resp != nil {
 			c.lim.observe(g, resp.header, r.submission, resp.status == http.StatusTooManyRequests)
 		}
+		c.lim.settle(g)
 		if err == nil && resp.status < 300 {
 			if out != nil && resp.status != http.StatusNoContent {
 				if derr := json.Unmarshal(resp.body, out); derr != nil {

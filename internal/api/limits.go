@@ -111,8 +111,8 @@ func (l *limits) take(ctx context.Context, b *windowBucket, fixed *rate.Limiter)
 			if err != nil {
 				return 0, ctxErr(ctx, err)
 			}
-			if b.sendOnFallback() {
-				return 0, nil
+			if seq, ok := b.sendOnFallback(); ok {
+				return seq, nil
 			}
 			continue // the window became known meanwhile: reserve in it
 		}
@@ -126,6 +126,12 @@ func (l *limits) take(ctx context.Context, b *windowBucket, fixed *rate.Limiter)
 		case <-t.C:
 		}
 	}
+}
+
+// settle ends the attempt a grant was for, answered or not.
+func (l *limits) settle(g grant) {
+	l.submitWin.settle(g.submit)
+	l.globalWin.settle(g.global)
 }
 
 // observe hands an answer's headers to the bucket they describe: the

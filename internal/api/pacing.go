@@ -56,6 +56,13 @@ type windowBucket struct {
 	// fallbackSent counts requests sent on the fixed limiter since the
 	// bucket last knew the window.
 	fallbackSent int
+
+	// seq numbers every request this bucket lets go (reserve and
+	// sendOnFallback), across windows; the current window's sends are those
+	// after winStart. inFlight counts the requests let go whose attempt has
+	// not ended yet (settle).
+	seq, winStart int
+	inFlight      int
 }
 
 func newWindowBucket(capacity int, window time.Duration, now func() time.Time) *windowBucket {
@@ -88,7 +95,13 @@ func (b *windowBucket) rollLocked(now time.Time) {
 	if now.Sub(b.repAt) > 3*b.window {
 		b.known = false
 	}
-	b.sent, b.othersNow, b.haveReport = 0, 0, false
+	// A request still on its way when the window ended may reach the server
+	// in the new one and be counted there: it counts as sent in both, until
+	// an answer of the new window says how many the server has left.
+	// Counted in the new window only by the server, it would look like
+	// another client's and the window would be paced for a shared key.
+	b.sent, b.othersNow, b.haveReport = min(b.inFlight, b.limit), 0, false
+	b.winStart = b.seq - b.sent
 	b.jitter = 0
 	if b.othersRate > 0 {
 		b.jitter = time.Duration(rand.Int64N(int64(b.spacing()) + 1))
@@ -138,8 +151,10 @@ func (b *windowBucket) reserve() (idx int, wait time.Duration, ok, fallback bool
 		}
 	}
 	b.sent++
+	b.seq++
+	b.inFlight++
 	b.lastSend = now
-	return b.sent, 0, true, false
+	return b.seq, 0, true, false
 }
 
 // sendOnFallback counts a request about to be sent on the fixed limiter,
@@ -149,14 +164,27 @@ func (b *windowBucket) reserve() (idx int, wait time.Duration, ok, fallback bool
 // really sent count: callers still queued on the limiter when the first
 // answer arrives would otherwise count as sent in the window, and the
 // bucket would leave their slots unused.
-func (b *windowBucket) sendOnFallback() bool {
+func (b *windowBucket) sendOnFallback() (int, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.known {
-		return false
+		return 0, false
 	}
 	b.fallbackSent++
-	return true
+	b.seq++
+	b.inFlight++
+	return b.seq, true
+}
+
+// settle ends a request the bucket let go (its seq): it is no longer on its
+// way, whether it was answered or not.
+func (b *windowBucket) settle(seq int) {
+	if seq <= 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inFlight = max(b.inFlight-1, 0)
 }
 
 // rateHeaders is one answer's X-RateLimit-* headers, checked.
@@ -182,9 +210,9 @@ func parseRateHeaders(h http.Header, now time.Time, window time.Duration) (rateH
 	return rateHeaders{limit: lim, remaining: rem, reset: reset}, true
 }
 
-// report records an answer to the request reserve numbered idx (0 for one
-// sent on the fallback limiter). throttled is a 429.
-func (b *windowBucket) report(idx int, h http.Header, throttled bool) {
+// report records an answer to the request numbered seq by reserve or
+// sendOnFallback (0: unknown). throttled is a 429.
+func (b *windowBucket) report(seq int, h http.Header, throttled bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	defer func() {
@@ -212,10 +240,14 @@ func (b *windowBucket) report(idx int, h http.Header, throttled bool) {
 		// Requests sent on the fallback limiter count as ours.
 		b.sent, b.othersNow, b.haveReport = min(b.fallbackSent, rh.limit), 0, false
 		b.fallbackSent = 0
-		idx = b.sent
+		b.winStart = b.seq - b.sent
 	} else if rh.reset.Before(b.reset.Add(-b.window / 2)) {
 		return // an answer from a window that has ended
 	}
+	// Its place among this window's sends: the server had counted it and,
+	// as far as we know, those sent before it. One let go before the window
+	// began (on its way across the reset) is taken as the first.
+	idx := min(max(seq-b.winStart, 1), b.sent)
 	b.limit = rh.limit
 	rem := rh.remaining
 	if throttled {
@@ -225,11 +257,7 @@ func (b *windowBucket) report(idx int, h http.Header, throttled bool) {
 		return
 	}
 	b.haveReport, b.repRemain, b.repAt = true, rem, now
-	if idx > 0 {
-		b.repSentIdx = idx
-	} else {
-		b.repSentIdx = b.sent
-	}
+	b.repSentIdx = idx
 	// The server counted limit-rem requests; at most all we have sent in
 	// this window were ours (answers may overtake each other).
 	if others := (b.limit - rem) - b.sent; others > b.othersNow && !throttled {

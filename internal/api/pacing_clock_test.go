@@ -90,6 +90,7 @@ func simulate(t *testing.T, clients int, run, tick, latency time.Duration) *simS
 					continue
 				}
 				b.report(a.idx, a.h, a.throttled)
+				b.settle(a.idx)
 			}
 			pending[i] = rest
 			// As many requests as the bucket lets go now.
@@ -100,9 +101,11 @@ func simulate(t *testing.T, clients int, run, tick, latency time.Duration) *simS
 						break
 					}
 					fallbackAt[i] = now.Add(window / 19)
-					if !b.sendOnFallback() {
+					seq, ok := b.sendOnFallback()
+					if !ok {
 						continue // the window became known: reserve in it
 					}
+					idx = seq
 				} else if !ok {
 					break
 				}
@@ -161,6 +164,7 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 			t.Fatalf("429 at %s", now)
 		}
 		b.report(idx, h, false)
+		b.settle(idx)
 	}
 	// Four callers ask before anything is known: all are told to use the
 	// fixed limiter, whose burst lets the first go at once.
@@ -169,16 +173,17 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 			t.Fatal("the bucket knew the window before any answer")
 		}
 	}
-	if !b.sendOnFallback() {
+	first, ok := b.sendOnFallback()
+	if !ok {
 		t.Fatal("the first caller could not send on the fixed limiter")
 	}
-	send(0)
+	send(first)
 	// The fixed limiter lets the three others go a third of a window apart,
 	// after the window ended: each reserves in the bucket instead.
 	sent := map[int64]int{now.Truncate(window).UnixNano(): 1}
 	for i := 1; i <= 3; i++ {
 		now = now.Add(window / 3)
-		if b.sendOnFallback() {
+		if _, ok := b.sendOnFallback(); ok {
 			t.Fatalf("caller %d went on the fixed limiter after the window was known", i)
 		}
 		idx, _, ok, _ := b.reserve()
@@ -202,5 +207,68 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 	}
 	if b.othersRate != 0 {
 		t.Fatalf("the bucket saw another client on the key (%.1f a second) where there is none", b.othersRate)
+	}
+}
+
+// A request let go just before the window's end that reaches the server
+// after it is counted by the server in the new window: the bucket counts it
+// there too until an answer says otherwise, so the new window is not
+// overspent (the twentieth request would meet a 429) and the key does not
+// look shared.
+func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
+	const window = time.Second
+	now := time.Unix(1_700_000_000, 0).Add(100 * time.Millisecond)
+	srv := &simServer{window: window, limit: 20, per: map[int64]int{}}
+	b := newWindowBucket(20, window, func() time.Time { return now })
+	answer := func(seq int) {
+		h, throttled := srv.admit(now)
+		b.report(seq, h, throttled)
+		b.settle(seq)
+		if throttled {
+			t.Fatalf("429 at %s", now.Format("15:04:05.000"))
+		}
+	}
+	first, ok := b.sendOnFallback()
+	if !ok {
+		t.Fatal("the first request could not go")
+	}
+	answer(first)
+	for range 18 {
+		now = now.Add(40 * time.Millisecond)
+		seq, _, ok, _ := b.reserve()
+		if !ok {
+			t.Fatal("no room for the window's first twenty")
+		}
+		answer(seq)
+	}
+	reset := now.Truncate(window).Add(window)
+	now = reset.Add(-5 * time.Millisecond)
+	late, _, ok, _ := b.reserve()
+	if !ok {
+		t.Fatal("no room for the window's twentieth")
+	}
+	// It reaches the server in the next window; its answer is slow.
+	now = reset.Add(30 * time.Millisecond)
+	h, _ := srv.admit(now)
+	sentNew := 0
+	for {
+		seq, _, ok, _ := b.reserve()
+		if !ok {
+			break
+		}
+		sentNew++
+		answer(seq)
+		now = now.Add(10 * time.Millisecond)
+	}
+	b.report(late, h, false)
+	b.settle(late)
+	if got := srv.per[reset.UnixNano()]; got != 20 {
+		t.Fatalf("the server counted %d requests in the new window, want 20", got)
+	}
+	if sentNew != 19 {
+		t.Fatalf("the bucket let %d requests go in the new window, want 19 (with the one on its way)", sentNew)
+	}
+	if b.othersRate != 0 {
+		t.Fatalf("the bucket saw another client on the key (%.1f a second)", b.othersRate)
 	}
 }
