@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -284,5 +285,92 @@ func TestOneResultsReadPerJobAtATime(t *testing.T) {
 				t.Errorf("handed %v, idle %v: want all three", r.done, p.Idle())
 			}
 		})
+	}
+}
+
+// multiAPI lists jobs ext_0.. as completed, each with one completed
+// document, and holds every results read until fetchAtOnce reads are in
+// flight together (or a while has passed), noting the most at once and the
+// order the reads began in.
+type multiAPI struct {
+	jobs int
+
+	mu       sync.Mutex
+	inFlight int
+	most     int
+	began    []string
+	full     chan struct{}
+	fullOnce sync.Once
+}
+
+func (m *multiAPI) ListExtractions(context.Context, api.ListOptions, string) (apitypes.ExtractionList, error) {
+	var l apitypes.ExtractionList
+	for i := range m.jobs {
+		l.Extractions = append(l.Extractions, apitypes.Extraction{ExtractionID: fmt.Sprintf("ext_%d", i), Status: apitypes.StatusCompleted})
+	}
+	return l, nil
+}
+
+func (m *multiAPI) Extraction(context.Context, string) (apitypes.Extraction, error) {
+	return apitypes.Extraction{Status: apitypes.StatusCompleted}, nil
+}
+
+func (m *multiAPI) Results(_ context.Context, id string) (apitypes.Extraction, error) {
+	m.mu.Lock()
+	m.inFlight++
+	m.most = max(m.most, m.inFlight)
+	m.began = append(m.began, id)
+	if m.inFlight == fetchAtOnce {
+		m.fullOnce.Do(func() { close(m.full) })
+	}
+	m.mu.Unlock()
+	select {
+	case <-m.full:
+	case <-time.After(patience.Scale(2 * time.Second)):
+	}
+	m.mu.Lock()
+	m.inFlight--
+	m.mu.Unlock()
+	doc := "d" + id[len("ext_"):]
+	var x apitypes.Extraction
+	err := json.Unmarshal([]byte(`{"extraction_id":"`+id+`","status":"completed","documents":[{"document_id":"`+doc+`","filename":"`+doc+`.pdf","status":"completed"}]}`), &x)
+	return x, err
+}
+
+func (m *multiAPI) Document(context.Context, string, string) (apitypes.Document, error) {
+	return apitypes.Document{}, errors.New("not asked for")
+}
+
+// A poll that finds many jobs finished reads and hands on their results
+// fetchAtOnce jobs at a time, the oldest submissions first, not one job
+// after the other; every document is handed on once.
+func TestPollFetchesFinishedJobsSideBySide(t *testing.T) {
+	const jobs = 7
+	m := &multiAPI{jobs: jobs, full: make(chan struct{})}
+	r := &recorder{done: map[string]string{}, failed: map[string]string{}, errFor: map[string]error{}}
+	p := New(Options{API: m, Finisher: r, Interval: time.Second})
+	// Tracked newest first: the reads must begin with the oldest anyway.
+	for i := jobs - 1; i >= 0; i-- {
+		p.Track(fmt.Sprintf("ext_%d", i), map[string]string{fmt.Sprintf("d%d", i): fmt.Sprintf("k%d", i)})
+		p.mu.Lock()
+		p.jobs[fmt.Sprintf("ext_%d", i)].submitted = time.Unix(1_700_000_000+int64(i), 0)
+		p.mu.Unlock()
+	}
+	p.poll(context.Background())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.most != fetchAtOnce {
+		t.Errorf("at most %d results reads at once, want %d", m.most, fetchAtOnce)
+	}
+	for i, id := range m.began[:fetchAtOnce] {
+		if want := fmt.Sprintf("ext_%d", i); !slices.Contains(m.began[:fetchAtOnce], want) {
+			t.Errorf("the first %d reads were %v: %s (one of the oldest) is not among them (read %d: %s)", fetchAtOnce, m.began[:fetchAtOnce], want, i, id)
+		}
+	}
+	if len(r.done) != jobs {
+		t.Errorf("handed on %d documents, want %d: %v", len(r.done), jobs, r.done)
+	}
+	if !p.Idle() {
+		t.Error("not idle after every job finished")
 	}
 }

@@ -5,6 +5,7 @@
 package poller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -470,9 +471,41 @@ func (p *Poller) poll(ctx context.Context) {
 		}
 		p.mu.Unlock()
 	}
-	for id, want := range changed {
-		p.fetch(ctx, id, want)
+	p.fetchAll(ctx, changed)
+}
+
+// fetchAtOnce is how many jobs' results one poll reads and writes at once.
+// Writing a job's results waits on the disk (each result file is synced),
+// so a poll that finds many jobs finished (a backlog's last window: twenty
+// jobs of fifty documents) would otherwise write them one job after the
+// other while the disk and the API sit idle in between.
+const fetchAtOnce = 4
+
+// fetchAll fetches the jobs of changed (how many of each job's documents
+// the caller knows have finished), up to fetchAtOnce at a time, oldest
+// submission first, and returns once all are done.
+func (p *Poller) fetchAll(ctx context.Context, changed map[string]int) {
+	ids := make([]string, 0, len(changed))
+	p.mu.Lock()
+	for id := range changed {
+		if p.jobs[id] != nil {
+			ids = append(ids, id)
+		}
 	}
+	slices.SortFunc(ids, func(a, b string) int {
+		return cmp.Or(p.jobs[a].submitted.Compare(p.jobs[b].submitted), cmp.Compare(a, b))
+	})
+	p.mu.Unlock()
+	slots := make(chan struct{}, fetchAtOnce)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			p.fetch(ctx, id, changed[id])
+		})
+	}
+	wg.Wait()
 }
 
 func terminal(s string) bool {
