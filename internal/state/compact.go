@@ -12,8 +12,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// compactTxSize bounds the bytes a compaction copies per transaction.
-const compactTxSize = 4 << 20
+// compactTxSize bounds the bytes a compaction copies per transaction: what
+// one transaction copies is held in the heap (its nodes, then the pages it
+// writes) until it commits. At 4 MiB the daemon's anonymous memory rose
+// from 34 to 51 MiB while it compacted a state of a million records in
+// place; 1 MiB costs a few more commits.
+const compactTxSize = 1 << 20
 
 // compactReleaseEvery is how many bytes of records a compaction in place
 // reads between two releases of the old file's mapped pages.
@@ -328,7 +332,7 @@ func (s *Store) CompactInPlace() (CompactStats, error) {
 	// The copy reads every live page of the old file through its mapping:
 	// hand them back as it goes, or the whole file counts in the daemon's
 	// memory (800 MiB for a state of a million records half pruned).
-	release := s.releaser()
+	release := s.releaser(tmp)
 	err = compactCopy(out, s.db, compactTxSize, release)
 	release()
 	if err != nil {

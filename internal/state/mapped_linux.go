@@ -119,10 +119,13 @@ func (s *Store) mapped(db *bolt.DB) ([]mapping, error) {
 }
 
 // mappings lists where this process maps the state file.
-func (s *Store) mappings() ([]mapping, error) {
-	fi, err := os.Stat(s.path)
+func (s *Store) mappings() ([]mapping, error) { return mappingsOf(s.path) }
+
+// mappingsOf lists where this process maps the file at path.
+func mappingsOf(path string) ([]mapping, error) {
+	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("state %s: %w", s.path, err)
+		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
 	sys, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
@@ -130,7 +133,7 @@ func (s *Store) mappings() ([]mapping, error) {
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return nil, fmt.Errorf("state %s: release mapped pages: %w", s.path, err)
+		return nil, fmt.Errorf("state %s: release mapped pages: %w", path, err)
 	}
 	var ms []mapping
 	sc := bufio.NewScanner(bytes.NewReader(maps))
@@ -180,17 +183,23 @@ func devMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^uint64(0xf
 func devMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^uint64(0xff) }
 
 // releaser returns what hands the file's mapped pages back during a pass
-// that reads the whole file, as a compaction does. The caller holds dbMu
-// for writing and the pass only reads the store: nothing can remap the
-// file meanwhile, so its place is read once.
-func (s *Store) releaser() func() {
-	ms, err := s.mappings()
-	if err != nil || len(ms) == 0 {
-		return func() {}
-	}
+// that reads the whole file, as a compaction does, and those of the files
+// at the paths written (the compaction's copy, whose own mapping bbolt
+// reads as it builds it). The caller holds dbMu for writing and the pass
+// only reads the store: nothing can remap the file meanwhile, so its place
+// is read once; a file being written is remapped as it grows, so its place
+// is read again at each release.
+func (s *Store) releaser(written ...string) func() {
+	ms, _ := s.mappings()
 	return func() {
 		for _, m := range ms {
 			_ = dontNeed(m)
+		}
+		for _, p := range written {
+			ws, _ := mappingsOf(p)
+			for _, m := range ws {
+				_ = dontNeed(m)
+			}
 		}
 	}
 }

@@ -15,4 +15,4 @@ func (t *Tx) releaseMapped() error { return nil }
 func residentFileBytes() (int64, error) { return 0, nil }
 
 // releaser returns a function that does nothing.
-func (s *Store) releaser() func() { return func() {} }
+func (s *Store) releaser(...string) func() { return func() {} }
