@@ -145,6 +145,42 @@ func TestBucketAloneSpendsTheWholeWindow(t *testing.T) {
 	}
 }
 
+// oneClient is one bucket alone on a key of a simulated server, on a clock
+// the test moves (a window of a second, 20 requests).
+type oneClient struct {
+	t   *testing.T
+	now time.Time
+	srv *simServer
+	b   *windowBucket
+}
+
+// newOneClient starts at a point into a window.
+func newOneClient(t *testing.T, into time.Duration) *oneClient {
+	c := &oneClient{t: t, now: time.Unix(1_700_000_000, 0).Add(into), srv: &simServer{window: time.Second, limit: 20, per: map[int64]int{}}}
+	c.b = newWindowBucket(20, time.Second, func() time.Time { return c.now })
+	return c
+}
+
+// answer has the server admit the request numbered seq now and hands its
+// answer back at once; a 429 fails the test.
+func (c *oneClient) answer(seq int) {
+	c.t.Helper()
+	h, throttled := c.srv.admit(c.now)
+	c.b.report(seq, h, throttled)
+	c.b.settle(seq)
+	if throttled {
+		c.t.Fatalf("429 at %s", c.now.Format("15:04:05.000"))
+	}
+}
+
+// alone fails the test if the bucket took another client to share the key.
+func (c *oneClient) alone() {
+	c.t.Helper()
+	if c.b.othersRate != 0 {
+		c.t.Fatalf("the bucket saw another client on the key (%.1f a second) where there is none", c.b.othersRate)
+	}
+}
+
 // Callers queued on the fixed limiter when the first answer describes the
 // window are not counted as sent: each reserves in the window it is sent
 // in once its turn comes. A start 0.3 s before a window's end, with four
@@ -155,17 +191,8 @@ func TestBucketAloneSpendsTheWholeWindow(t *testing.T) {
 // another client and was paced to 19.)
 func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 	const window = time.Second
-	now := time.Unix(1_700_000_000, 0).Add(700 * time.Millisecond)
-	srv := &simServer{window: window, limit: 20, per: map[int64]int{}}
-	b := newWindowBucket(20, window, func() time.Time { return now })
-	send := func(idx int) {
-		h, throttled := srv.admit(now)
-		if throttled {
-			t.Fatalf("429 at %s", now)
-		}
-		b.report(idx, h, false)
-		b.settle(idx)
-	}
+	c := newOneClient(t, 700*time.Millisecond)
+	b, send := c.b, c.answer
 	// Four callers ask before anything is known: all are told to use the
 	// fixed limiter, whose burst lets the first go at once.
 	for range 4 {
@@ -180,9 +207,8 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 	send(first)
 	// The fixed limiter lets the three others go a third of a window apart,
 	// after the window ended: each reserves in the bucket instead.
-	sent := map[int64]int{now.Truncate(window).UnixNano(): 1}
 	for i := 1; i <= 3; i++ {
-		now = now.Add(window / 3)
+		c.now = c.now.Add(window / 3)
 		if _, ok := b.sendOnFallback(); ok {
 			t.Fatalf("caller %d went on the fixed limiter after the window was known", i)
 		}
@@ -191,10 +217,9 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 			t.Fatalf("caller %d: no room in the window", i)
 		}
 		send(idx)
-		sent[now.Truncate(window).UnixNano()]++
 	}
 	// The rest of that window, as fast as the bucket lets.
-	next := now.Truncate(window)
+	next := c.now.Truncate(window)
 	for {
 		idx, _, ok, _ := b.reserve()
 		if !ok {
@@ -202,12 +227,10 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 		}
 		send(idx)
 	}
-	if got := srv.per[next.UnixNano()]; got != 20 {
-		t.Fatalf("the window after the start took %d submissions, want 20 (server's count per window: %v)", got, srv.per)
+	if got := c.srv.per[next.UnixNano()]; got != 20 {
+		t.Fatalf("the window after the start took %d submissions, want 20 (server's count per window: %v)", got, c.srv.per)
 	}
-	if b.othersRate != 0 {
-		t.Fatalf("the bucket saw another client on the key (%.1f a second) where there is none", b.othersRate)
-	}
+	c.alone()
 }
 
 // A request let go just before the window's end that reaches the server
@@ -217,39 +240,30 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 // look shared.
 func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
 	const window = time.Second
-	now := time.Unix(1_700_000_000, 0).Add(100 * time.Millisecond)
-	srv := &simServer{window: window, limit: 20, per: map[int64]int{}}
-	b := newWindowBucket(20, window, func() time.Time { return now })
-	answer := func(seq int) {
-		h, throttled := srv.admit(now)
-		b.report(seq, h, throttled)
-		b.settle(seq)
-		if throttled {
-			t.Fatalf("429 at %s", now.Format("15:04:05.000"))
-		}
-	}
+	c := newOneClient(t, 100*time.Millisecond)
+	b, srv, answer := c.b, c.srv, c.answer
 	first, ok := b.sendOnFallback()
 	if !ok {
 		t.Fatal("the first request could not go")
 	}
 	answer(first)
 	for range 18 {
-		now = now.Add(40 * time.Millisecond)
+		c.now = c.now.Add(40 * time.Millisecond)
 		seq, _, ok, _ := b.reserve()
 		if !ok {
 			t.Fatal("no room for the window's first twenty")
 		}
 		answer(seq)
 	}
-	reset := now.Truncate(window).Add(window)
-	now = reset.Add(-5 * time.Millisecond)
+	reset := c.now.Truncate(window).Add(window)
+	c.now = reset.Add(-5 * time.Millisecond)
 	late, _, ok, _ := b.reserve()
 	if !ok {
 		t.Fatal("no room for the window's twentieth")
 	}
 	// It reaches the server in the next window; its answer is slow.
-	now = reset.Add(30 * time.Millisecond)
-	h, _ := srv.admit(now)
+	c.now = reset.Add(30 * time.Millisecond)
+	h, _ := srv.admit(c.now)
 	sentNew := 0
 	for {
 		seq, _, ok, _ := b.reserve()
@@ -258,7 +272,7 @@ func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
 		}
 		sentNew++
 		answer(seq)
-		now = now.Add(10 * time.Millisecond)
+		c.now = c.now.Add(10 * time.Millisecond)
 	}
 	b.report(late, h, false)
 	b.settle(late)
@@ -268,7 +282,5 @@ func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
 	if sentNew != 19 {
 		t.Fatalf("the bucket let %d requests go in the new window, want 19 (with the one on its way)", sentNew)
 	}
-	if b.othersRate != 0 {
-		t.Fatalf("the bucket saw another client on the key (%.1f a second)", b.othersRate)
-	}
+	c.alone()
 }

@@ -394,6 +394,27 @@ func fileSizeKiB(t *testing.T, path string) int {
 	return int(fi.Size() / 1024)
 }
 
+// filesReadWholeKiB reads every file record without a release and returns
+// how much of the state is then resident: what a pass that does not hand
+// the pages back maps, at least twice the ceiling for the test to tell.
+func filesReadWholeKiB(t *testing.T, s *Store, path string) int {
+	t.Helper()
+	whole := 0
+	if err := s.View(func(tx *Tx) error {
+		if err := each(tx.tx, bucketFiles, func(File) error { return nil }); err != nil {
+			return err
+		}
+		whole = mappedRSS(t, path)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if whole < 2*walkCeilingKiB {
+		t.Fatalf("%d KiB of the state resident for the bucket read whole: want at least %d to tell", whole, 2*walkCeilingKiB)
+	}
+	return whole
+}
+
 // A walk of every file record (the status page's list, 'state check')
 // hands the mapped pages back as it goes: it never has the whole bucket
 // resident at once, only the budget and what one stretch of walkCheckEvery
@@ -412,21 +433,9 @@ func TestFilesWalkReleasesAsItGoes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	whole := 0
-	if err := s.View(func(tx *Tx) error {
-		if err := each(tx.tx, bucketFiles, func(File) error { return nil }); err != nil {
-			return err
-		}
-		whole = mappedRSS(t, path)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	whole := filesReadWholeKiB(t, s, path)
 	if walked != 8000 {
 		t.Fatalf("walked %d files, want 8000", walked)
-	}
-	if whole < 2*walkCeilingKiB {
-		t.Fatalf("%d KiB of the state resident for the bucket read whole: want at least %d to tell", whole, 2*walkCeilingKiB)
 	}
 	if peak > walkCeilingKiB {
 		t.Errorf("up to %d KiB of the state resident during the walk (want at most %d), %d KiB for the bucket read whole: the walk did not release as it went", peak, walkCeilingKiB, whole)
@@ -457,19 +466,7 @@ func TestCheckRecordsReleasesAsItGoes(t *testing.T) {
 	if want := passes * 8000 / walkCheckEvery; looks < want {
 		t.Errorf("%d looks at what is mapped during the check, want at least %d: a pass over the file records did not look as it went", looks, want)
 	}
-	whole := 0
-	if err := s.View(func(tx *Tx) error {
-		if err := each(tx.tx, bucketFiles, func(File) error { return nil }); err != nil {
-			return err
-		}
-		whole = mappedRSS(t, path)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if whole < 2*walkCeilingKiB {
-		t.Fatalf("%d KiB of the state resident for the bucket read whole: want at least %d to tell", whole, 2*walkCeilingKiB)
-	}
+	whole := filesReadWholeKiB(t, s, path)
 	if peak > walkCeilingKiB || left > walkCeilingKiB {
 		t.Errorf("up to %d KiB of the state resident during the check and %d KiB after it (want at most %d), %d KiB for the bucket read whole", peak, left, walkCeilingKiB, whole)
 	}
