@@ -279,16 +279,32 @@ func throughput(o options, bin, work string, n int, proc time.Duration) (tput, e
 	r := tput{wall: wall, cpu: run.cpu, rssKiB: run.rssKiB,
 		reqPerDoc: float64(st.RequestsTotal) / float64(n), throttled: st.RateLimited,
 		perWindow: float64(n) / (float64(wall) / float64(o.window))}
-	// The bound: every submission after the first window's 20 waits for a
-	// window of its own; then the last batch is processed (its documents
-	// in parallel, up to the emulator's workers); plus the settle time.
-	subs := (n + 49) / 50
-	extraWindows := max(int(math.Ceil(float64(subs)/20))-1, 0)
-	avgPages := float64(pages) / float64(n)
-	lastBatch := min(n, 50)
-	rounds := math.Ceil(float64(lastBatch) / float64(o.workers))
-	r.bound = time.Duration(extraWindows)*o.window + settle + time.Duration(rounds*avgPages*float64(proc))
+	r.bound = lowerBound(n, pages, o.workers, o.window, proc, start, settle)
 	return r, nil
+}
+
+// lowerBound is the least time n files of pages pages in all can take from
+// start against the emulator's limits, whatever the client: nothing is
+// submitted before the files have settled; the server's windows are fixed
+// (aligned to its clock, as the emulator's), 20 submissions of 50 files
+// each, so the first window is whatever is left of the one the first
+// submission can come in, and every further 20 submissions wait for a
+// window of their own; then the documents of the last window are processed,
+// none before it opens, the emulator's workers all busy on them (the last
+// batch's documents at least in parallel).
+func lowerBound(n, pages, workers int, window, perPage time.Duration, start time.Time, settle time.Duration) time.Duration {
+	subs := (n + 49) / 50
+	windows := int(math.Ceil(float64(subs) / 20))
+	avgPages := float64(pages) / float64(n)
+	lastWindowDocs := n - max(windows-1, 0)*20*50
+	rounds := math.Max(math.Ceil(float64(min(n, 50))/float64(workers)), float64(lastWindowDocs)/float64(workers))
+	processing := time.Duration(rounds * avgPages * float64(perPage))
+	if windows <= 1 {
+		return settle + processing
+	}
+	earliest := start.Add(settle)
+	firstEnds := earliest.Truncate(window).Add(window)
+	return firstEnds.Sub(start) + time.Duration(windows-2)*window + processing
 }
 
 // baseline follows the docs' polling workflow file by file: submit with a
