@@ -183,7 +183,7 @@ func multipartBody(parserID string, files []Upload) (io.ReadCloser, string, erro
 	if !known {
 		return fr, ctype, nil
 	}
-	return &sizedBody{ReadCloser: fr, n: fr.length(srcs)}, ctype, nil
+	return &sizedBody{ReadCloser: fr, n: fr.length()}, ctype, nil
 }
 
 func closeSources(srcs []source) {
@@ -250,12 +250,12 @@ func newFormReader(parserID string, files []Upload, srcs []source) (*formReader,
 }
 
 // length is the form's length in bytes when every file's size is known.
-func (r *formReader) length(srcs []source) int64 {
+func (r *formReader) length() int64 {
 	var n int64
 	for _, f := range r.frames {
 		n += int64(len(f))
 	}
-	for _, s := range srcs {
+	for _, s := range r.srcs {
 		n += s.size
 	}
 	return n
