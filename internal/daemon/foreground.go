@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/ppsync/ppsync/internal/codepages"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/diagnose"
 	"github.com/ppsync/ppsync/internal/logx"
@@ -42,7 +43,8 @@ func (e *LoggedError) Unwrap() error { return e.Err }
 
 // RunCommand loads the config (its warnings go to the log it sets up),
 // resolves the API key, keeps the heap limit following the live data (see
-// internal/memlimit) and runs the daemon as c says. Every error means
+// internal/memlimit) and the code it no longer runs out of its resident
+// memory (internal/codepages), and runs the daemon as c says. Every error means
 // the daemon could not run; with a JSON log it is a *LoggedError.
 func RunCommand(ctx context.Context, c Command) (Summary, error) {
 	// The config says how to log, so it is read before anything is
@@ -85,6 +87,7 @@ func RunCommand(ctx context.Context, c Command) (Summary, error) {
 	mctx, stopMem := context.WithCancel(ctx)
 	var mem sync.WaitGroup
 	mem.Go(func() { memlimit.Run(mctx, memlimit.Floor, memlimit.Every, c.Getenv) })
+	mem.Go(func() { codepages.Run(mctx, codepages.Every) })
 	defer func() { stopMem(); mem.Wait() }()
 	if c.Service != nil && !c.Once {
 		return Summary{}, c.Service(cfg, key)
