@@ -149,8 +149,9 @@ func (b *batch) flush(ctx context.Context) {
 	f := b.f
 	failed := b.syncs.Flush()
 	// What is recorded: the files gone, and the outputs whose folder was
-	// synced. They are recorded in one transaction (state.UpdateEach: a
-	// record refused is refused alone, the others stand).
+	// synced. They are recorded in one transaction (state.UpdateEach, in
+	// parts over a large state: a record refused is refused alone, the
+	// others stand).
 	var rec []batchItem
 	for _, it := range b.items {
 		if err := failed[it.folder]; !it.gone && err != nil {
@@ -163,13 +164,14 @@ func (b *batch) flush(ctx context.Context) {
 		rec = append(rec, it)
 	}
 	// A key's last file drops its stored result when every file of the key
-	// before it was recorded: in the one transaction, all were. When the
-	// records are written again one by one (one was refused), an earlier
-	// one may have failed, so the result is kept (it is dropped with the
-	// next file of the same content).
+	// before it was recorded: in the one transaction (or parts that each
+	// committed whole), all were. When the records are written again one
+	// by one (one was refused), an earlier one may have failed, so the
+	// result is kept (it is dropped with the next file of the same
+	// content).
 	prev, oneByOne := -1, false
 	errs := f.st.UpdateEach(len(rec), func(tx *state.Tx, i int) error {
-		// The one transaction runs the records in order; running one at or
+		// The transactions run the records in order; running one at or
 		// before the last one run means they are now written one by one.
 		if i <= prev {
 			oneByOne = true

@@ -322,8 +322,8 @@ type Answer struct {
 }
 
 // DoneAll is Done for the answers of one poll: they are recorded in one
-// transaction (state.Store.UpdateEach: an answer the life-cycle table
-// refuses is refused alone), then the files of every document recorded
+// transaction (state.Store.UpdateEach, in parts over a large state: an
+// answer the life-cycle table refuses is refused alone), then the files of every document recorded
 // are written in one batch. errs[i] is answers[i]'s error.
 func (f *Finisher) DoneAll(ctx context.Context, answers []Answer) (errs []error) {
 	errs = make([]error, len(answers))
@@ -824,7 +824,7 @@ func (f *Finisher) afterMove(ctx context.Context, rec state.File, out string, do
 }
 
 // recordMoves records where the files moved went, in one transaction
-// (state.Store.UpdateEach: a record refused is refused alone), and has the
+// (state.Store.UpdateEach, in parts over a large state: a record refused is refused alone), and has the
 // watcher let go of them.
 func (f *Finisher) recordMoves(_ context.Context, ms []movedFile) {
 	errs := f.st.UpdateEach(len(ms), func(tx *state.Tx, i int) error {

@@ -102,3 +102,71 @@ func TestUpdateEachRollsBackTheWholeStepFirst(t *testing.T) {
 		t.Errorf("runs %v, want 0:2 1:2 2:1", runs)
 	}
 }
+
+// Over a large state a step is written in parts of EachPart records, one
+// commit each: a record refused is refused alone within its part, the other
+// parts commit whole, and a state file that cannot be written fails its
+// part and every part after it.
+func TestUpdateEachWritesInPartsOverALargeState(t *testing.T) {
+	const n = 2*state.EachPart + 5
+	queue := func(tx *state.Tx, i int) error {
+		return tx.QueueFile(state.File{Path: fmt.Sprintf("/in/p%03d.pdf", i), Inbox: "/in", State: state.FileQueued})
+	}
+	for _, tc := range []struct {
+		name        string
+		above       int64
+		fail        int   // the record whose step fails (-1: none)
+		failErr     error // what it fails with
+		wantCommits uint64
+		wantFailed  []int
+	}{
+		{"small state: one commit", 0, -1, nil, 1, nil},
+		{"large state: a commit a part", 1, -1, nil, 3, nil},
+		{"a refusal stays in its part", 1, state.EachPart + 3, state.ErrTransition,
+			1 + (state.EachPart - 1) + 1, []int{state.EachPart + 3}},
+		{"a write fault fails the parts after it", 1, state.EachPart + 3, state.ErrWrite,
+			1, rangeOf(state.EachPart, n)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openLife(t)
+			if tc.above > 0 {
+				state.SetPartsAbove(s, tc.above)
+			}
+			before := s.Commits()
+			errs := s.UpdateEach(n, func(tx *state.Tx, i int) error {
+				if i == tc.fail {
+					return fmt.Errorf("record %d: %w", i, tc.failErr)
+				}
+				return queue(tx, i)
+			})
+			if got := s.Commits() - before; got != tc.wantCommits {
+				t.Errorf("%d commits, want %d", got, tc.wantCommits)
+			}
+			failed := map[int]bool{}
+			for _, i := range tc.wantFailed {
+				failed[i] = true
+			}
+			for i, err := range errs {
+				_, recorded := fileAt(t, s, fmt.Sprintf("/in/p%03d.pdf", i))
+				switch {
+				case failed[i] && (err == nil || !errors.Is(err, tc.failErr)):
+					t.Errorf("record %d: error %v, want %v", i, err, tc.failErr)
+				case failed[i] && recorded:
+					t.Errorf("record %d failed but was recorded", i)
+				case !failed[i] && err != nil:
+					t.Errorf("record %d: %v", i, err)
+				case !failed[i] && !recorded:
+					t.Errorf("record %d not recorded", i)
+				}
+			}
+		})
+	}
+}
+
+func rangeOf(lo, hi int) []int {
+	var r []int
+	for i := lo; i < hi; i++ {
+		r = append(r, i)
+	}
+	return r
+}

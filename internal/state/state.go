@@ -237,6 +237,11 @@ type Store struct {
 	checks    atomic.Uint64
 	releases  atomic.Uint64
 	baseline  atomic.Int64
+	// size is the state file's size as the last transaction saw it
+	// (UpdateEach writes in parts when it is large).
+	size atomic.Int64
+	// partsOver, when set, replaces partsAbove (tests).
+	partsOver int64
 
 	mu         sync.Mutex
 	writeErr   error // the last write failure, nil after a write succeeds
@@ -285,6 +290,7 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 	opts.OpenFile = nil // later opens (compaction in place) use os.OpenFile
 	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}}
 	s.noteReleased()
+	_ = db.View(func(tx *bolt.Tx) error { s.size.Store(tx.Size()); return nil })
 	if err := s.migrate(); err != nil {
 		db.Close()
 		return nil, err
@@ -544,6 +550,7 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 			t := s.tx(tx)
 			fnErr = fn(t)
 			ops = t.ops
+			s.size.Store(tx.Size())
 			t.mapsSome()
 			s.records.Add(int64(t.ops))
 			s.bytes.Add(int64(t.bytes))

@@ -237,7 +237,7 @@ func (u *Uploader) groupWait() time.Duration {
 
 // intakeGroup is what intake handled since its last commit: the records
 // to write (validated files to queue, files deleted), written in one
-// transaction (state.Store.UpdateEach), and how many events were handled
+// transaction (state.Store.UpdateEach; in parts over a large state), and how many events were handled
 // (intakeBusy counts them until then). No two writes of a group touch the
 // same path or document.
 type intakeGroup struct {
