@@ -474,10 +474,13 @@ type Completeness struct {
 // refuses them with an error file instead of waiting. An empty file is not
 // complete.
 func Complete(path string) (Completeness, error) {
-	head, size, err := readHead(path)
+	// One open: the head read to recognise the file, then its end.
+	f, st, head, err := openHead(path)
 	if err != nil {
 		return Completeness{}, err
 	}
+	defer f.Close()
+	size := st.Size()
 	if size == 0 {
 		return Completeness{Missing: "any content"}, nil
 	}
@@ -488,18 +491,13 @@ func Complete(path string) (Completeness, error) {
 	c := Completeness{Kind: k, Complete: true}
 	switch k {
 	case KindPDF:
-		missing, err := pdfcheck.Missing(path)
+		missing, err := pdfcheck.MissingIn(f, size, head)
 		if err != nil {
 			return Completeness{}, fmt.Errorf("check %s: %w", path, err)
 		}
 		c.Complete, c.Missing = missing == "", missing
 	case KindPNG, KindJPEG, KindWebP:
-		f, err := os.Open(winpath.Sys(path))
-		if err != nil {
-			return Completeness{}, err
-		}
-		defer f.Close()
-		_, err = imageEnd(k, bufio.NewReaderSize(f, 64<<10), size)
+		_, err = imageEnd(k, bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 64<<10), size)
 		if errors.Is(err, errTruncated) {
 			c.Complete, c.Missing = false, missingPart(k)
 		} else if err != nil && !errors.Is(err, errDamaged) {

@@ -86,14 +86,21 @@ func Missing(path string) (string, error) {
 	if _, err := io.ReadFull(f, head); err != nil {
 		return "", err
 	}
+	return MissingIn(f, st.Size(), head)
+}
+
+// MissingIn is Missing for a file already open as f, size bytes long,
+// whose first bytes (tailSize of them, or all when it is shorter) are head.
+func MissingIn(f io.ReaderAt, size int64, head []byte) (string, error) {
+	head = head[:min(int64(len(head)), size, tailSize)]
 	if !bytes.Contains(head, []byte("%PDF-")) {
 		return "", nil
 	}
-	if n, ok := linearizedLength(head); ok && n > st.Size() {
-		return fmt.Sprintf("%d of the %d bytes its linearization dictionary announces", n-st.Size(), n), nil
+	if n, ok := linearizedLength(head); ok && n > size {
+		return fmt.Sprintf("%d of the %d bytes its linearization dictionary announces", n-size, n), nil
 	}
-	off := max(st.Size()-tailSize, 0)
-	tail := make([]byte, st.Size()-off)
+	off := max(size-tailSize, 0)
+	tail := make([]byte, size-off)
 	if _, err := f.ReadAt(tail, off); err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
