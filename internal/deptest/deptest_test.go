@@ -31,6 +31,8 @@ var rules = []deptest.Rule{
 		Why: "the daemon only wires and supervises: the stages own their sockets, their stores and their libraries"},
 	activityRule(mod),
 	reconcileRule(mod),
+	{From: mod + "/cmd/ppsync", Deny: []string{"github.com/mattn/go-runewidth", "github.com/pdfcpu/pdfcpu/pkg/api"},
+		Why: "go-runewidth (brought by pdfcpu's api and form packages) builds a 2.2 MB width table of every Unicode code point when the program starts, at every start of every command: pdfcheck and the emulator call pdfcpu's reader and validator directly"},
 }
 
 // activityRule keeps the recorder of module m, which the status page

@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/validate"
 )
 
 func init() {
@@ -58,37 +60,65 @@ func analyse(path string) (analysis, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return analysis{}, err
 	}
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	pages, err := api.PageCount(f, conf)
+	ctx, err := readPDF(f)
 	if err != nil {
 		return analysis{}, err
 	}
-	if pages <= 0 {
+	if ctx.PageCount <= 0 {
 		return analysis{}, errors.New("no pages")
 	}
-	a := analysis{mime: "application/pdf", pages: pages}
-	if _, err := f.Seek(0, io.SeekStart); err == nil {
-		a.text = pdfText(f)
+	return analysis{mime: "application/pdf", pages: ctx.PageCount, text: pdfText(ctx)}, nil
+}
+
+// readPDF reads and validates a PDF (relaxed), as pdfcpu's api.PageCount
+// does, once for both its page count and its text. It calls pdfcpu's
+// reader and validator directly: its api package brings its form filler
+// and a width table of every Unicode code point built when the program
+// starts (2.2 MB, some 30 ms at every start of every ppsync command).
+func readPDF(rs io.ReadSeeker) (ctx *model.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ctx, err = nil, fmt.Errorf("pdf reader failed: %v", r)
+		}
+	}()
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	if ctx, err = pdfcpu.Read(rs, conf); err != nil {
+		return nil, fmt.Errorf("page count: read context: %w", err)
 	}
-	return a, nil
+	if err := validate.XRefTable(ctx); err != nil {
+		return nil, fmt.Errorf("page count: validation error (obj#:%d): %w", ctx.CurObj, err)
+	}
+	return ctx, nil
 }
 
 // pdfText pulls the string operands of text-showing operators out of every
 // page's content stream: enough to read the invoices ppsync's demo and tests
-// generate, and most simple single-byte-encoded PDFs.
-func pdfText(rs io.ReadSeeker) []string {
-	var lines []string
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	_ = api.ExtractContent(rs, nil, func(r io.Reader, _ int) error {
+// generate, and most simple single-byte-encoded PDFs. A page whose content
+// cannot be read adds nothing, and stops the text there.
+func pdfText(ctx *model.Context) (lines []string) {
+	defer func() {
+		if r := recover(); r != nil {
+			lines = nil
+		}
+	}()
+	if err := pdfcpu.OptimizeXRefTable(ctx); err != nil {
+		return nil
+	}
+	for page := 1; page <= ctx.PageCount; page++ {
+		r, err := pdfcpu.ExtractPageContent(ctx, page)
+		if err != nil {
+			return lines
+		}
+		if r == nil {
+			continue
+		}
 		b, err := io.ReadAll(io.LimitReader(r, 8<<20))
 		if err != nil {
-			return err
+			return lines
 		}
 		lines = append(lines, contentLines(b)...)
-		return nil
-	}, conf)
+	}
 	return lines
 }
 
