@@ -15,8 +15,9 @@ package state
 // grow above what it was right after the last release before the state's
 // mapped pages are handed back again. The daemon's memory target is 64 MiB
 // of peak resident memory: the heap is held at its 32 MiB soft limit during
-// a backlog and the binary's code and read-only data take some 19 MiB, which
-// leaves some 13 MiB for the state. What is mapped can pass the budget by
+// a backlog and the binary's code and read-only data take some 19 MiB (12-14
+// MiB as the daemon hands them back, see internal/codepages), which leaves
+// some 13 MiB for the state. What is mapped can pass the budget by
 // what was touched since the last look (16 records of a transaction, 64
 // records of small transactions, or one commit of ten documents: about
 // 2 MiB each), so 4 MiB keeps the state under about 8 MiB, as much as the
