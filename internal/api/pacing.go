@@ -63,6 +63,10 @@ type windowBucket struct {
 	// not ended yet (settle).
 	seq, winStart int
 	inFlight      int
+	// carried is how many of this window's sends were on their way when
+	// it began (counted in it until their answers tell), rollSeq the last
+	// number let go before it began.
+	carried, rollSeq int
 }
 
 func newWindowBucket(capacity int, window time.Duration, now func() time.Time) *windowBucket {
@@ -102,6 +106,7 @@ func (b *windowBucket) rollLocked(now time.Time) {
 	// another client's and the window would be paced for a shared key.
 	b.sent, b.othersNow, b.haveReport = min(b.inFlight, b.limit), 0, false
 	b.winStart = b.seq - b.sent
+	b.carried, b.rollSeq = b.sent, b.seq
 	b.jitter = 0
 	if b.othersRate > 0 {
 		b.jitter = time.Duration(rand.Int64N(int64(b.spacing()) + 1))
@@ -241,8 +246,18 @@ func (b *windowBucket) report(seq int, h http.Header, throttled bool) {
 		b.sent, b.othersNow, b.haveReport = min(b.fallbackSent, rh.limit), 0, false
 		b.fallbackSent = 0
 		b.winStart = b.seq - b.sent
+		b.carried = 0
 	} else if rh.reset.Before(b.reset.Add(-b.window / 2)) {
-		return // an answer from a window that has ended
+		// An answer from a window that has ended. When it answers a
+		// request carried into this window (on its way at the reset), the
+		// server counted that request in the old window: its place here
+		// is free again, and the sends after it move up one.
+		if seq > 0 && seq <= b.rollSeq && b.carried > 0 {
+			b.carried--
+			b.sent = max(b.sent-1, 0)
+			b.winStart++
+		}
+		return
 	}
 	// Its place among this window's sends: the server had counted it and,
 	// as far as we know, those sent before it. One let go before the window

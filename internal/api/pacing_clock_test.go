@@ -284,3 +284,66 @@ func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
 	}
 	c.alone()
 }
+
+// A request on its way at the reset that the server counted in the window
+// that ended (it arrived just before the reset, its answer just after)
+// frees the place it held in the new one: the new window still takes all
+// twenty. (Left counted in both, it cost a submission a window whenever a
+// window ended with one in flight.)
+func TestRequestCountedInTheOldWindowFreesItsPlaceInTheNew(t *testing.T) {
+	const window = time.Second
+	c := newOneClient(t, 100*time.Millisecond)
+	b, srv, answer := c.b, c.srv, c.answer
+	first, ok := b.sendOnFallback()
+	if !ok {
+		t.Fatal("the first request could not go")
+	}
+	answer(first)
+	for range 18 {
+		c.now = c.now.Add(40 * time.Millisecond)
+		seq, _, ok, _ := b.reserve()
+		if !ok {
+			t.Fatal("no room for the window's first twenty")
+		}
+		answer(seq)
+	}
+	reset := c.now.Truncate(window).Add(window)
+	c.now = reset.Add(-5 * time.Millisecond)
+	late, _, ok, _ := b.reserve()
+	if !ok {
+		t.Fatal("no room for the window's twentieth")
+	}
+	// It reaches the server before the reset; its answer comes after.
+	h, throttled := srv.admit(reset.Add(-3 * time.Millisecond))
+	if throttled {
+		t.Fatal("the twentieth was refused in its own window")
+	}
+	c.now = reset.Add(30 * time.Millisecond)
+	sentNew := 0
+	for {
+		seq, _, ok, _ := b.reserve()
+		if !ok {
+			break
+		}
+		sentNew++
+		answer(seq)
+		c.now = c.now.Add(10 * time.Millisecond)
+	}
+	if sentNew != 19 {
+		t.Fatalf("before the late answer the bucket let %d go in the new window, want 19 (one held for the request on its way)", sentNew)
+	}
+	b.report(late, h, false)
+	b.settle(late)
+	seq, _, ok, _ := b.reserve()
+	if !ok {
+		t.Fatal("the answer showed the late request counted in the old window, and its place in the new one stayed taken")
+	}
+	answer(seq)
+	if got := srv.per[reset.UnixNano()]; got != 20 {
+		t.Fatalf("the server counted %d requests in the new window, want 20", got)
+	}
+	if _, _, ok, _ := b.reserve(); ok {
+		t.Fatal("the bucket let a 21st request go in the new window")
+	}
+	c.alone()
+}
