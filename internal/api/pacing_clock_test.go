@@ -173,6 +173,34 @@ func (c *oneClient) answer(seq int) {
 	}
 }
 
+// nineteenThenOneAtTheEnd sends nineteen requests answered in the first
+// window, then lets a twentieth go 5 ms before the window's end (its
+// number), unanswered; reset is that end.
+func (c *oneClient) nineteenThenOneAtTheEnd() (late int, reset time.Time) {
+	c.t.Helper()
+	b := c.b
+	first, ok := b.sendOnFallback()
+	if !ok {
+		c.t.Fatal("the first request could not go")
+	}
+	c.answer(first)
+	for range 18 {
+		c.now = c.now.Add(40 * time.Millisecond)
+		seq, _, ok, _ := b.reserve()
+		if !ok {
+			c.t.Fatal("no room for the window's first twenty")
+		}
+		c.answer(seq)
+	}
+	reset = c.now.Truncate(c.srv.window).Add(c.srv.window)
+	c.now = reset.Add(-5 * time.Millisecond)
+	late, _, ok, _ = b.reserve()
+	if !ok {
+		c.t.Fatal("no room for the window's twentieth")
+	}
+	return late, reset
+}
+
 // alone fails the test if the bucket took another client to share the key.
 func (c *oneClient) alone() {
 	c.t.Helper()
@@ -239,28 +267,9 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 // overspent (the twentieth request would meet a 429) and the key does not
 // look shared.
 func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
-	const window = time.Second
 	c := newOneClient(t, 100*time.Millisecond)
 	b, srv, answer := c.b, c.srv, c.answer
-	first, ok := b.sendOnFallback()
-	if !ok {
-		t.Fatal("the first request could not go")
-	}
-	answer(first)
-	for range 18 {
-		c.now = c.now.Add(40 * time.Millisecond)
-		seq, _, ok, _ := b.reserve()
-		if !ok {
-			t.Fatal("no room for the window's first twenty")
-		}
-		answer(seq)
-	}
-	reset := c.now.Truncate(window).Add(window)
-	c.now = reset.Add(-5 * time.Millisecond)
-	late, _, ok, _ := b.reserve()
-	if !ok {
-		t.Fatal("no room for the window's twentieth")
-	}
+	late, reset := c.nineteenThenOneAtTheEnd()
 	// It reaches the server in the next window; its answer is slow.
 	c.now = reset.Add(30 * time.Millisecond)
 	h, _ := srv.admit(c.now)
@@ -291,28 +300,9 @@ func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
 // twenty. (Left counted in both, it cost a submission a window whenever a
 // window ended with one in flight.)
 func TestRequestCountedInTheOldWindowFreesItsPlaceInTheNew(t *testing.T) {
-	const window = time.Second
 	c := newOneClient(t, 100*time.Millisecond)
 	b, srv, answer := c.b, c.srv, c.answer
-	first, ok := b.sendOnFallback()
-	if !ok {
-		t.Fatal("the first request could not go")
-	}
-	answer(first)
-	for range 18 {
-		c.now = c.now.Add(40 * time.Millisecond)
-		seq, _, ok, _ := b.reserve()
-		if !ok {
-			t.Fatal("no room for the window's first twenty")
-		}
-		answer(seq)
-	}
-	reset := c.now.Truncate(window).Add(window)
-	c.now = reset.Add(-5 * time.Millisecond)
-	late, _, ok, _ := b.reserve()
-	if !ok {
-		t.Fatal("no room for the window's twentieth")
-	}
+	late, reset := c.nineteenThenOneAtTheEnd()
 	// It reaches the server before the reset; its answer comes after.
 	h, throttled := srv.admit(reset.Add(-3 * time.Millisecond))
 	if throttled {
