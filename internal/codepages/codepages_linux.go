@@ -114,12 +114,31 @@ func devMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^uint64(0xf
 func devMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^uint64(0xff) }
 
 // Release drops this process's mappings of the pages (madvise
-// MADV_DONTNEED). The file's bytes stay in the page cache.
+// MADV_DONTNEED). The file's bytes stay in the page cache. It does nothing
+// while a debugger traces the process: one that sets a breakpoint writes
+// into the code, and dropping that copied page would drop the breakpoint.
 func (p *Pages) Release() error {
+	if b, err := os.ReadFile("/proc/self/status"); err != nil || tracerPid(b) != 0 {
+		return nil
+	}
 	for _, r := range p.ranges {
 		if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, r.start, r.end-r.start, syscall.MADV_DONTNEED); e != 0 {
 			return fmt.Errorf("release the program's code pages: %w", e)
 		}
 	}
 	return nil
+}
+
+// tracerPid is the TracerPid field of /proc/PID/status (-1 when absent).
+func tracerPid(status []byte) int {
+	for line := range strings.SplitSeq(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "TracerPid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }

@@ -52,6 +52,9 @@ func TestReleaseTakesTheCodeOutOfTheResidentSet(t *testing.T) {
 	if p.Bytes() < 1<<20 {
 		t.Fatalf("found %d bytes of code and read-only data; a Go test binary has megabytes", p.Bytes())
 	}
+	if b, err := os.ReadFile("/proc/self/status"); err == nil && tracerPid(b) > 0 {
+		t.Skipf("traced by process %d: Release leaves a traced process's code alone (TestTracerPid)", tracerPid(b))
+	}
 	in := residentIn(t, p)
 	if in < 512<<10 {
 		t.Fatalf("%d KiB of the code resident before the release: too little to tell a release", in>>10)
@@ -149,5 +152,30 @@ func TestFindFindsTheExecutableOnly(t *testing.T) {
 		if !found {
 			t.Errorf("range %x not a mapping of /proc/self/maps", r)
 		}
+	}
+}
+
+// A traced process (a debugger may have written breakpoints into the code)
+// is left alone; so is one whose status cannot be read.
+func TestTracerPid(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		want   int
+	}{
+		{"Name:\tppsync\nState:\tS (sleeping)\nTracerPid:\t0\nUid:\t0\n", 0},
+		{"Name:\tppsync\nTracerPid:\t4242\n", 4242},
+		{"Name:\tppsync\n", -1},
+		{"TracerPid:\tx\n", -1},
+	} {
+		if got := tracerPid([]byte(tc.status)); got != tc.want {
+			t.Errorf("tracerPid(%q) = %d, want %d", tc.status, got, tc.want)
+		}
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tracerPid(b); got < 0 {
+		t.Errorf("this process's TracerPid could not be read from /proc/self/status")
 	}
 }
