@@ -117,3 +117,6 @@ func (w *Watcher) ListingFloor(begins []time.Time, first time.Time) time.Time {
 	w.begins = begins
 	return w.listingFloor(first)
 }
+
+// SettleTicks is how many settle ticks Run has handled.
+func (w *Watcher) SettleTicks() int64 { return w.ticks.Load() }

@@ -121,6 +121,10 @@ type Watcher struct {
 	mu     sync.Mutex
 	status Status
 	forget []string // paths to report again (guarded by mu)
+	// forgotten wakes Run when Forget adds a path while no tick runs.
+	forgotten chan struct{}
+	// ticks counts the settle ticks handled (tests).
+	ticks  atomic.Int64
 	unread []string // entries the last full scan could not read (guarded by mu)
 	// unreadTransient: one of them failed with an I/O-like error, which a
 	// second look may not meet (guarded by mu).
@@ -215,6 +219,7 @@ func New(o Options) *Watcher {
 		cands:     newTable[cand](dirs),
 		emitted:   newTable[stamp](dirs),
 		announced: map[string]bool{},
+		forgotten: make(chan struct{}, 1),
 		rescan:    o.Inbox.RescanInterval,
 		epoch:     time.Now(),
 		trustID:   ferr == nil && !info.Network,
@@ -263,6 +268,10 @@ func (w *Watcher) Forget(path string) {
 	defer w.mu.Unlock()
 	// emitted is only touched by Run's goroutine; hand the request over.
 	w.forget = append(w.forget, path)
+	select {
+	case w.forgotten <- struct{}{}:
+	default:
+	}
 }
 
 func (w *Watcher) applyForget() {
@@ -327,10 +336,12 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 		return firstErr
 	}
 	// Settling is checked often (a stat per settling file): the tick adds
-	// directly to every file's latency.
+	// directly to every file's latency. It runs only while files settle:
+	// an idle watcher sleeps until an event, a scan or a Forget.
 	tick := clamp(w.in.Settle/10, 25*time.Millisecond, 200*time.Millisecond)
 	settle := time.NewTicker(tick)
 	defer settle.Stop()
+	ticking := true
 	rescan := time.NewTimer(next(firstErr))
 	defer rescan.Stop()
 	var evc chan fsnotify.Event
@@ -361,9 +372,22 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			w.dropTables()
 			return nil
 		}
+		switch n := w.cands.len(); {
+		case n == 0 && ticking:
+			// What a tick would have tidied with nothing left settling.
+			w.pruneSamples()
+			w.setStatus(func(st *Status) { st.Incomplete = 0 })
+			settle.Stop()
+			ticking = false
+		case n > 0 && !ticking:
+			settle.Reset(tick)
+			ticking = true
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-w.forgotten:
+			w.applyForget()
 		case ev, ok := <-evc:
 			if !ok {
 				evc = nil
@@ -383,6 +407,7 @@ func (w *Watcher) Run(ctx context.Context, out chan<- Event) error {
 			}
 			w.onWatchError(ctx, err, out)
 		case <-settle.C:
+			w.ticks.Add(1)
 			w.applyForget()
 			w.check(ctx, out)
 		case <-rescan.C:

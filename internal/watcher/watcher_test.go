@@ -287,6 +287,31 @@ func TestForgetReportsAgain(t *testing.T) {
 	r.expect(watcher.Ready, p)
 }
 
+// The settle tick runs only while files settle: once the inbox's files
+// are reported, an idle watcher does not wake on it (it wakes for events,
+// scans and Forget, which TestForgetReportsAgain covers).
+func TestIdleWatcherDoesNotTick(t *testing.T) {
+	in := inbox(t, nil)
+	p := filepath.Join(in.Path, "a.pdf")
+	write(t, p, pdf(t))
+	r := start(t, in, false)
+	r.expect(watcher.Ready, p)
+	if r.w.SettleTicks() == 0 {
+		t.Fatal("no settle tick before the file was reported")
+	}
+	r.quiet(50 * time.Millisecond)
+	before := r.w.SettleTicks()
+	// 600 ms is 24 ticks of 25 ms, and two rescans.
+	r.quiet(600 * time.Millisecond)
+	if got := r.w.SettleTicks() - before; got > 1 {
+		t.Errorf("%d settle ticks in 600 ms with nothing settling, want none", got)
+	}
+	// A new file starts the tick again.
+	q := filepath.Join(in.Path, "b.pdf")
+	write(t, q, pdf(t))
+	r.expect(watcher.Ready, q)
+}
+
 func TestFilterFiles(t *testing.T) {
 	root := t.TempDir()
 	in := watcher.Inbox{Path: root, Include: []string{"*.pdf", "scans/**/*.tif"}, Exclude: append(config.DefaultExclude(), "drafts/**", "**/old/*.pdf")}
