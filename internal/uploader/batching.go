@@ -16,8 +16,10 @@ import (
 )
 
 func (u *Uploader) sendLoop(ctx context.Context) {
-	tick := time.NewTicker(clampDur(quietPeriod(u.o.BatchWindow)/2, 20*time.Millisecond, 100*time.Millisecond))
+	every := clampDur(quietPeriod(u.o.BatchWindow)/2, 20*time.Millisecond, 100*time.Millisecond)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
+	ticking := true
 	// Interrupted submissions go first, with their original keys.
 	u.mu.Lock()
 	replay := slices.Clone(u.intents)
@@ -35,6 +37,7 @@ func (u *Uploader) sendLoop(ctx context.Context) {
 			return
 		case <-u.kick:
 		case <-tick.C:
+			u.sendTicks.Add(1)
 		}
 		u.refreshCredits(ctx)
 		for {
@@ -43,6 +46,22 @@ func (u *Uploader) sendLoop(ctx context.Context) {
 				break
 			}
 			u.launch(ctx, b)
+		}
+		// The tick sends what time makes due (a batch whose oldest file
+		// waited the batch window, a partial batch once the queue is
+		// quiet, a recheck of the balance): with nothing queued nothing
+		// can fall due, and the first document queued wakes the loop
+		// (intake, a batch put back). An idle daemon does not tick.
+		u.mu.Lock()
+		idle := u.queue.Len() == 0
+		u.mu.Unlock()
+		switch {
+		case idle && ticking:
+			tick.Stop()
+			ticking = false
+		case !idle && !ticking:
+			tick.Reset(every)
+			ticking = true
 		}
 	}
 }

@@ -307,9 +307,13 @@ func (u *Uploader) queueWrite(q *queuedFile) intakeWrite {
 				u.intakeFailed(q.ev.Path, fmt.Errorf("record %s: %w", q.ev.Path, err))
 			case q.fresh:
 				u.mu.Lock()
+				first := u.queue.Len() == 0
 				u.queue.of(q.in.ParserID).pushBack(u.queue.entry(q.in.ParserID, q.doc, q.now))
 				u.lastQueued = time.Now()
 				u.mu.Unlock()
+				if first {
+					u.wake() // the send loop's tick stops while nothing is queued
+				}
 				u.log.Debug("queued", "file", q.ev.Path, "type", q.info.ContentType, "pages", q.info.Pages, "sha256", q.info.SHA256[:12])
 			case q.finished:
 				u.log.Info("same content as a file already processed; writing its result without submitting again", "file", q.ev.Path)

@@ -217,3 +217,48 @@ func TestIntakeGroupWaitsForFilesOnTheirWay(t *testing.T) {
 		t.Errorf("%d files validated one after another took %d commits, want at most 2", n, got)
 	}
 }
+
+// The send loop's tick runs only while documents are queued: an idle
+// uploader does not wake on it, and the first document queued starts it
+// again, even while the intake is still busy with the next file (here the
+// document stays queued: the batch window is an hour and files are always
+// said to be settling).
+func TestSendLoopTicksOnlyWhileDocumentsWait(t *testing.T) {
+	dir := t.TempDir()
+	release, busyStarted := make(chan struct{}), make(chan struct{})
+	r := startIntake(t, dir, 0, func(path string, _ *intakeRun) {
+		switch filepath.Base(path) {
+		case "a.pdf": // validated once busy.pdf is on its way
+			<-busyStarted
+		case "busy.pdf":
+			close(busyStarted)
+			<-release
+		}
+	})
+	// Registered after startIntake's, so it runs first: the uploader's
+	// stop waits for the validation held here.
+	t.Cleanup(func() { close(release) })
+	time.Sleep(50 * time.Millisecond) // the loop's first look finds nothing
+	before := r.u.sendTicks.Load()
+	time.Sleep(500 * time.Millisecond) // about 7 ticks of 75 ms
+	if got := r.u.sendTicks.Load() - before; got > 1 {
+		t.Errorf("%d ticks of the send loop in 500 ms with nothing queued, want none", got)
+	}
+	// a.pdf is queued while busy.pdf, whose validation does not end,
+	// keeps the intake busy: the intake going idle wakes nothing.
+	p := filepath.Join(dir, "a.pdf")
+	writePDF(t, p, 1)
+	busy := filepath.Join(dir, "busy.pdf")
+	writePDF(t, busy, 2)
+	r.events <- readyEvent(t, p)
+	r.events <- readyEvent(t, busy)
+	r.waitQueued(t, 1)
+	queued := r.u.sendTicks.Load()
+	deadline := time.Now().Add(5 * time.Second)
+	for r.u.sendTicks.Load() < queued+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d ticks in 5 s with a document queued: the first document queued did not start the tick", r.u.sendTicks.Load()-queued)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -114,6 +114,9 @@ type Uploader struct {
 	log *slog.Logger
 	st  *state.Store
 
+	// sendTicks counts the send loop's ticks (tests).
+	sendTicks atomic.Int64
+
 	mu         sync.Mutex
 	queue      queues    // per parser, FIFO
 	lastQueued time.Time // when the newest document was queued
