@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/watcher"
@@ -56,14 +57,29 @@ func targets(in Inbox) []string {
 }
 
 // probeDir creates and removes a temp file in dir.
-func probeDir(dir string) error {
+func probeDir(dir string) error { return probeDirWith(dir, os.Remove) }
+
+// probeBusyTries is how many times a probe file that a share reports busy
+// (EBUSY: an SMB client still closing it) is removed before the busy
+// answer stands; the waits between tries double from 10 ms (310 ms in all).
+const probeBusyTries = 6
+
+// probeDirWith is probeDir with remove (os.Remove) as the removal: a
+// removal answered "busy" is tried again, since a share closes a file
+// after the call that closed it returned.
+func probeDirWith(dir string, remove func(string) error) error {
 	f, err := os.CreateTemp(dir, ".ppsync-probe-*.tmp")
 	if err != nil {
 		return err
 	}
 	name := f.Name()
 	err = f.Close()
-	if rerr := os.Remove(name); err == nil {
+	rerr := remove(name)
+	for i, wait := 1, 10*time.Millisecond; errors.Is(rerr, syscall.EBUSY) && i < probeBusyTries; i, wait = i+1, wait*2 {
+		time.Sleep(wait)
+		rerr = remove(name)
+	}
+	if err == nil {
 		err = rerr
 	}
 	return err

@@ -4,11 +4,13 @@ package uploader
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -70,5 +72,39 @@ func TestWriteGateHoldsAndHeals(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(results); len(entries) != 0 {
 		t.Errorf("the probe left %d files behind", len(entries))
+	}
+}
+
+// A probe file the share still reports busy is removed again: the folder
+// takes files, and the probe does not leave it behind. A folder whose
+// probe file stays busy is reported, with the busy answer.
+func TestProbeRemovesABusyFileAgain(t *testing.T) {
+	dir := t.TempDir()
+	calls := 0
+	busyTwice := func(name string) error {
+		if calls++; calls <= 2 {
+			return &os.PathError{Op: "remove", Path: name, Err: syscall.EBUSY}
+		}
+		return os.Remove(name)
+	}
+	if err := probeDirWith(dir, busyTwice); err != nil {
+		t.Fatalf("probe with a file busy twice: %v", err)
+	}
+	if calls != 3 {
+		t.Errorf("%d removals, want 3", calls)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".ppsync-probe-*")); len(left) != 0 {
+		t.Errorf("probe files left behind: %v", left)
+	}
+	calls = 0
+	alwaysBusy := func(name string) error {
+		calls++
+		return &os.PathError{Op: "remove", Path: name, Err: syscall.EBUSY}
+	}
+	if err := probeDirWith(dir, alwaysBusy); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("probe with a file always busy: %v, want EBUSY", err)
+	}
+	if calls != probeBusyTries {
+		t.Errorf("%d removals of a file always busy, want %d", calls, probeBusyTries)
 	}
 }
