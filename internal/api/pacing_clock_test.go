@@ -201,6 +201,22 @@ func (c *oneClient) nineteenThenOneAtTheEnd() (late int, reset time.Time) {
 	return late, reset
 }
 
+// sendWhileRoom sends and answers requests 10 ms apart while the bucket
+// lets them go, and returns how many went.
+func (c *oneClient) sendWhileRoom() int {
+	c.t.Helper()
+	n := 0
+	for {
+		seq, _, ok, _ := c.b.reserve()
+		if !ok {
+			return n
+		}
+		n++
+		c.answer(seq)
+		c.now = c.now.Add(10 * time.Millisecond)
+	}
+}
+
 // alone fails the test if the bucket took another client to share the key.
 func (c *oneClient) alone() {
 	c.t.Helper()
@@ -268,21 +284,12 @@ func TestQueuedFallbackCallersAreCountedWhenSent(t *testing.T) {
 // look shared.
 func TestRequestOnItsWayAcrossTheResetCountsInTheNewWindow(t *testing.T) {
 	c := newOneClient(t, 100*time.Millisecond)
-	b, srv, answer := c.b, c.srv, c.answer
+	b, srv := c.b, c.srv
 	late, reset := c.nineteenThenOneAtTheEnd()
 	// It reaches the server in the next window; its answer is slow.
 	c.now = reset.Add(30 * time.Millisecond)
 	h, _ := srv.admit(c.now)
-	sentNew := 0
-	for {
-		seq, _, ok, _ := b.reserve()
-		if !ok {
-			break
-		}
-		sentNew++
-		answer(seq)
-		c.now = c.now.Add(10 * time.Millisecond)
-	}
+	sentNew := c.sendWhileRoom()
 	b.report(late, h, false)
 	b.settle(late)
 	if got := srv.per[reset.UnixNano()]; got != 20 {
@@ -309,16 +316,7 @@ func TestRequestCountedInTheOldWindowFreesItsPlaceInTheNew(t *testing.T) {
 		t.Fatal("the twentieth was refused in its own window")
 	}
 	c.now = reset.Add(30 * time.Millisecond)
-	sentNew := 0
-	for {
-		seq, _, ok, _ := b.reserve()
-		if !ok {
-			break
-		}
-		sentNew++
-		answer(seq)
-		c.now = c.now.Add(10 * time.Millisecond)
-	}
+	sentNew := c.sendWhileRoom()
 	if sentNew != 19 {
 		t.Fatalf("before the late answer the bucket let %d go in the new window, want 19 (one held for the request on its way)", sentNew)
 	}
