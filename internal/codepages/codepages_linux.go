@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/ppsync/ppsync/internal/procmaps"
 )
 
 // Pages are the executable's mappings that can be handed back.
@@ -54,13 +56,13 @@ func pure(smaps []byte, dev, ino uint64) []span {
 	sc := bufio.NewScanner(bytes.NewReader(smaps))
 	for sc.Scan() {
 		line := sc.Text()
-		if m, ok := header(line); ok {
+		if m, ok := procmaps.Parse(line); ok {
 			if cur != nil {
 				out = append(out, *cur)
 			}
 			cur = nil
-			if m.ino == ino && m.major == devMajor(dev) && m.minor == devMinor(dev) && !strings.Contains(m.perms, "w") {
-				cur = &span{m.start, m.end}
+			if m.Of(dev, ino) && !strings.Contains(m.Perms, "w") {
+				cur = &span{m.Start, m.End}
 			}
 			continue
 		}
@@ -78,40 +80,6 @@ func pure(smaps []byte, dev, ino uint64) []span {
 	}
 	return out
 }
-
-type mapLine struct {
-	start, end   uintptr
-	perms        string
-	major, minor uint64
-	ino          uint64
-}
-
-// header parses a mapping's first line in smaps (as in /proc/PID/maps:
-// "start-end perms offset major:minor inode [path]").
-func header(line string) (mapLine, bool) {
-	f := strings.Fields(line)
-	if len(f) < 5 {
-		return mapLine{}, false
-	}
-	a, b, ok := strings.Cut(f[0], "-")
-	if !ok {
-		return mapLine{}, false
-	}
-	s, err1 := strconv.ParseUint(a, 16, 64)
-	e, err2 := strconv.ParseUint(b, 16, 64)
-	maj, mi, ok2 := strings.Cut(f[3], ":")
-	ma, err3 := strconv.ParseUint(maj, 16, 32)
-	mn, err4 := strconv.ParseUint(mi, 16, 32)
-	ino, err5 := strconv.ParseUint(f[4], 10, 64)
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || err5 != nil || !ok2 || e <= s || len(f[1]) != 4 {
-		return mapLine{}, false
-	}
-	return mapLine{start: uintptr(s), end: uintptr(e), perms: f[1], major: ma, minor: mn, ino: ino}, true
-}
-
-// devMajor and devMinor split a Linux device number (glibc's encoding).
-func devMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff) }
-func devMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^uint64(0xff) }
 
 // Release drops this process's mappings of the pages (madvise
 // MADV_DONTNEED). The file's bytes stay in the page cache. It does nothing

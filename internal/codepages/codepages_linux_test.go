@@ -6,6 +6,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ppsync/ppsync/internal/procmaps"
 )
 
 // The pages kept are the executable's read-only mappings with no page of
@@ -103,10 +105,10 @@ func residentIn(t *testing.T, p *Pages) int64 {
 	var sum int64
 	in := false
 	for _, line := range strings.Split(string(b), "\n") {
-		if m, ok := header(line); ok {
+		if m, ok := procmaps.Parse(line); ok {
 			in = false
 			for _, r := range p.ranges {
-				if m.start >= r.start && m.end <= r.end {
+				if m.Start >= r.start && m.End <= r.end {
 					in = true
 				}
 			}
@@ -140,12 +142,12 @@ func TestFindFindsTheExecutableOnly(t *testing.T) {
 	for _, r := range p.ranges {
 		found := false
 		for _, line := range strings.Split(string(b), "\n") {
-			m, ok := header(line)
-			if !ok || m.start != r.start || m.end != r.end {
+			m, ok := procmaps.Parse(line)
+			if !ok || m.Start != r.start || m.End != r.end {
 				continue
 			}
 			found = true
-			if m.ino != st.Ino || strings.Contains(m.perms, "w") {
+			if m.Inode != st.Ino || strings.Contains(m.Perms, "w") {
 				t.Errorf("mapping %q kept: want the executable's read-only mappings only", line)
 			}
 		}

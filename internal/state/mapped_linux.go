@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/ppsync/ppsync/internal/procmaps"
 )
 
 // ReleaseMapped hands the state file's pages that this process has read
@@ -152,35 +153,15 @@ func dontNeed(m mapping) error {
 	return nil
 }
 
-// mappingOf parses one line of /proc/self/maps ("start-end perms offset
-// major:minor inode path") and reports its range when it maps the file
-// with the given device and inode.
+// mappingOf parses one line of /proc/self/maps and reports its range when
+// it maps the file with the given device and inode.
 func mappingOf(line string, dev, ino uint64) (start, end uintptr, ok bool) {
-	f := strings.Fields(line)
-	if len(f) < 6 {
+	m, ok := procmaps.Parse(line)
+	if !ok || !m.Of(dev, ino) {
 		return 0, 0, false
 	}
-	if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino {
-		return 0, 0, false
-	}
-	maj, min, found := strings.Cut(f[3], ":")
-	ma, err1 := strconv.ParseUint(maj, 16, 32)
-	mi, err2 := strconv.ParseUint(min, 16, 32)
-	if !found || err1 != nil || err2 != nil || ma != devMajor(dev) || mi != devMinor(dev) {
-		return 0, 0, false
-	}
-	a, b, found := strings.Cut(f[0], "-")
-	s, err1 := strconv.ParseUint(a, 16, 64)
-	e, err2 := strconv.ParseUint(b, 16, 64)
-	if !found || err1 != nil || err2 != nil || e <= s {
-		return 0, 0, false
-	}
-	return uintptr(s), uintptr(e), true
+	return m.Start, m.End, true
 }
-
-// devMajor and devMinor split a Linux device number (glibc's encoding).
-func devMajor(dev uint64) uint64 { return (dev>>8)&0xfff | (dev>>32)&^uint64(0xfff) }
-func devMinor(dev uint64) uint64 { return dev&0xff | (dev>>12)&^uint64(0xff) }
 
 // releaser returns what hands the file's mapped pages back during a pass
 // that reads the whole file, as a compaction does, and those of the files
