@@ -858,16 +858,12 @@ func inFolder(out string, write func() error) error {
 	return write()
 }
 
-// removeStale deletes an outdated result or error file; failing to is not
-// fatal, the fresh file is in place.
-func removeStale(path string) { _ = os.Remove(winpath.Sys(path)) }
-
 // removeStale deletes the outdated output stale of rec when it may exist:
 // rec's record names it (ppsync wrote it), or the listing of its folder
 // holds it or cannot tell (see listing.go for why a name the listing lacks
 // is not there to remove).
 func (f *Finisher) removeStale(rec state.File, stale string) {
 	if rec.Result == stale || f.names.mayExist(stale, rec.FirstSeen) {
-		removeStale(stale)
+		results.RemoveStale(stale)
 	}
 }

@@ -230,7 +230,7 @@ func (f *Finisher) delivered(rec state.File, doc json.RawMessage, ok bool) {
 	}
 	held := f.heldPath(rec.Inbox, rec.Path)
 	if _, err := os.Lstat(held); err == nil {
-		removeStale(held)
+		results.RemoveStale(held)
 		f.rv.drop(HeldID(held))
 	}
 	if !in.Review.Duplicates {

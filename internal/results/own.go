@@ -136,6 +136,12 @@ func (o Own) read(path, source string) (Output, error) {
 	if root == "" {
 		return Output{}, &notOwn{path, "it is not inside an inbox or a results folder ppsync writes to"}
 	}
+	// Most outputs looked for do not exist yet (a new file's result before
+	// it is sent): one lookup answers that, instead of opening each folder
+	// on the way. Where something is there, by any way, it is checked below.
+	if _, err := os.Lstat(winpath.Sys(path)); errors.Is(err, fs.ErrNotExist) {
+		return Output{}, wrapRead(path, err)
+	}
 	r, err := os.OpenRoot(winpath.Sys(root))
 	if err != nil {
 		return Output{}, fmt.Errorf("read %s: open %s: %w", path, root, err)

@@ -18,3 +18,14 @@ func renameFile(from, to string) error {
 	}
 	return nil
 }
+
+// removeFile removes the file (or symlink) at path. It is unlink(2)
+// itself: os.Remove, when unlink fails, tries rmdir as well, one more
+// lookup of a name that usually does not exist, and a folder that
+// happens to carry an output's name is not ppsync's to remove.
+func removeFile(path string) error {
+	if err := syscall.Unlink(path); err != nil {
+		return &os.PathError{Op: "unlink", Path: path, Err: err}
+	}
+	return nil
+}

@@ -130,7 +130,7 @@ func WriteResult(file string, doc json.RawMessage, src Source, duplicateOf strin
 	if err := WriteResultAt(out, doc, src, duplicateOf); err != nil {
 		return "", err
 	}
-	removeStale(ErrorPath(file))
+	RemoveStale(ErrorPath(file))
 	return out, nil
 }
 
@@ -161,7 +161,7 @@ func WriteError(file, code, message string, src Source) (string, error) {
 	if err := WriteErrorAt(out, code, message, src); err != nil {
 		return "", err
 	}
-	removeStale(ResultPath(file))
+	RemoveStale(ResultPath(file))
 	return out, nil
 }
 
@@ -204,9 +204,10 @@ func (o Own) ReadSource(out, source string) (Source, bool) {
 	return r.Result.Source, true
 }
 
-// removeStale deletes an outdated result or error file. Failing to is not
-// fatal: the fresh file is in place.
-func removeStale(path string) { _ = os.Remove(winpath.Sys(path)) }
+// RemoveStale deletes an outdated result or error file (a file or a
+// symlink, never a folder). Failing to is not fatal: the fresh file is in
+// place.
+func RemoveStale(path string) { _ = removeFile(winpath.Sys(path)) }
 
 func now() string { return time.Now().UTC().Format(time.RFC3339) }
 

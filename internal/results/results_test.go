@@ -170,3 +170,30 @@ func TestNonUTF8PathRoundTrips(t *testing.T) {
 		t.Errorf("ReadResultSource = %+v, %v; want the exact name %q", got, ok, file)
 	}
 }
+
+func TestRemoveStaleRemovesFilesAndLinksNeverFolders(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a.pdf.error.json")
+	target := filepath.Join(dir, "elsewhere.txt")
+	link := filepath.Join(dir, "b.pdf.error.json")
+	folder := filepath.Join(dir, "c.pdf.error.json")
+	for _, p := range []string{file, target} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Skipf("no symlinks here: %v", err)
+	}
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{file, link, folder, filepath.Join(dir, "missing.pdf.json")} {
+		results.RemoveStale(p)
+	}
+	for p, want := range map[string]bool{file: false, link: false, target: true, folder: true} {
+		if _, err := os.Lstat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v after RemoveStale, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+}
