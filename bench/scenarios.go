@@ -721,3 +721,22 @@ func recoveryScans(path string) (full, open time.Duration, err error) {
 	}
 	return full, time.Since(t), nil
 }
+
+// liftedServer starts an emulator with the API's limits lifted (a 10 ms
+// rate window, credits without end, no processing time) and writes the
+// config of a run in dir against it, with extraInbox's TOML added.
+func liftedServer(o options, dir, extraInbox string) (*emulator.Emulator, string, func(), error) {
+	lifted := o
+	lifted.window = 10 * time.Millisecond
+	emu, url, stop, err := server(emulator.Options{APIKeys: []string{key}, Credits: 1 << 30, Workers: o.workers,
+		RateWindow: lifted.window, TempDir: dir})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	cfg, err := writeConfig(dir, url, lifted, "warn", extraInbox)
+	if err != nil {
+		stop()
+		return nil, "", nil, err
+	}
+	return emu, cfg, stop, nil
+}
