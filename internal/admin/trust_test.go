@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/ppsync/ppsync/internal/admin"
@@ -185,7 +184,7 @@ func TestOtherUsersCannotActOnTheDaemon(t *testing.T) {
 	cmd := exec.Command(bin, "-test.run=^TestHelperAsNobody$", "-test.v=false")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), nobodyEnv+"=1", "TOKEN_FILE="+tokenFile, "BASE=http://"+addr, "CONFIG="+cfg.File, "HOME="+dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	asNobody(cmd)
 	raw, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("helper as nobody: %v\n%s", err, raw)
