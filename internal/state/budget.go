@@ -50,7 +50,7 @@ const checkBatch = 64
 // commit).
 func (t *Tx) touch() {
 	if t.s != nil {
-		t.s.unchecked.Add(1)
+		t.s.noteTouched()
 	}
 	if t.ops++; t.ops%opsPerCheck == 0 {
 		t.releaseIfOver()
@@ -61,9 +61,26 @@ func (t *Tx) touch() {
 // the pages of the buckets it opened, which a release hands back too.
 func (t *Tx) mapsSome() {
 	if t.ops == 0 && t.s != nil {
-		t.s.unchecked.Add(1)
+		t.s.noteTouched()
 	}
 }
+
+// noteTouched counts a record read or written since the last look; the
+// first after a look signals Touched.
+func (s *Store) noteTouched() {
+	if s.unchecked.Add(1) == 1 && s.touched != nil {
+		select {
+		case s.touched <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Touched is signalled when a record is read or written for the first
+// time since the last look at how much of the state is mapped: the
+// maintainer looks (ReleaseTouched) a moment after, and not at all while
+// the state is not used.
+func (s *Store) Touched() <-chan struct{} { return s.touched }
 
 // releaseIfOver is Store.releaseIfOver from within a transaction, which
 // holds the mapping still.

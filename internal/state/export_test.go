@@ -9,3 +9,6 @@ func SetPartsAbove(s *Store, n int64) { s.partsOver = n }
 
 // EachPart is how many records a part of UpdateEach writes.
 const EachPart = eachPart
+
+// Wakes is how many times the maintainer woke to look at the mapped pages.
+func (m *Maintainer) Wakes() int64 { return m.wakes.Load() }

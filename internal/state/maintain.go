@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/winpath"
@@ -14,13 +15,15 @@ import (
 // DefaultPruneEvery is how often a running daemon prunes its state.
 const DefaultPruneEvery = 24 * time.Hour
 
-// mappedReleaseEvery is how often the maintainer looks at how much of the
-// state is mapped (Store.ReleaseTouched), when the state was used since the
-// last look, and hands the mapped pages back to the page cache when they
-// are over the budget (mappedBudget). Reads and writes through the store
+// mappedReleaseEvery is how long after a record is first read or written
+// since the last look the maintainer looks at how much of the state is
+// mapped (Store.ReleaseTouched), and hands the mapped pages back to the
+// page cache when they are over the budget (mappedBudget): at most every
+// mappedReleaseEvery while the state is used, never while it is not (an
+// idle daemon does not wake for it). Reads and writes through the store
 // look themselves once 64 records were touched since the last look
 // (checkBatch), so what this catches is what fewer than 64 records mapped
-// over the budget, and how often it runs bounds only how long that stays
+// over the budget, and how long it waits bounds only how long that stays
 // mapped, not how much is.
 const mappedReleaseEvery = 100 * time.Millisecond
 
@@ -46,6 +49,7 @@ type Maintainer struct {
 	o       MaintainOptions
 	checked chan struct{}
 	once    sync.Once
+	wakes   atomic.Int64 // looks at the mapped pages (tests)
 }
 
 // NewMaintainer maintains st.
@@ -113,8 +117,10 @@ func (m *Maintainer) maintain(ctx context.Context) {
 	exists := pruneExists(m.o.Roots)
 	prune := time.NewTimer(0)
 	defer prune.Stop()
-	release := time.NewTicker(mappedReleaseEvery)
+	release := time.NewTimer(mappedReleaseEvery)
+	release.Stop()
 	defer release.Stop()
+	looking := false // a look is due when release fires
 	defer func() {
 		log.Debug("handed the state file's mapped pages back", "state", path, "releases", st.Releases(),
 			"looks", st.ReleaseChecks(), "budget_bytes", mappedBudget)
@@ -123,9 +129,16 @@ func (m *Maintainer) maintain(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-st.Touched():
+			if !looking {
+				looking = true
+				release.Reset(mappedReleaseEvery)
+			}
+			continue
 		case <-release.C:
-			// Only after transactions that did not look as they ended: an
-			// idle daemon costs nothing here.
+			looking = false
+			m.wakes.Add(1)
+			// Only after transactions that did not look as they ended.
 			if _, err := st.ReleaseTouched(); err != nil {
 				log.Debug("cannot release the state file's mapped pages", "state", path, "error", err)
 			}

@@ -119,3 +119,47 @@ func stopMaintainer(t *testing.T, cancel context.CancelFunc, done <-chan error) 
 		t.Fatal("Run did not return once its context ended")
 	}
 }
+
+// TestMaintainerLooksAfterUseAndSleepsWhileIdle: the maintainer looks at
+// the mapped pages a moment after the state is used, and does not wake at
+// all while it is not (an idle daemon costs nothing here).
+func TestMaintainerLooksAfterUseAndSleepsWhileIdle(t *testing.T) {
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "state.db"))
+	defer st.Close()
+	a := filepath.Join(dir, "a.pdf")
+	if err := st.Update(func(tx *state.Tx) error {
+		return tx.SeedFile(state.File{Path: a, Inbox: dir, State: state.FileQueued})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	m := state.NewMaintainer(st, state.MaintainOptions{Roots: []string{dir}, Retention: time.Hour, Every: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer stopMaintainer(t, cancel, done)
+	<-m.Checked()
+	// used: looked at within a deadline
+	looked := func(what string, before uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); st.ReleaseChecks() == before; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the maintainer never looked at the mapped pages (%d wakes)", what, m.Wakes())
+			}
+		}
+	}
+	looked("after the start-up check and prune", 0)
+	// idle: no wake over five of its former ticks
+	time.Sleep(2 * 100 * time.Millisecond) // a look already due when the first one ended
+	idle := m.Wakes()
+	time.Sleep(5 * 100 * time.Millisecond)
+	if n := m.Wakes() - idle; n > 0 {
+		t.Errorf("the maintainer woke %d times in 500 ms with the state unused", n)
+	}
+	// used again: looked at again
+	before := st.ReleaseChecks()
+	if err := st.View(func(tx *state.Tx) error { _, _, err := tx.File(a); return err }); err != nil {
+		t.Fatal(err)
+	}
+	looked("after a read", before)
+}

@@ -38,7 +38,7 @@ func OpenReadOnly(path string, timeout time.Duration) (s *Store, err error) {
 		}
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
-	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}}
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}, touched: make(chan struct{}, 1)}
 	s.noteReleased()
 	err = db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketFiles, bucketDocs, bucketBatches} {

@@ -234,6 +234,7 @@ type Store struct {
 	// baseline is that memory, in bytes, right after the last release (or
 	// the lowest seen since).
 	unchecked atomic.Int64
+	touched   chan struct{} // see Touched
 	checks    atomic.Uint64
 	releases  atomic.Uint64
 	baseline  atomic.Int64
@@ -288,7 +289,7 @@ func Open(path string, timeout time.Duration) (s *Store, err error) {
 		}
 	}
 	opts.OpenFile = nil // later opens (compaction in place) use os.OpenFile
-	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}}
+	s = &Store{db: db, path: path, opts: opts, pageSize: db.Info().PageSize, damage: damage{c: make(chan struct{})}, touched: make(chan struct{}, 1)}
 	s.noteReleased()
 	_ = db.View(func(tx *bolt.Tx) error { s.size.Store(tx.Size()); return nil })
 	if err := s.migrate(); err != nil {
