@@ -269,20 +269,50 @@ func (u *Uploader) Credits() (credits int, known, waiting bool) {
 	return u.credits.balance, u.credits.known, u.credits.waiting
 }
 
-// Idle reports that nothing is queued, batched or being sent. stuck is true
-// when work remains but waits for credits.
+// Idle reports that nothing is queued, batched or being sent, and no file
+// is held by the write gate. stuck is true when work remains but waits for
+// credits, or (--once) only files of inboxes whose results could not be
+// written for onceHoldProbes probes in a row remain (Leftover says which).
+// A run that ends on either calls Leftover.
 func (u *Uploader) Idle() (idle, stuck bool) {
+	// The gate and intake are read first, together (see gateWork).
+	waiting, left, busy := u.gateWork()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	n := u.queue.Len()
-	busy := u.intakeBusy.Load() > 0 || !u.intakeDone.Load()
-	if busy || u.sending > 0 || len(u.intents) > 0 {
+	if busy || !u.intakeDone.Load() || waiting > 0 || u.sending > 0 || len(u.intents) > 0 {
 		return false, false
 	}
 	if n == 0 {
-		return true, false
+		return left == 0, left > 0
 	}
 	return false, u.credits.waiting
+}
+
+// Leftover is what a --once run ends without: files waiting for credits,
+// files held by the write gate (their results cannot be written). None of
+// them was sent or charged; the next run takes them.
+type Leftover struct {
+	Credits bool
+	Held    []HeldInbox
+}
+
+// Leftover ends a --once run's work once Idle reported it idle or stuck,
+// and reports what is left: from now on held files stay held even if their
+// inbox heals. ok is false when files of an inbox that healed in between
+// are on their way in: the run is not over, Idle will say when it is.
+func (u *Uploader) Leftover() (l Leftover, ok bool) {
+	u.gate.mu.Lock()
+	u.gate.ended = true
+	u.gate.mu.Unlock()
+	if idle, stuck := u.Idle(); !idle && !stuck {
+		return l, false
+	}
+	l = Leftover{Held: u.heldInboxes()}
+	u.mu.Lock()
+	l.Credits = u.queue.Len() > 0 && u.credits.waiting
+	u.mu.Unlock()
+	return l, true
 }
 
 // IntakeClosed tells the uploader no more files are coming (what closing
@@ -412,36 +442,50 @@ func (u *Uploader) Run(ctx context.Context, events <-chan watcher.Event) {
 		pool.Wait()
 		<-committed
 	}
+	// take passes one event, counted in intakeBusy, to the workers and
+	// then to its turn; it reports false when ctx ended first.
+	take := func(ev watcher.Event) bool {
+		it := &intakeItem{ev: ev, done: make(chan struct{})}
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			u.intakeBusy.Add(-1)
+			return false
+		}
+		select {
+		case order <- it:
+			return true
+		case <-ctx.Done():
+			u.intakeBusy.Add(-1)
+			return false
+		}
+	}
+	// Intake stays open once the events end: the write gate may take
+	// held files in again (--once, see writable.go) until ctx ends.
 	in := events
 	for {
 		select {
 		case <-ctx.Done():
-			if in != nil {
-				stop()
-			}
+			stop()
 			u.wg.Wait()
 			return
+		case <-u.gate.retry:
+			evs := u.takeAgain()
+			for i, ev := range evs {
+				if !take(ev) {
+					u.intakeBusy.Add(-int64(len(evs) - i - 1)) // the rest, not taken either
+					break
+				}
+			}
 		case ev, ok := <-in:
 			if !ok {
 				in = nil
-				stop()
 				u.intakeDone.Store(true)
 				u.wake()
 				continue
 			}
 			u.intakeBusy.Add(1)
-			it := &intakeItem{ev: ev, done: make(chan struct{})}
-			select {
-			case work <- it:
-			case <-ctx.Done():
-				u.intakeBusy.Add(-1)
-				continue
-			}
-			select {
-			case order <- it:
-			case <-ctx.Done():
-				u.intakeBusy.Add(-1)
-			}
+			take(ev)
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package uploader
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -19,31 +21,68 @@ import (
 // probeTTL; a failed one is asked again every ProbeRetry. While an
 // inbox's folders cannot be written, its files are held here (nothing is
 // sent or charged for them), the inbox is reported (InboxFault, logged
-// once), and when a probe succeeds again the held files are reported
-// again by the watcher and go on.
+// once), and when a probe succeeds again the held files go on: the
+// daemon's watcher reports them again (Finisher.Forget: it looks at the
+// file as it is then); in --once, whose watcher has finished, the gate
+// takes the events it kept in again itself.
+//
+// In --once, held files keep the run going (Idle) while the gate probes
+// again; once the watcher has finished, onceHoldProbes failed probes in a
+// row give the inbox up: the run may end without its files, and says so
+// (Leftover). They are left as they are, with no record: the next run
+// takes them.
 const probeTTL = 10 * time.Second
 
 // DefaultProbeRetry is how often a folder that could not be written is
 // probed again.
 const DefaultProbeRetry = 2 * time.Second
 
+// onceHoldProbes is how many probes in a row, every ProbeRetry after the
+// watcher of a --once run has finished, an inbox's folders may fail before
+// the run stops waiting for its held files: about 10 s with the default
+// ProbeRetry. A passing fault is over by then (a share answering "busy"
+// heals in milliseconds, a reconnect in a second or two); one that lasts
+// is a read-only mount or a missing permission, which no wait mends, and a
+// --once run from a timer must end. The files are not lost: the next run
+// takes them.
+const onceHoldProbes = 5
+
 // writeGate is the state of the probes, per inbox.
 type writeGate struct {
 	mu     sync.Mutex
 	inbox  []gateInbox
 	faults chan struct{} // signalled when an inbox turns unwritable
+	seq    uint64        // orders held files as their events came
+	// again are the held events of healed inboxes that intake takes in
+	// again (--once), in the order they came; retry is signalled when
+	// some are added.
+	again []watcher.Event
+	retry chan struct{}
+	// ended is set when a --once run ends (Leftover): held files stay
+	// held, to be reported, even if their inbox heals.
+	ended bool
 }
 
 type gateInbox struct {
 	probed time.Time // last probe
 	fault  error     // its failure, nil when writable
-	held   map[string]bool
+	held   map[string]heldEvent
+	// tries counts the failed probes since the intake closed (--once);
+	// gaveUp is set once they reach onceHoldProbes.
+	tries  int
+	gaveUp bool
+}
+
+// heldEvent is the Ready event of a held file, kept to be taken in again.
+type heldEvent struct {
+	ev  watcher.Event
+	seq uint64
 }
 
 func newWriteGate(n int) *writeGate {
-	g := &writeGate{inbox: make([]gateInbox, n), faults: make(chan struct{}, 1)}
+	g := &writeGate{inbox: make([]gateInbox, n), faults: make(chan struct{}, 1), retry: make(chan struct{}, 1)}
 	for i := range g.inbox {
-		g.inbox[i].held = map[string]bool{}
+		g.inbox[i].held = map[string]heldEvent{}
 	}
 	return g
 }
@@ -116,31 +155,48 @@ func (u *Uploader) admitWrite(ev watcher.Event) bool {
 		return true
 	}
 	if in.fault != nil && time.Since(in.probed) < u.o.ProbeRetry {
-		in.held[ev.Path] = true
+		g.hold(in, ev)
 		g.mu.Unlock()
 		return false
 	}
 	g.mu.Unlock()
 	err := u.probe(ev.Inbox)
-	u.probed(ev.Inbox, err, ev.Path)
+	u.probed(ev.Inbox, err, &ev)
 	return err == nil
+}
+
+// hold keeps ev held in in (g.mu held).
+func (g *writeGate) hold(in *gateInbox, ev watcher.Event) {
+	g.seq++
+	in.held[ev.Path] = heldEvent{ev: ev, seq: g.seq}
 }
 
 // probed records the outcome of a probe of inbox i; hold, when the probe
 // failed, is held. The change from writable to not, and back, is logged
-// once, and a healed inbox's held files are reported again.
-func (u *Uploader) probed(i int, err error, hold string) {
+// once, and a healed inbox's held files go on: in --once the gate takes
+// them in again itself, else the watcher reports them again.
+func (u *Uploader) probed(i int, err error, hold *watcher.Event) {
 	g := u.gate
 	g.mu.Lock()
 	in := &g.inbox[i]
 	was := in.fault
 	in.probed, in.fault = time.Now(), err
-	var healed map[string]bool
+	var healed []heldEvent
 	switch {
-	case err != nil && hold != "":
-		in.held[hold] = true
-	case err == nil && was != nil:
-		healed, in.held = in.held, map[string]bool{}
+	case err != nil && hold != nil:
+		g.hold(in, *hold)
+	case err == nil && was != nil && !g.ended:
+		for _, h := range in.held {
+			healed = append(healed, h)
+		}
+		slices.SortFunc(healed, func(a, b heldEvent) int { return cmp.Compare(a.seq, b.seq) })
+		in.held, in.tries, in.gaveUp = map[string]heldEvent{}, 0, false
+		if u.o.Once {
+			// Moved under the lock: Idle sees them in one place or the other.
+			for _, h := range healed {
+				g.again = append(g.again, h.ev)
+			}
+		}
 	}
 	g.mu.Unlock()
 	path := u.o.Inboxes[i].Path
@@ -153,10 +209,97 @@ func (u *Uploader) probed(i int, err error, hold string) {
 		}
 	case err == nil && was != nil:
 		u.log.Info("inbox takes its results again; its waiting files go on", "inbox", path, "files", len(healed))
-		for p := range healed {
-			u.o.Finisher.Forget(p)
+		if u.o.Once {
+			// The watcher of a --once run may have finished: it would
+			// report nothing again.
+			select {
+			case g.retry <- struct{}{}:
+			default:
+			}
+			u.wake()
+			return
+		}
+		for _, h := range healed {
+			u.o.Finisher.Forget(h.ev.Path)
 		}
 	}
+}
+
+// takeAgain returns the held events of healed inboxes for intake to take
+// in again, counted busy from now (Idle reads both under g.mu).
+func (u *Uploader) takeAgain() []watcher.Event {
+	g := u.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	evs := g.again
+	g.again = nil
+	u.intakeBusy.Add(int64(len(evs)))
+	return evs
+}
+
+// stillHeld counts a failed probe of inbox i, in --once once the watcher
+// has finished: at onceHoldProbes in a row the run stops waiting for the
+// inbox's held files (Idle, Leftover).
+func (u *Uploader) stillHeld(i int) {
+	if !u.o.Once || !u.intakeDone.Load() {
+		return
+	}
+	g := u.gate
+	g.mu.Lock()
+	in := &g.inbox[i]
+	gaveUp := false
+	if in.fault != nil && len(in.held) > 0 && !in.gaveUp {
+		in.tries++
+		gaveUp = in.tries >= onceHoldProbes
+		in.gaveUp = gaveUp
+	}
+	g.mu.Unlock()
+	if gaveUp {
+		u.wake()
+	}
+}
+
+// gateWork counts the files the gate holds: waiting are those the run
+// waits for (held by an inbox not given up on, or to be taken in again),
+// left those of inboxes given up on (--once). busy is whether intake has
+// events in hand, read under the same lock: a file goes from the gate to
+// intake (takeAgain) and from intake to the gate (admitWrite, before its
+// event is done) so that one of the two always counts it.
+func (u *Uploader) gateWork() (waiting, left int, busy bool) {
+	g := u.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	waiting = len(g.again)
+	for i := range g.inbox {
+		if g.inbox[i].gaveUp {
+			left += len(g.inbox[i].held)
+		} else {
+			waiting += len(g.inbox[i].held)
+		}
+	}
+	return waiting, left, u.intakeBusy.Load() > 0
+}
+
+// HeldInbox is an inbox whose files a --once run ends without: its results
+// could not be written (Err) when the run stopped waiting for them.
+type HeldInbox struct {
+	Inbox string
+	Files int
+	Err   error
+}
+
+// heldInboxes lists the inboxes holding files.
+func (u *Uploader) heldInboxes() []HeldInbox {
+	g := u.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []HeldInbox
+	for i := range g.inbox {
+		if n := len(g.inbox[i].held); n > 0 {
+			out = append(out, HeldInbox{Inbox: u.o.Inboxes[i].Path, Files: n, Err: g.inbox[i].fault})
+		}
+	}
+	return out
 }
 
 // release forgets a held file (deleted).
@@ -191,7 +334,11 @@ func (u *Uploader) healLoop(ctx context.Context) {
 		}
 		for i := range u.gate.inbox {
 			if u.InboxFault(i) != nil {
-				u.probed(i, u.probe(i), "")
+				err := u.probe(i)
+				u.probed(i, err, nil)
+				if err != nil {
+					u.stillHeld(i)
+				}
 			}
 		}
 	}
