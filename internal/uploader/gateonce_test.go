@@ -5,6 +5,7 @@ package uploader
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -175,7 +176,7 @@ func TestOnceHeldFilesGoOnWhenTheInboxHeals(t *testing.T) {
 	if forgot := g.fin.forgotten(); len(forgot) != 0 {
 		t.Errorf("asked the finished watcher to report %v again", forgot)
 	}
-	if l, ok := g.u.Leftover(); !ok || len(l.Held) != 0 || l.Credits {
+	if l, ok := g.u.Leftover(); !ok || len(l.Held) != 0 || len(l.Unrecorded) != 0 || l.Credits {
 		t.Errorf("left over %+v (ok %v), want nothing", l, ok)
 	}
 }
@@ -240,5 +241,45 @@ func TestOnceGivesUpOnAnInboxThatStaysUnwritable(t *testing.T) {
 	until(t, 20*time.Second, "the heal seen", func() bool { return g.u.InboxFault(0) == nil })
 	if _, all := g.heldFiles(); all != 2 || g.records(t) != 0 {
 		t.Errorf("after the run ended: %d files held, %d recorded; want 2 and 0", all, g.records(t))
+	}
+}
+
+// refusingFinisher cannot write error files.
+type refusingFinisher struct{ forgetting }
+
+func (f *refusingFinisher) Refused(context.Context, state.File, string, string) error {
+	return errors.New("disk full")
+}
+
+// A file --once could not record (its error file could not be written) is
+// not left to a watcher that has finished: it is listed for the run's end.
+func TestOnceListsAFileItCouldNotRecord(t *testing.T) {
+	dir := t.TempDir()
+	st, err := state.Open(filepath.Join(t.TempDir(), "s.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bad := filepath.Join(dir, "bad.pdf")
+	if err := os.WriteFile(bad, []byte("not a pdf at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fin := &refusingFinisher{forgetting{fakeFinisher: fakeFinisher{failed: map[string]string{}}}}
+	u := New(Options{Store: st, API: &readingAPI{}, Finisher: fin, Tracker: &lockedTracker{}, Inboxes: []Inbox{{Path: dir, ParserID: "prs"}},
+		Once: true, ProbeRetry: 5 * time.Millisecond})
+	events := make(chan watcher.Event, 1)
+	events <- readyEvent(t, bad)
+	close(events)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { u.Run(ctx, events); close(done) }()
+	defer func() { cancel(); <-done }()
+	until(t, 20*time.Second, "intake done", func() bool { idle, _ := u.Idle(); return idle })
+	l, ok := u.Leftover()
+	if !ok || len(l.Unrecorded) != 1 || l.Unrecorded[0].Path != bad || !strings.Contains(l.Unrecorded[0].Err.Error(), "disk full") {
+		t.Errorf("left over %+v (ok %v), want %s unrecorded for the disk full", l, ok, bad)
+	}
+	if forgot := fin.forgotten(); len(forgot) != 0 {
+		t.Errorf("asked the finished watcher to report %v again", forgot)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/filecheck"
@@ -124,10 +126,41 @@ func (u *Uploader) handleIn(ctx context.Context, ev watcher.Event, pre inspected
 }
 
 // intakeFailed reports a file that could not be recorded and has the
-// watcher report it again.
+// watcher report it again. A --once run's watcher may have finished: the
+// file is listed instead (Leftover), left as it is for the next run.
 func (u *Uploader) intakeFailed(path string, err error) {
+	if u.o.Once {
+		u.log.Error("cannot record a file; it is left for the next run", "file", path, "error", state.Fault(err))
+		u.unrecorded.add(Unrecorded{Path: path, Err: err})
+		return
+	}
 	u.log.Error("cannot record a file; it is looked at again at the next rescan", "file", path, "error", state.Fault(err))
 	u.o.Finisher.Forget(path)
+}
+
+// Unrecorded is a file a --once run could not record: it was not sent or
+// charged, and the next run takes it.
+type Unrecorded struct {
+	Path string
+	Err  error
+}
+
+// unrecorded lists the files a --once run could not record.
+type unrecorded struct {
+	mu    sync.Mutex
+	files []Unrecorded
+}
+
+func (l *unrecorded) add(f Unrecorded) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.files = append(l.files, f)
+}
+
+func (l *unrecorded) list() []Unrecorded {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.files)
 }
 
 func (u *Uploader) ready(ctx context.Context, ev watcher.Event, in Inbox, pre inspected, g *intakeGroup) error {

@@ -134,7 +134,8 @@ type Uploader struct {
 	sem        chan struct{}
 	wg         sync.WaitGroup
 
-	gate *writeGate // the inboxes' result folders, probed (writable.go)
+	gate       *writeGate // the inboxes' result folders, probed (writable.go)
+	unrecorded unrecorded // files intake could not record (--once; intake.go)
 
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced at every change of the work in hand
@@ -290,11 +291,13 @@ func (u *Uploader) Idle() (idle, stuck bool) {
 }
 
 // Leftover is what a --once run ends without: files waiting for credits,
-// files held by the write gate (their results cannot be written). None of
-// them was sent or charged; the next run takes them.
+// files held by the write gate (their results cannot be written), files
+// whose record could not be written. None of them was sent or charged;
+// the next run takes them.
 type Leftover struct {
-	Credits bool
-	Held    []HeldInbox
+	Credits    bool
+	Held       []HeldInbox
+	Unrecorded []Unrecorded
 }
 
 // Leftover ends a --once run's work once Idle reported it idle or stuck,
@@ -308,7 +311,7 @@ func (u *Uploader) Leftover() (l Leftover, ok bool) {
 	if idle, stuck := u.Idle(); !idle && !stuck {
 		return l, false
 	}
-	l = Leftover{Held: u.heldInboxes()}
+	l = Leftover{Held: u.heldInboxes(), Unrecorded: u.unrecorded.list()}
 	u.mu.Lock()
 	l.Credits = u.queue.Len() > 0 && u.credits.waiting
 	u.mu.Unlock()
