@@ -63,35 +63,47 @@ func (t *Tx) releaseMapped() error {
 // and a close. (mincore would tell which pages of the file are in the page
 // cache, which they stay after a release: not what the process maps.)
 func residentFileBytes() (int64, error) {
+	file, _, err := residentBytes()
+	return file, err
+}
+
+// residentBytes is residentFileBytes, and the whole resident set (the
+// second field of the same line: anonymous and file-backed pages alike),
+// from one read.
+func residentBytes() (file, total int64, err error) {
 	fd, err := syscall.Open("/proc/self/statm", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+		return 0, 0, fmt.Errorf("read /proc/self/statm: %w", err)
 	}
 	var buf [128]byte
 	n, err := syscall.Read(fd, buf[:])
 	syscall.Close(fd)
 	if err != nil {
-		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+		return 0, 0, fmt.Errorf("read /proc/self/statm: %w", err)
 	}
-	pages, err := statmShared(buf[:max(n, 0)])
+	resident, shared, err := statmResident(buf[:max(n, 0)])
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return pages * int64(os.Getpagesize()), nil
+	page := int64(os.Getpagesize())
+	return shared * page, resident * page, nil
 }
 
-// statmShared parses the third field of a line of /proc/PID/statm ("size
-// resident shared text lib data dt", in pages).
-func statmShared(b []byte) (int64, error) {
+// statmResident parses the second and third fields of a line of
+// /proc/PID/statm ("size resident shared text lib data dt", in pages).
+func statmResident(b []byte) (resident, shared int64, err error) {
 	f := bytes.Fields(b)
 	if len(f) < 3 {
-		return 0, fmt.Errorf("read /proc/self/statm: %q has no third field", b)
+		return 0, 0, fmt.Errorf("read /proc/self/statm: %q has no third field", b)
 	}
-	n, err := strconv.ParseInt(string(f[2]), 10, 64)
+	resident, err = strconv.ParseInt(string(f[1]), 10, 64)
+	if err == nil {
+		shared, err = strconv.ParseInt(string(f[2]), 10, 64)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("read /proc/self/statm: %w", err)
+		return 0, 0, fmt.Errorf("read /proc/self/statm: %w", err)
 	}
-	return n, nil
+	return resident, shared, nil
 }
 
 // mapped is where db, open in a transaction of the caller, is mapped. It

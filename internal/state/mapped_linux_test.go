@@ -132,21 +132,22 @@ func TestResidentFileBytesFollowsTheMappedState(t *testing.T) {
 	}
 }
 
-func TestStatmShared(t *testing.T) {
+func TestStatmResident(t *testing.T) {
 	for _, c := range []struct {
-		in   string
-		want int64
-		ok   bool
+		in               string
+		resident, shared int64
+		ok               bool
 	}{
-		{"11503 4312 2716 1199 0 5203 0\n", 2716, true},
-		{"1 2 3", 3, true},
-		{"1 2", 0, false},
-		{"1 2 x 4 0 5 0\n", 0, false},
-		{"", 0, false},
+		{"11503 4312 2716 1199 0 5203 0\n", 4312, 2716, true},
+		{"1 2 3", 2, 3, true},
+		{"1 2", 0, 0, false},
+		{"1 2 x 4 0 5 0\n", 0, 0, false},
+		{"1 x 3 4 0 5 0\n", 0, 0, false},
+		{"", 0, 0, false},
 	} {
-		got, err := statmShared([]byte(c.in))
-		if (err == nil) != c.ok || got != c.want {
-			t.Errorf("statmShared(%q) = %d, %v; want %d, ok %v", c.in, got, err, c.want, c.ok)
+		resident, shared, err := statmResident([]byte(c.in))
+		if (err == nil) != c.ok || resident != c.resident || shared != c.shared {
+			t.Errorf("statmResident(%q) = %d, %d, %v; want %d, %d, ok %v", c.in, resident, shared, err, c.resident, c.shared, c.ok)
 		}
 	}
 }
@@ -658,5 +659,49 @@ func TestBudgetCountsFromTheLowestPoint(t *testing.T) {
 	}
 	if kib := mappedRSS(t, path); !released || kib > endCeilingKiB {
 		t.Errorf("after a read of every record: released %v, %d KiB of the state mapped; want a release, at most %d KiB", released, kib, endCeilingKiB)
+	}
+}
+
+// Under the floor set with KeepMappedUpTo the pages stay mapped, however
+// much the state maps: a read of every record is not handed back while the
+// process's whole resident set is below the floor, and is once the floor
+// is below it.
+func TestPagesStayMappedUnderTheFloor(t *testing.T) {
+	s, path := openTemp(t)
+	fillFiles(t, s, 8)
+	readAll := func() {
+		t.Helper()
+		if err := s.View(func(tx *Tx) error {
+			return tx.tx.Bucket(bucketFiles).ForEach(func(_, _ []byte) error { return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, total, err := residentBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.KeepMappedUpTo(total + 1<<30)
+	readAll()
+	released, err := s.ReleaseTouched()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := mappedRSS(t, path)
+	if released || kept < 2*endCeilingKiB {
+		t.Errorf("under the floor: released %v, %d KiB of the state still mapped; want no release and at least %d KiB", released, kept, 2*endCeilingKiB)
+	}
+	_, total, err = residentBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.KeepMappedUpTo(total - 1<<20)
+	readAll()
+	released, err = s.ReleaseTouched()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kib := mappedRSS(t, path); !released || kib > endCeilingKiB {
+		t.Errorf("over the floor: released %v, %d KiB of the state still mapped; want a release and at most %d KiB", released, kib, endCeilingKiB)
 	}
 }

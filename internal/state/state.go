@@ -235,6 +235,7 @@ type Store struct {
 	// the lowest seen since).
 	unchecked atomic.Int64
 	touched   chan struct{} // see Touched
+	keepUpTo  atomic.Int64  // see KeepMappedUpTo
 	checks    atomic.Uint64
 	releases  atomic.Uint64
 	baseline  atomic.Int64
