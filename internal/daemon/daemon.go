@@ -125,11 +125,15 @@ type stages struct {
 	up  *uploader.Uploader
 	pol *poller.Poller
 	fin *finish.Finisher
+	// problem adds a line to the run's summary (nil: none is kept).
+	problem func(string)
 }
 
 // waitOnce returns when every file found at start-up has a final state, or
-// only files waiting for credits remain. It wakes on the stages' change
-// signals, never on a timer.
+// only files left for the next run remain: waiting for credits, or held
+// because their results cannot be written (the uploader stops waiting for
+// those after a few probes). It wakes on the stages' change signals, never
+// on a timer.
 func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, log *slog.Logger) error {
 	if stop, err := s.await(ctx, watchersDone, nil, nil); stop {
 		return err
@@ -139,17 +143,52 @@ func waitOnce(ctx context.Context, s stages, watchersDone <-chan struct{}, log *
 		upC, polC, finC := s.up.Changed(), s.pol.Changed(), s.fin.Changed()
 		idle, stuck := s.up.Idle()
 		rest := s.pol.Idle() && s.fin.Idle()
-		if stuck && rest {
-			log.Warn("stopping with files still waiting for credits; add credits and run again")
-			return nil
-		}
-		if idle && rest {
-			return nil
+		if (idle || stuck) && rest {
+			if left, ok := s.up.Leftover(); ok {
+				s.leftover(left, log)
+				return nil
+			}
 		}
 		if stop, err := s.await(ctx, upC, polC, finC); stop {
 			return err
 		}
 	}
+}
+
+// leftover says what a --once run ends without, in the log and (files
+// held or not recorded) in the summary: none of it was sent or charged,
+// and the next run takes it.
+func (s stages) leftover(l uploader.Leftover, log *slog.Logger) {
+	if l.Credits {
+		log.Warn("stopping with files still waiting for credits; add credits and run again")
+	}
+	for _, h := range l.Held {
+		log.Warn("stopping without the files of an inbox whose results cannot be written; nothing was sent or charged for them, "+
+			"and the next run takes them once the folder the error names can be written",
+			"inbox", h.Inbox, "files", h.Files, "error", h.Err)
+		s.note(fmt.Sprintf("%s: %s not taken in: %v", h.Inbox, fileCount(h.Files), h.Err))
+	}
+	if n := len(l.Unrecorded); n > 0 {
+		log.Warn("stopping without files whose record could not be written; they were not sent or charged, and the next run takes them",
+			"files", n, "first", l.Unrecorded[0].Path, "error", l.Unrecorded[0].Err)
+		for _, f := range l.Unrecorded {
+			s.note(fmt.Sprintf("%s: not taken in, its record could not be written (the next run takes it): %v", f.Path, f.Err))
+		}
+	}
+}
+
+func (s stages) note(p string) {
+	if s.problem != nil {
+		s.problem(p)
+	}
+}
+
+// fileCount is "1 file", "3 files".
+func fileCount(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }
 
 // await blocks until one of a, b, c is ready (a nil one never is), and

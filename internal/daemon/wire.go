@@ -139,7 +139,7 @@ func wire(st *state.Store, o Options, log *slog.Logger) (*pipeline, error) {
 		adm,
 		component{run: work(func(ctx context.Context) { p.watch(ctx, found, log) })},
 		component{run: func(ctx context.Context) error {
-			return p.until(ctx, stages{up: up, pol: pol, fin: fin, st: st}, maint.Checked(), live, log)
+			return p.until(ctx, stages{up: up, pol: pol, fin: fin, st: st, problem: p.unreachable.add}, maint.Checked(), live, log)
 		}},
 	}
 	return p, nil
