@@ -114,8 +114,9 @@ type Uploader struct {
 	log *slog.Logger
 	st  *state.Store
 
-	// sendTicks counts the send loop's ticks (tests).
-	sendTicks atomic.Int64
+	// sendTicks counts the send loop's ticks, healTicks the heal loop's
+	// (tests).
+	sendTicks, healTicks atomic.Int64
 
 	mu         sync.Mutex
 	queue      queues    // per parser, FIFO

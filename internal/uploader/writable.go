@@ -323,23 +323,38 @@ func (u *Uploader) InboxFault(i int) error {
 // healLoop probes the inboxes that could not be written every ProbeRetry,
 // and sends their held files on once they can, until ctx ends.
 func (u *Uploader) healLoop(ctx context.Context) {
+	// The tick runs only while some inbox cannot be written: an inbox
+	// turning unwritable signals faults, which starts it.
 	t := time.NewTicker(u.o.ProbeRetry)
+	t.Stop()
 	defer t.Stop()
+	ticking := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-u.gate.faults:
 		case <-t.C:
+			u.healTicks.Add(1)
 		}
+		faulty := false
 		for i := range u.gate.inbox {
 			if u.InboxFault(i) != nil {
 				err := u.probe(i)
 				u.probed(i, err, nil)
 				if err != nil {
 					u.stillHeld(i)
+					faulty = true
 				}
 			}
+		}
+		switch {
+		case faulty && !ticking:
+			t.Reset(u.o.ProbeRetry)
+			ticking = true
+		case !faulty && ticking:
+			t.Stop()
+			ticking = false
 		}
 	}
 }

@@ -4,6 +4,7 @@ package uploader
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -107,4 +108,66 @@ func TestProbeRemovesABusyFileAgain(t *testing.T) {
 	if calls != probeBusyTries {
 		t.Errorf("%d removals of a file always busy, want %d", calls, probeBusyTries)
 	}
+}
+
+// The heal loop probes again every ProbeRetry only while an inbox cannot
+// be written: it does not tick before, nor once the inbox healed.
+func TestHealLoopTicksOnlyWhileAnInboxCannotBeWritten(t *testing.T) {
+	dir := t.TempDir()
+	inbox, results := filepath.Join(dir, "in"), filepath.Join(dir, "results")
+	for _, d := range []string{inbox, results} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fin := &forgetting{fakeFinisher: fakeFinisher{failed: map[string]string{}}}
+	const retry = 10 * time.Millisecond
+	u := New(Options{Inboxes: []Inbox{{Path: inbox, ParserID: "prs", Targets: []string{results}}}, Finisher: fin, ProbeRetry: retry})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); u.healLoop(ctx) }()
+	defer func() { cancel(); <-done }()
+	quiet := func(what string) {
+		t.Helper()
+		before := u.healTicks.Load()
+		time.Sleep(20 * retry)
+		if n := u.healTicks.Load() - before; n > 1 {
+			t.Errorf("%s: the heal loop ticked %d times in %s", what, n, 20*retry)
+		}
+	}
+	quiet("every inbox writable")
+
+	// A file where the folder should be: no one, root included, can write in it.
+	if err := os.Remove(results); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(results, []byte("not a folder"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if u.admitWrite(watcher.Event{Inbox: 0, Kind: watcher.Ready, Path: filepath.Join(inbox, "a.pdf")}) {
+		t.Fatal("a.pdf admitted while its results folder cannot be written")
+	}
+	for deadline := time.Now().Add(10 * time.Second); u.healTicks.Load() < 3; time.Sleep(retry) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the heal loop ticked %d times in 10 s while the inbox could not be written", u.healTicks.Load())
+		}
+	}
+	if err := os.Remove(results); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(results, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); u.InboxFault(0) != nil; time.Sleep(retry) {
+		if time.Now().After(deadline) {
+			t.Fatal("the inbox was not probed again once its folder could be written")
+		}
+	}
+	fin.mu.Lock()
+	forgot := slices.Clone(fin.forgot)
+	fin.mu.Unlock()
+	if !slices.Contains(forgot, filepath.Join(inbox, "a.pdf")) {
+		t.Errorf("a.pdf not sent back once the inbox healed: %v", forgot)
+	}
+	quiet("after the inbox healed")
 }
