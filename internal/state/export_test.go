@@ -12,3 +12,7 @@ const EachPart = eachPart
 
 // Wakes is how many times the maintainer woke to look at the mapped pages.
 func (m *Maintainer) Wakes() int64 { return m.wakes.Load() }
+
+// Unchecked is how many records were touched since the last look at the
+// mapped pages.
+func Unchecked(s *Store) int64 { return s.unchecked.Load() }

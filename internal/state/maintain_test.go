@@ -149,8 +149,14 @@ func TestMaintainerLooksAfterUseAndSleepsWhileIdle(t *testing.T) {
 		}
 	}
 	looked("after the start-up check and prune", 0)
+	// Nothing touched since the last look (the prune may run after the
+	// check): from here nothing is due.
+	for deadline := time.Now().Add(10 * time.Second); state.Unchecked(st) != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("records touched since the last look for 10 s (%d wakes)", m.Wakes())
+		}
+	}
 	// idle: no wake over five of its former ticks
-	time.Sleep(2 * 100 * time.Millisecond) // a look already due when the first one ended
 	idle := m.Wakes()
 	time.Sleep(5 * 100 * time.Millisecond)
 	if n := m.Wakes() - idle; n > 0 {
