@@ -12,11 +12,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/state"
+	"github.com/ppsync/ppsync/internal/testlog"
 	"github.com/ppsync/ppsync/internal/watcher"
 )
 
@@ -29,36 +29,18 @@ type onceGate struct {
 	st      *state.Store
 	fa      *readingAPI
 	fin     *forgetting
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	inbox   string
 	results string
 	files   []string
 	data    map[string][]byte
 }
 
-// syncBuffer is a log buffer written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func startOnceGate(t *testing.T, n int, probeRetry time.Duration, fin *forgetting) *onceGate {
 	t.Helper()
 	dir := t.TempDir()
 	g := &onceGate{inbox: filepath.Join(dir, "in"), results: filepath.Join(dir, "results"), fa: &readingAPI{},
-		fin: fin, logs: &syncBuffer{}, data: map[string][]byte{}}
+		fin: fin, logs: &testlog.Buffer{}, data: map[string][]byte{}}
 	if g.fin == nil {
 		g.fin = &forgetting{fakeFinisher: fakeFinisher{failed: map[string]string{}}}
 	}
