@@ -11,7 +11,8 @@ import (
 )
 
 // The Windows-only tests of ppsync's packages (files named *_windows_test.go),
-// built with GOOS=windows and run inside Wine. Every test listed must pass;
+// and portable tests of code that differs on Windows, built with
+// GOOS=windows and run inside Wine. Every test listed must pass;
 // one that skipped or is missing fails here.
 func TestWindowsPackageTests(t *testing.T) {
 	e := needWine(t)
@@ -22,6 +23,7 @@ func TestWindowsPackageTests(t *testing.T) {
 		{"internal/service", []string{"TestApplyWindowsLevels", "TestApplyWindowsSteps"}},
 		{"internal/ledger", []string{"TestLedgerHeldOpenWithoutSharing"}},
 		{"internal/winpath", []string{"TestOdd", "TestExtendedAndPlain", "TestTrailingDotAndSpace"}},
+		{"internal/results", []string{"TestRemoveStaleRemovesFilesNeverFolders"}},
 	} {
 		t.Run(strings.ReplaceAll(tc.pkg, "/", "_"), func(t *testing.T) {
 			exe := filepath.Join(e.root, strings.ReplaceAll(tc.pkg, "/", "_")+".test.exe")
