@@ -238,8 +238,9 @@ func TestStatusRetryAndMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, emu := setupWith(t, map[string][]byte{"ok.pdf": invoice(t, 1), "junk.pdf": []byte("junk"), "unlucky.pdf": failing}, addr, "prs_invoice")
-	if code, out, errOut := run(t, env, "run", "-c", cfg, "--once"); code != 1 {
-		t.Fatalf("first run: %d\n%s\n%s", code, out, errOut)
+	if code, out, errOut := run(t, env, "run", "-c", cfg, "--once"); code != 1 || !strings.Contains(errOut, "2 problems above") ||
+		!strings.Contains(out, "junk.pdf") || !strings.Contains(out, "unlucky.pdf") {
+		t.Fatalf("first run: %d, want 1 and the two files without a result listed, counted as 2 problems\n%s\n%s", code, out, errOut)
 	}
 
 	// Not running: the state file answers.

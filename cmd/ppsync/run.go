@@ -43,7 +43,10 @@ func (m *Main) runDaemon(ctx context.Context, args []string) error {
 		for _, p := range sum.Problems {
 			fmt.Fprintln(m.Stdout, "  "+p)
 		}
-		return cli.Failed(errors.New(cli.Plural(len(sum.Problems), "file") + " did not get a result; their .error.json files (or the lines above) say why"))
+		// A line names a file, or an inbox whose files were left out (it
+		// could not be read, or its results could not be written).
+		return cli.Failed(errors.New(cli.Plural(len(sum.Problems), "problem") +
+			" above: files that did not get a result, or inboxes whose files the next run takes; each line, and a file's .error.json, says why"))
 	}
 	return nil
 }

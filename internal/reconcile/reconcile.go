@@ -80,7 +80,9 @@ func Missing(st *state.Store, reachable func(inbox string) bool, log *slog.Logge
 type Summary struct {
 	Done, Failed, Invalid, Gone, Waiting int
 	// Unreachable lists the inboxes (or folders in them) that could not be
-	// read, with the reason.
+	// read, with the reason; a --once run also lists there what it left for
+	// the next run (the files of an inbox whose results could not be
+	// written, a file it could not record).
 	Unreachable []string
 	// Problems lists files that did not end with a result, with the reason,
 	// and everything in Unreachable.
