@@ -472,24 +472,42 @@ func (u *Uploader) gone(ctx context.Context, path string, g *intakeGroup) error 
 		if key != "" && g.has("", key) {
 			u.commitIntake(ctx, g)
 		}
-		rec.Reason, rec.Updated = "deleted from the inbox before its result arrived", time.Now()
-		var drop bool
+		var drop, finished bool
 		g.add(intakeWrite{path: path, key: key,
 			write: func(tx *state.Tx) (err error) {
-				if drop, err = detachFile(tx, rec); err != nil {
+				// Read again where it is written: its result may have been
+				// recorded since the look above (the finish stage records
+				// a batch once its folder is synced), and a finished file
+				// that leaves the inbox is let go, not marked deleted.
+				cur, ok, err := tx.File(path)
+				if err != nil || !ok {
+					return err
+				}
+				drop, finished = false, false
+				if cur.MovedTo != "" || (cur.State != state.FileQueued && cur.State != state.FileDuplicate) {
+					finished = true
+					if cur.MovedTo != "" {
+						return nil
+					}
+					return tx.ForgetFile(path)
+				}
+				cur.Reason, cur.Updated = "deleted from the inbox before its result arrived", time.Now()
+				if drop, err = detachFile(tx, cur); err != nil {
 					return fmt.Errorf("detach %s from its content: %w", path, err)
 				}
-				return tx.MarkGone(rec)
+				return tx.MarkGone(cur)
 			},
 			done: func(_ context.Context, err error) {
-				if err != nil {
+				switch {
+				case err != nil:
 					u.intakeFailed(path, err)
-					return
+				case finished:
+				default:
+					if drop {
+						u.unqueue(rec.ParserID, key)
+					}
+					u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
 				}
-				if drop {
-					u.unqueue(rec.ParserID, key)
-				}
-				u.log.Warn("file deleted before its result arrived; if it was already sent, its result is kept for the same content", "file", path)
 			}})
 		return nil
 	default:
