@@ -254,7 +254,7 @@ func splitDocFiles(tx *bolt.Tx) error {
 			return nil
 		}
 		var d Doc
-		if err := json.Unmarshal(v, &d); err != nil {
+		if err := decode(v, &d); err != nil {
 			return fmt.Errorf("state record %s/%s: %w", bucketDocs, k, err)
 		}
 		for _, p := range list {
@@ -265,7 +265,7 @@ func splitDocFiles(tx *bolt.Tx) error {
 				return err
 			}
 		}
-		b, err := json.Marshal(d)
+		b, err := encode(d)
 		if err != nil {
 			return err
 		}

@@ -69,6 +69,13 @@ type DocRule struct {
 	From, To []DocState
 }
 
+// fileRules and docRules are the tables every step is checked against,
+// built once: they never change.
+var (
+	fileRules = FileLifecycle()
+	docRules  = DocLifecycle()
+)
+
 // FileLifecycle is the table of the steps a file record may take.
 func FileLifecycle() []FileRule {
 	var (
@@ -134,7 +141,7 @@ func name[S ~string](s S) string {
 // to another; the error wraps ErrTransition and names the record, the
 // operation and both states.
 func FileStep(op Op, path string, from, to FileState) error {
-	for _, r := range FileLifecycle() {
+	for _, r := range fileRules {
 		if r.Op == op && slices.Contains(r.From, from) && slices.Contains(r.To, to) {
 			return nil
 		}
@@ -147,7 +154,7 @@ func FileStep(op Op, path string, from, to FileState) error {
 // to another; the error wraps ErrTransition and names the record, the
 // operation and both states.
 func DocStep(op Op, key string, from, to DocState) error {
-	for _, r := range DocLifecycle() {
+	for _, r := range docRules {
 		if r.Op == op && slices.Contains(r.From, from) && slices.Contains(r.To, to) {
 			return nil
 		}

@@ -111,7 +111,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, retention time.Duratio
 				n++
 				last = string(k)
 				var f File
-				if err := json.Unmarshal(v, &f); err != nil {
+				if err := decode(v, &f); err != nil {
 					return fmt.Errorf("state record files/%s: %w", k, err)
 				}
 				if FileFinal(f.State) {

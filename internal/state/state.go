@@ -634,15 +634,34 @@ func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, bool, error) {
 	if b == nil {
 		return v, false, nil
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
+	if err := decode(b, &v); err != nil {
 		return v, false, fmt.Errorf("state record %s/%s: %w", bucket, key, err)
 	}
 	return v, true, nil
 }
 
+// decode is json.Unmarshal, but a record with its own decoder (Doc, File,
+// Batch) is handed to it directly: json.Unmarshal would scan the whole
+// record once to validate it before the decoder scans it again.
+func decode(b []byte, v any) error {
+	if u, ok := v.(json.Unmarshaler); ok {
+		return u.UnmarshalJSON(b)
+	}
+	return json.Unmarshal(b, v)
+}
+
+// encode is json.Marshal, but a record with its own encoder is asked
+// directly: json.Marshal would scan its (already compact) output again.
+func encode(v any) ([]byte, error) {
+	if m, ok := v.(json.Marshaler); ok {
+		return m.MarshalJSON()
+	}
+	return json.Marshal(v)
+}
+
 // put writes a record and counts its bytes (see Store.Cost).
 func (t *Tx) put(bucket []byte, key string, v any) error {
-	b, err := json.Marshal(v)
+	b, err := encode(v)
 	if err != nil {
 		return err
 	}
@@ -653,7 +672,7 @@ func (t *Tx) put(bucket []byte, key string, v any) error {
 func each[T any](tx *bolt.Tx, bucket []byte, fn func(T) error) error {
 	return tx.Bucket(bucket).ForEach(func(k, b []byte) error {
 		var v T
-		if err := json.Unmarshal(b, &v); err != nil {
+		if err := decode(b, &v); err != nil {
 			return fmt.Errorf("state record %s/%s: %w", bucket, k, err)
 		}
 		return fn(v)
