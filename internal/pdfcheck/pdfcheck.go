@@ -134,8 +134,9 @@ type source interface {
 
 // inMemoryMax is the largest file read whole into memory to be checked
 // (one read for the hash and the checks); larger ones are read where they
-// lie, through a buffer of the same size: either way reading holds at most
-// 1 MiB.
+// lie, through a buffer of the same size that keeps their end, and their
+// first headKeep bytes beside it: either way reading holds at most
+// 1 MiB and 64 KiB.
 const inMemoryMax = hashBuf
 
 // Options tune Inspect.
@@ -154,8 +155,14 @@ type Options struct {
 
 // BufferSize is the room Options.Buffer needs to be used: a file of up to
 // inMemoryMax bytes read whole, and one byte more to see that it did not
-// grow meanwhile.
-const BufferSize = inMemoryMax + 1
+// grow meanwhile; for a larger file, the same room holds its last
+// inMemoryMax bytes, and headKeep more its first bytes (see hashKeeping).
+const BufferSize = inMemoryMax + 1 + headKeep
+
+// headKeep is how much of the start of a large file is kept, besides its
+// end, while it is hashed: a PDF's header, and the catalog and page tree
+// a writer puts first, are then read from memory.
+const headKeep = 64 << 10
 
 // buffer is o.Buffer when it is large enough, or a new one.
 func (o Options) buffer() []byte {
@@ -219,13 +226,11 @@ func InspectOpen(f *os.File, path string, size int64, o Options) (Info, error) {
 		}
 		src = bytes.NewReader(b[:n])
 	} else {
-		n, err := io.CopyBuffer(h, struct{ io.Reader }{f}, buf[:hashBuf])
+		k, err := hashKeeping(h, f, path, size, buf)
 		if err != nil {
 			return Info{}, err
 		}
-		if n != size {
-			return Info{}, fmt.Errorf("%s changed size while being read", path)
-		}
+		src = k
 	}
 	head := make([]byte, min(size, tailSize))
 	if _, err := src.ReadAt(head, 0); err != nil {
@@ -358,6 +363,71 @@ func smallEnough(f io.ReaderAt, size int64) bool {
 // hashBuf is the read size for hashing large files (1 MiB reads keep the
 // syscall count low; the hash itself dominates).
 const hashBuf = 1 << 20
+
+// hashKeeping hashes the size bytes of f, read from its start through
+// buf (BufferSize bytes), and returns f as a source that serves what the
+// checks then read from memory where it can: the first headKeep bytes
+// and, since the first read is cut so that the last one fills the
+// buffer, the last hashBuf bytes (the xref table and trailer, and most of
+// a file under 2 MiB); anything else is read from the file. It reads as
+// many times as reading in hashBuf pieces would, and fails when the file
+// turns out shorter or longer than size.
+func hashKeeping(h io.Writer, f *os.File, path string, size int64, buf []byte) (*kept, error) {
+	chunk := buf[:hashBuf]
+	probe := buf[hashBuf : hashBuf+1]
+	k := &kept{f: f, size: size, head: buf[hashBuf+1 : hashBuf+1+min(int64(headKeep), size)]}
+	var off int64
+	for off < size {
+		want := int64(hashBuf)
+		if off == 0 {
+			if want = size % hashBuf; want == 0 {
+				want = hashBuf
+			}
+		}
+		n, err := io.ReadFull(f, chunk[:want])
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s changed size while being read", path)
+		}
+		if err != nil {
+			return nil, err
+		}
+		h.Write(chunk[:n])
+		if off < int64(len(k.head)) {
+			copy(k.head[off:], chunk[:n])
+		}
+		k.tail, k.tailOff = chunk[:n], off
+		off += int64(n)
+	}
+	if n, _ := f.Read(probe); n > 0 {
+		return nil, fmt.Errorf("%s changed size while being read", path)
+	}
+	k.SectionReader = io.NewSectionReader(k, 0, size)
+	return k, nil
+}
+
+// kept is a large file just hashed: its first and last bytes in memory
+// (see hashKeeping), the rest read from the file.
+type kept struct {
+	*io.SectionReader // Read and Seek, through ReadAt
+	f                 io.ReaderAt
+	size              int64
+	head              []byte // the bytes at [0, len(head))
+	tail              []byte // the bytes at [tailOff, tailOff+len(tail))
+	tailOff           int64
+}
+
+// ReadAt serves a read that lies within the kept head or tail from
+// memory, and any other from the file.
+func (k *kept) ReadAt(p []byte, off int64) (int, error) {
+	end := off + int64(len(p))
+	switch {
+	case off >= 0 && end <= int64(len(k.head)):
+		return copy(p, k.head[off:]), nil
+	case off >= k.tailOff && end <= k.tailOff+int64(len(k.tail)):
+		return copy(p, k.tail[off-k.tailOff:]), nil
+	}
+	return k.f.ReadAt(p, off)
+}
 
 func hashInto(h io.Writer, r io.Reader) (int64, error) {
 	return io.CopyBuffer(h, struct{ io.Reader }{r}, make([]byte, hashBuf))
