@@ -146,6 +146,9 @@ func run(o options) error {
 	proc := time.Duration(float64(300*time.Millisecond) * scale)
 	fmt.Printf("machine: %s/%s, %d CPUs; window %s standing for 1 min (scale %.3f); emulator: 150 req + 20 submissions per window, %s per page, %d workers\n\n",
 		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), o.window, scale, proc, o.workers)
+	if note := workFSNote(work); note != "" {
+		fmt.Printf("%s\n\n", note)
+	}
 	if len(o.scenarios) > 0 {
 		return runScenarios(o, bin, work)
 	}
