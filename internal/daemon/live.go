@@ -97,15 +97,15 @@ func (l *liveSource) Report() (report.Report, error) {
 	if err != nil {
 		return r, err
 	}
+	if known {
+		r.CreditsAvailable = &credits
+	}
 	var waits []report.CreditWait
 	for _, w := range l.up.CreditWaits() {
 		waits = append(waits, report.CreditWait{Path: w.Path, Inbox: w.Inbox, Needs: w.Needs, Available: w.Available})
 	}
 	r.HoldForCredits(waits, waiting)
 	r.Daemon = report.Daemon{Running: true, PID: os.Getpid(), Version: version.String(), Started: l.started}
-	if known {
-		r.CreditsAvailable = &credits
-	}
 	r.LastPoll, r.LastPollError = l.pol.LastPoll()
 	if r.LastPoll.IsZero() {
 		r.LastPoll = l.polledBefore
@@ -122,6 +122,29 @@ func (l *liveSource) Report() (report.Report, error) {
 	if l.hook != nil {
 		r.Webhook = l.hook.Report()
 	}
+	l.watchStatus(&r)
+	return r, nil
+}
+
+// Progress is what run --once's progress line shows: the files of each
+// inbox by state (those on their way all in flight, see store.Progress),
+// those still settling, and the credits.
+func (l *liveSource) Progress() (report.Report, error) {
+	r, err := store.Progress(l.st, l.cfg)
+	if err != nil {
+		return r, err
+	}
+	if credits, known, _ := l.up.Credits(); known {
+		r.CreditsAvailable = &credits
+	}
+	for i, w := range l.watchers {
+		r.Inboxes[i].Settling = w.Status().Settling
+	}
+	return r, nil
+}
+
+// watchStatus adds each inbox's watcher's view to r.
+func (l *liveSource) watchStatus(r *report.Report) {
 	for i, w := range l.watchers {
 		s := w.Status()
 		healthy := s.Healthy
@@ -141,7 +164,6 @@ func (l *liveSource) Report() (report.Report, error) {
 			in.Watch, in.WatchReason = s.Mode, s.WatchReason
 		}
 	}
-	return r, nil
 }
 
 // Retry sends failed or refused files through again now.

@@ -277,7 +277,7 @@ func (p *pipeline) until(ctx context.Context, s stages, checked <-chan struct{},
 		close(p.o.Ready)
 	}
 	if p.o.Progress != nil {
-		p.o.Progress(live.Report)
+		p.o.Progress(live.Progress)
 	}
 	if p.o.Once {
 		if err := waitOnce(ctx, s, p.watchersDone, log); err != nil {

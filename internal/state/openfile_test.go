@@ -79,6 +79,28 @@ func TestEachOpenFile(t *testing.T) {
 				t.Errorf("%s: %s = %+v, want %+v", when, p, got[p], w)
 			}
 		}
+		// CountOpenFiles counts the same files by inbox, without their
+		// documents.
+		wantCounts := map[string]int{}
+		for _, w := range want {
+			wantCounts[w.Inbox]++
+		}
+		var counts map[string]int
+		if err := s.View(func(tx *state.Tx) error {
+			var err error
+			counts, err = tx.CountOpenFiles()
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(counts) != len(wantCounts) {
+			t.Errorf("%s: CountOpenFiles = %v, want %v", when, counts, wantCounts)
+		}
+		for in, n := range wantCounts {
+			if counts[in] != n {
+				t.Errorf("%s: CountOpenFiles = %v, want %v", when, counts, wantCounts)
+			}
+		}
 	}
 	check("fresh")
 	if err := s.Check(); err != nil {
