@@ -43,8 +43,12 @@ type Options struct {
 	// Ready is closed once every stage is running (tests, demo).
 	Ready chan<- struct{}
 	// Progress, when set, is called once the stages run with a function
-	// returning the live status (run --once's progress line).
+	// returning what run --once's progress line shows: the files by state,
+	// those on their way all in flight (see store.Progress).
 	Progress func(status func() (report.Report, error))
+	// Status, when set, is called once the stages run with a function
+	// returning the live status, as the status page shows it (tests).
+	Status func(status func() (report.Report, error))
 	// Notify tunes the [[notify]] notifier (tests: a fast clock and
 	// back-off); its targets come from the config.
 	Notify notify.Options

@@ -60,7 +60,7 @@ func TestOnceResultsFolderHealsAfterTheWatcherFinished(t *testing.T) {
 	cfg := e.config(`results_dir = "blocker/results"`)
 	o := e.options(cfg, true)
 	statusC := make(chan func() (report.Report, error), 1)
-	o.Progress = func(s func() (report.Report, error)) { statusC <- s }
+	o.Status = func(s func() (report.Report, error)) { statusC <- s }
 	ctx, stop := e.progressContext(context.Background(), stallLimit)
 	defer stop()
 	type outcome struct {

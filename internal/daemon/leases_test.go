@@ -41,7 +41,7 @@ func (e *env) runDaemon(cfg *config.Config) *running {
 	o := e.options(cfg, false)
 	o.Logger = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.Ready = ready
-	o.Progress = func(s func() (report.Report, error)) { r.status = s; close(statusSet) }
+	o.Status = func(s func() (report.Report, error)) { r.status = s; close(statusSet) }
 	go func() {
 		_, err := daemon.Run(ctx, o)
 		r.exited <- err

@@ -171,7 +171,13 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 	})
 
 	t.Run("a file's page shows its original and links its inbox's ledger", func(t *testing.T) {
-		e.waitFor("the ledger", 20*time.Second, func() bool { return exists(cfg.Inboxes[0].Ledger) })
+		// The ledger is written a moment after the results, and may first
+		// be written before this file's row: wait for the row itself.
+		number := invoiceNumber(t, readResult(t, good[1]))
+		e.waitFor("the file's row in the ledger", 20*time.Second, func() bool {
+			b, err := os.ReadFile(cfg.Inboxes[0].Ledger)
+			return err == nil && strings.Contains(string(b), number)
+		})
 		var got struct {
 			Src, Type, Ledger, LedgerType, LedgerBody string
 			Status, LedgerStatus                      int
@@ -187,7 +193,7 @@ func TestWebPageAgainstTheDaemon(t *testing.T) {
 		if got.Status != 200 || got.Type != "application/pdf" {
 			t.Errorf("the original %s answers %d %s, want 200 application/pdf", got.Src, got.Status, got.Type)
 		}
-		if got.LedgerStatus != 200 || got.LedgerType != "text/csv; charset=utf-8" || !strings.Contains(got.LedgerBody, invoiceNumber(t, readResult(t, good[1]))) {
+		if got.LedgerStatus != 200 || got.LedgerType != "text/csv; charset=utf-8" || !strings.Contains(got.LedgerBody, number) {
 			t.Errorf("the ledger %s answers %d %s %q, want 200 text/csv with the file's row", got.Ledger, got.LedgerStatus, got.LedgerType, got.LedgerBody)
 		}
 	})

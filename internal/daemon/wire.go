@@ -268,7 +268,7 @@ func (p *pipeline) watch(ctx context.Context, found chan watcher.Event, log *slo
 	}
 }
 
-// until says the run is ready (Options.Ready, Options.Progress) and
+// until says the run is ready (Options.Ready, Options.Progress, Options.Status) and
 // returns when it ends: with Once when every file found at start-up has a
 // final state (and the state's records are checked), else when ctx ends,
 // the uploader fails or the state is found damaged.
@@ -278,6 +278,9 @@ func (p *pipeline) until(ctx context.Context, s stages, checked <-chan struct{},
 	}
 	if p.o.Progress != nil {
 		p.o.Progress(live.Progress)
+	}
+	if p.o.Status != nil {
+		p.o.Status(live.Report)
 	}
 	if p.o.Once {
 		if err := waitOnce(ctx, s, p.watchersDone, log); err != nil {
