@@ -375,7 +375,7 @@ const hashBuf = 1 << 20
 func hashKeeping(h io.Writer, f *os.File, path string, size int64, buf []byte) (*kept, error) {
 	chunk := buf[:hashBuf]
 	probe := buf[hashBuf : hashBuf+1]
-	k := &kept{f: f, size: size, head: buf[hashBuf+1 : hashBuf+1+min(int64(headKeep), size)]}
+	k := &kept{f: f, head: buf[hashBuf+1 : hashBuf+1+min(int64(headKeep), size)]}
 	var off int64
 	for off < size {
 		want := int64(hashBuf)
@@ -410,7 +410,6 @@ func hashKeeping(h io.Writer, f *os.File, path string, size int64, buf []byte) (
 type kept struct {
 	*io.SectionReader // Read and Seek, through ReadAt
 	f                 io.ReaderAt
-	size              int64
 	head              []byte // the bytes at [0, len(head))
 	tail              []byte // the bytes at [tailOff, tailOff+len(tail))
 	tailOff           int64

@@ -178,12 +178,9 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 				of.DocState = DocState(view(open.Get(docKey)))
 			}
 		} else {
-			f, ok, err := get[File](t.tx, bucketFiles, string(path))
+			f, err := t.indexedFile(path)
 			if err != nil {
 				return err
-			}
-			if !ok {
-				return fmt.Errorf("state index names file %s, which has no record: run 'ppsync state check'", path)
 			}
 			of = t.openFileOf(f)
 		}
@@ -192,6 +189,17 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 		}
 	}
 	return nil
+}
+
+// indexedFile reads the record of a file the index of open files names in
+// an entry of an earlier version (the state alone): an error when there is
+// none.
+func (t *Tx) indexedFile(path string) (File, error) {
+	f, ok, err := get[File](t.tx, bucketFiles, path)
+	if err == nil && !ok {
+		err = fmt.Errorf("state index names file %s, which has no record: run 'ppsync state check'", path)
+	}
+	return f, err
 }
 
 // countCheckEvery is how many index entries CountOpenFiles reads between
@@ -222,12 +230,9 @@ func (t *Tx) CountOpenFiles() (map[string]int, error) {
 			counts[string(inbox)]++
 			continue
 		}
-		f, ok, err := get[File](t.tx, bucketFiles, string(k[len(p):]))
+		f, err := t.indexedFile(string(k[len(p):]))
 		if err != nil {
 			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("state index names file %s, which has no record: run 'ppsync state check'", k[len(p):])
 		}
 		counts[f.Inbox]++
 	}
