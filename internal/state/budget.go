@@ -36,14 +36,21 @@ const mappedBudget = 4 << 20
 // record it changed; Update looks after the commit.)
 const opsPerCheck = 16
 
-// checkBatch is how many records the transactions since the last look may
-// have read or written before the next one looks as it ends: a document's
-// intake, submission and finish are a few small transactions of a few
-// records each, and a look is a read of /proc/self/statm (three system
-// calls), so looking after each would cost some 20 reads a document. What
-// fewer records mapped is looked at by the daemon's maintainer every
-// mappedReleaseEvery (Store.ReleaseTouched).
-const checkBatch = 64
+// checkBatch is how many lookups the transactions since the last look may
+// have made before the next one looks as it ends. Every lookup counts: a
+// record read or written, and a step of an index (a document's files),
+// each of which can map a leaf page of its own and the 64 KiB the kernel
+// maps around it (fault-around ignores bbolt's MADV_RANDOM). A document's
+// finish is a few small read transactions of four or five lookups each,
+// run side by side; when only records were counted, 64 of them let some
+// 30 such transactions run between two looks, and in a backlog of 100,000
+// files what they mapped reached 20 MiB over the budget before a look
+// handed it back. At 16 lookups (about 1 MiB mapped) a look comes every
+// three or four of them; a look is one read of /proc/self/statm (see
+// residentBytes), a system call or two a document. What fewer lookups
+// mapped is looked at by the daemon's maintainer every mappedReleaseEvery
+// (Store.ReleaseTouched).
+const checkBatch = 16
 
 // touch counts a record read or written and, every opsPerCheck, hands the
 // mapped pages back if they are over the budget (releaseIfOver). The pages
@@ -51,26 +58,33 @@ const checkBatch = 64
 // on its next read, with the same content (nothing is written before the
 // commit).
 func (t *Tx) touch() {
-	if t.s != nil {
-		t.s.noteTouched()
-	}
 	if t.ops++; t.ops%opsPerCheck == 0 {
 		t.releaseIfOver()
 	}
 }
 
-// mapsSome counts a transaction that touched no record as one: it read
-// the pages of the buckets it opened, which a release hands back too.
-func (t *Tx) mapsSome() {
-	if t.ops == 0 && t.s != nil {
-		t.s.noteTouched()
+// settle adds the lookups the transaction made since its last look (and
+// one for a transaction that made none: it read the pages of the buckets
+// it opened, which a release hands back too) to the store's count of
+// lookups since the last look. Transactions call it as they end.
+func (t *Tx) settle() {
+	if t.s == nil {
+		return
+	}
+	n := t.ops - t.settled
+	if t.ops == 0 {
+		n = 1
+	}
+	t.settled = t.ops
+	if n > 0 {
+		t.s.noteTouched(int64(n))
 	}
 }
 
-// noteTouched counts a record read or written since the last look; the
-// first after a look signals Touched.
-func (s *Store) noteTouched() {
-	if s.unchecked.Add(1) == 1 && s.touched != nil {
+// noteTouched counts n lookups since the last look; the first after a
+// look signals Touched.
+func (s *Store) noteTouched(n int64) {
+	if s.unchecked.Add(n) == n && s.touched != nil {
 		select {
 		case s.touched <- struct{}{}:
 		default:
@@ -88,6 +102,7 @@ func (s *Store) Touched() <-chan struct{} { return s.touched }
 // holds the mapping still.
 func (t *Tx) releaseIfOver() {
 	if t.s != nil {
+		t.settled = t.ops
 		_, _ = t.s.releaseIfOver(t.releaseMapped)
 	}
 }
@@ -135,7 +150,7 @@ func (s *Store) releaseIfOver(release func() error) (bool, error) {
 // fault its pages in again (in a backlog of 10,000 files that churn was
 // 45 % of the daemon's CPU).
 func (s *Store) overBudget() bool {
-	now, total, err := residentBytes()
+	now, total, err := s.gauge.read()
 	if err != nil {
 		return true
 	}
@@ -181,7 +196,7 @@ func (s *Store) ReleaseChecks() uint64 { return s.checks.Load() }
 // noteReleased sets the baseline to the resident file-backed memory right
 // after a release.
 func (s *Store) noteReleased() {
-	if now, err := residentFileBytes(); err == nil {
+	if now, _, err := s.gauge.read(); err == nil {
 		s.baseline.Store(now)
 	}
 }

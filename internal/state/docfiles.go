@@ -145,6 +145,9 @@ func (t *Tx) AnyWaiting(key string) bool {
 
 func eachUnder(t *Tx, b *bolt.Bucket, prefix []byte, fn func(path string) error) error {
 	c := b.Cursor()
+	if t != nil {
+		t.ops++ // the seek maps a leaf, whether or not it finds one
+	}
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if t != nil {
 			t.ops++ // counted, not released: the cursor holds its page
@@ -393,6 +396,7 @@ func (t *Tx) DocFilesAfter(key, after string, n int, fn func(path string) error)
 	}
 	prefix := docPrefix(key)
 	c := b.Cursor()
+	t.ops++ // the seek maps a leaf, whether or not it finds one
 	k, _ := c.Seek(append(prefix, after...))
 	if after != "" && k != nil && string(k[len(prefix):]) == after {
 		k, _ = c.Next()

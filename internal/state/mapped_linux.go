@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 
 	bolt "go.etcd.io/bbolt"
@@ -71,15 +72,41 @@ func residentFileBytes() (int64, error) {
 // second field of the same line: anonymous and file-backed pages alike),
 // from one read.
 func residentBytes() (file, total int64, err error) {
-	fd, err := syscall.Open("/proc/self/statm", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	var g gauge
+	defer g.close()
+	return g.read()
+}
+
+// gauge reads this process's resident memory from /proc/self/statm (see
+// residentFileBytes), keeping the file open: a look is then one pread,
+// where an open, a read and a close cost three system calls (the kernel
+// writes the line afresh for every read at offset zero).
+type gauge struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+// read is residentBytes through the gauge's open file, opened on first use.
+func (g *gauge) read() (file, total int64, err error) {
+	f, err := g.file()
+	if err != nil {
+		return 0, 0, err
+	}
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return 0, 0, fmt.Errorf("read /proc/self/statm: %w", err)
 	}
 	var buf [128]byte
-	n, err := syscall.Read(fd, buf[:])
-	syscall.Close(fd)
-	if err != nil {
+	n := 0
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = syscall.Pread(int(fd), buf[:], 0)
+		return true
+	}); err != nil {
 		return 0, 0, fmt.Errorf("read /proc/self/statm: %w", err)
+	}
+	if rerr != nil {
+		return 0, 0, fmt.Errorf("read /proc/self/statm: %w", rerr)
 	}
 	resident, shared, err := statmResident(buf[:max(n, 0)])
 	if err != nil {
@@ -87,6 +114,29 @@ func residentBytes() (file, total int64, err error) {
 	}
 	page := int64(os.Getpagesize())
 	return shared * page, resident * page, nil
+}
+
+func (g *gauge) file() (*os.File, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.f == nil {
+		f, err := os.Open("/proc/self/statm")
+		if err != nil {
+			return nil, fmt.Errorf("read /proc/self/statm: %w", err)
+		}
+		g.f = f
+	}
+	return g.f, nil
+}
+
+// close closes the gauge's file; a later read opens it again.
+func (g *gauge) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.f != nil {
+		_ = g.f.Close()
+		g.f = nil
+	}
 }
 
 // statmResident parses the second and third fields of a line of

@@ -705,3 +705,74 @@ func TestPagesStayMappedUnderTheFloor(t *testing.T) {
 		t.Errorf("over the floor: released %v, %d KiB of the state still mapped; want a release and at most %d KiB", released, kib, endCeilingKiB)
 	}
 }
+
+// A lookup in an index (whether a file is attached to a document, the
+// files waiting on one) maps a leaf of its own as a record read does, and
+// counts toward the next look the same: read transactions made only of
+// such lookups look at what is mapped once per checkBatch of them. (When
+// only records counted, they never looked, and a backlog's finishes, four
+// or five lookups each, mapped 20 MiB over the budget between two looks.)
+func TestIndexLookupsCountTowardALook(t *testing.T) {
+	s, _ := openTemp(t)
+	const txs = 400
+	checks := s.ReleaseChecks()
+	for i := range txs {
+		if err := s.View(func(tx *Tx) error {
+			key := fmt.Sprintf("doc%04d", i)
+			tx.Attached(key, "/in/a.pdf")
+			return tx.WaitingFiles(key, func(string) error { return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checks = s.ReleaseChecks() - checks
+	if lo, hi := uint64(2*txs/checkBatch-1), uint64(2*txs/checkBatch+1); checks < lo || checks > hi {
+		t.Errorf("%d looks at the mapped state for %d transactions of two index lookups, want %d to %d (one per %d lookups)", checks, txs, lo, hi, checkBatch)
+	}
+}
+
+// The store's gauge keeps /proc/self/statm open and reads it at offset
+// zero: every read sees the memory as it is now (here, 8 MiB of a file
+// mapped and touched, then unmapped), and a read after close opens it
+// again.
+func TestGaugeReadsAfresh(t *testing.T) {
+	var g gauge
+	defer g.close()
+	before, total, err := g.read()
+	if err != nil || before <= 0 || total < before {
+		t.Fatalf("read = %d, %d, %v; want file-backed bytes > 0 within the total", before, total, err)
+	}
+	const size = 8 << 20
+	path := filepath.Join(t.TempDir(), "mapped")
+	if err := os.WriteFile(path, make([]byte, size), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := syscall.Mmap(int(f.Fd()), 0, size, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for i := 0; i < size; i += os.Getpagesize() {
+		sum += int(b[i])
+	}
+	during, _, err := g.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Munmap(b); err != nil {
+		t.Fatal(err)
+	}
+	g.close()
+	after, _, err := g.read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if during-before < size*3/4 || during-after < size*3/4 || sum != 0 {
+		t.Errorf("file-backed bytes %d before, %d with 8 MiB mapped, %d after: want the 8 MiB seen and gone", before, during, after)
+	}
+}

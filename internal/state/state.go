@@ -234,6 +234,7 @@ type Store struct {
 	// baseline is that memory, in bytes, right after the last release (or
 	// the lowest seen since).
 	unchecked atomic.Int64
+	gauge     gauge         // reads /proc/self/statm
 	touched   chan struct{} // see Touched
 	keepUpTo  atomic.Int64  // see KeepMappedUpTo
 	checks    atomic.Uint64
@@ -378,6 +379,7 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.dbMu.Lock()
 	defer s.dbMu.Unlock()
+	defer s.gauge.close()
 	return s.db.Close()
 }
 
@@ -516,8 +518,10 @@ type Tx struct {
 	tx      *bolt.Tx
 	version uint64 // the store's version base when the transaction began
 	s       *Store
-	// ops counts the records read and written (see touch).
-	ops int
+	// ops counts the lookups: records read and written (see touch), and
+	// steps of an index. settled is how many of them the store's count
+	// of lookups since its last look has (see settle).
+	ops, settled int
 	// strides counts the records a pass over a whole bucket read (stride).
 	strides int
 	// bytes counts the bytes of the records written, keys included.
@@ -553,7 +557,7 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 			fnErr = fn(t)
 			ops = t.ops
 			s.size.Store(tx.Size())
-			t.mapsSome()
+			t.settle()
 			s.records.Add(int64(t.ops))
 			s.bytes.Add(int64(t.bytes))
 			return fnErr
@@ -616,7 +620,7 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 	return s.db.View(func(tx *bolt.Tx) error {
 		t := s.tx(tx)
 		err := fn(t)
-		t.mapsSome()
+		t.settle()
 		s.records.Add(int64(t.ops))
 		// What the reads mapped is looked at once the records touched since
 		// the last look add up to a batch (checkBatch), and handed back if
