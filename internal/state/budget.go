@@ -20,12 +20,10 @@ package state
 // a backlog and the binary's code and read-only data take some 19 MiB (12-14
 // MiB as the daemon hands them back, see internal/codepages), which leaves
 // some 13 MiB for the state. What is mapped can pass the budget by
-// what was touched since the last look (16 records of a transaction, 64
-// records of small transactions, or one commit of ten documents: about
-// 2 MiB each), so 4 MiB keeps the state under about 8 MiB, as much as the
-// old policy (a release every 16 records within a transaction and every 64
-// across transactions) let stay mapped, while a state of a few MiB, that of
-// some thousand documents, is never released.
+// what was touched since the last look (16 records of a transaction, 16
+// lookups of small transactions, or one commit of ten documents: 1-2 MiB
+// each), so 4 MiB keeps the state under about 6 MiB, while a state of a
+// few MiB, that of some thousand documents, is never released.
 const mappedBudget = 4 << 20
 
 // opsPerCheck is how many records a transaction reads or writes between
