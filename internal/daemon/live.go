@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ppsync/ppsync/internal/admin"
@@ -41,32 +40,21 @@ type liveSource struct {
 	// polledBefore is the last poll the state recorded before this run.
 	polledBefore time.Time
 
-	// The counts of the state at one version: the page asks every second,
-	// and with nothing changed the answer is the same.
-	mu           sync.Mutex
-	countVersion uint64
-	countWaiting bool
-	counts       *report.Report
+	// The state's part of the report, kept while the state has not
+	// changed and its cost bounded while it does (see reportCache).
+	counts reportCache
 }
 
 var _ admin.Source = (*liveSource)(nil)
 
-// fromState is store.Report, reused while the state has not changed.
+// fromState is store.Report, reused while the state has not changed, and
+// while it changes for as long as the last one's cost says (reportCache).
 func (l *liveSource) fromState(waiting bool) (report.Report, error) {
 	var v uint64
 	if err := l.st.View(func(tx *state.Tx) error { v = tx.Version(); return nil }); err != nil {
 		return report.Report{}, err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.counts == nil || l.countVersion != v || l.countWaiting != waiting {
-		r, err := store.Report(l.st, l.cfg, waiting)
-		if err != nil {
-			return r, err
-		}
-		l.counts, l.countVersion, l.countWaiting = &r, v, waiting
-	}
-	return l.counts.Clone(), nil
+	return l.counts.get(v, waiting, func() (report.Report, error) { return store.Report(l.st, l.cfg, waiting) })
 }
 
 // WebhookTest sends a test delivery and waits for it (admin endpoint, check).
