@@ -105,11 +105,11 @@ func (t *Tx) releaseIfOver() {
 	}
 }
 
-// checkDue reports whether a transaction that ends, having read or written
-// ops records, should look at how much is mapped: when it alone touched a
-// batch of records (a write's commit maps again the pages of every record
-// it changed, even when it looked as it went), or the transactions since
-// the last look did together.
+// checkDue reports whether a transaction that ends, having made ops
+// lookups, should look at how much is mapped: when it alone made a batch
+// of them (a write's commit maps again the pages of every record it
+// changed, even when it looked as it went), or the transactions since the
+// last look did together.
 func (s *Store) checkDue(ops int) bool {
 	return ops >= checkBatch || s.unchecked.Load() >= checkBatch
 }

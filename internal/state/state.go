@@ -564,9 +564,9 @@ func (s *Store) Update(fn func(*Tx) error) (err error) {
 		})
 		// The commit went through every page the transaction changed (bbolt
 		// frees each old page and sorts the keys still read from the mapping):
-		// a write of ten documents maps some 2 MiB. Once the records touched
+		// a write of ten documents maps some 2 MiB. Once the lookups made
 		// since the last look add up to a batch (checkBatch), or this write
-		// alone touched one, what is mapped is looked at and handed back if
+		// alone made one, what is mapped is looked at and handed back if
 		// over the budget (see budget.go).
 		if s.checkDue(ops) {
 			_, _ = s.releaseIfOver(s.release)
@@ -622,7 +622,7 @@ func (s *Store) View(fn func(*Tx) error) (err error) {
 		err := fn(t)
 		t.settle()
 		s.records.Add(int64(t.ops))
-		// What the reads mapped is looked at once the records touched since
+		// What the reads mapped is looked at once the lookups made since
 		// the last look add up to a batch (checkBatch), and handed back if
 		// over the budget (see budget.go).
 		if s.checkDue(t.ops) {
