@@ -3,6 +3,9 @@ package state
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
+	"math"
+	"slices"
 	"unsafe"
 
 	bolt "go.etcd.io/bbolt"
@@ -141,41 +144,35 @@ type OpenFile struct {
 	DocState DocState
 }
 
-// checkEvery is how many index entries EachOpenFile reads between two
-// looks at how much of the state is mapped (see budget.go): each document
-// looked up by content hash may map 64 KiB around it, so 32 of them add at
-// most 2 MiB to what the budget allows.
-const checkEvery = 32
-
 // EachOpenFile calls fn for every file not in a final state with what the
 // open index holds of it and of its document, reading no file or document
-// record (except for index entries written by an earlier version). Looking
-// documents up by content hash reads the index in random order, and every
-// read through the mapping maps the pages around it, so every few dozen
-// files the mapped pages are handed back when they are over the budget
-// (see budget.go): a status report during a backlog of 100,000 files
-// stays small.
+// record (except for index entries written by an earlier version). It
+// reads the index in two passes, each in order: the open documents' states
+// first, kept by a 64-bit hash of their keys (a collision, about one in
+// 10^9 for 100,000 open documents, would give a file another open
+// document's state), then the files. Looking each file's document up
+// instead read the index in random order: in a backlog of 100,000 files
+// every lookup faulted in a page of its own, and the walk handed the
+// mapped pages back every 32 files to stay within the budget; a status
+// report then took up to a second. Both passes look at what is mapped as
+// any pass over many records does (stride).
 func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 	open := t.tx.Bucket(bucketOpen)
 	if open == nil {
 		return t.OpenFiles(func(f File) error { return fn(t.openFileOf(f)) })
 	}
-	n := 0
-	var docKey []byte
+	docs := t.openDocStates(open)
 	c := open.Cursor()
 	p := []byte(prefixFile)
 	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-		if n++; n%checkEvery == 0 {
-			t.releaseIfOver()
-		}
+		t.stride()
 		path := view(k[len(p):])
 		var of OpenFile
 		if st, rest, ok := bytes.Cut(v, []byte{0}); ok {
 			inbox, key, _ := bytes.Cut(rest, []byte{0})
 			of = OpenFile{Path: path, State: FileState(view(st)), Inbox: view(inbox), DocKey: view(key)}
 			if len(key) > 0 {
-				docKey = append(append(docKey[:0], prefixDoc...), key...)
-				of.DocState = DocState(view(open.Get(docKey)))
+				of.DocState = docs.of(key)
 			}
 		} else {
 			f, err := t.indexedFile(path)
@@ -189,6 +186,44 @@ func (t *Tx) EachOpenFile(fn func(OpenFile) error) error {
 		}
 	}
 	return nil
+}
+
+// docStates is the state of every open document, by a hash of its key: a
+// few bytes a document, where the keys would take some 80.
+type docStates struct {
+	seed   maphash.Seed
+	by     map[uint64]uint8 // index in states + 1
+	states []DocState
+}
+
+// openDocStates reads the open documents' states from the open index, in
+// order.
+func (t *Tx) openDocStates(open *bolt.Bucket) docStates {
+	d := docStates{seed: maphash.MakeSeed(), by: map[uint64]uint8{}}
+	c := open.Cursor()
+	p := []byte(prefixDoc)
+	for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+		t.stride()
+		st := DocState(view(v))
+		i := slices.Index(d.states, st)
+		if i < 0 {
+			if len(d.states) == math.MaxUint8 {
+				continue // not a state ppsync writes
+			}
+			d.states = append(d.states, st)
+			i = len(d.states) - 1
+		}
+		d.by[maphash.Bytes(d.seed, k[len(p):])] = uint8(i + 1)
+	}
+	return d
+}
+
+// of is the state of the open document key, "" when it is not open.
+func (d docStates) of(key []byte) DocState {
+	if i := d.by[maphash.Bytes(d.seed, key)]; i > 0 {
+		return d.states[i-1]
+	}
+	return ""
 }
 
 // indexedFile reads the record of a file the index of open files names in

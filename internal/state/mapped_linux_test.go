@@ -251,10 +251,10 @@ func TestTransactionsReleaseAsTheyEnd(t *testing.T) {
 
 // A walk over many open files hands the mapped pages back as it goes: what
 // is mapped at any point is at most the budget and what one stretch of
-// checkEvery entries read, not the whole index.
+// walkCheckEvery entries read, not the whole index.
 func TestEachOpenFileReleasesAsItGoes(t *testing.T) {
 	s, path := openTemp(t)
-	const n = 160 * checkEvery
+	const n = 5120
 	inbox := "/in/" + strings.Repeat("i", 1500) // long keys and values: a large index
 	for b := 0; b < n; b += 500 {
 		if err := s.Update(func(tx *Tx) error {
