@@ -70,6 +70,11 @@ type options struct {
 	restartFiles int
 	shareFiles   string
 	shareCase    bool
+	// watchStatus: the steady and backlog scenarios ask the daemon's
+	// /status every second while it runs, as a status page left open does
+	// (adminListen is then the admin endpoint's address).
+	watchStatus bool
+	adminListen string
 }
 
 func main() {
@@ -85,6 +90,7 @@ func main() {
 	scen := flag.String("scenario", "", "run these scale scenarios instead of the throughput table: steady, shared, backlog, million, copies, local-limit, restart, share (comma-separated)")
 	flag.IntVar(&o.steadyFiles, "steady-files", 10000, "files for the steady scenario (one instance)")
 	flag.IntVar(&o.backlogFiles, "backlog-files", 100000, "files for the backlog scenario")
+	flag.BoolVar(&o.watchStatus, "watch-status", false, "steady and backlog scenarios: ask the daemon's /status every second while it runs, as a status page left open does")
 	flag.IntVar(&o.sharedFiles, "shared-files", 3000, "files per instance for the shared scenario")
 	flag.IntVar(&o.instances, "instances", 3, "instances on one key for the shared scenario")
 	flag.IntVar(&o.records, "records", 1000000, "file records in the million scenario's synthetic state")

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/state"
 )
@@ -148,7 +150,7 @@ batch_window = "500ms"
 [poll]
 interval = %q
 [admin]
-listen = "off"
+listen = %q
 [log]
 level = %q
 [[inbox]]
@@ -156,7 +158,7 @@ path = "inbox"
 parser_id = "prs_invoice"
 recursive = true
 settle = "500ms"
-%s`, url, key, o.window, poll, level, extraInbox)
+%s`, url, key, o.window, poll, cmp.Or(o.adminListen, "off"), level, extraInbox)
 	p := filepath.Join(dir, "ppsync.toml")
 	return p, os.WriteFile(p, []byte(cfg), 0o600)
 }
@@ -306,12 +308,22 @@ func steady(o options, bin, work, name string, n int) error {
 		return err
 	}
 	defer stop()
+	var watch *statusWatch
+	if o.watchStatus {
+		if o.adminListen, err = freeLoopbackAddr(); err != nil {
+			return err
+		}
+		watch = watchStatus(o.adminListen, config.AdminTokenFile(filepath.Join(dir, "state.db")), time.Second)
+	}
 	cfg, err := writeConfig(dir, url, o, "info", "")
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "%s: ppsync run --once on %d files…\n", name, n)
 	r, err := runOnce(bin, cfg)
+	if watch != nil {
+		watch.stop()
+	}
 	if err != nil {
 		return err
 	}
@@ -334,6 +346,9 @@ func steady(o options, bin, work, name string, n int) error {
 		st.RequestsTotal, st.RateLimited, float64(r.rssKiB)/1024, fmtDur(r.cpu))
 	fmt.Printf("\nhighest resident memory sampled once a second: RssAnon (heap, stacks) %.1f MiB, RssFile (mapped files: the state, the binary) %.1f MiB\n",
 		float64(r.anonKiB)/1024, float64(r.fileKiB)/1024)
+	if watch != nil {
+		fmt.Println(watch.summary())
+	}
 	if st.DocumentsCreated != n || results != n {
 		return fmt.Errorf("%s: %d files, %d documents created, %d results", name, n, st.DocumentsCreated, results)
 	}
