@@ -11,12 +11,13 @@ import (
 // of its report takes while the state changes under it: a report that took
 // d to build is reused for reportCostShare × d, whatever changed meanwhile.
 // The status page asks every second, and so does whoever polls /status. A
-// report reads every file on its way with its document's state: 55 ms for
-// a backlog of 100,000 files (BenchmarkFromState), 0.06 ms for a daemon
-// with 100. Rebuilt whenever the state changed, a page left open through
-// a backlog took 5 % of a core and 20 MB of garbage a second; bounded, at
-// most 1/reportCostShare of a core, and a report of a small state is
-// rebuilt at every change as before.
+// report reads every file on its way with its document's state: 33 ms for
+// 100,000 files in a quiet process (BenchmarkFromState), more while a
+// backlog runs beside it, 0.06 ms with 100. Rebuilt whenever the state
+// changed, a page left open through a backlog of 100,000 files made the
+// run cost 60 % more CPU (go run ./bench -watch-status); bounded, at most
+// 1/reportCostShare of a core, and a small state's report is rebuilt at
+// every change as before.
 const reportCostShare = 20
 
 // reportCache keeps the state's part of the report (store.Report) at one
