@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ppsync/ppsync/internal/admin"
 	"github.com/ppsync/ppsync/internal/config"
 	"github.com/ppsync/ppsync/internal/emulator"
 	"github.com/ppsync/ppsync/internal/state"
@@ -308,16 +309,23 @@ func steady(o options, bin, work, name string, n int) error {
 		return err
 	}
 	defer stop()
-	var watch *statusWatch
 	if o.watchStatus {
 		if o.adminListen, err = freeLoopbackAddr(); err != nil {
 			return err
 		}
-		watch = watchStatus(o.adminListen, config.AdminTokenFile(filepath.Join(dir, "state.db")), time.Second)
 	}
 	cfg, err := writeConfig(dir, url, o, "info", "")
 	if err != nil {
 		return err
+	}
+	var watch *statusWatch
+	if o.watchStatus {
+		c, err := config.Load(cfg)
+		if err != nil {
+			return err
+		}
+		client := admin.NewClient(c)
+		watch = watchStatus(func(ctx context.Context) error { _, err := client.Status(ctx); return err }, time.Second)
 	}
 	fmt.Fprintf(os.Stderr, "%s: ppsync run --once on %d files…\n", name, n)
 	r, err := runOnce(bin, cfg)
